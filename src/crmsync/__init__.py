@@ -1,0 +1,1 @@
+"""crmsync: Schematic company overrides that follow CRM deals."""

@@ -1,0 +1,49 @@
+"""The Connector Protocol every CRM module implements, and what a read returns.
+
+The service calls `read_deals` with the deal filter and properties a source's mapping
+files need; nothing CRM-specific leaks past the connector modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crmsync.domain import Deal, DealId, Source
+from crmsync.mapping.rules import DealFilter
+
+
+@dataclass(frozen=True)
+class DealQuery:
+    """What to read: the union of the deal filters of one source's mapping files."""
+
+    filters: tuple[DealFilter, ...]
+    properties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """The deals of one read. `complete` is False when the read stopped early (rate limit,
+    error): then the deals are only a part, and nothing may be deleted on their strength."""
+
+    source: Source
+    deals: tuple[Deal, ...]
+    complete: bool = True
+    deleted_ids: frozenset[DealId] = field(default_factory=frozenset)
+    problem: str = ""  # why the read is partial, for the report
+    requests: int = 0  # API calls made, for reports and benchmarks
+
+
+class Connector(Protocol):
+    """Reads closed deals from one CRM."""
+
+    source: Source
+
+    def read_deals(self, query: DealQuery) -> ReadResult:
+        """Every deal matching the query, each with its primary company reference."""
+        ...
+
+    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
+        """The matching deals of the given CRM companies only (a scoped reconcile)."""
+        ...

@@ -1,0 +1,189 @@
+"""Frozen value types shared by every layer: deals, overrides, changes.
+
+Nothing here does I/O or reads the clock. Connectors build `Deal`s, the mapping
+translates them into `Contribution`s, the reconciler combines those into
+`DesiredOverride`s and diffs them against `LiveOverride`s into `Change`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import NewType
+
+CompanyId = NewType("CompanyId", str)  # Schematic "comp_…"
+FeatureId = NewType("FeatureId", str)  # Schematic "feat_…"
+OverrideId = NewType("OverrideId", str)  # Schematic "cmov_…"
+DealId = NewType("DealId", str)  # HubSpot deal id or Salesforce Opportunity Id
+
+
+class Source(StrEnum):
+    """A CRM that crmsync reads deals from."""
+
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+
+
+class ValueType(StrEnum):
+    """Schematic's override value types that crmsync writes."""
+
+    BOOLEAN = "boolean"
+    NUMERIC = "numeric"
+    UNLIMITED = "unlimited"
+    TRAIT = "trait"
+
+
+class MetricPeriod(StrEnum):
+    """The usage window of an event feature's numeric limit."""
+
+    ALL_TIME = "all_time"
+    CURRENT_DAY = "current_day"
+    CURRENT_WEEK = "current_week"
+    CURRENT_MONTH = "current_month"
+
+
+class MonthReset(StrEnum):
+    """When a `current_month` window starts."""
+
+    FIRST_OF_MONTH = "first_of_month"
+    BILLING_CYCLE = "billing_cycle"
+
+
+class Combine(StrEnum):
+    """How several deals for one company and feature become one override."""
+
+    MAX = "max"
+    SUM = "sum"
+    LATEST = "latest"
+    MIN = "min"
+
+
+@dataclass(frozen=True)
+class CompanyKey:
+    """A Schematic company key and its value, e.g. hubspot_company_id=5001."""
+
+    name: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A CRM deal as a connector read it; every property value is the CRM's raw string."""
+
+    source: Source
+    id: DealId
+    company_ref: str | None  # the CRM's company id (HubSpot company id, Salesforce AccountId)
+    stage: str
+    pipeline: str | None
+    close_date: datetime | None
+    modified_at: datetime | None
+    properties: Mapping[str, str | None] = field(default_factory=dict)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class OverrideValue:
+    """What an override grants: the fields Schematic compares and enforces."""
+
+    value_type: ValueType
+    value_bool: bool | None = None
+    value_numeric: int | None = None
+    value_trait_id: str | None = None
+    metric_period: MetricPeriod | None = None
+    month_reset: MonthReset | None = None
+    expiration: datetime | None = None
+
+    def describe(self) -> str:
+        """A short human rendering, e.g. `50 /current_month until 2027-01-31`."""
+        if self.value_type is ValueType.BOOLEAN:
+            text = "on" if self.value_bool else "off"
+        elif self.value_type is ValueType.UNLIMITED:
+            text = "unlimited"
+        elif self.value_type is ValueType.TRAIT:
+            text = f"trait {self.value_trait_id}"
+        else:
+            text = str(self.value_numeric)
+        if self.metric_period is not None:
+            text += f" /{self.metric_period.value}"
+        if self.expiration is not None:
+            text += f" until {self.expiration.strftime('%Y-%m-%d %H:%M')}Z"
+        return text
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """Where a mapping rule was written: file, line, and the feature it names."""
+
+    path: str
+    line: int
+    feature: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One deal's share in one override, before deals for a company are combined."""
+
+    company: CompanyKey
+    feature_id: FeatureId
+    value: OverrideValue
+    combine: Combine
+    deal: Deal
+    rule: RuleRef
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which deals and rules produced a desired override."""
+
+    deals: tuple[tuple[Source, DealId], ...]
+    rules: tuple[RuleRef, ...]
+
+
+@dataclass(frozen=True)
+class DesiredOverride:
+    """The override a company should have for a feature, with where it comes from."""
+
+    company_id: CompanyId
+    feature_id: FeatureId
+    value: OverrideValue
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class LiveOverride:
+    """An override as Schematic returns it."""
+
+    id: OverrideId
+    company_id: CompanyId
+    feature_id: FeatureId
+    value: OverrideValue
+    notes: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Company:
+    """A Schematic company with its keys (name → value)."""
+
+    id: CompanyId
+    name: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A Schematic feature, with its flag key when it has one."""
+
+    id: FeatureId
+    name: str
+    feature_type: str  # boolean | event | trait | license
+    flag_key: str | None = None

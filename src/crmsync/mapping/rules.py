@@ -1,0 +1,129 @@
+"""The in-memory model of mapping files: what RevOps wrote, with where they wrote it.
+
+`loader.py` builds these from YAML (the one YAML reader); `translate.py` applies them to
+deals. Pure data: no I/O. Positions are 1-based line and column in the source file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from crmsync.domain import Combine, MetricPeriod, MonthReset, RuleRef, Source, ValueType
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a node starts in a mapping file (1-based)."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class Op(StrEnum):
+    """How a `when` condition tests a deal property."""
+
+    EQ = "eq"  # equal to one value (case-insensitive, trimmed)
+    ANY_OF = "any_of"  # equal to any of several values
+    GT = ">"
+    GTE = ">="
+    LT = "<"
+    LTE = "<="
+    PRESENT = "present"  # property set and not blank
+    ABSENT = "absent"  # property missing or blank
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test a deal must pass for a rule to apply."""
+
+    prop: str
+    op: Op
+    values: tuple[str, ...] = ()  # for EQ / ANY_OF
+    number: Decimal | None = None  # for comparisons
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
+class OverrideRule:
+    """One entry under `overrides:`: how deals become an override for one feature."""
+
+    feature: str  # as written: feature id, flag key or exact name
+    value_type: ValueType
+    position: Position
+    source_property: str | None = None  # `from`
+    constant: str | None = None  # `value`, normalised to text ("true", "50", "unlimited")
+    when: tuple[Condition, ...] = ()
+    metric_period: MetricPeriod | None = None
+    month_reset: MonthReset | None = None
+    expires_from: str | None = None
+    expires_after_days: int | None = None
+    starts_from: str | None = None
+    combine: Combine | None = None  # None: the file's policy
+    multiply: Decimal | None = None
+    default: str | None = None  # used when the `from` property is absent
+    lookup: Mapping[str, str] | None = None  # `map:` raw value → value
+    trait: str | None = None  # trait id (or name) for value_type trait
+    drift: str | None = None  # overwrite | keep | fail (None: the file's policy)
+
+    def ref(self) -> RuleRef:
+        """The rule's provenance: file, line and feature."""
+        return RuleRef(self.position.path, self.position.line, self.feature)
+
+
+@dataclass(frozen=True)
+class DealFilter:
+    """Which deals (or opportunities) count."""
+
+    stages: tuple[str, ...]
+    pipelines: tuple[str, ...] | None = None  # None: any pipeline
+    record_types: tuple[str, ...] | None = None  # Salesforce only; None: any
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    """One mapping file: a source, a deal filter, a company key, and override rules."""
+
+    path: str
+    source: Source
+    deals: DealFilter
+    company_key: str
+    overrides: tuple[OverrideRule, ...]
+    combine: Combine = Combine.MAX
+    drift: str = "overwrite"
+    on_conflict: str = "skip"
+    position: Position | None = None
+
+    def policy_for(self, rule: OverrideRule) -> Combine:
+        """The combine policy of a rule: its own, else the file's."""
+        return rule.combine or self.combine
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """Every mapping file of a run, in path order."""
+
+    files: tuple[MappingFile, ...] = field(default_factory=tuple)
+
+    def sources(self) -> tuple[Source, ...]:
+        """The CRMs that at least one file reads, in a stable order."""
+        return tuple(s for s in Source if any(f.source is s for f in self.files))
+
+    def for_source(self, source: Source) -> tuple[MappingFile, ...]:
+        """The files that read one CRM."""
+        return tuple(f for f in self.files if f.source is source)
+
+    def properties_for(self, source: Source) -> tuple[str, ...]:
+        """Every deal property the rules of one source read, sorted."""
+        props: set[str] = set()
+        for f in self.for_source(source):
+            for r in f.overrides:
+                props.update(p for p in (r.source_property, r.expires_from, r.starts_from) if p)
+                props.update(c.prop for c in r.when)
+        return tuple(sorted(props))
