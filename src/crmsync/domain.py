@@ -27,12 +27,14 @@ class Source(StrEnum):
 
 
 class ValueType(StrEnum):
-    """Schematic's override value types that crmsync writes."""
+    """Schematic's override value types (crmsync writes the first four)."""
 
     BOOLEAN = "boolean"
     NUMERIC = "numeric"
     UNLIMITED = "unlimited"
     TRAIT = "trait"
+    CREDIT = "credit"  # read only: crmsync never writes credit overrides
+    UNKNOWN = "unknown"  # read only: Schematic's sentinel
 
 
 class MetricPeriod(StrEnum):
@@ -140,6 +142,20 @@ class Contribution:
 
 
 @dataclass(frozen=True)
+class DealProblem:
+    """A deal whose value could not become an override; reported, never fatal."""
+
+    source: Source
+    deal_id: DealId
+    message: str
+    rule: RuleRef | None = None
+
+    def __str__(self) -> str:
+        where = f" (rule {self.rule}, feature {self.rule.feature!r})" if self.rule else ""
+        return f"{self.source.value} deal {self.deal_id}: {self.message}{where}"
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Which deals and rules produced a desired override."""
 
@@ -187,3 +203,42 @@ class Feature:
     name: str
     feature_type: str  # boolean | event | trait | license
     flag_key: str | None = None
+
+
+class Action(StrEnum):
+    """What a change does to Schematic, in the order a plan applies them."""
+
+    DELETE = "delete"
+    CREATE = "create"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to Schematic: `before` is the live override (none for a create), `after`
+    the desired one (none for a delete)."""
+
+    action: Action
+    company_id: CompanyId
+    feature_id: FeatureId
+    before: LiveOverride | None
+    after: DesiredOverride | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An override crmsync did not create stands where a desired one should be; untouched."""
+
+    company_id: CompanyId
+    feature_id: FeatureId
+    live: LiveOverride
+    desired: DesiredOverride
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A company key with no Schematic company yet: retried next run, not an error."""
+
+    company: CompanyKey
+    deals: tuple[tuple[Source, DealId], ...]

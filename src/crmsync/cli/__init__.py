@@ -1,0 +1,177 @@
+"""The `crmsync` command: plan, apply, validate, status, demo, sandbox.
+
+Entry point only: parse options, call the service, render. Every crmsync error becomes
+one line (or one line per mapping problem) on stderr and an exit code; no tracebacks for
+user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsafe plan.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from crmsync.cli.render import render_plan, render_report, summary_line
+from crmsync.cli.wiring import open_context, schematic_client
+from crmsync.errors import CrmsyncError, MappingError
+from crmsync.mapping.loader import load_mappings
+from crmsync.service.apply import apply_plan
+from crmsync.service.history import record_apply, record_plan
+from crmsync.service.sync import build_plan, check_mappings
+from crmsync.settings import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Keep Schematic company overrides equal to what closed CRM deals say.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+MappingsOption = Annotated[Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def guarded(action: Callable[[], int]) -> None:
+    """Run a command body; turn crmsync errors into one-line messages and exit codes."""
+    try:
+        code = action()
+    except MappingError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was read or written.", markup=False)
+        code = exc.exit_code
+    except CrmsyncError as exc:
+        err.print(f"crmsync: {exc}", markup=False)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err.print("crmsync: interrupted", markup=False)
+        code = 130
+    raise typer.Exit(code)
+
+
+@app.command()
+def plan(mappings: MappingsOption = None, as_json: JsonOption = False) -> None:
+    """Show what apply would change, without writing anything."""
+
+    def body() -> int:
+        settings = load_settings()
+        maps = load_mappings(mappings or settings.mappings)
+        with open_context(settings, maps) as ctx:
+            run = build_plan(ctx, maps)
+            record_plan(ctx, run, trigger="manual")
+        if as_json:
+            print(json.dumps(run.plan.to_json(), indent=2, sort_keys=True))
+        else:
+            render_plan(out, run.plan)
+        return 0
+
+    guarded(body)
+
+
+@app.command()
+def apply(
+    mappings: MappingsOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+) -> None:
+    """Show the plan, then apply it. Exit 0 only if every change succeeded."""
+
+    def body() -> int:
+        settings = load_settings()
+        maps = load_mappings(mappings or settings.mappings)
+        with open_context(settings, maps) as ctx:
+            run = build_plan(ctx, maps)
+            render_plan(out, run.plan)
+            if run.plan.is_empty:
+                record_plan(ctx, run, trigger="manual", command="apply")
+                return 0
+            if not yes and not _confirm(len(run.plan.changes)):
+                out.print("Nothing applied.")
+                record_plan(ctx, run, trigger="manual", command="apply", status="declined")
+                return 1
+            report = apply_plan(ctx, run)
+            record_apply(ctx, run, report, trigger="manual")
+        render_report(out, report)
+        return 0 if report.ok else 1
+
+    guarded(body)
+
+
+@app.command()
+def validate(
+    mappings: MappingsOption = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the checks that need Schematic's features.")] = False,
+) -> None:
+    """Check every mapping file (and its features against Schematic); never writes."""
+
+    def body() -> int:
+        settings = load_settings()
+        folder = mappings or settings.mappings
+        maps = load_mappings(folder)
+        if not offline:
+            with schematic_client(settings) as schematic:
+                check_mappings(maps, schematic.list_features())
+        rules = sum(len(f.overrides) for f in maps.files)
+        checked = "" if offline else " and checked against Schematic's features"
+        out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
+        return 0
+
+    guarded(body)
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """Show recent runs from the state database."""
+    from crmsync.store.repository import Store
+
+    def body() -> int:
+        store = Store(load_settings().database_url)
+        runs = store.runs()
+        store.close()
+        if as_json:
+            print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+            return 0
+        if not runs:
+            out.print("No runs yet.")
+        for r in runs:
+            out.print(f"#{r.id} {r.command} ({r.trigger}) {r.started_at:%Y-%m-%d %H:%M:%S} {r.status} {r.summary_json}")
+        return 0
+
+    guarded(body)
+
+
+@app.command()
+def demo() -> None:
+    """Start the sandbox with the sample data and run plan → apply → plan."""
+    from crmsync.cli.demo import run_demo
+
+    guarded(lambda: run_demo(out))
+
+
+@app.command()
+def sandbox(
+    hubspot_port: Annotated[int, typer.Option(help="Port of the HubSpot emulator (0: any free port).")] = 8001,
+    schematic_port: Annotated[int, typer.Option(help="Port of the Schematic emulator (0: any free port).")] = 8002,
+) -> None:
+    """Serve the HubSpot and Schematic emulators with the sample data until Ctrl-C."""
+    from crmsync.cli.demo import serve_sandbox
+
+    guarded(lambda: serve_sandbox(out, hubspot_port, schematic_port))
+
+
+def _confirm(count: int) -> bool:
+    if not sys.stdin.isatty():
+        err.print("crmsync: not asking on a non-interactive input; pass --yes to apply", markup=False)
+        return False
+    return typer.confirm(f"Apply {count} change(s)?", default=False)
+
+
+def main() -> None:
+    """Console script entry point."""
+    app()
+
+
+__all__ = ["app", "main", "summary_line"]

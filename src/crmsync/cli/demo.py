@@ -1,0 +1,87 @@
+"""`crmsync demo` and `crmsync sandbox`: the bundled emulators with the sample data.
+
+The demo runs plan → apply → plan against a fresh sandbox and an embedded SQLite file in
+a temporary folder, and shows that the second plan is empty and that the manual override
+(one crmsync did not create) is untouched. Exit 0 only when both hold.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+
+from crmsync.cli.render import render_plan, render_report
+from crmsync.cli.wiring import open_context
+from crmsync.mapping.loader import load_mappings
+from crmsync.sandbox import Sandbox
+from crmsync.service.apply import apply_plan
+from crmsync.service.history import record_apply, record_plan
+from crmsync.service.sync import build_plan
+from crmsync.settings import load_settings
+
+
+def sample_mappings() -> Path:
+    """The mapping files written for the sample data (shipped in the package)."""
+    return Path(str(resources.files("crmsync.sandbox") / "mappings"))
+
+
+def run_demo(console: Console) -> int:
+    """plan → apply → plan on a fresh sandbox; 0 when the second plan is empty and the
+    manual override is untouched."""
+    with Sandbox() as sb, tempfile.TemporaryDirectory(prefix="crmsync-demo-") as tmp:
+        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/demo.db", "CRMSYNC_MAPPINGS": str(sample_mappings())}
+        settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
+        console.print(f"Sandbox: HubSpot at {sb.hubspot_url}, Schematic at {sb.schematic_url}")
+        console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db\n")
+        maps = load_mappings(settings.mappings)
+        manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
+        with open_context(settings, maps) as ctx:
+            console.print(Rule("1/3  crmsync plan"))
+            first = build_plan(ctx, maps)
+            record_plan(ctx, first, trigger="demo")
+            render_plan(console, first.plan)
+
+            console.print(Rule("2/3  crmsync apply --yes"))
+            report = apply_plan(ctx, first)
+            record_apply(ctx, first, report, trigger="demo")
+            render_report(console, report)
+
+            console.print(Rule("3/3  crmsync plan (again: nothing should change)"))
+            second = build_plan(ctx, maps)
+            record_plan(ctx, second, trigger="demo")
+            render_plan(console, second.plan)
+        untouched = all(sb.schematic.overrides.get(i) == o for i, o in manual_before.items())
+        console.print(Rule())
+        for override_id, before in manual_before.items():
+            note = "; ".join(n.get("note", "") for n in before.get("notes", []))
+            state = "untouched" if sb.schematic.overrides.get(override_id) == before else "CHANGED"
+            console.print(f"Manual override {override_id} ({note}): {state}.")
+        ok = report.ok and second.plan.is_empty and untouched
+        console.print("Demo passed: the second plan is empty and the manual override is untouched." if ok
+                      else "Demo FAILED: see above.")
+        return 0 if ok else 1
+
+
+def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int) -> int:
+    """Serve the emulators in the foreground and print the environment to use them."""
+    sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port)
+    sb.start()
+    try:
+        console.print("crmsync sandbox is running (Ctrl-C to stop). In another shell:\n")
+        for name, value in sb.env().items():
+            console.print(f"export {name}={value}")
+        console.print(f"export CRMSYNC_MAPPINGS={sample_mappings()}")
+        console.print("crmsync plan")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("\nsandbox stopped")
+        return 0
+    finally:
+        sb.stop()

@@ -1,0 +1,85 @@
+"""Human rendering of plans and apply reports for the terminal (rich).
+
+`+` create, `~` update, `-` delete; then conflicts, pending companies, deal errors and
+warnings; then one summary line. JSON output is `Plan.to_json()`, not here.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from crmsync.domain import Action
+from crmsync.reconcile.plan import Plan
+from crmsync.service.apply import ApplyReport
+
+SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
+
+
+def render_plan(console: Console, plan: Plan) -> None:
+    """The plan as a table plus its reports and a summary line."""
+    if plan.changes:
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        for column in ("", "company", "feature", "before", "after", "why"):
+            table.add_column(column, overflow="fold")
+        for change in plan.changes:
+            symbol, colour = SYMBOL[change.action]
+            table.add_row(
+                Text(symbol, style=f"bold {colour}"),
+                plan.name(change.company_id),
+                plan.name(change.feature_id),
+                change.before.value.describe() if change.before else "",
+                change.after.value.describe() if change.after else "",
+                Text(change.reason, style="dim"),
+            )
+        console.print(table)
+    else:
+        console.print("No changes: Schematic already matches the deals.")
+    for conflict in plan.conflicts:
+        console.print(
+            f"[bold magenta]![/] conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: "
+            f"override {conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
+            f"untouched; the deals want {conflict.desired.value.describe()}",
+            highlight=False,
+        )
+    for pending in plan.pending:
+        deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
+        console.print(f"[cyan]…[/] pending: no Schematic company has key {pending.company} yet (deal {deals}); "
+                      "retried next run", highlight=False)
+    for problem in plan.problems:
+        console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(summary_line(plan), highlight=False)
+
+
+def summary_line(plan: Plan) -> str:
+    """`Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending, 2 errors.`"""
+    s = plan.summary()
+    extras = [
+        _count(len(plan.conflicts), "conflict"),
+        _count(len(plan.pending), "pending company", "pending companies"),
+        _count(len(plan.problems), "deal error"),
+    ]
+    return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; {', '.join(extras)}."
+
+
+def render_report(console: Console, report: ApplyReport) -> None:
+    """Each change's outcome, failures last with the API's message."""
+    done = [r for r in report.results if r.ok]
+    for result in done:
+        console.print(f"[green]✓[/] {result.action} {result.company_id} / {result.feature_id} → {result.override_id}",
+                      highlight=False)
+    if report.failed:
+        console.print(f"[bold red]{len(report.failed)} change(s) failed[/] (retried next run):")
+        for result in report.failed:
+            console.print(f"  ✗ {result.action} {result.company_id} / {result.feature_id}: {result.message}",
+                          highlight=False)
+    if report.stopped:
+        console.print(f"[bold red]stopped:[/] {report.stopped}", highlight=False)
+    console.print(f"Applied {len(done)} of {len(report.results) + report.not_attempted} change(s).", highlight=False)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"

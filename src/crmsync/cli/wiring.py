@@ -1,0 +1,66 @@
+"""Build a run's edges from settings: the Schematic client, the connectors the mapping
+files need, the state store. Only the sources that have mapping files need credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from crmsync.connectors.base import Connector
+from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from crmsync.domain import Source
+from crmsync.mapping.rules import Mappings
+from crmsync.schematic.client import SchematicClient
+from crmsync.schematic.transport import Transport
+from crmsync.service.sync import Context
+from crmsync.settings import Settings
+from crmsync.store.repository import Store
+
+
+def schematic_client(settings: Settings) -> SchematicClient:
+    """A Schematic client from settings (needs SCHEMATIC_API_KEY)."""
+    key = settings.require(settings.schematic_key, "SCHEMATIC_API_KEY", "your Schematic secret API key")
+    return SchematicClient(
+        Transport(
+            settings.schematic_url,
+            key,
+            timeout=settings.schematic_timeout,
+            attempts=settings.schematic_attempts,
+            writes_per_second=settings.schematic_writes_per_second,
+        )
+    )
+
+
+def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Connector]:
+    """A connector for every CRM that at least one mapping file reads."""
+    connectors: dict[Source, Connector] = {}
+    for source in mappings.sources():
+        if source is Source.HUBSPOT:
+            token = settings.require(settings.hubspot_token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+            connectors[source] = HubSpotConnector(
+                HubSpotSettings(
+                    base_url=settings.hubspot_url,
+                    access_token=token,
+                    searches_per_second=settings.hubspot_searches_per_second,
+                    backoff=settings.hubspot_backoff,
+                )
+            )
+        elif source is Source.SALESFORCE:
+            from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+
+            connectors[source] = SalesforceConnector(SalesforceSettings.from_env(settings.environ))
+    return connectors
+
+
+@contextmanager
+def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
+    """Every edge a plan or apply needs; closed on exit."""
+    connectors = connectors_for(settings, mappings)
+    with schematic_client(settings) as schematic:
+        store = Store(settings.database_url)
+        try:
+            yield Context(schematic=schematic, connectors=connectors, store=store, clock=lambda: datetime.now(UTC))
+        finally:
+            store.close()

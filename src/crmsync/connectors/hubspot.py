@@ -1,0 +1,239 @@
+"""HubSpot connector on hubspot-api-client: closed deals and their primary companies.
+
+Reads with the CRM search API, windowing on `hs_object_id` so that more than 10,000 deals
+are all read (HubSpot refuses to page a single search past 10,000 results), then reads
+deal→company associations in batches of 1,000. The SDK is configured (`host`, retry,
+explicit timeouts on every call), never patched. Its errors become crmsync's here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import hubspot
+import urllib3
+from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+from hubspot.crm.deals import ApiException as DealsApiException
+from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
+from urllib3.util.retry import Retry
+
+from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.domain import Deal, DealId, Source
+from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+
+SERVICE = "HubSpot API"
+URL_SETTING = "HUBSPOT_API_URL"
+TOKEN_SETTING = "HUBSPOT_ACCESS_TOKEN"
+PAGE = 200  # search's maximum page size
+SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
+ASSOCIATION_BATCH = 1_000
+PRIMARY_TYPE_ID = 5
+BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "hs_lastmodifieddate")
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    """How to reach HubSpot."""
+
+    base_url: str  # HUBSPOT_API_URL
+    access_token: str  # HUBSPOT_ACCESS_TOKEN (a secret: never printed)
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    searches_per_second: float = 4.0  # HubSpot allows 5/s per account; search 429s carry no Retry-After
+    retries: int = 5
+    backoff: float = 1.0  # urllib3 backoff factor for 429/5xx
+
+    def __repr__(self) -> str:
+        return f"HubSpotSettings(base_url={self.base_url!r}, access_token=***)"
+
+
+class HubSpotConnector:
+    """Reads closed deals from HubSpot (implements `connectors.base.Connector`)."""
+
+    source = Source.HUBSPOT
+
+    def __init__(self, settings: HubSpotSettings) -> None:
+        retry = Retry(
+            total=settings.retries,
+            backoff_factor=settings.backoff,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=None,  # search and batch reads are POSTs: retry them too
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        client = hubspot.Client.create(access_token=settings.access_token, host=settings.base_url, retry=retry)
+        # Each attribute access builds a new API client and pool: take them once.
+        self._search_api = client.crm.deals.search_api
+        self._associations_api = client.crm.associations.v4.batch_api
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._interval = 1.0 / settings.searches_per_second if settings.searches_per_second > 0 else 0.0
+        self._last_search = 0.0
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def read_deals(self, query: DealQuery) -> ReadResult:
+        """Every deal in the query's stages and pipelines, each with its primary company."""
+        found = list(self._search_all(query))
+        companies = self._primary_companies([d.id for d in found])
+        deals = tuple(_with_company(d, companies.get(d.id)) for d in found)
+        return ReadResult(self.source, deals, requests=self.requests)
+
+    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
+        """The matching deals of some companies (a full read filtered; to be narrowed by search)."""
+        result = self.read_deals(query)
+        wanted = set(company_refs)
+        return ReadResult(self.source, tuple(d for d in result.deals if d.company_ref in wanted), requests=self.requests)
+
+    def _search_all(self, query: DealQuery) -> Iterator[Deal]:
+        properties = sorted({*BASE_PROPERTIES, *query.properties})
+        last_id: int | None = None
+        after: str | None = None
+        seen_tokens: set[tuple[int | None, str | None]] = set()
+        while True:
+            if (last_id, after) in seen_tokens:
+                raise ServiceUnavailable(SERVICE, f"search paging repeated itself at id {last_id}, after {after}")
+            seen_tokens.add((last_id, after))
+            request = PublicObjectSearchRequest(
+                filter_groups=_filter_groups(query, last_id),
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=properties,
+                limit=PAGE,
+                after=after,
+            )
+            page = self._call(lambda: self._search_api.do_search(public_object_search_request=request,
+                                                                  _request_timeout=self._timeout), search=True)
+            yield from (_deal(r) for r in page.results)
+            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            if nxt is None:
+                return
+            if int(nxt) + PAGE > SEARCH_CAP:  # start a new window after the last id seen
+                if not page.results:
+                    raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
+                last_id, after = int(page.results[-1].id), None
+            else:
+                after = str(nxt)
+
+    def _primary_companies(self, deal_ids: Sequence[DealId]) -> dict[str, str]:
+        companies: dict[str, str] = {}
+        for start in range(0, len(deal_ids), ASSOCIATION_BATCH):
+            chunk = deal_ids[start : start + ASSOCIATION_BATCH]
+            body = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
+            )
+            page = self._call(lambda body=body: self._associations_api.get_page(  # type: ignore[misc]
+                from_object_type="deals", to_object_type="companies",
+                batch_input_public_fetch_associations_batch_request=body, _request_timeout=self._timeout))
+            for result in page.results or []:
+                primary = _primary(result.to or [])
+                if primary is not None:
+                    companies[str(result._from.id)] = primary
+        return companies
+
+    def _call(self, send: Any, *, search: bool = False) -> Any:
+        if search:
+            self._pace()
+        self.requests += 1
+        try:
+            return send()
+        except (DealsApiException, AssociationsApiException) as exc:
+            raise _translate(exc) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot reach HubSpot ({type(exc).__name__})", setting=URL_SETTING) from exc
+
+    def _pace(self) -> None:
+        with self._lock:
+            wait = self._last_search + self._interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_search = time.monotonic()
+
+
+def _filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
+    """One group per deal filter (groups OR, filters AND); at most 5 groups, as HubSpot allows."""
+    filters = query.filters
+    if len(filters) > 5:  # too many groups: read the union of stages and let translation narrow
+        stages = sorted({s for f in filters for s in f.stages})
+        groups = [[Filter(property_name="dealstage", operator="IN", values=stages)]]
+    else:
+        groups = []
+        for f in filters:
+            group = [Filter(property_name="dealstage", operator="IN", values=list(f.stages))]
+            if f.pipelines is not None:
+                group.append(Filter(property_name="pipeline", operator="IN", values=list(f.pipelines)))
+            groups.append(group)
+    if last_id is not None:
+        for group in groups:
+            group.append(Filter(property_name="hs_object_id", operator="GT", value=str(last_id)))
+    return [FilterGroup(filters=g) for g in groups]
+
+
+def _primary(targets: Sequence[Any]) -> str | None:
+    """The primary company of a deal; else the lowest company id (deterministic)."""
+    if not targets:
+        return None
+    for target in targets:
+        for kind in target.association_types or []:
+            if kind.type_id == PRIMARY_TYPE_ID or (kind.label or "").lower() == "primary":
+                return str(target.to_object_id)
+    return str(min(int(t.to_object_id) for t in targets))
+
+
+def _deal(raw: Any) -> Deal:
+    props: dict[str, str | None] = dict(raw.properties or {})
+    return Deal(
+        source=Source.HUBSPOT,
+        id=DealId(str(raw.id)),
+        company_ref=None,
+        stage=props.get("dealstage") or "",
+        pipeline=props.get("pipeline"),
+        close_date=_instant(props.get("closedate")),
+        modified_at=_instant(props.get("hs_lastmodifieddate")) or raw.updated_at,
+        properties=props,
+        name=props.get("dealname"),
+    )
+
+
+def _with_company(deal: Deal, company: str | None) -> Deal:
+    return replace(deal, company_ref=company)
+
+
+def _instant(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        if raw.isdigit():
+            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _translate(exc: Any) -> ServiceError:
+    status = int(getattr(exc, "status", 0) or 0)
+    message = _message(exc)
+    if status == 401 or status == 403:
+        return AuthError(SERVICE, f"rejected the access token ({status}: {message})", setting=TOKEN_SETTING, status=status)
+    if status == 429:
+        return RateLimited(SERVICE, f"rate limited ({message})", setting=TOKEN_SETTING)
+    if status == 0 or status >= 500:
+        return ServiceUnavailable(SERVICE, f"{message or 'no answer'}", setting=URL_SETTING, status=status or None)
+    return RequestRejected(SERVICE, f"{status}: {message}", status=status)
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    try:
+        parsed = json.loads(body) if body else {}
+    except (TypeError, ValueError):
+        parsed = {}
+    if isinstance(parsed, dict) and parsed.get("message"):
+        return str(parsed["message"])
+    return str(getattr(exc, "reason", "") or "")

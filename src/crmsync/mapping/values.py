@@ -1,0 +1,82 @@
+"""Parsing of raw CRM property strings into override values: numbers, booleans, dates.
+
+Pure functions used by `translate.py`; each raises `BadValue` with a message a RevOps
+person can act on. CRMs hand every property over as text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+import re
+from decimal import Decimal
+
+TRUE_WORDS = frozenset({"true", "yes", "1"})
+FALSE_WORDS = frozenset({"false", "no", "0"})
+MAX_INT64 = 2**63 - 1
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+class BadValue(ValueError):
+    """A property value that cannot become the override's value."""
+
+
+def parse_decimal(raw: str) -> Decimal:
+    """A plain decimal number from text (`" 50 "`, `"50.0"`, `"-3.5"`); BadValue otherwise."""
+    text = raw.strip()
+    if not NUMBER.fullmatch(text):
+        raise BadValue(f"{raw!r} is not a number")
+    return Decimal(text)
+
+
+def parse_whole(raw: str, multiply: Decimal | None = None) -> int:
+    """A whole, non-negative number (`"50"`, `"50.0"`, `" 50 "` are 50); BadValue otherwise."""
+    number = parse_decimal(raw)
+    if multiply is not None:
+        number *= multiply
+    if number != number.to_integral_value():
+        raise BadValue(f"{raw!r} is not a whole number")
+    if number < 0:
+        raise BadValue(f"{raw!r} is negative; limits must be 0 or more")
+    if number > MAX_INT64:
+        raise BadValue(f"{raw!r} is too large")
+    return int(number)
+
+
+def parse_bool(raw: str) -> bool:
+    """true/false/yes/no/1/0 in any case; BadValue otherwise."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise BadValue(f"{raw!r} is not a yes/no value (use true/false, yes/no or 1/0)")
+
+
+def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
+    """A date or datetime property as an aware UTC datetime.
+
+    A plain date means the end of that day in UTC when `end_of_day` (expiries) and its
+    start otherwise (start dates). Accepts ISO 8601 and epoch milliseconds (HubSpot).
+    """
+    text = raw.strip()
+    if not text:
+        raise BadValue("empty date")
+    if text.isdigit() and len(text) >= 11:  # epoch milliseconds, as HubSpot stores datetimes
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            if end_of_day:
+                return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+            return datetime.combine(day, time(0, 0), tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadValue(f"{raw!r} is not a date (use YYYY-MM-DD or an ISO 8601 date-time)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def add_days(moment: datetime, days: int) -> datetime:
+    """`moment` plus whole days (for trials counted from the close date)."""
+    return moment + timedelta(days=days)

@@ -1,0 +1,172 @@
+"""The only code that speaks Schematic's API: companies, features, company overrides.
+
+Lists page with limit 250 and stop on a short page (Schematic sends no total or next
+link); filters go as repeated keys, at most 100 ids per call. Responses come in a
+`{data, params}` envelope and become domain objects here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import Any
+
+from crmsync.domain import (
+    Company,
+    CompanyId,
+    Feature,
+    FeatureId,
+    LiveOverride,
+    MetricPeriod,
+    MonthReset,
+    OverrideId,
+    OverrideValue,
+    ValueType,
+)
+from crmsync.errors import RequestRejected
+from crmsync.reconcile.plan import value_json
+from crmsync.schematic.transport import Transport
+
+PAGE = 250
+MAX_IDS = 100
+
+
+class SchematicClient:
+    """Typed calls over a `Transport`; use as a context manager to close the pool."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def __enter__(self) -> SchematicClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.transport.close()
+
+    def list_features(self) -> list[Feature]:
+        """Every feature, with the key of its flag."""
+        return [_feature(item) for item in self._pages("/features", {})]
+
+    def list_companies(self, ids: Collection[CompanyId] | None = None) -> list[Company]:
+        """Every company (or just `ids`), with keys as a name → value map."""
+        if ids is None:
+            return [_company(item) for item in self._pages("/companies", {})]
+        found: list[Company] = []
+        for chunk in _chunks(sorted(ids)):
+            found.extend(_company(item) for item in self._pages("/companies", {"ids": chunk}))
+        return found
+
+    def lookup_company(self, keys: dict[str, str]) -> Company | None:
+        """The company carrying these keys, or None (Schematic answers 404)."""
+        try:
+            body = self.transport.request("GET", "/companies/lookup", params={f"keys[{k}]": v for k, v in keys.items()})
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _company(body["data"])
+
+    def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
+        """Every override (or those of some companies), newest first as Schematic returns them."""
+        if company_ids is None:
+            return [parse_override(item) for item in self._pages("/company-overrides", {})]
+        found: list[LiveOverride] = []
+        for chunk in _chunks(sorted(company_ids)):
+            found.extend(parse_override(i) for i in self._pages("/company-overrides", {"company_ids": chunk}))
+        return found
+
+    def get_override(self, override_id: OverrideId) -> LiveOverride | None:
+        """One override, or None when it no longer exists."""
+        try:
+            body = self.transport.request("GET", f"/company-overrides/{override_id}")
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_override(body["data"])
+
+    def create_override(
+        self, company_id: CompanyId, feature_id: FeatureId, value: OverrideValue, note: str
+    ) -> LiveOverride:
+        """POST one override (201). Never retried after it may have been sent."""
+        body = {"company_id": company_id, "feature_id": feature_id, **value_json(value), "note": note}
+        return parse_override(self.transport.request("POST", "/company-overrides", json=body)["data"])
+
+    def update_override(self, override_id: OverrideId, value: OverrideValue, note: str) -> LiveOverride:
+        """PUT the full value (value_type is required; null clears a field)."""
+        body = {**value_json(value), "note": note}
+        return parse_override(self.transport.request("PUT", f"/company-overrides/{override_id}", json=body)["data"])
+
+    def delete_override(self, override_id: OverrideId) -> bool:
+        """DELETE one override; an override already gone counts as deleted."""
+        try:
+            self.transport.request("DELETE", f"/company-overrides/{override_id}")
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            body = self.transport.request("GET", path, params={**params, "limit": PAGE, "offset": offset})
+            items = body.get("data") or []
+            yield from items
+            if len(items) < PAGE:
+                return
+            offset += len(items)
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), MAX_IDS):
+        yield ids[start : start + MAX_IDS]
+
+
+def parse_time(raw: Any) -> datetime | None:
+    """An RFC 3339 timestamp from Schematic, or None."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def parse_override(item: dict[str, Any]) -> LiveOverride:
+    """A `CompanyOverrideResponseData` object → LiveOverride."""
+    value_type = item.get("value_type")
+    period = item.get("metric_period")
+    reset = item.get("metric_period_month_reset")
+    value = OverrideValue(
+        value_type=ValueType(value_type) if value_type in ValueType._value2member_map_ else ValueType.UNKNOWN,
+        value_bool=item.get("value_bool") if value_type == "boolean" else None,
+        value_numeric=item.get("value_numeric") if value_type == "numeric" else None,
+        value_trait_id=item.get("value_trait_id") if value_type == "trait" else None,
+        metric_period=MetricPeriod(period) if period in MetricPeriod._value2member_map_ else None,
+        month_reset=MonthReset(reset) if reset in MonthReset._value2member_map_ else None,
+        expiration=parse_time(item.get("expiration_date")),
+    )
+    return LiveOverride(
+        id=OverrideId(item["id"]),
+        company_id=CompanyId(item["company_id"]),
+        feature_id=FeatureId(item["feature_id"]),
+        value=value,
+        notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
+        created_at=parse_time(item.get("created_at")),
+        updated_at=parse_time(item.get("updated_at")),
+    )
+
+
+def _company(item: dict[str, Any]) -> Company:
+    keys = item.get("keys") or []
+    key_map = {str(k["key"]): str(k["value"]) for k in keys} if isinstance(keys, list) else dict(keys)
+    return Company(id=CompanyId(item["id"]), name=str(item.get("name") or item["id"]), keys=key_map)
+
+
+def _feature(item: dict[str, Any]) -> Feature:
+    flags = item.get("flags") or []
+    flag_key = str(flags[0]["key"]) if flags else None
+    return Feature(
+        id=FeatureId(item["id"]),
+        name=str(item.get("name") or item["id"]),
+        feature_type=str(item.get("feature_type") or "boolean"),
+        flag_key=flag_key,
+    )

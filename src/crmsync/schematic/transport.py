@@ -1,0 +1,165 @@
+"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After, write pacing,
+and the one place where httpx errors become crmsync errors.
+
+Only `client.py` uses this. A create (POST) is never retried once it may have reached
+the server: its outcome is unknown, and the caller finds out by listing (no duplicates).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity.wait import wait_base
+
+from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+
+SERVICE = "Schematic API"
+URL_SETTING = "SCHEMATIC_API_URL"
+KEY_SETTING = "SCHEMATIC_API_KEY"
+
+
+class OutcomeUnknown(ServiceUnavailable):
+    """A write may or may not have happened (timeout or 5xx after the request was sent)."""
+
+
+class _Retry(Exception):
+    """Internal: a failure worth another attempt, carrying the error to raise if none is left."""
+
+    def __init__(self, error: ServiceError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class _WaitRetryAfter(wait_base):
+    """Wait what the server asked for (Retry-After), else exponential backoff with jitter."""
+
+    def __init__(self, fallback: wait_base, cap: float) -> None:
+        self.fallback = fallback
+        self.cap = cap
+
+    def __call__(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, self.cap)
+        return float(self.fallback(retry_state))
+
+
+class Transport:
+    """Sends one request to Schematic and returns the decoded JSON body."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 5,
+        max_wait: float = 30.0,
+        writes_per_second: float = 20.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self._base_url,
+            headers={"X-Schematic-Api-Key": api_key, "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+        self._attempts = attempts
+        self._wait = _WaitRetryAfter(wait_exponential_jitter(initial=0.2, max=max_wait), cap=max_wait)
+        self._min_interval = 1.0 / writes_per_second if writes_per_second > 0 else 0.0
+        self._last_write = 0.0
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.writes = 0
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+        """Send with retries; raise a crmsync ServiceError subclass on failure."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retry),
+            wait=self._wait,
+            stop=stop_after_attempt(self._attempts),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._once(method, path, params=params, json=json)
+        except _Retry as exc:
+            raise exc.error from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, method: str, path: str, *, params: Any, json: Any) -> Any:
+        idempotent = method != "POST"
+        if method != "GET":
+            self._pace()
+        self.calls += 1
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _Retry(ServiceUnavailable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)) from exc
+        except httpx.TransportError as exc:
+            error_cls = ServiceUnavailable if idempotent else OutcomeUnknown
+            error = error_cls(SERVICE, f"{method} {path} failed: {type(exc).__name__}", setting=URL_SETTING)
+            if idempotent:
+                raise _Retry(error) from exc
+            raise error from exc
+        if method != "GET":
+            self.writes += 1
+        return self._decode(method, path, response)
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status < 400:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ServiceUnavailable(SERVICE, f"{method} {path} answered {status} with a body that is not JSON",
+                                         setting=URL_SETTING) from exc
+        message = _error_message(response)
+        if status in (401, 403):
+            raise AuthError(SERVICE, f"rejected the API key ({status}: {message})", setting=KEY_SETTING, status=status)
+        if status == 429:
+            raise _Retry(RateLimited(SERVICE, f"rate limited ({message})", retry_after=_retry_after(response)),
+                         _retry_after(response))
+        if status >= 500:
+            text = f"{method} {path} answered {status}: {message}"
+            if method == "POST":
+                raise OutcomeUnknown(SERVICE, text, setting=URL_SETTING, status=status)
+            raise _Retry(ServiceUnavailable(SERVICE, text, setting=URL_SETTING, status=status))
+        raise RequestRejected(SERVICE, f"{method} {path} answered {status}: {message}", status=status)
+
+    def _pace(self) -> None:
+        """Keep writes under Schematic's per-second mutation limit."""
+        with self._lock:
+            wait = self._last_write + self._min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_write = time.monotonic()
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    return response.reason_phrase or "error"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

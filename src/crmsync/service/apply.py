@@ -1,0 +1,132 @@
+"""The only writer: executes a Plan against Schematic and records ownership.
+
+Ownership is recorded before each create (an intent with a unique token, also written
+into the override's note) and confirmed after; a create whose response is lost is
+found again by its token, never sent twice. Each change succeeds or fails on its own;
+an unreachable API or rejected key stops the rest (nothing half-written is left unknown).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from crmsync.domain import Action, Change, DesiredOverride, OverrideId
+from crmsync.errors import AuthError, ServiceError, ServiceUnavailable
+from crmsync.reconcile.plan import value_json
+from crmsync.schematic.transport import OutcomeUnknown
+from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
+from crmsync.store.repository import ChangeResult
+
+NOTE_LIMIT = 900
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did."""
+
+    results: list[ChangeResult] = field(default_factory=list)
+    stopped: str = ""  # why the remaining changes were not attempted
+    not_attempted: int = 0
+
+    @property
+    def failed(self) -> list[ChangeResult]:
+        """The changes that did not succeed."""
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when every change succeeded and nothing was left out."""
+        return not self.failed and not self.stopped
+
+
+def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
+    """Execute the plan's changes in order; record each outcome in the ledger."""
+    for token, override_id in run.found_intents.items():
+        ctx.store.confirm(token, override_id)
+    report = ApplyReport()
+    changes = list(run.plan.changes)
+    for index, change in enumerate(changes):
+        try:
+            override_id = _execute(ctx, change)
+            report.results.append(_result(change, override_id, ok=True))
+        except (AuthError, ServiceUnavailable) as exc:
+            if isinstance(exc, OutcomeUnknown):
+                report.results.append(_result(change, None, ok=False, message=str(exc)))
+                continue
+            report.results.append(_result(change, None, ok=False, message=str(exc)))
+            report.not_attempted = len(changes) - index - 1
+            report.stopped = f"{exc}; {report.not_attempted} remaining change(s) not attempted"
+            break
+        except ServiceError as exc:
+            report.results.append(_result(change, None, ok=False, message=str(exc)))
+    return report
+
+
+def _execute(ctx: Context, change: Change) -> OverrideId | None:
+    if change.action is Action.DELETE:
+        assert change.before is not None
+        ctx.schematic.delete_override(change.before.id)  # already gone (404) counts as done
+        ctx.store.record_delete(change.before.id)
+        return change.before.id
+    assert change.after is not None
+    if change.action is Action.UPDATE:
+        assert change.before is not None
+        note = make_note(change.after, token=None)
+        ctx.schematic.update_override(change.before.id, change.after.value, note)
+        ctx.store.record_update(change.before.id, _sources(change.after), value_json(change.after.value), note)
+        return change.before.id
+    return _create(ctx, change.after)
+
+
+def _create(ctx: Context, want: DesiredOverride) -> OverrideId:
+    token = secrets.token_hex(8)
+    note = make_note(want, token=token)
+    ctx.store.record_intent(token, want.company_id, want.feature_id, _sources(want), value_json(want.value), note)
+    try:
+        created = ctx.schematic.create_override(want.company_id, want.feature_id, want.value, note)
+    except OutcomeUnknown:
+        found = _find_by_token(ctx, want, token)
+        if found is None:
+            raise  # the intent stays: the next run looks for the token again before creating
+        ctx.store.confirm(token, found)
+        return found
+    except ServiceError:
+        ctx.store.forget(token)  # rejected: nothing was created
+        raise
+    ctx.store.confirm(token, created.id)
+    return created.id
+
+
+def _find_by_token(ctx: Context, want: DesiredOverride, token: str) -> OverrideId | None:
+    """After a lost create response: does the override exist after all?"""
+    try:
+        live = ctx.schematic.list_overrides([want.company_id])
+    except ServiceError:
+        return None
+    for override in live:
+        if override.feature_id == want.feature_id and any(token_in(n) == token for n in override.notes):
+            return override.id
+    return None
+
+
+def make_note(want: DesiredOverride, *, token: str | None) -> str:
+    """The note on every override crmsync writes: crmsync, the CRM, the deals, the rule."""
+    by_source: dict[str, list[str]] = {}
+    for source, deal in want.provenance.deals:
+        by_source.setdefault(source.value, []).append(deal)
+    deals = "; ".join(f"{src} deal{'s' if len(ids) > 1 else ''} {', '.join(ids)}" for src, ids in by_source.items())
+    rules = ", ".join(f"{r} ({r.feature})" for r in want.provenance.rules)
+    note = f"Managed by crmsync from {deals}; rule {rules}. Change the deal, not this override."
+    if len(note) > NOTE_LIMIT:
+        note = note[: NOTE_LIMIT - 1] + "…"
+    return f"{note} {TOKEN_MARK}{token}]" if token else note
+
+
+def _sources(want: DesiredOverride) -> list[str]:
+    return sorted({source.value for source, _ in want.provenance.deals})
+
+
+def _result(change: Change, override_id: str | None, *, ok: bool, message: str = "") -> ChangeResult:
+    return ChangeResult(change.action.value, change.company_id, change.feature_id,
+                        override_id or (change.before.id if change.before else None), ok, message)

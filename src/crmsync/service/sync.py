@@ -1,0 +1,114 @@
+"""Orchestration of one reconcile: read deals → translate → combine → diff → Plan.
+
+Called by the CLI (and later by the scheduler and the webhook intake) with a `Context`
+of ready edges. It never writes: `apply.py` does. A reconcile can be scoped to some
+companies; the pure core never learns what triggered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crmsync.connectors.base import Connector, DealQuery, ReadResult
+from crmsync.domain import Company, CompanyId, CompanyKey, Feature, FeatureId, LiveOverride, OverrideId, Source
+from crmsync.errors import ConfigError, MappingError
+from crmsync.mapping.check import check_consistency, check_types, resolve_features
+from crmsync.mapping.rules import Mappings
+from crmsync.mapping.translate import Translation, translate
+from crmsync.reconcile.combine import combine
+from crmsync.reconcile.diff import diff
+from crmsync.reconcile.plan import Plan
+from crmsync.schematic.client import SchematicClient
+from crmsync.store.repository import Owned, Store
+
+TOKEN_MARK = "[crmsync:"
+
+
+@dataclass
+class Context:
+    """The edges one run talks to, built by the caller from settings."""
+
+    schematic: SchematicClient
+    connectors: Mapping[Source, Connector]
+    store: Store
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan with everything it was computed from (apply and explain need it)."""
+
+    plan: Plan
+    reads: tuple[ReadResult, ...]
+    translation: Translation
+    live: tuple[LiveOverride, ...]
+    owned: tuple[Owned, ...]
+    found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
+    companies: tuple[Company, ...] = ()
+    features: tuple[Feature, ...] = ()
+
+
+def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, FeatureId]:
+    """Resolve features and run every check; raise MappingError with all problems."""
+    resolved, problems = resolve_features(mappings, features)
+    problems = [*problems, *check_types(mappings, features, resolved), *check_consistency(mappings, resolved)]
+    if problems:
+        raise MappingError(problems)
+    return dict(resolved)
+
+
+def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
+    """Compute what an apply would do. Reads only."""
+    features = ctx.schematic.list_features()
+    resolved = check_mappings(mappings, features)
+    reads = tuple(_read(ctx, mappings, source) for source in mappings.sources())
+    translation = translate((d for r in reads for d in r.deals), mappings.files, resolved, ctx.clock())
+    companies = ctx.schematic.list_companies(scope)
+    key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
+    desired, pending = combine(translation.contributions, key_map)
+    live = ctx.schematic.list_overrides(scope)
+    owned = ctx.store.owned()
+    found = find_lost_creates(owned, live)
+    owned_ids = {o.override_id for o in owned if o.override_id} | set(found.values())
+    partial = {r.source.value for r in reads if not r.complete}
+    keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
+    result = diff(desired, live, owned_ids, scope=scope, keep=keep)
+    warnings = tuple(f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
+                     for r in reads if not r.complete)
+    names = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
+    plan = Plan.build(result, pending=pending, problems=translation.problems, warnings=warnings, names=names)
+    return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))
+
+
+def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:
+    """Create intents whose override exists after all (its response was lost), by note token."""
+    intents = {o.token for o in owned if o.status == "intent"}
+    found: dict[str, OverrideId] = {}
+    for override in live:
+        for note in override.notes:
+            token = token_in(note)
+            if token in intents:
+                found.setdefault(token, override.id)
+    return found
+
+
+def token_in(note: str) -> str | None:
+    """The intent token crmsync put in a note, if any."""
+    start = note.rfind(TOKEN_MARK)
+    if start < 0:
+        return None
+    end = note.find("]", start)
+    return note[start + len(TOKEN_MARK) : end] if end > 0 else None
+
+
+def _read(ctx: Context, mappings: Mappings, source: Source) -> ReadResult:
+    connector = ctx.connectors.get(source)
+    if connector is None:
+        raise ConfigError(f"mapping files read {source.value}, but no {source.value} connector is configured")
+    query = DealQuery(
+        filters=tuple(f.deals for f in mappings.for_source(source)),
+        properties=mappings.properties_for(source),
+    )
+    return connector.read_deals(query)

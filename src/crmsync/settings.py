@@ -1,0 +1,86 @@
+"""Settings: environment variables (and an optional TOML file of non-secret tuning) →
+one frozen `Settings`, loaded once by the CLI and passed in. The only reader of os.environ.
+
+Every setting has a default, so crmsync runs from any directory with no config file.
+Secrets (API keys, tokens, passwords) come from the environment only and are never printed:
+`require()` names the missing variable, never a value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crmsync.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/crmsync.toml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know about its surroundings."""
+
+    schematic_url: str = "https://api.schematichq.com"  # SCHEMATIC_API_URL
+    schematic_key: str | None = field(default=None, repr=False)  # SCHEMATIC_API_KEY (secret)
+    hubspot_url: str = "https://api.hubapi.com"  # HUBSPOT_API_URL
+    hubspot_token: str | None = field(default=None, repr=False)  # HUBSPOT_ACCESS_TOKEN (secret)
+    database_url: str = field(default="sqlite:///crmsync.db", repr=False)  # CRMSYNC_DATABASE_URL (may hold a password)
+    mappings: Path = Path("mappings")  # CRMSYNC_MAPPINGS
+    hubspot_searches_per_second: float = 4.0  # [hubspot] searches_per_second; HubSpot allows 5/s
+    hubspot_backoff: float = 1.0  # [hubspot] backoff: urllib3 backoff factor on 429/5xx
+    schematic_writes_per_second: float = 20.0  # [schematic] writes_per_second; Schematic documents 20/s
+    schematic_timeout: float = 10.0  # [schematic] timeout in seconds
+    schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
+
+    def require(self, value: str | None, variable: str, what: str) -> str:
+        """A secret that must be set, or a ConfigError naming the variable."""
+        if not value:
+            raise ConfigError(f"{variable} is not set: export it with {what}")
+        return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment (default: os.environ) and the optional TOML file."""
+    env = dict(os.environ if environ is None else environ)
+    tuning = _read_toml(Path(env["CRMSYNC_CONFIG"]) if env.get("CRMSYNC_CONFIG") else DEFAULT_CONFIG,
+                        explicit=bool(env.get("CRMSYNC_CONFIG")))
+    hubspot = tuning.get("hubspot", {})
+    schematic = tuning.get("schematic", {})
+    defaults = Settings()
+    return Settings(
+        schematic_url=env.get("SCHEMATIC_API_URL") or defaults.schematic_url,
+        schematic_key=env.get("SCHEMATIC_API_KEY") or None,
+        hubspot_url=env.get("HUBSPOT_API_URL") or defaults.hubspot_url,
+        hubspot_token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
+        database_url=env.get("CRMSYNC_DATABASE_URL") or defaults.database_url,
+        mappings=Path(env.get("CRMSYNC_MAPPINGS") or defaults.mappings),
+        hubspot_searches_per_second=_number(hubspot, "searches_per_second", defaults.hubspot_searches_per_second),
+        hubspot_backoff=_number(hubspot, "backoff", defaults.hubspot_backoff),
+        schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
+        schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
+        schematic_attempts=int(_number(schematic, "attempts", defaults.schematic_attempts)),
+        environ=env,
+    )
+
+
+def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
+    if not path.is_file():
+        if explicit:
+            raise ConfigError(f"CRMSYNC_CONFIG names {path}, which does not exist")
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
+
+
+def _number(section: Mapping[str, Any], key: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"config: {key} must be a number ≥ 0, not {value!r}")
+    return float(value)

@@ -1,0 +1,178 @@
+"""The state database's operations: the ownership ledger and the run history.
+
+Called by the service (apply records ownership before and after each write). The only
+module that opens sessions; database errors become `ServiceUnavailable` naming
+CRMSYNC_DATABASE_URL, with any password in the URL redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from crmsync.domain import CompanyId, FeatureId, OverrideId
+from crmsync.errors import ServiceUnavailable
+from crmsync.store.tables import OwnedOverride, RunChange, RunRecord
+
+SERVICE = "state database"
+SETTING = "CRMSYNC_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A ledger row as the service sees it."""
+
+    token: str
+    override_id: OverrideId | None
+    company_id: CompanyId
+    feature_id: FeatureId
+    sources: tuple[str, ...]
+    status: str
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """How one change of a run ended."""
+
+    action: str
+    company_id: str
+    feature_id: str
+    override_id: str | None
+    ok: bool
+    message: str = ""
+
+
+def redact(url: str) -> str:
+    """The database URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as a placeholder, never raw
+        return "<unparsable URL>"
+
+
+class Store:
+    """Ledger and run history over one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+            self.engine = create_engine(url, connect_args=connect_args)
+            SQLModel.metadata.create_all(self.engine)
+        except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {type(exc).__name__}",
+                                     setting=SETTING) from exc
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine) as session:
+                yield session
+                session.commit()
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {type(exc).__name__}", setting=SETTING) from exc
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    # --- ownership ledger -------------------------------------------------------------
+
+    def owned(self) -> list[Owned]:
+        """Every override crmsync manages: active ones and unconfirmed create intents."""
+        with self._session() as s:
+            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(("active", "intent")))).all()  # type: ignore[attr-defined]
+            return [_owned(r) for r in rows]
+
+    def record_intent(self, token: str, company_id: str, feature_id: str, sources: Sequence[str],
+                      value: dict[str, Any], note: str) -> None:
+        """Before a create: remember that an override with this token is being made."""
+        now = _now()
+        with self._session() as s:
+            s.add(OwnedOverride(token=token, company_id=company_id, feature_id=feature_id, sources=",".join(sources),
+                                value_json=json.dumps(value, sort_keys=True), note=note, status="intent",
+                                created_at=now, updated_at=now))
+
+    def confirm(self, token: str, override_id: str) -> None:
+        """After a create (or on finding a lost one): the override exists and is ours."""
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.token == token)).one()
+            row.override_id, row.status, row.updated_at = override_id, "active", _now()
+            s.add(row)
+
+    def forget(self, token: str) -> None:
+        """A create intent whose override never came into being."""
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.token == token)).first()
+            if row is not None and row.status == "intent":
+                s.delete(row)
+
+    def record_update(self, override_id: str, sources: Sequence[str], value: dict[str, Any], note: str) -> None:
+        """After an update: what crmsync last applied."""
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).one()
+            row.sources, row.value_json, row.note, row.updated_at = ",".join(sources), json.dumps(value, sort_keys=True), note, _now()
+            s.add(row)
+
+    def record_delete(self, override_id: str) -> None:
+        """After a delete (or a 404 on delete): no longer managed."""
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
+            if row is not None:
+                row.status, row.updated_at = "deleted", _now()
+                s.add(row)
+
+    # --- run history ------------------------------------------------------------------
+
+    def start_run(self, command: str, trigger: str) -> int:
+        """Open a run record; returns its id."""
+        with self._session() as s:
+            run = RunRecord(command=command, trigger=trigger, started_at=_now())
+            s.add(run)
+            s.flush()
+            assert run.id is not None
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any], errors: Sequence[str],
+                   changes: Sequence[ChangeResult] = ()) -> None:
+        """Close a run record with its outcome and per-change results."""
+        with self._session() as s:
+            run = s.get(RunRecord, run_id)
+            assert run is not None
+            run.finished_at, run.status = _now(), status
+            run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
+            s.add(run)
+            for c in changes:
+                s.add(RunChange(run_id=run_id, action=c.action, company_id=c.company_id, feature_id=c.feature_id,
+                                override_id=c.override_id, ok=c.ok, message=c.message))
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        with self._session() as s:
+            rows = s.exec(select(RunRecord).order_by(RunRecord.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+            s.expunge_all()
+            return list(rows)
+
+
+def _owned(row: OwnedOverride) -> Owned:
+    return Owned(
+        token=row.token,
+        override_id=OverrideId(row.override_id) if row.override_id else None,
+        company_id=CompanyId(row.company_id),
+        feature_id=FeatureId(row.feature_id),
+        sources=tuple(s for s in row.sources.split(",") if s),
+        status=row.status,
+    )
+
+
+def _now() -> datetime:
+    """Naive UTC, the same on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)

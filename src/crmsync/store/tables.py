@@ -1,0 +1,75 @@
+"""SQLModel tables of the state database: ownership ledger, runs, cursors.
+
+Portable between SQLite (default) and PostgreSQL: plain column types, JSON kept as text,
+timestamps stored as naive UTC. Only `repository.py` queries them. No secret is ever
+stored: notes and override values only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class OwnedOverride(SQLModel, table=True):
+    """An override crmsync created (or is creating): the ownership ledger.
+
+    A row is written with status `intent` and a unique `token` *before* the create call
+    (the token also goes into the override's note), and becomes `active` with the
+    override id once Schematic confirms. A lost response is found again by its token.
+    """
+
+    __tablename__ = "owned_overrides"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, index=True, max_length=64)
+    override_id: str | None = Field(default=None, unique=True, index=True, max_length=64)
+    company_id: str = Field(index=True, max_length=64)
+    feature_id: str = Field(max_length=64)
+    sources: str = Field(default="", max_length=64)  # comma-separated CRMs that drive it
+    value_json: str = Field(default="{}")  # what crmsync last applied
+    note: str = Field(default="")
+    status: str = Field(default="intent", index=True, max_length=16)  # intent | active | deleted | released
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunRecord(SQLModel, table=True):
+    """One plan or apply run."""
+
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    command: str = Field(max_length=32)  # plan | apply | demo
+    trigger: str = Field(max_length=32)  # manual | schedule | webhook | mapping-change
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = Field(default="running", max_length=16)  # running | ok | failed | refused
+    summary_json: str = Field(default="{}")
+    errors_json: str = Field(default="[]")
+
+
+class RunChange(SQLModel, table=True):
+    """The result of one change within a run."""
+
+    __tablename__ = "run_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runs.id", index=True)
+    action: str = Field(max_length=16)
+    company_id: str = Field(max_length=64)
+    feature_id: str = Field(max_length=64)
+    override_id: str | None = Field(default=None, max_length=64)
+    ok: bool
+    message: str = Field(default="")
+
+
+class Cursor(SQLModel, table=True):
+    """How far an incremental read of one source has got."""
+
+    __tablename__ = "cursors"
+
+    source: str = Field(primary_key=True, max_length=32)
+    value: str
+    updated_at: datetime
