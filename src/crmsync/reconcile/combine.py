@@ -17,11 +17,13 @@ from crmsync.domain import (
     CompanyId,
     CompanyKey,
     Contribution,
+    DealId,
     DesiredOverride,
     FeatureId,
     OverrideValue,
     Pending,
     Provenance,
+    Source,
     ValueType,
 )
 
@@ -33,16 +35,16 @@ def combine(
 ) -> tuple[dict[Key, DesiredOverride], tuple[Pending, ...]]:
     """Group contributions by Schematic company and feature and combine each group."""
     groups: dict[Key, list[Contribution]] = defaultdict(list)
-    unresolved: dict[CompanyKey, set[tuple[str, str]]] = defaultdict(set)
+    unresolved: dict[CompanyKey, set[tuple[Source, DealId]]] = defaultdict(set)
     for c in contributions:
         company_id = companies.get(c.company)
         if company_id is None:
-            unresolved[c.company].add((c.deal.source.value, c.deal.id))
+            unresolved[c.company].add((c.deal.source, c.deal.id))
             continue
         groups[(company_id, c.feature_id)].append(c)
     desired = {key: _combine_group(key, group) for key, group in sorted(groups.items())}
     pending = tuple(
-        Pending(key, tuple(sorted(deals)))  # type: ignore[arg-type]
+        Pending(key, tuple(sorted(deals)))
         for key, deals in sorted(unresolved.items(), key=lambda kv: (kv[0].name, kv[0].value))
     )
     return desired, pending

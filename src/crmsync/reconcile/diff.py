@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from crmsync.domain import (
     Action,
@@ -68,9 +69,7 @@ def diff(
         if not same_value(current, want):
             reason = f"{current.value.describe()} → {want.value.describe()} ({_because(want)})"
             changes.append(Change(Action.UPDATE, key[0], key[1], current, want, reason))
-        changes.extend(
-            Change(Action.DELETE, key[0], key[1], d, None, f"duplicate of {current.id}") for d in duplicates
-        )
+        changes.extend(Change(Action.DELETE, key[0], key[1], d, None, f"duplicate of {current.id}") for d in duplicates)
     for key, overrides in by_key.items():
         if key in desired:
             continue
@@ -94,5 +93,5 @@ def _newest_first(override: LiveOverride) -> tuple[float, str]:
 
 def _because(want: DesiredOverride) -> str:
     deals = ", ".join(f"{source.value} {deal}" for source, deal in want.provenance.deals)
-    rules = ", ".join(str(r) for r in want.provenance.rules)
+    rules = ", ".join(f"{PurePath(r.path).name}:{r.line}" for r in want.provenance.rules)
     return f"deal {deals} via {rules}"

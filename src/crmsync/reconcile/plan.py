@@ -57,7 +57,10 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """How many creates, updates and deletes."""
-        return {a.value: sum(1 for c in self.changes if c.action is a) for a in (Action.CREATE, Action.UPDATE, Action.DELETE)}
+        return {
+            a.value: sum(1 for c in self.changes if c.action is a)
+            for a in (Action.CREATE, Action.UPDATE, Action.DELETE)
+        }
 
     @property
     def is_empty(self) -> bool:
@@ -86,14 +89,22 @@ class Plan:
                 for c in self.conflicts
             ],
             "pending": [
-                {"company_key": p.company.name, "company_key_value": p.company.value,
-                 "deals": [{"source": s.value, "deal_id": d} for s, d in p.deals],
-                 "reason": "no Schematic company has this key yet; retried next run"}
+                {
+                    "company_key": p.company.name,
+                    "company_key_value": p.company.value,
+                    "deals": [{"source": s.value, "deal_id": d} for s, d in p.deals],
+                    "reason": "no Schematic company has this key yet; retried next run",
+                }
                 for p in self.pending
             ],
             "errors": [
-                {"source": p.source.value, "deal_id": p.deal_id, "message": p.message,
-                 "rule": str(p.rule) if p.rule else None, "feature": p.rule.feature if p.rule else None}
+                {
+                    "source": p.source.value,
+                    "deal_id": p.deal_id,
+                    "message": p.message,
+                    "rule": str(p.rule) if p.rule else None,
+                    "feature": p.rule.feature if p.rule else None,
+                }
                 for p in self.problems
             ],
             "warnings": list(self.warnings),

@@ -132,9 +132,9 @@ def parse_time(raw: Any) -> datetime | None:
 
 def parse_override(item: dict[str, Any]) -> LiveOverride:
     """A `CompanyOverrideResponseData` object → LiveOverride."""
-    value_type = item.get("value_type")
-    period = item.get("metric_period")
-    reset = item.get("metric_period_month_reset")
+    value_type = str(item.get("value_type"))
+    period = str(item.get("metric_period"))
+    reset = str(item.get("metric_period_month_reset"))
     value = OverrideValue(
         value_type=ValueType(value_type) if value_type in ValueType._value2member_map_ else ValueType.UNKNOWN,
         value_bool=item.get("value_bool") if value_type == "boolean" else None,

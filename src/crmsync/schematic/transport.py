@@ -71,7 +71,7 @@ class Transport:
             transport=transport,
         )
         self._attempts = attempts
-        self._wait = _WaitRetryAfter(wait_exponential_jitter(initial=0.2, max=max_wait), cap=max_wait)
+        self._wait = _WaitRetryAfter(wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2), cap=max_wait)
         self._min_interval = 1.0 / writes_per_second if writes_per_second > 0 else 0.0
         self._last_write = 0.0
         self._lock = threading.Lock()
@@ -106,7 +106,9 @@ class Transport:
         try:
             response = self._http.request(method, path, params=params, json=json)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _Retry(ServiceUnavailable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)) from exc
+            raise _Retry(
+                ServiceUnavailable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)
+            ) from exc
         except httpx.TransportError as exc:
             error_cls = ServiceUnavailable if idempotent else OutcomeUnknown
             error = error_cls(SERVICE, f"{method} {path} failed: {type(exc).__name__}", setting=URL_SETTING)
@@ -123,14 +125,17 @@ class Transport:
             try:
                 return response.json()
             except ValueError as exc:
-                raise ServiceUnavailable(SERVICE, f"{method} {path} answered {status} with a body that is not JSON",
-                                         setting=URL_SETTING) from exc
+                raise ServiceUnavailable(
+                    SERVICE, f"{method} {path} answered {status} with a body that is not JSON", setting=URL_SETTING
+                ) from exc
         message = _error_message(response)
         if status in (401, 403):
             raise AuthError(SERVICE, f"rejected the API key ({status}: {message})", setting=KEY_SETTING, status=status)
         if status == 429:
-            raise _Retry(RateLimited(SERVICE, f"rate limited ({message})", retry_after=_retry_after(response)),
-                         _retry_after(response))
+            raise _Retry(
+                RateLimited(SERVICE, f"rate limited ({message})", retry_after=_retry_after(response)),
+                _retry_after(response),
+            )
         if status >= 500:
             text = f"{method} {path} answered {status}: {message}"
             if method == "POST":

@@ -54,7 +54,7 @@ def redact(url: str) -> str:
     """The database URL without its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as a placeholder, never raw
+    except Exception:
         return "<unparsable URL>"
 
 
@@ -68,8 +68,9 @@ class Store:
             self.engine = create_engine(url, connect_args=connect_args)
             SQLModel.metadata.create_all(self.engine)
         except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-            raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {type(exc).__name__}",
-                                     setting=SETTING) from exc
+            raise ServiceUnavailable(
+                SERVICE, f"cannot open {redact(url)}: {type(exc).__name__}", setting=SETTING
+            ) from exc
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -78,7 +79,7 @@ class Store:
                 yield session
                 session.commit()
         except SQLAlchemyError as exc:
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {type(exc).__name__}", setting=SETTING) from exc
+            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {_reason(exc)}", setting=SETTING) from exc
 
     def close(self) -> None:
         """Release the engine's connections."""
@@ -92,14 +93,25 @@ class Store:
             rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(("active", "intent")))).all()  # type: ignore[attr-defined]
             return [_owned(r) for r in rows]
 
-    def record_intent(self, token: str, company_id: str, feature_id: str, sources: Sequence[str],
-                      value: dict[str, Any], note: str) -> None:
+    def record_intent(
+        self, token: str, company_id: str, feature_id: str, sources: Sequence[str], value: dict[str, Any], note: str
+    ) -> None:
         """Before a create: remember that an override with this token is being made."""
         now = _now()
         with self._session() as s:
-            s.add(OwnedOverride(token=token, company_id=company_id, feature_id=feature_id, sources=",".join(sources),
-                                value_json=json.dumps(value, sort_keys=True), note=note, status="intent",
-                                created_at=now, updated_at=now))
+            s.add(
+                OwnedOverride(
+                    token=token,
+                    company_id=company_id,
+                    feature_id=feature_id,
+                    sources=",".join(sources),
+                    value_json=json.dumps(value, sort_keys=True),
+                    note=note,
+                    status="intent",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
 
     def confirm(self, token: str, override_id: str) -> None:
         """After a create (or on finding a lost one): the override exists and is ours."""
@@ -119,7 +131,12 @@ class Store:
         """After an update: what crmsync last applied."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).one()
-            row.sources, row.value_json, row.note, row.updated_at = ",".join(sources), json.dumps(value, sort_keys=True), note, _now()
+            row.sources, row.value_json, row.note, row.updated_at = (
+                ",".join(sources),
+                json.dumps(value, sort_keys=True),
+                note,
+                _now(),
+            )
             s.add(row)
 
     def record_delete(self, override_id: str) -> None:
@@ -141,8 +158,14 @@ class Store:
             assert run.id is not None
             return run.id
 
-    def finish_run(self, run_id: int, status: str, summary: dict[str, Any], errors: Sequence[str],
-                   changes: Sequence[ChangeResult] = ()) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        summary: dict[str, Any],
+        errors: Sequence[str],
+        changes: Sequence[ChangeResult] = (),
+    ) -> None:
         """Close a run record with its outcome and per-change results."""
         with self._session() as s:
             run = s.get(RunRecord, run_id)
@@ -151,8 +174,17 @@ class Store:
             run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
             s.add(run)
             for c in changes:
-                s.add(RunChange(run_id=run_id, action=c.action, company_id=c.company_id, feature_id=c.feature_id,
-                                override_id=c.override_id, ok=c.ok, message=c.message))
+                s.add(
+                    RunChange(
+                        run_id=run_id,
+                        action=c.action,
+                        company_id=c.company_id,
+                        feature_id=c.feature_id,
+                        override_id=c.override_id,
+                        ok=c.ok,
+                        message=c.message,
+                    )
+                )
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent runs, newest first."""
@@ -174,5 +206,10 @@ def _owned(row: OwnedOverride) -> Owned:
 
 
 def _now() -> datetime:
-    """Naive UTC, the same on SQLite and PostgreSQL."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's first line (never the URL), else the exception's type."""
+    detail = str(getattr(exc, "orig", None) or "").strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__

@@ -1,7 +1,7 @@
 """SQLModel tables of the state database: ownership ledger, runs, cursors.
 
 Portable between SQLite (default) and PostgreSQL: plain column types, JSON kept as text,
-timestamps stored as naive UTC. Only `repository.py` queries them. No secret is ever
+timestamps in UTC. Only `repository.py` queries them. No secret is ever
 stored: notes and override values only.
 """
 

@@ -1,0 +1,55 @@
+"""Fixtures for end-to-end runs: a fresh sandbox, settings pointing at it, and helpers to
+plan and apply through the real service (real SDKs over loopback sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from crmsync.cli.demo import sample_mappings
+from crmsync.cli.wiring import open_context
+from crmsync.mapping.loader import load_mappings
+from crmsync.sandbox import Sandbox
+from crmsync.service.apply import ApplyReport, apply_plan
+from crmsync.service.sync import PlanRun, build_plan
+from crmsync.settings import Settings, load_settings
+
+
+@dataclass
+class Harness:
+    """A sandbox plus settings, with plan/apply helpers."""
+
+    sb: Sandbox
+    settings: Settings
+
+    def plan(self, mappings: Path | None = None) -> PlanRun:
+        maps = load_mappings(mappings or self.settings.mappings)
+        with open_context(self.settings, maps) as ctx:
+            return build_plan(ctx, maps)
+
+    def apply(self, mappings: Path | None = None) -> tuple[PlanRun, ApplyReport]:
+        maps = load_mappings(mappings or self.settings.mappings)
+        with open_context(self.settings, maps) as ctx:
+            run = build_plan(ctx, maps)
+            return run, apply_plan(ctx, run)
+
+    def env(self) -> dict[str, str]:
+        return {**self.sb.env(), "CRMSYNC_DATABASE_URL": self.settings.database_url,
+                "CRMSYNC_MAPPINGS": str(self.settings.mappings)}
+
+
+def fast(settings: Settings) -> Settings:
+    """No pacing and short backoffs: the sandbox has no rate limit unless a test sets one."""
+    return replace(settings, hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0, hubspot_backoff=0.01)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    """A fresh sample sandbox and an empty SQLite state database."""
+    with Sandbox() as sb:
+        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
+               "CRMSYNC_MAPPINGS": str(sample_mappings())}
+        yield Harness(sb, fast(load_settings(env)))
