@@ -4,7 +4,8 @@
     ├── ConfigError              bad settings or environment: fix and re-run (exit 2)
     ├── MappingError             one or more located problems in mapping files (exit 2)
     ├── ServiceError             an outside API failed: names the service and the setting
-    │   ├── ServiceUnavailable   unreachable, timed out, or 5xx after retries: retry later
+    │   ├── ServiceUnavailable   timed out, or 5xx after retries: this item fails, retry later
+    │   │   └── ServiceUnreachable   cannot connect at all: stop the run
     │   ├── AuthError            credentials rejected: fix the named variable
     │   ├── RateLimited          429 after retries; carries the delay the service asked for
     │   └── RequestRejected      4xx for one request: give up on that item, keep the run
@@ -70,6 +71,10 @@ class ServiceError(CrmsyncError):
 
 class ServiceUnavailable(ServiceError):
     """Unreachable, timed out, or a 5xx that outlived the retries."""
+
+
+class ServiceUnreachable(ServiceUnavailable):
+    """No connection could be made: every further call would fail too."""
 
 
 class AuthError(ServiceError):

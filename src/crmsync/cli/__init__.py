@@ -25,13 +25,19 @@ from crmsync.service.history import record_apply, record_plan
 from crmsync.service.sync import build_plan, check_mappings
 from crmsync.settings import load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Keep Schematic company overrides equal to what closed CRM deals say.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Keep Schematic company overrides equal to what closed CRM deals say.",
+)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
-MappingsOption = Annotated[Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")]
+MappingsOption = Annotated[
+    Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
 
@@ -42,7 +48,7 @@ def guarded(action: Callable[[], int]) -> None:
     except MappingError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
-        err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was read or written.", markup=False)
+        err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was written.", markup=False)
         code = exc.exit_code
     except CrmsyncError as exc:
         err.print(f"crmsync: {exc}", markup=False)

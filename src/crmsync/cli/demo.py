@@ -35,7 +35,11 @@ def run_demo(console: Console) -> int:
     """plan → apply → plan on a fresh sandbox; 0 when the second plan is empty and the
     manual override is untouched."""
     with Sandbox() as sb, tempfile.TemporaryDirectory(prefix="crmsync-demo-") as tmp:
-        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/demo.db", "CRMSYNC_MAPPINGS": str(sample_mappings())}
+        env = {
+            **sb.env(),
+            "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
+            "CRMSYNC_MAPPINGS": str(sample_mappings()),
+        }
         settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
         console.print(f"Sandbox: HubSpot at {sb.hubspot_url}, Schematic at {sb.schematic_url}")
         console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db\n")
@@ -63,8 +67,11 @@ def run_demo(console: Console) -> int:
             state = "untouched" if sb.schematic.overrides.get(override_id) == before else "CHANGED"
             console.print(f"Manual override {override_id} ({note}): {state}.")
         ok = report.ok and second.plan.is_empty and untouched
-        console.print("Demo passed: the second plan is empty and the manual override is untouched." if ok
-                      else "Demo FAILED: see above.")
+        console.print(
+            "Demo passed: the second plan is empty and the manual override is untouched."
+            if ok
+            else "Demo FAILED: see above."
+        )
         return 0 if ok else 1
 
 

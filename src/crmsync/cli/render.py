@@ -45,8 +45,10 @@ def render_plan(console: Console, plan: Plan) -> None:
         )
     for pending in plan.pending:
         deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
-        console.print(f"[cyan]…[/] pending: no Schematic company has key {pending.company} yet (deal {deals}); "
-                      "retried next run", highlight=False)
+        console.print(
+            f"[cyan]…[/] pending: no Schematic company has key {pending.company} yet (deal {deals}); retried next run",
+            highlight=False,
+        )
     for problem in plan.problems:
         console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
     for warning in plan.warnings:
@@ -69,13 +71,16 @@ def render_report(console: Console, report: ApplyReport) -> None:
     """Each change's outcome, failures last with the API's message."""
     done = [r for r in report.results if r.ok]
     for result in done:
-        console.print(f"[green]✓[/] {result.action} {result.company_id} / {result.feature_id} → {result.override_id}",
-                      highlight=False)
+        console.print(
+            f"[green]✓[/] {result.action} {result.company_id} / {result.feature_id} → {result.override_id}",
+            highlight=False,
+        )
     if report.failed:
         console.print(f"[bold red]{len(report.failed)} change(s) failed[/] (retried next run):")
         for result in report.failed:
-            console.print(f"  ✗ {result.action} {result.company_id} / {result.feature_id}: {result.message}",
-                          highlight=False)
+            console.print(
+                f"  ✗ {result.action} {result.company_id} / {result.feature_id}: {result.message}", highlight=False
+            )
     if report.stopped:
         console.print(f"[bold red]stopped:[/] {report.stopped}", highlight=False)
     console.print(f"Applied {len(done)} of {len(report.results) + report.not_attempted} change(s).", highlight=False)

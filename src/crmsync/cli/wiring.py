@@ -38,7 +38,9 @@ def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Conne
     connectors: dict[Source, Connector] = {}
     for source in mappings.sources():
         if source is Source.HUBSPOT:
-            token = settings.require(settings.hubspot_token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+            token = settings.require(
+                settings.hubspot_token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
+            )
             connectors[source] = HubSpotConnector(
                 HubSpotSettings(
                     base_url=settings.hubspot_url,

@@ -19,14 +19,24 @@ from typing import Any
 import hubspot
 import urllib3
 from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
-from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
 from urllib3.util.retry import Retry
 
 from crmsync.connectors.base import DealQuery, ReadResult
 from crmsync.domain import Deal, DealId, Source
-from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+from crmsync.errors import (
+    AuthError,
+    RateLimited,
+    RequestRejected,
+    ServiceError,
+    ServiceUnavailable,
+    ServiceUnreachable,
+)
 
 SERVICE = "HubSpot API"
 URL_SETTING = "HUBSPOT_API_URL"
@@ -89,7 +99,9 @@ class HubSpotConnector:
         """The matching deals of some companies (a full read filtered; to be narrowed by search)."""
         result = self.read_deals(query)
         wanted = set(company_refs)
-        return ReadResult(self.source, tuple(d for d in result.deals if d.company_ref in wanted), requests=self.requests)
+        return ReadResult(
+            self.source, tuple(d for d in result.deals if d.company_ref in wanted), requests=self.requests
+        )
 
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
@@ -107,8 +119,12 @@ class HubSpotConnector:
                 limit=PAGE,
                 after=after,
             )
-            page = self._call(lambda: self._search_api.do_search(public_object_search_request=request,
-                                                                  _request_timeout=self._timeout), search=True)
+            page = self._call(
+                lambda request=request: self._search_api.do_search(
+                    public_object_search_request=request, _request_timeout=self._timeout
+                ),
+                search=True,
+            )
             yield from (_deal(r) for r in page.results)
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if nxt is None:
@@ -127,9 +143,14 @@ class HubSpotConnector:
             body = BatchInputPublicFetchAssociationsBatchRequest(
                 inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
             )
-            page = self._call(lambda body=body: self._associations_api.get_page(  # type: ignore[misc]
-                from_object_type="deals", to_object_type="companies",
-                batch_input_public_fetch_associations_batch_request=body, _request_timeout=self._timeout))
+            page = self._call(
+                lambda body=body: self._associations_api.get_page(
+                    from_object_type="deals",
+                    to_object_type="companies",
+                    batch_input_public_fetch_associations_batch_request=body,
+                    _request_timeout=self._timeout,
+                )
+            )
             for result in page.results or []:
                 primary = _primary(result.to or [])
                 if primary is not None:
@@ -145,7 +166,9 @@ class HubSpotConnector:
         except (DealsApiException, AssociationsApiException) as exc:
             raise _translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise ServiceUnavailable(SERVICE, f"cannot reach HubSpot ({type(exc).__name__})", setting=URL_SETTING) from exc
+            raise ServiceUnavailable(
+                SERVICE, f"cannot reach HubSpot ({type(exc).__name__})", setting=URL_SETTING
+            ) from exc
 
     def _pace(self) -> None:
         with self._lock:
@@ -220,7 +243,9 @@ def _translate(exc: Any) -> ServiceError:
     status = int(getattr(exc, "status", 0) or 0)
     message = _message(exc)
     if status == 401 or status == 403:
-        return AuthError(SERVICE, f"rejected the access token ({status}: {message})", setting=TOKEN_SETTING, status=status)
+        return AuthError(
+            SERVICE, f"rejected the access token ({status}: {message})", setting=TOKEN_SETTING, status=status
+        )
     if status == 429:
         return RateLimited(SERVICE, f"rate limited ({message})", setting=TOKEN_SETTING)
     if status == 0 or status >= 500:

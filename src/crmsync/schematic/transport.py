@@ -15,7 +15,14 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+from crmsync.errors import (
+    AuthError,
+    RateLimited,
+    RequestRejected,
+    ServiceError,
+    ServiceUnavailable,
+    ServiceUnreachable,
+)
 
 SERVICE = "Schematic API"
 URL_SETTING = "SCHEMATIC_API_URL"

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
-from crmsync.errors import AuthError, ServiceError, ServiceUnavailable
+from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
 from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
@@ -50,10 +50,7 @@ def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
         try:
             override_id = _execute(ctx, change)
             report.results.append(_result(change, override_id, ok=True))
-        except (AuthError, ServiceUnavailable) as exc:
-            if isinstance(exc, OutcomeUnknown):
-                report.results.append(_result(change, None, ok=False, message=str(exc)))
-                continue
+        except (AuthError, ServiceUnreachable) as exc:
             report.results.append(_result(change, None, ok=False, message=str(exc)))
             report.not_attempted = len(changes) - index - 1
             report.stopped = f"{exc}; {report.not_attempted} remaining change(s) not attempted"
@@ -128,5 +125,11 @@ def _sources(want: DesiredOverride) -> list[str]:
 
 
 def _result(change: Change, override_id: str | None, *, ok: bool, message: str = "") -> ChangeResult:
-    return ChangeResult(change.action.value, change.company_id, change.feature_id,
-                        override_id or (change.before.id if change.before else None), ok, message)
+    return ChangeResult(
+        change.action.value,
+        change.company_id,
+        change.feature_id,
+        override_id or (change.before.id if change.before else None),
+        ok,
+        message,
+    )

@@ -11,8 +11,12 @@ from crmsync.service.sync import Context, PlanRun
 def record_plan(ctx: Context, run: PlanRun, *, trigger: str, command: str = "plan", status: str = "ok") -> int:
     """Store a run that computed a plan and wrote nothing."""
     run_id = ctx.store.start_run(command, trigger)
-    summary = {**run.plan.summary(), "conflicts": len(run.plan.conflicts), "pending": len(run.plan.pending),
-               "errors": len(run.plan.problems)}
+    summary = {
+        **run.plan.summary(),
+        "conflicts": len(run.plan.conflicts),
+        "pending": len(run.plan.pending),
+        "errors": len(run.plan.problems),
+    }
     ctx.store.finish_run(run_id, status, summary, [str(p) for p in run.plan.problems])
     return run_id
 
@@ -20,9 +24,14 @@ def record_plan(ctx: Context, run: PlanRun, *, trigger: str, command: str = "pla
 def record_apply(ctx: Context, run: PlanRun, report: ApplyReport, *, trigger: str) -> int:
     """Store an apply run with each change's outcome."""
     run_id = ctx.store.start_run("apply", trigger)
-    summary = {**run.plan.summary(), "conflicts": len(run.plan.conflicts), "pending": len(run.plan.pending),
-               "errors": len(run.plan.problems), "failed": len(report.failed),
-               "not_attempted": report.not_attempted}
+    summary = {
+        **run.plan.summary(),
+        "conflicts": len(run.plan.conflicts),
+        "pending": len(run.plan.pending),
+        "errors": len(run.plan.problems),
+        "failed": len(report.failed),
+        "not_attempted": report.not_attempted,
+    }
     errors = [str(p) for p in run.plan.problems] + [r.message for r in report.failed]
     if report.stopped:
         errors.append(report.stopped)

@@ -75,8 +75,11 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     partial = {r.source.value for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
     result = diff(desired, live, owned_ids, scope=scope, keep=keep)
-    warnings = tuple(f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
-                     for r in reads if not r.complete)
+    warnings = tuple(
+        f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
+        for r in reads
+        if not r.complete
+    )
     names = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     plan = Plan.build(result, pending=pending, problems=translation.problems, warnings=warnings, names=names)
     return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))

@@ -1,0 +1,306 @@
+"""The sandbox seed: what the emulators start with, read from JSON (`sample.json` by default).
+
+`load_data(path)` parses and validates a seed file into frozen dataclasses, reporting every
+problem at once with its JSON path; the format is documented on `SandboxData`. The runner
+hands the parts to `HubSpotState.load` and `SchematicState.load`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crmsync.errors import ConfigError
+
+DEFAULT_HUBSPOT_TOKEN = "pat-na1-sandbox-token"
+DEFAULT_SCHEMATIC_KEY = "sch_dev_sandbox_key"
+DEFAULT_ENVIRONMENT = "env_sandbox"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A HubSpot pipeline stage; won = closed with probability 1.0."""
+
+    id: str
+    label: str
+    is_closed: bool = False
+    probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A HubSpot deal pipeline and its stages, in display order."""
+
+    id: str
+    label: str
+    stages: tuple[Stage, ...] = ()
+
+
+@dataclass(frozen=True)
+class HubSpotCompany:
+    """A HubSpot company (only its id and name matter to the emulator)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class HubSpotDeal:
+    """A seeded HubSpot deal: string properties, associated companies, the primary one."""
+
+    id: str
+    properties: Mapping[str, str]
+    company_ids: tuple[str, ...] = ()
+    primary_company_id: str | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class HubSpotSeed:
+    """Everything the HubSpot emulator starts with."""
+
+    access_token: str = DEFAULT_HUBSPOT_TOKEN
+    companies: tuple[HubSpotCompany, ...] = ()
+    pipelines: tuple[Pipeline, ...] = ()
+    deals: tuple[HubSpotDeal, ...] = ()
+
+
+@dataclass(frozen=True)
+class SchematicFeature:
+    """A Schematic feature; `flag_key` is its flag's key (features have no key of their own)."""
+
+    id: str
+    name: str
+    feature_type: str
+    flag_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A plan version's entitlement to one feature."""
+
+    feature_id: str
+    value_type: str
+    value_bool: bool | None = None
+    value_numeric: int | None = None
+    metric_period: str | None = None
+    metric_period_month_reset: str | None = None
+
+
+@dataclass(frozen=True)
+class SchematicPlan:
+    """A plan with one version (`version_id`, `plvr_…`) and its entitlements."""
+
+    id: str
+    name: str
+    version_id: str
+    entitlements: tuple[Entitlement, ...] = ()
+
+
+@dataclass(frozen=True)
+class SchematicCompany:
+    """A Schematic company with its keys (name → value) and base plan version."""
+
+    id: str
+    name: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+    plan_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SeedOverride:
+    """An override present before crmsync runs (e.g. granted by hand by support)."""
+
+    company_id: str
+    feature_id: str
+    value_type: str
+    value_bool: bool | None = None
+    value_numeric: int | None = None
+    value_trait_id: str | None = None
+    metric_period: str | None = None
+    metric_period_month_reset: str | None = None
+    expiration_date: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SchematicSeed:
+    """Everything the Schematic emulator starts with."""
+
+    api_key: str = DEFAULT_SCHEMATIC_KEY
+    environment_id: str = DEFAULT_ENVIRONMENT
+    features: tuple[SchematicFeature, ...] = ()
+    plans: tuple[SchematicPlan, ...] = ()
+    companies: tuple[SchematicCompany, ...] = ()
+    overrides: tuple[SeedOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxData:
+    """A whole seed. JSON format (every key optional; lists default to empty)::
+
+        {"hubspot": {"access_token": "pat-…",
+                     "companies": [{"id": "5001", "name": "Acme Corp"}],
+                     "pipelines": [{"id": "default", "label": "Sales Pipeline", "stages": [
+                         {"id": "closedwon", "label": "Closed won", "is_closed": true, "probability": 1.0}]}],
+                     "deals": [{"id": "1001", "companies": ["5001", "5002"], "primary_company": "5001",
+                                "archived": false,
+                                "properties": {"dealname": "…", "seats_purchased": "50"}}]},
+         "schematic": {"api_key": "sch_dev_…", "environment_id": "env_…",
+                       "features": [{"id": "feat_seats", "name": "Seats", "feature_type": "trait",
+                                     "flag_key": "seats"}],
+                       "plans": [{"id": "plan_starter", "name": "Starter", "version_id": "plvr_starter",
+                                  "entitlements": [{"feature_id": "feat_seats", "value_type": "numeric",
+                                                    "value_numeric": 20, "metric_period": null}]}],
+                       "companies": [{"id": "comp_acme", "name": "Acme Corp",
+                                      "keys": {"hubspot_company_id": "5001"},
+                                      "plan_version_id": "plvr_starter"}],
+                       "overrides": [{"company_id": "comp_globex", "feature_id": "feat_seats",
+                                      "value_type": "numeric", "value_numeric": 35, "note": "…"}]},
+         "salesforce": {…}}
+
+    Deal property values are strings, as HubSpot sends them; `primary_company` defaults to the
+    first of `companies`. The `salesforce` section is kept raw for the Salesforce emulator.
+    """
+
+    hubspot: HubSpotSeed = field(default_factory=HubSpotSeed)
+    schematic: SchematicSeed = field(default_factory=SchematicSeed)
+    salesforce: Mapping[str, Any] | None = None
+    source: str = "<memory>"
+
+
+class _Reader:
+    """Reads typed fields out of parsed JSON, collecting located problems instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def obj(self, value: object, where: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{where}: expected an object")
+            return {}
+        return value
+
+    def items(self, value: object, where: str) -> list[tuple[str, dict[str, Any]]]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problems.append(f"{where}: expected a list")
+            return []
+        return [(f"{where}[{i}]", self.obj(item, f"{where}[{i}]")) for i, item in enumerate(value)]
+
+    def get(self, raw: Mapping[str, Any], key: str, where: str, kind: type[T] | tuple[type, ...],
+            default: Any = None, *, required: bool = False) -> Any:
+        if key not in raw or raw[key] is None:
+            if required:
+                self.problems.append(f"{where}.{key}: required")
+            return default
+        value = raw[key]
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            self.problems.append(f"{where}.{key}: expected a number, got {value!r}")
+            return default
+        if not isinstance(value, kind):
+            self.problems.append(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+            return default
+        return value
+
+    def strings(self, raw: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+        mapping = self.obj(raw.get(key), f"{where}.{key}")
+        bad = [k for k, v in mapping.items() if not isinstance(v, str)]
+        for k in bad:
+            self.problems.append(f"{where}.{key}.{k}: values must be strings, got {mapping[k]!r}")
+        return {k: v for k, v in mapping.items() if isinstance(v, str)}
+
+
+def _hubspot(r: _Reader, raw: dict[str, Any]) -> HubSpotSeed:
+    companies = tuple(HubSpotCompany(r.get(c, "id", w, str, "", required=True), r.get(c, "name", w, str, ""))
+                      for w, c in r.items(raw.get("companies"), "hubspot.companies"))
+    pipelines = tuple(
+        Pipeline(r.get(p, "id", w, str, "", required=True), r.get(p, "label", w, str, ""), tuple(
+            Stage(r.get(s, "id", ws, str, "", required=True), r.get(s, "label", ws, str, ""),
+                  r.get(s, "is_closed", ws, bool, False),
+                  float(r.get(s, "probability", ws, (int, float), 0.0)))
+            for ws, s in r.items(p.get("stages"), f"{w}.stages")))
+        for w, p in r.items(raw.get("pipelines"), "hubspot.pipelines"))
+    deals = []
+    for w, d in r.items(raw.get("deals"), "hubspot.deals"):
+        company_ids = r.get(d, "companies", w, list, [])
+        if not all(isinstance(c, str) for c in company_ids):
+            r.problems.append(f"{w}.companies: expected a list of company id strings")
+            company_ids = []
+        primary = r.get(d, "primary_company", w, str, company_ids[0] if company_ids else None)
+        deals.append(HubSpotDeal(r.get(d, "id", w, str, "", required=True), r.strings(d, "properties", w),
+                                 tuple(company_ids), primary, r.get(d, "archived", w, bool, False)))
+    token = r.get(raw, "access_token", "hubspot", str, DEFAULT_HUBSPOT_TOKEN)
+    return HubSpotSeed(token, companies, pipelines, tuple(deals))
+
+
+def _fields(r: _Reader, raw: dict[str, Any], where: str, spec: Mapping[str, type | tuple[type, ...]],
+            required: tuple[str, ...]) -> dict[str, Any]:
+    return {name: r.get(raw, name, where, kind, required=name in required) for name, kind in spec.items()}
+
+
+_VALUE = {"value_type": str, "value_bool": bool, "value_numeric": int, "metric_period": str,
+          "metric_period_month_reset": str}
+_OVERRIDE = {"company_id": str, "feature_id": str, **_VALUE, "value_trait_id": str,
+             "expiration_date": str, "note": str}
+_PLAN = {"id": str, "name": str, "version_id": str}
+_ENTITLEMENT = {"feature_id": str, **_VALUE}
+
+
+def _schematic(r: _Reader, raw: dict[str, Any]) -> SchematicSeed:
+    feature_spec = {"id": str, "name": str, "feature_type": str, "flag_key": str}
+    features = tuple(SchematicFeature(**_fields(r, f, w, feature_spec, ("id", "name", "feature_type")))
+                     for w, f in r.items(raw.get("features"), "schematic.features"))
+    plans = tuple(
+        SchematicPlan(**_fields(r, p, w, _PLAN, ("id", "name", "version_id")), entitlements=tuple(
+            Entitlement(**_fields(r, e, we, _ENTITLEMENT, ("feature_id", "value_type")))
+            for we, e in r.items(p.get("entitlements"), f"{w}.entitlements")))
+        for w, p in r.items(raw.get("plans"), "schematic.plans"))
+    companies = tuple(
+        SchematicCompany(**_fields(r, c, w, {"id": str, "name": str, "plan_version_id": str}, ("id", "name")),
+                         keys=r.strings(c, "keys", w))
+        for w, c in r.items(raw.get("companies"), "schematic.companies"))
+    overrides = tuple(SeedOverride(**_fields(r, o, w, _OVERRIDE, ("company_id", "feature_id", "value_type")))
+                      for w, o in r.items(raw.get("overrides"), "schematic.overrides"))
+    return SchematicSeed(r.get(raw, "api_key", "schematic", str, DEFAULT_SCHEMATIC_KEY),
+                         r.get(raw, "environment_id", "schematic", str, DEFAULT_ENVIRONMENT),
+                         features, plans, companies, overrides)
+
+
+def parse_data(raw: object, source: str = "<memory>") -> SandboxData:
+    """Validate parsed seed JSON; raise ConfigError listing every problem found."""
+    r = _Reader()
+    top = r.obj(raw, "$")
+    unknown = sorted(set(top) - {"hubspot", "schematic", "salesforce"})
+    r.problems.extend(f"$.{key}: unknown section (expected hubspot, schematic or salesforce)"
+                      for key in unknown)
+    data = SandboxData(_hubspot(r, r.obj(top.get("hubspot"), "hubspot")),
+                       _schematic(r, r.obj(top.get("schematic"), "schematic")),
+                       top.get("salesforce"), source)
+    if r.problems:
+        raise ConfigError(f"{source}: invalid sandbox data:\n" + "\n".join(f"  {p}" for p in r.problems))
+    return data
+
+
+def sample_data_path() -> Path:
+    """The bundled sample data set (`crmsync/sandbox/sample.json`)."""
+    return Path(__file__).with_name("sample.json")
+
+
+def load_data(path: str | Path | None = None) -> SandboxData:
+    """Read and validate a seed file; None reads the bundled sample."""
+    file = Path(path) if path is not None else sample_data_path()
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read sandbox data: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{file}: sandbox data is not valid JSON: {exc}") from exc
+    return parse_data(raw, str(file))

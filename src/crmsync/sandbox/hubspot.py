@@ -1,0 +1,248 @@
+"""The HubSpot emulator's state and its Starlette app (`make_hubspot_app`).
+
+Tests and the runner seed and mutate `HubSpotState` while the server thread reads it; every
+access takes `state.lock`. The endpoints themselves live in `hubspot_api.py`, the search
+semantics in `hubspot_search.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from crmsync.sandbox import hubspot_api as api
+from crmsync.sandbox.common import (
+    Call,
+    Clock,
+    FaultRule,
+    RecordedRequest,
+    Reply,
+    TokenBucket,
+    iso_z,
+    read_call,
+    take_rule,
+    utc_now,
+)
+from crmsync.sandbox.data import DEFAULT_HUBSPOT_TOKEN, HubSpotSeed, Pipeline, Stage
+from crmsync.sandbox.hubspot_api import error_reply, fault_reply
+from crmsync.sandbox.hubspot_search import DATE_PROPERTIES
+
+SEARCH_PATH = "/crm/v3/objects/deals/search"
+
+
+@dataclass
+class StoredDeal:
+    """A deal as the emulator keeps it: every property value a string."""
+
+    id: int
+    properties: dict[str, str]
+    company_ids: list[str]
+    primary_company_id: str | None
+    archived: bool
+    created: datetime
+    updated: datetime
+    archived_at: datetime | None = None
+
+
+class HubSpotState:
+    """What the HubSpot emulator serves; mutate it from tests, always through these methods."""
+
+    def __init__(self, access_token: str = DEFAULT_HUBSPOT_TOKEN, *, clock: Clock = utc_now) -> None:
+        self.access_token = access_token
+        self.clock = clock  # settable: a callable returning an aware UTC datetime
+        self.search_rate_per_second: float | None = None  # exceeded → 429 RATE_LIMIT, no Retry-After
+        self.date_properties = set(DATE_PROPERTIES)  # compared as epoch ms in search filters
+        self.deals: dict[str, StoredDeal] = {}
+        self.companies: dict[str, str] = {}
+        self.pipelines: dict[str, Pipeline] = {}
+        self.requests: list[RecordedRequest] = []
+        self.lock = threading.RLock()
+        self.search_cache: dict[tuple[object, ...], list[int]] = {}
+        self._faults: list[FaultRule] = []
+        self._bucket: TokenBucket | None = None
+        self._next_id = 1001
+
+    def load(self, seed: HubSpotSeed) -> None:
+        """Add a seed's token, companies, pipelines and deals."""
+        with self.lock:
+            self.access_token = seed.access_token
+            for company in seed.companies:
+                self.add_company(company.id, company.name)
+            for pipeline in seed.pipelines:
+                self.add_pipeline(pipeline.id, pipeline.label, pipeline.stages)
+            for deal in seed.deals:
+                self.add_deal(deal.id, properties=dict(deal.properties), company_ids=deal.company_ids,
+                              primary_company_id=deal.primary_company_id, archived=deal.archived)
+
+    def add_company(self, company_id: str, name: str) -> None:
+        """Add (or rename) a HubSpot company."""
+        with self.lock:
+            self.companies[company_id] = name
+            self._changed()
+
+    def add_pipeline(self, pipeline_id: str, label: str, stages: Sequence[Stage]) -> None:
+        """Add (or replace) a deal pipeline; its stages decide hs_is_closed / hs_is_closed_won."""
+        with self.lock:
+            self.pipelines[pipeline_id] = Pipeline(pipeline_id, label, tuple(stages))
+            for deal in self.deals.values():
+                self._derive(deal.properties)
+            self._changed()
+
+    def add_deal(
+        self,
+        deal_id: str | None = None,
+        *,
+        properties: dict[str, str],
+        company_ids: Sequence[str] = (),
+        primary_company_id: str | None = None,
+        archived: bool = False,
+    ) -> str:
+        """Add a deal and return its id (numeric string; the next free one when None).
+
+        Sets hs_object_id, and createdate / hs_lastmodifieddate unless given, from `clock`."""
+        with self.lock:
+            number = self._next_id if deal_id is None else int(deal_id)
+            key = str(number)
+            if key in self.deals:
+                raise ValueError(f"deal {key} already exists")
+            now = self.clock()
+            props = _checked(properties)
+            props["hs_object_id"] = key
+            props.setdefault("createdate", iso_z(now, millis=True))
+            props.setdefault("hs_lastmodifieddate", props["createdate"])
+            self._derive(props)
+            primary = primary_company_id if primary_company_id is not None else next(iter(company_ids), None)
+            created, updated = _parse(props["createdate"], now), _parse(props["hs_lastmodifieddate"], now)
+            self.deals[key] = StoredDeal(number, props, list(company_ids), primary, archived,
+                                         created, updated, now if archived else None)
+            self._next_id = max(self._next_id, number + 1)
+            self._changed()
+            return key
+
+    def update_deal(self, deal_id: str, **properties: str | None) -> None:
+        """Set (None: clear) properties and bump hs_lastmodifieddate / updatedAt to `clock()`."""
+        with self.lock:
+            deal = self.deals[str(deal_id)]
+            now = self.clock()
+            for name, value in properties.items():
+                if value is None:
+                    deal.properties.pop(name, None)
+                else:
+                    deal.properties.update(_checked({name: value}))
+            deal.properties["hs_lastmodifieddate"] = iso_z(now, millis=True)
+            deal.updated = now
+            self._derive(deal.properties)
+            self._changed()
+
+    def set_associations(
+        self, deal_id: str, company_ids: Sequence[str], primary_company_id: str | None = None
+    ) -> None:
+        """Replace a deal's company associations (does not bump hs_lastmodifieddate, as HubSpot)."""
+        with self.lock:
+            deal = self.deals[str(deal_id)]
+            deal.company_ids = list(company_ids)
+            deal.primary_company_id = primary_company_id or next(iter(company_ids), None)
+            self._changed()
+
+    def archive_deal(self, deal_id: str) -> None:
+        """Move a deal to the recycle bin: search stops returning it; hs_lastmodifieddate stays."""
+        with self.lock:
+            deal = self.deals[str(deal_id)]
+            deal.archived, deal.archived_at = True, self.clock()
+            self._changed()
+
+    def fail_next(self, status: int, times: int = 1, path_prefix: str = "", *,
+                  retry_after: float | None = None) -> None:
+        """Answer the next `times` requests under `path_prefix` with a HubSpot-shaped `status` error."""
+        with self.lock:
+            self._faults.append(FaultRule("*", path_prefix, times, status, retry_after))
+
+    def guard(self, call: Call, authorization: str | None) -> Reply | None:
+        """Injected faults, then auth, then the search rate limit: a reply, or None to proceed."""
+        with self.lock:
+            rule = take_rule(self._faults, call.method, call.path)
+            if rule is not None:
+                return fault_reply(rule)
+            if authorization is None or not authorization.startswith("Bearer "):
+                return error_reply(401, "Authentication credentials not found. This API supports OAuth 2.0 "
+                                   "authentication and you can find more details at "
+                                   "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+            if authorization.removeprefix("Bearer ") != self.access_token:
+                return error_reply(401, "The access token provided is invalid or has been revoked.")
+            if call.path == SEARCH_PATH and self.search_rate_per_second is not None:
+                if self._bucket is None or self._bucket.rate != self.search_rate_per_second:
+                    self._bucket = TokenBucket(self.search_rate_per_second)
+                if self._bucket.take() > 0:
+                    return api.rate_limit_reply("SECONDLY", "You have reached your secondly limit.")
+            return None
+
+    def _changed(self) -> None:
+        self.search_cache.clear()  # results are cached per query between changes
+
+    def _derive(self, props: dict[str, str]) -> None:
+        """HubSpot's calculated hs_is_closed / hs_is_closed_won, from the pipeline's stage."""
+        pipeline = self.pipelines.get(props.get("pipeline", "default"))
+        stages = pipeline.stages if pipeline else ()
+        stage = next((s for s in stages if s.id == props.get("dealstage")), None)
+        if stage is not None:
+            props["hs_is_closed"] = "true" if stage.is_closed else "false"
+            props["hs_is_closed_won"] = "true" if stage.is_closed and stage.probability >= 1.0 else "false"
+
+
+def _checked(properties: dict[str, str]) -> dict[str, str]:
+    bad = {k: v for k, v in properties.items() if not isinstance(v, str)}
+    if bad:
+        raise TypeError(f"HubSpot property values are strings; got {bad!r}")
+    return dict(properties)
+
+
+def _parse(text: str, default: datetime) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return default
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Handler = Callable[[HubSpotState, Call], Reply]
+
+
+def _endpoint(state: HubSpotState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        call, problem = await read_call(request)
+        reply = state.guard(call, request.headers.get("authorization"))
+        if reply is None and problem is not None:
+            reply = error_reply(400, f"Invalid input JSON: {problem}")
+        if reply is None:
+            try:
+                with state.lock:
+                    reply = handler(state, call)
+            except Exception as exc:  # the emulator must answer like a server, not drop the connection
+                reply = error_reply(500, f"internal error in the sandbox: {exc!r}")
+        state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
+        return reply.response()
+
+    return endpoint
+
+
+def make_hubspot_app(state: HubSpotState) -> Starlette:
+    """The Starlette app serving `state` at HubSpot's paths."""
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, _endpoint(state, handler), methods=[method])
+
+    return Starlette(routes=[
+        route(SEARCH_PATH, api.search_deals, "POST"),
+        route("/crm/v3/objects/deals/batch/read", api.batch_read_deals, "POST"),
+        route("/crm/v3/objects/deals", api.list_deals, "GET"),
+        route("/crm/v3/objects/deals/{deal_id}", api.get_deal, "GET"),
+        route("/crm/v4/associations/deals/companies/batch/read", api.read_associations, "POST"),
+        route("/crm/v4/associations/deals/companies/labels", api.association_labels, "GET"),
+        route("/crm/v3/pipelines/deals", api.list_pipelines, "GET"),
+    ])

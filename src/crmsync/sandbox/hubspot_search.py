@@ -1,0 +1,258 @@
+"""HubSpot CRM search semantics for the emulator: parse a request, filter, sort.
+
+Pure functions over property dicts, called by `hubspot_api.py`. Limits follow HubSpot
+(5 groups, 10 filters per group, 25 in all, `limit` ≤ 200, 10,000 results per query);
+numbers compare as numbers and date properties as epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from fnmatch import fnmatchcase
+from typing import Any
+
+DATE_PROPERTIES = frozenset({"closedate", "createdate", "hs_lastmodifieddate"})
+VALUE_OPERATORS = frozenset({"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"})
+OPERATORS = VALUE_OPERATORS | {"BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY"}
+MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
+DEFAULT_LIMIT, MAX_LIMIT, MAX_RESULTS = 10, 200, 10_000
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_INTEGER = re.compile(r"-?\d+")
+
+
+class SearchError(ValueError):
+    """The search request is invalid; HubSpot answers 400 VALIDATION_ERROR."""
+
+
+def to_millis(text: str) -> int | None:
+    """Epoch milliseconds from `1717200000000`, `2026-01-31` or an ISO 8601 datetime."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A value in the forms HubSpot compares it by: text, number, epoch ms (dates only)."""
+
+    text: str
+    number: Decimal | None
+    millis: int | None
+
+    @classmethod
+    def of(cls, raw: str, is_date: bool) -> Operand:
+        """Parse `raw`; `millis` only for date properties."""
+        number = Decimal(raw) if _NUMBER.fullmatch(raw) else None
+        return cls(raw.casefold(), number, to_millis(raw) if is_date else None)
+
+    def compare(self, other: Operand) -> int:
+        """-1, 0 or 1: by date, else by number when both are numbers, else by text."""
+        left: Any
+        right: Any
+        if self.millis is not None and other.millis is not None:
+            left, right = self.millis, other.millis
+        elif self.number is not None and other.number is not None:
+            left, right = self.number, other.number
+        else:
+            left, right = self.text, other.text
+        return int(left > right) - int(left < right)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter of a group, with its values pre-parsed."""
+
+    prop: str
+    operator: str
+    values: tuple[Operand, ...]
+
+    def matches(self, props: Mapping[str, str | None], date_props: frozenset[str]) -> bool:
+        """Whether a deal's properties satisfy this filter."""
+        raw = props.get(self.prop)
+        present = raw is not None and raw != ""
+        op = self.operator
+        if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+            return present == (op == "HAS_PROPERTY")
+        if raw is None or not present:
+            return op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+        if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+            pattern = self.values[0].text
+            hit = any(fnmatchcase(token, pattern) for token in [raw.casefold(), *raw.casefold().split()])
+            return hit == (op == "CONTAINS_TOKEN")
+        mine = Operand.of(raw, self.prop in date_props)
+        order = [mine.compare(value) for value in self.values]
+        if op == "IN":
+            return 0 in order
+        if op == "NOT_IN":
+            return 0 not in order
+        if op == "BETWEEN":
+            return order[0] >= 0 and order[1] <= 0
+        return {"EQ": order[0] == 0, "NEQ": order[0] != 0, "LT": order[0] < 0,
+                "LTE": order[0] <= 0, "GT": order[0] > 0, "GTE": order[0] >= 0}[op]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A validated search: OR of AND-groups, sorts as (property, descending), one page."""
+
+    groups: tuple[tuple[Filter, ...], ...]
+    sorts: tuple[tuple[str, bool], ...]
+    properties: tuple[str, ...] | None
+    limit: int
+    after: int
+    query: str | None
+
+    def cache_key(self) -> tuple[object, ...]:
+        """What decides the ordered result set (not the page)."""
+        return (self.groups, self.sorts, self.query)
+
+
+def _as_text(value: object, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise SearchError(f"{where}: expected a string value, got {value!r}")
+
+
+def _parse_filter(raw: object, where: str, date_props: frozenset[str]) -> Filter:
+    if not isinstance(raw, dict) or not isinstance(raw.get("propertyName"), str):
+        raise SearchError(f"{where}: a filter needs a propertyName")
+    prop, op = raw["propertyName"], raw.get("operator")
+    if op not in OPERATORS:
+        raise SearchError(f"{where}: unknown operator {op!r}; expected one of {sorted(OPERATORS)}")
+    texts: list[str]
+    if op in VALUE_OPERATORS:
+        if raw.get("value") is None:
+            raise SearchError(f"{where}: operator {op} needs a value")
+        texts = [_as_text(raw["value"], where)]
+    elif op == "BETWEEN":
+        if raw.get("value") is None or raw.get("highValue") is None:
+            raise SearchError(f"{where}: operator BETWEEN needs value and highValue")
+        texts = [_as_text(raw["value"], where), _as_text(raw["highValue"], where)]
+    elif op in ("IN", "NOT_IN"):
+        values = raw.get("values")
+        if not isinstance(values, list) or not values:
+            raise SearchError(f"{where}: operator {op} needs a non-empty values list")
+        texts = [_as_text(v, where) for v in values]
+    else:
+        texts = []
+    return Filter(prop, op, tuple(Operand.of(t, prop in date_props) for t in texts))
+
+
+def _parse_sorts(raw: object) -> tuple[tuple[str, bool], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise SearchError("sorts must be a list")
+    sorts = []
+    for item in raw:
+        if isinstance(item, str):  # the SDK types sorts as list[str]: "prop" or "-prop"
+            sorts.append((item.lstrip("-"), item.startswith("-")))
+        elif isinstance(item, dict) and isinstance(item.get("propertyName"), str):
+            direction = item.get("direction", "ASCENDING")
+            if direction not in ("ASCENDING", "DESCENDING"):
+                raise SearchError(f"sort direction must be ASCENDING or DESCENDING, not {direction!r}")
+            sorts.append((item["propertyName"], direction == "DESCENDING"))
+        else:
+            raise SearchError(f"invalid sort {item!r}")
+    return tuple(sorts)
+
+
+def _parse_page(body: Mapping[str, Any]) -> tuple[int, int]:
+    limit = body.get("limit")
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise SearchError(f"limit must be a non-negative integer, not {limit!r}")
+    if limit > MAX_LIMIT:
+        raise SearchError(f"limit must be at most {MAX_LIMIT}, not {limit}")
+    after_raw = body.get("after")
+    after_text = "" if after_raw is None else str(after_raw)
+    if after_text and not after_text.isdigit():
+        raise SearchError(f"after must be a paging cursor returned by a previous search, not {after_raw!r}")
+    after = int(after_text or 0)
+    if after + limit > MAX_RESULTS:
+        raise SearchError(
+            f"Search results are limited to {MAX_RESULTS} total results for any given query; "
+            f"after={after} with limit={limit} goes past it. Narrow the query (e.g. hs_object_id GT)."
+        )
+    return limit, after
+
+
+def parse_search(body: object, date_props: frozenset[str] = DATE_PROPERTIES) -> SearchRequest:
+    """Validate a search body as HubSpot does; raise SearchError with the reason."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise SearchError("the request body must be a JSON object")
+    raw_groups = body.get("filterGroups") or []
+    if not isinstance(raw_groups, list):
+        raise SearchError("filterGroups must be a list")
+    if len(raw_groups) > MAX_GROUPS:
+        raise SearchError(f"Too many filter groups: {len(raw_groups)}; the maximum is {MAX_GROUPS}")
+    groups, total = [], 0
+    for g, group in enumerate(raw_groups):
+        filters = group.get("filters") if isinstance(group, dict) else None
+        if not isinstance(filters, list):
+            raise SearchError(f"filterGroups[{g}] needs a filters list")
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise SearchError(
+                f"filterGroups[{g}] has {len(filters)} filters; the maximum is {MAX_FILTERS_PER_GROUP}"
+            )
+        total += len(filters)
+        groups.append(tuple(_parse_filter(f, f"filterGroups[{g}].filters[{i}]", date_props)
+                            for i, f in enumerate(filters)))
+    if total > MAX_FILTERS:
+        raise SearchError(f"Too many filters: {total}; the maximum is {MAX_FILTERS} across all groups")
+    props = body.get("properties")
+    if props is not None and not (isinstance(props, list) and all(isinstance(p, str) for p in props)):
+        raise SearchError("properties must be a list of property names")
+    limit, after = _parse_page(body)
+    query = body.get("query")
+    return SearchRequest(tuple(groups), _parse_sorts(body.get("sorts")),
+                         None if props is None else tuple(props), limit, after,
+                         query if isinstance(query, str) and query else None)
+
+
+def _sort_value(raw: str | None, is_date: bool) -> tuple[int, Any]:
+    if raw is None or raw == "":
+        return (2, "")
+    operand = Operand.of(raw, is_date)
+    if operand.millis is not None:
+        return (0, operand.millis)
+    if operand.number is not None:
+        return (0, operand.number)
+    return (1, operand.text)
+
+
+def run_search(
+    deals: Iterable[tuple[int, Mapping[str, str | None]]],
+    request: SearchRequest,
+    date_props: frozenset[str] = DATE_PROPERTIES,
+) -> list[int]:
+    """Ids of the matching deals in result order (sorts, then id ascending)."""
+    hits = []
+    for deal_id, props in deals:
+        if request.query and request.query.casefold() not in (props.get("dealname") or "").casefold():
+            continue
+        if not request.groups or any(all(f.matches(props, date_props) for f in group)
+                                     for group in request.groups):
+            hits.append((deal_id, props))
+    hits.sort(key=lambda hit: hit[0])
+    for prop, descending in reversed(request.sorts):
+        hits.sort(key=lambda hit: _sort_value(hit[1].get(prop), prop in date_props), reverse=descending)
+    return [deal_id for deal_id, _ in hits]

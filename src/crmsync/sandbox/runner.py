@@ -1,0 +1,106 @@
+"""`Sandbox`: the HubSpot and Schematic emulators seeded and served on loopback together.
+
+Used by tests, `crmsync demo` and RevOps rehearsals: `with Sandbox() as sb:` starts both
+servers on free ports, `sb.env()` gives the variables that point crmsync at them.
+A Salesforce emulator is plugged in later through the `salesforce` attribute.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from crmsync.sandbox.data import SandboxData, load_data
+from crmsync.sandbox.hubspot import HubSpotState, make_hubspot_app
+from crmsync.sandbox.schematic import SchematicState, make_schematic_app
+from crmsync.sandbox.serve import ServedApp, serve_app
+
+
+class Sandbox:
+    """The emulators' states (seeded at construction) and, once started, their servers."""
+
+    def __init__(self, data: SandboxData | None = None, *, hubspot_port: int = 0, schematic_port: int = 0) -> None:
+        self.data = data if data is not None else load_data()
+        self.hubspot = HubSpotState()
+        self.hubspot.load(self.data.hubspot)
+        self.schematic = SchematicState()
+        self.schematic.load(self.data.schematic)
+        self.salesforce: Any = None  # placeholder: the Salesforce emulator is plugged in later
+        self._ports = (hubspot_port, schematic_port)
+        self._servers: list[ServedApp] = []
+
+    def start(self) -> Sandbox:
+        """Serve both emulators on loopback; returns self."""
+        if self._servers:
+            return self
+        try:
+            self._servers.append(serve_app(make_hubspot_app(self.hubspot), port=self._ports[0]))
+            self._servers.append(serve_app(make_schematic_app(self.schematic), port=self._ports[1]))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Shut the servers down, in parallel: each takes a poll interval to notice (safe twice)."""
+        stoppers = [threading.Thread(target=server.stop) for server in self._servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        self._servers.clear()
+
+    def _url(self, index: int) -> str:
+        if len(self._servers) <= index:
+            raise RuntimeError("the sandbox is not running; call start() or use `with Sandbox() as sb:`")
+        return self._servers[index].url
+
+    @property
+    def hubspot_url(self) -> str:
+        """`http://127.0.0.1:PORT` of the HubSpot emulator."""
+        return self._url(0)
+
+    @property
+    def schematic_url(self) -> str:
+        """`http://127.0.0.1:PORT` of the Schematic emulator."""
+        return self._url(1)
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that point crmsync at this sandbox."""
+        return {
+            "HUBSPOT_API_URL": self.hubspot_url,
+            "HUBSPOT_ACCESS_TOKEN": self.hubspot.access_token,
+            "SCHEMATIC_API_URL": self.schematic_url,
+            "SCHEMATIC_API_KEY": self.schematic.api_key,
+        }
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @classmethod
+    def serve_forever(
+        cls,
+        data: SandboxData | None = None,
+        hubspot_port: int = 0,
+        schematic_port: int = 0,
+        *,
+        stop: threading.Event | None = None,
+        on_ready: Callable[[Sandbox], None] | None = None,
+    ) -> None:
+        """Run a sandbox until `stop` is set or Ctrl-C; `on_ready(sandbox)` is called once serving."""
+        stop = stop or threading.Event()
+        with cls(data, hubspot_port=hubspot_port, schematic_port=schematic_port) as sandbox:
+            if on_ready is not None:
+                on_ready(sandbox)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass

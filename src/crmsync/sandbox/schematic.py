@@ -1,0 +1,296 @@
+"""The Schematic emulator's state and its Starlette app (`make_schematic_app`).
+
+Tests and the runner seed `SchematicState`, inject faults and read back overrides while the
+server thread serves it; every access takes `state.lock`. Endpoints live in `schematic_api.py`
+(overrides) and `schematic_catalog.py`, object shapes and validation in `schematic_model.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from crmsync.sandbox import schematic_api as api
+from crmsync.sandbox import schematic_catalog as catalog
+from crmsync.sandbox.common import (
+    Call,
+    Clock,
+    FaultRule,
+    RecordedRequest,
+    Reply,
+    TokenBucket,
+    iso_z,
+    read_call,
+    seconds_header,
+    take_rule,
+    utc_now,
+)
+from crmsync.sandbox.data import DEFAULT_ENVIRONMENT, DEFAULT_SCHEMATIC_KEY, SchematicSeed
+from crmsync.sandbox.schematic_model import (
+    FEATURE_TYPES,
+    Record,
+    empty_override,
+    new_id,
+    note_record,
+    override_fields,
+)
+
+OVERRIDES_PATH = "/company-overrides"
+class SchematicState:
+    """What the Schematic emulator serves; mutate it from tests through these methods."""
+
+    def __init__(self, api_key: str = DEFAULT_SCHEMATIC_KEY, environment_id: str = DEFAULT_ENVIRONMENT,
+                 *, clock: Clock = utc_now) -> None:
+        self.api_key = api_key
+        self.environment_id = environment_id
+        self.clock = clock  # settable: a callable returning an aware UTC datetime
+        self.rate_limit_per_second: float | None = None  # exceeded → 429 with bucket and Retry-After
+        self.companies: dict[str, Record] = {}
+        self.features: dict[str, Record] = {}
+        self.plans: dict[str, Record] = {}  # by plan version id
+        self.entitlements: dict[str, Record] = {}
+        self.requests: list[RecordedRequest] = []
+        self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
+        self.lock = threading.RLock()
+        self._overrides: dict[str, Record] = {}
+        self._order: dict[str, int] = {}  # insertion sequence, the tie-break of "newest first"
+        self._faults: list[FaultRule] = []
+        self._hangs: list[FaultRule] = []
+        self._bucket: TokenBucket | None = None
+
+    def now(self) -> str:
+        """The clock as Schematic renders times."""
+        return iso_z(self.clock())
+
+    def load(self, seed: SchematicSeed) -> None:
+        """Add a seed's features, plans, companies and overrides."""
+        with self.lock:
+            self.api_key, self.environment_id = seed.api_key, seed.environment_id
+            for f in seed.features:
+                self.add_feature(f.name, f.feature_type, f.flag_key, feature_id=f.id)
+            for p in seed.plans:
+                self.add_plan(p.name, p.version_id, plan_id=p.id)
+                for e in p.entitlements:
+                    self.add_entitlement(p.version_id, e.feature_id, e.value_type, value_bool=e.value_bool,
+                                         value_numeric=e.value_numeric, metric_period=e.metric_period,
+                                         metric_period_month_reset=e.metric_period_month_reset)
+            for c in seed.companies:
+                self.add_company(c.name, dict(c.keys), company_id=c.id, plan_version_id=c.plan_version_id)
+            for o in seed.overrides:
+                self.create_override(o.company_id, o.feature_id, override_fields(
+                    {k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")}))
+
+    def add_company(self, name: str, keys: dict[str, str], *, company_id: str | None = None,
+                    plan_version_id: str | None = None) -> str:
+        """Add a company with its keys (unique across companies) on a plan version."""
+        with self.lock:
+            if plan_version_id is not None and plan_version_id not in self.plans:
+                raise ValueError(f"unknown plan version {plan_version_id!r}; add_plan first")
+            taken = {(k, v) for c in self.companies.values() for k, (_, v) in c["keys"].items()}
+            clash = sorted(f"{k}={v}" for k, v in keys.items() if (k, v) in taken)
+            if clash:
+                raise ValueError(f"company keys already in use: {', '.join(clash)}")
+            cid, now = company_id or new_id("comp"), self.now()
+            self.companies[cid] = {"id": cid, "name": name, "plan_version_id": plan_version_id,
+                                   "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
+                                   "created_at": now, "updated_at": now, "seq": len(self.companies)}
+            return cid
+
+    def add_feature(self, name: str, feature_type: str, flag_key: str | None = None, *,
+                    feature_id: str | None = None) -> str:
+        """Add a feature (boolean, event, trait or license) and its flag when `flag_key` is given."""
+        if feature_type not in FEATURE_TYPES:
+            raise ValueError(f"feature_type must be one of {FEATURE_TYPES}, not {feature_type!r}")
+        with self.lock:
+            fid, now = feature_id or new_id("feat"), self.now()
+            flag = None if flag_key is None else {"id": new_id("flag"), "key": flag_key}
+            self.features[fid] = {"id": fid, "name": name, "feature_type": feature_type, "flag": flag,
+                                  "created_at": now, "updated_at": now, "seq": len(self.features)}
+            return fid
+
+    def add_plan(self, name: str, version_id: str | None = None, *, plan_id: str | None = None) -> str:
+        """Add a plan with one version; returns the version id (`plvr_…`)."""
+        with self.lock:
+            vid = version_id or new_id("plvr")
+            self.plans[vid] = {"plan_id": plan_id or new_id("plan"), "name": name, "version_id": vid}
+            return vid
+
+    def add_entitlement(self, plan_version_id: str, feature_id: str, value_type: str, *,
+                        value_bool: bool | None = None, value_numeric: int | None = None,
+                        metric_period: str | None = None, metric_period_month_reset: str | None = None) -> str:
+        """Entitle a plan version to a feature; returns the `pltl_…` id."""
+        with self.lock:
+            plan, now = self.plans[plan_version_id], self.now()
+            if feature_id not in self.features:
+                raise ValueError(f"unknown feature {feature_id!r}")
+            eid = new_id("pltl")
+            self.entitlements[eid] = {
+                "id": eid, "plan_id": plan["plan_id"], "plan_version_id": plan_version_id, "feature_id": feature_id,
+                "environment_id": self.environment_id, "value_type": value_type, "value_bool": value_bool,
+                "value_numeric": value_numeric, "value_trait_id": None, "metric_period": metric_period,
+                "metric_period_month_reset": metric_period_month_reset, "created_at": now, "updated_at": now}
+            return eid
+
+    def add_override(self, company_id: str, feature_id: str, value_type: str, *, value_bool: bool | None = None,
+                     value_numeric: int | None = None, value_trait_id: str | None = None,
+                     metric_period: str | None = None, metric_period_month_reset: str | None = None,
+                     expiration_date: str | None = None, note: str | None = None) -> str:
+        """Seed an override as if someone made it by hand; returns its `cmov_…` id."""
+        fields = override_fields({"value_type": value_type, "value_bool": value_bool, "value_numeric": value_numeric,
+                                  "value_trait_id": value_trait_id, "metric_period": metric_period,
+                                  "metric_period_month_reset": metric_period_month_reset,
+                                  "expiration_date": expiration_date, "note": note})
+        with self.lock:
+            if company_id not in self.companies or feature_id not in self.features:
+                raise ValueError(f"unknown company {company_id!r} or feature {feature_id!r}")
+            return self.create_override(company_id, feature_id, fields)
+
+    def create_override(self, company_id: str, feature_id: str, fields: Mapping[str, Any]) -> str:
+        """Store a new override from validated fields (`note` becomes the first of notes[])."""
+        with self.lock:
+            oid, now = new_id("cmov"), self.now()
+            record = empty_override(oid, company_id, feature_id, self.environment_id, now)
+            self._apply(record, fields, now)
+            self._overrides[oid] = record
+            self._order[oid] = len(self._order)
+            return oid
+
+    def update_override(self, override_id: str, fields: Mapping[str, Any]) -> Record:
+        """Set the fields present (null clears), keep the rest, append a note; returns the record."""
+        with self.lock:
+            record = self._overrides[override_id]
+            now = self.now()
+            self._apply(record, fields, now)
+            record["updated_at"] = now
+            return record
+
+    def delete_override(self, override_id: str) -> bool:
+        """Remove an override; False when there was none."""
+        with self.lock:
+            self._order.pop(override_id, None)
+            return self._overrides.pop(override_id, None) is not None
+
+    @property
+    def overrides(self) -> dict[str, Record]:
+        """A snapshot of every override record by id (copies: mutating them changes nothing)."""
+        with self.lock:
+            return copy.deepcopy(self._overrides)
+
+    def override_records(self) -> list[Record]:
+        """The live records, newest first (created_at, then insertion); callers hold the lock."""
+        return sorted(self._overrides.values(), key=lambda r: (r["created_at"], self._order[r["id"]]),
+                      reverse=True)
+
+    def override_record(self, override_id: str) -> Record | None:
+        """The live record of one override; callers hold the lock."""
+        return self._overrides.get(override_id)
+
+    def overrides_for(self, company_id: str, feature_id: str | None = None) -> list[Record]:
+        """Copies of a company's overrides (of one feature when given), newest first."""
+        with self.lock:
+            return [copy.deepcopy(r) for r in self.override_records()
+                    if r["company_id"] == company_id and feature_id in (None, r["feature_id"])]
+
+    def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1,
+                  retry_after: float | None = None) -> None:
+        """Answer the next `times` matching requests with `status` and `{"error": ...}` ("*": any method)."""
+        with self.lock:
+            self._faults.append(FaultRule(method, path_prefix, times, status, retry_after))
+
+    def hang_after_commit(self, method: str, path_prefix: str, seconds: float, times: int = 1) -> None:
+        """Perform the next matching requests, then wait `seconds` before answering (a lost response)."""
+        with self.lock:
+            self._hangs.append(FaultRule(method, path_prefix, times, seconds=seconds))
+
+    def guard(self, call: Call, api_key: str | None) -> Reply | None:
+        """Count writes, then injected faults, auth, the rate limit: a reply, or None to proceed."""
+        with self.lock:
+            if call.method in api.WRITE_METHODS and call.path.startswith(OVERRIDES_PATH):
+                self.write_count += 1
+            rule = take_rule(self._faults, call.method, call.path)
+            if rule is not None:
+                if rule.status == 429:
+                    return api.rate_limited(call.method, 1.0 if rule.retry_after is None else rule.retry_after)
+                reply = Reply(rule.status, {"error": f"injected failure ({rule.status})"})
+                if rule.retry_after is not None:
+                    reply.headers["Retry-After"] = seconds_header(rule.retry_after)
+                return reply
+            if api_key != self.api_key:
+                return Reply(401, {"error": "Invalid or missing API key (X-Schematic-Api-Key)"})
+            if self.rate_limit_per_second is not None:
+                if self._bucket is None or self._bucket.rate != self.rate_limit_per_second:
+                    self._bucket = TokenBucket(self.rate_limit_per_second)
+                wait = self._bucket.take()
+                if wait > 0:
+                    return api.rate_limited(call.method, wait)
+            return None
+
+    def hang_for(self, call: Call) -> float:
+        """Seconds to withhold the answer to a request that was just performed."""
+        with self.lock:
+            rule = take_rule(self._hangs, call.method, call.path)
+            return 0.0 if rule is None else rule.seconds
+
+    def _apply(self, record: Record, fields: Mapping[str, Any], now: str) -> None:
+        for name, value in fields.items():
+            if name == "note":
+                if value is not None:
+                    record["notes"].append(note_record(value, now))
+            else:
+                record[name] = value
+
+
+Handler = Callable[[SchematicState, Call], Reply]
+
+
+def _endpoint(state: SchematicState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        call, problem = await read_call(request)
+        reply = state.guard(call, request.headers.get("x-schematic-api-key"))
+        if reply is None and problem is not None:
+            reply = Reply(400, {"error": problem})
+        if reply is None:
+            try:
+                with state.lock:
+                    reply = handler(state, call)
+            except Exception as exc:  # answer like a server instead of dropping the connection
+                reply = Reply(500, {"error": f"internal error in the sandbox: {exc!r}"})
+            reply.delay = state.hang_for(call)
+        state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        return reply.response()
+
+    return endpoint
+
+
+def make_schematic_app(state: SchematicState) -> Starlette:
+    """The Starlette app serving `state` at Schematic's paths."""
+
+    def route(path: str, handler: Handler, method: str = "GET") -> Route:
+        return Route(path, _endpoint(state, handler), methods=[method])
+
+    return Starlette(routes=[
+        route("/companies", catalog.list_companies),
+        route("/companies/count", catalog.count_companies),
+        route("/companies/lookup", catalog.lookup_company),
+        route("/companies/{company_id}", catalog.get_company),
+        route("/features", catalog.list_features),
+        route("/features/{feature_id}", catalog.get_feature),
+        route("/flags", catalog.list_flags),
+        route("/plan-entitlements", catalog.list_entitlements),
+        route(OVERRIDES_PATH, api.list_overrides),
+        route(OVERRIDES_PATH, api.create_override, "POST"),
+        route(f"{OVERRIDES_PATH}/count", api.count_overrides),
+        route(OVERRIDES_PATH + "/{override_id}", api.get_override),
+        route(OVERRIDES_PATH + "/{override_id}", api.update_override, "PUT"),
+        route(OVERRIDES_PATH + "/{override_id}", api.delete_override, "DELETE"),
+    ])

@@ -1,0 +1,204 @@
+"""The Schematic emulator's company-override endpoints, and the request helpers all share.
+
+Each endpoint takes the state (lock held by the caller, `schematic.py`) and a parsed `Call`
+and returns a `Reply` in Schematic's `{"data", "params"}` envelope, or `{"error"}`. Lists are
+newest first with `limit` (≤250, default 100) and a record `offset`. Catalog reads: `schematic_catalog.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from crmsync.sandbox.common import Call, Reply, seconds_header
+from crmsync.sandbox.schematic_model import (
+    InvalidField,
+    Record,
+    override_fields,
+    parse_time,
+    render_company,
+    render_feature,
+)
+
+if TYPE_CHECKING:
+    from crmsync.sandbox.schematic import SchematicState
+
+MAX_LIMIT, DEFAULT_LIMIT, MAX_IDS = 250, 100, 100
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_BURST = {"mutation": 120, "global": 600}
+
+
+def rate_limited(method: str, retry_after: float, remaining: int = 0) -> Reply:
+    """Schematic's 429: `{"bucket", "error"}`, `Retry-After` and `X-RateLimit-*` (Reset relative)."""
+    bucket = "mutation" if method.upper() in WRITE_METHODS else "global"
+    headers = {"Retry-After": seconds_header(retry_after), "X-RateLimit-Limit": str(_BURST[bucket]),
+               "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(max(1, round(retry_after)))}
+    return Reply(429, {"bucket": bucket, "error": "Rate limit exceeded"}, headers)
+
+
+class Rejected(Exception):
+    """Stop handling and answer `reply` (a 400 or 404)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.reply = Reply(status, {"error": message})
+
+
+def ok(data: Any, params: dict[str, Any] | None = None, status: int = 200) -> Reply:
+    """A success in the envelope."""
+    return Reply(status, {"data": data, "params": params or {}})
+
+
+def int_param(call: Call, name: str, default: int) -> int:
+    """A non-negative integer query parameter, or 400."""
+    raw = call.first(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Rejected(400, f"invalid {name} {raw!r}: expected an integer") from None
+    if value < 0:
+        raise Rejected(400, f"invalid {name} {value}: must not be negative")
+    return value
+
+
+def id_filter(call: Call, params: dict[str, Any], plural: str, singular: str | None = None) -> set[str] | None:
+    """The union of `singular=` and repeated `plural=` / `plural[]=` values; None when absent."""
+    many = call.many(plural, f"{plural}[]")
+    if len(many) > MAX_IDS:
+        raise Rejected(400, f"too many {plural}: {len(many)}; the maximum is {MAX_IDS}")
+    if many:
+        params[plural] = many
+    one = call.first(singular) if singular else None
+    if one and singular:
+        params[singular] = one
+    values = set(many) | ({one} if one else set())
+    return values or None
+
+
+def page(call: Call, records: Iterable[Record], params: dict[str, Any],
+         render: Callable[[Record], Record]) -> Reply:
+    """One page of `records` by limit/offset, rendered, with the paging echoed in params."""
+    limit, offset = int_param(call, "limit", DEFAULT_LIMIT), int_param(call, "offset", 0)
+    if limit > MAX_LIMIT:
+        raise Rejected(400, f"invalid limit {limit}: the maximum is {MAX_LIMIT}")
+    params.update(limit=limit, offset=offset)
+    return ok([render(r) for r in list(records)[offset:offset + limit]], params)
+
+
+def newest(records: Iterable[Record]) -> list[Record]:
+    """Newest first (created_at, then insertion order)."""
+    return sorted(records, key=lambda r: (r["created_at"], r.get("seq", 0)), reverse=True)
+
+
+def handles(fn: Callable[[SchematicState, Call], Reply]) -> Callable[[SchematicState, Call], Reply]:
+    """Turn a `Rejected` raised by an endpoint into its reply."""
+    def wrapped(state: SchematicState, call: Call) -> Reply:
+        try:
+            return fn(state, call)
+        except Rejected as exc:
+            return exc.reply
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+# --- company overrides -------------------------------------------------------------------
+
+def _override(state: SchematicState) -> Callable[[Record], Record]:
+    return lambda r: {**r, "notes": [dict(n) for n in r["notes"]],
+                      "company": render_company(state.companies[r["company_id"]], state.plans, state.environment_id),
+                      "feature": render_feature(state.features[r["feature_id"]])}
+
+
+def _overrides(state: SchematicState, call: Call, params: dict[str, Any]) -> list[Record]:
+    companies = id_filter(call, params, "company_ids", "company_id")
+    features = id_filter(call, params, "feature_ids", "feature_id")
+    ids = id_filter(call, params, "ids")
+    q = (call.first("q") or "").casefold()
+    without_expired = (call.first("without_expired") or "").lower() == "true"
+    if without_expired:
+        params["without_expired"] = True
+    now = state.clock()
+
+    def keep(r: Record) -> bool:
+        names = state.companies[r["company_id"]]["name"] + " " + state.features[r["feature_id"]]["name"]
+        return ((companies is None or r["company_id"] in companies)
+                and (features is None or r["feature_id"] in features) and (ids is None or r["id"] in ids)
+                and (not q or q in names.casefold())
+                and not (without_expired and r["expiration_date"] and parse_time(r["expiration_date"]) <= now))
+
+    return [r for r in state.override_records() if keep(r)]
+
+
+@handles
+def list_overrides(state: SchematicState, call: Call) -> Reply:
+    """GET /company-overrides: filtered, newest first, paged."""
+    params: dict[str, Any] = {}
+    return page(call, _overrides(state, call, params), params, _override(state))
+
+
+@handles
+def count_overrides(state: SchematicState, call: Call) -> Reply:
+    """GET /company-overrides/count: the list's filters, `data.count`."""
+    params: dict[str, Any] = {}
+    return ok({"count": len(_overrides(state, call, params))}, params)
+
+
+def _existing(state: SchematicState, call: Call) -> Record:
+    override_id = call.path_params["override_id"]
+    record = state.override_record(override_id)
+    if record is None:
+        raise Rejected(404, f"company override {override_id} not found")
+    return record
+
+
+@handles
+def get_override(state: SchematicState, call: Call) -> Reply:
+    """GET /company-overrides/{id}."""
+    return ok(_override(state)(_existing(state, call)))
+
+
+def _fields(call: Call) -> dict[str, Any]:
+    if not isinstance(call.body, dict):
+        raise Rejected(400, "the request body must be a JSON object")
+    if call.body.get("value_type") is None:
+        raise Rejected(400, "value_type is required")
+    try:
+        return override_fields(call.body)
+    except InvalidField as exc:
+        raise Rejected(400, str(exc)) from None
+
+
+@handles
+def create_override(state: SchematicState, call: Call) -> Reply:
+    """POST /company-overrides → 201; company_id, feature_id, value_type required."""
+    body = call.body if isinstance(call.body, dict) else {}
+    missing = [name for name in ("company_id", "feature_id", "value_type") if not body.get(name)]
+    if missing:
+        raise Rejected(400, f"missing required fields: {', '.join(missing)}")
+    fields = _fields(call)
+    if body["company_id"] not in state.companies:
+        raise Rejected(404, f"company {body['company_id']} not found")
+    if body["feature_id"] not in state.features:
+        raise Rejected(404, f"feature {body['feature_id']} not found")
+    oid = state.create_override(body["company_id"], body["feature_id"], fields)
+    record = state.override_record(oid)
+    assert record is not None  # just created under the same lock
+    return ok(_override(state)(record), status=201)
+
+
+@handles
+def update_override(state: SchematicState, call: Call) -> Reply:
+    """PUT /company-overrides/{id}: value_type required; present fields set, null clears, note appends."""
+    record = _existing(state, call)
+    fields = _fields(call)
+    return ok(_override(state)(state.update_override(record["id"], fields)))
+
+
+@handles
+def delete_override(state: SchematicState, call: Call) -> Reply:
+    """DELETE /company-overrides/{id}: `{"deleted": true}`; 404 for unknown ids."""
+    record = _existing(state, call)
+    state.delete_override(record["id"])
+    return ok({"deleted": True})

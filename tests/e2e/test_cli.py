@@ -1,0 +1,137 @@
+"""The `crmsync` command as users run it: exit codes, one-line errors, no writes on bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from crmsync.cli import app
+from tests.e2e.conftest import Harness
+
+runner = CliRunner()
+
+BAD_MAPPING = """\
+source: hubspot
+deals:
+  stages: [closedwon]
+company:
+  key: hubspot_company_id
+overrides:
+  - feature: Seatz
+    type: numeric
+    from: seats_purchased
+"""
+
+
+def invoke(h: Harness, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env={**h.env(), **(env or {})})
+
+
+def test_plan_prints_the_table_and_summary(harness: Harness) -> None:
+    """`crmsync plan` shows + rows and a summary line, and exits 0."""
+    result = invoke(harness, "plan")
+    assert result.exit_code == 0, result.output
+    assert "Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending company, 2 deal errors." in result.output
+
+
+def test_plan_json_is_one_object(harness: Harness) -> None:
+    """`crmsync plan --json` prints one parseable JSON object."""
+    result = invoke(harness, "plan", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["summary"] == {"create": 7, "update": 0, "delete": 0}
+
+
+def test_apply_yes_applies_and_exits_zero_then_nothing_is_left(harness: Harness) -> None:
+    """`crmsync apply --yes` applies every change; a second run has nothing to do."""
+    assert invoke(harness, "apply", "--yes").exit_code == 0
+    writes = harness.sb.schematic.write_count
+    second = invoke(harness, "apply", "--yes")
+    assert second.exit_code == 0 and "No changes" in second.output
+    assert harness.sb.schematic.write_count == writes
+
+
+def test_apply_without_yes_on_a_non_interactive_input_applies_nothing(harness: Harness) -> None:
+    """Without --yes and without a terminal to ask on, apply writes nothing and says why."""
+    result = invoke(harness, "apply")
+    assert result.exit_code == 1 and "--yes" in result.output
+    assert harness.sb.schematic.write_count == 0
+
+
+def test_a_bad_mapping_exits_2_with_a_located_error_and_writes_nothing(harness: Harness, tmp_path: Path) -> None:
+    """An unknown feature: file:line:col with a hint, exit 2, zero API writes, no traceback."""
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "hubspot.yaml").write_text(BAD_MAPPING)
+    result = invoke(harness, "apply", "--yes", "--mappings", str(tmp_path / "maps"))
+    assert result.exit_code == 2
+    assert f"{tmp_path}/maps/hubspot.yaml:7:14: " in result.output and "Seats" in result.output
+    assert "Traceback" not in result.output
+    assert harness.sb.schematic.write_count == 0
+
+
+def test_garbled_yaml_exits_2_before_any_call(harness: Harness, tmp_path: Path) -> None:
+    """YAML that does not parse stops the run before anything is read or written."""
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "x.yaml").write_text("source: hubspot\ndeals: [unclosed\n")
+    result = invoke(harness, "plan", "--mappings", str(tmp_path / "maps"))
+    assert result.exit_code == 2 and "x.yaml:" in result.output
+    assert harness.sb.schematic.requests == [] and harness.sb.hubspot.requests == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_schematic_is_one_line_naming_the_setting(harness: Harness) -> None:
+    """Schematic unreachable: one line naming the service and SCHEMATIC_API_URL; nothing written."""
+    result = invoke(harness, "apply", "--yes", env={"SCHEMATIC_API_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Schematic API" in lines[0] and "SCHEMATIC_API_URL" in lines[0]
+
+
+def test_rejected_hubspot_token_names_the_variable_and_never_the_secret(harness: Harness) -> None:
+    """A rejected HubSpot token: one line naming HUBSPOT_ACCESS_TOKEN, without the token itself."""
+    secret = "pat-na1-this-is-secret"
+    result = invoke(harness, "apply", "--yes", env={"HUBSPOT_ACCESS_TOKEN": secret})
+    assert result.exit_code == 1 and "HUBSPOT_ACCESS_TOKEN" in result.output and secret not in result.output
+    assert harness.sb.schematic.write_count == 0
+
+
+def test_rejected_schematic_key_names_the_variable_and_never_the_secret(harness: Harness) -> None:
+    """A rejected Schematic key: one line naming SCHEMATIC_API_KEY, without the key itself."""
+    secret = "sch_dev_secret_value"
+    result = invoke(harness, "plan", env={"SCHEMATIC_API_KEY": secret})
+    assert result.exit_code == 1 and "SCHEMATIC_API_KEY" in result.output and secret not in result.output
+
+
+def test_a_missing_secret_names_the_variable(harness: Harness) -> None:
+    """No HUBSPOT_ACCESS_TOKEN at all: exit 2 naming it."""
+    result = invoke(harness, "plan", env={"HUBSPOT_ACCESS_TOKEN": ""})
+    assert result.exit_code == 2 and "HUBSPOT_ACCESS_TOKEN is not set" in result.output
+
+
+def test_unreachable_state_database_changes_nothing(harness: Harness) -> None:
+    """A state database that cannot be opened: one line naming CRMSYNC_DATABASE_URL, no password, no writes."""
+    url = f"postgresql+psycopg://crmsync:hunter2@127.0.0.1:{free_port()}/x"
+    result = invoke(harness, "apply", "--yes", env={"CRMSYNC_DATABASE_URL": url})
+    assert result.exit_code == 1 and "CRMSYNC_DATABASE_URL" in result.output and "hunter2" not in result.output
+    assert harness.sb.schematic.write_count == 0
+
+
+def test_demo_runs_plan_apply_plan_and_passes() -> None:
+    """`crmsync demo` ends with an empty second plan and the manual override untouched."""
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Demo passed" in result.output and "No changes" in result.output
+
+
+def test_status_lists_the_runs(harness: Harness) -> None:
+    """Every plan and apply is recorded and `crmsync status` lists them."""
+    invoke(harness, "apply", "--yes")
+    result = invoke(harness, "status", "--json")
+    assert [r["command"] for r in json.loads(result.stdout)][:1] == ["apply"]

@@ -1,0 +1,87 @@
+"""A user's bad day: big CRMs, flaky APIs, lost responses."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from crmsync.connectors.base import DealQuery
+from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from crmsync.mapping.rules import DealFilter
+from crmsync.schematic.client import SchematicClient
+from crmsync.schematic.transport import Transport
+from tests.e2e.conftest import Harness
+
+
+def connector(h: Harness) -> HubSpotConnector:
+    return HubSpotConnector(HubSpotSettings(h.sb.hubspot_url, h.sb.hubspot.access_token, searches_per_second=0,
+                                            backoff=0.01))
+
+
+def test_more_than_ten_thousand_matching_deals_are_all_read(harness: Harness) -> None:
+    """12,000 won deals (past HubSpot's 10,000-result search cap) are all read, each once."""
+    for n in range(12_000):
+        harness.sb.hubspot.add_deal(str(100_000 + n), properties={"dealstage": "closedwon", "pipeline": "default",
+                                                                  "seats_purchased": "1"}, company_ids=["5001"])
+    result = connector(harness).read_deals(DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchased",)))
+    ids = [d.id for d in result.deals]
+    assert len(ids) == len(set(ids)) and sum(1 for i in ids if int(i) >= 100_000) == 12_000
+    assert all(d.company_ref == "5001" for d in result.deals if int(d.id) >= 100_000)
+
+
+def test_deals_read_with_their_primary_company(harness: Harness) -> None:
+    """A deal associated with two companies belongs to its primary one."""
+    result = connector(harness).read_deals(DealQuery((DealFilter(stages=("closedwon",)),), ()))
+    assert {d.id: d.company_ref for d in result.deals}["1014"] == "5001"
+
+
+def test_a_hubspot_rate_limit_is_retried(harness: Harness) -> None:
+    """Two 429s on search are retried and the read completes."""
+    harness.sb.hubspot.fail_next(429, times=2, path_prefix="/crm/v3/objects/deals/search")
+    result = connector(harness).read_deals(DealQuery((DealFilter(stages=("closedwon",)),), ()))
+    assert result.complete and len(result.deals) > 0
+
+
+def test_schematic_429_honours_retry_after(harness: Harness) -> None:
+    """A 429 with Retry-After is waited out, then the request succeeds."""
+    harness.sb.schematic.fail_next("GET", "/features", 429, retry_after=0.5)
+    started = time.monotonic()
+    with SchematicClient(Transport(harness.sb.schematic_url, harness.sb.schematic.api_key)) as client:
+        assert len(client.list_features()) == 4
+    assert time.monotonic() - started >= 0.5
+
+
+def test_a_create_whose_response_was_lost_is_not_duplicated(harness: Harness) -> None:
+    """The sandbox commits a create but answers too late; retries and the next run leave exactly one override."""
+    harness.sb.schematic.hang_after_commit("POST", "/company-overrides", seconds=2.0, times=1)
+    harness.settings = replace(harness.settings, schematic_timeout=0.5)
+    _, first = harness.apply()
+    assert len(first.failed) <= 1
+    harness.settings = replace(harness.settings, schematic_timeout=10.0)
+    time.sleep(1.6)  # let the hung response finish
+    second_run, second = harness.apply()
+    assert second.ok
+    counts: dict[tuple[str, str], int] = {}
+    for record in harness.sb.schematic.overrides.values():
+        key = (record["company_id"], record["feature_id"])
+        counts[key] = counts.get(key, 0) + 1
+    assert all(n == 1 for n in counts.values()), counts
+    assert len(counts) == 8  # 7 created + the manual one
+    assert harness.plan().plan.is_empty
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_failed_update_is_reported_and_the_rest_proceed(harness: Harness, status: int) -> None:
+    """One change fails with the API's message; the others succeed; the next run retries it."""
+    harness.apply()
+    harness.sb.hubspot.update_deal("1001", seats_purchased="99")
+    harness.sb.hubspot.update_deal("1010", seats_purchased="99")
+    harness.sb.schematic.fail_next("PUT", "/company-overrides", status, times=1)
+    harness.settings = replace(harness.settings, schematic_attempts=1)
+    _, report = harness.apply()
+    assert len(report.failed) == 1 and str(status) in report.failed[0].message
+    assert [r.ok for r in report.results].count(True) == 1
+    _, retry = harness.apply()
+    assert retry.ok and len(retry.results) == 1

@@ -1,0 +1,95 @@
+"""The sandbox runner and the bundled sample data set."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crmsync.errors import ConfigError
+from crmsync.sandbox import Sandbox, SandboxData, load_data, sample_data_path
+
+
+def test_a_running_sandbox_gives_urls_and_environment() -> None:
+    """Inside `with Sandbox()`, both emulators answer on loopback and env() points at them."""
+    with Sandbox() as sb:
+        env = sb.env()
+        assert set(env) == {"HUBSPOT_API_URL", "HUBSPOT_ACCESS_TOKEN", "SCHEMATIC_API_URL", "SCHEMATIC_API_KEY"}
+        assert env["HUBSPOT_API_URL"].startswith("http://127.0.0.1:") and sb.salesforce is None
+        hubspot = httpx.get(f"{sb.hubspot_url}/crm/v3/pipelines/deals",
+                            headers={"Authorization": f"Bearer {env['HUBSPOT_ACCESS_TOKEN']}"})
+        schematic = httpx.get(f"{sb.schematic_url}/companies/count",
+                              headers={"X-Schematic-Api-Key": env["SCHEMATIC_API_KEY"]})
+        assert hubspot.status_code == 200 and schematic.json()["data"]["count"] == 5
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{env['SCHEMATIC_API_URL']}/companies")
+
+
+def test_urls_before_start_raise() -> None:
+    """Asking for a URL before start() says how to start the sandbox."""
+    with pytest.raises(RuntimeError, match="start"):
+        _ = Sandbox().hubspot_url
+
+
+def test_the_sample_has_the_documented_companies_features_and_deals() -> None:
+    """The bundled sample holds the companies, features, plans, manual override and 24 deals."""
+    sb = Sandbox()
+    assert sorted(sb.schematic.companies) == ["comp_acme", "comp_globex", "comp_hooli", "comp_initech",
+                                              "comp_umbrella"]
+    assert {f["flag"]["key"] for f in sb.schematic.features.values()} == {"seats", "sso", "api-calls", "audit-log"}
+    assert len(sb.hubspot.deals) == 24 and sorted(sb.hubspot.companies) == [str(n) for n in range(5001, 5007)]
+    assert sb.hubspot.deals["1013"].company_ids == []
+    assert (sb.hubspot.deals["1014"].company_ids, sb.hubspot.deals["1014"].primary_company_id) == (
+        ["5001", "5002"], "5001")
+    assert sb.hubspot.deals["1010"].properties["seats_purchased"] == " 75 "
+    closedates = [d.properties["closedate"] for d in sb.hubspot.deals.values()]
+    assert len(set(closedates)) == 24 and all(c.startswith("2026-") for c in closedates)
+    assert [o["value_numeric"] for o in sb.schematic.overrides.values()] == [35]
+
+
+def test_an_empty_data_set_makes_empty_emulators() -> None:
+    """SandboxData() seeds nothing: no deals, companies or overrides."""
+    sb = Sandbox(SandboxData())
+    assert sb.hubspot.deals == {} and sb.schematic.companies == {} and sb.schematic.overrides == {}
+
+
+def test_load_data_reports_every_problem_with_its_path(tmp_path: Path) -> None:
+    """An invalid seed file fails with one ConfigError naming every bad field."""
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"hubspot": {"deals": [{"id": 7, "properties": {"seats": 50}}]},
+                                "schematic": {"features": [{"id": "feat_x"}]}, "zendesk": {}}))
+    with pytest.raises(ConfigError) as caught:
+        load_data(seed)
+    message = str(caught.value)
+    for expected in ("hubspot.deals[0].id", "hubspot.deals[0].properties.seats", "schematic.features[0].name",
+                     "schematic.features[0].feature_type", "$.zendesk"):
+        assert expected in message
+
+
+def test_load_data_of_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    """A missing seed file is a ConfigError naming the file."""
+    with pytest.raises(ConfigError, match=r"nope\.json"):
+        load_data(tmp_path / "nope.json")
+
+
+def test_sample_data_path_points_at_the_bundled_file() -> None:
+    """sample_data_path() is the JSON the default sandbox loads."""
+    assert sample_data_path().name == "sample.json"
+    assert load_data(sample_data_path()).hubspot == load_data().hubspot
+
+
+def test_serve_forever_serves_until_stopped() -> None:
+    """serve_forever calls on_ready with the running sandbox and returns when `stop` is set."""
+    stop, seen = threading.Event(), []
+
+    def ready(sb: Sandbox) -> None:
+        seen.append(httpx.get(f"{sb.schematic_url}/features").status_code)
+        stop.set()
+
+    thread = threading.Thread(target=Sandbox.serve_forever, kwargs={"stop": stop, "on_ready": ready})
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and seen == [401]
