@@ -47,8 +47,10 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the environment (default: os.environ) and the optional TOML file."""
     env = dict(os.environ if environ is None else environ)
-    tuning = _read_toml(Path(env["CRMSYNC_CONFIG"]) if env.get("CRMSYNC_CONFIG") else DEFAULT_CONFIG,
-                        explicit=bool(env.get("CRMSYNC_CONFIG")))
+    tuning = _read_toml(
+        Path(env["CRMSYNC_CONFIG"]) if env.get("CRMSYNC_CONFIG") else DEFAULT_CONFIG,
+        explicit=bool(env.get("CRMSYNC_CONFIG")),
+    )
     hubspot = tuning.get("hubspot", {})
     schematic = tuning.get("schematic", {})
     defaults = Settings()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crmsync.domain import Combine, CompanyId, CompanyKey, Contribution, FeatureId, OverrideValue, RuleRef, Source, ValueType
+from crmsync.domain import (
+    Combine,
+    CompanyId,
+    CompanyKey,
+    Contribution,
+    FeatureId,
+    OverrideValue,
+    RuleRef,
+    Source,
+    ValueType,
+)
 from crmsync.reconcile.combine import combine
 from tests.core.builders import deal, numeric
 
@@ -13,8 +23,13 @@ COMPANIES = {KEY: CompanyId("comp_acme")}
 RULE = RuleRef("mappings/hubspot.yaml", 10, "seats")
 
 
-def contrib(deal_id: str, value: OverrideValue, policy: Combine = Combine.MAX, close: datetime | None = None,
-            company: CompanyKey = KEY) -> Contribution:
+def contrib(
+    deal_id: str,
+    value: OverrideValue,
+    policy: Combine = Combine.MAX,
+    close: datetime | None = None,
+    company: CompanyKey = KEY,
+) -> Contribution:
     return Contribution(company, FeatureId("feat_seats"), value, policy, deal(deal_id, close=close), RULE)
 
 
@@ -31,7 +46,10 @@ def test_max_takes_the_largest_number() -> None:
 
 def test_unlimited_beats_any_number() -> None:
     """Under `max`, unlimited beats any number."""
-    assert only([contrib("1", numeric(10**9)), contrib("2", OverrideValue(ValueType.UNLIMITED))]).value_type is ValueType.UNLIMITED
+    assert (
+        only([contrib("1", numeric(10**9)), contrib("2", OverrideValue(ValueType.UNLIMITED))]).value_type
+        is ValueType.UNLIMITED
+    )
 
 
 def test_true_beats_false() -> None:

@@ -44,22 +44,30 @@ def test_an_unowned_override_is_never_deleted() -> None:
 
 def test_kept_overrides_are_not_deleted() -> None:
     """Overrides of a source whose read was partial are not deleted."""
-    assert diff({}, [live("cmov_1", *KEY, numeric(3))], {OverrideId("cmov_1")}, keep={OverrideId("cmov_1")}).changes == ()
+    assert (
+        diff({}, [live("cmov_1", *KEY, numeric(3))], {OverrideId("cmov_1")}, keep={OverrideId("cmov_1")}).changes == ()
+    )
 
 
 def test_scope_limits_the_diff_to_some_companies() -> None:
     """A scoped reconcile neither creates nor deletes outside its companies."""
     other = (CompanyId("comp_b"), FeatureId("feat_seats"))
-    result = diff({other: desired(*other, numeric(1))}, [live("cmov_1", *KEY, numeric(3))], {OverrideId("cmov_1")},
-                  scope={CompanyId("comp_c")})
+    result = diff(
+        {other: desired(*other, numeric(1))},
+        [live("cmov_1", *KEY, numeric(3))],
+        {OverrideId("cmov_1")},
+        scope={CompanyId("comp_c")},
+    )
     assert result.changes == ()
 
 
 def test_owned_duplicates_are_cleaned_up() -> None:
     """Two owned overrides for one company and feature: one is kept, the other deleted."""
-    result = diff({KEY: desired(*KEY, numeric(5))},
-                  [live("cmov_1", *KEY, numeric(5)), live("cmov_2", *KEY, numeric(5))],
-                  {OverrideId("cmov_1"), OverrideId("cmov_2")})
+    result = diff(
+        {KEY: desired(*KEY, numeric(5))},
+        [live("cmov_1", *KEY, numeric(5)), live("cmov_2", *KEY, numeric(5))],
+        {OverrideId("cmov_1"), OverrideId("cmov_2")},
+    )
     assert [c.action for c in result.changes] == [Action.DELETE]
 
 
@@ -69,7 +77,8 @@ companies = st.sampled_from([CompanyId(f"comp_{c}") for c in "abc"])
 features = st.sampled_from([FeatureId(f"feat_{f}") for f in "xyz"])
 values = st.integers(min_value=0, max_value=5).map(numeric)
 desired_maps = st.dictionaries(st.tuples(companies, features), values, max_size=6).map(
-    lambda d: {k: desired(k[0], k[1], v) for k, v in d.items()})
+    lambda d: {k: desired(k[0], k[1], v) for k, v in d.items()}
+)
 
 
 @st.composite
@@ -99,8 +108,9 @@ def apply_changes(lives: list[LiveOverride], owned: set[OverrideId], want: dict)
 
 
 @given(desired_maps, live_sets())
-def test_diff_of_a_state_with_itself_is_empty(want: dict[tuple[CompanyId, FeatureId], DesiredOverride],
-                                              state: tuple[list[LiveOverride], set[OverrideId]]) -> None:
+def test_diff_of_a_state_with_itself_is_empty(
+    want: dict[tuple[CompanyId, FeatureId], DesiredOverride], state: tuple[list[LiveOverride], set[OverrideId]]
+) -> None:
     """diff(x, x) is empty: once applied, nothing is left to change."""
     lives, owned = state
     owned = set(owned)
@@ -109,8 +119,9 @@ def test_diff_of_a_state_with_itself_is_empty(want: dict[tuple[CompanyId, Featur
 
 
 @given(desired_maps, live_sets())
-def test_no_change_touches_an_unowned_override(want: dict[tuple[CompanyId, FeatureId], DesiredOverride],
-                                               state: tuple[list[LiveOverride], set[OverrideId]]) -> None:
+def test_no_change_touches_an_unowned_override(
+    want: dict[tuple[CompanyId, FeatureId], DesiredOverride], state: tuple[list[LiveOverride], set[OverrideId]]
+) -> None:
     """Updates and deletes only ever name owned overrides (deletes ⊆ owned)."""
     lives, owned = state
     for change in diff(want, lives, owned).changes:
@@ -120,8 +131,8 @@ def test_no_change_touches_an_unowned_override(want: dict[tuple[CompanyId, Featu
 
 @given(desired_maps, live_sets())
 def test_applying_the_diff_yields_the_desired_values_on_owned_keys(
-        want: dict[tuple[CompanyId, FeatureId], DesiredOverride],
-        state: tuple[list[LiveOverride], set[OverrideId]]) -> None:
+    want: dict[tuple[CompanyId, FeatureId], DesiredOverride], state: tuple[list[LiveOverride], set[OverrideId]]
+) -> None:
     """After applying diff(desired, live), every desired key without a foreign override has exactly the desired value."""
     lives, owned = state
     foreign = {(o.company_id, o.feature_id) for o in lives if o.id not in owned}

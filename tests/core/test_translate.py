@@ -27,7 +27,9 @@ def test_whole_numbers_in_any_spelling_are_accepted(raw: str) -> None:
     assert result.problems == ()
 
 
-@pytest.mark.parametrize("raw", ["fifty", "50.5", "5 0", "1e3", "-3", ""], ids=["word", "fraction", "space", "exp", "negative", "blank"])
+@pytest.mark.parametrize(
+    "raw", ["fifty", "50.5", "5 0", "1e3", "-3", ""], ids=["word", "fraction", "space", "exp", "negative", "blank"]
+)
 def test_anything_else_is_a_bad_value_for_that_deal_only(raw: str) -> None:
     """A bad numeric value is reported with the deal id; the other deal still contributes."""
     result = one([deal("1", seats_purchased=raw), deal("2", seats_purchased="20")], rule())
@@ -36,7 +38,9 @@ def test_anything_else_is_a_bad_value_for_that_deal_only(raw: str) -> None:
         assert [(p.deal_id, p.rule.line if p.rule else None) for p in result.problems] == [("1", 10)]
 
 
-@pytest.mark.parametrize("raw,expected", [("TRUE", True), ("yes", True), ("1", True), ("False", False), ("NO", False), ("0", False)])
+@pytest.mark.parametrize(
+    "raw,expected", [("TRUE", True), ("yes", True), ("1", True), ("False", False), ("NO", False), ("0", False)]
+)
 def test_booleans_accept_true_false_yes_no_one_zero_in_any_case(raw: str, expected: bool) -> None:
     """Booleans accept true/false/yes/no/1/0 in any case."""
     result = one([deal("1", sso=raw)], rule("SSO", ValueType.BOOLEAN, source_property="sso"))
@@ -58,8 +62,7 @@ def test_deals_outside_the_counted_stages_are_ignored() -> None:
 
 def test_when_condition_filters_deals_and_a_list_means_any_of() -> None:
     """`when` with a list matches any of its values, case-insensitively."""
-    r = rule("SSO", ValueType.BOOLEAN, constant="true",
-             when=(Condition("sso_addon", Op.ANY_OF, ("true", "yes")),))
+    r = rule("SSO", ValueType.BOOLEAN, constant="true", when=(Condition("sso_addon", Op.ANY_OF, ("true", "yes")),))
     result = one([deal("1", sso_addon="Yes"), deal("2", sso_addon="false"), deal("3")], r)
     assert [c.deal.id for c in result.contributions] == ["1"]
 
@@ -123,8 +126,14 @@ def test_expires_after_days_counts_from_the_close_date() -> None:
 def test_comparison_conditions() -> None:
     """`when` with a numeric comparison holds only for numbers that pass it."""
     r = rule(when=(Condition("amount", Op.GTE, number=Decimal(1000)),))
-    result = one([deal("1", seats_purchased="5", amount="999"), deal("2", seats_purchased="5", amount="1000"),
-                  deal("3", seats_purchased="5", amount="lots")], r)
+    result = one(
+        [
+            deal("1", seats_purchased="5", amount="999"),
+            deal("2", seats_purchased="5", amount="1000"),
+            deal("3", seats_purchased="5", amount="lots"),
+        ],
+        r,
+    )
     assert [c.deal.id for c in result.contributions] == ["2"]
 
 

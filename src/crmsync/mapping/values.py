@@ -6,8 +6,8 @@ person can act on. CRMs hand every property over as text.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
