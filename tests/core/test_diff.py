@@ -133,7 +133,7 @@ def test_no_change_touches_an_unowned_override(
 def test_applying_the_diff_yields_the_desired_values_on_owned_keys(
     want: dict[tuple[CompanyId, FeatureId], DesiredOverride], state: tuple[list[LiveOverride], set[OverrideId]]
 ) -> None:
-    """After applying diff(desired, live), every desired key without a foreign override has exactly the desired value."""
+    """After applying diff(desired, live), each desired key without a foreign override has the desired value."""
     lives, owned = state
     foreign = {(o.company_id, o.feature_id) for o in lives if o.id not in owned}
     owned = set(owned)

@@ -37,8 +37,11 @@ class Harness:
             return run, apply_plan(ctx, run)
 
     def env(self) -> dict[str, str]:
-        return {**self.sb.env(), "CRMSYNC_DATABASE_URL": self.settings.database_url,
-                "CRMSYNC_MAPPINGS": str(self.settings.mappings)}
+        return {
+            **self.sb.env(),
+            "CRMSYNC_DATABASE_URL": self.settings.database_url,
+            "CRMSYNC_MAPPINGS": str(self.settings.mappings),
+        }
 
 
 def fast(settings: Settings) -> Settings:
@@ -50,6 +53,9 @@ def fast(settings: Settings) -> Settings:
 def harness(tmp_path: Path) -> Iterator[Harness]:
     """A fresh sample sandbox and an empty SQLite state database."""
     with Sandbox() as sb:
-        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
-               "CRMSYNC_MAPPINGS": str(sample_mappings())}
+        env = {
+            **sb.env(),
+            "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
+            "CRMSYNC_MAPPINGS": str(sample_mappings()),
+        }
         yield Harness(sb, fast(load_settings(env)))

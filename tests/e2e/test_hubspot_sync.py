@@ -28,8 +28,16 @@ def test_first_apply_creates_exactly_the_expected_overrides(harness: Harness) ->
     """The first apply creates one override per company and feature the counted deals grant."""
     _, report = harness.apply()
     assert report.ok
-    got = {key: (r["value_type"], r.get("value_numeric"), r.get("value_bool"), r.get("metric_period"),
-                 r.get("expiration_date")) for key, r in owned_by_crmsync(harness).items()}
+    got = {
+        key: (
+            r["value_type"],
+            r.get("value_numeric"),
+            r.get("value_bool"),
+            r.get("metric_period"),
+            r.get("expiration_date"),
+        )
+        for key, r in owned_by_crmsync(harness).items()
+    }
     assert got == {
         ("comp_acme", "feat_seats"): ("numeric", 50, None, None, None),
         ("comp_acme", "feat_sso"): ("boolean", None, True, None, None),
@@ -63,7 +71,8 @@ def test_a_deal_moved_out_of_the_counted_stages_has_its_overrides_deleted(harnes
     harness.sb.hubspot.update_deal("1009", dealstage="closedlost")
     run, report = harness.apply()
     assert [(c.action, c.company_id, c.feature_id) for c in run.plan.changes] == [
-        (Action.DELETE, "comp_umbrella", "feat_api_calls")]
+        (Action.DELETE, "comp_umbrella", "feat_api_calls")
+    ]
     assert report.ok and ("comp_umbrella", "feat_api_calls") not in owned_by_crmsync(harness)
     assert ("comp_umbrella", "feat_sso") in owned_by_crmsync(harness)
 
@@ -94,7 +103,8 @@ def test_the_manual_override_is_never_touched(harness: Harness) -> None:
     before = manual(harness)
     run, _ = harness.apply()
     assert [(c.company_id, c.feature_id, c.live.id) for c in run.plan.conflicts] == [
-        ("comp_globex", "feat_seats", before["id"])]
+        ("comp_globex", "feat_seats", before["id"])
+    ]
     harness.sb.hubspot.update_deal("1004", dealstage="closedlost")  # the mapping no longer wants Globex seats
     harness.apply()
     assert manual(harness) == before
@@ -118,7 +128,8 @@ def test_a_bad_deal_value_is_reported_and_the_rest_proceed(harness: Harness) -> 
     """Deal 1008's seats 'fifty' is an error naming the deal; its SSO override is still planned."""
     run = harness.plan()
     assert [(p.deal_id, p.rule.feature if p.rule else None) for p in run.plan.problems if p.deal_id == "1008"] == [
-        ("1008", "seats")]
+        ("1008", "seats")
+    ]
     assert ("comp_umbrella", "feat_sso") in {(c.company_id, c.feature_id) for c in run.plan.changes}
 
 

@@ -16,15 +16,19 @@ from tests.e2e.conftest import Harness
 
 
 def connector(h: Harness) -> HubSpotConnector:
-    return HubSpotConnector(HubSpotSettings(h.sb.hubspot_url, h.sb.hubspot.access_token, searches_per_second=0,
-                                            backoff=0.01))
+    return HubSpotConnector(
+        HubSpotSettings(h.sb.hubspot_url, h.sb.hubspot.access_token, searches_per_second=0, backoff=0.01)
+    )
 
 
 def test_more_than_ten_thousand_matching_deals_are_all_read(harness: Harness) -> None:
     """12,000 won deals (past HubSpot's 10,000-result search cap) are all read, each once."""
     for n in range(12_000):
-        harness.sb.hubspot.add_deal(str(100_000 + n), properties={"dealstage": "closedwon", "pipeline": "default",
-                                                                  "seats_purchased": "1"}, company_ids=["5001"])
+        harness.sb.hubspot.add_deal(
+            str(100_000 + n),
+            properties={"dealstage": "closedwon", "pipeline": "default", "seats_purchased": "1"},
+            company_ids=["5001"],
+        )
     result = connector(harness).read_deals(DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchased",)))
     ids = [d.id for d in result.deals]
     assert len(ids) == len(set(ids)) and sum(1 for i in ids if int(i) >= 100_000) == 12_000
@@ -61,7 +65,7 @@ def test_a_create_whose_response_was_lost_is_not_duplicated(harness: Harness) ->
     assert len(first.failed) <= 1
     harness.settings = replace(harness.settings, schematic_timeout=10.0)
     time.sleep(1.6)  # let the hung response finish
-    second_run, second = harness.apply()
+    _, second = harness.apply()
     assert second.ok
     counts: dict[tuple[str, str], int] = {}
     for record in harness.sb.schematic.overrides.values():

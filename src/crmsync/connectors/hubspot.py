@@ -166,9 +166,11 @@ class HubSpotConnector:
         except (DealsApiException, AssociationsApiException) as exc:
             raise _translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise ServiceUnavailable(
-                SERVICE, f"cannot reach HubSpot ({type(exc).__name__})", setting=URL_SETTING
-            ) from exc
+            reason = getattr(exc, "reason", None) or exc
+            error = (
+                ServiceUnreachable if isinstance(reason, urllib3.exceptions.NewConnectionError) else ServiceUnavailable
+            )
+            raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
 
     def _pace(self) -> None:
         with self._lock:

@@ -42,8 +42,8 @@ class ApplyReport:
 
 def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
     """Execute the plan's changes in order; record each outcome in the ledger."""
-    for token, override_id in run.found_intents.items():
-        ctx.store.confirm(token, override_id)
+    for token, found_id in run.found_intents.items():
+        ctx.store.confirm(token, found_id)
     report = ApplyReport()
     changes = list(run.plan.changes)
     for index, change in enumerate(changes):

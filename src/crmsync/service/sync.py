@@ -80,7 +80,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         for r in reads
         if not r.complete
     )
-    names = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
+    names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     plan = Plan.build(result, pending=pending, problems=translation.problems, warnings=warnings, names=names)
     return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))
 
