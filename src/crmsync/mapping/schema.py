@@ -1,0 +1,425 @@
+"""The mapping-file schema: plain YAML nodes, typed readers, and override rules.
+
+`loader.py` turns ruamel's composed tree into these nodes (so ruamel stays in that one
+module), reads the file-level keys with the readers here and calls `override_rule` for
+each entry under `overrides:`. Readers record problems in a `Report` and never raise.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeVar
+
+from crmsync.domain import Combine, MetricPeriod, MonthReset, ValueType
+from crmsync.errors import Problem
+from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
+
+TEXT_KINDS = frozenset({"str", "int", "float"})  # scalars usable as names, kept as written
+E = TypeVar("E", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar as written, with the YAML type its text resolves to."""
+
+    text: str
+    kind: str  # str | int | float | bool | null | merge
+    pos: Position
+
+
+@dataclass(eq=False)
+class Seq:
+    """A YAML sequence. Mutable only so the converter can share aliased nodes."""
+
+    items: list[Node]
+    pos: Position
+
+
+@dataclass(eq=False)
+class Map:
+    """A YAML mapping, pairs in written order, repeated keys kept for `fields` to report."""
+
+    pairs: list[tuple[Node, Node]]
+    pos: Position
+
+
+Node = Scalar | Seq | Map
+Field = tuple[Scalar, Node]  # a key and its value
+
+
+@dataclass
+class Report:
+    """Collects every problem of one file instead of stopping at the first."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, pos: Position, message: str, hint: str = "") -> None:
+        """Record one problem at a node's position."""
+        self.problems.append(Problem(pos.path, pos.line, pos.col, message, hint))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to `word`, ignoring case and surrounding blanks, if one is close."""
+    by_lower: dict[str, str] = {}
+    for option in choices:
+        by_lower.setdefault(option.strip().lower(), option)
+    close = difflib.get_close_matches(word.strip().lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def choices_hint(word: str, choices: Sequence[str], label: str) -> str:
+    """`did you mean 'x'? <label>: a, b, c` — the hint for a word that is not allowed."""
+    guess = did_you_mean(word, choices)
+    listing = f"{label}: {', '.join(choices)}"
+    return f"did you mean '{guess}'? {listing}" if guess else listing
+
+
+def describe(node: Node) -> str:
+    """How a node reads in a message: 'nothing', a quoted scalar, 'a list', 'a mapping'."""
+    if isinstance(node, Scalar):
+        return "nothing" if node.kind == "null" else f"'{node.text}'"
+    return "a list" if isinstance(node, Seq) else "a mapping"
+
+
+def at(fld: Field) -> Position:
+    """Where a bad value is reported: at the value, or at its key when the value is empty."""
+    key, node = fld
+    return key.pos if isinstance(node, Scalar) and node.kind == "null" else node.pos
+
+
+class Fields(dict[str, Field]):
+    """A mapping's keys by name, plus the known keys that its unknown keys look like."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guesses: set[str] = set()  # a missing key guessed here is not reported twice
+
+    def lacks(self, key: str) -> bool:
+        """True when `key` is neither present nor the likely meaning of a misspelt key."""
+        return key not in self and key not in self.guesses
+
+
+def fields(node: Map, allowed: Sequence[str] | None, where: str, rep: Report) -> Fields:
+    """A mapping's keys by name; unknown (when `allowed` is given), repeated and odd keys reported."""
+    got = Fields()
+    for key, value in node.pairs:
+        if not isinstance(key, Scalar) or key.kind in ("null", "merge") or not key.text.strip():
+            rep.add(key.pos, f"{describe(key)} cannot be a key {where}", "keys are plain names; write them out")
+        elif key.text in got:
+            first = got[key.text][0].pos.line
+            rep.add(key.pos, f"duplicate key '{key.text}' {where} (first at line {first})", "keep only one")
+        elif allowed is not None and key.text not in allowed:
+            rep.add(key.pos, f"unknown key '{key.text}' {where}", choices_hint(key.text, allowed, "allowed keys"))
+            got.guesses.add(did_you_mean(key.text, allowed) or "")
+        else:
+            got[key.text] = (key, value)
+    return got
+
+
+def name(fld: Field | None, rep: Report, example: str = "") -> str | None:
+    """A non-empty name (property, stage, feature); numbers are kept as written."""
+    if fld is None:
+        return None
+    key, node = fld
+    if isinstance(node, Scalar) and node.kind in TEXT_KINDS and node.text.strip():
+        return node.text
+    hint = f"for example {key.text}: {example}" if example else "write a name"
+    rep.add(at(fld), f"{key.text}: must be a name, not {describe(node)}", hint)
+    return None
+
+
+def names(fld: Field | None, rep: Report, example: str) -> tuple[str, ...] | None:
+    """A non-empty list of names, e.g. `stages: [closedwon]`."""
+    if fld is None:
+        return None
+    key, node = fld
+    if not isinstance(node, Seq) or not node.items:
+        shown = "an empty list" if isinstance(node, Seq) else describe(node)
+        rep.add(at(fld), f"{key.text}: must be a list of names, not {shown}", f"for example {key.text}: {example}")
+        return None
+    out = [name((key, item), rep, example) for item in node.items]
+    return tuple(n for n in out if n is not None) if None not in out else None
+
+
+def one_of(fld: Field | None, allowed: Sequence[str], rep: Report) -> str | None:
+    """One word from a fixed list, ignoring case and surrounding blanks."""
+    if fld is None:
+        return None
+    key, node = fld
+    word = node.text.strip().lower() if isinstance(node, Scalar) and node.kind != "null" else None
+    if word is not None and word in allowed:
+        return word
+    rep.add(at(fld), f"{key.text}: {describe(node)} is not allowed", choices_hint(word or "", allowed, "use one of"))
+    return None
+
+
+def choice(fld: Field | None, enum: type[E], rep: Report) -> E | None:
+    """A member of a StrEnum, e.g. `metric_period: current_month`."""
+    word = one_of(fld, [m.value for m in enum], rep)
+    return enum(word) if word is not None else None
+
+
+def text(node: Node) -> str | None:
+    """A scalar as text: booleans become 'true'/'false', others keep their written text."""
+    if not isinstance(node, Scalar) or node.kind == "null":
+        return None
+    if node.kind == "bool":  # YAML 1.1 files (`%YAML 1.1`) also resolve yes/on/y as booleans
+        return "true" if node.text.lower() in ("true", "yes", "on", "y") else "false"
+    return node.text
+
+
+def boolean(node: Node) -> str | None:
+    """'true' or 'false' for a YAML boolean or the words translate accepts; None for anything else."""
+    word = (text(node) or "").strip().lower()
+    return "true" if word in ("true", "yes", "1") else "false" if word in ("false", "no", "0") else None
+
+
+def decimal(node: Node) -> Decimal | None:
+    """A finite number such as `1000`, `2.5` or `1_000`; None for anything else."""
+    word = text(node)
+    if word is None or (isinstance(node, Scalar) and node.kind == "bool"):
+        return None
+    try:
+        number = Decimal(word.strip().replace("_", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+# ---- overrides -------------------------------------------------------------------------
+
+RULE_KEYS = (
+    *("feature", "type", "from", "value", "map", "multiply", "default", "trait", "when", "metric_period"),
+    *("metric_period_month_reset", "expires_from", "expires_after_days", "starts_from", "combine", "drift"),
+)
+DRIFT = ("overwrite", "keep", "fail")
+OPERATORS = {">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
+WHEN_HINT = "give a value, a list of values, {'>': 10}, {present: true} or {absent: true}"
+WANT = {
+    ValueType.BOOLEAN: "true or false",
+    ValueType.NUMERIC: "a whole number (0 or more)",
+    ValueType.UNLIMITED: "'unlimited'",
+    ValueType.TRAIT: "a trait id or name",
+}
+REQUIRED = {
+    "feature": "name the Schematic feature by id, flag key or exact name, e.g. feature: seats",
+    "type": "add type: boolean, numeric, unlimited or trait",
+}
+
+
+def override_rule(item: Node, rep: Report) -> OverrideRule | None:
+    """One entry under `overrides:`; None when it has problems (all of them are in `rep`)."""
+    if not isinstance(item, Map):
+        hint = "start each override with '- feature: <name>' and put 'type: ...' under it"
+        rep.add(item.pos, f"each override must be a mapping of settings, not {describe(item)}", hint)
+        return None
+    before = len(rep.problems)
+    f = fields(item, RULE_KEYS, "in an override", rep)
+    for key, hint in REQUIRED.items():
+        if f.lacks(key):
+            rep.add(item.pos, f"this override has no {key}:", hint)
+    vtype = choice(f.get("type"), ValueType, rep)
+    rule = OverrideRule(
+        feature=name(f.get("feature"), rep, "seats") or "",
+        value_type=vtype or ValueType.BOOLEAN,
+        position=f["feature"][1].pos if "feature" in f else item.pos,
+        source_property=name(f.get("from"), rep, "seats_purchased"),
+        when=conditions(f["when"], rep) if "when" in f else (),
+        metric_period=choice(f.get("metric_period"), MetricPeriod, rep),
+        month_reset=choice(f.get("metric_period_month_reset"), MonthReset, rep),
+        expires_from=name(f.get("expires_from"), rep, "contract_end_date"),
+        expires_after_days=_days(f.get("expires_after_days"), rep),
+        starts_from=name(f.get("starts_from"), rep, "contract_start_date"),
+        combine=choice(f.get("combine"), Combine, rep),
+        multiply=_number(f.get("multiply"), rep, whole=False),
+        trait=name(f.get("trait"), rep, "trait_abc123"),
+        drift=one_of(f.get("drift"), DRIFT, rep),
+    )
+    if vtype is not None:
+        rule = _values(rule, f, item, rep)
+    _combinations(f, rule, rep)
+    return rule if len(rep.problems) == before else None
+
+
+def _misplaced(vtype: ValueType, f: Fields, rep: Report) -> set[str]:
+    """Keys that do not fit the type, or transform a `from:` the override does not have; reported."""
+    wrong_type = {
+        "from": vtype is ValueType.UNLIMITED,
+        "map": vtype is ValueType.UNLIMITED,
+        "multiply": vtype is not ValueType.NUMERIC,
+        "trait": vtype is not ValueType.TRAIT,
+    }
+    misplaced = {key for key, wrong in wrong_type.items() if key in f and wrong}
+    for key in sorted(misplaced):
+        rep.add(f[key][0].pos, f"{key}: does not work with type: {vtype}", f"remove {key}:, or change the type")
+    for key in [k for k in ("map", "multiply", "default") if k in f and k not in misplaced and "from" not in f]:
+        misplaced.add(key)
+        hint = f"add from: <deal property>, or remove {key}:"
+        rep.add(f[key][0].pos, f"{key}: works on the from: property, and this override has no from:", hint)
+    return misplaced
+
+
+def _values(rule: OverrideRule, f: Fields, item: Map, rep: Report) -> OverrideRule:
+    """Check that from/value/map/multiply/default/trait fit each other and the type; fill the values."""
+    vtype, has_value = rule.value_type, "value" in f
+    if "from" in f and has_value:
+        hint = "from: reads a deal property; value: is a constant"
+        rep.add(f["value"][0].pos, "give from: or value:, not both", hint)
+    misplaced = _misplaced(vtype, f, rep)
+    if vtype is ValueType.TRAIT and "trait" in f:
+        for key in [k for k in ("from", "value") if k in f]:
+            rep.add(f[key][0].pos, f"trait: already names the trait; remove {key}:", "give trait: or from:/value:")
+        return replace(rule, constant=rule.trait)  # the trait id is this rule's constant value
+    if vtype is not ValueType.UNLIMITED and f.lacks("from") and f.lacks("value"):
+        hint = f"for example from: seats_purchased, or value: {'true' if vtype is ValueType.BOOLEAN else '50'}"
+        rep.add(item.pos, "this override needs from: (a deal property) or value: (a constant)", hint)
+    scale = rule.multiply is not None
+    lookup = _lookup(f["map"], vtype, scale, rep) if "map" in f and "map" not in misplaced else None
+    default = text(f["default"][1]) if "default" in f else None
+    if default is not None and lookup is not None and default.strip().lower() not in lookup:
+        hint = f"default: is looked up in map: like a deal value; use one of {', '.join(lookup)}"
+        rep.add(at(f["default"]), f"default: {describe(f['default'][1])} is not one of the map: keys", hint)
+    elif "default" in f and "map" not in f and "default" not in misplaced:
+        default = _typed(vtype, f["default"], rep, whole=not scale)
+    constant = _typed(vtype, f["value"], rep) if has_value else None
+    return replace(
+        rule,
+        constant="unlimited" if vtype is ValueType.UNLIMITED else constant,
+        default=default,
+        lookup=MappingProxyType(lookup) if lookup is not None else None,
+    )
+
+
+def _typed(vtype: ValueType, fld: Field, rep: Report, *, whole: bool = True, in_map: bool = False) -> str | None:
+    """A value normalised for its type ('true', '50', 'unlimited', a trait); reported when it does not fit."""
+    key, node = fld
+    word = (text(node) or "").strip()
+    unlimited = word.lower() == "unlimited"
+    number = decimal(node)
+    integral = number is not None and number == number.to_integral_value()
+    if vtype is ValueType.BOOLEAN:
+        typed = boolean(node)
+    elif vtype is ValueType.UNLIMITED or (in_map and unlimited):
+        typed = "unlimited" if unlimited else None
+    elif vtype is ValueType.TRAIT:
+        typed = word or None
+    elif number is None or number < 0 or (whole and not integral):
+        typed = None
+    else:
+        typed = str(int(number)) if integral else format(number, "f")
+    if typed is None:
+        want = WANT[vtype] + (" or 'unlimited'" if in_map and vtype is ValueType.NUMERIC else "")
+        hint = "for no limit, use type: unlimited" if unlimited and not in_map else f"type: {vtype} takes {want}"
+        rep.add(at(fld), f"{key.text}: {describe(node)} is not {want}", hint)
+    return typed
+
+
+def _lookup(fld: Field, vtype: ValueType, scale: bool, rep: Report) -> dict[str, str] | None:
+    """`map:` as raw deal value (trimmed, lower case) → value for the type."""
+    node = fld[1]
+    if not isinstance(node, Map) or not node.pairs:
+        hint = "for example map: {gold: 100, silver: 50}"
+        rep.add(at(fld), f"map: must list deal values and what they become, not {describe(node)}", hint)
+        return None
+    out: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    before = len(rep.problems)
+    for key, value in node.pairs:
+        raw = (text(key) or "").strip().lower()
+        if not isinstance(key, Scalar) or not raw:
+            rep.add(key.pos, f"map: {describe(key)} cannot be a key", "keys are the deal values to look up")
+            continue
+        if raw in lines:
+            hint = "keys ignore case and surrounding blanks; keep one"
+            rep.add(key.pos, f"map: '{raw}' is listed twice (first at line {lines[raw]})", hint)
+        lines.setdefault(raw, key.pos.line)
+        out[raw] = _typed(vtype, (replace(key, text=f"map: {raw}"), value), rep, whole=not scale, in_map=True) or ""
+    return out if len(rep.problems) == before else None
+
+
+def _number(fld: Field | None, rep: Report, *, whole: bool) -> Decimal | None:
+    """`expires_after_days:` (a whole number, 1 or more) or `multiply:` (a number above 0)."""
+    number = decimal(fld[1]) if fld else None
+    if fld is None or (number is not None and number > 0 and (not whole or number % 1 == 0)):
+        return number
+    what, example = ("a whole number, 1 or more", 365) if whole else ("a number above 0", 1000)
+    rep.add(at(fld), f"{fld[0].text}: {describe(fld[1])} is not {what}", f"for example {fld[0].text}: {example}")
+    return None
+
+
+def _days(fld: Field | None, rep: Report) -> int | None:
+    """`expires_after_days:` as an int."""
+    number = _number(fld, rep, whole=True)
+    return int(number) if number is not None else None
+
+
+def _combinations(f: Fields, rule: OverrideRule, rep: Report) -> None:
+    """Settings that are fine alone but not together."""
+    if "expires_from" in f and "expires_after_days" in f:
+        hint = "expires_from: reads a date from the deal; expires_after_days: counts from the close date"
+        rep.add(f["expires_after_days"][0].pos, "give expires_from: or expires_after_days:, not both", hint)
+    period_unreadable = "metric_period" in f and rule.metric_period is None
+    if rule.month_reset and rule.metric_period is not MetricPeriod.CURRENT_MONTH and not period_unreadable:
+        hint = "add metric_period: current_month, or remove metric_period_month_reset:"
+        rep.add(f["metric_period_month_reset"][0].pos, "metric_period_month_reset: needs current_month", hint)
+    if "type" in f and rule.value_type is ValueType.BOOLEAN and "metric_period" in f:
+        hint = "metric_period: sets the usage window of a limit; remove it"
+        rep.add(f["metric_period"][0].pos, "metric_period: does not work with type: boolean", hint)
+
+
+def conditions(fld: Field, rep: Report) -> tuple[Condition, ...]:
+    """`when:` — every property test a deal must pass."""
+    node = fld[1]
+    if not isinstance(node, Map) or not node.pairs:
+        hint = "for example when: {plan: enterprise}"
+        rep.add(at(fld), f"when: must list deal properties and what they must be, not {describe(node)}", hint)
+        return ()
+    out: list[Condition] = []
+    for prop, (key, value) in fields(node, None, "under when:", rep).items():
+        out.extend(_condition(prop, key, value, rep))
+    return tuple(out)
+
+
+def _condition(prop: str, key: Scalar, value: Node, rep: Report) -> list[Condition]:
+    """The tests written for one property: a value, a list of values, or operators."""
+    if isinstance(value, Map):
+        ops = fields(value, (*OPERATORS, "present", "absent"), f"under when: {prop}", rep)
+        if not value.pairs:
+            rep.add(key.pos, f"when: {prop} has an empty test", WHEN_HINT)
+        tests = [_operator(prop, op, fld, key.pos, rep) for op, fld in ops.items()]
+        return [t for t in tests if t is not None]
+    if isinstance(value, Seq):
+        words = [text(item) for item in value.items]
+        for item, word in zip(value.items, words, strict=True):
+            if word is None:
+                rep.add(item.pos, f"when: {prop} lists {describe(item)}, which is not a value", WHEN_HINT)
+        if not value.items:
+            rep.add(key.pos, f"when: {prop} has an empty list, so no deal would match", WHEN_HINT)
+        return [Condition(prop, Op.ANY_OF, tuple(w for w in words if w is not None), position=key.pos)]
+    word = text(value)
+    if word is None:
+        rep.add(key.pos, f"when: {prop} has no value", WHEN_HINT)
+        return []
+    return [Condition(prop, Op.EQ, (word,), position=key.pos)]
+
+
+def _operator(prop: str, op: str, fld: Field, pos: Position, rep: Report) -> Condition | None:
+    """One `{operator: operand}` test."""
+    if op in OPERATORS:
+        number = decimal(fld[1])
+        if number is None:
+            hint = f"for example {prop}: {{'{op}': 10}}"
+            rep.add(at(fld), f"'{op}' in when: {prop} needs a number, not {describe(fld[1])}", hint)
+            return None
+        return Condition(prop, OPERATORS[op], number=number, position=pos)
+    flag = boolean(fld[1])
+    if flag is None:
+        rep.add(at(fld), f"{op}: in when: {prop} needs true or false, not {describe(fld[1])}", f"write {op}: true")
+        return None
+    present = (flag == "true") == (op == "present")
+    return Condition(prop, Op.PRESENT if present else Op.ABSENT, position=pos)
