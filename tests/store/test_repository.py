@@ -1,0 +1,96 @@
+"""The state store behaves the same on SQLite and PostgreSQL: ledger, intents, run history."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from crmsync.errors import ServiceUnavailable
+from crmsync.store.repository import ChangeResult, Store, redact
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@functools.cache
+def postgres_available() -> bool:
+    engine = create_engine(POSTGRES)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: no server here
+        return False
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store on each backend (PostgreSQL in its own schema)."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path}/state.db")
+        yield s
+        s.close()
+        return
+    if not postgres_available():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES)
+    with admin.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    s = Store(f"{POSTGRES}?options=-csearch_path%3D{schema}")
+    yield s
+    s.close()
+    with admin.begin() as conn:
+        conn.execute(text(f"drop schema {schema} cascade"))
+    admin.dispose()
+
+
+def test_an_intent_becomes_owned_once_confirmed(store: Store) -> None:
+    """A create intent is listed as owned-in-progress, then active with its override id."""
+    store.record_intent("tok1", "comp_a", "feat_x", ["hubspot"], {"value_type": "numeric"}, "note")
+    assert [(o.token, o.status, o.override_id) for o in store.owned()] == [("tok1", "intent", None)]
+    store.confirm("tok1", "cmov_1")
+    assert [(o.override_id, o.status, o.sources) for o in store.owned()] == [("cmov_1", "active", ("hubspot",))]
+
+
+def test_a_forgotten_intent_is_gone(store: Store) -> None:
+    """A rejected create leaves no ledger row."""
+    store.record_intent("tok1", "comp_a", "feat_x", ["hubspot"], {}, "note")
+    store.forget("tok1")
+    assert store.owned() == []
+
+
+def test_deleted_overrides_are_no_longer_owned(store: Store) -> None:
+    """After a delete the override leaves the owned set."""
+    store.record_intent("tok1", "comp_a", "feat_x", ["hubspot"], {}, "note")
+    store.confirm("tok1", "cmov_1")
+    store.record_update("cmov_1", ["hubspot", "salesforce"], {"value_numeric": 5}, "note 2")
+    assert store.owned()[0].sources == ("hubspot", "salesforce")
+    store.record_delete("cmov_1")
+    assert store.owned() == []
+
+
+def test_runs_are_recorded_newest_first(store: Store) -> None:
+    """Runs keep their command, status, counts and per-change results."""
+    first = store.start_run("plan", "manual")
+    store.finish_run(first, "ok", {"create": 1}, [])
+    second = store.start_run("apply", "manual")
+    store.finish_run(
+        second, "failed", {"create": 1}, ["boom"], [ChangeResult("create", "comp_a", "feat_x", None, False, "boom")]
+    )
+    runs = store.runs()
+    assert [(r.command, r.status) for r in runs] == [("apply", "failed"), ("plan", "ok")]
+
+
+def test_an_unreachable_database_is_one_error_naming_the_setting_without_the_password() -> None:
+    """A database that cannot be reached raises ServiceUnavailable naming CRMSYNC_DATABASE_URL, password hidden."""
+    with pytest.raises(ServiceUnavailable) as caught:
+        Store("postgresql+psycopg://crmsync:hunter2@127.0.0.1:1/nowhere")
+    assert "CRMSYNC_DATABASE_URL" in str(caught.value) and "hunter2" not in str(caught.value)
+    assert "hunter2" not in redact("postgresql+psycopg://crmsync:hunter2@db/x")
