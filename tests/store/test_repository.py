@@ -23,7 +23,7 @@ def postgres_available() -> bool:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means: no server here
+    except Exception:
         return False
     finally:
         engine.dispose()
