@@ -1,0 +1,273 @@
+"""The Salesforce connector: closed-won Opportunities as Deals, through simple-salesforce.
+
+Full, scoped (some Accounts) and incremental ((SystemModstamp, Id) cursor) reads. Pages are
+fetched one `query`/`query_more` at a time so an expired session is re-established once and the
+page retried, and REQUEST_LIMIT_EXCEEDED ends the read as partial. Foreign errors end here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.salesforce_auth import (
+    ACCESS_TOKEN,
+    FLOW_VARIABLES,
+    SERVICE,
+    AuthFlow,
+    SalesforceSettings,
+    make_session,
+    open_client,
+    unreachable,
+)
+from crmsync.connectors.salesforce_soql import (
+    SalesforceCursor,
+    changed_query,
+    check_field_names,
+    companies_query,
+    cursor_of,
+    full_query,
+    matches,
+    to_deal,
+)
+from crmsync.domain import Deal, DealId, Source
+from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+
+__all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
+
+Page = Mapping[str, Any]
+
+
+class FieldRejected(RequestRejected):
+    """Salesforce refused a query naming a field it does not have (INVALID_FIELD)."""
+
+    def __init__(self, message: str, *, error_code: str, field: str | None) -> None:
+        super().__init__(SERVICE, message, status=400)
+        self.error_code = error_code
+        self.field = field  # the unknown field as Salesforce quotes it, when it does
+
+
+class _SessionExpired(Exception):
+    """401 INVALID_SESSION_ID: log in again (once) or give up."""
+
+
+def walk_pages(first: Callable[[], Page], more: Callable[[str], Page]) -> Iterator[Page]:
+    """Yield the first page and every page its `nextRecordsUrl` chain leads to; a repeat is an error."""
+    page = first()
+    seen: set[str] = set()
+    while True:
+        yield page
+        if page.get("done", True):
+            return
+        url = str(page.get("nextRecordsUrl") or "")
+        if not url or url in seen:
+            what = f"repeated nextRecordsUrl {url}" if url else "a page not done without nextRecordsUrl"
+            raise ServiceUnavailable(SERVICE, f"query paging broke: {what}")
+        seen.add(url)
+        page = more(url)
+
+
+def _salesforce_error(exc: SalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], Mapping):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    return "", str(content)[:200]
+
+
+def _translate(exc: SalesforceError) -> ServiceError | _SessionExpired:
+    """One simple-salesforce error as crmsync's (the only place these are interpreted)."""
+    code, message = _salesforce_error(exc)
+    sentence = " ".join(line for line in message.splitlines() if line and not line.strip().startswith("^"))
+    sentence = re.sub(r"^.*ERROR at Row:\d+:Column:\d+ ", "", sentence)
+    if isinstance(exc, SalesforceExpiredSession):
+        return _SessionExpired(code)
+    if exc.status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+        return RateLimited(SERVICE, f"API request limit reached ({code}: {message})")
+    if exc.status >= 500:
+        return ServiceUnavailable(SERVICE, f"HTTP {exc.status} {code}".strip(), status=exc.status)
+    if code == "INVALID_FIELD":
+        quoted = re.search(r"No such column '([^']+)'", sentence)
+        text = f"Opportunity query rejected ({code}): {sentence}"
+        return FieldRejected(text, error_code=code, field=quoted.group(1) if quoted else None)
+    return RequestRejected(SERVICE, f"request rejected ({exc.status} {code}): {sentence}", status=exc.status)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: unreachable, timed out or 5xx; never a TLS verification failure."""
+    return isinstance(exc, ServiceUnavailable) and not isinstance(exc.__cause__, requests.exceptions.SSLError)
+
+
+@dataclass
+class _Read:
+    """What one query produced, record by record."""
+
+    deals: dict[str, Deal] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    last: SalesforceCursor | None = None
+    problem: str = ""
+
+
+class SalesforceConnector:
+    """Reads closed-won Opportunities; `source` is Salesforce. Logs in lazily, on the first read."""
+
+    source = Source.SALESFORCE
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        batch_size: int = 2000,
+        retries: int = 2,
+        retry_wait: float = 0.5,
+        chunk_size: int = 200,
+    ) -> None:
+        self.settings = settings
+        self.flow = settings.flow()
+        self.batch_size = batch_size  # records per page, 200-2000 (Sforce-Query-Options)
+        self.chunk_size = chunk_size  # Account Ids per query in read_deals_of_companies
+        self.logins = 0
+        self._session = make_session(settings)
+        self._client: Salesforce | None = None
+        self._requests = 0
+        self._retrying = Retrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=retry_wait, max=10),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+
+    # --- the Connector Protocol ----------------------------------------------------------------
+    def read_deals(self, query: DealQuery) -> ReadResult:
+        """Every closed-won Opportunity the query's filters admit; deleted ones (queryAll) as deleted_ids."""
+        check_field_names(query.properties)
+        return self._result(self._collect(full_query(query.filters, query.properties), query))
+
+    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
+        """The same, for the given Account Ids only, `chunk_size` Ids per query."""
+        check_field_names(query.properties)
+        ids = sorted(set(company_refs))
+        total = _Read()
+        for start in range(0, len(ids), self.chunk_size):
+            soql = companies_query(query.filters, query.properties, ids[start : start + self.chunk_size])
+            part = self._collect(soql, query)
+            total.deals.update(part.deals)
+            total.gone |= part.gone
+            if part.problem:
+                total.problem = part.problem
+                break
+        return self._result(total)
+
+    def read_changed_since(
+        self, query: DealQuery, cursor: SalesforceCursor | None
+    ) -> tuple[ReadResult, SalesforceCursor | None]:
+        """Opportunities changed after `cursor`, in (SystemModstamp, Id) order, and the new cursor.
+
+        `deals` are the changed ones that are live closed-won deals the filters admit;
+        `deleted_ids` the changed ones that are not (deleted, or no longer won or matching),
+        so that their contributions are withdrawn. A partial read's cursor is the last record
+        read, so the next read resumes there without losing records that share a timestamp.
+        """
+        check_field_names(query.properties)
+        read = self._collect(changed_query(query.properties, cursor), query, incremental=True)
+        return self._result(read), read.last or cursor
+
+    def close(self) -> None:
+        """Close the HTTP session's connections."""
+        self._session.close()
+
+    def __enter__(self) -> SalesforceConnector:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------
+    def _result(self, read: _Read) -> ReadResult:
+        requests_made, self._requests = self._requests, 0
+        return ReadResult(
+            source=self.source,
+            deals=tuple(read.deals.values()),
+            complete=not read.problem,
+            deleted_ids=frozenset(DealId(i) for i in read.gone),
+            problem=read.problem,
+            requests=requests_made,
+        )
+
+    def _collect(self, soql: str, query: DealQuery, *, incremental: bool = False) -> _Read:
+        read = _Read()
+        headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+        timeout = self.settings.timeout  # simple-salesforce has no default; it reaches every page
+        pages = walk_pages(
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout)),
+            lambda url: self._call(
+                lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers, timeout=timeout)
+            ),
+        )
+        try:
+            for page in pages:
+                for record in page.get("records", ()):
+                    self._take(read, record, query, incremental)
+        except RateLimited as exc:
+            read.problem = f"stopped early: {exc}"
+        except ServiceUnavailable as exc:
+            if read.last is None and not read.deals and not read.gone:
+                raise
+            read.problem = f"stopped early: {exc}"
+        return read
+
+    def _take(self, read: _Read, record: Mapping[str, Any], query: DealQuery, incremental: bool) -> None:
+        opp_id = str(record["Id"])
+        if incremental:
+            read.last = cursor_of(record)
+            live = matches(record, query.filters)
+        else:
+            live = not record.get("IsDeleted")
+        if live:
+            read.deals[opp_id] = to_deal(record, query.properties)
+            read.gone.discard(opp_id)
+        else:
+            read.deals.pop(opp_id, None)
+            read.gone.add(opp_id)
+
+    # --- one API call: retries, one re-login, translation --------------------------------------
+    def _call(self, request: Callable[[Salesforce], Page]) -> Page:
+        for attempt in (1, 2):
+            try:
+                result: Page = self._retrying(self._attempt, request)
+                return result
+            except _SessionExpired as exc:
+                if self.flow is AuthFlow.ACCESS_TOKEN:
+                    message = "session expired or invalid; the access-token flow cannot log in again"
+                    raise AuthError(SERVICE, message, setting=ACCESS_TOKEN, status=401) from exc
+                if attempt == 2:
+                    message = f"{self.flow} session rejected right after a fresh login"
+                    setting = ", ".join(FLOW_VARIABLES[self.flow])
+                    raise AuthError(SERVICE, message, setting=setting, status=401) from exc
+                self._client = None  # log in again, then retry this page
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, request: Callable[[Salesforce], Page]) -> Page:
+        if self._client is None:
+            self._client = open_client(self.settings, self._session)
+            if self.flow is not AuthFlow.ACCESS_TOKEN:
+                self.logins += 1
+        self._requests += 1
+        try:
+            return request(self._client)
+        except SalesforceError as exc:
+            raise _translate(exc) from exc
+        except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:  # not Salesforce's JSON
+            raise ServiceUnavailable(SERVICE, f"unreadable response ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise unreachable(exc) from exc

@@ -1,0 +1,268 @@
+"""The Salesforce emulator's data: accounts, record types, opportunities, credentials, sessions.
+
+`SalesforceState` is thread-safe (the server thread reads while tests write) and is what
+tests and the sandbox runner change; `salesforce.py` serves it. Seed format (all keys optional):
+
+    {"credentials": {"username": "…", "password": "…", "security_token": "…", "consumer_key": "…"},
+     "request_limit": null,
+     "custom_fields": {"Seats__c": "double", "SSO_Addon__c": "boolean", "Contract_End_Date__c": "date"},
+     "record_types": [{"Id": "012…", "DeveloperName": "New_Business", "Name": "New Business"}],
+     "accounts": [{"Id": "001…", "Name": "Acme"}],
+     "opportunities": [{"Name": "Acme 2026", "StageName": "Closed Won", "IsWon": true, "AccountId": "001…",
+                        "CloseDate": "2026-01-31", "SystemModstamp": "2026-02-01T10:00:00Z", "Seats__c": 50}]}
+
+Custom field types are double, currency, boolean, date, datetime, string; undeclared `__c` fields
+take the type of their first value (a "YYYY-MM-DD" text is a date). Opportunity Ids are made up
+(18 characters, prefix 006) unless given; dates and datetimes may be ISO strings.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crmsync.sandbox.salesforce_auth import write_jwt_key_pair
+from crmsync.sandbox.salesforce_schema import RELATIONSHIPS, STANDARD_FIELDS, coerce, infer_type, salesforce_id
+from crmsync.sandbox.soql import parse
+from crmsync.sandbox.soql_eval import EntitySchema, FieldType, Row, run_query
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the emulator answered, for assertions (no credentials recorded)."""
+
+    method: str
+    path: str
+    soql: str | None
+    query_options: str | None  # the Sforce-Query-Options header, if sent
+    status: int
+
+
+class SalesforceState:
+    """An org's data and behaviour switches; every method takes the lock."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "integration@crmsync.sandbox",
+        password: str = "sandbox-password",
+        security_token: str = "sandboxtoken",
+        consumer_key: str = "crmsync-sandbox-consumer-key",
+        jwt_public_key: bytes | None = None,
+        request_limit: int | None = None,
+        api_allocation: int = 100_000,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.username, self.password, self.security_token = username, password, security_token
+        self.consumer_key = consumer_key
+        self.jwt_public_key = jwt_public_key  # PEM; None: the JWT flow is refused
+        self.request_limit = request_limit  # API requests allowed before REQUEST_LIMIT_EXCEEDED
+        self.api_allocation = api_allocation  # the M shown in `Sforce-Limit-Info: api-usage=N/M`
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.org_id = "00D000000000001AAA"
+        self._lock = threading.RLock()
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
+        self._custom: dict[str, dict[str, FieldType]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
+        self._counter = 0
+        self._tokens: set[str] = set()
+        self._failures: list[int] = []
+        self._log: list[LoggedRequest] = []
+        self.api_used = 0
+
+    @classmethod
+    def from_seed(cls, seed: Mapping[str, Any], **options: Any) -> SalesforceState:
+        """A state holding the seed's records (format in the module docstring)."""
+        state = cls(**{**dict(seed.get("credentials", {})), "request_limit": seed.get("request_limit"), **options})
+        for name, ftype in dict(seed.get("custom_fields", {})).items():
+            state.declare_field("Opportunity", name, FieldType(ftype))
+        for rt in seed.get("record_types", ()):
+            state.add_record_type(rt["DeveloperName"], name=rt.get("Name"), record_type_id=rt.get("Id"))
+        for account in seed.get("accounts", ()):
+            state.add_account(
+                account["Id"],
+                account.get("Name", account["Id"]),
+                **{k: v for k, v in account.items() if k not in ("Id", "Name")},
+            )
+        state.add_opportunities(seed.get("opportunities", ()))
+        return state
+
+    # --- data -----------------------------------------------------------------------------------
+    def declare_field(self, entity: str, name: str, ftype: FieldType) -> None:
+        """Add a custom field (`…__c`) to an entity's schema."""
+        if not name.endswith("__c"):
+            raise ValueError(f"custom field names end in __c: {name}")
+        with self._lock:
+            self._custom[entity][name] = ftype
+
+    def _schema_fields(self, entity: str) -> dict[str, FieldType]:
+        return {**STANDARD_FIELDS[entity], **self._custom[entity]}
+
+    def _store(self, entity: str, row: dict[str, Any], fields: Mapping[str, Any]) -> None:
+        known = self._schema_fields(entity)
+        for name, value in fields.items():
+            ftype = known.get(name)
+            if ftype is None:
+                if not name.endswith("__c"):
+                    raise ValueError(f"{entity} has no field {name}")
+                ftype = self._custom[entity].setdefault(name, infer_type(value))
+                known[name] = ftype
+            row[name] = coerce(name, ftype, value)
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return salesforce_id(prefix, self._counter)
+
+    def add_account(self, account_id: str | None = None, name: str = "", **fields: Any) -> str:
+        """Add (or replace) an Account; returns its Id (made up with prefix 001 when None)."""
+        with self._lock:
+            account_id = account_id or self._next_id("001")
+            row: dict[str, Any] = {"Id": account_id, "Name": name or account_id, "IsDeleted": False}
+            self._store("Account", row, {"SystemModstamp": self.clock(), **fields})
+            self._rows["Account"][account_id] = row
+            return account_id
+
+    def add_record_type(
+        self, developer_name: str, *, name: str | None = None, record_type_id: str | None = None
+    ) -> str:
+        """Add an Opportunity record type; returns its Id (prefix 012)."""
+        with self._lock:
+            rt_id = record_type_id or self._next_id("012")
+            self._rows["RecordType"][rt_id] = {
+                "Id": rt_id,
+                "DeveloperName": developer_name,
+                "Name": name or developer_name.replace("_", " "),
+                "SobjectType": "Opportunity",
+                "IsActive": True,
+            }
+            return rt_id
+
+    def add_opportunity(self, **fields: Any) -> str:
+        """Add an Opportunity (standard fields and custom `__c` fields); returns its Id."""
+        return self.add_opportunities([fields])[0]
+
+    def add_opportunities(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Add many Opportunities under one lock (fast seeding); returns their Ids in order."""
+        ids: list[str] = []
+        with self._lock:
+            now = self.clock()
+            for fields in rows:
+                opp_id = str(fields.get("Id") or self._next_id("006"))
+                won = bool(fields.get("IsWon", False))
+                row: dict[str, Any] = {
+                    "Id": opp_id,
+                    "Name": f"Opportunity {opp_id}",
+                    "StageName": "Closed Won" if won else "Prospecting",
+                    "IsWon": won,
+                    "IsClosed": won,
+                    "IsDeleted": False,
+                    "CloseDate": now.date(),
+                    "AccountId": None,
+                    "RecordTypeId": None,
+                    "Amount": None,
+                }
+                stamps = {"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now}
+                self._store("Opportunity", row, {**stamps, **{k: v for k, v in fields.items() if k != "Id"}})
+                self._rows["Opportunity"][opp_id] = row
+                ids.append(opp_id)
+        return ids
+
+    def update_opportunity(self, opportunity_id: str, **fields: Any) -> None:
+        """Change fields; SystemModstamp and LastModifiedDate move to the clock unless given."""
+        with self._lock:
+            row = self._rows["Opportunity"][opportunity_id]
+            now = self.clock()
+            self._store("Opportunity", row, {"SystemModstamp": now, "LastModifiedDate": now, **fields})
+
+    def delete_opportunity(self, opportunity_id: str) -> None:
+        """Move an Opportunity to the recycle bin: IsDeleted=true, seen only through queryAll."""
+        self.update_opportunity(opportunity_id, IsDeleted=True)
+
+    def opportunity(self, opportunity_id: str) -> dict[str, Any]:
+        """A copy of one Opportunity's stored fields."""
+        with self._lock:
+            return dict(self._rows["Opportunity"][opportunity_id])
+
+    # --- the Dataset protocol of soql_eval (called with the lock held) ---------------------------
+    def schema(self, entity: str) -> EntitySchema | None:
+        canonical = next((e for e in self._rows if e.lower() == entity.lower()), None)
+        if canonical is None:
+            return None
+        rels = dict(RELATIONSHIPS) if canonical == "Opportunity" else {}
+        return EntitySchema(canonical, self._schema_fields(canonical), rels)
+
+    def rows(self, entity: str) -> Iterator[Row]:
+        return iter(self._rows[entity].values())
+
+    def get(self, entity: str, record_id: str) -> Row | None:
+        return self._rows[entity].get(record_id)
+
+    def run_soql(self, soql: str, *, include_deleted: bool, version: str) -> list[dict[str, Any]]:
+        """Parse and run a query against a consistent snapshot; raises `SoqlError`."""
+        query = parse(soql)
+        with self._lock:
+            return run_query(query, self, include_deleted=include_deleted, version=version)
+
+    # --- sessions, limits, failures, log ---------------------------------------------------------
+    def issue_token(self) -> str:
+        """A new valid session id (access token)."""
+        with self._lock:
+            token = f"{self.org_id[:15]}!{secrets.token_urlsafe(24)}"
+            self._tokens.add(token)
+            return token
+
+    def token_valid(self, token: str) -> bool:
+        """Whether a session id was issued and has not expired."""
+        with self._lock:
+            return token in self._tokens
+
+    def expire_sessions(self) -> None:
+        """Invalidate every issued session id: the next API call answers 401 INVALID_SESSION_ID."""
+        with self._lock:
+            self._tokens.clear()
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer the next `times` API requests with `status` (401, 403, 500, 503 …)."""
+        with self._lock:
+            self._failures.extend([status] * times)
+
+    def take_failure(self) -> int | None:
+        """The injected status for this request, if any."""
+        with self._lock:
+            return self._failures.pop(0) if self._failures else None
+
+    def count_request(self) -> bool:
+        """Count one API request; False when the request limit is already used up."""
+        with self._lock:
+            if self.request_limit is not None and self.api_used >= self.request_limit:
+                return False
+            self.api_used += 1
+            return True
+
+    def usage_header(self) -> str:
+        """The `Sforce-Limit-Info` value."""
+        with self._lock:
+            total = self.request_limit if self.request_limit is not None else self.api_allocation
+            return f"api-usage={min(self.api_used, total)}/{total}"
+
+    def record(self, entry: LoggedRequest) -> None:
+        """Append to the request log."""
+        with self._lock:
+            self._log.append(entry)
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def make_jwt_key_file(self, directory: Path) -> Path:
+        """Write a new RSA private key for the JWT flow into `directory`; trust its public key."""
+        path, public_pem = write_jwt_key_pair(directory)
+        with self._lock:
+            self.jwt_public_key = public_pem
+        return path
