@@ -152,7 +152,8 @@ class DealProblem:
 
     def __str__(self) -> str:
         where = f" (rule {self.rule}, feature {self.rule.feature!r})" if self.rule else ""
-        return f"{self.source.value} deal {self.deal_id}: {self.message}{where}"
+        noun = "opportunity" if self.source is Source.SALESFORCE else "deal"
+        return f"{self.source.value} {noun} {self.deal_id}: {self.message}{where}"
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,12 @@ class LiveOverride:
 
 @dataclass(frozen=True)
 class Company:
-    """A Schematic company with its keys (name → value)."""
+    """A Schematic company with its keys (name → value) and the version of its base plan."""
 
     id: CompanyId
     name: str
     keys: Mapping[str, str] = field(default_factory=dict)
+    plan_version_id: str | None = None  # `plan.plan_version_id`; None when on no plan
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,16 @@ def test_plan_prints_the_table_and_summary(harness: Harness) -> None:
     """`crmsync plan` shows + rows and a summary line, and exits 0."""
     result = invoke(harness, "plan")
     assert result.exit_code == 0, result.output
-    assert "Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending company, 2 deal errors." in result.output
+    assert (
+        "Plan: 10 to create, 0 to update, 0 to delete; 1 conflict, 2 pending companies, 3 deal errors." in result.output
+    )
 
 
 def test_plan_json_is_one_object(harness: Harness) -> None:
     """`crmsync plan --json` prints one parseable JSON object."""
     result = invoke(harness, "plan", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["summary"] == {"create": 7, "update": 0, "delete": 0}
+    assert json.loads(result.stdout)["summary"] == {"create": 10, "update": 0, "delete": 0}
 
 
 def test_apply_yes_applies_and_exits_zero_then_nothing_is_left(harness: Harness) -> None:

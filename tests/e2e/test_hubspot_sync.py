@@ -1,4 +1,4 @@
-"""HubSpot deals → Schematic overrides through plan/apply on the sandbox (the walking skeleton)."""
+"""CRM deals → Schematic overrides through plan/apply on the sandbox (the walking skeleton)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def test_first_apply_creates_exactly_the_expected_overrides(harness: Harness) ->
         ("comp_umbrella", "feat_sso"): ("boolean", None, True, None, None),
         ("comp_umbrella", "feat_api_calls"): ("numeric", 250000, None, "current_month", "2027-06-30T23:59:59Z"),
         ("comp_hooli", "feat_seats"): ("numeric", 75, None, None, None),
+        ("comp_wayne", "feat_seats"): ("numeric", 120, None, None, None),
+        ("comp_wayne", "feat_sso"): ("boolean", None, True, None, None),
+        ("comp_wayne", "feat_api_calls"): ("numeric", 1000000, None, "current_month", "2027-09-30T23:59:59Z"),
     }
 
 
@@ -115,7 +118,11 @@ def test_two_deals_for_one_company_combine_by_policy(harness: Harness) -> None:
     run = harness.plan()
     (seats,) = [c for c in run.plan.changes if (c.company_id, c.feature_id) == ("comp_acme", "feat_seats")]
     assert seats.after is not None and seats.after.value.value_numeric == 50
-    assert [d for _, d in seats.after.provenance.deals] == ["1001", "1002"]
+    assert [(s.value, d) for s, d in seats.after.provenance.deals] == [
+        ("hubspot", "1001"),
+        ("hubspot", "1002"),
+        ("salesforce", "006000000000101AAA"),
+    ]
 
 
 def test_a_past_expiry_creates_nothing(harness: Harness) -> None:
@@ -134,15 +141,18 @@ def test_a_bad_deal_value_is_reported_and_the_rest_proceed(harness: Harness) -> 
 
 
 def test_a_company_without_a_schematic_company_is_pending(harness: Harness) -> None:
-    """HubSpot company 5006 has no Schematic company: pending, not an error."""
+    """HubSpot company 5006 and Salesforce account Oscorp have no Schematic company: pending, not errors."""
     run = harness.plan()
-    assert [str(p.company) for p in run.plan.pending] == ["hubspot_company_id=5006"]
+    assert [str(p.company) for p in run.plan.pending] == [
+        "hubspot_company_id=5006",
+        "salesforce_account_id=001000000000008AAA",
+    ]
 
 
 def test_the_plan_json_has_the_documented_shape(harness: Harness) -> None:
     """`plan --json` carries changes, summary, conflicts, pending and errors."""
     data = harness.plan().plan.to_json()
-    assert data["summary"] == {"create": 7, "update": 0, "delete": 0}
+    assert data["summary"] == {"create": 10, "update": 0, "delete": 0}
     assert set(data["changes"][0]) >= {"action", "company_id", "feature_id", "before", "after", "reason"}
-    assert {e["deal_id"] for e in data["errors"]} == {"1008", "1013"}
-    assert len(data["conflicts"]) == 1 and len(data["pending"]) == 1
+    assert {e["deal_id"] for e in data["errors"]} == {"1008", "1013", "006000000000103AAA"}
+    assert len(data["conflicts"]) == 1 and len(data["pending"]) == 2

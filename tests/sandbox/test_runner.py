@@ -14,16 +14,18 @@ from crmsync.sandbox import Sandbox, SandboxData, load_data, sample_data_path
 
 
 def test_a_running_sandbox_gives_urls_and_environment() -> None:
-    """Inside `with Sandbox()`, both emulators answer on loopback and env() points at them."""
+    """Inside `with Sandbox()`, the emulators answer on loopback and env() points at them."""
     with Sandbox() as sb:
         env = sb.env()
-        assert set(env) == {"HUBSPOT_API_URL", "HUBSPOT_ACCESS_TOKEN", "SCHEMATIC_API_URL", "SCHEMATIC_API_KEY"}
-        assert env["HUBSPOT_API_URL"].startswith("http://127.0.0.1:") and sb.salesforce is None
+        assert set(env) == {"HUBSPOT_API_URL", "HUBSPOT_ACCESS_TOKEN", "SCHEMATIC_API_URL", "SCHEMATIC_API_KEY",
+                            "SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_CA_BUNDLE"}
+        assert env["HUBSPOT_API_URL"].startswith("http://127.0.0.1:")
+        assert env["SALESFORCE_INSTANCE_URL"].startswith("https://127.0.0.1:")
         hubspot = httpx.get(f"{sb.hubspot_url}/crm/v3/pipelines/deals",
                             headers={"Authorization": f"Bearer {env['HUBSPOT_ACCESS_TOKEN']}"})
         schematic = httpx.get(f"{sb.schematic_url}/companies/count",
                               headers={"X-Schematic-Api-Key": env["SCHEMATIC_API_KEY"]})
-        assert hubspot.status_code == 200 and schematic.json()["data"]["count"] == 5
+        assert hubspot.status_code == 200 and schematic.json()["data"]["count"] == 6
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{env['SCHEMATIC_API_URL']}/companies")
 
@@ -35,10 +37,11 @@ def test_urls_before_start_raise() -> None:
 
 
 def test_the_sample_has_the_documented_companies_features_and_deals() -> None:
-    """The bundled sample holds the companies, features, plans, manual override and 24 deals."""
+    """The bundled sample holds the companies, features, plans, manual override, 24 deals and 6 opportunities."""
     sb = Sandbox()
     assert sorted(sb.schematic.companies) == ["comp_acme", "comp_globex", "comp_hooli", "comp_initech",
-                                              "comp_umbrella"]
+                                              "comp_umbrella", "comp_wayne"]
+    assert sb.salesforce is not None and sb.salesforce.opportunity("006000000000102AAA")["Seats__c"] == 120
     assert {f["flag"]["key"] for f in sb.schematic.features.values()} == {"seats", "sso", "api-calls", "audit-log"}
     assert len(sb.hubspot.deals) == 24 and sorted(sb.hubspot.companies) == [str(n) for n in range(5001, 5007)]
     assert sb.hubspot.deals["1013"].company_ids == []

@@ -161,11 +161,12 @@ def demo() -> None:
 def sandbox(
     hubspot_port: Annotated[int, typer.Option(help="Port of the HubSpot emulator (0: any free port).")] = 8001,
     schematic_port: Annotated[int, typer.Option(help="Port of the Schematic emulator (0: any free port).")] = 8002,
+    salesforce_port: Annotated[int, typer.Option(help="Port of the Salesforce emulator (0: any free port).")] = 8003,
 ) -> None:
-    """Serve the HubSpot and Schematic emulators with the sample data until Ctrl-C."""
+    """Serve the HubSpot, Salesforce and Schematic emulators with the sample data until Ctrl-C."""
     from crmsync.cli.demo import serve_sandbox
 
-    guarded(lambda: serve_sandbox(out, hubspot_port, schematic_port))
+    guarded(lambda: serve_sandbox(out, hubspot_port, schematic_port, salesforce_port))
 
 
 def _confirm(count: int) -> bool:

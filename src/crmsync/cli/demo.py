@@ -41,7 +41,10 @@ def run_demo(console: Console) -> int:
             "CRMSYNC_MAPPINGS": str(sample_mappings()),
         }
         settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
-        console.print(f"Sandbox: HubSpot at {sb.hubspot_url}, Schematic at {sb.schematic_url}")
+        console.print(
+            f"Sandbox: HubSpot at {sb.hubspot_url}, Salesforce at {sb.salesforce_url} (TLS), "
+            f"Schematic at {sb.schematic_url}"
+        )
         console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db\n")
         maps = load_mappings(settings.mappings)
         manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
@@ -75,9 +78,9 @@ def run_demo(console: Console) -> int:
         return 0 if ok else 1
 
 
-def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int) -> int:
+def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, salesforce_port: int) -> int:
     """Serve the emulators in the foreground and print the environment to use them."""
-    sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port)
+    sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port, salesforce_port=salesforce_port)
     sb.start()
     try:
         console.print("crmsync sandbox is running (Ctrl-C to stop). In another shell:\n")

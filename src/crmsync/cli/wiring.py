@@ -66,3 +66,7 @@ def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
             yield Context(schematic=schematic, connectors=connectors, store=store, clock=lambda: datetime.now(UTC))
         finally:
             store.close()
+            for connector in connectors.values():
+                close = getattr(connector, "close", None)
+                if callable(close):
+                    close()
