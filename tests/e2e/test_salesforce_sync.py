@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from crmsync.cli import app
+from crmsync.cli.demo import sample_mappings
 from tests.e2e.conftest import Harness
 from tests.e2e.test_hubspot_sync import owned_by_crmsync
 
@@ -55,3 +61,15 @@ def test_a_bad_opportunity_value_names_the_opportunity_id(harness: Harness) -> N
         f"(rule {h.settings.mappings}/salesforce.yaml:10, feature 'seats')"
     ]
     assert ("comp_wayne", "feat_seats") in {(c.company_id, c.feature_id) for c in run.plan.changes}
+
+
+def test_a_mapped_field_missing_on_opportunity_stops_before_any_write(harness: Harness, tmp_path: Path) -> None:
+    """A field Opportunity does not have: Salesforce's error text at the mapping's file:line, exit 2, no writes."""
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    text = (sample_mappings() / "salesforce.yaml").read_text().replace("from: Seats__c", "from: Seatz__c")
+    (maps / "salesforce.yaml").write_text(text)
+    result = CliRunner().invoke(app, ["apply", "--yes", "--mappings", str(maps)], env=harness.env())
+    assert result.exit_code == 2
+    assert f"{maps}/salesforce.yaml:10:14: salesforce refused field 'Seatz__c'" in result.output
+    assert "No such column" in result.output and harness.sb.schematic.write_count == 0

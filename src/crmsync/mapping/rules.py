@@ -119,6 +119,17 @@ class Mappings:
         """The files that read one CRM."""
         return tuple(f for f in self.files if f.source is source)
 
+    def rules_using(self, source: Source, prop: str) -> tuple[OverrideRule, ...]:
+        """The rules of one source that read a property (case-insensitively, as CRMs match names)."""
+        wanted = prop.lower()
+        return tuple(
+            r
+            for f in self.for_source(source)
+            for r in f.overrides
+            if wanted in {p.lower() for p in (r.source_property, r.expires_from, r.starts_from) if p}
+            or wanted in {c.prop.lower() for c in r.when}
+        )
+
     def properties_for(self, source: Source) -> tuple[str, ...]:
         """Every deal property the rules of one source read, sorted."""
         props: set[str] = set()

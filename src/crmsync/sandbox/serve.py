@@ -25,11 +25,22 @@ class ServedApp:
     port: int
     _server: uvicorn.Server
     _thread: threading.Thread
+    _loop: asyncio.AbstractEventLoop
 
     def stop(self) -> None:
-        """Ask the server to exit and wait for its thread."""
+        """Drop every open connection (a client may keep one alive), exit, and wait for the thread."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._abort_connections)
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+    def _abort_connections(self) -> None:
+        # A TLS connection the client never closes would otherwise outlive the loop (and
+        # surface later as an unclosed-transport ResourceWarning).
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
 
     def __enter__(self) -> ServedApp:
         return self
@@ -64,9 +75,15 @@ def serve_app(
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
 
     def run() -> None:
-        asyncio.run(server.serve(sockets=[sock]))
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     thread = threading.Thread(target=run, name=f"sandbox:{bound_port}", daemon=True)
     thread.start()
@@ -76,4 +93,6 @@ def serve_app(
             raise RuntimeError(f"sandbox server on port {bound_port} did not start")
         time.sleep(0.01)
     scheme = "https" if ssl_certfile else "http"
-    return ServedApp(url=f"{scheme}://{hostname}:{bound_port}", port=bound_port, _server=server, _thread=thread)
+    return ServedApp(
+        url=f"{scheme}://{hostname}:{bound_port}", port=bound_port, _server=server, _thread=thread, _loop=loop
+    )

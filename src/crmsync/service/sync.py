@@ -13,7 +13,7 @@ from datetime import datetime
 
 from crmsync.connectors.base import Connector, DealQuery, ReadResult
 from crmsync.domain import Company, CompanyId, CompanyKey, Feature, FeatureId, LiveOverride, OverrideId, Source
-from crmsync.errors import ConfigError, MappingError
+from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translation, translate
@@ -114,4 +114,22 @@ def _read(ctx: Context, mappings: Mappings, source: Source) -> ReadResult:
         filters=tuple(f.deals for f in mappings.for_source(source)),
         properties=mappings.properties_for(source),
     )
-    return connector.read_deals(query)
+    try:
+        return connector.read_deals(query)
+    except RequestRejected as exc:
+        unknown = getattr(exc, "field", None)  # a connector names the field the CRM refused, when it can
+        rules = mappings.rules_using(source, unknown) if unknown else ()
+        if not rules:
+            raise
+        raise MappingError(
+            [
+                Problem(
+                    r.position.path,
+                    r.position.line,
+                    r.position.col,
+                    f"{source.value} refused field {unknown!r} used by this rule: {exc.detail}",
+                    "check the field's API name (custom fields end in __c) and the integration user's access",
+                )
+                for r in rules
+            ]
+        ) from exc
