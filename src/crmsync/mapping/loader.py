@@ -95,6 +95,13 @@ def load_mapping_text(text: str | bytes, path: str) -> MappingFile:
     return result
 
 
+def read_yaml(text: str | bytes, path: str, rep: Report) -> Node | None:
+    """Any YAML file beside the mappings (test cases) as located plain nodes, or None after
+    reporting why not; so ruamel stays in this module."""
+    decoded = _decode(text, path, rep)
+    return _parse(decoded, path, rep) if decoded is not None else None
+
+
 def _decode(raw: str | bytes, path: str, rep: Report) -> str | None:
     """The text of a file, or None after reporting it as too big, binary, not UTF-8 or empty."""
     start = Position(path, 1, 1)

@@ -1,4 +1,4 @@
-"""The only code that speaks Schematic's API: companies, features, company overrides.
+"""The only code that speaks Schematic's API: companies, features, plan entitlements, overrides.
 
 Lists page with limit 250 and stop on a short page (Schematic sends no total or next
 link); filters go as repeated keys, at most 100 ids per call. Responses come in a
@@ -24,6 +24,7 @@ from crmsync.domain import (
     ValueType,
 )
 from crmsync.errors import RequestRejected
+from crmsync.reconcile.entitlements import PlanEntitlements
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import Transport
 
@@ -65,6 +66,13 @@ class SchematicClient:
                 return None
             raise
         return _company(body["data"])
+
+    def plan_entitlements(self, plan_version_id: str) -> PlanEntitlements:
+        """What one plan version grants, by feature (one paged call for all its features)."""
+        items = list(self._pages("/plan-entitlements", {"plan_version_id": plan_version_id}))
+        plan = next((i["plan"] for i in items if isinstance(i.get("plan"), dict) and i["plan"].get("name")), None)
+        values = {FeatureId(str(i["feature_id"])): parse_value(i) for i in items if i.get("feature_id")}
+        return PlanEntitlements(plan_version_id, str(plan["name"]) if plan else plan_version_id, values)
 
     def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
         """Every override (or those of some companies), newest first as Schematic returns them."""
@@ -132,10 +140,23 @@ def parse_time(raw: Any) -> datetime | None:
 
 def parse_override(item: dict[str, Any]) -> LiveOverride:
     """A `CompanyOverrideResponseData` object → LiveOverride."""
+    return LiveOverride(
+        id=OverrideId(item["id"]),
+        company_id=CompanyId(item["company_id"]),
+        feature_id=FeatureId(item["feature_id"]),
+        value=parse_value(item),
+        notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
+        created_at=parse_time(item.get("created_at")),
+        updated_at=parse_time(item.get("updated_at")),
+    )
+
+
+def parse_value(item: dict[str, Any]) -> OverrideValue:
+    """The value fields of an override or a plan entitlement (the two share their names)."""
     value_type = str(item.get("value_type"))
     period = str(item.get("metric_period"))
     reset = str(item.get("metric_period_month_reset"))
-    value = OverrideValue(
+    return OverrideValue(
         value_type=ValueType(value_type) if value_type in ValueType._value2member_map_ else ValueType.UNKNOWN,
         value_bool=item.get("value_bool") if value_type == "boolean" else None,
         value_numeric=item.get("value_numeric") if value_type == "numeric" else None,
@@ -144,21 +165,19 @@ def parse_override(item: dict[str, Any]) -> LiveOverride:
         month_reset=MonthReset(reset) if reset in MonthReset._value2member_map_ else None,
         expiration=parse_time(item.get("expiration_date")),
     )
-    return LiveOverride(
-        id=OverrideId(item["id"]),
-        company_id=CompanyId(item["company_id"]),
-        feature_id=FeatureId(item["feature_id"]),
-        value=value,
-        notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
-        created_at=parse_time(item.get("created_at")),
-        updated_at=parse_time(item.get("updated_at")),
-    )
 
 
 def _company(item: dict[str, Any]) -> Company:
     keys = item.get("keys") or []
     key_map = {str(k["key"]): str(k["value"]) for k in keys} if isinstance(keys, list) else dict(keys)
-    return Company(id=CompanyId(item["id"]), name=str(item.get("name") or item["id"]), keys=key_map)
+    plan = item.get("plan")
+    version = plan.get("plan_version_id") if isinstance(plan, dict) else None
+    return Company(
+        id=CompanyId(item["id"]),
+        name=str(item.get("name") or item["id"]),
+        keys=key_map,
+        plan_version_id=str(version) if version else None,
+    )
 
 
 def _feature(item: dict[str, Any]) -> Feature:
