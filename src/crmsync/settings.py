@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crmsync.errors import ConfigError
+from crmsync.reconcile.guards import GuardPolicy
 
 DEFAULT_CONFIG = Path("config/crmsync.toml")
 
@@ -35,6 +36,7 @@ class Settings:
     schematic_writes_per_second: float = 20.0  # [schematic] writes_per_second; Schematic documents 20/s
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
+    guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
     def require(self, value: str | None, variable: str, what: str) -> str:
@@ -66,6 +68,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=int(_number(schematic, "attempts", defaults.schematic_attempts)),
+        guards=_guards(tuning.get("guards", {})),
         environ=env,
     )
 
@@ -79,6 +82,16 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
+
+
+def _guards(section: Mapping[str, Any]) -> GuardPolicy:
+    d = GuardPolicy()
+    return GuardPolicy(
+        max_percent=_number(section, "max_percent", d.max_percent),
+        min_affected=int(_number(section, "min_affected", d.min_affected)),
+        max_count=int(_number(section, "max_count", d.max_count)),
+        min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
+    )
 
 
 def _number(section: Mapping[str, Any], key: str, default: float) -> float:

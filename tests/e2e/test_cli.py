@@ -136,4 +136,4 @@ def test_status_lists_the_runs(harness: Harness) -> None:
     """Every plan and apply is recorded and `crmsync status` lists them."""
     invoke(harness, "apply", "--yes")
     result = invoke(harness, "status", "--json")
-    assert [r["command"] for r in json.loads(result.stdout)][:1] == ["apply"]
+    assert [r["command"] for r in json.loads(result.stdout)["runs"]][:1] == ["apply"]

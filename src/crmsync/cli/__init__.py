@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -17,11 +18,14 @@ import typer
 from rich.console import Console
 
 from crmsync.cli.render import render_plan, render_report, summary_line
+from crmsync.cli.revops import register as register_revops
+from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
 from crmsync.cli.wiring import open_context, schematic_client
-from crmsync.errors import CrmsyncError, MappingError
+from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanError
 from crmsync.mapping.loader import load_mappings
 from crmsync.service.apply import apply_plan
 from crmsync.service.history import record_apply, record_plan
+from crmsync.service.safety import raise_if_unsafe, refusals
 from crmsync.service.sync import build_plan, check_mappings
 from crmsync.settings import load_settings
 
@@ -41,18 +45,19 @@ MappingsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
 
-def guarded(action: Callable[[], int]) -> None:
-    """Run a command body; turn crmsync errors into one-line messages and exit codes."""
+def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None:
+    """Run a command body; turn crmsync errors into one-line messages and exit codes
+    (every error exits `error_code` when given: `plan --detailed-exitcode` keeps 2 for changes)."""
     try:
         code = action()
     except MappingError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was written.", markup=False)
-        code = exc.exit_code
+        code = error_code or exc.exit_code
     except CrmsyncError as exc:
         err.print(f"crmsync: {exc}", markup=False)
-        code = exc.exit_code
+        code = error_code or exc.exit_code
     except KeyboardInterrupt:
         err.print("crmsync: interrupted", markup=False)
         code = 130
@@ -60,7 +65,19 @@ def guarded(action: Callable[[], int]) -> None:
 
 
 @app.command()
-def plan(mappings: MappingsOption = None, as_json: JsonOption = False) -> None:
+def plan(
+    mappings: MappingsOption = None,
+    as_json: JsonOption = False,
+    fail_on_warning: Annotated[
+        bool, typer.Option("--fail-on-warning", help="Exit 1 when the plan has any warning (for CI).")
+    ] = False,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also save the plan to FILE: `crmsync apply FILE` applies exactly it.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on any error.")
+    ] = False,
+) -> None:
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
@@ -69,24 +86,47 @@ def plan(mappings: MappingsOption = None, as_json: JsonOption = False) -> None:
         with open_context(settings, maps) as ctx:
             run = build_plan(ctx, maps)
             record_plan(ctx, run, trigger="manual")
+            refused = refusals(ctx, run)
+            if out_file is not None:
+                write_plan(ctx, run, out_file)
         if as_json:
-            print(json.dumps(run.plan.to_json(), indent=2, sort_keys=True))
+            print(json.dumps({**run.plan.to_json(), "refusals": [str(r) for r in refused]}, indent=2, sort_keys=True))
         else:
             render_plan(out, run.plan)
-        return 0
+            render_refusals(out, refused)
+        if out_file is not None:
+            saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
+            (err if as_json else out).print(saved, markup=False)
+        if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
+            return 2 if run.plan.changes else 0
+        return 1 if fail_on_warning and run.plan.warnings else 0
 
-    guarded(body)
+    guarded(body, error_code=1 if detailed_exitcode else None)
 
 
 @app.command()
 def apply(
+    plan_file: Annotated[
+        Path | None,
+        typer.Argument(help="A plan saved by `crmsync plan --out`: apply exactly it, without asking."),
+    ] = None,
     mappings: MappingsOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option("--allow-mass-change", help="This run only: apply even if the blast-radius guards refuse."),
+    ] = False,
 ) -> None:
-    """Show the plan, then apply it. Exit 0 only if every change succeeded."""
+    """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
         settings = load_settings()
+        if allow_mass_change:
+            settings = replace(settings, guards=replace(settings.guards, allow_mass_change=True))
+        if plan_file is not None:
+            if mappings is not None:
+                raise ConfigError("a saved plan is applied as it is: drop --mappings, or plan again with it")
+            return apply_file(out, settings, plan_file)
         maps = load_mappings(mappings or settings.mappings)
         with open_context(settings, maps) as ctx:
             run = build_plan(ctx, maps)
@@ -94,6 +134,11 @@ def apply(
             if run.plan.is_empty:
                 record_plan(ctx, run, trigger="manual", command="apply")
                 return 0
+            try:
+                raise_if_unsafe(ctx, run)
+            except UnsafePlanError as exc:
+                record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))
+                raise
             if not yes and not _confirm(len(run.plan.changes)):
                 out.print("Nothing applied.")
                 record_plan(ctx, run, trigger="manual", command="apply", status="declined")
@@ -130,21 +175,15 @@ def validate(
 
 @app.command()
 def status(as_json: JsonOption = False) -> None:
-    """Show recent runs from the state database."""
+    """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
     from crmsync.store.repository import Store
 
     def body() -> int:
         store = Store(load_settings().database_url)
-        runs = store.runs()
-        store.close()
-        if as_json:
-            print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
-            return 0
-        if not runs:
-            out.print("No runs yet.")
-        for r in runs:
-            out.print(f"#{r.id} {r.command} ({r.trigger}) {r.started_at:%Y-%m-%d %H:%M:%S} {r.status} {r.summary_json}")
-        return 0
+        try:
+            return show_status(out, store, as_json=as_json)
+        finally:
+            store.close()
 
     guarded(body)
 
@@ -167,6 +206,9 @@ def sandbox(
     from crmsync.cli.demo import serve_sandbox
 
     guarded(lambda: serve_sandbox(out, hubspot_port, schematic_port, salesforce_port))
+
+
+register_revops(app, guarded, out)  # `test` and `explain`
 
 
 def _confirm(count: int) -> bool:

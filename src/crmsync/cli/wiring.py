@@ -63,7 +63,13 @@ def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
     with schematic_client(settings) as schematic:
         store = Store(settings.database_url)
         try:
-            yield Context(schematic=schematic, connectors=connectors, store=store, clock=lambda: datetime.now(UTC))
+            yield Context(
+                schematic=schematic,
+                connectors=connectors,
+                store=store,
+                clock=lambda: datetime.now(UTC),
+                guards=settings.guards,
+            )
         finally:
             store.close()
             for connector in connectors.values():

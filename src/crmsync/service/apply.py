@@ -15,6 +15,7 @@ from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
+from crmsync.service.safety import raise_if_unsafe
 from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
 from crmsync.store.repository import ChangeResult
 
@@ -41,7 +42,10 @@ class ApplyReport:
 
 
 def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
-    """Execute the plan's changes in order; record each outcome in the ledger."""
+    """Execute the plan's changes in order; record each outcome in the ledger.
+
+    Refuses (UnsafePlanError, nothing written) when a blast-radius guard trips."""
+    raise_if_unsafe(ctx, run)
     for token, found_id in run.found_intents.items():
         ctx.store.confirm(token, found_id)
     report = ApplyReport()

@@ -4,20 +4,29 @@ errors, for `crmsync status`. Called by the entry points after a run.
 
 from __future__ import annotations
 
+from typing import Any
+
 from crmsync.service.apply import ApplyReport
-from crmsync.service.sync import Context, PlanRun
+from crmsync.service.safety import remember_counts
+from crmsync.service.sync import Context, PlanRun, source_deal_counts
 
 
-def record_plan(ctx: Context, run: PlanRun, *, trigger: str, command: str = "plan", status: str = "ok") -> int:
-    """Store a run that computed a plan and wrote nothing."""
+def record_plan(
+    ctx: Context, run: PlanRun, *, trigger: str, command: str = "plan", status: str = "ok", reason: str = ""
+) -> int:
+    """Store a run that computed a plan and wrote nothing (`reason`: why, when it was refused)."""
     run_id = ctx.store.start_run(command, trigger)
     summary = {
         **run.plan.summary(),
         "conflicts": len(run.plan.conflicts),
         "pending": len(run.plan.pending),
         "errors": len(run.plan.problems),
+        "details": run_details(run),
     }
-    ctx.store.finish_run(run_id, status, summary, [str(p) for p in run.plan.problems])
+    errors = ([reason] if reason else []) + [str(p) for p in run.plan.problems]
+    ctx.store.finish_run(run_id, status, summary, errors)
+    if command == "apply" and status == "ok":
+        remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
     return run_id
 
 
@@ -31,9 +40,39 @@ def record_apply(ctx: Context, run: PlanRun, report: ApplyReport, *, trigger: st
         "errors": len(run.plan.problems),
         "failed": len(report.failed),
         "not_attempted": report.not_attempted,
+        "details": run_details(run),
     }
     errors = [str(p) for p in run.plan.problems] + [r.message for r in report.failed]
     if report.stopped:
         errors.append(report.stopped)
     ctx.store.finish_run(run_id, "ok" if report.ok else "failed", summary, errors, report.results)
+    if report.ok:
+        remember_counts(ctx, run)
     return run_id
+
+
+def run_details(run: PlanRun) -> dict[str, Any]:
+    """What `crmsync status` shows of a run: open conflicts, pending companies, deals read per
+    source, warnings, and the display names of the companies and features its changes touch."""
+    plan = run.plan
+    touched = {c.company_id for c in plan.changes} | {c.feature_id for c in plan.changes}
+    return {
+        "conflicts": [
+            {
+                "company_id": c.company_id,
+                "company": plan.name(c.company_id),
+                "feature_id": c.feature_id,
+                "feature": plan.name(c.feature_id),
+                "override_id": c.live.id,
+                "live": c.live.value.describe(),
+                "desired": c.desired.value.describe(),
+            }
+            for c in plan.conflicts
+        ],
+        "pending": [
+            {"company_key": str(p.company), "deals": [f"{s.value} {d}" for s, d in p.deals]} for p in plan.pending
+        ],
+        "deals": source_deal_counts(run.reads),
+        "warnings": list(plan.warnings),
+        "names": {ident: plan.name(ident) for ident in sorted(touched)},
+    }

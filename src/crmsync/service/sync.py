@@ -19,8 +19,10 @@ from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translation, translate
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import diff
+from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
 from crmsync.reconcile.plan import Plan
 from crmsync.schematic.client import SchematicClient
+from crmsync.service.entitlements import plan_warnings
 from crmsync.store.repository import Owned, Store
 
 TOKEN_MARK = "[crmsync:"
@@ -34,6 +36,7 @@ class Context:
     connectors: Mapping[Source, Connector]
     store: Store
     clock: Callable[[], datetime]
+    guards: GuardPolicy = field(default_factory=GuardPolicy)
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,25 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     partial = {r.source.value for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
     result = diff(desired, live, owned_ids, scope=scope, keep=keep)
-    warnings = tuple(
-        f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
-        for r in reads
-        if not r.complete
+    shrunk = shrunk_sources(source_deal_counts(reads), ctx.store.source_counts(), ctx.guards)
+    result, withheld = withhold_deletes(result, {o.override_id: o.sources for o in owned if o.override_id}, shrunk)
+    warnings = (
+        tuple(
+            f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
+            for r in reads
+            if not r.complete
+        )
+        + withheld
     )
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
+    warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
     plan = Plan.build(result, pending=pending, problems=translation.problems, warnings=warnings, names=names)
     return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))
+
+
+def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
+    """Deals per source, for the reads that completed (a partial read says nothing)."""
+    return {r.source.value: len(r.deals) for r in reads if r.complete}
 
 
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:

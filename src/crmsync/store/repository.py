@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
 from crmsync.errors import ServiceUnavailable
-from crmsync.store.tables import OwnedOverride, RunChange, RunRecord
+from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
 
 SERVICE = "state database"
 SETTING = "CRMSYNC_DATABASE_URL"
@@ -192,6 +192,36 @@ class Store:
             rows = s.exec(select(RunRecord).order_by(RunRecord.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
             s.expunge_all()
             return list(rows)
+
+    def last_run(self, commands: Sequence[str], statuses: Sequence[str]) -> RunRecord | None:
+        """The newest run of one of `commands` that ended in one of `statuses`."""
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.command.in_(commands), RunRecord.status.in_(statuses))  # type: ignore[attr-defined]
+            row = s.exec(query.order_by(RunRecord.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+            s.expunge_all()
+            return row
+
+    def run_changes(self, run_id: int) -> list[ChangeResult]:
+        """The per-change results of one run, in the order they were applied."""
+        with self._session() as s:
+            rows = s.exec(select(RunChange).where(RunChange.run_id == run_id).order_by(RunChange.id)).all()  # type: ignore[arg-type]
+            return [ChangeResult(r.action, r.company_id, r.feature_id, r.override_id, r.ok, r.message) for r in rows]
+
+    # --- guard baselines --------------------------------------------------------------
+
+    def source_counts(self) -> dict[str, int]:
+        """Deals per source at the last successful apply that counted it."""
+        with self._session() as s:
+            return {r.source: r.deals for r in s.exec(select(SourceCount)).all()}
+
+    def save_source_counts(self, counts: dict[str, int]) -> None:
+        """After a successful apply: remember how many deals each (trusted) source returned."""
+        now = _now()
+        with self._session() as s:
+            for source, deals in counts.items():
+                row = s.get(SourceCount, source) or SourceCount(source=source, deals=deals, updated_at=now)
+                row.deals, row.updated_at = deals, now
+                s.add(row)
 
 
 def _owned(row: OwnedOverride) -> Owned:

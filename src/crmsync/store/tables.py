@@ -73,3 +73,13 @@ class Cursor(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=32)
     value: str
     updated_at: datetime
+
+
+class SourceCount(SQLModel, table=True):
+    """How many deals a source returned at the last successful apply: the guard's baseline."""
+
+    __tablename__ = "source_counts"
+
+    source: str = Field(primary_key=True, max_length=32)
+    deals: int
+    updated_at: datetime

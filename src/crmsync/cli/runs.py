@@ -1,0 +1,202 @@
+"""The CLI's side of the reconciler guarantees: writing and applying saved plans
+(`plan --out`, `apply FILE`), showing guard refusals, and `crmsync status`.
+
+Entry point only: reads and writes the plan file, calls service/saved.py and the store, renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from crmsync.cli.render import render_plan, render_report
+from crmsync.cli.wiring import schematic_client
+from crmsync.errors import ConfigError, UnsafePlanError
+from crmsync.reconcile.guards import Refusal, refusal_message
+from crmsync.service.saved import apply_saved, load_plan, record_saved, save_plan
+from crmsync.service.sync import Context, PlanRun
+from crmsync.settings import Settings
+from crmsync.store.repository import Store
+from crmsync.store.tables import RunRecord
+
+COUNTS = (
+    ("conflicts", "conflict", "conflicts"),
+    ("pending", "pending company", "pending companies"),
+    ("errors", "deal error", "deal errors"),
+    ("failed", "failed", "failed"),
+    ("not_attempted", "not attempted", "not attempted"),
+)
+STATUS_COLOUR = {"ok": "green", "failed": "bold red", "refused": "bold red"}
+
+
+def render_refusals(console: Console, found: Sequence[Refusal]) -> None:
+    """What apply would refuse, shown by `plan` before anyone tries."""
+    if found:
+        console.print(f"[bold red]apply would refuse this plan:[/] {refusal_message(found)}", highlight=False)
+
+
+def write_plan(ctx: Context, run: PlanRun, path: Path) -> None:
+    """Write the plan file (to a temporary name first, so a half-written file never exists)."""
+    text = json.dumps(save_plan(ctx, run), indent=2, sort_keys=True) + "\n"
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plan to {path}: {exc.strerror or type(exc).__name__}") from exc
+
+
+def read_plan(path: Path) -> Any:
+    """The JSON object of a plan file, or a one-line ConfigError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan {path}: {exc.strerror or type(exc).__name__}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not a crmsync plan file: {exc}") from exc
+
+
+@contextmanager
+def schematic_context(settings: Settings) -> Iterator[Context]:
+    """Schematic and the state store only: applying a saved plan reads no CRM."""
+    with schematic_client(settings) as schematic:
+        store = Store(settings.database_url)
+        try:
+            yield Context(schematic, {}, store, lambda: datetime.now(UTC), settings.guards)
+        finally:
+            store.close()
+
+
+def apply_file(console: Console, settings: Settings, path: Path) -> int:
+    """`crmsync apply FILE`: apply exactly the saved plan, or refuse with nothing written."""
+    doc = read_plan(path)
+    with schematic_context(settings) as ctx:
+        try:
+            run, saved = load_plan(ctx, doc, str(path))
+            render_plan(console, run.plan)
+            if run.plan.is_empty:
+                return 0
+            report = apply_saved(ctx, run, saved)
+        except UnsafePlanError as exc:
+            checksum = doc.get("checksum") if isinstance(doc, dict) else None
+            record_saved(ctx, "refused", {"plan_checksum": checksum}, [str(exc)])
+            raise
+    render_report(console, report)
+    return 0 if report.ok else 1
+
+
+def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 20) -> int:
+    """`crmsync status`: recent runs, open conflicts and pending companies, the last apply's results."""
+    runs = store.runs(limit)
+    latest = next((r for r in runs if _details(r) is not None), None)  # a saved-plan apply has none
+    details = _details(latest) or {}
+    last_apply = store.last_run(("apply",), ("ok", "failed"))
+    results = store.run_changes(last_apply.id) if last_apply and last_apply.id else []
+    if as_json:
+        doc = {
+            "runs": [_run_json(r) for r in runs],
+            "conflicts": details.get("conflicts", []),
+            "pending": details.get("pending", []),
+            "as_of_run": latest.id if latest else None,
+            "last_apply": None
+            if last_apply is None
+            else {**_run_json(last_apply), "changes": [asdict(c) for c in results]},
+        }
+        print(json.dumps(doc, indent=2, sort_keys=True))
+        return 0
+    if not runs:
+        console.print("No runs yet.")
+        return 0
+    _render_runs(console, runs)
+    _render_open(console, latest, details)
+    if last_apply is not None:
+        summary = json.loads(last_apply.summary_json)
+        names = (_details(last_apply) or {}).get("names") or summary.get("names") or {}
+        console.print(f"\nLast apply (#{last_apply.id}, {_when(last_apply.started_at)}):", highlight=False)
+        for c in results:
+            mark = "[green]✓[/]" if c.ok else "[bold red]✗[/]"
+            what = f"{c.action} {names.get(c.company_id, c.company_id)} / {names.get(c.feature_id, c.feature_id)}"
+            console.print(f"  {mark} {what}" + (f": {c.message}" if c.message else ""), highlight=False)
+        if not results:
+            console.print("  no changes", highlight=False)
+    return 0
+
+
+def _render_runs(console: Console, runs: Sequence[RunRecord]) -> None:
+    """One line per run, newest first; a run that did not end well lists its first failures."""
+    console.print("Recent runs (newest first):")
+    for r in runs:
+        errors: list[str] = json.loads(r.errors_json)
+        ended = f" → {r.finished_at:%H:%M:%S}" if r.finished_at else " (not finished)"
+        colour = STATUS_COLOUR.get(r.status, "yellow")
+        console.print(
+            f"  #{r.id} {r.command} ({r.trigger}) {_when(r.started_at)}{ended} [{colour}]{r.status}[/]: "
+            f"{_counts(json.loads(r.summary_json))}",
+            highlight=False,
+        )
+        if r.status != "ok":
+            for error in errors[:3]:
+                console.print(f"      ✗ {error}", highlight=False, markup=False)
+            if len(errors) > 3:
+                console.print(f"      … and {len(errors) - 3} more (crmsync status --json)", highlight=False)
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    """`13 create, 6 delete; 1 conflict, 1 pending, 2 deal errors`, zeros left out."""
+    changes = ", ".join(f"{summary[k]} {k}" for k in ("create", "update", "delete") if summary.get(k))
+    reports = ", ".join(
+        f"{n} {one if n == 1 else many}"
+        for key, one, many in COUNTS
+        if (n := summary.get(key))
+    )
+    return "; ".join(part for part in (changes or "no changes", reports) if part)
+
+
+def _render_open(console: Console, run: RunRecord | None, details: dict[str, Any]) -> None:
+    conflicts, pending = details.get("conflicts", []), details.get("pending", [])
+    if run is None or not (conflicts or pending):
+        return
+    console.print(f"\nOpen as of run #{run.id}:", highlight=False)
+    for c in conflicts:
+        console.print(
+            f"  [bold magenta]![/] conflict: {c['company']} / {c['feature']}: override {c['override_id']} "
+            f"({c['live']}) was not created by crmsync; the deals want {c['desired']}",
+            highlight=False,
+        )
+    for p in pending:
+        deals = ", ".join(p["deals"])
+        console.print(f"  [cyan]…[/] pending: no Schematic company has key {p['company_key']} yet (deal {deals})")
+
+
+def _details(run: RunRecord | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    details = json.loads(run.summary_json).get("details")
+    return details if isinstance(details, dict) else None
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    summary = json.loads(run.summary_json)
+    return {
+        "id": run.id,
+        "command": run.command,
+        "trigger": run.trigger,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "status": run.status,
+        "counts": {k: v for k, v in summary.items() if isinstance(v, int)},
+        "failures": json.loads(run.errors_json),
+    }
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+

@@ -1,0 +1,169 @@
+"""Blast-radius guards: the arithmetic that decides whether a plan may be applied. Pure.
+
+Two kinds, as octoDNS's `raise_if_unsafe`: a plan that deletes or downgrades too many owned
+overrides is *refused* (`check_guards`; `--allow-mass-change` overrides once); a source that
+suddenly returns no deals, or far fewer than at its last successful apply, has its deletes
+*withheld* (`shrunk_sources`, `withhold_deletes`): they are dropped from the plan with a warning.
+The service calls these from build_plan and before every apply; settings hold the `GuardPolicy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from crmsync.domain import Action, Change, OverrideId
+from crmsync.errors import UnsafePlanError
+from crmsync.reconcile.combine import generosity
+from crmsync.reconcile.diff import DiffResult
+from crmsync.reconcile.plan import Plan
+
+FLAG = "--allow-mass-change"
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """The thresholds of the guards (`[guards]` in config/crmsync.toml)."""
+
+    max_percent: float = 10.0
+    """Refuse when deletes + downgrades exceed this share (in %) of the owned overrides…"""
+    min_affected: int = 5
+    """…but only when at least this many are affected (4 of 10 is a normal day)."""
+    max_count: int = 50
+    """Refuse when deletes + downgrades exceed this many, whatever the share."""
+    min_source_percent: float = 50.0
+    """A source returning fewer deals than this share (in %) of its last successful apply, or none
+    at all, has every delete it drives withheld this run."""
+    allow_mass_change: bool = False
+    """`--allow-mass-change`: this run only, nothing is refused and no delete is withheld."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One guard that refuses the plan, with its numbers."""
+
+    affected: int
+    owned: int
+    reason: str  # e.g. "3 of 20 owned overrides (15%) would be deleted or downgraded; the limit is …"
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def is_downgrade(change: Change) -> bool:
+    """An update that grants less than the live override does (unlimited > any number; on > off)."""
+    if change.action is not Action.UPDATE or change.before is None or change.after is None:
+        return False
+    return generosity(change.after.value) < generosity(change.before.value)
+
+
+def affected(plan: Plan) -> list[Change]:
+    """The changes that take something away: every delete and every downgrade."""
+    return [c for c in plan.changes if c.action is Action.DELETE or is_downgrade(c)]
+
+
+def check_guards(plan: Plan, owned_count: int, policy: GuardPolicy) -> list[Refusal]:
+    """Every guard the plan trips (none when `policy.allow_mass_change`)."""
+    if policy.allow_mass_change:
+        return []
+    count = len(affected(plan))
+    refusals: list[Refusal] = []
+    share = Fraction(count, owned_count) if owned_count else Fraction(count > 0)
+    if count >= policy.min_affected and share * 100 > _exact(policy.max_percent):
+        refusals.append(
+            Refusal(
+                count,
+                owned_count,
+                f"{count} of {owned_count} owned overrides ({_percent(share * 100)}%) would be deleted or "
+                f"downgraded; the limit is {_percent(_exact(policy.max_percent))}% when at least "
+                f"{policy.min_affected} are affected",
+            )
+        )
+    if count > policy.max_count:
+        refusals.append(
+            Refusal(
+                count,
+                owned_count,
+                f"{count} owned overrides would be deleted or downgraded; the limit is {policy.max_count} per run",
+            )
+        )
+    return refusals
+
+
+def refusal_message(refusals: Sequence[Refusal]) -> str:
+    """One line naming every tripped guard, its numbers, its threshold and the flag."""
+    reasons = "; and ".join(r.reason for r in refusals)
+    return f"refusing to apply: {reasons}. Review with crmsync plan, then re-run with {FLAG}."
+
+
+def raise_if_unsafe(plan: Plan, owned_count: int, policy: GuardPolicy) -> None:
+    """Raise UnsafePlanError (exit 3) when a guard refuses the plan."""
+    refusals = check_guards(plan, owned_count, policy)
+    if refusals:
+        raise UnsafePlanError(refusal_message(refusals))
+
+
+def shrunk_sources(counts: Mapping[str, int], last: Mapping[str, int], policy: GuardPolicy) -> dict[str, str]:
+    """Sources whose deal count is suspicious, each with why: none at all, or under
+    `min_source_percent` of the count of its last successful apply."""
+    if policy.allow_mass_change:
+        return {}
+    shrunk: dict[str, str] = {}
+    for source, count in sorted(counts.items()):
+        before = last.get(source)
+        if count == 0:
+            was = f" (the last successful apply read {before})" if before else ""
+            shrunk[source] = f"{source} returned no deals{was}"
+        elif before and Fraction(count * 100, before) < _exact(policy.min_source_percent):
+            shrunk[source] = (
+                f"{source} returned {count} deals, under {_percent(_exact(policy.min_source_percent))}% of the "
+                f"{before} of the last successful apply"
+            )
+    return shrunk
+
+
+def withhold_deletes(
+    result: DiffResult, sources: Mapping[OverrideId, Collection[str]], shrunk: Mapping[str, str]
+) -> tuple[DiffResult, tuple[str, ...]]:
+    """Drop the deletes of overrides a shrunk source drives; one warning per source saying how many."""
+    if not shrunk:
+        return result, ()
+    kept: list[Change] = []
+    withheld: dict[str, int] = dict.fromkeys(shrunk, 0)
+    for change in result.changes:
+        drivers = set(sources.get(change.before.id, ())) if change.before else set()
+        hit = sorted(drivers.intersection(shrunk))
+        if change.action is Action.DELETE and hit:
+            for source in hit:
+                withheld[source] += 1
+        else:
+            kept.append(change)
+    warnings: list[str] = []
+    for source, why in shrunk.items():
+        n = withheld[source]
+        warnings.append(
+            f"{why}; {n} delete(s) of overrides it drives are withheld this run. If the CRM is right, "
+            f"apply them with crmsync apply {FLAG}"
+            if n
+            else f"{why}; nothing it drives would be deleted anyway"
+        )
+    return DiffResult(tuple(kept), result.conflicts), tuple(warnings)
+
+
+def baseline_counts(counts: Mapping[str, int], last: Mapping[str, int], policy: GuardPolicy) -> dict[str, int]:
+    """The deal counts to remember after a successful apply: a shrunk source keeps its old
+    count (else its deletes would go through next run), unless the change was allowed."""
+    shrunk = shrunk_sources(counts, last, policy)
+    return {source: count for source, count in counts.items() if source not in shrunk}
+
+
+def _exact(value: float) -> Fraction:
+    """A setting as an exact fraction (10.0 → 10, 12.5 → 25/2), so boundaries compare exactly."""
+    return Fraction(str(value))
+
+
+def _percent(value: Fraction) -> str:
+    """15 → '15', 100/3 → '33.3'."""
+    text = f"{float(value):.1f}"
+    return text[:-2] if text.endswith(".0") else text

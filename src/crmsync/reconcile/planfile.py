@@ -1,0 +1,183 @@
+"""A saved plan (`crmsync plan --out FILE`) as JSON and back, and the check that Schematic has
+not moved since it was read. Pure: the CLI reads and writes the file, service/saved.py re-reads
+the live overrides and applies.
+
+The file is `plan --json`'s object plus what applying exactly it needs: each change's full
+before/after (with rule positions for the note), every live override at a changed company and
+feature as read (id, updated_at, value, a digest of its notes), create intents found, the deal
+counts to remember, and a `digest` over all of it so an edited file is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crmsync.domain import (
+    Action,
+    Change,
+    CompanyId,
+    DealId,
+    DesiredOverride,
+    FeatureId,
+    LiveOverride,
+    MetricPeriod,
+    MonthReset,
+    OverrideId,
+    OverrideValue,
+    Provenance,
+    RuleRef,
+    Source,
+    ValueType,
+)
+from crmsync.errors import ConfigError, UnsafePlanError
+from crmsync.reconcile.plan import Plan, value_json
+
+FORMAT = "crmsync-plan/1"
+TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A decoded plan file: the plan, the live state it was computed from, and what to remember."""
+
+    plan: Plan
+    read: tuple[dict[str, Any], ...]  # the live overrides at every changed key, as `read_record`s
+    intents: Mapping[str, OverrideId]  # create intents found with their override (token → id)
+    deals: Mapping[str, int]  # deals per source to remember after a successful apply
+    created_at: str
+
+
+def encode(
+    plan: Plan,
+    live: Iterable[LiveOverride],
+    *,
+    intents: Mapping[str, OverrideId],
+    deals: Mapping[str, int],
+    created_at: datetime,
+) -> dict[str, Any]:
+    """The plan file's JSON object; `live` may hold every override read, only changed keys are kept."""
+    keys = {(c.company_id, c.feature_id) for c in plan.changes}
+    doc = plan.to_json()
+    for entry, change in zip(doc["changes"], plan.changes, strict=True):
+        if change.before is not None:
+            entry["before"]["updated_at"] = _stamp(change.before.updated_at)
+        if change.after is not None:
+            entry["after"]["rule_refs"] = [
+                {"path": r.path, "line": r.line, "feature": r.feature} for r in change.after.provenance.rules
+            ]
+    doc |= {
+        "format": FORMAT,
+        "created_at": created_at.astimezone(UTC).strftime(TIME),
+        "read": sorted(
+            (read_record(o) for o in live if (o.company_id, o.feature_id) in keys), key=lambda r: str(r["id"])
+        ),
+        "intents": dict(sorted(intents.items())),
+        "deals": dict(sorted(deals.items())),
+    }
+    return doc | {"digest": digest(doc)}
+
+
+def decode(doc: Any, where: str) -> SavedPlan:
+    """A plan file's object → SavedPlan; refuses one edited since it was written."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(
+            f"{where} is not a crmsync plan file (no \"format\": \"{FORMAT}\"); write one with crmsync plan --out"
+        )
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    if doc.get("digest") != digest(body):
+        raise UnsafePlanError(
+            f"refusing to apply {where}: it was edited after crmsync plan wrote it (its digest does not match); "
+            f"make a new one with crmsync plan --out {where}"
+        )
+    try:
+        changes = tuple(_change(c) for c in doc["changes"])
+        names = {c["company_id"]: c["company"] for c in doc["changes"]} | {
+            c["feature_id"]: c["feature"] for c in doc["changes"]
+        }
+        plan = Plan(changes, warnings=tuple(doc.get("warnings", ())), names=names)
+        saved = SavedPlan(plan, tuple(doc["read"]), dict(doc["intents"]), dict(doc["deals"]), doc["created_at"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: unreadable plan file ({type(exc).__name__}: {exc})") from exc
+    if plan.checksum() != doc.get("checksum"):
+        raise ConfigError(f"{where}: its changes do not match its checksum; make a new one with crmsync plan --out")
+    return saved
+
+
+def stale(saved: SavedPlan, now: Iterable[LiveOverride]) -> list[str]:
+    """How the live overrides at the plan's changed keys differ from when the plan was made."""
+    keys = {(c.company_id, c.feature_id) for c in saved.plan.changes}
+    then = {str(r["id"]): r for r in saved.read}
+    current = {str(o.id): read_record(o) for o in now if (o.company_id, o.feature_id) in keys}
+    problems: list[str] = []
+    for ident in sorted(then.keys() | current.keys()):
+        before, after = then.get(ident), current.get(ident)
+        record = after or before
+        assert record is not None
+        where = f"override {ident} ({saved.plan.name(record['company_id'])} / {saved.plan.name(record['feature_id'])})"
+        if after is None:
+            problems.append(f"{where} was deleted")
+        elif before is None:
+            problems.append(f"{where} was created")
+        elif before != after:
+            problems.append(f"{where} was changed (updated {before['updated_at']} → {after['updated_at']})")
+    return problems
+
+
+def read_record(override: LiveOverride) -> dict[str, Any]:
+    """What is compared of a live override: id, key, updated_at, value, and a digest of its notes."""
+    notes = hashlib.sha256("\n".join(override.notes).encode()).hexdigest()[:16]
+    return {
+        "id": override.id,
+        "company_id": override.company_id,
+        "feature_id": override.feature_id,
+        "updated_at": _stamp(override.updated_at),
+        "value": value_json(override.value),
+        "notes_digest": notes,
+    }
+
+
+def digest(body: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON (catches edits; it is not a signature)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _change(entry: Mapping[str, Any]) -> Change:
+    company, feature = CompanyId(entry["company_id"]), FeatureId(entry["feature_id"])
+    before = after = None
+    if entry["before"] is not None:
+        b = entry["before"]
+        before = LiveOverride(OverrideId(b["id"]), company, feature, _value(b), updated_at=_time(b.get("updated_at")))
+    if entry["after"] is not None:
+        a = entry["after"]
+        provenance = Provenance(
+            deals=tuple((Source(d["source"]), DealId(d["deal_id"])) for d in a["deals"]),
+            rules=tuple(RuleRef(r["path"], int(r["line"]), r["feature"]) for r in a["rule_refs"]),
+        )
+        after = DesiredOverride(company, feature, _value(a), provenance)
+    return Change(Action(entry["action"]), company, feature, before, after, entry["reason"])
+
+
+def _value(fields: Mapping[str, Any]) -> OverrideValue:
+    period, reset = fields.get("metric_period"), fields.get("metric_period_month_reset")
+    return OverrideValue(
+        value_type=ValueType(fields["value_type"]),
+        value_bool=fields.get("value_bool"),
+        value_numeric=fields.get("value_numeric"),
+        value_trait_id=fields.get("value_trait_id"),
+        metric_period=MetricPeriod(period) if period else None,
+        month_reset=MonthReset(reset) if reset else None,
+        expiration=_time(fields.get("expiration_date")),
+    )
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

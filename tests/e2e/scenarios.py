@@ -1,0 +1,71 @@
+"""Scenarios shared by the guard and saved-plan tests: run the CLI, grow the sample to 20 owned
+overrides, make a CRM look empty. Plain functions over a `Harness`; no test lives here."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from click.testing import Result
+from typer.testing import CliRunner
+
+from crmsync.cli import app
+from tests.e2e.conftest import Harness
+
+runner = CliRunner()
+OWNED = 20  # the scenarios grow the sample to this many owned overrides, so 6 deletes are 30%
+
+
+def invoke(h: Harness, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run `crmsync …` against the harness's sandbox, state database and mappings."""
+    return runner.invoke(app, list(args), env={**h.env(), **(env or {})})
+
+
+def hubspot_only(h: Harness, tmp_path: Path) -> Harness:
+    """The same sandbox and database with only the sample's HubSpot mapping file."""
+    maps = tmp_path / "hubspot-only"
+    maps.mkdir()
+    shutil.copy(h.settings.mappings / "hubspot.yaml", maps / "hubspot.yaml")
+    return Harness(h.sb, replace(h.settings, mappings=maps))
+
+
+def add_seat_deals(h: Harness, count: int) -> list[str]:
+    """`count` new companies in both systems, each with one won deal granting seats; their deal ids."""
+    deal_ids = []
+    for n in range(count):
+        ref = str(6001 + n)
+        h.sb.hubspot.add_company(ref, f"Company {ref}")
+        h.sb.schematic.add_company(f"Company {ref}", {"hubspot_company_id": ref})
+        properties = {
+            "dealname": f"{ref} seats",
+            "pipeline": "default",
+            "dealstage": "closedwon",
+            "closedate": "2026-05-01T12:00:00Z",
+            "seats_purchased": "10",
+        }
+        deal_ids.append(h.sb.hubspot.add_deal(properties=properties, company_ids=[ref]))
+    return deal_ids
+
+
+def owned_count(h: Harness) -> int:
+    """Overrides in the sandbox carrying crmsync's note."""
+    return sum(1 for r in h.sb.schematic.overrides.values() if any("crmsync" in n["note"] for n in r["notes"]))
+
+
+def grow_to_twenty_then_lose_six(h: Harness) -> None:
+    """Apply the sample, add companies until crmsync owns 20 overrides, then move 6 of their deals to lost."""
+    assert invoke(h, "apply", "--yes").exit_code == 0
+    deals = add_seat_deals(h, OWNED - owned_count(h))
+    assert invoke(h, "apply", "--yes").exit_code == 0 and owned_count(h) == OWNED
+    for deal_id in deals[:6]:
+        h.sb.hubspot.update_deal(deal_id, dealstage="closedlost")
+
+
+def lose_every_deal(h: Harness) -> None:
+    """Move every won HubSpot deal to a lost stage, as a broken CRM filter would make it look."""
+    lost = {"closedwon": "closedlost", "ent_won": "ent_lost"}
+    for deal_id, deal in list(h.sb.hubspot.deals.items()):
+        stage = deal.properties.get("dealstage", "")
+        if stage in lost:
+            h.sb.hubspot.update_deal(deal_id, dealstage=lost[stage])
