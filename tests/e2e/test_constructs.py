@@ -138,7 +138,7 @@ def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: H
     run = harness.plan(tmp_path)
     planned = {(c.company_id, c.feature_id) for c in run.plan.changes}
     assert ("comp_initech", "feat_seats") not in planned  # Initech's won deal is in the other pipeline's stage
-    hooli = [c for c in run.plan.changes if (c.company_id, c.feature_id) == ("comp_hooli", "feat_seats")][0]
+    hooli = next(c for c in run.plan.changes if (c.company_id, c.feature_id) == ("comp_hooli", "feat_seats"))
     closes = [harness.sb.hubspot.deals[d].properties["closedate"] for d in ("1010", "1011")]
     latest = max(datetime.fromisoformat(c.replace("Z", "+00:00")) for c in closes)
     assert hooli.after is not None and hooli.after.value.expiration == (latest + timedelta(days=400)).astimezone(UTC)
