@@ -3,10 +3,21 @@ wanted, and never touch an override crmsync does not own."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmsync.domain import Action, CompanyId, DesiredOverride, FeatureId, LiveOverride, OverrideId
+from crmsync.domain import (
+    Action,
+    CompanyId,
+    DesiredOverride,
+    FeatureId,
+    LiveOverride,
+    OverrideId,
+    OverrideValue,
+    ValueType,
+)
 from crmsync.reconcile.diff import diff
 from tests.core.builders import desired, live, numeric
 
@@ -145,3 +156,10 @@ def test_applying_the_diff_yields_the_desired_values_on_owned_keys(
         assert [o.value for o in mine if (o.company_id, o.feature_id) == key] == [d.value]
     assert {(o.company_id, o.feature_id) for o in mine} <= set(want)
     assert [o for o in after if o.id not in owned] == [o for o in lives if o.id not in owned]
+
+
+def test_an_owned_override_past_its_expiry_is_left_in_place() -> None:
+    """Expired owned overrides are inert in Schematic: not deleted, not re-created."""
+    gone = OverrideValue(ValueType.NUMERIC, value_numeric=3, expiration=datetime(2026, 1, 1, tzinfo=UTC))
+    result = diff({}, [live("cmov_1", *KEY, gone)], {OverrideId("cmov_1")}, now=datetime(2026, 6, 1, tzinfo=UTC))
+    assert result.changes == ()

@@ -156,3 +156,25 @@ def test_the_plan_json_has_the_documented_shape(harness: Harness) -> None:
     assert set(data["changes"][0]) >= {"action", "company_id", "feature_id", "before", "after", "reason"}
     assert {e["deal_id"] for e in data["errors"]} == {"1008", "1013", "006000000000103AAA"}
     assert len(data["conflicts"]) == 1 and len(data["pending"]) == 2
+
+
+def test_an_expired_owned_override_stays_and_an_extension_updates_it_in_place(harness: Harness) -> None:
+    """Past expiry: left in place, not re-created; the contract is extended: same override, new expiration."""
+    harness.apply()
+    record = owned_by_crmsync(harness)[("comp_umbrella", "feat_api_calls")]
+    harness.sb.schematic.update_override(
+        record["id"],
+        {
+            "value_type": "numeric",
+            "value_numeric": 250000,
+            "metric_period": "current_month",
+            "expiration_date": "2026-01-31T23:59:59Z",
+        },
+    )
+    harness.sb.hubspot.update_deal("1009", contract_end_date="2026-01-31")
+    assert harness.plan().plan.is_empty
+    harness.sb.hubspot.update_deal("1009", contract_end_date="2028-01-31")
+    run, report = harness.apply()
+    assert [(c.action, c.before.id if c.before else None) for c in run.plan.changes] == [(Action.UPDATE, record["id"])]
+    after = owned_by_crmsync(harness)[("comp_umbrella", "feat_api_calls")]
+    assert report.ok and after["expiration_date"] == "2028-01-31T23:59:59Z"

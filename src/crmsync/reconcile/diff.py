@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePath
 
 from crmsync.domain import (
@@ -41,11 +42,14 @@ def diff(
     *,
     scope: Collection[CompanyId] | None = None,
     keep: Collection[OverrideId] = (),
+    now: datetime | None = None,
 ) -> DiffResult:
     """Compare what should be with what is, touching only overrides in `owned`.
 
     `scope` limits the diff to some companies (a targeted reconcile); `keep` lists owned
-    overrides that must not be deleted this run (their source's read was partial).
+    overrides that must not be deleted this run (their source's read was partial). An owned
+    override already past its expiration (at `now`) is left in place: Schematic keeps it
+    inert, and a contract extension updates it in place.
     """
     owned_ids = frozenset(owned)
     in_scope = (lambda c: True) if scope is None else frozenset(scope).__contains__
@@ -76,9 +80,15 @@ def diff(
         changes.extend(
             Change(Action.DELETE, key[0], key[1], o, None, "no counted deal grants it any more")
             for o in overrides
-            if o.id in owned_ids and o.id not in keep
+            if o.id in owned_ids and o.id not in keep and not expired(o, now)
         )
     return DiffResult(tuple(changes), tuple(conflicts))
+
+
+def expired(override: LiveOverride, now: datetime | None) -> bool:
+    """Whether an override's expiration has passed."""
+    expiration = override.value.expiration
+    return now is not None and expiration is not None and expiration <= now
 
 
 def same_value(live: LiveOverride, want: DesiredOverride) -> bool:

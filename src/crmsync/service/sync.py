@@ -67,7 +67,8 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     features = ctx.schematic.list_features()
     resolved = check_mappings(mappings, features)
     reads = tuple(_read(ctx, mappings, source) for source in mappings.sources())
-    translation = translate((d for r in reads for d in r.deals), mappings.files, resolved, ctx.clock())
+    now = ctx.clock()
+    translation = translate((d for r in reads for d in r.deals), mappings.files, resolved, now)
     companies = ctx.schematic.list_companies(scope)
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
@@ -77,7 +78,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     owned_ids = {o.override_id for o in owned if o.override_id} | set(found.values())
     partial = {r.source.value for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
-    result = diff(desired, live, owned_ids, scope=scope, keep=keep)
+    result = diff(desired, live, owned_ids, scope=scope, keep=keep, now=now)
     shrunk = shrunk_sources(source_deal_counts(reads), ctx.store.source_counts(), ctx.guards)
     result, withheld = withhold_deletes(result, {o.override_id: o.sources for o in owned if o.override_id}, shrunk)
     warnings = (
