@@ -108,13 +108,16 @@ def plan(
 def apply(
     plan_file: Annotated[
         Path | None,
-        typer.Argument(help="A plan saved by `crmsync plan --out`: apply exactly it, without asking."),
+        typer.Argument(metavar="FILE", help="A plan saved by `crmsync plan --out`: applied exactly, without asking."),
     ] = None,
     mappings: MappingsOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     allow_mass_change: Annotated[
         bool,
-        typer.Option("--allow-mass-change", help="This run only: apply even if the blast-radius guards refuse."),
+        typer.Option(
+            "--allow-mass-change",
+            help="This run only: apply even if a blast-radius guard refuses, and the deletes a shrunk CRM withholds.",
+        ),
     ] = False,
 ) -> None:
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
