@@ -12,10 +12,10 @@ from pathlib import Path
 
 from crmsync.domain import CompanyKey, Deal, DealId, MetricPeriod, MonthReset, OverrideValue, Source, ValueType
 from crmsync.errors import MappingError, Problem
-from crmsync.mapping import schema
+from crmsync.mapping import nodes, schema
 from crmsync.mapping.loader import MAX_BYTES, SUFFIXES, read_yaml
+from crmsync.mapping.nodes import Field, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.rules import Position
-from crmsync.mapping.schema import Field, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.testing import Case, CaseFile, ExpectedError, ExpectedOverride
 from crmsync.mapping.values import BadValue, parse_bool, parse_instant, parse_whole
 
@@ -69,13 +69,13 @@ def load_case_text(text: str | bytes, path: str, default_source: Source | None =
 def _file(root: Node, path: str, default: Source | None, rep: Report) -> CaseFile | None:
     """The whole file: a default `now`, alias tables, and the cases."""
     if not isinstance(root, Map):
-        rep.add(root.pos, f"a case file must be 'key: value' settings, not {schema.describe(root)}", SHAPE)
+        rep.add(root.pos, f"a case file must be 'key: value' settings, not {nodes.describe(root)}", SHAPE)
         return None
-    f = schema.fields(root, TOP_KEYS, "at the top level", rep)
+    f = nodes.fields(root, TOP_KEYS, "at the top level", rep)
     if f.lacks("cases"):
         rep.add(root.pos, "this file has no cases:", SHAPE)
     now = _instant(f.get("now"), rep)
-    default = schema.choice(f.get("source"), Source, rep) or default  # the file's, else the mappings' only CRM
+    default = nodes.choice(f.get("source"), Source, rep) or default  # the file's, else the mappings' only CRM
     features = {alias: name for name, aliases in _groups(f.get("features"), rep).items() for alias, _ in aliases}
     companies: dict[CompanyKey, str] = {}
     for name, keys in _groups(f.get("companies"), rep).items():
@@ -93,20 +93,20 @@ def _groups(fld: Field | None, rep: Report) -> dict[str, list[tuple[str, Positio
         return {}
     if not isinstance(fld[1], Map):
         hint = f"for example {fld[0].text}: {{seats: [feat_seats, Seats]}}"
-        rep.add(schema.at(fld), f"{fld[0].text}: must map a name to a list of aliases", hint)
+        rep.add(nodes.at(fld), f"{fld[0].text}: must map a name to a list of aliases", hint)
         return {}
     out: dict[str, list[tuple[str, Position]]] = {}
-    for name, pair in schema.fields(fld[1], None, f"under {fld[0].text}:", rep).items():
-        out[name] = [(alias, pair[1].pos) for alias in schema.names(pair, rep, "[a, b]") or ()]
+    for name, pair in nodes.fields(fld[1], None, f"under {fld[0].text}:", rep).items():
+        out[name] = [(alias, pair[1].pos) for alias in nodes.names(pair, rep, "[a, b]") or ()]
     return out
 
 
 def _case(item: Node, now: datetime | None, default: Source | None, rep: Report) -> Case | None:
     """One `- name: …` entry."""
     if not isinstance(item, Map):
-        rep.add(item.pos, f"each case must be a mapping with name:, deals: and expect:, not {schema.describe(item)}")
+        rep.add(item.pos, f"each case must be a mapping with name:, deals: and expect:, not {nodes.describe(item)}")
         return None
-    f = schema.fields(item, CASE_KEYS, "in a case", rep)
+    f = nodes.fields(item, CASE_KEYS, "in a case", rep)
     for key in ("name", "deals", "expect"):
         if f.lacks(key):
             rep.add(item.pos, f"this case has no {key}:", SHAPE)
@@ -115,7 +115,7 @@ def _case(item: Node, now: datetime | None, default: Source | None, rep: Report)
         rep.add(item.pos, "this case has no now: (nor does the file)", "add now: 2026-11-21T12:00:00Z")
     deals = [_deal(d, default, rep) for d in _list(f.get("deals"), rep, "deals")]
     overrides, errors = _expect(f.get("expect"), rep)
-    name = schema.name(f.get("name"), rep, "a larger seat count wins")
+    name = nodes.name(f.get("name"), rep, "a larger seat count wins")
     if name is None or when is None or None in deals:
         return None
     return Case(name, item.pos, when, tuple(d for d in deals if d is not None), overrides, errors)
@@ -124,31 +124,31 @@ def _case(item: Node, now: datetime | None, default: Source | None, rep: Report)
 def _deal(item: Node, default: Source | None, rep: Report) -> Deal | None:
     """One deal of a case: where it comes from, its stage and its properties."""
     if not isinstance(item, Map):
-        rep.add(item.pos, f"each deal must be a mapping with id: and stage:, not {schema.describe(item)}")
+        rep.add(item.pos, f"each deal must be a mapping with id: and stage:, not {nodes.describe(item)}")
         return None
-    f = schema.fields(item, DEAL_KEYS, "in a deal", rep)
+    f = nodes.fields(item, DEAL_KEYS, "in a deal", rep)
     for key in ("id", "stage"):
         if f.lacks(key):
             rep.add(item.pos, f"this deal has no {key}:", "for example id: 1001 and stage: closedwon")
-    source = schema.choice(f.get("source"), Source, rep) if "source" in f else default
+    source = nodes.choice(f.get("source"), Source, rep) if "source" in f else default
     if source is None and f.lacks("source"):
         hint = "add source: hubspot or source: salesforce to the deal, or once at the top of the file"
         rep.add(item.pos, "this deal has no source:", hint)
     company = f.get("company")
     props = _properties(f.get("properties"), rep)
-    deal_id, stage = schema.name(f.get("id"), rep, "1001"), schema.name(f.get("stage"), rep, "closedwon")
+    deal_id, stage = nodes.name(f.get("id"), rep, "1001"), nodes.name(f.get("stage"), rep, "closedwon")
     if deal_id is None or stage is None or source is None or props is None:
         return None
     return Deal(
         source=source,
         id=DealId(deal_id),
-        company_ref=schema.text(company[1]) if company else None,
+        company_ref=nodes.text(company[1]) if company else None,
         stage=stage,
-        pipeline=schema.name(f.get("pipeline") or f.get("record_type"), rep),
+        pipeline=nodes.name(f.get("pipeline") or f.get("record_type"), rep),
         close_date=_instant(f.get("close_date"), rep),
         modified_at=None,
         properties=props,
-        name=schema.name(f.get("name"), rep),
+        name=nodes.name(f.get("name"), rep),
     )
 
 
@@ -157,14 +157,14 @@ def _properties(fld: Field | None, rep: Report) -> dict[str, str | None] | None:
     if fld is None:
         return {}
     if not isinstance(fld[1], Map):
-        rep.add(schema.at(fld), "properties: must map property names to values", "for example {seats_purchased: 50}")
+        rep.add(nodes.at(fld), "properties: must map property names to values", "for example {seats_purchased: 50}")
         return None
     out: dict[str, str | None] = {}
-    for prop, (_, value) in schema.fields(fld[1], None, "under properties:", rep).items():
+    for prop, (_, value) in nodes.fields(fld[1], None, "under properties:", rep).items():
         if isinstance(value, Scalar):
-            out[prop] = schema.text(value)
+            out[prop] = nodes.text(value)
         else:
-            rep.add(value.pos, f"property {prop!r} must be one value, not {schema.describe(value)}", "quote it")
+            rep.add(value.pos, f"property {prop!r} must be one value, not {nodes.describe(value)}", "quote it")
     return out
 
 
@@ -173,9 +173,9 @@ def _expect(fld: Field | None, rep: Report) -> tuple[tuple[ExpectedOverride, ...
     if fld is None:
         return (), ()
     if not isinstance(fld[1], Map):
-        rep.add(schema.at(fld), "expect: must hold overrides: (and errors:)", "for example expect: {overrides: []}")
+        rep.add(nodes.at(fld), "expect: must hold overrides: (and errors:)", "for example expect: {overrides: []}")
         return (), ()
-    f = schema.fields(fld[1], EXPECT_KEYS, "under expect:", rep)
+    f = nodes.fields(fld[1], EXPECT_KEYS, "under expect:", rep)
     if f.lacks("overrides"):
         rep.add(fld[0].pos, "expect: has no overrides:", "list every override the deals give; [] for none")
     overrides = [o for o in map(lambda n: _override(n, rep), _list(f.get("overrides"), rep, "overrides")) if o]
@@ -191,28 +191,28 @@ def _expect(fld: Field | None, rep: Report) -> tuple[tuple[ExpectedOverride, ...
 def _override(item: Node, rep: Report) -> ExpectedOverride | None:
     """One expected override: company key, feature as written in the mapping, type and value."""
     if not isinstance(item, Map):
-        rep.add(item.pos, f"each expected override must be a mapping, not {schema.describe(item)}")
+        rep.add(item.pos, f"each expected override must be a mapping, not {nodes.describe(item)}")
         return None
     before = len(rep.problems)
-    f = schema.fields(item, OVERRIDE_KEYS, "in an expected override", rep)
+    f = nodes.fields(item, OVERRIDE_KEYS, "in an expected override", rep)
     for key, example in (("company", "hubspot_company_id=5001"), ("feature", "seats"), ("type", "numeric")):
         if f.lacks(key):
             rep.add(item.pos, f"this expected override has no {key}:", f"for example {key}: {example}")
-    company, feature = schema.name(f.get("company"), rep), schema.name(f.get("feature"), rep)
-    vtype = schema.choice(f.get("type"), ValueType, rep)
+    company, feature = nodes.name(f.get("company"), rep), nodes.name(f.get("feature"), rep)
+    vtype = nodes.choice(f.get("type"), ValueType, rep)
     value = _value(vtype, f, item, rep) if vtype is not None else None
     if company is None or feature is None or value is None or len(rep.problems) > before:
         return None
     return ExpectedOverride(company.strip(), feature, value, item.pos)
 
 
-def _value(vtype: ValueType, f: schema.Fields, item: Map, rep: Report) -> OverrideValue | None:
+def _value(vtype: ValueType, f: nodes.Fields, item: Map, rep: Report) -> OverrideValue | None:
     """The expected value, window and expiry for a type."""
-    raw = schema.text(f["value"][1]) if "value" in f else None
+    raw = nodes.text(f["value"][1]) if "value" in f else None
     if vtype is ValueType.UNLIMITED and "value" in f:
         rep.add(f["value"][0].pos, "type: unlimited takes no value:", "remove value:")
     elif vtype is not ValueType.UNLIMITED and raw is None:
-        rep.add(schema.at(f["value"]) if "value" in f else item.pos, f"type: {vtype} needs a value:", "e.g. value: 50")
+        rep.add(nodes.at(f["value"]) if "value" in f else item.pos, f"type: {vtype} needs a value:", "e.g. value: 50")
         return None
     try:
         flag = parse_bool(raw) if vtype is ValueType.BOOLEAN and raw is not None else None
@@ -225,8 +225,8 @@ def _value(vtype: ValueType, f: schema.Fields, item: Map, rep: Report) -> Overri
         value_bool=flag,
         value_numeric=number,
         value_trait_id=raw.strip() if vtype is ValueType.TRAIT and raw else None,
-        metric_period=schema.choice(f.get("metric_period"), MetricPeriod, rep),
-        month_reset=schema.choice(f.get("metric_period_month_reset"), MonthReset, rep),
+        metric_period=nodes.choice(f.get("metric_period"), MetricPeriod, rep),
+        month_reset=nodes.choice(f.get("metric_period_month_reset"), MonthReset, rep),
         expiration=_instant(f.get("expiration"), rep, end_of_day=True),
     )
 
@@ -234,14 +234,14 @@ def _value(vtype: ValueType, f: schema.Fields, item: Map, rep: Report) -> Overri
 def _error(item: Node, rep: Report) -> ExpectedError | None:
     """One expected deal error: the deal id, optionally the feature and a part of the message."""
     if not isinstance(item, Map):
-        rep.add(item.pos, f"each expected error must be a mapping with deal:, not {schema.describe(item)}")
+        rep.add(item.pos, f"each expected error must be a mapping with deal:, not {nodes.describe(item)}")
         return None
-    f = schema.fields(item, ERROR_KEYS, "in an expected error", rep)
+    f = nodes.fields(item, ERROR_KEYS, "in an expected error", rep)
     if f.lacks("deal"):
         rep.add(item.pos, "this expected error has no deal:", "for example deal: 1008")
-    deal = schema.name(f.get("deal"), rep, "1008")
-    message = schema.text(f["message"][1]) if "message" in f else None
-    return ExpectedError(deal, item.pos, schema.name(f.get("feature"), rep), message) if deal else None
+    deal = nodes.name(f.get("deal"), rep, "1008")
+    message = nodes.text(f["message"][1]) if "message" in f else None
+    return ExpectedError(deal, item.pos, nodes.name(f.get("feature"), rep), message) if deal else None
 
 
 def _list(fld: Field | None, rep: Report, what: str) -> list[Node]:
@@ -249,7 +249,7 @@ def _list(fld: Field | None, rep: Report, what: str) -> list[Node]:
     if fld is None or (isinstance(fld[1], Scalar) and fld[1].kind == "null"):
         return []
     if not isinstance(fld[1], Seq):
-        rep.add(schema.at(fld), f"{what}: must be a list, not {schema.describe(fld[1])}", "start each item with '- '")
+        rep.add(nodes.at(fld), f"{what}: must be a list, not {nodes.describe(fld[1])}", "start each item with '- '")
         return []
     return fld[1].items
 
@@ -259,9 +259,9 @@ def _instant(fld: Field | None, rep: Report, *, end_of_day: bool = False) -> dat
     if fld is None:
         return None
     try:
-        return parse_instant(schema.text(fld[1]) or "", end_of_day=end_of_day)
+        return parse_instant(nodes.text(fld[1]) or "", end_of_day=end_of_day)
     except BadValue as exc:
-        rep.add(schema.at(fld), f"{fld[0].text}: {exc}", "for example 2026-11-21 or 2026-11-21T12:00:00Z")
+        rep.add(nodes.at(fld), f"{fld[0].text}: {exc}", "for example 2026-11-21 or 2026-11-21T12:00:00Z")
         return None
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from crmsync.domain import Feature, FeatureId, MetricPeriod, ValueType
 from crmsync.errors import Problem
+from crmsync.mapping.nodes import did_you_mean
 from crmsync.mapping.rules import MappingFile, Mappings, OverrideRule
-from crmsync.mapping.schema import did_you_mean
 
 MATCHED_BY = "features are matched by id, flag key or exact name"
 LIMIT_TYPES = frozenset({"event", "trait", "license"})  # Schematic feature types that carry a limit

@@ -18,9 +18,9 @@ from ruamel.yaml.reader import ReaderError
 
 from crmsync.domain import Combine, Source
 from crmsync.errors import MappingError, Problem
-from crmsync.mapping import schema
+from crmsync.mapping import nodes, schema
+from crmsync.mapping.nodes import Field, Fields, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.rules import DealFilter, MappingFile, Mappings, OverrideRule, Position
-from crmsync.mapping.schema import Field, Fields, Map, Node, Report, Scalar, Seq
 
 MAX_BYTES = 1024 * 1024  # mapping files are a few kilobytes; anything this big is the wrong file
 SUFFIXES = (".yaml", ".yml")
@@ -213,20 +213,20 @@ def _file(root: Node, path: str, rep: Report) -> MappingFile | None:
     """The whole file: source, deal filter, company key, overrides and file-level policies."""
     if not isinstance(root, Map):
         hint = f"{NEEDS}, each at the start of a line"
-        rep.add(root.pos, f"a mapping file must be 'key: value' settings, not {schema.describe(root)}", hint)
+        rep.add(root.pos, f"a mapping file must be 'key: value' settings, not {nodes.describe(root)}", hint)
         return None
     before = len(rep.problems)
-    f = schema.fields(root, TOP_KEYS, "at the top level", rep)
+    f = nodes.fields(root, TOP_KEYS, "at the top level", rep)
     for key, hint in TOP_HINTS.items():
         if f.lacks(key):
             rep.add(root.pos, f"this file has no {key}:", hint)
-    source = schema.choice(f.get("source"), Source, rep)
+    source = nodes.choice(f.get("source"), Source, rep)
     deals = _deal_filter(f, source, root, rep)
     company = _company(f.get("company"), rep)
     overrides = _overrides(f.get("overrides"), rep)
-    combine = schema.choice(f.get("combine"), Combine, rep) or Combine.MAX
-    drift = schema.one_of(f.get("drift"), schema.DRIFT, rep) or "overwrite"
-    on_conflict = schema.one_of(f.get("on_conflict"), ("skip", "adopt"), rep) or "skip"
+    combine = nodes.choice(f.get("combine"), Combine, rep) or Combine.MAX
+    drift = nodes.one_of(f.get("drift"), schema.DRIFT, rep) or "overwrite"
+    on_conflict = nodes.one_of(f.get("on_conflict"), ("skip", "adopt"), rep) or "skip"
     if len(rep.problems) > before or source is None or deals is None or company is None:
         return None
     return MappingFile(path, source, deals, company, overrides, combine, drift, on_conflict, root.pos)
@@ -263,15 +263,15 @@ def _one_filter(fld: Field, rep: Report) -> DealFilter | None:
     key, node = fld
     if not isinstance(node, Map):
         hint = f"for example {key.text}: {{stages: [closedwon]}}"
-        rep.add(schema.at(fld), f"{key.text}: must hold stages: (and pipelines:), not {schema.describe(node)}", hint)
+        rep.add(nodes.at(fld), f"{key.text}: must hold stages: (and pipelines:), not {nodes.describe(node)}", hint)
         return None
     allowed = ("pipelines", "stages", "record_types") if key.text == "opportunities" else ("pipelines", "stages")
-    g = schema.fields(node, allowed, f"under {key.text}:", rep)
+    g = nodes.fields(node, allowed, f"under {key.text}:", rep)
     if g.lacks("stages"):
         rep.add(key.pos, f"{key.text}: has no stages:", "list the deal stages that count, e.g. stages: [closedwon]")
-    stages = schema.names(g.get("stages"), rep, "['Closed Won']" if key.text == "opportunities" else "[closedwon]")
-    pipelines = schema.names(g.get("pipelines"), rep, "[default]")
-    record_types = schema.names(g.get("record_types"), rep, "[Enterprise]")
+    stages = nodes.names(g.get("stages"), rep, "['Closed Won']" if key.text == "opportunities" else "[closedwon]")
+    pipelines = nodes.names(g.get("pipelines"), rep, "[default]")
+    record_types = nodes.names(g.get("record_types"), rep, "[Enterprise]")
     return DealFilter(stages, pipelines, record_types) if stages else None
 
 
@@ -281,13 +281,13 @@ def _company(fld: Field | None, rep: Report) -> str | None:
         return None
     if not isinstance(fld[1], Map):
         hint = "for example company: {key: hubspot_company_id}"
-        rep.add(schema.at(fld), f"company: must hold key:, not {schema.describe(fld[1])}", hint)
+        rep.add(nodes.at(fld), f"company: must hold key:, not {nodes.describe(fld[1])}", hint)
         return None
-    g = schema.fields(fld[1], ("key",), "under company:", rep)
+    g = nodes.fields(fld[1], ("key",), "under company:", rep)
     if g.lacks("key"):
         hint = "name the Schematic company key that holds the CRM company id, e.g. key: hubspot_company_id"
         rep.add(fld[0].pos, "company: has no key:", hint)
-    return schema.name(g.get("key"), rep, "hubspot_company_id")
+    return nodes.name(g.get("key"), rep, "hubspot_company_id")
 
 
 def _overrides(fld: Field | None, rep: Report) -> tuple[OverrideRule, ...]:
@@ -295,9 +295,9 @@ def _overrides(fld: Field | None, rep: Report) -> tuple[OverrideRule, ...]:
     if fld is None:
         return ()
     if not isinstance(fld[1], Seq) or not fld[1].items:
-        shown = "an empty list" if isinstance(fld[1], Seq) else schema.describe(fld[1])
+        shown = "an empty list" if isinstance(fld[1], Seq) else nodes.describe(fld[1])
         hint = "start each with '- feature: <name>'"
-        rep.add(schema.at(fld), f"overrides: must be a list of overrides, not {shown}", hint)
+        rep.add(nodes.at(fld), f"overrides: must be a list of overrides, not {shown}", hint)
         return ()
     rules = [schema.override_rule(item, rep) for item in fld[1].items]
     return tuple(rule for rule in rules if rule is not None)
