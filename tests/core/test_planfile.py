@@ -11,6 +11,8 @@ import pytest
 
 from crmsync.domain import Action, Change, CompanyId, FeatureId, MetricPeriod, OverrideValue, ValueType
 from crmsync.errors import ConfigError, UnsafePlanError
+from crmsync.reconcile.adopt import Adoption
+from crmsync.reconcile.drift import Drift, DriftAction, DriftPolicy
 from crmsync.reconcile.plan import Plan
 from crmsync.reconcile.planfile import decode, encode, stale
 from tests.core.builders import desired, live, numeric
@@ -47,6 +49,16 @@ def test_a_round_trip_keeps_the_plan_exactly() -> None:
     saved = decode(saved_doc(), "plan.json")
     assert saved.plan.changes == plan().changes and saved.plan.checksum() == plan().checksum()
     assert saved.deals == {"hubspot": 11} and saved.plan.name(A) == "Acme"
+
+
+def test_drift_and_adoptions_survive_the_round_trip() -> None:
+    """A saved plan keeps its drift (apply refuses `fail` from the file too) and the adoptions apply records."""
+    drift = Drift(A, SEATS, SEATS_LIVE.id, numeric(5), numeric(3), DriftPolicy.FAIL, DriftAction.REFUSE)
+    adoption = Adoption(live("cmov_m", A, API, API_VALUE), desired(A, API, API_VALUE), auto=True)
+    with_both = replace(plan(), drift=(drift,), adoptions=(adoption,))
+    doc = json.loads(json.dumps(encode(with_both, [SEATS_LIVE], intents={}, deals={}, created_at=T0)))
+    saved = decode(doc, "plan.json")
+    assert saved.plan.drift == (drift,) and saved.plan.adoptions == (adoption,)
 
 
 def test_only_overrides_at_changed_keys_are_kept_as_read() -> None:

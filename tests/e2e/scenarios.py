@@ -1,16 +1,19 @@
-"""Scenarios shared by the guard and saved-plan tests: run the CLI, grow the sample to 20 owned
-overrides, make a CRM look empty. Plain functions over a `Harness`; no test lives here."""
+"""Scenarios shared by the e2e tests: run the CLI, grow the sample to 20 owned overrides, make a
+CRM look empty, write a mapping with policies, look at one override or the ledger. Plain
+functions over a `Harness`; no test lives here."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from click.testing import Result
 from typer.testing import CliRunner
 
 from crmsync.cli import app
+from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
 
 runner = CliRunner()
@@ -28,6 +31,36 @@ def hubspot_only(h: Harness, tmp_path: Path) -> Harness:
     maps.mkdir()
     shutil.copy(h.settings.mappings / "hubspot.yaml", maps / "hubspot.yaml")
     return Harness(h.sb, replace(h.settings, mappings=maps))
+
+
+def hubspot_with(h: Harness, tmp_path: Path, top: str = "", seats: str = "") -> Harness:
+    """Only the sample's HubSpot mapping, with `top` lines added to the file (e.g. `drift: keep`)
+    and `seats` lines added to its seats rule (e.g. `drift: keep`)."""
+    hub = hubspot_only(h, tmp_path)
+    mapping = hub.settings.mappings / "hubspot.yaml"
+    text = mapping.read_text()
+    if seats:
+        text = text.replace("from: seats_purchased\n", f"from: seats_purchased\n    {seats}\n", 1)
+    mapping.write_text(text + top + ("\n" if top else ""))
+    return hub
+
+
+def the_override(h: Harness, company: str, feature: str) -> dict[str, Any]:
+    """The one override a company has for a feature in the sandbox (fails if there are several)."""
+    (record,) = h.sb.schematic.overrides_for(company, feature)
+    return record
+
+
+def ledger(h: Harness) -> dict[str, set[str]]:
+    """The override ids in the harness's ledger: `active` ones and `released` ones."""
+    store = Store(h.settings.database_url)
+    try:
+        return {
+            "active": {o.override_id for o in store.owned() if o.override_id and o.status == "active"},
+            "released": {o.override_id for o in store.released() if o.override_id},
+        }
+    finally:
+        store.close()
 
 
 def add_seat_deals(h: Harness, count: int) -> list[str]:

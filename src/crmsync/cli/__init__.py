@@ -1,4 +1,5 @@
-"""The `crmsync` command: plan, apply, validate, status, demo, sandbox.
+"""The `crmsync` command: plan, apply, validate, status, demo, sandbox (and, registered from
+their own modules, test, explain, release, adopt).
 
 Entry point only: parse options, call the service, render. Every crmsync error becomes
 one line (or one line per mapping problem) on stderr and an exit code; no tracebacks for
@@ -17,6 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
@@ -25,7 +27,7 @@ from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanEr
 from crmsync.mapping.loader import load_mappings
 from crmsync.service.apply import apply_plan
 from crmsync.service.history import record_apply, record_plan
-from crmsync.service.safety import raise_if_unsafe, refusals
+from crmsync.service.safety import raise_if_unsafe, refusal_messages
 from crmsync.service.sync import build_plan, check_mappings
 from crmsync.settings import load_settings
 
@@ -86,11 +88,11 @@ def plan(
         with open_context(settings, maps) as ctx:
             run = build_plan(ctx, maps)
             record_plan(ctx, run, trigger="manual")
-            refused = refusals(ctx, run)
+            refused = refusal_messages(ctx, run)
             if out_file is not None:
                 write_plan(ctx, run, out_file)
         if as_json:
-            print(json.dumps({**run.plan.to_json(), "refusals": [str(r) for r in refused]}, indent=2, sort_keys=True))
+            print(json.dumps({**run.plan.to_json(), "refusals": refused}, indent=2, sort_keys=True))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refused)
@@ -98,7 +100,7 @@ def plan(
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
             (err if as_json else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
-            return 2 if run.plan.changes else 0
+            return 0 if run.plan.is_empty else 2
         return 1 if fail_on_warning and run.plan.warnings else 0
 
     guarded(body, error_code=1 if detailed_exitcode else None)
@@ -142,7 +144,7 @@ def apply(
             except UnsafePlanError as exc:
                 record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))
                 raise
-            if not yes and not _confirm(len(run.plan.changes)):
+            if not yes and not _confirm(len(run.plan.changes) + len(run.plan.ledger_only())):
                 out.print("Nothing applied.")
                 record_plan(ctx, run, trigger="manual", command="apply", status="declined")
                 return 1
@@ -212,6 +214,7 @@ def sandbox(
 
 
 register_revops(app, guarded, out)  # `test` and `explain`
+register_ownership(app, guarded, out)  # `release` and `adopt`
 
 
 def _confirm(count: int) -> bool:

@@ -1,7 +1,7 @@
 """Human rendering of plans and apply reports for the terminal (rich).
 
-`+` create, `~` update, `-` delete; then conflicts, pending companies, deal errors and
-warnings; then one summary line. JSON output is `Plan.to_json()`, not here.
+`+` create, `~` update, `-` delete; then drift (`≠`), conflicts, adoptable overrides, pending
+companies, deal errors and warnings; then one summary line. JSON output is `Plan.to_json()`, not here.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ def render_plan(console: Console, plan: Plan) -> None:
         console.print(table)
     else:
         console.print("No changes: Schematic already matches the deals.")
+    for d in plan.drift:
+        console.print(
+            f"[bold yellow]≠[/] drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
+            f"{d.override_id} {d.describe()}",
+            highlight=False,
+        )
     for conflict in plan.conflicts:
         console.print(
             f"[bold magenta]![/] conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: "
@@ -43,6 +49,14 @@ def render_plan(console: Console, plan: Plan) -> None:
             f"untouched; the deals want {conflict.desired.value.describe()}",
             highlight=False,
         )
+    for a in plan.adoptions:
+        where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
+        how = (
+            "apply adopts it (on_conflict: adopt)"
+            if a.auto
+            else f"take it over with crmsync adopt --company {a.live.company_id} --feature {a.live.feature_id}"
+        )
+        console.print(f"[magenta]⇆[/] adoptable: {where}: override {a.live.id}: {how}", highlight=False)
     for pending in plan.pending:
         deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
         console.print(
@@ -63,13 +77,15 @@ def summary_line(plan: Plan) -> str:
         _count(len(plan.conflicts), "conflict"),
         _count(len(plan.pending), "pending company", "pending companies"),
         _count(len(plan.problems), "deal error"),
-    ]
+    ] + ([_count(len(plan.drift), "drift", "drift")] if plan.drift else [])
     return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; {', '.join(extras)}."
 
 
 def render_report(console: Console, report: ApplyReport) -> None:
     """Each change's outcome, failures last with the API's message."""
     done = [r for r in report.results if r.ok]
+    for line in report.recorded:
+        console.print(f"[green]✓[/] recorded in the ledger: {line}", highlight=False)
     for result in done:
         console.print(
             f"[green]✓[/] {result.action} {result.company_id} / {result.feature_id} → {result.override_id}",

@@ -20,7 +20,6 @@ from rich.console import Console
 from crmsync.cli.render import render_plan, render_report
 from crmsync.cli.wiring import schematic_client
 from crmsync.errors import ConfigError, UnsafePlanError
-from crmsync.reconcile.guards import Refusal, refusal_message
 from crmsync.service.saved import apply_saved, load_plan, record_saved, save_plan
 from crmsync.service.sync import Context, PlanRun
 from crmsync.settings import Settings
@@ -31,16 +30,17 @@ COUNTS = (
     ("conflicts", "conflict", "conflicts"),
     ("pending", "pending company", "pending companies"),
     ("errors", "deal error", "deal errors"),
+    ("drift", "drift", "drift"),
     ("failed", "failed", "failed"),
     ("not_attempted", "not attempted", "not attempted"),
 )
 STATUS_COLOUR = {"ok": "green", "failed": "bold red", "refused": "bold red"}
 
 
-def render_refusals(console: Console, found: Sequence[Refusal]) -> None:
+def render_refusals(console: Console, messages: Sequence[str]) -> None:
     """What apply would refuse, shown by `plan` before anyone tries."""
-    if found:
-        console.print(f"[bold red]apply would refuse this plan:[/] {refusal_message(found)}", highlight=False)
+    for message in messages:
+        console.print(f"[bold red]apply would refuse this plan:[/] {message}", highlight=False)
 
 
 def write_plan(ctx: Context, run: PlanRun, path: Path) -> None:
@@ -105,6 +105,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
             "runs": [_run_json(r) for r in runs],
             "conflicts": details.get("conflicts", []),
             "pending": details.get("pending", []),
+            "drift": details.get("drift", []),
             "as_of_run": latest.id if latest else None,
             "last_apply": None
             if last_apply is None
@@ -161,14 +162,19 @@ def _counts(summary: dict[str, Any]) -> str:
 
 
 def _render_open(console: Console, run: RunRecord | None, details: dict[str, Any]) -> None:
-    conflicts, pending = details.get("conflicts", []), details.get("pending", [])
-    if run is None or not (conflicts or pending):
+    conflicts, pending, drift = details.get("conflicts", []), details.get("pending", []), details.get("drift", [])
+    if run is None or not (conflicts or pending or drift):
         return
     console.print(f"\nOpen as of run #{run.id}:", highlight=False)
     for c in conflicts:
         console.print(
             f"  [bold magenta]![/] conflict: {c['company']} / {c['feature']}: override {c['override_id']} "
             f"({c['live']}) was not created by crmsync; the deals want {c['desired']}",
+            highlight=False,
+        )
+    for d in drift:
+        console.print(
+            f"  [bold yellow]≠[/] drift: {d['company']} / {d['feature']}: override {d['override_id']} {d['reason']}",
             highlight=False,
         )
     for p in pending:

@@ -4,6 +4,7 @@ Two kinds, as octoDNS's `raise_if_unsafe`: a plan that deletes or downgrades too
 overrides is *refused* (`check_guards`; `--allow-mass-change` overrides once); a source that
 suddenly returns no deals, or far fewer than at its last successful apply, has its deletes
 *withheld* (`shrunk_sources`, `withhold_deletes`): they are dropped from the plan with a warning.
+A plan with drift under `drift: fail` is refused too (`drift_refusal`), whatever the flag says.
 The service calls these from build_plan and before every apply; settings hold the `GuardPolicy`.
 """
 
@@ -17,6 +18,7 @@ from crmsync.domain import Action, Change, OverrideId
 from crmsync.errors import UnsafePlanError
 from crmsync.reconcile.combine import generosity
 from crmsync.reconcile.diff import DiffResult
+from crmsync.reconcile.drift import DriftAction
 from crmsync.reconcile.plan import Plan
 
 FLAG = "--allow-mass-change"
@@ -102,6 +104,23 @@ def raise_if_unsafe(plan: Plan, owned_count: int, policy: GuardPolicy) -> None:
     refusals = check_guards(plan, owned_count, policy)
     if refusals:
         raise UnsafePlanError(refusal_message(refusals))
+
+
+def drift_refusal(plan: Plan) -> str | None:
+    """Why apply refuses a plan with drift under `drift: fail` (naming each override), or None."""
+    failing = [d for d in plan.drift if d.action is DriftAction.REFUSE]
+    if not failing:
+        return None
+    each = "; ".join(
+        f"{plan.name(d.company_id)} / {plan.name(d.feature_id)} (override {d.override_id}) was "
+        + (f"edited by hand: {d.last_applied.describe()} → {d.live.describe()}" if d.live else "deleted by hand")
+        for d in failing
+    )
+    ids = " ".join(d.override_id for d in failing)
+    return (
+        f"refusing to apply: drift under the policy drift: fail: {each}. Put it back by hand, stop managing it "
+        f"with crmsync release {ids}, or set drift: overwrite (restore) or drift: keep (respect the edit)."
+    )
 
 
 def shrunk_sources(counts: Mapping[str, int], last: Mapping[str, int], policy: GuardPolicy) -> dict[str, str]:

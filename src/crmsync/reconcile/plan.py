@@ -1,5 +1,5 @@
 """The Plan: ordered changes plus what is reported without writing (conflicts, pending
-companies, deal problems), its summary, its JSON form and a checksum. Pure.
+companies, deal problems, drift, adoptable overrides), its summary, its JSON form and a checksum. Pure.
 
 Built by the service from a `DiffResult`; rendered by the CLI; executed by service/apply.
 Order is fixed: deletes, creates, updates, each by company then feature.
@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from crmsync.domain import (
@@ -20,10 +21,15 @@ from crmsync.domain import (
     DealProblem,
     DesiredOverride,
     LiveOverride,
+    MetricPeriod,
+    MonthReset,
     OverrideValue,
     Pending,
+    ValueType,
 )
+from crmsync.reconcile.adopt import Adoption
 from crmsync.reconcile.diff import DiffResult
+from crmsync.reconcile.drift import LEDGER_ONLY, Drift
 
 ORDER = {Action.DELETE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 
@@ -38,6 +44,8 @@ class Plan:
     problems: tuple[DealProblem, ...] = ()
     warnings: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)  # comp_/feat_ id → display name
+    drift: tuple[Drift, ...] = ()  # owned overrides changed or deleted by hand, and what this run does
+    adoptions: tuple[Adoption, ...] = ()  # unowned overrides crmsync could take over (`auto`: apply does)
 
     @classmethod
     def build(
@@ -48,12 +56,16 @@ class Plan:
         problems: tuple[DealProblem, ...] = (),
         warnings: tuple[str, ...] = (),
         names: Mapping[str, str] | None = None,
+        drift: tuple[Drift, ...] = (),
+        adoptions: tuple[Adoption, ...] = (),
     ) -> Plan:
         """Order the diff's changes and attach the reports."""
         changes = tuple(sorted(result.changes, key=lambda c: (ORDER[c.action], c.company_id, c.feature_id)))
         conflicts = tuple(sorted(result.conflicts, key=lambda c: (c.company_id, c.feature_id, c.live.id)))
         problems = tuple(sorted(problems, key=lambda p: (p.source.value, p.deal_id, str(p.rule))))
-        return cls(changes, conflicts, pending, problems, warnings, dict(names or {}))
+        drift = tuple(sorted(drift, key=lambda d: (d.company_id, d.feature_id, d.override_id)))
+        adoptions = tuple(sorted(adoptions, key=lambda a: (a.key, a.live.id)))
+        return cls(changes, conflicts, pending, problems, warnings, dict(names or {}), drift, adoptions)
 
     def summary(self) -> dict[str, int]:
         """How many creates, updates and deletes."""
@@ -64,8 +76,15 @@ class Plan:
 
     @property
     def is_empty(self) -> bool:
-        """True when applying would write nothing."""
-        return not self.changes
+        """True when applying would write nothing: no change, and nothing to record in the ledger."""
+        return not self.changes and not self.ledger_only()
+
+    def ledger_only(self) -> list[str]:
+        """What an apply records in the ledger without a write to Schematic: adoptions by
+        `on_conflict: adopt`, drift released or forgotten (one line each)."""
+        adopted = [(a.live.id, a.key, "adopt") for a in self.adoptions if a.auto]
+        drifted = [(d.override_id, d.key, d.action.value) for d in self.drift if d.action in LEDGER_ONLY]
+        return [f"{verb} {ident} ({self.name(c)} / {self.name(f)})" for ident, (c, f), verb in adopted + drifted]
 
     def name(self, ident: str) -> str:
         """A display name for a company or feature id (the id itself when unknown)."""
@@ -108,6 +127,8 @@ class Plan:
                 for p in self.problems
             ],
             "warnings": list(self.warnings),
+            "drift": [self._drift_json(d) for d in self.drift],
+            "adoptable": [self._adoption_json(a) for a in self.adoptions],
             "checksum": self.checksum(),
         }
 
@@ -126,6 +147,34 @@ class Plan:
             "before": live_json(change.before) if change.before else None,
             "after": desired_json(change.after) if change.after else None,
             "reason": change.reason,
+        }
+
+
+    def _drift_json(self, d: Drift) -> dict[str, Any]:
+        return {
+            "company_id": d.company_id,
+            "company": self.name(d.company_id),
+            "feature_id": d.feature_id,
+            "feature": self.name(d.feature_id),
+            "override_id": d.override_id,
+            "last_applied": value_json(d.last_applied),
+            "live": value_json(d.live) if d.live is not None else None,
+            "policy": d.policy.value,
+            "action": d.action.value,
+            "reason": d.describe(),
+        }
+
+    def _adoption_json(self, a: Adoption) -> dict[str, Any]:
+        return {
+            "company_id": a.live.company_id,
+            "company": self.name(a.live.company_id),
+            "feature_id": a.live.feature_id,
+            "feature": self.name(a.live.feature_id),
+            "override_id": a.live.id,
+            "live": live_json(a.live),
+            "desired": desired_json(a.desired),
+            "value_matches": a.value_matches,
+            "auto": a.auto,
         }
 
 
@@ -154,3 +203,18 @@ def desired_json(want: DesiredOverride) -> dict[str, Any]:
         "deals": [{"source": s.value, "deal_id": d} for s, d in want.provenance.deals],
         "rules": [str(r) for r in want.provenance.rules],
     }
+
+
+def value_from_json(fields: Mapping[str, Any]) -> OverrideValue:
+    """The inverse of `value_json` (ledger values, saved plans)."""
+    period, reset = fields.get("metric_period"), fields.get("metric_period_month_reset")
+    expiration = fields.get("expiration_date")
+    return OverrideValue(
+        value_type=ValueType(fields["value_type"]),
+        value_bool=fields.get("value_bool"),
+        value_numeric=fields.get("value_numeric"),
+        value_trait_id=fields.get("value_trait_id"),
+        metric_period=MetricPeriod(period) if period else None,
+        month_reset=MonthReset(reset) if reset else None,
+        expiration=datetime.fromisoformat(expiration.replace("Z", "+00:00")) if expiration else None,
+    )

@@ -3,9 +3,10 @@ not moved since it was read. Pure: the CLI reads and writes the file, service/sa
 the live overrides and applies.
 
 The file is `plan --json`'s object plus what applying exactly it needs: each change's full
-before/after (with rule positions for the note), every live override at a changed company and
-feature as read (id, updated_at, value, a digest of its notes), create intents found, the deal
-counts to remember, and a `digest` over all of it so an edited file is refused.
+before/after (with rule positions for the note), its drift and adoptions, every live override at
+a changed (or auto-adopted) company and feature as read (id, updated_at, value, a digest of its
+notes), create intents found, the deal counts to remember, and a `digest` over all of it so an
+edited file is refused.
 """
 
 from __future__ import annotations
@@ -25,17 +26,15 @@ from crmsync.domain import (
     DesiredOverride,
     FeatureId,
     LiveOverride,
-    MetricPeriod,
-    MonthReset,
     OverrideId,
-    OverrideValue,
     Provenance,
     RuleRef,
     Source,
-    ValueType,
 )
 from crmsync.errors import ConfigError, UnsafePlanError
-from crmsync.reconcile.plan import Plan, value_json
+from crmsync.reconcile.adopt import Adoption
+from crmsync.reconcile.drift import Drift, DriftAction, DriftPolicy
+from crmsync.reconcile.plan import Plan, value_from_json, value_json
 
 FORMAT = "crmsync-plan/1"
 TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -60,16 +59,16 @@ def encode(
     deals: Mapping[str, int],
     created_at: datetime,
 ) -> dict[str, Any]:
-    """The plan file's JSON object; `live` may hold every override read, only changed keys are kept."""
-    keys = {(c.company_id, c.feature_id) for c in plan.changes}
+    """The plan file's JSON object; `live` may hold every override read, only watched keys are kept."""
+    keys = watched(plan)
     doc = plan.to_json()
     for entry, change in zip(doc["changes"], plan.changes, strict=True):
         if change.before is not None:
             entry["before"]["updated_at"] = _stamp(change.before.updated_at)
         if change.after is not None:
-            entry["after"]["rule_refs"] = [
-                {"path": r.path, "line": r.line, "feature": r.feature} for r in change.after.provenance.rules
-            ]
+            entry["after"]["rule_refs"] = _rule_refs(change.after)
+    for entry, adoption in zip(doc["adoptable"], plan.adoptions, strict=True):
+        entry["desired"]["rule_refs"] = _rule_refs(adoption.desired)
     doc |= {
         "format": FORMAT,
         "created_at": created_at.astimezone(UTC).strftime(TIME),
@@ -99,7 +98,11 @@ def decode(doc: Any, where: str) -> SavedPlan:
         names = {c["company_id"]: c["company"] for c in doc["changes"]} | {
             c["feature_id"]: c["feature"] for c in doc["changes"]
         }
-        plan = Plan(changes, warnings=tuple(doc.get("warnings", ())), names=names)
+        drift = tuple(_drift(d) for d in doc.get("drift", ()))
+        adoptions = tuple(_adoption(a) for a in doc.get("adoptable", ()))
+        names |= {d["company_id"]: d["company"] for d in (*doc.get("drift", ()), *doc.get("adoptable", ()))}
+        names |= {d["feature_id"]: d["feature"] for d in (*doc.get("drift", ()), *doc.get("adoptable", ()))}
+        plan = Plan(changes, warnings=tuple(doc.get("warnings", ())), names=names, drift=drift, adoptions=adoptions)
         saved = SavedPlan(plan, tuple(doc["read"]), dict(doc["intents"]), dict(doc["deals"]), doc["created_at"])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: unreadable plan file ({type(exc).__name__}: {exc})") from exc
@@ -109,8 +112,8 @@ def decode(doc: Any, where: str) -> SavedPlan:
 
 
 def stale(saved: SavedPlan, now: Iterable[LiveOverride]) -> list[str]:
-    """How the live overrides at the plan's changed keys differ from when the plan was made."""
-    keys = {(c.company_id, c.feature_id) for c in saved.plan.changes}
+    """How the live overrides at the plan's watched keys differ from when the plan was made."""
+    keys = watched(saved.plan)
     then = {str(r["id"]): r for r in saved.read}
     current = {str(o.id): read_record(o) for o in now if (o.company_id, o.feature_id) in keys}
     problems: list[str] = []
@@ -141,6 +144,12 @@ def read_record(override: LiveOverride) -> dict[str, Any]:
     }
 
 
+def watched(plan: Plan) -> set[tuple[CompanyId, FeatureId]]:
+    """The keys whose live overrides must not move before a saved plan is applied: every changed
+    key, and every key apply adopts on its own (`on_conflict: adopt`)."""
+    return {(c.company_id, c.feature_id) for c in plan.changes} | {a.key for a in plan.adoptions if a.auto}
+
+
 def digest(body: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON (catches edits; it is not a signature)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -151,28 +160,42 @@ def _change(entry: Mapping[str, Any]) -> Change:
     before = after = None
     if entry["before"] is not None:
         b = entry["before"]
-        before = LiveOverride(OverrideId(b["id"]), company, feature, _value(b), updated_at=_time(b.get("updated_at")))
+        value, updated = value_from_json(b), _time(b.get("updated_at"))
+        before = LiveOverride(OverrideId(b["id"]), company, feature, value, updated_at=updated)
     if entry["after"] is not None:
-        a = entry["after"]
-        provenance = Provenance(
-            deals=tuple((Source(d["source"]), DealId(d["deal_id"])) for d in a["deals"]),
-            rules=tuple(RuleRef(r["path"], int(r["line"]), r["feature"]) for r in a["rule_refs"]),
-        )
-        after = DesiredOverride(company, feature, _value(a), provenance)
+        after = _desired(company, feature, entry["after"])
     return Change(Action(entry["action"]), company, feature, before, after, entry["reason"])
 
 
-def _value(fields: Mapping[str, Any]) -> OverrideValue:
-    period, reset = fields.get("metric_period"), fields.get("metric_period_month_reset")
-    return OverrideValue(
-        value_type=ValueType(fields["value_type"]),
-        value_bool=fields.get("value_bool"),
-        value_numeric=fields.get("value_numeric"),
-        value_trait_id=fields.get("value_trait_id"),
-        metric_period=MetricPeriod(period) if period else None,
-        month_reset=MonthReset(reset) if reset else None,
-        expiration=_time(fields.get("expiration_date")),
+def _desired(company: CompanyId, feature: FeatureId, a: Mapping[str, Any]) -> DesiredOverride:
+    provenance = Provenance(
+        deals=tuple((Source(d["source"]), DealId(d["deal_id"])) for d in a["deals"]),
+        rules=tuple(RuleRef(r["path"], int(r["line"]), r["feature"]) for r in a["rule_refs"]),
     )
+    return DesiredOverride(company, feature, value_from_json(a), provenance)
+
+
+def _rule_refs(want: DesiredOverride) -> list[dict[str, Any]]:
+    return [{"path": r.path, "line": r.line, "feature": r.feature} for r in want.provenance.rules]
+
+
+def _drift(entry: Mapping[str, Any]) -> Drift:
+    live = entry["live"]
+    return Drift(
+        CompanyId(entry["company_id"]),
+        FeatureId(entry["feature_id"]),
+        OverrideId(entry["override_id"]),
+        value_from_json(entry["last_applied"]),
+        value_from_json(live) if live is not None else None,
+        DriftPolicy(entry["policy"]),
+        DriftAction(entry["action"]),
+    )
+
+
+def _adoption(entry: Mapping[str, Any]) -> Adoption:
+    company, feature = CompanyId(entry["company_id"]), FeatureId(entry["feature_id"])
+    live = LiveOverride(OverrideId(entry["override_id"]), company, feature, value_from_json(entry["live"]))
+    return Adoption(live, _desired(company, feature, entry["desired"]), auto=bool(entry["auto"]))
 
 
 def _stamp(moment: datetime | None) -> str | None:

@@ -2,7 +2,8 @@
 
 Ownership is recorded before each create (an intent with a unique token, also written
 into the override's note) and confirmed after; a create whose response is lost is
-found again by its token, never sent twice. Each change succeeds or fails on its own;
+found again by its token, never sent twice. Adoptions (`on_conflict: adopt`) and drift releases
+are recorded before the first write. Each change succeeds or fails on its own;
 an unreachable API or rejected key stops the rest (nothing half-written is left unknown).
 """
 
@@ -15,6 +16,7 @@ from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
+from crmsync.service.ownership import record_ownership, sources_of
 from crmsync.service.safety import raise_if_unsafe
 from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
 from crmsync.store.repository import ChangeResult
@@ -27,6 +29,7 @@ class ApplyReport:
     """What an apply did."""
 
     results: list[ChangeResult] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)  # ledger-only records (adopt, release, forget)
     stopped: str = ""  # why the remaining changes were not attempted
     not_attempted: int = 0
 
@@ -48,7 +51,7 @@ def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
     raise_if_unsafe(ctx, run)
     for token, found_id in run.found_intents.items():
         ctx.store.confirm(token, found_id)
-    report = ApplyReport()
+    report = ApplyReport(recorded=record_ownership(ctx.store, run.plan))
     changes = list(run.plan.changes)
     for index, change in enumerate(changes):
         try:
@@ -75,7 +78,7 @@ def _execute(ctx: Context, change: Change) -> OverrideId | None:
         assert change.before is not None
         note = make_note(change.after, token=None)
         ctx.schematic.update_override(change.before.id, change.after.value, note)
-        ctx.store.record_update(change.before.id, _sources(change.after), value_json(change.after.value), note)
+        ctx.store.record_update(change.before.id, sources_of(change.after), value_json(change.after.value), note)
         return change.before.id
     return _create(ctx, change.after)
 
@@ -83,7 +86,7 @@ def _execute(ctx: Context, change: Change) -> OverrideId | None:
 def _create(ctx: Context, want: DesiredOverride) -> OverrideId:
     token = secrets.token_hex(8)
     note = make_note(want, token=token)
-    ctx.store.record_intent(token, want.company_id, want.feature_id, _sources(want), value_json(want.value), note)
+    ctx.store.record_intent(token, want.company_id, want.feature_id, sources_of(want), value_json(want.value), note)
     try:
         created = ctx.schematic.create_override(want.company_id, want.feature_id, want.value, note)
     except OutcomeUnknown:
@@ -122,10 +125,6 @@ def make_note(want: DesiredOverride, *, token: str | None) -> str:
     if len(note) > NOTE_LIMIT:
         note = note[: NOTE_LIMIT - 1] + "…"
     return f"{note} {TOKEN_MARK}{token}]" if token else note
-
-
-def _sources(want: DesiredOverride) -> list[str]:
-    return sorted({source.value for source, _ in want.provenance.deals})
 
 
 def _result(change: Change, override_id: str | None, *, ok: bool, message: str = "") -> ChangeResult:

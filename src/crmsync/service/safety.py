@@ -1,6 +1,7 @@
-"""The guards around every apply: refuse an unsafe plan before anything is written, and
-remember each source's deal count after a successful apply (the baseline build_plan compares
-the next read with). Called by apply_plan (the only writer), the CLI and the run history.
+"""The guards around every apply: refuse an unsafe plan (mass change, or drift under `drift:
+fail`) before anything is written, and remember each source's deal count after a successful
+apply (the baseline build_plan compares the next read with). Called by apply_plan (the only
+writer), the CLI and the run history.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from crmsync.errors import UnsafePlanError
-from crmsync.reconcile.guards import Refusal, baseline_counts, check_guards, refusal_message
+from crmsync.reconcile.guards import Refusal, baseline_counts, check_guards, drift_refusal, refusal_message
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 from crmsync.store.repository import Owned
 
@@ -23,11 +24,18 @@ def refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
     return check_guards(run.plan, owned_count(run.owned), ctx.guards)
 
 
-def raise_if_unsafe(ctx: Context, run: PlanRun) -> None:
-    """UnsafePlanError (exit 3) naming the numbers, the threshold and the flag; nothing written."""
+def refusal_messages(ctx: Context, run: PlanRun) -> list[str]:
+    """Why apply would refuse this plan: drift under `drift: fail`, then the tripped guards."""
     found = refusals(ctx, run)
-    if found:
-        raise UnsafePlanError(refusal_message(found))
+    drift = drift_refusal(run.plan)
+    return ([drift] if drift else []) + ([refusal_message(found)] if found else [])
+
+
+def raise_if_unsafe(ctx: Context, run: PlanRun) -> None:
+    """UnsafePlanError (exit 3) naming what refuses it and what to do; nothing written."""
+    messages = refusal_messages(ctx, run)
+    if messages:
+        raise UnsafePlanError(" ".join(messages))
 
 
 def remember_counts(ctx: Context, run: PlanRun) -> None:

@@ -1,4 +1,5 @@
-"""Orchestration of one reconcile: read deals → translate → combine → diff → Plan.
+"""Orchestration of one reconcile: read deals → translate → combine → diff (with adoption and
+drift, service/ownership.py) → Plan.
 
 Called by the CLI (and later by the scheduler and the webhook intake) with a `Context`
 of ready edges. It never writes: `apply.py` does. A reconcile can be scoped to some
@@ -18,11 +19,12 @@ from crmsync.mapping.check import check_consistency, check_types, resolve_featur
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translation, translate
 from crmsync.reconcile.combine import combine
-from crmsync.reconcile.diff import diff
+from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
 from crmsync.reconcile.plan import Plan
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
+from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.store.repository import Owned, Store
 
 TOKEN_MARK = "[crmsync:"
@@ -78,9 +80,14 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     owned_ids = {o.override_id for o in owned if o.override_id} | set(found.values())
     partial = {r.source.value for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
-    result = diff(desired, live, owned_ids, scope=scope, keep=keep, now=now)
+    held = held_keys(ctx.store.released(), owned)
+    own = reconcile_ownership(
+        desired, live, owned, owned_ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
+    )
     shrunk = shrunk_sources(source_deal_counts(reads), ctx.store.source_counts(), ctx.guards)
-    result, withheld = withhold_deletes(result, {o.override_id: o.sources for o in owned if o.override_id}, shrunk)
+    sources = {o.override_id: o.sources for o in owned if o.override_id}
+    result, withheld = withhold_deletes(own.result, sources, shrunk)
+    result, drift = settle(result, own.drift, held)
     warnings = (
         tuple(
             f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
@@ -91,7 +98,15 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     )
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
-    plan = Plan.build(result, pending=pending, problems=translation.problems, warnings=warnings, names=names)
+    plan = Plan.build(
+        result,
+        pending=pending,
+        problems=translation.problems,
+        warnings=warnings,
+        names=names,
+        drift=drift,
+        adoptions=own.adoptions,
+    )
     return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))
 
 

@@ -8,12 +8,13 @@ CRMSYNC_DATABASE_URL, with any password in the URL redacted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -36,6 +37,7 @@ class Owned:
     feature_id: FeatureId
     sources: tuple[str, ...]
     status: str
+    last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,13 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-            self.engine = create_engine(url, connect_args=connect_args)
+            sqlite = url.startswith("sqlite")
+            self.engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
+            if sqlite:
+                event.listen(self.engine, "connect", _sqlite_pragmas)
             SQLModel.metadata.create_all(self.engine)
         except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-            raise ServiceUnavailable(
-                SERVICE, f"cannot open {redact(url)}: {type(exc).__name__}", setting=SETTING
-            ) from exc
+            raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {_reason(exc)}", setting=SETTING) from exc
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -92,6 +94,37 @@ class Store:
         with self._session() as s:
             rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(("active", "intent")))).all()  # type: ignore[attr-defined]
             return [_owned(r) for r in rows]
+
+    def released(self) -> list[Owned]:
+        """The overrides crmsync was told to stop managing (`crmsync release`, or drift: keep)."""
+        with self._session() as s:
+            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status == "released")).all()
+            return [_owned(r) for r in rows]
+
+    def release(self, override_ids: Collection[str]) -> None:
+        """Stop managing these active overrides: nothing is deleted, the pairs are not re-created."""
+        with self._session() as s:
+            query = select(OwnedOverride).where(OwnedOverride.override_id.in_(list(override_ids)))  # type: ignore[union-attr]
+            for row in s.exec(query).all():
+                if row.status == "active":
+                    row.status, row.updated_at = "released", _now()
+                    s.add(row)
+
+    def adopt(
+        self, override_id: str, company_id: str, feature_id: str, sources: Sequence[str], value: dict[str, Any]
+    ) -> None:
+        """Take an existing override into the ledger as active (a released row becomes active again);
+        `value` is the override's value now, which crmsync then treats as last applied."""
+        now = _now()
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
+            row = row or OwnedOverride(
+                token=f"adopt-{override_id}"[:64], company_id="", feature_id="", created_at=now, updated_at=now
+            )
+            row.override_id, row.company_id, row.feature_id = override_id, company_id, feature_id
+            row.sources, row.value_json = ",".join(sources), json.dumps(value, sort_keys=True)
+            row.status, row.updated_at = "active", now
+            s.add(row)
 
     def record_intent(
         self, token: str, company_id: str, feature_id: str, sources: Sequence[str], value: dict[str, Any], note: str
@@ -232,7 +265,26 @@ def _owned(row: OwnedOverride) -> Owned:
         feature_id=FeatureId(row.feature_id),
         sources=tuple(s for s in row.sources.split(",") if s),
         status=row.status,
+        last_applied=_json_object(row.value_json),
     )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A stored value (`{}` when unknown or unreadable: drift is then not judged)."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL with NORMAL sync: every commit survives a crash of crmsync (what the ledger's
+    record-before-write needs) at a fraction of the cost of a full fsync per commit."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _now() -> datetime:

@@ -1,0 +1,131 @@
+"""`crmsync release` and `crmsync adopt`: hand overrides back to people, or take them over.
+
+`register(app, guarded, out)` adds both commands to the main typer app (cli/__init__.py). Both
+write only crmsync's ledger (zero Schematic writes); service/manage.py does the work.
+Exit codes: 0 ok, 1 nothing matched or an unknown id, 2 bad configuration or mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crmsync.cli.runs import schematic_context
+from crmsync.cli.wiring import open_context
+from crmsync.errors import ConfigError
+from crmsync.mapping.loader import load_mappings
+from crmsync.reconcile.plan import live_json
+from crmsync.service.manage import Adopted, adopt, release
+from crmsync.settings import load_settings
+
+Guard = Callable[[Callable[[], int]], None]
+CompanyOption = Annotated[
+    str | None,
+    typer.Option("--company", help="A Schematic company id (comp_…) or a key, e.g. hubspot_company_id=5001."),
+]
+FeatureOption = Annotated[
+    str | None, typer.Option("--feature", help="Only this feature (id, flag key or exact name).")
+]
+
+
+def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
+    """Add `release` and `adopt` to the app; `guarded` turns crmsync errors into exit codes."""
+
+    @app.command("release")
+    def release_overrides(
+        override_ids: Annotated[
+            list[str] | None, typer.Argument(metavar="OVERRIDE_ID…", help="Overrides (cmov_…) to stop managing.")
+        ] = None,
+        company: CompanyOption = None,
+        feature: FeatureOption = None,
+    ) -> None:
+        """Stop managing overrides without deleting them (zero API writes); `crmsync adopt` takes them back."""
+
+        def body() -> int:
+            if bool(override_ids) == bool(company) or (feature and not company):
+                raise ConfigError("give either OVERRIDE_ID… or --company (with an optional --feature)")
+            with schematic_context(load_settings()) as ctx:
+                released = release(ctx, override_ids or [], company, feature)
+            for row in released:
+                out.print(f"released {row.override_id} ({row.company_id} / {row.feature_id})", highlight=False)
+            out.print(
+                f"crmsync no longer manages {len(released)} override(s): nothing was written to Schematic, they stay "
+                "as they are and are not re-created. Take them back with crmsync adopt.",
+                highlight=False,
+            )
+            return 0
+
+        guarded(body)
+
+    @app.command("adopt")
+    def adopt_overrides(
+        company: CompanyOption = None,
+        feature: FeatureOption = None,
+        mappings: Annotated[
+            Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+    ) -> None:
+        """Take over the overrides crmsync did not create that stand where the deals want one (see `plan`);
+        no API write: the next apply updates any whose value differs."""
+
+        def body() -> int:
+            settings = load_settings()
+            maps = load_mappings(mappings or settings.mappings)
+            with open_context(settings, maps) as ctx:
+                done = adopt(ctx, maps, company, feature)
+            if as_json:
+                print(json.dumps(adopted_json(done), indent=2, sort_keys=True))
+            else:
+                render_adopted(out, done)
+            return 0
+
+        guarded(body)
+
+
+def adopted_json(done: Adopted) -> dict[str, object]:
+    """`crmsync adopt --json`: the adopted overrides and the resumed pairs."""
+    plan = done.run.plan
+    return {
+        "adopted": [
+            {
+                "company_id": a.live.company_id,
+                "company": plan.name(a.live.company_id),
+                "feature_id": a.live.feature_id,
+                "feature": plan.name(a.live.feature_id),
+                "override_id": a.live.id,
+                "live": live_json(a.live),
+                "value_matches": a.value_matches,
+            }
+            for a in done.adopted
+        ],
+        "resumed": [
+            {"company_id": r.company_id, "feature_id": r.feature_id, "released_override_id": r.override_id}
+            for r in done.resumed
+        ],
+    }
+
+
+def render_adopted(console: Console, done: Adopted) -> None:
+    """One line per adopted override and resumed pair, then what the next apply does."""
+    plan = done.run.plan
+    for a in done.adopted:
+        where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
+        then = "" if a.value_matches else f"; the next apply updates it to {a.desired.value.describe()}"
+        console.print(f"adopted {a.live.id} ({where}, {a.live.value.describe()}){then}", highlight=False)
+    for r in done.resumed:
+        where = f"{plan.name(r.company_id)} / {plan.name(r.feature_id)}"
+        console.print(
+            f"resumed {where}: released override {r.override_id} is gone; the next apply creates one if the "
+            "deals want it",
+            highlight=False,
+        )
+    if not done.adopted and not done.resumed:
+        console.print("Nothing to adopt: no override crmsync did not create stands where the deals want one.")
+    else:
+        console.print("Nothing was written to Schematic; review with crmsync plan, then crmsync apply.")

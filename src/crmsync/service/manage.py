@@ -1,0 +1,94 @@
+"""`crmsync release` and `crmsync adopt`: take overrides out of crmsync's management and back in.
+
+Both write only the ledger, never Schematic. A released override is left as it is and becomes
+an unowned override (a conflict where the deals want one); its pair is not re-created while
+released. Adopting records unowned overrides standing where a desired one should be (the plan's
+`adoptable`), and resumes released pairs whose override is gone. Called by cli/ownership.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crmsync.domain import CompanyId, Feature, FeatureId
+from crmsync.errors import CrmsyncError
+from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.adopt import Adoption
+from crmsync.schematic.client import SchematicClient
+from crmsync.service.explain import find_company
+from crmsync.service.ownership import adopt_into_ledger
+from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.store.repository import Owned
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """What `crmsync adopt` recorded."""
+
+    run: PlanRun
+    adopted: tuple[Adoption, ...]
+    resumed: tuple[Owned, ...]  # released pairs whose override is gone: managed (created) again
+
+
+def release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> list[Owned]:
+    """Mark ledger rows released (by override id, or by company and optional feature); all or nothing."""
+    active = [o for o in ctx.store.owned() if o.status == "active" and o.override_id]
+    if override_ids:
+        by_id = {str(o.override_id): o for o in active}
+        unknown = [i for i in override_ids if i not in by_id]
+        if unknown:
+            raise CrmsyncError(
+                f"crmsync does not manage {', '.join(unknown)} (not in its ledger, or already released); "
+                "nothing was released. crmsync plan --json lists the overrides it manages"
+            )
+        chosen = list({i: by_id[i] for i in override_ids}.values())
+    else:
+        if company is None:
+            raise CrmsyncError("name the overrides to release: OVERRIDE_ID…, or --company (and --feature)")
+        company_id = resolve_company(ctx.schematic, company)
+        feature_id = resolve_feature(ctx.schematic.list_features(), feature) if feature else None
+        chosen = [o for o in active if o.company_id == company_id and feature_id in (None, o.feature_id)]
+        if not chosen:
+            which = f"{company}" + (f" / {feature}" if feature else "")
+            raise CrmsyncError(f"crmsync manages no override of {which}; nothing was released")
+    ctx.store.release([o.override_id for o in chosen if o.override_id])
+    return chosen
+
+
+def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | None) -> Adopted:
+    """Record the adoptable overrides (of one company and feature, when given) as crmsync's, and
+    resume the released pairs whose override is gone. The next apply updates any that differ."""
+    company_id = resolve_company(ctx.schematic, company) if company else None
+    run = build_plan(ctx, mappings, scope={company_id} if company_id else None)
+    feature_id = resolve_feature(run.features, feature) if feature else None
+
+    def wanted(c: CompanyId, f: FeatureId) -> bool:
+        return company_id in (None, c) and feature_id in (None, f)
+
+    chosen = tuple(a for a in run.plan.adoptions if wanted(*a.key))
+    live = {o.id for o in run.live}
+    resumed = tuple(
+        r for r in ctx.store.released() if wanted(r.company_id, r.feature_id) and r.override_id not in live
+    )
+    for adoption in chosen:
+        adopt_into_ledger(ctx.store, adoption)
+    for row in resumed:
+        if row.override_id:
+            ctx.store.record_delete(row.override_id)  # the release ends: the pair is no longer held
+    return Adopted(run, chosen, resumed)
+
+
+def resolve_company(schematic: SchematicClient, text: str) -> CompanyId:
+    """A company id as given (`comp_…`), or the company a key names (`hubspot_company_id=5001`)."""
+    return find_company(schematic, text).id if "=" in text else CompanyId(text.strip())
+
+
+def resolve_feature(features: Sequence[Feature], text: str) -> FeatureId:
+    """A feature by id, flag key or exact name (as mapping files name them)."""
+    wanted = text.strip()
+    for match in (lambda f: wanted in (f.id, f.flag_key, f.name), lambda f: f.name.lower() == wanted.lower()):
+        found = [f.id for f in features if match(f)]
+        if found:
+            return found[0]
+    raise CrmsyncError(f"no Schematic feature {wanted!r}; give its id (feat_…), flag key or exact name")
