@@ -7,11 +7,14 @@ from dataclasses import replace
 
 import pytest
 
+from crmsync.cli.wiring import open_context
 from crmsync.connectors.base import DealQuery
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import DealFilter
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.service.sync import build_plan
 from tests.e2e.conftest import Harness
 
 
@@ -89,3 +92,25 @@ def test_a_failed_update_is_reported_and_the_rest_proceed(harness: Harness, stat
     assert [r.ok for r in report.results].count(True) == 1
     _, retry = harness.apply()
     assert retry.ok and len(retry.results) == 1
+
+
+def test_a_company_scoped_read_uses_associations_not_search(harness: Harness) -> None:
+    """Deals of some companies come from company→deal associations and a batch read, never a search."""
+    result = connector(harness).read_deals_of_companies(
+        DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchased",)), ["5002"]
+    )
+    assert [(d.id, d.company_ref) for d in result.deals] == [("1004", "5002")]  # 1014 is Acme's (primary)
+    paths = {r.path for r in harness.sb.hubspot.requests}
+    assert "/crm/v3/objects/deals/search" not in paths
+    assert "/crm/v4/associations/companies/deals/batch/read" in paths
+
+
+def test_a_scoped_plan_touches_only_its_companies(harness: Harness) -> None:
+    """A reconcile scoped to Acme plans Acme's overrides only and reports no one else as pending."""
+    maps = load_mappings(harness.settings.mappings)
+    with open_context(harness.settings, maps) as ctx:
+        run = build_plan(ctx, maps, scope={"comp_acme"})  # type: ignore[arg-type]
+    assert {c.company_id for c in run.plan.changes} == {"comp_acme"} and len(run.plan.changes) == 3
+    assert run.plan.pending == () and run.plan.problems == ()
+    seats = next(c for c in run.plan.changes if c.feature_id == "feat_seats")
+    assert seats.after is not None and {s.value for s, _ in seats.after.provenance.deals} == {"hubspot", "salesforce"}

@@ -8,12 +8,10 @@ explicit timeouts on every call), never patched. Its errors become crmsync's her
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import hubspot
@@ -24,27 +22,26 @@ from hubspot.crm.associations.v4 import (
     PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.deals import ApiException as DealsApiException
-from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
+from hubspot.crm.deals import (
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectId,
+)
 from urllib3.util.retry import Retry
 
+from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import (
-    AuthError,
-    RateLimited,
-    RequestRejected,
-    ServiceError,
     ServiceUnavailable,
     ServiceUnreachable,
 )
 
-SERVICE = "HubSpot API"
-URL_SETTING = "HUBSPOT_API_URL"
-TOKEN_SETTING = "HUBSPOT_ACCESS_TOKEN"
 PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
-PRIMARY_TYPE_ID = 5
+BATCH_READ = 100  # deals per batch read
 BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "hs_lastmodifieddate")
 
 
@@ -82,6 +79,7 @@ class HubSpotConnector:
         # Each attribute access builds a new API client and pool: take them once.
         self._search_api = client.crm.deals.search_api
         self._associations_api = client.crm.associations.v4.batch_api
+        self._batch_api = client.crm.deals.batch_api
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._interval = 1.0 / settings.searches_per_second if settings.searches_per_second > 0 else 0.0
         self._last_search = 0.0
@@ -92,16 +90,52 @@ class HubSpotConnector:
         """Every deal in the query's stages and pipelines, each with its primary company."""
         found = list(self._search_all(query))
         companies = self._primary_companies([d.id for d in found])
-        deals = tuple(_with_company(d, companies.get(d.id)) for d in found)
+        deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found)
         return ReadResult(self.source, deals, requests=self.requests)
 
     def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
-        """The matching deals of some companies (a full read filtered; to be narrowed by search)."""
-        result = self.read_deals(query)
+        """The matching deals whose primary company is one of `company_refs` (a scoped reconcile):
+        company→deal associations, then a batch read of those deals, then their primary companies."""
+        deal_ids = sorted(self._deals_of_companies(sorted(set(company_refs))), key=int)
+        properties = sorted({*BASE_PROPERTIES, *query.properties})
+        found: list[Deal] = []
+        for start in range(0, len(deal_ids), BATCH_READ):
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i) for i in deal_ids[start : start + BATCH_READ]],
+                properties=properties,
+                properties_with_history=[],
+            )
+            page = self._call(
+                lambda body=body: self._batch_api.read(
+                    batch_read_input_simple_public_object_id=body, archived=False, _request_timeout=self._timeout
+                )
+            )
+            found.extend(d for d in (convert.deal(r) for r in page.results or []) if convert.counts(d, query))
+        companies = self._primary_companies([d.id for d in found])
         wanted = set(company_refs)
-        return ReadResult(
-            self.source, tuple(d for d in result.deals if d.company_ref in wanted), requests=self.requests
-        )
+        deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
+        return ReadResult(self.source, deals, requests=self.requests)
+
+    def _deals_of_companies(self, company_ids: Sequence[str]) -> set[str]:
+        deal_ids: set[str] = set()
+        pending = [PublicFetchAssociationsBatchRequest(id=c) for c in company_ids]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
+            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
+            page = self._call(
+                lambda body=body: self._associations_api.get_page(
+                    from_object_type="companies",
+                    to_object_type="deals",
+                    batch_input_public_fetch_associations_batch_request=body,
+                    _request_timeout=self._timeout,
+                )
+            )
+            for result in page.results or []:
+                deal_ids.update(str(t.to_object_id) for t in result.to or [])
+                after = result.paging.next.after if result.paging and result.paging.next else None
+                if after:  # this company has more deals than one answer holds
+                    pending.append(PublicFetchAssociationsBatchRequest(id=str(result._from.id), after=after))
+        return deal_ids
 
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
@@ -113,7 +147,7 @@ class HubSpotConnector:
                 raise ServiceUnavailable(SERVICE, f"search paging repeated itself at id {last_id}, after {after}")
             seen_tokens.add((last_id, after))
             request = PublicObjectSearchRequest(
-                filter_groups=_filter_groups(query, last_id),
+                filter_groups=convert.filter_groups(query, last_id),
                 sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 properties=properties,
                 limit=PAGE,
@@ -125,7 +159,7 @@ class HubSpotConnector:
                 ),
                 search=True,
             )
-            yield from (_deal(r) for r in page.results)
+            yield from (convert.deal(r) for r in page.results)
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if nxt is None:
                 return
@@ -152,7 +186,7 @@ class HubSpotConnector:
                 )
             )
             for result in page.results or []:
-                primary = _primary(result.to or [])
+                primary = convert.primary(result.to or [])
                 if primary is not None:
                     companies[str(result._from.id)] = primary
         return companies
@@ -164,7 +198,7 @@ class HubSpotConnector:
         try:
             return send()
         except (DealsApiException, AssociationsApiException) as exc:
-            raise _translate(exc) from exc
+            raise convert.translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
             error = (
@@ -178,89 +212,3 @@ class HubSpotConnector:
             if wait > 0:
                 time.sleep(wait)
             self._last_search = time.monotonic()
-
-
-def _filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
-    """One group per deal filter (groups OR, filters AND); at most 5 groups, as HubSpot allows."""
-    filters = query.filters
-    if len(filters) > 5:  # too many groups: read the union of stages and let translation narrow
-        stages = sorted({s for f in filters for s in f.stages})
-        groups = [[Filter(property_name="dealstage", operator="IN", values=stages)]]
-    else:
-        groups = []
-        for f in filters:
-            group = [Filter(property_name="dealstage", operator="IN", values=list(f.stages))]
-            if f.pipelines is not None:
-                group.append(Filter(property_name="pipeline", operator="IN", values=list(f.pipelines)))
-            groups.append(group)
-    if last_id is not None:
-        for group in groups:
-            group.append(Filter(property_name="hs_object_id", operator="GT", value=str(last_id)))
-    return [FilterGroup(filters=g) for g in groups]
-
-
-def _primary(targets: Sequence[Any]) -> str | None:
-    """The primary company of a deal; else the lowest company id (deterministic)."""
-    if not targets:
-        return None
-    for target in targets:
-        for kind in target.association_types or []:
-            if kind.type_id == PRIMARY_TYPE_ID or (kind.label or "").lower() == "primary":
-                return str(target.to_object_id)
-    return str(min(int(t.to_object_id) for t in targets))
-
-
-def _deal(raw: Any) -> Deal:
-    props: dict[str, str | None] = dict(raw.properties or {})
-    return Deal(
-        source=Source.HUBSPOT,
-        id=DealId(str(raw.id)),
-        company_ref=None,
-        stage=props.get("dealstage") or "",
-        pipeline=props.get("pipeline"),
-        close_date=_instant(props.get("closedate")),
-        modified_at=_instant(props.get("hs_lastmodifieddate")) or raw.updated_at,
-        properties=props,
-        name=props.get("dealname"),
-    )
-
-
-def _with_company(deal: Deal, company: str | None) -> Deal:
-    return replace(deal, company_ref=company)
-
-
-def _instant(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        if raw.isdigit():
-            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _translate(exc: Any) -> ServiceError:
-    status = int(getattr(exc, "status", 0) or 0)
-    message = _message(exc)
-    if status == 401 or status == 403:
-        return AuthError(
-            SERVICE, f"rejected the access token ({status}: {message})", setting=TOKEN_SETTING, status=status
-        )
-    if status == 429:
-        return RateLimited(SERVICE, f"rate limited ({message})", setting=TOKEN_SETTING)
-    if status == 0 or status >= 500:
-        return ServiceUnavailable(SERVICE, f"{message or 'no answer'}", setting=URL_SETTING, status=status or None)
-    return RequestRejected(SERVICE, f"{status}: {message}", status=status)
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    try:
-        parsed = json.loads(body) if body else {}
-    except (TypeError, ValueError):
-        parsed = {}
-    if isinstance(parsed, dict) and parsed.get("message"):
-        return str(parsed["message"])
-    return str(getattr(exc, "reason", "") or "")

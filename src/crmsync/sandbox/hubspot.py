@@ -244,5 +244,6 @@ def make_hubspot_app(state: HubSpotState) -> Starlette:
         route("/crm/v3/objects/deals/{deal_id}", api.get_deal, "GET"),
         route("/crm/v4/associations/deals/companies/batch/read", api.read_associations, "POST"),
         route("/crm/v4/associations/deals/companies/labels", api.association_labels, "GET"),
+        route("/crm/v4/associations/companies/deals/batch/read", api.read_company_deals, "POST"),
         route("/crm/v3/pipelines/deals", api.list_pipelines, "GET"),
     ])

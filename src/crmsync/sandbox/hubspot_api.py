@@ -23,6 +23,9 @@ DEFAULT_PROPERTIES = ("amount", "closedate", "createdate", "dealname", "dealstag
 ALWAYS = ("hs_object_id", "createdate", "hs_lastmodifieddate")
 PRIMARY = {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"}
 UNLABELED = {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}
+# The company → deal direction of the same associations.
+DEAL_WITH_PRIMARY_COMPANY = {"category": "HUBSPOT_DEFINED", "typeId": 6, "label": "Deal with Primary Company"}
+COMPANY_TO_DEAL = {"category": "HUBSPOT_DEFINED", "typeId": 342, "label": None}
 MAX_BATCH_READ, MAX_ASSOCIATION_READ, MAX_LIST_LIMIT = 100, 1000, 100
 _CACHE_SIZE = 32
 
@@ -180,6 +183,29 @@ def read_associations(state: HubSpotState, call: Call) -> Reply:
                "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
               for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
         results.append({"from": {"id": deal_id}, "to": to})
+    return _batch_body(results, errors, iso_z(state.clock(), millis=True))
+
+
+def read_company_deals(state: HubSpotState, call: Call) -> Reply:
+    """POST /crm/v4/associations/companies/deals/batch/read: the deals of ≤1000 companies."""
+    ids, problem = _batch(call, MAX_ASSOCIATION_READ)
+    if problem is not None:
+        return problem
+    results, errors = [], []
+    for company_id in ids:
+        deals = sorted((d for d in state.deals.values() if not d.archived and company_id in d.company_ids),
+                       key=lambda d: d.id)
+        if not deals:
+            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                           "context": {"fromObjectId": [company_id], "toObjectType": ["deals"]},
+                           "errors": [], "message": f"No deals is associated with company {company_id}."})
+            continue
+        to = [{"toObjectId": d.id,
+               "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
+               if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
+              for d in deals]
+        results.append({"from": {"id": company_id}, "to": to})
     return _batch_body(results, errors, iso_z(state.clock(), millis=True))
 
 

@@ -40,6 +40,8 @@ def raise_if_unsafe(ctx: Context, run: PlanRun) -> None:
 
 def remember_counts(ctx: Context, run: PlanRun) -> None:
     """After a successful apply: each complete, unshrunk source's deal count is the new baseline."""
+    if run.scope is not None:  # a scoped read is no baseline for a whole CRM
+        return
     counts = baseline_counts(source_deal_counts(run.reads), ctx.store.source_counts(), ctx.guards)
     if counts:
         ctx.store.save_source_counts(counts)

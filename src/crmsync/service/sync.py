@@ -53,6 +53,7 @@ class PlanRun:
     found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
     companies: tuple[Company, ...] = ()
     features: tuple[Feature, ...] = ()
+    scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
 
 
 def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, FeatureId]:
@@ -68,10 +69,12 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     """Compute what an apply would do. Reads only."""
     features = ctx.schematic.list_features()
     resolved = check_mappings(mappings, features)
-    reads = tuple(_read(ctx, mappings, source) for source in mappings.sources())
+    companies = ctx.schematic.list_companies(scope)
+    reads = tuple(
+        _read(ctx, mappings, source, companies if scope is not None else None) for source in mappings.sources()
+    )
     now = ctx.clock()
     translation = translate((d for r in reads for d in r.deals), mappings.files, resolved, now)
-    companies = ctx.schematic.list_companies(scope)
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
@@ -84,7 +87,9 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     own = reconcile_ownership(
         desired, live, owned, owned_ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
     )
-    shrunk = shrunk_sources(source_deal_counts(reads), ctx.store.source_counts(), ctx.guards)
+    # A scoped read says nothing about how many deals a CRM holds: only full reads feed the guard.
+    counts = source_deal_counts(reads) if scope is None else {}
+    shrunk = shrunk_sources(counts, ctx.store.source_counts(), ctx.guards)
     sources = {o.override_id: o.sources for o in owned if o.override_id}
     result, withheld = withhold_deletes(own.result, sources, shrunk)
     result, drift = settle(result, own.drift, held)
@@ -107,7 +112,17 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         drift=drift,
         adoptions=own.adoptions,
     )
-    return PlanRun(plan, reads, translation, tuple(live), tuple(owned), found, tuple(companies), tuple(features))
+    return PlanRun(
+        plan,
+        reads,
+        translation,
+        tuple(live),
+        tuple(owned),
+        found,
+        tuple(companies),
+        tuple(features),
+        frozenset(scope) if scope is not None else None,
+    )
 
 
 def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
@@ -136,7 +151,8 @@ def token_in(note: str) -> str | None:
     return note[start + len(TOKEN_MARK) : end] if end > 0 else None
 
 
-def _read(ctx: Context, mappings: Mappings, source: Source) -> ReadResult:
+def _read(ctx: Context, mappings: Mappings, source: Source, companies: Collection[Company] | None) -> ReadResult:
+    """All deals of a source, or (scoped) those of the CRM companies behind `companies`' keys."""
     connector = ctx.connectors.get(source)
     if connector is None:
         raise ConfigError(f"mapping files read {source.value}, but no {source.value} connector is configured")
@@ -145,7 +161,11 @@ def _read(ctx: Context, mappings: Mappings, source: Source) -> ReadResult:
         properties=mappings.properties_for(source),
     )
     try:
-        return connector.read_deals(query)
+        if companies is None:
+            return connector.read_deals(query)
+        keys = {f.company_key for f in mappings.for_source(source)}
+        refs = {c.keys[k] for c in companies for k in keys if k in c.keys}
+        return connector.read_deals_of_companies(query, refs) if refs else ReadResult(source, ())
     except RequestRejected as exc:
         unknown = getattr(exc, "field", None)  # a connector names the field the CRM refused, when it can
         rules = mappings.rules_using(source, unknown) if unknown else ()

@@ -1,0 +1,113 @@
+"""Pure pieces of the HubSpot connector: search filter groups, deal conversion, primary
+company choice, and the translation of SDK errors into crmsync's (called from hubspot.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from hubspot.crm.deals import Filter, FilterGroup
+
+from crmsync.connectors.base import DealQuery
+from crmsync.domain import Deal, DealId, Source
+from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+
+SERVICE = "HubSpot API"
+URL_SETTING = "HUBSPOT_API_URL"
+TOKEN_SETTING = "HUBSPOT_ACCESS_TOKEN"
+PRIMARY_TYPE_ID = 5
+
+
+def filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
+    """One group per deal filter (groups OR, filters AND); at most 5 groups, as HubSpot allows."""
+    filters = query.filters
+    if len(filters) > 5:  # too many groups: read the union of stages and let translation narrow
+        stages = sorted({s for f in filters for s in f.stages})
+        groups = [[Filter(property_name="dealstage", operator="IN", values=stages)]]
+    else:
+        groups = []
+        for f in filters:
+            group = [Filter(property_name="dealstage", operator="IN", values=list(f.stages))]
+            if f.pipelines is not None:
+                group.append(Filter(property_name="pipeline", operator="IN", values=list(f.pipelines)))
+            groups.append(group)
+    if last_id is not None:
+        for group in groups:
+            group.append(Filter(property_name="hs_object_id", operator="GT", value=str(last_id)))
+    return [FilterGroup(filters=g) for g in groups]
+
+
+def counts(deal: Deal, query: DealQuery) -> bool:
+    """Whether a deal is in the stages (and pipelines) of one of the query's filters."""
+    return any(deal.stage in f.stages and (f.pipelines is None or deal.pipeline in f.pipelines) for f in query.filters)
+
+
+def primary(targets: Sequence[Any]) -> str | None:
+    """The primary company of a deal; else the lowest company id (deterministic)."""
+    if not targets:
+        return None
+    for target in targets:
+        for kind in target.association_types or []:
+            if kind.type_id == PRIMARY_TYPE_ID or (kind.label or "").lower() == "primary":
+                return str(target.to_object_id)
+    return str(min(int(t.to_object_id) for t in targets))
+
+
+def deal(raw: Any) -> Deal:
+    props: dict[str, str | None] = dict(raw.properties or {})
+    return Deal(
+        source=Source.HUBSPOT,
+        id=DealId(str(raw.id)),
+        company_ref=None,
+        stage=props.get("dealstage") or "",
+        pipeline=props.get("pipeline"),
+        close_date=instant(props.get("closedate")),
+        modified_at=instant(props.get("hs_lastmodifieddate")) or raw.updated_at,
+        properties=props,
+        name=props.get("dealname"),
+    )
+
+
+def with_company(deal: Deal, company: str | None) -> Deal:
+    return replace(deal, company_ref=company)
+
+
+def instant(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        if raw.isdigit():
+            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def translate(exc: Any) -> ServiceError:
+    status = int(getattr(exc, "status", 0) or 0)
+    message = error_message(exc)
+    if status == 401 or status == 403:
+        return AuthError(
+            SERVICE, f"rejected the access token ({status}: {message})", setting=TOKEN_SETTING, status=status
+        )
+    if status == 429:
+        return RateLimited(SERVICE, f"rate limited ({message})", setting=TOKEN_SETTING)
+    if status == 0 or status >= 500:
+        return ServiceUnavailable(SERVICE, f"{message or 'no answer'}", setting=URL_SETTING, status=status or None)
+    return RequestRejected(SERVICE, f"{status}: {message}", status=status)
+
+
+def error_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    try:
+        parsed = json.loads(body) if body else {}
+    except (TypeError, ValueError):
+        parsed = {}
+    if isinstance(parsed, dict) and parsed.get("message"):
+        return str(parsed["message"])
+    return str(getattr(exc, "reason", "") or "")
