@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class Settings:
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
+    now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
     def require(self, value: str | None, variable: str, what: str) -> str:
@@ -53,8 +55,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         Path(env["CRMSYNC_CONFIG"]) if env.get("CRMSYNC_CONFIG") else DEFAULT_CONFIG,
         explicit=bool(env.get("CRMSYNC_CONFIG")),
     )
-    hubspot = tuning.get("hubspot", {})
-    schematic = tuning.get("schematic", {})
+    hubspot, schematic = _section(tuning, "hubspot"), _section(tuning, "schematic")
     defaults = Settings()
     return Settings(
         schematic_url=env.get("SCHEMATIC_API_URL") or defaults.schematic_url,
@@ -68,7 +69,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=int(_number(schematic, "attempts", defaults.schematic_attempts)),
-        guards=_guards(tuning.get("guards", {})),
+        guards=_guards(_section(tuning, "guards")),
+        now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )
 
@@ -82,6 +84,27 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
+
+
+def _instant(raw: str | None) -> datetime | None:
+    """CRMSYNC_NOW as an aware UTC datetime (ISO 8601; a date means its start, UTC)."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"CRMSYNC_NOW={raw!r} is not an ISO 8601 date or date-time, e.g. 2026-11-21T12:00:00Z"
+        ) from exc
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+
+
+def _section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A `[name]` table of the TOML file ({} when absent)."""
+    section = tuning.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"config: [{name}] must be a table of settings, not {section!r}")
+    return section
 
 
 def _guards(section: Mapping[str, Any]) -> GuardPolicy:

@@ -17,6 +17,8 @@ from crmsync.service.apply import ApplyReport, apply_plan
 from crmsync.service.sync import PlanRun, build_plan
 from crmsync.settings import Settings, load_settings
 
+NOW = "2026-11-21T12:00:00Z"  # the sample's contracts end in 2027: judge them on a fixed day
+
 
 @dataclass
 class Harness:
@@ -41,6 +43,7 @@ class Harness:
             **self.sb.env(),
             "CRMSYNC_DATABASE_URL": self.settings.database_url,
             "CRMSYNC_MAPPINGS": str(self.settings.mappings),
+            "CRMSYNC_NOW": NOW,
         }
 
 
@@ -57,5 +60,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
             **sb.env(),
             "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
             "CRMSYNC_MAPPINGS": str(sample_mappings()),
+            "CRMSYNC_NOW": NOW,
         }
         yield Harness(sb, fast(load_settings(env)))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from crmsync.cli.demo import sample_mappings
 from crmsync.domain import ValueType
 from tests.e2e.conftest import Harness
 
@@ -142,3 +143,23 @@ def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: H
     closes = [harness.sb.hubspot.deals[d].properties["closedate"] for d in ("1010", "1011")]
     latest = max(datetime.fromisoformat(c.replace("Z", "+00:00")) for c in closes)
     assert hooli.after is not None and hooli.after.value.expiration == (latest + timedelta(days=400)).astimezone(UTC)
+
+
+def test_an_expiry_counted_from_a_close_date_with_milliseconds_is_stable(harness: Harness, tmp_path: Path) -> None:
+    """HubSpot close dates carry milliseconds; Schematic stores whole seconds: a second apply writes nothing."""
+    harness.sb.hubspot.update_deal("1010", closedate="2026-11-02T10:11:12.345Z")
+    (tmp_path / "hubspot.yaml").write_text(
+        HEAD + "  - {feature: seats, type: numeric, value: 10, expires_after_days: 30}\n"
+    )
+    _, report = harness.apply(tmp_path)
+    assert report.ok
+    writes = harness.sb.schematic.write_count
+    assert harness.plan(tmp_path).plan.is_empty and harness.sb.schematic.write_count == writes
+
+
+def test_stage_names_match_without_regard_to_case(harness: Harness, tmp_path: Path) -> None:
+    """`closed won` in a mapping counts Salesforce's `Closed Won` opportunities, as SOQL's IN does."""
+    text = (sample_mappings() / "salesforce.yaml").read_text().replace("[Closed Won]", "[closed won]")
+    (tmp_path / "salesforce.yaml").write_text(text)
+    run = harness.plan(tmp_path)
+    assert {c.company_id for c in run.plan.changes} == {"comp_acme", "comp_wayne"}

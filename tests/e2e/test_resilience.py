@@ -65,7 +65,7 @@ def test_a_create_whose_response_was_lost_is_not_duplicated(harness: Harness) ->
     harness.sb.schematic.hang_after_commit("POST", "/company-overrides", seconds=2.0, times=1)
     harness.settings = replace(harness.settings, schematic_timeout=0.5)
     _, first = harness.apply()
-    assert len(first.failed) <= 1
+    assert first.ok, first.failed  # the timed-out create was found by its token, not reported failed
     harness.settings = replace(harness.settings, schematic_timeout=10.0)
     time.sleep(1.6)  # let the hung response finish
     _, second = harness.apply()

@@ -23,7 +23,7 @@ def postgres_available() -> bool:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means: no server here
         return False
     finally:
         engine.dispose()

@@ -63,6 +63,11 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
     except KeyboardInterrupt:
         err.print("crmsync: interrupted", markup=False)
         code = 130
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        err.print(f"crmsync: unexpected {type(exc).__name__}: {detail} (a bug in crmsync; please report it)",
+                  markup=False)
+        code = 1
     raise typer.Exit(code)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -31,21 +32,29 @@ def sample_mappings() -> Path:
     return Path(str(resources.files("crmsync.sandbox") / "mappings"))
 
 
+SAMPLE_DAY = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # the day the sample data describes
+
+
 def run_demo(console: Console) -> int:
     """plan → apply → plan on a fresh sandbox; 0 when the second plan is empty and the
-    manual override is untouched."""
+    manual override is untouched. The sample is judged as of its own day (or CRMSYNC_NOW),
+    so the demo shows the same thing whenever it runs."""
+    as_of = load_settings().now or SAMPLE_DAY
     with Sandbox() as sb, tempfile.TemporaryDirectory(prefix="crmsync-demo-") as tmp:
         env = {
             **sb.env(),
             "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
             "CRMSYNC_MAPPINGS": str(sample_mappings()),
         }
-        settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
+        settings = replace(
+            load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0, now=as_of
+        )
         console.print(
             f"Sandbox: HubSpot at {sb.hubspot_url}, Salesforce at {sb.salesforce_url} (TLS), "
             f"Schematic at {sb.schematic_url}"
         )
-        console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db\n")
+        console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db")
+        console.print(f"Deals judged as of {as_of:%Y-%m-%d %H:%M}Z (the sample's day; CRMSYNC_NOW changes it)\n")
         maps = load_mappings(settings.mappings)
         manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
         with open_context(settings, maps) as ctx:

@@ -5,7 +5,7 @@ files need, the state store. Only the sources that have mapping files need crede
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 
 from crmsync.connectors.base import Connector
@@ -58,21 +58,21 @@ def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Conne
 
 @contextmanager
 def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
-    """Every edge a plan or apply needs; closed on exit."""
-    connectors = connectors_for(settings, mappings)
-    with schematic_client(settings) as schematic:
+    """Every edge a plan or apply needs; each one opened is closed on exit, whatever fails."""
+    with ExitStack() as stack:
+        schematic = stack.enter_context(schematic_client(settings))
         store = Store(settings.database_url)
-        try:
-            yield Context(
-                schematic=schematic,
-                connectors=connectors,
-                store=store,
-                clock=lambda: datetime.now(UTC),
-                guards=settings.guards,
-            )
-        finally:
-            store.close()
-            for connector in connectors.values():
-                close = getattr(connector, "close", None)
-                if callable(close):
-                    close()
+        stack.callback(store.close)
+        connectors = connectors_for(settings, mappings)
+        for connector in connectors.values():
+            close = getattr(connector, "close", None)
+            if callable(close):
+                stack.callback(close)
+        fixed = settings.now
+        yield Context(
+            schematic=schematic,
+            connectors=connectors,
+            store=store,
+            clock=(lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC)),
+            guards=settings.guards,
+        )

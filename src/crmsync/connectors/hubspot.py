@@ -116,27 +116,6 @@ class HubSpotConnector:
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
         return ReadResult(self.source, deals, requests=self.requests)
 
-    def _deals_of_companies(self, company_ids: Sequence[str]) -> set[str]:
-        deal_ids: set[str] = set()
-        pending = [PublicFetchAssociationsBatchRequest(id=c) for c in company_ids]
-        while pending:
-            chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
-            page = self._call(
-                lambda body=body: self._associations_api.get_page(
-                    from_object_type="companies",
-                    to_object_type="deals",
-                    batch_input_public_fetch_associations_batch_request=body,
-                    _request_timeout=self._timeout,
-                )
-            )
-            for result in page.results or []:
-                deal_ids.update(str(t.to_object_id) for t in result.to or [])
-                after = result.paging.next.after if result.paging and result.paging.next else None
-                if after:  # this company has more deals than one answer holds
-                    pending.append(PublicFetchAssociationsBatchRequest(id=str(result._from.id), after=after))
-        return deal_ids
-
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
@@ -171,25 +150,42 @@ class HubSpotConnector:
                 after = str(nxt)
 
     def _primary_companies(self, deal_ids: Sequence[DealId]) -> dict[str, str]:
-        companies: dict[str, str] = {}
-        for start in range(0, len(deal_ids), ASSOCIATION_BATCH):
-            chunk = deal_ids[start : start + ASSOCIATION_BATCH]
-            body = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
-            )
+        targets = self._associated("deals", "companies", deal_ids)
+        chosen = {deal: convert.primary(to) for deal, to in targets.items()}
+        return {deal: company for deal, company in chosen.items() if company is not None}
+
+    def _deals_of_companies(self, company_ids: Sequence[str]) -> set[str]:
+        targets = self._associated("companies", "deals", company_ids)
+        return {str(t.to_object_id) for to in targets.values() for t in to}
+
+    def _associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[Any]]:
+        """Every association of each id, 1,000 ids a call, following an id's own paging when it
+        has more than one answer holds (a primary company may be on a later page)."""
+        found: dict[str, list[Any]] = {}
+        pending = [PublicFetchAssociationsBatchRequest(id=i) for i in ids]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
+            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
             page = self._call(
                 lambda body=body: self._associations_api.get_page(
-                    from_object_type="deals",
-                    to_object_type="companies",
+                    from_object_type=from_type,
+                    to_object_type=to_type,
                     batch_input_public_fetch_associations_batch_request=body,
                     _request_timeout=self._timeout,
                 )
             )
             for result in page.results or []:
-                primary = convert.primary(result.to or [])
-                if primary is not None:
-                    companies[str(result._from.id)] = primary
-        return companies
+                origin = str(result._from.id)
+                found.setdefault(origin, []).extend(result.to or [])
+                after = result.paging.next.after if result.paging and result.paging.next else None
+                if after:
+                    pending.append(PublicFetchAssociationsBatchRequest(id=origin, after=after))
+        return found
+
+    def close(self) -> None:
+        """Close the SDK's connection pools."""
+        for api in (self._search_api, self._associations_api, self._batch_api):
+            api.api_client.rest_client.pool_manager.clear()
 
     def _call(self, send: Any, *, search: bool = False) -> Any:
         if search:

@@ -192,9 +192,19 @@ def _number(fld: Field | None, rep: Report, *, whole: bool) -> Decimal | None:
     return None
 
 
+MAX_DAYS = 36_500  # a hundred years: longer is a typo, and dates past 9999 cannot be written
+
+
 def _days(fld: Field | None, rep: Report) -> int | None:
-    """`expires_after_days:` as an int."""
+    """`expires_after_days:` as an int, at most MAX_DAYS."""
     number = _number(fld, rep, whole=True)
+    if fld is not None and number is not None and number > MAX_DAYS:
+        rep.add(
+            at(fld),
+            f"{fld[0].text}: {number} days is more than {MAX_DAYS:,} (a hundred years)",
+            "for a contract without an end, leave out expires_after_days",
+        )
+        return None
     return int(number) if number is not None else None
 
 

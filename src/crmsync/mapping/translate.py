@@ -26,7 +26,15 @@ from crmsync.domain import (
     ValueType,
 )
 from crmsync.mapping.rules import Condition, DealFilter, MappingFile, Op, OverrideRule
-from crmsync.mapping.values import BadValue, add_days, parse_bool, parse_decimal, parse_instant, parse_whole
+from crmsync.mapping.values import (
+    BadValue,
+    add_days,
+    parse_bool,
+    parse_decimal,
+    parse_instant,
+    parse_whole,
+    to_second,
+)
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,15 @@ class Translation:
 
 
 def deal_counts(deal: Deal, deal_filter: DealFilter) -> bool:
-    """Whether a deal is in the filter's stages (and pipelines / record types, when given)."""
-    if deal.stage not in deal_filter.stages:
+    """Whether a deal is in the filter's stages (and pipelines / record types, when given).
+
+    Compared without regard to case, as the CRMs' own filters do (SOQL `IN`, HubSpot `EQ`):
+    otherwise `closed won` would read every opportunity and count none.
+    """
+    if deal.stage.casefold() not in {s.casefold() for s in deal_filter.stages}:
         return False
     allowed = deal_filter.pipelines if deal.source is Source.HUBSPOT else deal_filter.record_types
-    return allowed is None or deal.pipeline in allowed
+    return allowed is None or (deal.pipeline or "").casefold() in {a.casefold() for a in allowed}
 
 
 def translate(
@@ -104,6 +116,7 @@ def rule_value(rule: OverrideRule, deal: Deal, now: datetime) -> tuple[OverrideV
     if raw is None and rule.value_type is not ValueType.UNLIMITED:
         return None, f"no value in {rule.source_property!r}"
     expiration = _expiration(rule, deal)
+    expiration = to_second(expiration) if expiration is not None else None
     if expiration is not None and expiration <= now:
         return None, f"expired {expiration:%Y-%m-%d}"
     value = _typed_value(rule, raw)

@@ -61,16 +61,16 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
     text = raw.strip()
     if not text:
         raise BadValue("empty date")
-    if text.isdigit() and len(text) >= 11:  # epoch milliseconds, as HubSpot stores datetimes
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     try:
+        if text.isdigit() and len(text) >= 11:  # epoch milliseconds, as HubSpot stores datetimes
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
         if len(text) == 10:
             day = date.fromisoformat(text)
             if end_of_day:
                 return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
             return datetime.combine(day, time(0, 0), tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+    except (ValueError, OverflowError, OSError) as exc:
         raise BadValue(f"{raw!r} is not a date (use YYYY-MM-DD or an ISO 8601 date-time)") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -79,4 +79,13 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
 
 def add_days(moment: datetime, days: int) -> datetime:
     """`moment` plus whole days (for trials counted from the close date)."""
-    return moment + timedelta(days=days)
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError as exc:
+        raise BadValue(f"{days} days after {moment:%Y-%m-%d} is past the year 9999") from exc
+
+
+def to_second(moment: datetime) -> datetime:
+    """Whole seconds: Schematic stores expirations without fractions, so a desired expiry with
+    milliseconds (HubSpot close dates have them) would never compare equal and be rewritten."""
+    return moment.replace(microsecond=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from crmsync.domain import (
     Combine,
@@ -28,6 +28,7 @@ from crmsync.domain import (
 )
 
 Key = tuple[CompanyId, FeatureId]
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def combine(
@@ -55,7 +56,7 @@ def _combine_group(key: Key, group: Sequence[Contribution]) -> DesiredOverride:
     policy = ordered[0].combine
     values = [c.value for c in ordered]
     if policy is Combine.LATEST:
-        latest = max(ordered, key=lambda c: (c.deal.close_date or datetime.min, c.deal.id))
+        latest = max(ordered, key=lambda c: (c.deal.close_date or NEVER, c.deal.id))  # no close date: oldest
         value = latest.value
     elif policy is Combine.SUM:
         value = _with_expiration(_sum(values), _latest_expiration(values))

@@ -224,7 +224,7 @@ def _endpoint(state: HubSpotState, handler: Handler) -> Callable[[Request], Awai
             try:
                 with state.lock:
                     reply = handler(state, call)
-            except Exception as exc:  # the emulator must answer like a server, not drop the connection
+            except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
                 reply = error_reply(500, f"internal error in the sandbox: {exc!r}")
         state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
         return reply.response()

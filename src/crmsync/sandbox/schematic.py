@@ -210,6 +210,11 @@ class SchematicState:
         with self.lock:
             self._hangs.append(FaultRule(method, path_prefix, times, seconds=seconds))
 
+    def garble_after_commit(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """Perform the next matching requests, then answer with a body that is not JSON."""
+        with self.lock:
+            self._hangs.append(FaultRule(method, path_prefix, times, garble=True))
+
     def guard(self, call: Call, api_key: str | None) -> Reply | None:
         """Count writes, then injected faults, auth, the rate limit: a reply, or None to proceed."""
         with self.lock:
@@ -233,11 +238,10 @@ class SchematicState:
                     return api.rate_limited(call.method, wait)
             return None
 
-    def hang_for(self, call: Call) -> float:
-        """Seconds to withhold the answer to a request that was just performed."""
+    def after_commit(self, call: Call) -> FaultRule | None:
+        """How to answer a request that was just performed: late (`seconds`), or garbled."""
         with self.lock:
-            rule = take_rule(self._hangs, call.method, call.path)
-            return 0.0 if rule is None else rule.seconds
+            return take_rule(self._hangs, call.method, call.path)
 
     def _apply(self, record: Record, fields: Mapping[str, Any], now: str) -> None:
         for name, value in fields.items():
@@ -261,9 +265,10 @@ def _endpoint(state: SchematicState, handler: Handler) -> Callable[[Request], Aw
             try:
                 with state.lock:
                     reply = handler(state, call)
-            except Exception as exc:  # answer like a server instead of dropping the connection
+            except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
                 reply = Reply(500, {"error": f"internal error in the sandbox: {exc!r}"})
-            reply.delay = state.hang_for(call)
+            after = state.after_commit(call)
+            reply.delay, reply.garble = (after.seconds, after.garble) if after else (0.0, False)
         state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
         if reply.delay:
             await asyncio.sleep(reply.delay)

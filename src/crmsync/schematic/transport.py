@@ -132,7 +132,10 @@ class Transport:
             try:
                 return response.json()
             except ValueError as exc:
-                raise ServiceUnavailable(
+                # A write that answered 2xx happened, but we cannot see what it made: for a create
+                # that is an unknown outcome (found again by its token), never a plain failure.
+                error_cls = OutcomeUnknown if method == "POST" else ServiceUnavailable
+                raise error_cls(
                     SERVICE, f"{method} {path} answered {status} with a body that is not JSON", setting=URL_SETTING
                 ) from exc
         message = _error_message(response)

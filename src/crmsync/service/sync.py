@@ -17,7 +17,7 @@ from crmsync.domain import Company, CompanyId, CompanyKey, Feature, FeatureId, L
 from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.translate import Translation, translate
+from crmsync.mapping.translate import Translation, deal_counts, translate
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
@@ -100,6 +100,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
             if not r.complete
         )
         + withheld
+        + uncounted_warnings(reads, mappings)
     )
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
@@ -123,6 +124,20 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         tuple(features),
         frozenset(scope) if scope is not None else None,
     )
+
+
+def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[str, ...]:
+    """A CRM whose deals were read but none counted: most likely a stage name the mapping misspells."""
+    warnings = []
+    for read in reads:
+        files = mappings.for_source(read.source)
+        if read.deals and not any(deal_counts(d, f.deals) for d in read.deals for f in files):
+            stages = sorted({d.stage for d in read.deals})[:5]
+            warnings.append(
+                f"{read.source.value}: {len(read.deals)} deal(s) read but none is in the mapping's stages "
+                f"(their stages: {', '.join(stages)}); check `stages:` (and pipelines / record types)"
+            )
+    return tuple(warnings)
 
 
 def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:

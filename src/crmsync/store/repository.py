@@ -56,7 +56,7 @@ def redact(url: str) -> str:
     """The database URL without its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unparsable URL is never shown raw: it may hold a password
         return "<unparsable URL>"
 
 
