@@ -135,6 +135,14 @@ def test_a_held_pair_is_never_created() -> None:
     assert result.changes == ()
 
 
+def test_a_withheld_restore_is_not_reported_as_restored() -> None:
+    """Edited 75 → 100 while a partial read withholds the downgrade back: no change, no "restored" drift."""
+    edited = [live("cmov_1", *KEY, numeric(100))]
+    found = detect([APPLIED], edited, WANT, policy(DriftPolicy.OVERWRITE), now=NOW)
+    assert [d.action for d in found] == [DriftAction.RESTORE]
+    assert settle(DiffResult((), ()), found) == (DiffResult((), ()), ())
+
+
 def test_the_strictest_policy_of_several_rules_wins() -> None:
     """fail beats keep beats overwrite; no rule at all means overwrite."""
     assert DriftPolicy.strictest([DriftPolicy.OVERWRITE, DriftPolicy.FAIL, DriftPolicy.KEEP]) is DriftPolicy.FAIL

@@ -165,6 +165,37 @@ def test_withholding_drops_only_the_deletes_a_shrunk_source_drives() -> None:
     )
 
 
+def test_withholding_drops_the_downgrades_a_shrunk_source_drives_too() -> None:
+    """125 → 75 of an override the shrunk source drives is withheld; an upgrade and others' downgrades stay."""
+    down, up, other = update(numeric(125), numeric(75), 1), update(numeric(5), numeric(9), 2), update(ON, OFF, 3)
+    sources = {OverrideId(f"cmov_u{n}"): ("hubspot", "salesforce") for n in (1, 2)} | {OverrideId("cmov_u3"): ()}
+    kept, warnings = withhold_deletes(DiffResult((delete(1), down, up, other), ()), sources, {"salesforce": "s"})
+    assert kept.changes == (delete(1), up, other)
+    assert warnings == (
+        "s; 1 downgrade(s) of overrides it drives are withheld this run. If the CRM is right, "
+        "apply them with crmsync apply --allow-mass-change",
+    )
+
+
+def test_a_partial_read_withholds_the_downgrades_of_what_its_source_drives() -> None:
+    """A partial salesforce read: the sum 125 → 75 is withheld, whatever the guard policy; the warning counts it."""
+    change = update(numeric(125), numeric(75))
+    sources = {OverrideId("cmov_u0"): ("hubspot", "salesforce")}
+    why = {"salesforce": "salesforce read was partial (stopped early)"}
+    kept, warnings = withhold_deletes(DiffResult((change, create(1)), ()), sources, {}, partial=why)
+    assert kept.changes == (create(1),)
+    assert warnings == (
+        "salesforce read was partial (stopped early); no override it drives is deleted or downgraded this run: "
+        "1 downgrade(s) of overrides it drives are withheld",
+    )
+
+
+def test_a_partial_read_that_would_take_nothing_away_says_so() -> None:
+    """Nothing to withhold: the partial read is still reported, with no count."""
+    _, warnings = withhold_deletes(DiffResult((create(1),), ()), {}, {}, partial={"hubspot": "hubspot read was cut"})
+    assert warnings == ("hubspot read was cut; no override it drives is deleted or downgraded this run",)
+
+
 def test_a_shrunk_source_keeps_its_old_baseline() -> None:
     """After an apply, a shrunk source's count is not remembered (its deletes stay withheld); others are."""
     assert baseline_counts({"hubspot": 0, "salesforce": 7}, {"hubspot": 10}, POLICY) == {"salesforce": 7}

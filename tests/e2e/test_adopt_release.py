@@ -152,3 +152,22 @@ def test_a_saved_plan_adopts_what_it_previewed(harness: Harness, tmp_path: Path)
     assert result.exit_code == 0 and f"recorded in the ledger: adopt {manual_id}" in result.output, result.output
     assert the_override(hub, *GLOBEX)["value_numeric"] == 40 and manual_id in ledger(hub)["active"]
     assert_next_apply_writes_nothing(hub)
+
+
+def test_a_saved_plan_that_only_adopts_is_shown_and_applied(harness: Harness, tmp_path: Path) -> None:
+    """A matching manual override under `on_conflict: adopt`: plan shows the adoption, `apply FILE` records it."""
+    skipping = hubspot_with(harness, tmp_path)
+    manual_id = the_override(skipping, *GLOBEX)["id"]
+    harness.sb.schematic.update_override(manual_id, {"value_numeric": 40})
+    assert invoke(skipping, "apply", "--yes").exit_code == 0
+    (tmp_path / "adopting").mkdir()
+    hub = hubspot_with(harness, tmp_path / "adopting", top="on_conflict: adopt")
+    planned = invoke(hub, "plan", "--out", str(tmp_path / "plan.json"))
+    assert planned.exit_code == 0 and "No changes" not in planned.output, planned.output
+    assert f"apply only records in crmsync's ledger: adopt {manual_id} (Globex / Seats)" in planned.output
+    assert "1 to record in the ledger" in planned.output
+    writes = hub.sb.schematic.write_count
+    result = invoke(hub, "apply", str(tmp_path / "plan.json"))
+    assert result.exit_code == 0 and f"recorded in the ledger: adopt {manual_id}" in result.output, result.output
+    assert manual_id in ledger(hub)["active"] and hub.sb.schematic.write_count == writes
+    assert_next_apply_writes_nothing(hub)

@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from crmsync.cli.wiring import open_context
+from crmsync.errors import UnsafePlanError
+from crmsync.mapping.loader import load_mappings
+from crmsync.service.apply import apply_plan
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import grow_to_twenty_then_lose_six, hubspot_only, invoke, owned_count
+from tests.e2e.scenarios import grow_to_twenty_then_lose_six, hubspot_only, invoke, ledger, owned_count
 
 
 @pytest.fixture
@@ -59,6 +63,36 @@ def test_a_saved_plan_is_refused_after_the_override_it_changes_was_edited(hub: H
     assert f"override {override_id} (Hooli / Seats) was changed" in result.output
     assert "crmsync plan --out" in result.output
     assert hub.sb.schematic.write_count == writes and hub.sb.schematic.overrides[override_id]["value_numeric"] == 80
+
+
+def test_a_saved_plan_is_refused_after_the_override_it_changes_was_released(hub: Harness, tmp_path: Path) -> None:
+    """`crmsync release` between plan and apply: exit 3 naming the override, nothing written, still released."""
+    doc = hooli_seats_to_ninety(hub, tmp_path / "plan.json")
+    override_id = the_update(doc)["before"]["id"]
+    assert invoke(hub, "release", override_id).exit_code == 0
+    writes = hub.sb.schematic.write_count
+    result = invoke(hub, "apply", str(tmp_path / "plan.json"))
+    assert result.exit_code == 3, result.output
+    assert f"crmsync no longer manages override {override_id} (Hooli / Seats): it was released" in result.output
+    assert hub.sb.schematic.write_count == writes and hub.sb.schematic.overrides[override_id]["value_numeric"] == 75
+    assert override_id in ledger(hub)["released"]
+
+
+def test_apply_refuses_an_override_released_between_its_plan_and_the_yes(hub: Harness) -> None:
+    """The interactive path: released after the plan was shown, apply_plan refuses (exit 3) and writes nothing."""
+    assert invoke(hub, "apply", "--yes").exit_code == 0
+    hub.sb.hubspot.update_deal("1010", seats_purchased="90")
+    run = hub.plan()
+    (change,) = run.plan.changes
+    assert change.before is not None and invoke(hub, "release", change.before.id).exit_code == 0
+    writes = hub.sb.schematic.write_count
+    expected = f"no longer manages override {change.before.id}"
+    with (
+        open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx,
+        pytest.raises(UnsafePlanError, match=expected) as refused,
+    ):
+        apply_plan(ctx, run)
+    assert refused.value.exit_code == 3 and hub.sb.schematic.write_count == writes
 
 
 def test_a_saved_plan_is_refused_when_an_override_appeared_where_it_creates(hub: Harness, tmp_path: Path) -> None:

@@ -225,6 +225,16 @@ def test_hang_after_commit_creates_the_override_but_the_client_times_out(env: En
     assert create(env.api).status_code == 201  # the hang was used up
 
 
+def test_garble_after_commit_creates_the_override_but_answers_a_body_that_is_not_json(env: Env) -> None:
+    """A create answered 2xx with an HTML body was still committed; the rule is then used up."""
+    env.state.garble_after_commit("POST", "/company-overrides")
+    response = env.api.post("/company-overrides", json={"company_id": "comp_acme", "feature_id": "feat_sso",
+                                                        "value_type": "boolean", "value_bool": True})
+    assert response.status_code == 201 and response.text.startswith("<html>")
+    assert len(env.state.overrides_for("comp_acme", "feat_sso")) == 1
+    assert create(env.api).json()["data"]["id"].startswith("cmov_")
+
+
 def test_write_count_counts_override_writes_only(env: Env) -> None:
     """write_count counts POST/PUT/DELETE under /company-overrides, failed ones included, not reads."""
     oid = create(env.api).json()["data"]["id"]

@@ -3,7 +3,15 @@ applied reads back, a released row leaves the owned set, and adoption makes a ro
 
 from __future__ import annotations
 
+from crmsync.domain import Action, Change, CompanyId, FeatureId
+from crmsync.mapping.translate import Translation
+from crmsync.reconcile.adopt import Adoption
+from crmsync.reconcile.plan import Plan
+from crmsync.service.ownership import held_keys
+from crmsync.service.safety import unmanaged
+from crmsync.service.sync import PlanRun
 from crmsync.store.repository import Store
+from tests.core.builders import desired, live, numeric
 from tests.store import test_repository
 
 store = test_repository.store  # the two-backend fixture: SQLite, and PostgreSQL when one is running
@@ -48,3 +56,30 @@ def test_adopting_a_released_override_makes_its_row_active_again(store: Store) -
     store.release(["cmov_1"])
     store.adopt("cmov_1", "comp_a", "feat_x", ["hubspot"], {"value_type": "numeric", "value_numeric": 5})
     assert [(o.token, o.status) for o in store.owned()] == [("tok1", "active")] and store.released() == []
+
+
+def test_a_stale_create_intent_does_not_unhold_a_released_pair(store: Store) -> None:
+    """An old unconfirmed intent at a released pair leaves the pair held; a new active row frees it."""
+    store.record_intent("lost", "comp_a", "feat_x", ["hubspot"], {"value_type": "numeric", "value_numeric": 75}, "n")
+    owned_row(store)
+    store.release(["cmov_1"])
+    assert held_keys(store.released(), store.owned()) == {("comp_a", "feat_x")}
+    store.adopt("cmov_2", "comp_a", "feat_x", ["hubspot"], {"value_type": "numeric", "value_numeric": 5})
+    assert held_keys(store.released(), store.owned()) == set()
+
+
+def test_a_plan_made_before_a_release_may_not_create_update_or_adopt_there(store: Store) -> None:
+    """After releasing cmov_1 the plan's create at its pair, update of it and adoption of it are each named."""
+    owned_row(store)
+    store.release(["cmov_1"])
+    key = (CompanyId("comp_a"), FeatureId("feat_x"))
+    want, before = desired(*key, numeric(90)), live("cmov_1", *key, numeric(75))
+    changes = (Change(Action.CREATE, *key, None, want, ""), Change(Action.UPDATE, *key, before, want, ""))
+    plan = Plan(changes, adoptions=(Adoption(before, want, auto=True),))
+    run = PlanRun(plan, (), Translation((), (), ()), (), ())
+    assert unmanaged(run, store.owned(), store.released()) == [
+        "override cmov_1 (comp_a / feat_x): it was released",
+        "comp_a / feat_x: the pair was released (not created again)",
+    ]
+    store.adopt("cmov_1", "comp_a", "feat_x", ["hubspot"], {"value_type": "numeric", "value_numeric": 75})
+    assert unmanaged(run, store.owned(), store.released()) == []

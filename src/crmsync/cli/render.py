@@ -34,6 +34,9 @@ def render_plan(console: Console, plan: Plan) -> None:
                 Text(change.reason, style="dim"),
             )
         console.print(table)
+    elif plan.ledger_only():
+        records = "; ".join(plan.ledger_only())
+        console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
     else:
         console.print("No changes: Schematic already matches the deals.")
     for d in plan.drift:
@@ -71,14 +74,18 @@ def render_plan(console: Console, plan: Plan) -> None:
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending, 2 errors.`"""
+    """`Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending, 2 errors.` (ledger-only
+    records, when any, are counted after the deletes)."""
     s = plan.summary()
     extras = [
         _count(len(plan.conflicts), "conflict"),
         _count(len(plan.pending), "pending company", "pending companies"),
         _count(len(plan.problems), "deal error"),
     ] + ([_count(len(plan.drift), "drift", "drift")] if plan.drift else [])
-    return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; {', '.join(extras)}."
+    records = len(plan.ledger_only())
+    changes = f"{s['create']} to create, {s['update']} to update, {s['delete']} to delete"
+    changes += f", {records} to record in the ledger" if records else ""
+    return f"Plan: {changes}; {', '.join(extras)}."
 
 
 def render_report(console: Console, report: ApplyReport) -> None:

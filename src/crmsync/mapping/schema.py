@@ -44,7 +44,7 @@ WANT = {
     ValueType.BOOLEAN: "true or false",
     ValueType.NUMERIC: "a whole number (0 or more)",
     ValueType.UNLIMITED: "'unlimited'",
-    ValueType.TRAIT: "a trait id or name",
+    ValueType.TRAIT: "a Schematic trait id (the value_trait_id), e.g. trait_abc123",
 }
 REQUIRED = {
     "feature": "name the Schematic feature by id, flag key or exact name, e.g. feature: seats",

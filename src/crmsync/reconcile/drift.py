@@ -144,8 +144,8 @@ def settle(
     """Make the diff obey each drift's policy; `held` are released pairs, never created.
 
     Drops the update of a kept edit and the create of a released or held pair; a re-create the
-    diff does not make (another override stands there) becomes `forget`, a delete it does not
-    make (withheld) is not reported."""
+    diff does not make (another override stands there) becomes `forget`, a delete or a restore it
+    does not make (withheld) is not reported."""
     drift = tuple(drift)
     kept = {d.override_id for d in drift if d.action is DriftAction.KEEP}
     blocked = set(held) | {d.key for d in drift if d.action is DriftAction.RELEASE}
@@ -157,11 +157,14 @@ def settle(
     )
     created = {(c.company_id, c.feature_id) for c in changes if c.action is Action.CREATE}
     deleted = {c.before.id for c in changes if c.action is Action.DELETE and c.before is not None}
+    written = {c.before.id for c in changes if c.before is not None}
     settled: list[Drift] = []
     for d in drift:
         if d.action is DriftAction.RECREATE and d.key not in created:
             d = replace(d, action=DriftAction.FORGET)
         if d.action is DriftAction.DELETE and d.override_id not in deleted:
+            continue
+        if d.action is DriftAction.RESTORE and d.override_id not in written:
             continue
         settled.append(d)
     return DiffResult(changes, result.conflicts), tuple(settled)

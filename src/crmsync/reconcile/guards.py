@@ -3,7 +3,8 @@
 Two kinds, as octoDNS's `raise_if_unsafe`: a plan that deletes or downgrades too many owned
 overrides is *refused* (`check_guards`; `--allow-mass-change` overrides once); a source that
 suddenly returns no deals, or far fewer than at its last successful apply, has its deletes
-*withheld* (`shrunk_sources`, `withhold_deletes`): they are dropped from the plan with a warning.
+*withheld* (`shrunk_sources`, `withhold_deletes`): they are dropped from the plan with a warning,
+and so are its downgrades (as those of a source whose read was partial).
 A plan with drift under `drift: fail` is refused too (`drift_refusal`), whatever the flag says.
 The service calls these from build_plan and before every apply; settings hold the `GuardPolicy`.
 """
@@ -143,31 +144,54 @@ def shrunk_sources(counts: Mapping[str, int], last: Mapping[str, int], policy: G
 
 
 def withhold_deletes(
-    result: DiffResult, sources: Mapping[OverrideId, Collection[str]], shrunk: Mapping[str, str]
+    result: DiffResult,
+    sources: Mapping[OverrideId, Collection[str]],
+    shrunk: Mapping[str, str],
+    partial: Mapping[str, str] | None = None,
 ) -> tuple[DiffResult, tuple[str, ...]]:
-    """Drop the deletes of overrides a shrunk source drives; one warning per source saying how many."""
-    if not shrunk:
+    """Drop what a suspicious read would take away from the owned overrides its source drives (by
+    their ledger `sources`): the deletes and the downgrades. `shrunk` and `partial` (a read that
+    ended early: the diff already keeps its deletes) map each such source to why; one warning each."""
+    partial = partial or {}
+    suspect = {**shrunk, **partial}
+    if not suspect:
         return result, ()
     kept: list[Change] = []
-    withheld: dict[str, int] = dict.fromkeys(shrunk, 0)
+    withheld = {source: [0, 0] for source in suspect}  # deletes, downgrades
     for change in result.changes:
         drivers = set(sources.get(change.before.id, ())) if change.before else set()
-        hit = sorted(drivers.intersection(shrunk))
-        if change.action is Action.DELETE and hit:
-            for source in hit:
-                withheld[source] += 1
-        else:
+        hit = sorted(drivers.intersection(suspect))
+        kind = 0 if change.action is Action.DELETE else 1 if is_downgrade(change) else None
+        if kind is None or not hit:
             kept.append(change)
-    warnings: list[str] = []
-    for source, why in shrunk.items():
-        n = withheld[source]
-        warnings.append(
-            f"{why}; {n} delete(s) of overrides it drives are withheld this run. If the CRM is right, "
-            f"apply them with crmsync apply {FLAG}"
-            if n
-            else f"{why}; nothing it drives would be deleted anyway"
-        )
+            continue
+        for source in hit:
+            withheld[source][kind] += 1
+    warnings = [_partial_warning(why, *withheld[source]) for source, why in partial.items()]
+    warnings += [_shrunk_warning(why, *withheld[source]) for source, why in shrunk.items()]
     return DiffResult(tuple(kept), result.conflicts), tuple(warnings)
+
+
+def _partial_warning(why: str, deletes: int, downgrades: int) -> str:
+    text = f"{why}; no override it drives is deleted or downgraded this run"
+    if deletes or downgrades:
+        text += f": {_withheld(deletes, downgrades)} of overrides it drives are withheld"
+    return text
+
+
+def _shrunk_warning(why: str, deletes: int, downgrades: int) -> str:
+    if not (deletes or downgrades):
+        return f"{why}; nothing it drives would be deleted or downgraded anyway"
+    return (
+        f"{why}; {_withheld(deletes, downgrades)} of overrides it drives are withheld this run. If the CRM is "
+        f"right, apply them with crmsync apply {FLAG}"
+    )
+
+
+def _withheld(deletes: int, downgrades: int) -> str:
+    """`2 delete(s)`, `1 downgrade(s)`, `2 delete(s) and 1 downgrade(s)`."""
+    parts = [f"{n} {what}(s)" for n, what in ((deletes, "delete"), (downgrades, "downgrade")) if n]
+    return " and ".join(parts)
 
 
 def baseline_counts(counts: Mapping[str, int], last: Mapping[str, int], policy: GuardPolicy) -> dict[str, int]:

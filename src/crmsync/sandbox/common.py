@@ -71,21 +71,25 @@ class Call:
 
 @dataclass
 class Reply:
-    """What an endpoint answers: status, a JSON body, extra headers, and a delay after commit."""
+    """What an endpoint answers: status, a JSON body, extra headers, and a delay after commit
+    (`garble`: the body is replaced by an HTML page, as a proxy in the way would answer)."""
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    garble: bool = False
 
     def response(self) -> Response:
         """The Starlette response for this reply."""
+        if self.garble:
+            return Response("<html>upstream reset</html>", self.status, self.headers, media_type="text/html")
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
 
 @dataclass
 class FaultRule:
-    """An injected failure (or delay) for the next `times` requests that match."""
+    """An injected failure (or delay, or garbled answer) for the next `times` requests that match."""
 
     method: str  # "*" matches any method
     path_prefix: str
@@ -93,6 +97,7 @@ class FaultRule:
     status: int = 0
     retry_after: float | None = None
     seconds: float = 0.0
+    garble: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this rule applies to a request; a used-up rule never matches."""

@@ -17,7 +17,7 @@ from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
 from crmsync.service.ownership import record_ownership, sources_of
-from crmsync.service.safety import raise_if_unsafe
+from crmsync.service.safety import raise_if_unmanaged, raise_if_unsafe
 from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
 from crmsync.store.repository import ChangeResult
 
@@ -47,8 +47,11 @@ class ApplyReport:
 def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
     """Execute the plan's changes in order; record each outcome in the ledger.
 
-    Refuses (UnsafePlanError, nothing written) when a blast-radius guard trips."""
+    Refuses (UnsafePlanError, nothing written) when a blast-radius guard trips, or when the plan
+    would write an override crmsync no longer manages (the ledger is read again here, so a release
+    between plan and apply, saved or interactive, is respected)."""
     raise_if_unsafe(ctx, run)
+    raise_if_unmanaged(ctx, run)
     for token, found_id in run.found_intents.items():
         ctx.store.confirm(token, found_id)
     report = ApplyReport(recorded=record_ownership(ctx.store, run.plan))

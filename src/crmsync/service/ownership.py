@@ -59,8 +59,10 @@ class Ownership:
 
 
 def held_keys(released: Iterable[Owned], owned: Iterable[Owned]) -> set[Key]:
-    """Pairs released from management and not managed again since (never created while held)."""
-    return {(r.company_id, r.feature_id) for r in released} - {(o.company_id, o.feature_id) for o in owned}
+    """Pairs released from management and not managed again since (never created while held): an
+    active row frees a pair; an unconfirmed create intent does not (it may predate the release)."""
+    active = {(o.company_id, o.feature_id) for o in owned if o.status == "active"}
+    return {(r.company_id, r.feature_id) for r in released} - active
 
 
 def applied(owned: Iterable[Owned]) -> list[Applied]:

@@ -1,6 +1,6 @@
 """Saved plans: encode a computed plan for `crmsync plan --out`, and apply exactly a saved one.
 
-Before applying, the live overrides at every company and feature the plan changes are read
+Before applying, the live overrides at every company and feature the plan changes or adopts are read
 again and compared with what the plan was computed from; any difference refuses the whole
 plan (UnsafePlanError, nothing written). The guards of apply_plan still apply. Called by the CLI,
 which reads and writes the file.
@@ -13,7 +13,7 @@ from typing import Any
 from crmsync.errors import UnsafePlanError
 from crmsync.mapping.translate import Translation
 from crmsync.reconcile.guards import baseline_counts
-from crmsync.reconcile.planfile import SavedPlan, decode, encode, stale
+from crmsync.reconcile.planfile import SavedPlan, decode, encode, stale, watched
 from crmsync.service.apply import ApplyReport, apply_plan
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 
@@ -30,7 +30,7 @@ def save_plan(ctx: Context, run: PlanRun) -> dict[str, Any]:
 def load_plan(ctx: Context, doc: Any, where: str) -> tuple[PlanRun, SavedPlan]:
     """Decode a plan file and check Schematic still holds what it was computed from."""
     saved = decode(doc, where)
-    companies = sorted({c.company_id for c in saved.plan.changes})
+    companies = sorted({company for company, _ in watched(saved.plan)})
     now = ctx.schematic.list_overrides(companies) if companies else []
     problems = stale(saved, now)
     if problems:

@@ -91,15 +91,11 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     counts = source_deal_counts(reads) if scope is None else {}
     shrunk = shrunk_sources(counts, ctx.store.source_counts(), ctx.guards)
     sources = {o.override_id: o.sources for o in owned if o.override_id}
-    result, withheld = withhold_deletes(own.result, sources, shrunk)
+    cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
+    result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
     warnings = (
-        tuple(
-            f"{r.source.value} read was partial ({r.problem}); no override it drives is deleted this run"
-            for r in reads
-            if not r.complete
-        )
-        + withheld
+        withheld
         + uncounted_warnings(reads, mappings)
     )
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
