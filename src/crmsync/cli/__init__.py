@@ -153,7 +153,11 @@ def apply(
                 out.print("Nothing applied.")
                 record_plan(ctx, run, trigger="manual", command="apply", status="declined")
                 return 1
-            report = apply_plan(ctx, run)
+            try:
+                report = apply_plan(ctx, run)  # re-checks the guards and the ledger before any write
+            except UnsafePlanError as exc:
+                record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))
+                raise
             record_apply(ctx, run, report, trigger="manual")
         render_report(out, report)
         return 0 if report.ok else 1
