@@ -114,3 +114,18 @@ def test_a_scoped_plan_touches_only_its_companies(harness: Harness) -> None:
     assert run.plan.pending == () and run.plan.problems == ()
     seats = next(c for c in run.plan.changes if c.feature_id == "feat_seats")
     assert seats.after is not None and {s.value for s, _ in seats.after.provenance.deals} == {"hubspot", "salesforce"}
+
+
+def test_a_create_whose_connection_drops_after_commit_is_not_duplicated(harness: Harness) -> None:
+    """The sandbox commits a create then drops the connection mid-answer: exactly one override results."""
+    harness.sb.schematic.drop_after_commit("POST", "/company-overrides", times=2)
+    _, first = harness.apply()
+    assert first.ok, first.failed
+    posts = [r for r in harness.sb.schematic.requests if r.method == "POST"]
+    assert len(posts) == 10  # one POST per create: a create whose answer was lost is never re-sent
+    counts: dict[tuple[str, str], int] = {}
+    for record in harness.sb.schematic.overrides.values():
+        key = (record["company_id"], record["feature_id"])
+        counts[key] = counts.get(key, 0) + 1
+    assert set(counts.values()) == {1} and len(counts) == 11
+    assert harness.plan().plan.is_empty

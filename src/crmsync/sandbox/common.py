@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,12 +79,25 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     garble: bool = False
+    drop: bool = False  # start the answer, then close the connection mid-body
 
     def response(self) -> Response:
         """The Starlette response for this reply."""
+        if self.drop:
+            return DroppedResponse()
         if self.garble:
             return Response("<html>upstream reset</html>", self.status, self.headers, media_type="text/html")
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+
+
+class DroppedResponse(Response):
+    """Half an answer, then the connection closes: the server did the work, the client never learns."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Callable[[Any], Awaitable[None]]) -> None:
+        await send({"type": "http.response.start", "status": 201,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"data": {', "more_body": True})
+        raise ConnectionResetError("sandbox: connection dropped after the write was committed")
 
 
 @dataclass
@@ -98,6 +111,7 @@ class FaultRule:
     retry_after: float | None = None
     seconds: float = 0.0
     garble: bool = False
+    drop: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this rule applies to a request; a used-up rule never matches."""

@@ -210,6 +210,11 @@ class SchematicState:
         with self.lock:
             self._hangs.append(FaultRule(method, path_prefix, times, seconds=seconds))
 
+    def drop_after_commit(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """Perform the next matching requests, then drop the connection halfway through the answer."""
+        with self.lock:
+            self._hangs.append(FaultRule(method, path_prefix, times, drop=True))
+
     def garble_after_commit(self, method: str, path_prefix: str, times: int = 1) -> None:
         """Perform the next matching requests, then answer with a body that is not JSON."""
         with self.lock:
@@ -268,7 +273,8 @@ def _endpoint(state: SchematicState, handler: Handler) -> Callable[[Request], Aw
             except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
                 reply = Reply(500, {"error": f"internal error in the sandbox: {exc!r}"})
             after = state.after_commit(call)
-            reply.delay, reply.garble = (after.seconds, after.garble) if after else (0.0, False)
+            if after is not None:
+                reply.delay, reply.garble, reply.drop = after.seconds, after.garble, after.drop
         state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
         if reply.delay:
             await asyncio.sleep(reply.delay)
