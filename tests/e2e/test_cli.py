@@ -6,6 +6,7 @@ import json
 import socket
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from crmsync.cli import app
@@ -102,6 +103,27 @@ def test_rejected_hubspot_token_names_the_variable_and_never_the_secret(harness:
     result = invoke(harness, "apply", "--yes", env={"HUBSPOT_ACCESS_TOKEN": secret})
     assert result.exit_code == 1 and "HUBSPOT_ACCESS_TOKEN" in result.output and secret not in result.output
     assert harness.sb.schematic.write_count == 0
+
+
+def test_a_failed_run_leaves_the_state_database_unchanged(harness: Harness) -> None:
+    """After a rejected HubSpot token, the ledger and the run history are exactly as before."""
+    assert invoke(harness, "apply", "--yes").exit_code == 0
+    before = dump_state(harness)
+    assert invoke(harness, "apply", "--yes", env={"HUBSPOT_ACCESS_TOKEN": "wrong"}).exit_code == 1
+    assert dump_state(harness) == before
+
+
+def dump_state(h: Harness) -> list[tuple[object, ...]]:
+    """Every row of every table of the state database."""
+    engine = create_engine(h.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            tables = [
+                r[0] for r in conn.execute(text("select name from sqlite_master where type='table' order by name"))
+            ]
+            return [(t, *row) for t in tables for row in conn.execute(text(f"select * from {t}"))]
+    finally:
+        engine.dispose()
 
 
 def test_rejected_schematic_key_names_the_variable_and_never_the_secret(harness: Harness) -> None:
