@@ -24,7 +24,6 @@ from tests.salesforce_fixtures import (
     INITECH,
     EmulatorServer,
     RunningOrg,
-    emulator_server,
     seed_accounts,
     seed_custom_fields,
 )
@@ -42,12 +41,6 @@ FULL_ENV = {
     "SALESFORCE_ACCESS_TOKEN": "00D!access-secret",
     "SALESFORCE_INSTANCE_URL": "https://acme.my.salesforce.com",
 }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    with emulator_server(tmp_path_factory.mktemp("salesforce")) as running:
-        yield running
 
 
 @pytest.fixture

@@ -24,15 +24,9 @@ from simple_salesforce.exceptions import (
 
 from crmsync.sandbox.salesforce import SalesforceState
 from crmsync.sandbox.salesforce_auth import write_jwt_key_pair
-from tests.salesforce_fixtures import ACME, GLOBEX, EmulatorServer, RunningOrg, emulator_server, seed_accounts
+from tests.salesforce_fixtures import ACME, GLOBEX, EmulatorServer, RunningOrg, seed_accounts
 
 T0 = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    with emulator_server(tmp_path_factory.mktemp("salesforce")) as running:
-        yield running
 
 
 @pytest.fixture
