@@ -7,7 +7,7 @@ translates them into `Contribution`s, the reconciler combines those into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +17,8 @@ CompanyId = NewType("CompanyId", str)  # Schematic "comp_…"
 FeatureId = NewType("FeatureId", str)  # Schematic "feat_…"
 OverrideId = NewType("OverrideId", str)  # Schematic "cmov_…"
 DealId = NewType("DealId", str)  # HubSpot deal id or Salesforce Opportunity Id
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # a UTC instant to the second, as Schematic, plan files and case files write it
 
 
 class Source(StrEnum):
@@ -60,6 +62,21 @@ class Combine(StrEnum):
     SUM = "sum"
     LATEST = "latest"
     MIN = "min"
+
+
+class DriftPolicy(StrEnum):
+    """What a mapping says to do when an owned override was changed by hand (`drift:`)."""
+
+    OVERWRITE = "overwrite"  # restore the deals' value (re-create a deleted override)
+    KEEP = "keep"  # respect the edit; a deleted override is released
+    FAIL = "fail"  # apply refuses until someone decides
+
+    @staticmethod
+    def strictest(policies: Iterable[DriftPolicy]) -> DriftPolicy:
+        """Of several rules behind one override, the most cautious policy (fail > keep > overwrite)."""
+        order = (DriftPolicy.FAIL, DriftPolicy.KEEP, DriftPolicy.OVERWRITE)
+        found = set(policies)
+        return next((p for p in order if p in found), DriftPolicy.OVERWRITE)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,17 @@ Secrets (API keys, tokens, passwords) come from the environment only and are nev
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from crmsync.errors import ConfigError
+from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
 
 DEFAULT_CONFIG = Path("config/crmsync.toml")
@@ -68,7 +70,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hubspot_backoff=_number(hubspot, "backoff", defaults.hubspot_backoff),
         schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
-        schematic_attempts=int(_number(schematic, "attempts", defaults.schematic_attempts)),
+        schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
         guards=_guards(_section(tuning, "guards")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
@@ -84,19 +86,21 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror or exc}); check that crmsync may read it") from exc
 
 
 def _instant(raw: str | None) -> datetime | None:
-    """CRMSYNC_NOW as an aware UTC datetime (ISO 8601; a date means its start, UTC)."""
+    """CRMSYNC_NOW as an aware UTC datetime (as `values.parse_instant` reads dates: ISO 8601, a date
+    meaning its start, UTC)."""
     if not raw:
         return None
     try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        return parse_instant(raw, end_of_day=False)
+    except BadValue as exc:
         raise ConfigError(
             f"CRMSYNC_NOW={raw!r} is not an ISO 8601 date or date-time, e.g. 2026-11-21T12:00:00Z"
         ) from exc
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
 
 
 def _section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -111,14 +115,24 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
     d = GuardPolicy()
     return GuardPolicy(
         max_percent=_number(section, "max_percent", d.max_percent),
-        min_affected=int(_number(section, "min_affected", d.min_affected)),
-        max_count=int(_number(section, "max_count", d.max_count)),
+        min_affected=_whole(section, "min_affected", d.min_affected),
+        max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
     )
 
 
 def _number(section: Mapping[str, Any], key: str, default: float) -> float:
+    """A finite number ≥ 0 (TOML's inf and nan are not)."""
     value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"config: {key} must be a number ≥ 0, not {value!r}")
     return float(value)
+
+
+def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
+    """A whole number ≥ 0 (`5` or `5.0`; `2.5` is refused, not truncated)."""
+    _number(section, key, default)
+    value = section.get(key, default)
+    if isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {value!r}")
+    return int(value)

@@ -16,6 +16,7 @@ from crmsync.domain import (
     FeatureId,
     LiveOverride,
     MetricPeriod,
+    MonthReset,
     OverrideId,
     OverrideValue,
     ValueType,
@@ -161,9 +162,12 @@ def test_the_fail_refusal_names_the_company_feature_override_and_policy() -> Non
 
 values = st.builds(
     OverrideValue,
-    value_type=st.sampled_from([ValueType.NUMERIC, ValueType.BOOLEAN]),
+    value_type=st.sampled_from(ValueType),
+    value_bool=st.none() | st.booleans(),
     value_numeric=st.none() | st.integers(0, 10**9),
+    value_trait_id=st.none() | st.text(min_size=1, max_size=20),
     metric_period=st.none() | st.sampled_from(MetricPeriod),
+    month_reset=st.none() | st.sampled_from(MonthReset),
     expiration=st.none() | st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1)).map(
         lambda d: d.replace(microsecond=0, tzinfo=UTC)
     ),

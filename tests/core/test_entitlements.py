@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
 from crmsync.domain import (
@@ -15,7 +18,7 @@ from crmsync.domain import (
     Provenance,
     ValueType,
 )
-from crmsync.reconcile.entitlements import PlanEntitlements, entitlement_warnings, is_more_generous
+from crmsync.reconcile.entitlements import PlanEntitlements, describe, entitlement_warnings, is_more_generous
 
 DAY, WEEK, MONTH, EVER = (MetricPeriod.CURRENT_DAY, MetricPeriod.CURRENT_WEEK, MetricPeriod.CURRENT_MONTH,
                           MetricPeriod.ALL_TIME)  # fmt: skip
@@ -102,3 +105,10 @@ def test_deletes_companies_without_a_plan_and_unentitled_features_are_not_judged
     assert entitlement_warnings([create(SEATS, n(1))], {ACME: None}, {"plvr_starter": STARTER}) == ()
     bare = PlanEntitlements("plvr_x", "X", {})
     assert entitlement_warnings([create(SEATS, n(1))], {ACME: "plvr_x"}, {"plvr_x": bare}) == ()
+
+
+def test_describe_leaves_out_the_expiry() -> None:
+    """A warning speaks of the limit or switch alone: `10000 /current_month`, not `… until …`."""
+    expiring = replace(n(10_000, MONTH), expiration=datetime(2027, 1, 31, tzinfo=UTC))
+    assert describe(expiring) == describe(n(10_000, MONTH)) == "10000 /current_month"
+    assert describe(replace(ON, expiration=datetime(2027, 1, 31, tzinfo=UTC))) == "on"

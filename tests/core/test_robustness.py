@@ -3,6 +3,7 @@ a located mapping error, or a one-line configuration error."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +66,45 @@ def test_a_config_section_that_is_not_a_table_is_a_config_error(tmp_path: Path) 
     (tmp_path / "c.toml").write_text("hubspot = 5\n")
     with pytest.raises(ConfigError, match=r"\[hubspot\] must be a table"):
         load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("[guards]\nmax_count = inf", "must be a number ≥ 0, not inf"),
+        ("[guards]\nmax_percent = nan", "must be a number ≥ 0, not nan"),
+        ("[hubspot]\nsearches_per_second = -inf", "must be a number ≥ 0, not -inf"),
+        ("[guards]\nmin_affected = 2.5", "min_affected must be a whole number ≥ 0, not 2.5"),
+        ("[schematic]\nattempts = 1.5", "attempts must be a whole number ≥ 0, not 1.5"),
+    ],
+    ids=["inf", "nan", "minus-inf", "fractional-min-affected", "fractional-attempts"],
+)
+def test_a_setting_that_is_not_a_usable_number_is_a_config_error(tmp_path: Path, line: str, shown: str) -> None:
+    """inf, nan and a fraction where a count is meant are refused by name, not crashed on or truncated."""
+    (tmp_path / "c.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError, match=shown):
+        load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
+
+
+def test_whole_settings_written_as_floats_are_read_as_ints(tmp_path: Path) -> None:
+    """`min_affected = 3.0` is 3; a whole count keeps its int type."""
+    (tmp_path / "c.toml").write_text("[guards]\nmin_affected = 3.0\nmax_count = 7\n")
+    guards = load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")}).guards
+    assert (guards.min_affected, guards.max_count) == (3, 7)
+    assert isinstance(guards.min_affected, int)
+
+
+def test_an_unreadable_config_file_is_a_config_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config file crmsync may not read is a one-line configuration error naming the path."""
+    path = tmp_path / "c.toml"
+    path.write_text("[guards]\n")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    with pytest.raises(ConfigError, match=rf"cannot read {re.escape(str(path))} \(Permission denied\)"):
+        load_settings({"CRMSYNC_CONFIG": str(path)})
 
 
 def test_a_bad_crmsync_now_is_a_config_error() -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from crmsync.domain import FeatureId, MetricPeriod, MonthReset, ValueType
-from crmsync.mapping.rules import Condition, Op
-from crmsync.mapping.translate import translate
+from crmsync.mapping.rules import Condition, DealFilter, Op
+from crmsync.mapping.translate import condition_holds, deal_counts, translate
 from tests.core.builders import NOW, deal, mapping, rule
 
 FEATURES = {"seats": FeatureId("feat_seats"), "SSO": FeatureId("feat_sso"), "API calls": FeatureId("feat_api")}
@@ -28,14 +29,21 @@ def test_whole_numbers_in_any_spelling_are_accepted(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["fifty", "50.5", "5 0", "1e3", "-3", ""], ids=["word", "fraction", "space", "exp", "negative", "blank"]
+    "raw", ["fifty", "50.5", "5 0", "1e3", "-3"], ids=["word", "fraction", "space", "exp", "negative"]
 )
 def test_anything_else_is_a_bad_value_for_that_deal_only(raw: str) -> None:
     """A bad numeric value is reported with the deal id; the other deal still contributes."""
     result = one([deal("1", seats_purchased=raw), deal("2", seats_purchased="20")], rule())
     assert [c.deal.id for c in result.contributions] == ["2"]
-    if raw:  # a blank property is absent, not bad
-        assert [(p.deal_id, p.rule.line if p.rule else None) for p in result.problems] == [("1", 10)]
+    assert [(p.deal_id, p.rule.line if p.rule else None) for p in result.problems] == [("1", 10)]
+
+
+@pytest.mark.parametrize("raw", ["", "  "], ids=["empty", "spaces"])
+def test_a_blank_value_is_absent_not_bad(raw: str) -> None:
+    """A blank property gives no override and no problem: the deal is skipped with the reason."""
+    result = one([deal("1", seats_purchased=raw)], rule())
+    assert (result.contributions, result.problems) == ((), ())
+    assert [s.reason for s in result.skipped] == ["no value in 'seats_purchased'"]
 
 
 @pytest.mark.parametrize(
@@ -141,3 +149,16 @@ def test_translation_is_deterministic() -> None:
     """The same deals and rules always give the same contributions."""
     deals = [deal(str(i), seats_purchased=str(i)) for i in range(20)]
     assert one(deals, rule()) == one(list(deals), rule())
+
+
+def test_filters_and_conditions_match_in_any_case_and_stay_plain_values() -> None:
+    """Stages, pipelines and `when` values compare in any case; using them leaves equality and hashing alone."""
+    deal_filter = DealFilter(("ClosedWon",), pipelines=("Default",))
+    condition = Condition("plan", Op.ANY_OF, (" Gold ", "SILVER"))
+    assert deal_counts(deal("1", stage="closedwon", pipeline="DEFAULT"), deal_filter)
+    assert not deal_counts(deal("2", stage="closedwon", pipeline="other"), deal_filter)
+    assert condition_holds(condition, "gold") and condition_holds(condition, " silver ")
+    assert not condition_holds(condition, "bronze")
+    fresh_filter, fresh_condition = DealFilter(("ClosedWon",), pipelines=("Default",)), replace(condition)
+    assert (deal_filter, condition) == (fresh_filter, fresh_condition)
+    assert hash((deal_filter, condition)) == hash((fresh_filter, fresh_condition))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from crmsync.cli import app
 from crmsync.domain import Source
 from crmsync.errors import MappingError
-from crmsync.mapping.cases import load_case_text
+from crmsync.mapping.cases import SHAPE, load_case_text
 from crmsync.mapping.loader import load_mapping_text, load_mappings
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.testing import CaseResult
@@ -186,6 +186,25 @@ def test_a_malformed_case_file_is_a_located_problem(text: str, where: str, says:
         load_case_text(text, "t.yaml", Source.HUBSPOT)
     shown = [str(p) for p in caught.value.problems]
     assert any(p.startswith(f"t.yaml:{where}: ") and says in p for p in shown), shown
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "this file is empty"),
+        (b"\xef\xbb\xbf", "this file is empty"),
+        ("  \n\n", "this file is empty"),
+        ("# cases come later\n", "this file holds only comments"),
+        ("\ufeff# a comment\n", "this file holds only comments"),
+    ],
+    ids=["empty", "BOM only", "blank lines", "comments only", "BOM and a comment"],
+)
+def test_a_case_file_with_nothing_in_it_says_what_a_case_file_needs(text: str | bytes, says: str) -> None:
+    """The hint speaks of case files (cases:), never of mapping files (source:, deals:, …)."""
+    with pytest.raises(MappingError) as caught:
+        load_case_text(text, "t.yaml", Source.HUBSPOT)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.col, problem.message, problem.hint) == (1, 1, says, SHAPE)
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=["mappings/", "packaged sample"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from crmsync.domain import CompanyKey, Deal, DealId, MetricPeriod, MonthReset, OverrideValue, Source, ValueType
 from crmsync.errors import MappingError, Problem
 from crmsync.mapping import nodes, schema
-from crmsync.mapping.loader import MAX_BYTES, SUFFIXES, read_yaml
+from crmsync.mapping.loader import read_capped, read_yaml, yaml_files
 from crmsync.mapping.nodes import Field, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.rules import Position
 from crmsync.mapping.testing import Case, CaseFile, ExpectedError, ExpectedOverride
@@ -32,8 +32,7 @@ def load_cases(folder: Path | str, default_source: Source | None = None) -> tupl
     """Every *.yaml / *.yml case file directly in `folder` (or the one file it names), in path order;
     all problems at once."""
     root = Path(folder)
-    paths = sorted(p for p in root.glob("*") if p.suffix.lower() in SUFFIXES and p.is_file()) if root.is_dir() else []
-    paths = [root] if root.is_file() else paths
+    paths = [root] if root.is_file() else _listing(root)
     if not paths:
         hint = f"add one, e.g. {root / 'sample.yaml'}; {SHAPE}"
         raise MappingError([Problem(str(root), 1, 1, "no test case files (*.yaml or *.yml) here", hint)])
@@ -41,9 +40,7 @@ def load_cases(folder: Path | str, default_source: Source | None = None) -> tupl
     problems: list[Problem] = []
     for path in paths:
         try:
-            with path.open("rb") as handle:  # no more than the size limit, plus one byte to notice it is over
-                data = handle.read(MAX_BYTES + 1)
-            files.append(load_case_text(data, str(path), default_source))
+            files.append(load_case_text(read_capped(path), str(path), default_source))
         except MappingError as exc:
             problems.extend(exc.problems)
         except OSError as exc:
@@ -53,13 +50,18 @@ def load_cases(folder: Path | str, default_source: Source | None = None) -> tupl
     return tuple(files)
 
 
+def _listing(folder: Path) -> list[Path]:
+    """The case files in a folder; none when it is not a folder or cannot be listed."""
+    try:
+        return yaml_files(folder) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
 def load_case_text(text: str | bytes, path: str, default_source: Source | None = None) -> CaseFile:
     """One case file's content, reported as `path`; raises MappingError with every problem."""
     rep = Report()
-    empty = not text.strip()  # read_yaml's own message for this speaks of mapping files
-    root = None if empty else read_yaml(text, path, rep)
-    if empty:
-        rep.add(Position(path, 1, 1), "this file is empty", SHAPE)
+    root = read_yaml(text, path, rep, SHAPE)
     result = _file(root, path, default_source, rep) if root is not None else None
     if result is None or rep.problems:
         raise MappingError(rep.problems or [Problem(path, 1, 1, "this file could not be read", SHAPE)])

@@ -16,7 +16,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from crmsync.domain import Combine, Source
+from crmsync.domain import Combine, DriftPolicy, Source
 from crmsync.errors import MappingError, Problem
 from crmsync.mapping import nodes, schema
 from crmsync.mapping.nodes import Field, Fields, Map, Node, Report, Scalar, Seq
@@ -49,7 +49,7 @@ def load_mappings(folder: Path | str) -> Mappings:
     """Every *.yaml / *.yml file directly in `folder`, in path order; all problems of all files at once."""
     root = Path(folder)
     try:
-        paths = sorted(p for p in root.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+        paths = yaml_files(root)
     except OSError as exc:
         what = "is not a folder" if root.exists() else "does not exist"
         hint = "pass the folder that holds the mapping files, e.g. mappings/"
@@ -69,11 +69,21 @@ def load_mappings(folder: Path | str) -> Mappings:
     return Mappings(tuple(files))
 
 
+def yaml_files(folder: Path) -> list[Path]:
+    """The *.yaml / *.yml files directly in `folder`, in path order; OSError when it cannot be listed."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def read_capped(path: Path) -> bytes:
+    """A file's bytes, no more than the size limit plus one byte (to notice it is over); OSError as raised."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_BYTES + 1)
+
+
 def _load_path(path: Path) -> MappingFile:
     """One file, reading no more than the size limit (plus one byte to notice it is over)."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_capped(path)
     except OSError as exc:
         hint = "check that the file exists and that crmsync may read it"
         raise MappingError([Problem(str(path), 1, 1, f"cannot read this file ({exc.strerror or exc})", hint)]) from exc
@@ -95,14 +105,15 @@ def load_mapping_text(text: str | bytes, path: str) -> MappingFile:
     return result
 
 
-def read_yaml(text: str | bytes, path: str, rep: Report) -> Node | None:
+def read_yaml(text: str | bytes, path: str, rep: Report, needs: str = NEEDS) -> Node | None:
     """Any YAML file beside the mappings (test cases) as located plain nodes, or None after
-    reporting why not; so ruamel stays in this module."""
-    decoded = _decode(text, path, rep)
-    return _parse(decoded, path, rep) if decoded is not None else None
+    reporting why not; so ruamel stays in this module. `needs` is the hint for a file with
+    nothing in it: what such a file must hold."""
+    decoded = _decode(text, path, rep, needs)
+    return _parse(decoded, path, rep, needs) if decoded is not None else None
 
 
-def _decode(raw: str | bytes, path: str, rep: Report) -> str | None:
+def _decode(raw: str | bytes, path: str, rep: Report, needs: str = NEEDS) -> str | None:
     """The text of a file, or None after reporting it as too big, binary, not UTF-8 or empty."""
     start = Position(path, 1, 1)
     size = len(raw) if isinstance(raw, bytes) or len(raw) > MAX_BYTES else len(raw.encode("utf-8", "surrogatepass"))
@@ -122,12 +133,12 @@ def _decode(raw: str | bytes, path: str, rep: Report) -> str | None:
             return None
     text = raw.removeprefix("\ufeff")
     if not text.strip():
-        rep.add(start, "this file is empty", NEEDS)
+        rep.add(start, "this file is empty", needs)
         return None
     return text
 
 
-def _parse(text: str, path: str, rep: Report) -> Node | None:
+def _parse(text: str, path: str, rep: Report, needs: str = NEEDS) -> Node | None:
     """The YAML document as plain nodes, or None after reporting why it is not YAML."""
     yaml = YAML(typ="safe", pure=True)  # composing only: the round-trip comment machinery is not needed
     yaml.composer.warn_double_anchors = False  # a re-used anchor name is legal YAML; don't warn
@@ -144,10 +155,10 @@ def _parse(text: str, path: str, rep: Report) -> Node | None:
         rep.add(Position(path, line, col), f"the invisible character U+{char:04X} is not allowed in YAML", hint)
         return None
     except RecursionError:
-        rep.add(Position(path, 1, 1), "this file is nested too deeply to read", NEEDS)
+        rep.add(Position(path, 1, 1), "this file is nested too deeply to read", needs)
         return None
     if node is None:
-        rep.add(Position(path, 1, 1), "this file holds only comments", NEEDS)
+        rep.add(Position(path, 1, 1), "this file holds only comments", needs)
         return None
     return _convert(node, path, {})
 
@@ -225,7 +236,7 @@ def _file(root: Node, path: str, rep: Report) -> MappingFile | None:
     company = _company(f.get("company"), rep)
     overrides = _overrides(f.get("overrides"), rep)
     combine = nodes.choice(f.get("combine"), Combine, rep) or Combine.MAX
-    drift = nodes.one_of(f.get("drift"), schema.DRIFT, rep) or "overwrite"
+    drift = nodes.choice(f.get("drift"), DriftPolicy, rep) or DriftPolicy.OVERWRITE
     on_conflict = nodes.one_of(f.get("on_conflict"), ("skip", "adopt"), rep) or "skip"
     if len(rep.problems) > before or source is None or deals is None or company is None:
         return None

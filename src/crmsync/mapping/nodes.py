@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from crmsync.errors import Problem
 from crmsync.mapping.rules import Position
+from crmsync.mapping.values import FALSE_WORDS, TRUE_WORDS
 
 TEXT_KINDS = frozenset({"str", "int", "float"})  # scalars usable as names, kept as written
 E = TypeVar("E", bound=StrEnum)
@@ -174,7 +175,7 @@ def text(node: Node) -> str | None:
 def boolean(node: Node) -> str | None:
     """'true' or 'false' for a YAML boolean or the words translate accepts; None for anything else."""
     word = (text(node) or "").strip().lower()
-    return "true" if word in ("true", "yes", "1") else "false" if word in ("false", "no", "0") else None
+    return "true" if word in TRUE_WORDS else "false" if word in FALSE_WORDS else None
 
 
 def decimal(node: Node) -> Decimal | None:

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
-from crmsync.domain import Combine, MetricPeriod, MonthReset, RuleRef, Source, ValueType
+from crmsync.domain import Combine, DriftPolicy, MetricPeriod, MonthReset, RuleRef, Source, ValueType
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ class Condition:
     number: Decimal | None = None  # for comparisons
     position: Position | None = None
 
+    @cached_property
+    def matching(self) -> frozenset[str]:
+        """The EQ / ANY_OF values as compared: trimmed, lower case (computed once, not per deal)."""
+        return frozenset(v.strip().lower() for v in self.values)
+
 
 @dataclass(frozen=True)
 class OverrideRule:
@@ -68,13 +74,18 @@ class OverrideRule:
     combine: Combine | None = None  # None: the file's policy
     multiply: Decimal | None = None
     default: str | None = None  # used when the `from` property is absent
-    lookup: Mapping[str, str] | None = None  # `map:` raw value → value
+    lookup: Mapping[str, str] | None = None  # `map:` raw value (trimmed, lower case) → value
     trait: str | None = None  # trait id (or name) for value_type trait
-    drift: str | None = None  # overwrite | keep | fail (None: the file's policy)
+    drift: DriftPolicy | None = None  # None: the file's policy
 
     def ref(self) -> RuleRef:
         """The rule's provenance: file, line and feature."""
         return RuleRef(self.position.path, self.position.line, self.feature)
+
+    def properties(self) -> tuple[str, ...]:
+        """The deal properties this rule reads: `from`, `expires_from`, `starts_from` and its `when` tests."""
+        named = (self.source_property, self.expires_from, self.starts_from)
+        return (*(p for p in named if p), *(c.prop for c in self.when))
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,23 @@ class DealFilter:
     stages: tuple[str, ...]
     pipelines: tuple[str, ...] | None = None  # None: any pipeline
     record_types: tuple[str, ...] | None = None  # Salesforce only; None: any
+
+    # Casefolded once per filter rather than once per deal (cached on first use; not fields, so
+    # equality and hashing are unchanged).
+    @cached_property
+    def folded_stages(self) -> frozenset[str]:
+        """`stages`, casefolded."""
+        return frozenset(s.casefold() for s in self.stages)
+
+    @cached_property
+    def folded_pipelines(self) -> frozenset[str] | None:
+        """`pipelines`, casefolded; None: any pipeline."""
+        return None if self.pipelines is None else frozenset(p.casefold() for p in self.pipelines)
+
+    @cached_property
+    def folded_record_types(self) -> frozenset[str] | None:
+        """`record_types`, casefolded; None: any record type."""
+        return None if self.record_types is None else frozenset(r.casefold() for r in self.record_types)
 
 
 @dataclass(frozen=True)
@@ -96,13 +124,17 @@ class MappingFile:
     company_key: str
     overrides: tuple[OverrideRule, ...]
     combine: Combine = Combine.MAX
-    drift: str = "overwrite"
+    drift: DriftPolicy = DriftPolicy.OVERWRITE
     on_conflict: str = "skip"
     position: Position | None = None
 
     def policy_for(self, rule: OverrideRule) -> Combine:
         """The combine policy of a rule: its own, else the file's."""
         return rule.combine or self.combine
+
+    def drift_for(self, rule: OverrideRule) -> DriftPolicy:
+        """The drift policy of a rule: its own, else the file's."""
+        return rule.drift or self.drift
 
 
 @dataclass(frozen=True)
@@ -123,18 +155,9 @@ class Mappings:
         """The rules of one source that read a property (case-insensitively, as CRMs match names)."""
         wanted = prop.lower()
         return tuple(
-            r
-            for f in self.for_source(source)
-            for r in f.overrides
-            if wanted in {p.lower() for p in (r.source_property, r.expires_from, r.starts_from) if p}
-            or wanted in {c.prop.lower() for c in r.when}
+            r for f in self.for_source(source) for r in f.overrides if wanted in {p.lower() for p in r.properties()}
         )
 
     def properties_for(self, source: Source) -> tuple[str, ...]:
         """Every deal property the rules of one source read, sorted."""
-        props: set[str] = set()
-        for f in self.for_source(source):
-            for r in f.overrides:
-                props.update(p for p in (r.source_property, r.expires_from, r.starts_from) if p)
-                props.update(c.prop for c in r.when)
-        return tuple(sorted(props))
+        return tuple(sorted({p for f in self.for_source(source) for r in f.overrides for p in r.properties()}))

@@ -10,7 +10,7 @@ from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
 
-from crmsync.domain import Combine, MetricPeriod, MonthReset, ValueType
+from crmsync.domain import Combine, DriftPolicy, MetricPeriod, MonthReset, ValueType
 from crmsync.mapping.nodes import (
     Field,
     Fields,
@@ -26,7 +26,6 @@ from crmsync.mapping.nodes import (
     describe,
     fields,
     name,
-    one_of,
     text,
 )
 from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
@@ -37,7 +36,6 @@ RULE_KEYS = (
     *("feature", "type", "from", "value", "map", "multiply", "default", "trait", "when", "metric_period"),
     *("metric_period_month_reset", "expires_from", "expires_after_days", "starts_from", "combine", "drift"),
 )
-DRIFT = ("overwrite", "keep", "fail")
 OPERATORS = {">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
 WHEN_HINT = "give a value, a list of values, {'>': 10}, {present: true} or {absent: true}"
 WANT = {
@@ -78,7 +76,7 @@ def override_rule(item: Node, rep: Report) -> OverrideRule | None:
         combine=choice(f.get("combine"), Combine, rep),
         multiply=_number(f.get("multiply"), rep, whole=False),
         trait=name(f.get("trait"), rep, "trait_abc123"),
-        drift=one_of(f.get("drift"), DRIFT, rep),
+        drift=choice(f.get("drift"), DriftPolicy, rep),
     )
     if vtype is not None:
         rule = _values(rule, f, item, rep)

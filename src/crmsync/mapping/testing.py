@@ -15,18 +15,19 @@ from datetime import datetime
 from pathlib import PurePath
 
 from crmsync.domain import (
+    TIME_FORMAT,
     CompanyId,
     CompanyKey,
     Deal,
     DealProblem,
     FeatureId,
-    MetricPeriod,
     MonthReset,
     OverrideValue,
     ValueType,
 )
 from crmsync.mapping.rules import Mappings, Position
 from crmsync.mapping.translate import Translation
+from crmsync.mapping.values import month_reset
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,7 @@ def _where(path: str, line: int) -> str:
 
 def normal(value: OverrideValue) -> OverrideValue:
     """An expected value as translate would make it: monthly windows reset on the 1st by default."""
-    if value.metric_period is MetricPeriod.CURRENT_MONTH and value.month_reset is None:
-        return replace(value, month_reset=MonthReset.FIRST_OF_MONTH)
-    return value
+    return replace(value, month_reset=month_reset(value.metric_period, value.month_reset))
 
 
 def show(value: OverrideValue) -> str:
@@ -198,5 +197,5 @@ def show(value: OverrideValue) -> str:
     if value.month_reset is MonthReset.BILLING_CYCLE:
         text += " (billing cycle)"
     if value.expiration is not None:
-        text += f", expires {value.expiration:%Y-%m-%dT%H:%M:%SZ}"
+        text += f", expires {value.expiration.strftime(TIME_FORMAT)}"
     return text

@@ -8,7 +8,7 @@ everything else proceeds. Combining contributions per company happens in `reconc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from crmsync.domain import (
@@ -18,8 +18,6 @@ from crmsync.domain import (
     DealId,
     DealProblem,
     FeatureId,
-    MetricPeriod,
-    MonthReset,
     OverrideValue,
     RuleRef,
     Source,
@@ -29,6 +27,7 @@ from crmsync.mapping.rules import Condition, DealFilter, MappingFile, Op, Overri
 from crmsync.mapping.values import (
     BadValue,
     add_days,
+    month_reset,
     parse_bool,
     parse_decimal,
     parse_instant,
@@ -61,10 +60,10 @@ def deal_counts(deal: Deal, deal_filter: DealFilter) -> bool:
     Compared without regard to case, as the CRMs' own filters do (SOQL `IN`, HubSpot `EQ`):
     otherwise `closed won` would read every opportunity and count none.
     """
-    if deal.stage.casefold() not in {s.casefold() for s in deal_filter.stages}:
+    if deal.stage.casefold() not in deal_filter.folded_stages:
         return False
-    allowed = deal_filter.pipelines if deal.source is Source.HUBSPOT else deal_filter.record_types
-    return allowed is None or (deal.pipeline or "").casefold() in {a.casefold() for a in allowed}
+    allowed = deal_filter.folded_pipelines if deal.source is Source.HUBSPOT else deal_filter.folded_record_types
+    return allowed is None or (deal.pipeline or "").casefold() in allowed
 
 
 def translate(
@@ -119,19 +118,9 @@ def rule_value(rule: OverrideRule, deal: Deal, now: datetime) -> tuple[OverrideV
     expiration = to_second(expiration) if expiration is not None else None
     if expiration is not None and expiration <= now:
         return None, f"expired {expiration:%Y-%m-%d}"
-    value = _typed_value(rule, raw)
-    return OverrideValue(
-        value_type=value.value_type,
-        value_bool=value.value_bool,
-        value_numeric=value.value_numeric,
-        value_trait_id=value.value_trait_id,
-        metric_period=rule.metric_period,
-        # Schematic resets monthly windows on the 1st unless told otherwise: say so, so the
-        # desired value compares equal to what Schematic stores.
-        month_reset=rule.month_reset
-        or (MonthReset.FIRST_OF_MONTH if rule.metric_period is MetricPeriod.CURRENT_MONTH else None),
-        expiration=expiration,
-    ), ""
+    reset = month_reset(rule.metric_period, rule.month_reset)
+    value = replace(_typed_value(rule, raw), metric_period=rule.metric_period, month_reset=reset, expiration=expiration)
+    return value, ""
 
 
 def condition_holds(condition: Condition, raw: str | None) -> bool:
@@ -144,7 +133,7 @@ def condition_holds(condition: Condition, raw: str | None) -> bool:
     if not present or raw is None:
         return False
     if condition.op in (Op.EQ, Op.ANY_OF):
-        return raw.strip().lower() in {v.strip().lower() for v in condition.values}
+        return raw.strip().lower() in condition.matching
     try:
         number = parse_decimal(raw)
     except BadValue:
@@ -170,12 +159,12 @@ def _raw_value(rule: OverrideRule, deal: Deal) -> str | None:
     raw = _prop(deal, rule.source_property) if rule.source_property else None
     if raw is None:
         raw = rule.default
-    if raw is not None and rule.lookup is not None:
-        table = {k.strip().lower(): v for k, v in rule.lookup.items()}
-        if raw.strip().lower() not in table:
+    if raw is not None and rule.lookup is not None:  # its keys are stored trimmed and in lower case
+        key = raw.strip().lower()
+        if key not in rule.lookup:
             choices = ", ".join(sorted(rule.lookup))
             raise BadValue(f"{raw!r} is not in the rule's `map` (known: {choices})")
-        raw = table[raw.strip().lower()]
+        raw = rule.lookup[key]
     return raw
 
 

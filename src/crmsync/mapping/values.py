@@ -1,7 +1,8 @@
 """Parsing of raw CRM property strings into override values: numbers, booleans, dates.
 
-Pure functions used by `translate.py`; each raises `BadValue` with a message a RevOps
-person can act on. CRMs hand every property over as text.
+Pure functions used by `translate.py` (and by the mapping and case readers, `testing.py` and
+settings, so each of these rules is written once); each parser raises `BadValue` with a message
+a RevOps person can act on. CRMs hand every property over as text.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+
+from crmsync.domain import MetricPeriod, MonthReset
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 FALSE_WORDS = frozenset({"false", "no", "0"})
@@ -69,7 +72,7 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
             if end_of_day:
                 return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
             return datetime.combine(day, time(0, 0), tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError, OSError) as exc:
         raise BadValue(f"{raw!r} is not a date (use YYYY-MM-DD or an ISO 8601 date-time)") from exc
     if moment.tzinfo is None:
@@ -83,6 +86,16 @@ def add_days(moment: datetime, days: int) -> datetime:
         return moment + timedelta(days=days)
     except OverflowError as exc:
         raise BadValue(f"{days} days after {moment:%Y-%m-%d} is past the year 9999") from exc
+
+
+def month_reset(period: MetricPeriod | None, reset: MonthReset | None) -> MonthReset | None:
+    """The reset a window has: the one given, else the 1st for a `current_month` window.
+
+    Schematic resets monthly windows on the 1st unless told otherwise: saying so makes a desired
+    value compare equal to what Schematic stores."""
+    if reset is None and period is MetricPeriod.CURRENT_MONTH:
+        return MonthReset.FIRST_OF_MONTH
+    return reset
 
 
 def to_second(moment: datetime) -> datetime:

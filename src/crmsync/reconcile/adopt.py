@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from crmsync.domain import CompanyId, Conflict, DesiredOverride, FeatureId, LiveOverride
+from crmsync.reconcile.diff import created_stamp, same_value
 
 Key = tuple[CompanyId, FeatureId]
 
@@ -33,7 +34,7 @@ class Adoption:
     @property
     def value_matches(self) -> bool:
         """Whether the override already grants what the deals say (adopting it then writes nothing)."""
-        return self.live.value == self.desired.value
+        return same_value(self.live, self.desired)
 
 
 def adoptable(
@@ -62,4 +63,4 @@ def adoptable(
 
 def _age(override: LiveOverride) -> float:
     """Sorts newest first; on a tie the earlier conflict wins (Schematic lists the newest first)."""
-    return -(override.created_at.timestamp() if override.created_at else 0.0)
+    return -created_stamp(override)

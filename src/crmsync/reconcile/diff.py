@@ -96,9 +96,13 @@ def same_value(live: LiveOverride, want: DesiredOverride) -> bool:
     return live.value == want.value
 
 
+def created_stamp(override: LiveOverride) -> float:
+    """When an override was created, as a POSIX timestamp (0 when Schematic did not say)."""
+    return override.created_at.timestamp() if override.created_at else 0.0
+
+
 def _newest_first(override: LiveOverride) -> tuple[float, str]:
-    stamp = override.created_at.timestamp() if override.created_at else 0.0
-    return (-stamp, override.id)
+    return (-created_stamp(override), override.id)
 
 
 def _because(want: DesiredOverride) -> str:

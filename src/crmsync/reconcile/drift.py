@@ -15,24 +15,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from crmsync.domain import Action, CompanyId, DesiredOverride, FeatureId, LiveOverride, OverrideId, OverrideValue
+from crmsync.domain import DriftPolicy as DriftPolicy  # re-exported: the mapping files' `drift:`, judged here
 from crmsync.reconcile.diff import DiffResult, expired
 
 Key = tuple[CompanyId, FeatureId]
-
-
-class DriftPolicy(StrEnum):
-    """What a mapping says to do when an owned override was changed by hand."""
-
-    OVERWRITE = "overwrite"  # restore the deals' value (re-create a deleted override)
-    KEEP = "keep"  # respect the edit; a deleted override is released
-    FAIL = "fail"  # apply refuses until someone decides
-
-    @staticmethod
-    def strictest(policies: Iterable[DriftPolicy]) -> DriftPolicy:
-        """Of several rules behind one override, the most cautious policy (fail > keep > overwrite)."""
-        order = (DriftPolicy.FAIL, DriftPolicy.KEEP, DriftPolicy.OVERWRITE)
-        found = set(policies)
-        return next((p for p in order if p in found), DriftPolicy.OVERWRITE)
 
 
 class DriftAction(StrEnum):

@@ -9,7 +9,7 @@ fetches each plan version's entitlements once and calls `entitlement_warnings`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 
@@ -109,4 +109,4 @@ def judge(override: OverrideValue, plan: OverrideValue) -> Verdict | None:
 
 def describe(value: OverrideValue) -> str:
     """A limit or switch in words, without its expiry: `20`, `10000 /current_month`, `unlimited`, `on`."""
-    return value.describe().split(" until ", 1)[0]
+    return replace(value, expiration=None).describe()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from crmsync.domain import Action, Change, OverrideId
-from crmsync.errors import UnsafePlanError
 from crmsync.reconcile.combine import generosity
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import DriftAction
@@ -98,13 +97,6 @@ def refusal_message(refusals: Sequence[Refusal]) -> str:
     """One line naming every tripped guard, its numbers, its threshold and the flag."""
     reasons = "; and ".join(r.reason for r in refusals)
     return f"refusing to apply: {reasons}. Review with crmsync plan, then re-run with {FLAG}."
-
-
-def raise_if_unsafe(plan: Plan, owned_count: int, policy: GuardPolicy) -> None:
-    """Raise UnsafePlanError (exit 3) when a guard refuses the plan."""
-    refusals = check_guards(plan, owned_count, policy)
-    if refusals:
-        raise UnsafePlanError(refusal_message(refusals))
 
 
 def drift_refusal(plan: Plan) -> str | None:

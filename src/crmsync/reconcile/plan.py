@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from crmsync.domain import (
+    TIME_FORMAT,
     Action,
     Change,
     Conflict,
@@ -92,8 +93,9 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """The plan as one JSON-ready object (`crmsync plan --json`)."""
+        changes = [self._change_json(c) for c in self.changes]
         return {
-            "changes": [self._change_json(c) for c in self.changes],
+            "changes": changes,
             "summary": self.summary(),
             "conflicts": [
                 {
@@ -129,13 +131,12 @@ class Plan:
             "warnings": list(self.warnings),
             "drift": [self._drift_json(d) for d in self.drift],
             "adoptable": [self._adoption_json(a) for a in self.adoptions],
-            "checksum": self.checksum(),
+            "checksum": _checksum(changes),
         }
 
     def checksum(self) -> str:
         """A digest of the changes and of the live state they were computed from."""
-        payload = json.dumps([self._change_json(c) for c in self.changes], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return _checksum([self._change_json(c) for c in self.changes])
 
     def _change_json(self, change: Change) -> dict[str, Any]:
         return {
@@ -178,6 +179,12 @@ class Plan:
         }
 
 
+def _checksum(changes: list[dict[str, Any]]) -> str:
+    """The digest of the changes' JSON (`Plan.checksum`)."""
+    payload = json.dumps(changes, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def value_json(value: OverrideValue) -> dict[str, Any]:
     """Schematic's field names for a value (the create/update body fields)."""
     return {
@@ -187,7 +194,7 @@ def value_json(value: OverrideValue) -> dict[str, Any]:
         "value_trait_id": value.value_trait_id,
         "metric_period": value.metric_period.value if value.metric_period else None,
         "metric_period_month_reset": value.month_reset.value if value.month_reset else None,
-        "expiration_date": value.expiration.strftime("%Y-%m-%dT%H:%M:%SZ") if value.expiration else None,
+        "expiration_date": value.expiration.strftime(TIME_FORMAT) if value.expiration else None,
     }
 
 
@@ -208,7 +215,6 @@ def desired_json(want: DesiredOverride) -> dict[str, Any]:
 def value_from_json(fields: Mapping[str, Any]) -> OverrideValue:
     """The inverse of `value_json` (ledger values, saved plans)."""
     period, reset = fields.get("metric_period"), fields.get("metric_period_month_reset")
-    expiration = fields.get("expiration_date")
     return OverrideValue(
         value_type=ValueType(fields["value_type"]),
         value_bool=fields.get("value_bool"),
@@ -216,5 +222,10 @@ def value_from_json(fields: Mapping[str, Any]) -> OverrideValue:
         value_trait_id=fields.get("value_trait_id"),
         metric_period=MetricPeriod(period) if period else None,
         month_reset=MonthReset(reset) if reset else None,
-        expiration=datetime.fromisoformat(expiration.replace("Z", "+00:00")) if expiration else None,
+        expiration=parse_time(fields.get("expiration_date")),
     )
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A date-time of the plan's JSON (`TIME_FORMAT`, or ISO 8601 with an offset); None for none."""
+    return datetime.fromisoformat(text) if text else None

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crmsync.domain import (
+    TIME_FORMAT,
     Action,
     Change,
     CompanyId,
@@ -34,10 +35,9 @@ from crmsync.domain import (
 from crmsync.errors import ConfigError, UnsafePlanError
 from crmsync.reconcile.adopt import Adoption
 from crmsync.reconcile.drift import Drift, DriftAction, DriftPolicy
-from crmsync.reconcile.plan import Plan, value_from_json, value_json
+from crmsync.reconcile.plan import Plan, parse_time, value_from_json, value_json
 
 FORMAT = "crmsync-plan/1"
-TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def encode(
         entry["desired"]["rule_refs"] = _rule_refs(adoption.desired)
     doc |= {
         "format": FORMAT,
-        "created_at": created_at.astimezone(UTC).strftime(TIME),
+        "created_at": created_at.astimezone(UTC).strftime(TIME_FORMAT),
         "read": sorted(
             (read_record(o) for o in live if (o.company_id, o.feature_id) in keys), key=lambda r: str(r["id"])
         ),
@@ -95,13 +95,11 @@ def decode(doc: Any, where: str) -> SavedPlan:
         )
     try:
         changes = tuple(_change(c) for c in doc["changes"])
-        names = {c["company_id"]: c["company"] for c in doc["changes"]} | {
-            c["feature_id"]: c["feature"] for c in doc["changes"]
-        }
         drift = tuple(_drift(d) for d in doc.get("drift", ()))
         adoptions = tuple(_adoption(a) for a in doc.get("adoptable", ()))
-        names |= {d["company_id"]: d["company"] for d in (*doc.get("drift", ()), *doc.get("adoptable", ()))}
-        names |= {d["feature_id"]: d["feature"] for d in (*doc.get("drift", ()), *doc.get("adoptable", ()))}
+        names: dict[str, str] = {}
+        for entry in (*doc["changes"], *doc.get("drift", ()), *doc.get("adoptable", ())):
+            names |= {entry["company_id"]: entry["company"], entry["feature_id"]: entry["feature"]}
         plan = Plan(changes, warnings=tuple(doc.get("warnings", ())), names=names, drift=drift, adoptions=adoptions)
         saved = SavedPlan(plan, tuple(doc["read"]), dict(doc["intents"]), dict(doc["deals"]), doc["created_at"])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -160,7 +158,7 @@ def _change(entry: Mapping[str, Any]) -> Change:
     before = after = None
     if entry["before"] is not None:
         b = entry["before"]
-        value, updated = value_from_json(b), _time(b.get("updated_at"))
+        value, updated = value_from_json(b), parse_time(b.get("updated_at"))
         before = LiveOverride(OverrideId(b["id"]), company, feature, value, updated_at=updated)
     if entry["after"] is not None:
         after = _desired(company, feature, entry["after"])
@@ -200,7 +198,3 @@ def _adoption(entry: Mapping[str, Any]) -> Adoption:
 
 def _stamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

@@ -36,7 +36,7 @@ class RulePolicies:
         """Read the policies of every rule of every mapping file."""
         rules = [(f, r) for f in mappings.files for r in f.overrides]
         return cls(
-            {r.ref(): DriftPolicy(r.drift or f.drift) for f, r in rules},
+            {r.ref(): f.drift_for(r) for f, r in rules},
             frozenset(r.ref() for f, r in rules if f.on_conflict == "adopt"),
         )
 
