@@ -10,7 +10,7 @@ from tests.salesforce_fixtures import EmulatorServer, emulator_server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+def salesforce_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     """A Salesforce emulator over TLS, one per test module (each test swaps in a fresh org)."""
     with emulator_server(tmp_path_factory.mktemp("salesforce")) as running:
         yield running

@@ -23,6 +23,7 @@ from crmsync.sandbox.salesforce_auth import write_jwt_key_pair
 from crmsync.sandbox.serve import serve_app
 from crmsync.sandbox.soql_eval import FieldType
 from crmsync.sandbox.tls import TlsFiles, make_tls_files
+from tests.asgi_switch import Switch
 
 ACME = "001000000000001AAA"
 GLOBEX = "001000000000002AAA"
@@ -80,16 +81,6 @@ class RunningOrg:
         return Salesforce(instance_url=self.url, session_id=token or self.state.issue_token(), session=self.session())
 
 
-class _Switch:
-    """An ASGI app forwarding to the current org's app: one server per module, a fresh org per test."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
 @dataclass
 class EmulatorServer:
     """A TLS loopback server whose org is swapped per test (`org()`), with its CA and JWT key."""
@@ -97,7 +88,7 @@ class EmulatorServer:
     url: str
     tls: TlsFiles
     jwt_key: tuple[Path, bytes]
-    _switch: _Switch
+    _switch: Switch
 
     @contextmanager
     def org(self, state: SalesforceState | None = None) -> Iterator[RunningOrg]:
@@ -118,7 +109,7 @@ class EmulatorServer:
 def emulator_server(directory: Path) -> Iterator[EmulatorServer]:
     """Make a CA, a server certificate and a JWT key in `directory`; serve over TLS until the block ends."""
     tls = make_tls_files(directory / "tls")
-    switch = _Switch()
+    switch = Switch()
     served = serve_app(switch, ssl_certfile=str(tls.certfile), ssl_keyfile=str(tls.keyfile))
     try:
         yield EmulatorServer(served.url, tls, write_jwt_key_pair(directory / "jwt"), switch)

@@ -44,8 +44,8 @@ FULL_ENV = {
 
 
 @pytest.fixture
-def org(server: EmulatorServer) -> Iterator[RunningOrg]:
-    with server.org() as running:
+def org(salesforce_server: EmulatorServer) -> Iterator[RunningOrg]:
+    with salesforce_server.org() as running:
         seed_accounts(running.state)
         seed_custom_fields(running.state)
         running.state.clock = lambda: T0

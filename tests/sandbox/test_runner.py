@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from crmsync.errors import ConfigError
-from crmsync.sandbox import Sandbox, SandboxData, load_data, sample_data_path
+from crmsync.sandbox import Sandbox, SandboxData, SchematicState, load_data, parse_data, sample_data_path
+from crmsync.sandbox.data import SchematicSeed, SeedOverride
 
 
 def test_a_running_sandbox_gives_urls_and_environment() -> None:
@@ -72,6 +73,50 @@ def test_load_data_reports_every_problem_with_its_path(tmp_path: Path) -> None:
         assert expected in message
 
 
+def test_a_seed_naming_unknown_ids_is_refused_where_it_is_wrong() -> None:
+    """Overrides, entitlements and companies must name the seed's own companies, features and plans."""
+    raw = json.loads(sample_data_path().read_text(encoding="utf-8"))
+    schematic = raw["schematic"]
+    schematic["overrides"].append({"company_id": "comp_acmee", "feature_id": "feat_seat", "value_type": "numeric"})
+    schematic["overrides"].append({"company_id": "comp_acme", "feature_id": "feat_seats", "value_type": "numeric",
+                                   "metric_period": "monthly"})
+    schematic["plans"][0]["entitlements"][0]["feature_id"] = "feat_nope"
+    schematic["companies"][0]["plan_version_id"] = "plvr_nope"
+    with pytest.raises(ConfigError) as caught:
+        parse_data(raw, "seed.json")
+    message = str(caught.value)
+    for expected in ("schematic.overrides[1].company_id: unknown company 'comp_acmee'",
+                     "schematic.overrides[1].feature_id: unknown feature 'feat_seat'",
+                     "schematic.overrides[2]: invalid metric_period 'monthly'",
+                     "schematic.plans[0].entitlements[0].feature_id: unknown feature 'feat_nope'",
+                     "schematic.companies[0].plan_version_id: unknown plan version 'plvr_nope'"):
+        assert expected in message
+
+
+@pytest.mark.parametrize(("salesforce", "expected"), [
+    ({"opportunities": [{"Name": "ok"}, {"Seats__c": 5}, {"Seats__c": "five"}]},
+     "$.salesforce.opportunities[2]: field Seats__c (double) cannot hold 'five'"),
+    ({"record_types": [{"Name": "No developer name"}]}, "$.salesforce.record_types[0]: missing 'DeveloperName'"),
+    ({"custom_fields": {"Seats__c": "float"}}, "$.salesforce.custom_fields.Seats__c: 'float' is not a valid"),
+    ({"credentials": {"user": "x"}}, "$.salesforce.credentials: "),
+    ({"oportunities": []}, "$.salesforce.oportunities: unknown key"),
+    ({"request_limit": "10"}, "$.salesforce.request_limit: expected an integer"),
+    ([], "$.salesforce: expected an object"),
+], ids=["bad-value", "missing-key", "bad-type", "bad-credential", "unknown-key", "bad-limit", "not-an-object"])
+def test_a_salesforce_section_the_emulator_cannot_hold_is_refused(salesforce: object, expected: str) -> None:
+    """The salesforce section is seeded into a throwaway emulator; what fails is reported with its path."""
+    with pytest.raises(ConfigError) as caught:
+        parse_data({"salesforce": salesforce})
+    assert expected in str(caught.value)
+
+
+def test_loading_a_seed_checks_override_companies_and_features() -> None:
+    """SchematicState.load refuses an override of an unknown company (a seed built without parse_data)."""
+    seed = SchematicSeed(overrides=(SeedOverride("comp_nope", "feat_nope", "numeric", value_numeric=1),))
+    with pytest.raises(ValueError, match="unknown company 'comp_nope'"):
+        SchematicState().load(seed)
+
+
 def test_load_data_of_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """A missing seed file is a ConfigError naming the file."""
     with pytest.raises(ConfigError, match=r"nope\.json"):
@@ -81,7 +126,7 @@ def test_load_data_of_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_sample_data_path_points_at_the_bundled_file() -> None:
     """sample_data_path() is the JSON the default sandbox loads."""
     assert sample_data_path().name == "sample.json"
-    assert load_data(sample_data_path()).hubspot == load_data().hubspot
+    assert load_data().source == str(sample_data_path())
 
 
 def test_serve_forever_serves_until_stopped() -> None:

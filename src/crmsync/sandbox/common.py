@@ -1,22 +1,26 @@
-"""Pieces every loopback emulator shares: the request log, fault rules, a token bucket.
+"""Pieces every loopback emulator shares: the request log, fault rules, a rate limit, the app.
 
-`hubspot.py` and `schematic.py` build on these; nothing here knows either API. Times
-are rendered the way both services do: RFC 3339, UTC, with a `Z`.
+`hubspot.py` and `schematic.py` build on these (`make_app` serves either state at its routes);
+nothing here knows either API. Times are rendered the way both services do: RFC 3339, UTC,
+with a `Z`, and read the way both accept them: ISO 8601, naive meaning UTC (`parse_utc`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 Clock = Callable[[], datetime]
 Query = dict[str, list[str]]
@@ -33,8 +37,26 @@ def iso_z(moment: datetime, *, millis: bool = False) -> str:
     return text.replace("+00:00", "Z")
 
 
+def parse_utc(value: str | datetime) -> datetime:
+    """An aware UTC datetime from ISO 8601 text (`Z`, offsets, fractions, a bare date) or a
+    datetime; naive means UTC. Raises ValueError for text that is not ISO 8601."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class _HasQuery:
+    """`first()` for the request types below, which all carry a parsed `query`."""
+
+    query: Query
+
+    def first(self, name: str) -> str | None:
+        """The first value of query parameter `name`, or None."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
 @dataclass(frozen=True)
-class RecordedRequest:
+class RecordedRequest(_HasQuery):
     """One request an emulator received, for assertions: what came in and what went out."""
 
     method: str
@@ -43,14 +65,9 @@ class RecordedRequest:
     json: Any
     status: int
 
-    def first(self, name: str) -> str | None:
-        """The first value of query parameter `name`, or None."""
-        values = self.query.get(name)
-        return values[0] if values else None
-
 
 @dataclass
-class Call:
+class Call(_HasQuery):
     """A parsed request as the endpoint functions see it."""
 
     method: str
@@ -58,11 +75,6 @@ class Call:
     query: Query
     body: Any
     path_params: Mapping[str, str] = field(default_factory=dict)
-
-    def first(self, name: str) -> str | None:
-        """The first value of query parameter `name`, or None."""
-        values = self.query.get(name)
-        return values[0] if values else None
 
     def many(self, *names: str) -> list[str]:
         """Every value of the repeated parameters `names` (e.g. `ids` and `ids[]`)."""
@@ -133,6 +145,18 @@ def take_rule(rules: list[FaultRule], method: str, path: str) -> FaultRule | Non
     return None
 
 
+def fault_reply(rule: FaultRule, error: Callable[[int], Reply],
+                rate_limited: Callable[[float | None], Reply]) -> Reply:
+    """The reply to an injected fault, in a service's words: its 429 body (`rate_limited`, given
+    the rule's Retry-After) or its error body for `rule.status` plus any Retry-After."""
+    if rule.status == 429:
+        return rate_limited(rule.retry_after)
+    reply = error(rule.status)
+    if rule.retry_after is not None:
+        reply.headers["Retry-After"] = seconds_header(rule.retry_after)
+    return reply
+
+
 class TokenBucket:
     """A per-second rate limit with a burst of max(1, rate), on the monotonic clock."""
 
@@ -152,10 +176,20 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
-    @property
-    def remaining(self) -> int:
-        """Whole tokens left right now."""
-        return math.floor(self.tokens)
+
+class RateLimit:
+    """A token bucket that follows a settable rate: None is unlimited, a new rate a new bucket."""
+
+    def __init__(self) -> None:
+        self._bucket: TokenBucket | None = None
+
+    def take(self, rate: float | None) -> float:
+        """Spend a token at `rate` per second and return 0, or the seconds until one is available."""
+        if rate is None:
+            return 0.0
+        if self._bucket is None or self._bucket.rate != rate:
+            self._bucket = TokenBucket(rate)
+        return self._bucket.take()
 
 
 def seconds_header(seconds: float) -> str:
@@ -180,6 +214,58 @@ async def read_call(request: Request) -> tuple[Call, str | None]:
     return call, problem
 
 
-def one_of(value: object, allowed: Sequence[str]) -> bool:
-    """Whether `value` is a string among `allowed`."""
-    return isinstance(value, str) and value in allowed
+class EmulatorState(Protocol):
+    """What `make_app` needs of a state: its lock, its request log and its guard."""
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
+
+    @property
+    def requests(self) -> list[RecordedRequest]: ...
+
+    def guard(self, call: Call, credential: str | None) -> Reply | None:
+        """Injected faults, auth, rate limits: a reply that ends the request, or None to proceed."""
+
+
+S = TypeVar("S", bound=EmulatorState)
+
+
+def make_app(
+    state: S,
+    routes: Iterable[tuple[str, str, Callable[[S, Call], Reply]]],
+    *,
+    credential_header: str,
+    error: Callable[[int, str], Reply],
+    bad_json: str = "{}",
+    after_commit: Callable[[Call], FaultRule | None] | None = None,
+) -> Starlette:
+    """A Starlette app serving `state` at `routes` (method, path, handler).
+
+    Each request is parsed, passed through `state.guard` (given the `credential_header`), then
+    to its handler under the lock; a body that is not JSON answers `error(400, bad_json)` (with
+    `{}` the parser's message), a handler that raises `error(500, …)`. `after_commit` may then
+    delay, garble or drop the answer. Every request is logged with the status it got."""
+
+    def endpoint(handler: Callable[[S, Call], Reply]) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            call, problem = await read_call(request)
+            reply = state.guard(call, request.headers.get(credential_header))
+            if reply is None and problem is not None:
+                reply = error(400, bad_json.format(problem))
+            if reply is None:
+                try:
+                    with state.lock:
+                        reply = handler(state, call)
+                except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
+                    reply = error(500, f"internal error in the sandbox: {exc!r}")
+                after = after_commit(call) if after_commit is not None else None
+                if after is not None:
+                    reply.delay, reply.garble, reply.drop = after.seconds, after.garble, after.drop
+            state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            return reply.response()
+
+        return serve
+
+    return Starlette(routes=[Route(path, endpoint(handler), methods=[method]) for method, path, handler in routes])

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crmsync.errors import ConfigError
+from crmsync.sandbox.salesforce_state import SalesforceState, SeedError
+from crmsync.sandbox.schematic_model import FEATURE_TYPES, InvalidField, override_fields
 
 DEFAULT_HUBSPOT_TOKEN = "pat-na1-sandbox-token"
 DEFAULT_SCHEMATIC_KEY = "sch_dev_sandbox_key"
@@ -164,7 +166,9 @@ class SandboxData:
          "salesforce": {…}}
 
     Deal property values are strings, as HubSpot sends them; `primary_company` defaults to the
-    first of `companies`. The `salesforce` section is kept raw for the Salesforce emulator.
+    first of `companies`. Overrides, entitlements and companies must name features, companies and
+    plan versions of the seed. The `salesforce` section is kept raw for the Salesforce emulator
+    (format on `SalesforceState`), after checking that the emulator can hold it.
     """
 
     hubspot: HubSpotSeed = field(default_factory=HubSpotSeed)
@@ -274,6 +278,47 @@ def _schematic(r: _Reader, raw: dict[str, Any]) -> SchematicSeed:
                          features, plans, companies, overrides)
 
 
+def _references(r: _Reader, seed: SchematicSeed) -> None:
+    """What `SchematicState.load` would refuse: unknown ids, feature types, override values."""
+    features, companies = {f.id for f in seed.features}, {c.id for c in seed.companies}
+    versions = {p.version_id for p in seed.plans}
+    for i, f in enumerate(seed.features):
+        if f.feature_type and f.feature_type not in FEATURE_TYPES:
+            r.problems.append(f"schematic.features[{i}].feature_type: expected one of {', '.join(FEATURE_TYPES)}, "
+                              f"got {f.feature_type!r}")
+    for i, p in enumerate(seed.plans):
+        r.problems.extend(f"schematic.plans[{i}].entitlements[{j}].feature_id: unknown feature {e.feature_id!r}"
+                          for j, e in enumerate(p.entitlements) if e.feature_id and e.feature_id not in features)
+    r.problems.extend(f"schematic.companies[{i}].plan_version_id: unknown plan version {c.plan_version_id!r}"
+                      for i, c in enumerate(seed.companies)
+                      if c.plan_version_id is not None and c.plan_version_id not in versions)
+    for i, o in enumerate(seed.overrides):
+        where = f"schematic.overrides[{i}]"
+        if o.company_id and o.company_id not in companies:
+            r.problems.append(f"{where}.company_id: unknown company {o.company_id!r}")
+        if o.feature_id and o.feature_id not in features:
+            r.problems.append(f"{where}.feature_id: unknown feature {o.feature_id!r}")
+        if o.value_type is not None:
+            try:
+                override_fields({k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")})
+            except InvalidField as exc:
+                r.problems.append(f"{where}: {exc}")
+
+
+def _salesforce(r: _Reader, raw: object) -> Mapping[str, Any] | None:
+    """The raw section, once `SalesforceState.from_seed` has shown it can be held."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        r.problems.append("$.salesforce: expected an object")
+        return None
+    try:
+        SalesforceState.from_seed(raw)
+    except SeedError as exc:
+        r.problems.append(f"$.salesforce.{exc}")
+    return raw
+
+
 def parse_data(raw: object, source: str = "<memory>") -> SandboxData:
     """Validate parsed seed JSON; raise ConfigError listing every problem found."""
     r = _Reader()
@@ -283,7 +328,8 @@ def parse_data(raw: object, source: str = "<memory>") -> SandboxData:
                       for key in unknown)
     data = SandboxData(_hubspot(r, r.obj(top.get("hubspot"), "hubspot")),
                        _schematic(r, r.obj(top.get("schematic"), "schematic")),
-                       top.get("salesforce"), source)
+                       _salesforce(r, top.get("salesforce")), source)
+    _references(r, data.schematic)
     if r.problems:
         raise ConfigError(f"{source}: invalid sandbox data:\n" + "\n".join(f"  {p}" for p in r.problems))
     return data

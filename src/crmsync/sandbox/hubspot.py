@@ -8,31 +8,28 @@ semantics in `hubspot_search.py`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from crmsync.sandbox import hubspot_api as api
 from crmsync.sandbox.common import (
     Call,
     Clock,
     FaultRule,
+    RateLimit,
     RecordedRequest,
     Reply,
-    TokenBucket,
     iso_z,
-    read_call,
+    make_app,
+    parse_utc,
     take_rule,
     utc_now,
 )
 from crmsync.sandbox.data import DEFAULT_HUBSPOT_TOKEN, HubSpotSeed, Pipeline, Stage
 from crmsync.sandbox.hubspot_api import error_reply, fault_reply
-from crmsync.sandbox.hubspot_search import DATE_PROPERTIES
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
 
@@ -58,7 +55,7 @@ class HubSpotState:
         self.access_token = access_token
         self.clock = clock  # settable: a callable returning an aware UTC datetime
         self.search_rate_per_second: float | None = None  # exceeded → 429 RATE_LIMIT, no Retry-After
-        self.date_properties = set(DATE_PROPERTIES)  # compared as epoch ms in search filters
+        self.association_page_size = api.ASSOCIATION_PAGE_SIZE  # targets per id per association read page
         self.deals: dict[str, StoredDeal] = {}
         self.companies: dict[str, str] = {}
         self.pipelines: dict[str, Pipeline] = {}
@@ -66,7 +63,7 @@ class HubSpotState:
         self.lock = threading.RLock()
         self.search_cache: dict[tuple[object, ...], list[int]] = {}
         self._faults: list[FaultRule] = []
-        self._bucket: TokenBucket | None = None
+        self._search_limit = RateLimit()
         self._next_id = 1001
 
     def load(self, seed: HubSpotSeed) -> None:
@@ -176,11 +173,8 @@ class HubSpotState:
                                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
             if authorization.removeprefix("Bearer ") != self.access_token:
                 return error_reply(401, "The access token provided is invalid or has been revoked.")
-            if call.path == SEARCH_PATH and self.search_rate_per_second is not None:
-                if self._bucket is None or self._bucket.rate != self.search_rate_per_second:
-                    self._bucket = TokenBucket(self.search_rate_per_second)
-                if self._bucket.take() > 0:
-                    return api.rate_limit_reply("SECONDLY", "You have reached your secondly limit.")
+            if call.path == SEARCH_PATH and self._search_limit.take(self.search_rate_per_second) > 0:
+                return api.rate_limit_reply("SECONDLY", "You have reached your secondly limit.")
             return None
 
     def _changed(self) -> None:
@@ -205,45 +199,20 @@ def _checked(properties: dict[str, str]) -> dict[str, str]:
 
 def _parse(text: str, default: datetime) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_utc(text)
     except ValueError:
         return default
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-Handler = Callable[[HubSpotState, Call], Reply]
-
-
-def _endpoint(state: HubSpotState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        call, problem = await read_call(request)
-        reply = state.guard(call, request.headers.get("authorization"))
-        if reply is None and problem is not None:
-            reply = error_reply(400, f"Invalid input JSON: {problem}")
-        if reply is None:
-            try:
-                with state.lock:
-                    reply = handler(state, call)
-            except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
-                reply = error_reply(500, f"internal error in the sandbox: {exc!r}")
-        state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
-        return reply.response()
-
-    return endpoint
 
 
 def make_hubspot_app(state: HubSpotState) -> Starlette:
     """The Starlette app serving `state` at HubSpot's paths."""
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, _endpoint(state, handler), methods=[method])
-
-    return Starlette(routes=[
-        route(SEARCH_PATH, api.search_deals, "POST"),
-        route("/crm/v3/objects/deals/batch/read", api.batch_read_deals, "POST"),
-        route("/crm/v3/objects/deals", api.list_deals, "GET"),
-        route("/crm/v3/objects/deals/{deal_id}", api.get_deal, "GET"),
-        route("/crm/v4/associations/deals/companies/batch/read", api.read_associations, "POST"),
-        route("/crm/v4/associations/deals/companies/labels", api.association_labels, "GET"),
-        route("/crm/v4/associations/companies/deals/batch/read", api.read_company_deals, "POST"),
-        route("/crm/v3/pipelines/deals", api.list_pipelines, "GET"),
-    ])
+    return make_app(state, [
+        ("POST", SEARCH_PATH, api.search_deals),
+        ("POST", "/crm/v3/objects/deals/batch/read", api.batch_read_deals),
+        ("GET", "/crm/v3/objects/deals", api.list_deals),
+        ("GET", "/crm/v3/objects/deals/{deal_id}", api.get_deal),
+        ("POST", "/crm/v4/associations/deals/companies/batch/read", api.read_associations(api.DEAL_TO_COMPANIES)),
+        ("GET", "/crm/v4/associations/deals/companies/labels", api.association_labels),
+        ("POST", "/crm/v4/associations/companies/deals/batch/read", api.read_associations(api.COMPANY_TO_DEALS)),
+        ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
+    ], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")

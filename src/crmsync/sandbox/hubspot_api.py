@@ -7,9 +7,10 @@ Each function takes the state (its lock held by the caller, `hubspot.py`) and a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from crmsync.sandbox import common
 from crmsync.sandbox.common import Call, FaultRule, Reply, iso_z, seconds_header
 from crmsync.sandbox.hubspot_search import SearchError, parse_search, run_search
 
@@ -27,6 +28,7 @@ UNLABELED = {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}
 DEAL_WITH_PRIMARY_COMPANY = {"category": "HUBSPOT_DEFINED", "typeId": 6, "label": "Deal with Primary Company"}
 COMPANY_TO_DEAL = {"category": "HUBSPOT_DEFINED", "typeId": 342, "label": None}
 MAX_BATCH_READ, MAX_ASSOCIATION_READ, MAX_LIST_LIMIT = 100, 1000, 100
+ASSOCIATION_PAGE_SIZE = 10_000  # targets per id per page by default: more than any seed has
 _CACHE_SIZE = 32
 
 
@@ -50,13 +52,16 @@ def rate_limit_reply(policy: str, message: str, retry_after: float | None = None
 
 def fault_reply(rule: FaultRule) -> Reply:
     """The reply an injected HubSpot fault answers with."""
-    if rule.status == 429:
-        return rate_limit_reply("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
-                                rule.retry_after)
-    reply = error_reply(rule.status, "Injected failure" if rule.status < 500 else "internal error")
-    if rule.retry_after is not None:
-        reply.headers["Retry-After"] = seconds_header(rule.retry_after)
-    return reply
+    return common.fault_reply(
+        rule,
+        lambda status: error_reply(status, "Injected failure" if status < 500 else "internal error"),
+        lambda retry_after: rate_limit_reply("TEN_SECONDLY_ROLLING",
+                                             "You have reached your ten_secondly_rolling limit.", retry_after))
+
+
+def next_page(after: object) -> dict[str, Any]:
+    """A `paging` object pointing at the page that starts at cursor `after`."""
+    return {"next": {"after": str(after), "link": f"?after={after}"}}
 
 
 def render_deal(deal: StoredDeal, requested: Iterable[str] | None) -> dict[str, Any]:
@@ -83,16 +88,15 @@ def _archived(call: Call) -> bool:
 
 def search_deals(state: HubSpotState, call: Call) -> Reply:
     """POST /crm/v3/objects/deals/search: filter, sort, one page, `total`, `paging.next.after`."""
-    date_props = frozenset(state.date_properties)
     try:
-        request = parse_search(call.body, date_props)
+        request = parse_search(call.body)
     except SearchError as exc:
         return error_reply(400, str(exc))
-    key = (*request.cache_key(), date_props)
+    key = request.cache_key()
     ids = state.search_cache.get(key)
     if ids is None:
         live = ((deal.id, deal.properties) for deal in state.deals.values() if not deal.archived)
-        ids = run_search(live, request, date_props)
+        ids = run_search(live, request)
         if len(state.search_cache) >= _CACHE_SIZE:
             state.search_cache.clear()
         state.search_cache[key] = ids
@@ -101,18 +105,18 @@ def search_deals(state: HubSpotState, call: Call) -> Reply:
                             "results": [render_deal(state.deals[str(i)], request.properties) for i in page]}
     following = request.after + len(page)
     if page and following < len(ids):
-        body["paging"] = {"next": {"after": str(following), "link": f"?after={following}"}}
+        body["paging"] = next_page(following)
     return Reply(200, body)
 
 
-def _batch(call: Call, limit: int) -> tuple[list[str], Reply | None]:
+def _batch(call: Call, limit: int) -> tuple[list[dict[str, Any]], Reply | None]:
     inputs = call.body.get("inputs") if isinstance(call.body, dict) else None
     if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
         return [], error_reply(400, "inputs must be a list of {\"id\": ...} objects")
     if len(inputs) > limit:
         return [], error_reply(400, f"Too many inputs: {len(inputs)}; the maximum is {limit}",
                                context={"limit": [str(limit)]})
-    return [str(i["id"]) for i in inputs], None
+    return inputs, None
 
 
 def _batch_body(results: list[dict[str, Any]], errors: list[dict[str, Any]], now: str) -> Reply:
@@ -124,9 +128,10 @@ def _batch_body(results: list[dict[str, Any]], errors: list[dict[str, Any]], now
 
 def batch_read_deals(state: HubSpotState, call: Call) -> Reply:
     """POST /crm/v3/objects/deals/batch/read: ≤100 ids; unknown ids → 207 with errors."""
-    ids, problem = _batch(call, MAX_BATCH_READ)
+    inputs, problem = _batch(call, MAX_BATCH_READ)
     if problem is not None:
         return problem
+    ids = [str(i["id"]) for i in inputs]
     body = call.body if isinstance(call.body, dict) else {}
     id_property = body.get("idProperty") or "hs_object_id"
     by_key = {deal.properties.get(id_property): deal for deal in state.deals.values()}
@@ -151,8 +156,7 @@ def list_deals(state: HubSpotState, call: Call) -> Reply:
     page = live[:int(raw_limit)]
     body: dict[str, Any] = {"results": [render_deal(d, _properties(call)) for d in page]}
     if len(live) > len(page):
-        following = live[len(page)].id
-        body["paging"] = {"next": {"after": str(following), "link": f"?after={following}"}}
+        body["paging"] = next_page(live[len(page)].id)
     return Reply(200, body)
 
 
@@ -164,49 +168,69 @@ def get_deal(state: HubSpotState, call: Call) -> Reply:
     return Reply(200, render_deal(deal, _properties(call)))
 
 
-def read_associations(state: HubSpotState, call: Call) -> Reply:
-    """POST /crm/v4/associations/deals/companies/batch/read: ≤1000 ids; none found → 207 errors."""
-    ids, problem = _batch(call, MAX_ASSOCIATION_READ)
-    if problem is not None:
-        return problem
-    results, errors = [], []
-    for deal_id in ids:
-        deal = state.deals.get(deal_id)
-        if deal is None or deal.archived or not deal.company_ids:
-            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                           "context": {"fromObjectId": [deal_id], "toObjectType": ["companies"]},
-                           "errors": [],
-                           "message": f"No companies is associated with deal {deal_id}."})
-            continue
-        to = [{"toObjectId": int(c) if c.isdigit() else c,
-               "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
-              for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
-        results.append({"from": {"id": deal_id}, "to": to})
-    return _batch_body(results, errors, iso_z(state.clock(), millis=True))
+class Direction(NamedTuple):
+    """One direction of the deal-company associations: the singular of what it reads from, the
+    plural of what it reads to, and the targets of one id (None: no associations)."""
+
+    source: str
+    target: str
+    targets: Callable[[HubSpotState, str], list[dict[str, Any]] | None]
 
 
-def read_company_deals(state: HubSpotState, call: Call) -> Reply:
-    """POST /crm/v4/associations/companies/deals/batch/read: the deals of ≤1000 companies."""
-    ids, problem = _batch(call, MAX_ASSOCIATION_READ)
-    if problem is not None:
-        return problem
-    results, errors = [], []
-    for company_id in ids:
-        deals = sorted((d for d in state.deals.values() if not d.archived and company_id in d.company_ids),
-                       key=lambda d: d.id)
-        if not deals:
-            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                           "context": {"fromObjectId": [company_id], "toObjectType": ["deals"]},
-                           "errors": [], "message": f"No deals is associated with company {company_id}."})
-            continue
-        to = [{"toObjectId": d.id,
-               "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
-               if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
-              for d in deals]
-        results.append({"from": {"id": company_id}, "to": to})
-    return _batch_body(results, errors, iso_z(state.clock(), millis=True))
+def _companies_of_deal(state: HubSpotState, deal_id: str) -> list[dict[str, Any]] | None:
+    deal = state.deals.get(deal_id)
+    if deal is None or deal.archived or not deal.company_ids:
+        return None
+    return [{"toObjectId": int(c) if c.isdigit() else c,
+             "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
+            for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
+
+
+def _deals_of_company(state: HubSpotState, company_id: str) -> list[dict[str, Any]] | None:
+    deals = sorted((d for d in state.deals.values() if not d.archived and company_id in d.company_ids),
+                   key=lambda d: d.id)
+    return [{"toObjectId": d.id,
+             "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
+             if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
+            for d in deals] or None
+
+
+DEAL_TO_COMPANIES = Direction("deal", "companies", _companies_of_deal)
+COMPANY_TO_DEALS = Direction("company", "deals", _deals_of_company)
+
+
+def read_associations(direction: Direction) -> Callable[[HubSpotState, Call], Reply]:
+    """The handler of `POST /crm/v4/associations/{from}/{to}/batch/read` for one direction."""
+
+    def handler(state: HubSpotState, call: Call) -> Reply:
+        inputs, problem = _batch(call, MAX_ASSOCIATION_READ)
+        if problem is not None:
+            return problem
+        size = max(1, state.association_page_size)
+        results, errors = [], []
+        for item in inputs:
+            from_id, after = str(item["id"]), item.get("after") or "0"
+            if not isinstance(after, str) or not after.isdigit():
+                return error_reply(400, f"Invalid after {after!r} for {direction.source} {from_id}: "
+                                        "expected a paging cursor")
+            to = direction.targets(state, from_id)
+            if to is None:
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                               "context": {"fromObjectId": [from_id], "toObjectType": [direction.target]},
+                               "errors": [],
+                               "message": f"No {direction.target} is associated with {direction.source} {from_id}."})
+                continue
+            start = int(after)
+            result: dict[str, Any] = {"from": {"id": from_id}, "to": to[start:start + size]}
+            if start + size < len(to):
+                result["paging"] = next_page(start + size)
+            results.append(result)
+        return _batch_body(results, errors, iso_z(state.clock(), millis=True))
+
+    handler.__doc__ = (f"POST /crm/v4/associations/…/batch/read, {direction.source} → {direction.target}: "
+                       f"≤{MAX_ASSOCIATION_READ} ids, each paged by its own `after`; none found → 207 errors.")
+    return handler
 
 
 def association_labels(state: HubSpotState, call: Call) -> Reply:

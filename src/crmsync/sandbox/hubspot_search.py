@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
+
+from crmsync.sandbox.common import parse_utc
 
 DATE_PROPERTIES = frozenset({"closedate", "createdate", "hs_lastmodifieddate"})
 VALUE_OPERATORS = frozenset({"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"})
@@ -30,19 +31,13 @@ class SearchError(ValueError):
 
 
 def to_millis(text: str) -> int | None:
-    """Epoch milliseconds from `1717200000000`, `2026-01-31` or an ISO 8601 datetime."""
+    """Epoch milliseconds from `1717200000000`, `2026-01-31` or an ISO 8601 datetime (naive: UTC)."""
     if _INTEGER.fullmatch(text):
         return int(text)
     try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        else:
-            moment = datetime.fromisoformat(text)
+        return int(parse_utc(text).timestamp() * 1000)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ millisecond); `salesforce_id` makes 18-character Ids with Salesforce's checksum 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from crmsync.sandbox.common import parse_utc
 from crmsync.sandbox.soql_eval import FieldType, Relationship
 
 F = FieldType
@@ -83,11 +84,9 @@ def coerce(name: str, ftype: FieldType, value: Any) -> Any:
         return value
     if ftype is F.DATE and isinstance(value, str):
         return date.fromisoformat(value)
-    if ftype is F.DATETIME and isinstance(value, str):
-        value = datetime.fromisoformat(value)  # Z, offsets and fractions; naive means UTC
-    if ftype is F.DATETIME and isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).replace(microsecond=aware.microsecond // 1000 * 1000)
+    if ftype is F.DATETIME and isinstance(value, str | datetime):
+        moment = parse_utc(value)  # Z, offsets and fractions; naive means UTC
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if ftype in (F.ID, F.REFERENCE, F.STRING, F.PICKLIST) and isinstance(value, str):
         return value
     raise ValueError(f"field {name} ({ftype}) cannot hold {value!r}")

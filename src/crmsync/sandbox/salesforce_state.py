@@ -21,15 +21,32 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from crmsync.sandbox.salesforce_auth import write_jwt_key_pair
+from crmsync.sandbox.common import utc_now
 from crmsync.sandbox.salesforce_schema import RELATIONSHIPS, STANDARD_FIELDS, coerce, infer_type, salesforce_id
 from crmsync.sandbox.soql import parse
 from crmsync.sandbox.soql_eval import EntitySchema, FieldType, Row, run_query
+
+SEED_KEYS = ("credentials", "request_limit", "custom_fields", "record_types", "accounts", "opportunities")
+
+
+class SeedError(ValueError):
+    """A Salesforce seed the emulator cannot hold; the message starts with where in the seed."""
+
+
+@contextmanager
+def _at(where: str) -> Iterator[None]:
+    """Turn what seeding one part of a seed raises into a `SeedError` located at `where`."""
+    try:
+        yield
+    except KeyError as exc:
+        raise SeedError(f"{where}: missing {exc}") from exc
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise SeedError(f"{where}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ class SalesforceState:
         self.jwt_public_key = jwt_public_key  # PEM; None: the JWT flow is refused
         self.request_limit = request_limit  # API requests allowed before REQUEST_LIMIT_EXCEEDED
         self.api_allocation = api_allocation  # the M shown in `Sforce-Limit-Info: api-usage=N/M`
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.clock: Callable[[], datetime] = clock or utc_now
         self.org_id = "00D000000000001AAA"
         self._lock = threading.RLock()
         self._rows: dict[str, dict[str, dict[str, Any]]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
@@ -76,19 +93,34 @@ class SalesforceState:
 
     @classmethod
     def from_seed(cls, seed: Mapping[str, Any], **options: Any) -> SalesforceState:
-        """A state holding the seed's records (format in the module docstring)."""
-        state = cls(**{**dict(seed.get("credentials", {})), "request_limit": seed.get("request_limit"), **options})
-        for name, ftype in dict(seed.get("custom_fields", {})).items():
-            state.declare_field("Opportunity", name, FieldType(ftype))
-        for rt in seed.get("record_types", ()):
-            state.add_record_type(rt["DeveloperName"], name=rt.get("Name"), record_type_id=rt.get("Id"))
-        for account in seed.get("accounts", ()):
-            state.add_account(
-                account["Id"],
-                account.get("Name", account["Id"]),
-                **{k: v for k, v in account.items() if k not in ("Id", "Name")},
-            )
-        state.add_opportunities(seed.get("opportunities", ()))
+        """A state holding the seed's records (format in the module docstring); raises `SeedError`
+        naming the part of the seed it cannot hold (e.g. `opportunities[2]: …`)."""
+        unknown = sorted(set(seed) - set(SEED_KEYS))
+        if unknown:
+            raise SeedError(f"{unknown[0]}: unknown key (expected {', '.join(SEED_KEYS)})")
+        limit = seed.get("request_limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise SeedError(f"request_limit: expected an integer or null, got {limit!r}")
+        with _at("credentials"):
+            state = cls(**{**dict(seed.get("credentials") or {}), "request_limit": limit, **options})
+        with _at("custom_fields"):
+            custom = dict(seed.get("custom_fields") or {})
+        for name, ftype in custom.items():
+            with _at(f"custom_fields.{name}"):
+                state.declare_field("Opportunity", name, FieldType(ftype))
+        for i, rt in enumerate(seed.get("record_types") or ()):
+            with _at(f"record_types[{i}]"):
+                state.add_record_type(rt["DeveloperName"], name=rt.get("Name"), record_type_id=rt.get("Id"))
+        for i, account in enumerate(seed.get("accounts") or ()):
+            with _at(f"accounts[{i}]"):
+                state.add_account(
+                    account["Id"],
+                    account.get("Name", account["Id"]),
+                    **{k: v for k, v in account.items() if k not in ("Id", "Name")},
+                )
+        for i, opportunity in enumerate(seed.get("opportunities") or ()):
+            with _at(f"opportunities[{i}]"):
+                state.add_opportunities([opportunity])
         return state
 
     # --- data -----------------------------------------------------------------------------------
@@ -259,10 +291,3 @@ class SalesforceState:
         """A copy of the request log, oldest first."""
         with self._lock:
             return list(self._log)
-
-    def make_jwt_key_file(self, directory: Path) -> Path:
-        """Write a new RSA private key for the JWT flow into `directory`; trust its public key."""
-        path, public_pem = write_jwt_key_pair(directory)
-        with self._lock:
-            self.jwt_public_key = public_pem
-        return path

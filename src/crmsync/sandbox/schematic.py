@@ -7,16 +7,12 @@ server thread serves it; every access takes `state.lock`. Endpoints live in `sch
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from crmsync.sandbox import schematic_api as api
 from crmsync.sandbox import schematic_catalog as catalog
@@ -24,12 +20,12 @@ from crmsync.sandbox.common import (
     Call,
     Clock,
     FaultRule,
+    RateLimit,
     RecordedRequest,
     Reply,
-    TokenBucket,
+    fault_reply,
     iso_z,
-    read_call,
-    seconds_header,
+    make_app,
     take_rule,
     utc_now,
 )
@@ -39,11 +35,14 @@ from crmsync.sandbox.schematic_model import (
     Record,
     empty_override,
     new_id,
+    newest,
     note_record,
     override_fields,
 )
 
 OVERRIDES_PATH = "/company-overrides"
+
+
 class SchematicState:
     """What the Schematic emulator serves; mutate it from tests through these methods."""
 
@@ -60,11 +59,10 @@ class SchematicState:
         self.requests: list[RecordedRequest] = []
         self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
         self.lock = threading.RLock()
-        self._overrides: dict[str, Record] = {}
-        self._order: dict[str, int] = {}  # insertion sequence, the tie-break of "newest first"
+        self._overrides: dict[str, Record] = {}  # in creation order, the tie-break of "newest first"
         self._faults: list[FaultRule] = []
         self._hangs: list[FaultRule] = []
-        self._bucket: TokenBucket | None = None
+        self._limit = RateLimit()
 
     def now(self) -> str:
         """The clock as Schematic renders times."""
@@ -85,8 +83,8 @@ class SchematicState:
             for c in seed.companies:
                 self.add_company(c.name, dict(c.keys), company_id=c.id, plan_version_id=c.plan_version_id)
             for o in seed.overrides:
-                self.create_override(o.company_id, o.feature_id, override_fields(
-                    {k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")}))
+                self.add_override(o.company_id, o.feature_id,
+                                  **{k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")})
 
     def add_company(self, name: str, keys: dict[str, str], *, company_id: str | None = None,
                     plan_version_id: str | None = None) -> str:
@@ -101,7 +99,7 @@ class SchematicState:
             cid, now = company_id or new_id("comp"), self.now()
             self.companies[cid] = {"id": cid, "name": name, "plan_version_id": plan_version_id,
                                    "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
-                                   "created_at": now, "updated_at": now, "seq": len(self.companies)}
+                                   "created_at": now, "updated_at": now}
             return cid
 
     def add_feature(self, name: str, feature_type: str, flag_key: str | None = None, *,
@@ -113,7 +111,7 @@ class SchematicState:
             fid, now = feature_id or new_id("feat"), self.now()
             flag = None if flag_key is None else {"id": new_id("flag"), "key": flag_key}
             self.features[fid] = {"id": fid, "name": name, "feature_type": feature_type, "flag": flag,
-                                  "created_at": now, "updated_at": now, "seq": len(self.features)}
+                                  "created_at": now, "updated_at": now}
             return fid
 
     def add_plan(self, name: str, version_id: str | None = None, *, plan_id: str | None = None) -> str:
@@ -160,7 +158,6 @@ class SchematicState:
             record = empty_override(oid, company_id, feature_id, self.environment_id, now)
             self._apply(record, fields, now)
             self._overrides[oid] = record
-            self._order[oid] = len(self._order)
             return oid
 
     def update_override(self, override_id: str, fields: Mapping[str, Any]) -> Record:
@@ -175,7 +172,6 @@ class SchematicState:
     def delete_override(self, override_id: str) -> bool:
         """Remove an override; False when there was none."""
         with self.lock:
-            self._order.pop(override_id, None)
             return self._overrides.pop(override_id, None) is not None
 
     @property
@@ -185,9 +181,8 @@ class SchematicState:
             return copy.deepcopy(self._overrides)
 
     def override_records(self) -> list[Record]:
-        """The live records, newest first (created_at, then insertion); callers hold the lock."""
-        return sorted(self._overrides.values(), key=lambda r: (r["created_at"], self._order[r["id"]]),
-                      reverse=True)
+        """The live records, newest first (created_at, then creation order); callers hold the lock."""
+        return newest(self._overrides.values())
 
     def override_record(self, override_id: str) -> Record | None:
         """The live record of one override; callers hold the lock."""
@@ -227,20 +222,14 @@ class SchematicState:
                 self.write_count += 1
             rule = take_rule(self._faults, call.method, call.path)
             if rule is not None:
-                if rule.status == 429:
-                    return api.rate_limited(call.method, 1.0 if rule.retry_after is None else rule.retry_after)
-                reply = Reply(rule.status, {"error": f"injected failure ({rule.status})"})
-                if rule.retry_after is not None:
-                    reply.headers["Retry-After"] = seconds_header(rule.retry_after)
-                return reply
+                return fault_reply(
+                    rule, lambda status: api.error(status, f"injected failure ({status})"),
+                    lambda retry_after: api.rate_limited(call.method, 1.0 if retry_after is None else retry_after))
             if api_key != self.api_key:
-                return Reply(401, {"error": "Invalid or missing API key (X-Schematic-Api-Key)"})
-            if self.rate_limit_per_second is not None:
-                if self._bucket is None or self._bucket.rate != self.rate_limit_per_second:
-                    self._bucket = TokenBucket(self.rate_limit_per_second)
-                wait = self._bucket.take()
-                if wait > 0:
-                    return api.rate_limited(call.method, wait)
+                return api.error(401, "Invalid or missing API key (X-Schematic-Api-Key)")
+            wait = self._limit.take(self.rate_limit_per_second)
+            if wait > 0:
+                return api.rate_limited(call.method, wait)
             return None
 
     def after_commit(self, call: Call) -> FaultRule | None:
@@ -257,51 +246,21 @@ class SchematicState:
                 record[name] = value
 
 
-Handler = Callable[[SchematicState, Call], Reply]
-
-
-def _endpoint(state: SchematicState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        call, problem = await read_call(request)
-        reply = state.guard(call, request.headers.get("x-schematic-api-key"))
-        if reply is None and problem is not None:
-            reply = Reply(400, {"error": problem})
-        if reply is None:
-            try:
-                with state.lock:
-                    reply = handler(state, call)
-            except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
-                reply = Reply(500, {"error": f"internal error in the sandbox: {exc!r}"})
-            after = state.after_commit(call)
-            if after is not None:
-                reply.delay, reply.garble, reply.drop = after.seconds, after.garble, after.drop
-        state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        return reply.response()
-
-    return endpoint
-
-
 def make_schematic_app(state: SchematicState) -> Starlette:
     """The Starlette app serving `state` at Schematic's paths."""
-
-    def route(path: str, handler: Handler, method: str = "GET") -> Route:
-        return Route(path, _endpoint(state, handler), methods=[method])
-
-    return Starlette(routes=[
-        route("/companies", catalog.list_companies),
-        route("/companies/count", catalog.count_companies),
-        route("/companies/lookup", catalog.lookup_company),
-        route("/companies/{company_id}", catalog.get_company),
-        route("/features", catalog.list_features),
-        route("/features/{feature_id}", catalog.get_feature),
-        route("/flags", catalog.list_flags),
-        route("/plan-entitlements", catalog.list_entitlements),
-        route(OVERRIDES_PATH, api.list_overrides),
-        route(OVERRIDES_PATH, api.create_override, "POST"),
-        route(f"{OVERRIDES_PATH}/count", api.count_overrides),
-        route(OVERRIDES_PATH + "/{override_id}", api.get_override),
-        route(OVERRIDES_PATH + "/{override_id}", api.update_override, "PUT"),
-        route(OVERRIDES_PATH + "/{override_id}", api.delete_override, "DELETE"),
-    ])
+    return make_app(state, [
+        ("GET", "/companies", catalog.list_companies),
+        ("GET", "/companies/count", catalog.count_companies),
+        ("GET", "/companies/lookup", catalog.lookup_company),
+        ("GET", "/companies/{company_id}", catalog.get_company),
+        ("GET", "/features", catalog.list_features),
+        ("GET", "/features/{feature_id}", catalog.get_feature),
+        ("GET", "/flags", catalog.list_flags),
+        ("GET", "/plan-entitlements", catalog.list_entitlements),
+        ("GET", OVERRIDES_PATH, api.list_overrides),
+        ("POST", OVERRIDES_PATH, api.create_override),
+        ("GET", f"{OVERRIDES_PATH}/count", api.count_overrides),
+        ("GET", OVERRIDES_PATH + "/{override_id}", api.get_override),
+        ("PUT", OVERRIDES_PATH + "/{override_id}", api.update_override),
+        ("DELETE", OVERRIDES_PATH + "/{override_id}", api.delete_override),
+    ], credential_header="x-schematic-api-key", error=api.error, after_commit=state.after_commit)

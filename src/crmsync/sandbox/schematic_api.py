@@ -20,6 +20,9 @@ from crmsync.sandbox.schematic_model import (
     render_feature,
 )
 
+Handler = Callable[["SchematicState", Call], Reply]
+Select = Callable[["SchematicState", Call, dict[str, Any]], list[Record]]
+
 if TYPE_CHECKING:
     from crmsync.sandbox.schematic import SchematicState
 
@@ -28,11 +31,17 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _BURST = {"mutation": 120, "global": 600}
 
 
-def rate_limited(method: str, retry_after: float, remaining: int = 0) -> Reply:
-    """Schematic's 429: `{"bucket", "error"}`, `Retry-After` and `X-RateLimit-*` (Reset relative)."""
+def error(status: int, message: str) -> Reply:
+    """Schematic's error body: `{"error": message}`."""
+    return Reply(status, {"error": message})
+
+
+def rate_limited(method: str, retry_after: float) -> Reply:
+    """Schematic's 429: `{"bucket", "error"}`, `Retry-After` and `X-RateLimit-*` (Reset relative;
+    none remaining, or there would be no 429)."""
     bucket = "mutation" if method.upper() in WRITE_METHODS else "global"
     headers = {"Retry-After": seconds_header(retry_after), "X-RateLimit-Limit": str(_BURST[bucket]),
-               "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(max(1, round(retry_after)))}
+               "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(max(1, round(retry_after)))}
     return Reply(429, {"bucket": bucket, "error": "Rate limit exceeded"}, headers)
 
 
@@ -41,7 +50,7 @@ class Rejected(Exception):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.reply = Reply(status, {"error": message})
+        self.reply = error(status, message)
 
 
 def ok(data: Any, params: dict[str, Any] | None = None, status: int = 200) -> Reply:
@@ -87,12 +96,7 @@ def page(call: Call, records: Iterable[Record], params: dict[str, Any],
     return ok([render(r) for r in list(records)[offset:offset + limit]], params)
 
 
-def newest(records: Iterable[Record]) -> list[Record]:
-    """Newest first (created_at, then insertion order)."""
-    return sorted(records, key=lambda r: (r["created_at"], r.get("seq", 0)), reverse=True)
-
-
-def handles(fn: Callable[[SchematicState, Call], Reply]) -> Callable[[SchematicState, Call], Reply]:
+def handles(fn: Handler) -> Handler:
     """Turn a `Rejected` raised by an endpoint into its reply."""
     def wrapped(state: SchematicState, call: Call) -> Reply:
         try:
@@ -101,6 +105,26 @@ def handles(fn: Callable[[SchematicState, Call], Reply]) -> Callable[[SchematicS
             return exc.reply
     wrapped.__doc__ = fn.__doc__
     return wrapped
+
+
+def listing(select: Select, render: Callable[[SchematicState], Callable[[Record], Record]],
+            path: str) -> tuple[Handler, Handler]:
+    """The list and count endpoints of one collection: `select` filters (echoing into params),
+    the list pages and renders, the count answers `data.count` with the same filters."""
+
+    @handles
+    def list_records(state: SchematicState, call: Call) -> Reply:
+        params: dict[str, Any] = {}
+        return page(call, select(state, call, params), params, render(state))
+
+    @handles
+    def count_records(state: SchematicState, call: Call) -> Reply:
+        params: dict[str, Any] = {}
+        return ok({"count": len(select(state, call, params))}, params)
+
+    list_records.__doc__ = f"GET {path}: filtered, newest first, paged."
+    count_records.__doc__ = f"GET {path}/count: the list's filters, `data.count`."
+    return list_records, count_records
 
 
 # --- company overrides -------------------------------------------------------------------
@@ -131,18 +155,7 @@ def _overrides(state: SchematicState, call: Call, params: dict[str, Any]) -> lis
     return [r for r in state.override_records() if keep(r)]
 
 
-@handles
-def list_overrides(state: SchematicState, call: Call) -> Reply:
-    """GET /company-overrides: filtered, newest first, paged."""
-    params: dict[str, Any] = {}
-    return page(call, _overrides(state, call, params), params, _override(state))
-
-
-@handles
-def count_overrides(state: SchematicState, call: Call) -> Reply:
-    """GET /company-overrides/count: the list's filters, `data.count`."""
-    params: dict[str, Any] = {}
-    return ok({"count": len(_overrides(state, call, params))}, params)
+list_overrides, count_overrides = listing(_overrides, _override, "/company-overrides")
 
 
 def _existing(state: SchematicState, call: Call) -> Record:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crmsync.sandbox.common import Call, Reply
-from crmsync.sandbox.schematic_api import Rejected, handles, id_filter, newest, ok, page
-from crmsync.sandbox.schematic_model import Record, render_company, render_feature, render_flag
+from crmsync.sandbox.schematic_api import Rejected, handles, id_filter, listing, ok, page
+from crmsync.sandbox.schematic_model import Record, newest, render_company, render_feature, render_flag
 
 if TYPE_CHECKING:
     from crmsync.sandbox.schematic import SchematicState
@@ -37,18 +37,7 @@ def _companies(state: SchematicState, call: Call, params: dict[str, Any]) -> lis
             and (not q or q in c["name"].casefold() or any(q in v.casefold() for _, v in c["keys"].values()))]
 
 
-@handles
-def list_companies(state: SchematicState, call: Call) -> Reply:
-    """GET /companies."""
-    params: dict[str, Any] = {}
-    return page(call, _companies(state, call, params), params, _company(state))
-
-
-@handles
-def count_companies(state: SchematicState, call: Call) -> Reply:
-    """GET /companies/count."""
-    params: dict[str, Any] = {}
-    return ok({"count": len(_companies(state, call, params))}, params)
+list_companies, count_companies = listing(_companies, _company, "/companies")
 
 
 @handles

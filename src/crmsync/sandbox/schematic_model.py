@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,11 @@ class InvalidField(ValueError):
 def new_id(prefix: str) -> str:
     """A Schematic-style id: `cmov_…`, `comp_…`, `feat_…`."""
     return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(14))}"
+
+
+def newest(records: Iterable[Record]) -> list[Record]:
+    """Newest first: by `created_at`, ties the later created first (`records` in creation order)."""
+    return sorted(reversed(list(records)), key=lambda r: r["created_at"], reverse=True)
 
 
 def parse_time(value: str) -> datetime:

@@ -1,14 +1,13 @@
 """A throwaway certificate authority and a loopback server certificate for the sandbox.
 
 simple-salesforce always speaks https, so the Salesforce emulator is served over TLS with a
-CA made here at start-up. `make_tls_files()` writes the CA bundle, the server certificate
+CA made here at start-up. `make_tls_files(directory)` writes the CA bundle, the server certificate
 (SANs 127.0.0.1 and localhost) and its key into a directory; clients trust only that bundle.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,13 +47,14 @@ def _san(hostnames: Sequence[str]) -> x509.SubjectAlternativeName:
 
 
 def make_tls_files(
-    directory: Path | None = None,
+    directory: Path,
     hostnames: Sequence[str] = ("127.0.0.1", "localhost"),
     *,
     valid_days: int = 7,
 ) -> TlsFiles:
-    """Create a CA and a server certificate for `hostnames` in `directory` (a new temp dir if None)."""
-    target = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="crmsync-tls-"))
+    """Create a CA and a server certificate for `hostnames` in `directory` (made if missing; the
+    caller removes it)."""
+    target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     not_before, not_after = now - timedelta(minutes=5), now + timedelta(days=valid_days)
