@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from crmsync.cli.demo import sample_mappings
-from crmsync.cli.wiring import open_context
-from crmsync.mapping.loader import load_mappings
+from crmsync.cli.wiring import mapped_context
 from crmsync.sandbox import Sandbox
 from crmsync.service.apply import ApplyReport, apply_plan
 from crmsync.service.sync import PlanRun, build_plan
@@ -28,23 +27,22 @@ class Harness:
     settings: Settings
 
     def plan(self, mappings: Path | None = None) -> PlanRun:
-        maps = load_mappings(mappings or self.settings.mappings)
-        with open_context(self.settings, maps) as ctx:
+        with mapped_context(mappings, self.settings) as (ctx, maps):
             return build_plan(ctx, maps)
 
     def apply(self, mappings: Path | None = None) -> tuple[PlanRun, ApplyReport]:
-        maps = load_mappings(mappings or self.settings.mappings)
-        with open_context(self.settings, maps) as ctx:
+        with mapped_context(mappings, self.settings) as (ctx, maps):
             run = build_plan(ctx, maps)
             return run, apply_plan(ctx, run)
 
     def env(self) -> dict[str, str]:
-        return {
-            **self.sb.env(),
-            "CRMSYNC_DATABASE_URL": self.settings.database_url,
-            "CRMSYNC_MAPPINGS": str(self.settings.mappings),
-            "CRMSYNC_NOW": NOW,
-        }
+        """The environment `crmsync …` reads to run like this harness."""
+        return crmsync_env(self.sb, self.settings.database_url, self.settings.mappings)
+
+
+def crmsync_env(sb: Sandbox, database_url: str, mappings: Path) -> dict[str, str]:
+    """The environment pointing crmsync at the sandbox, a state database and mappings, on a fixed day."""
+    return {**sb.env(), "CRMSYNC_DATABASE_URL": database_url, "CRMSYNC_MAPPINGS": str(mappings), "CRMSYNC_NOW": NOW}
 
 
 def fast(settings: Settings) -> Settings:
@@ -56,10 +54,4 @@ def fast(settings: Settings) -> Settings:
 def harness(tmp_path: Path) -> Iterator[Harness]:
     """A fresh sample sandbox and an empty SQLite state database."""
     with Sandbox() as sb:
-        env = {
-            **sb.env(),
-            "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
-            "CRMSYNC_MAPPINGS": str(sample_mappings()),
-            "CRMSYNC_NOW": NOW,
-        }
-        yield Harness(sb, fast(load_settings(env)))
+        yield Harness(sb, fast(load_settings(crmsync_env(sb, f"sqlite:///{tmp_path}/state.db", sample_mappings()))))

@@ -1,10 +1,11 @@
 """Scenarios shared by the e2e tests: run the CLI, grow the sample to 20 owned overrides, make a
-CRM look empty, write a mapping with policies, look at one override or the ledger. Plain
-functions over a `Harness`; no test lives here."""
+CRM look empty, write a mapping with policies, look at one override, crmsync's overrides or the
+ledger, check that an apply writes nothing. Plain functions over a `Harness`; no test lives here."""
 
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,35 @@ def add_seat_deals(h: Harness, count: int) -> list[str]:
     return deal_ids
 
 
+def carries_crmsync_note(record: dict[str, Any]) -> bool:
+    """Whether a sandbox override has a note crmsync wrote."""
+    return any("crmsync" in n["note"] for n in record["notes"])
+
+
+def crmsync_overrides(h: Harness) -> dict[str, dict[str, Any]]:
+    """The sandbox's overrides carrying crmsync's note, by id."""
+    return {i: r for i, r in h.sb.schematic.overrides.items() if carries_crmsync_note(r)}
+
+
+def owned_by_crmsync(h: Harness) -> dict[tuple[str, str], dict[str, Any]]:
+    """The sandbox's overrides carrying crmsync's note, by (company, feature)."""
+    return {(r["company_id"], r["feature_id"]): r for r in crmsync_overrides(h).values()}
+
+
 def owned_count(h: Harness) -> int:
     """Overrides in the sandbox carrying crmsync's note."""
-    return sum(1 for r in h.sb.schematic.overrides.values() if any("crmsync" in n["note"] for n in r["notes"]))
+    return len(crmsync_overrides(h))
+
+
+def overrides_per_pair(h: Harness) -> Counter[tuple[str, str]]:
+    """How many overrides the sandbox holds for each (company, feature)."""
+    return Counter((r["company_id"], r["feature_id"]) for r in h.sb.schematic.overrides.values())
+
+
+def assert_next_apply_writes_nothing(h: Harness) -> None:
+    """One more `apply --yes`: exit 0 and zero API writes."""
+    writes = h.sb.schematic.write_count
+    assert invoke(h, "apply", "--yes").exit_code == 0 and h.sb.schematic.write_count == writes
 
 
 def grow_to_twenty_then_lose_six(h: Harness) -> None:

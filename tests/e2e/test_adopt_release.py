@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import hubspot_with, invoke, ledger, the_override
+from tests.e2e.scenarios import assert_next_apply_writes_nothing, hubspot_with, invoke, ledger, the_override
 
 GLOBEX = ("comp_globex", "feat_seats")  # a manual override of 35; deal 1004 wants 40
 HOOLI = ("comp_hooli", "feat_seats")  # crmsync's after the first apply: 75, from deals 1010 and 1011
@@ -22,12 +22,6 @@ def hub(harness: Harness, tmp_path: Path) -> Harness:
     h = hubspot_with(harness, tmp_path)
     assert invoke(h, "apply", "--yes").exit_code == 0
     return h
-
-
-def assert_next_apply_writes_nothing(h: Harness) -> None:
-    """One more apply: exit 0, zero API writes."""
-    writes = h.sb.schematic.write_count
-    assert invoke(h, "apply", "--yes").exit_code == 0 and h.sb.schematic.write_count == writes
 
 
 def crmsync_note(record: dict[str, object]) -> str:
@@ -171,3 +165,20 @@ def test_a_saved_plan_that_only_adopts_is_shown_and_applied(harness: Harness, tm
     assert result.exit_code == 0 and f"recorded in the ledger: adopt {manual_id}" in result.output, result.output
     assert manual_id in ledger(hub)["active"] and hub.sb.schematic.write_count == writes
     assert_next_apply_writes_nothing(hub)
+
+
+def test_adopt_of_a_company_id_schematic_does_not_have_exits_1(hub: Harness) -> None:
+    """`adopt --company comp_typo`: one line saying no such company, exit 1, nothing recorded."""
+    before = ledger(hub)
+    result = invoke(hub, "adopt", "--company", "comp_typo")
+    assert result.exit_code == 1 and "no Schematic company 'comp_typo'" in result.output, result.output
+    assert "Nothing to adopt" not in result.output and ledger(hub) == before
+
+
+def test_a_feature_name_two_features_share_is_refused_naming_both(hub: Harness) -> None:
+    """A second feature named Seats: `release --feature Seats` names both ids, exit 1, nothing released."""
+    twin = hub.sb.schematic.add_feature("Seats", "trait")
+    result = invoke(hub, "release", "--company", "comp_hooli", "--feature", "Seats")
+    assert result.exit_code == 1 and "2 features have the name 'Seats'" in result.output, result.output
+    assert twin in result.output and "feat_seats" in result.output and len(result.output.strip().splitlines()) == 1
+    assert ledger(hub)["released"] == set()

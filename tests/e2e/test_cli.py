@@ -7,12 +7,10 @@ import socket
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from typer.testing import CliRunner
 
 from crmsync.cli import app
 from tests.e2e.conftest import Harness
-
-runner = CliRunner()
+from tests.e2e.scenarios import invoke, runner
 
 BAD_MAPPING = """\
 source: hubspot
@@ -25,10 +23,6 @@ overrides:
     type: numeric
     from: seats_purchased
 """
-
-
-def invoke(h: Harness, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, list(args), env={**h.env(), **(env or {})})
 
 
 def test_plan_prints_the_table_and_summary(harness: Harness) -> None:

@@ -12,7 +12,7 @@ import pytest
 from crmsync.domain import Action
 from crmsync.reconcile.drift import DriftAction
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import hubspot_with, invoke, ledger, the_override
+from tests.e2e.scenarios import assert_next_apply_writes_nothing, hubspot_with, invoke, ledger, the_override
 
 HOOLI = ("comp_hooli", "feat_seats")  # 75 seats from deals 1010 and 1011
 
@@ -31,12 +31,6 @@ def delete_hooli_seats(h: Harness) -> str:
     record = the_override(h, *HOOLI)
     h.sb.schematic.delete_override(record["id"])
     return str(record["id"])
-
-
-def assert_next_apply_writes_nothing(h: Harness) -> None:
-    """One more apply: exit 0 and zero API writes."""
-    writes = h.sb.schematic.write_count
-    assert invoke(h, "apply", "--yes").exit_code == 0 and h.sb.schematic.write_count == writes
 
 
 @pytest.fixture

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from crmsync.domain import Action
+from crmsync.cli.wiring import mapped_context
+from crmsync.domain import Action, CompanyId
+from crmsync.service.sync import build_plan
 from tests.e2e.conftest import Harness
+from tests.e2e.scenarios import hubspot_only, owned_by_crmsync
 
 MANUAL_NOTE = "Granted by hand by support (ticket 4411)"
-
-
-def owned_by_crmsync(h: Harness) -> dict[tuple[str, str], dict[str, Any]]:
-    """The sandbox's overrides that carry crmsync's note, by (company, feature)."""
-    found = {}
-    for record in h.sb.schematic.overrides.values():
-        if any("crmsync" in n["note"] for n in record["notes"]):
-            found[(record["company_id"], record["feature_id"])] = record
-    return found
 
 
 def manual(h: Harness) -> dict[str, Any]:
@@ -178,3 +173,17 @@ def test_an_expired_owned_override_stays_and_an_extension_updates_it_in_place(ha
     assert [(c.action, c.before.id if c.before else None) for c in run.plan.changes] == [(Action.UPDATE, record["id"])]
     after = owned_by_crmsync(harness)[("comp_umbrella", "feat_api_calls")]
     assert report.ok and after["expiration_date"] == "2028-01-31T23:59:59Z"
+
+
+def test_a_scoped_plan_counts_stages_written_in_another_case_as_the_full_plan_does(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """`stages: [ClosedWon, ENT_WON]` (HubSpot's ids are lower case): a plan scoped to Acme plans
+    exactly the full plan's changes for Acme."""
+    hub = hubspot_only(harness, tmp_path)
+    mapping = hub.settings.mappings / "hubspot.yaml"
+    mapping.write_text(mapping.read_text().replace("stages: [closedwon, ent_won]", "stages: [ClosedWon, ENT_WON]"))
+    full = [c for c in hub.plan().plan.changes if c.company_id == "comp_acme"]
+    with mapped_context(None, hub.settings) as (ctx, maps):
+        scoped = build_plan(ctx, maps, scope={CompanyId("comp_acme")})
+    assert len(full) == 3 and list(scoped.plan.changes) == full

@@ -16,6 +16,7 @@ from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
 from crmsync.service.sync import build_plan
 from tests.e2e.conftest import Harness
+from tests.e2e.scenarios import invoke, overrides_per_pair
 
 
 def connector(h: Harness) -> HubSpotConnector:
@@ -46,9 +47,12 @@ def test_deals_read_with_their_primary_company(harness: Harness) -> None:
 
 def test_a_hubspot_rate_limit_is_retried(harness: Harness) -> None:
     """Two 429s on search are retried and the read completes."""
-    harness.sb.hubspot.fail_next(429, times=2, path_prefix="/crm/v3/objects/deals/search")
+    search = "/crm/v3/objects/deals/search"
+    harness.sb.hubspot.fail_next(429, times=2, path_prefix=search)
     result = connector(harness).read_deals(DealQuery((DealFilter(stages=("closedwon",)),), ()))
     assert result.complete and len(result.deals) > 0
+    answered = [r.status for r in harness.sb.hubspot.requests if r.path == search]
+    assert answered[:3] == [429, 429, 200], answered  # both 429s were sent, then the retry succeeded
 
 
 def test_schematic_429_honours_retry_after(harness: Harness) -> None:
@@ -70,10 +74,7 @@ def test_a_create_whose_response_was_lost_is_not_duplicated(harness: Harness) ->
     time.sleep(1.6)  # let the hung response finish
     _, second = harness.apply()
     assert second.ok
-    counts: dict[tuple[str, str], int] = {}
-    for record in harness.sb.schematic.overrides.values():
-        key = (record["company_id"], record["feature_id"])
-        counts[key] = counts.get(key, 0) + 1
+    counts = overrides_per_pair(harness)
     assert all(n == 1 for n in counts.values()), counts
     assert len(counts) == 11  # 10 created + the manual one
     assert harness.plan().plan.is_empty
@@ -123,9 +124,26 @@ def test_a_create_whose_connection_drops_after_commit_is_not_duplicated(harness:
     assert first.ok, first.failed
     posts = [r for r in harness.sb.schematic.requests if r.method == "POST"]
     assert len(posts) == 10  # one POST per create: a create whose answer was lost is never re-sent
-    counts: dict[tuple[str, str], int] = {}
-    for record in harness.sb.schematic.overrides.values():
-        key = (record["company_id"], record["feature_id"])
-        counts[key] = counts.get(key, 0) + 1
+    counts = overrides_per_pair(harness)
     assert set(counts.values()) == {1} and len(counts) == 11
     assert harness.plan().plan.is_empty
+
+
+def test_a_schematic_answer_without_data_is_one_line_naming_the_request(harness: Harness) -> None:
+    """A company lookup answered 200 but without `data`: exit 1, one line naming the request and
+    SCHEMATIC_API_URL, not "a bug in crmsync"."""
+    harness.sb.schematic.fail_next("GET", "/companies/lookup", 200)
+    result = invoke(harness, "explain", "hubspot_company_id=5001")
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert "Schematic API: unreadable response to GET /companies/lookup" in line and "SCHEMATIC_API_URL" in line
+    assert "bug in crmsync" not in line
+
+
+def test_an_override_with_an_unreadable_timestamp_stops_the_plan_with_one_line(harness: Harness) -> None:
+    """A listed override whose expiration date is not a timestamp: plan exits 1 naming the request, writes nothing."""
+    (manual,) = harness.sb.schematic.overrides_for("comp_globex", "feat_seats")
+    harness.sb.schematic.update_override(manual["id"], {"expiration_date": "end of next quarter"})
+    result = invoke(harness, "apply", "--yes")
+    assert result.exit_code == 1 and "unreadable response to GET /company-overrides" in result.output, result.output
+    assert "bug in crmsync" not in result.output and harness.sb.schematic.write_count == 0

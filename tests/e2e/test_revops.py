@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from crmsync.cli import app
 from tests.e2e.conftest import Harness
-
-runner = CliRunner()
+from tests.e2e.scenarios import invoke
 
 SSO_FROM_DEAL = """\
 source: hubspot
@@ -22,10 +18,6 @@ overrides:
     type: boolean
     from: sso_addon
 """
-
-
-def invoke(h: Harness, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, list(args), env=h.env())
 
 
 def sso_mappings(tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from crmsync.cli import app
 from crmsync.cli.demo import sample_mappings
 from tests.e2e.conftest import Harness
-from tests.e2e.test_hubspot_sync import owned_by_crmsync
+from tests.e2e.scenarios import owned_by_crmsync
 
 ACME_SF_OPP = "006000000000101AAA"
 WAYNE_OPP = "006000000000102AAA"

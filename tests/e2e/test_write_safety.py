@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crmsync.domain import Action
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import ledger
+from tests.e2e.scenarios import crmsync_overrides, ledger
 
 ACME_SF_OPP = "006000000000101AAA"
 ACME_SEATS = ("comp_acme", "feat_seats")
@@ -13,7 +13,7 @@ ACME_SEATS = ("comp_acme", "feat_seats")
 
 def crmsync_ids(h: Harness) -> set[str]:
     """The ids of the sandbox's overrides carrying crmsync's note."""
-    return {i for i, r in h.sb.schematic.overrides.items() if any("crmsync" in n["note"] for n in r["notes"])}
+    return set(crmsync_overrides(h))
 
 
 def test_a_create_answered_with_a_body_that_is_not_json_stays_owned(harness: Harness) -> None:

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 from crmsync.store.repository import ChangeResult, Store
-from tests.store import test_repository
-
-store = test_repository.store  # the two-backend fixture: SQLite, and PostgreSQL when one is running
 
 
 def test_source_counts_are_remembered_and_overwritten(store: Store) -> None:

@@ -12,9 +12,6 @@ from crmsync.service.safety import unmanaged
 from crmsync.service.sync import PlanRun
 from crmsync.store.repository import Store
 from tests.core.builders import desired, live, numeric
-from tests.store import test_repository
-
-store = test_repository.store  # the two-backend fixture: SQLite, and PostgreSQL when one is running
 
 
 def owned_row(s: Store) -> None:

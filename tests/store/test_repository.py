@@ -1,54 +1,14 @@
-"""The state store behaves the same on SQLite and PostgreSQL: ledger, intents, run history."""
+"""The state store behaves the same on SQLite and PostgreSQL (the `store` fixture, conftest.py):
+ledger, intents, run history."""
 
 from __future__ import annotations
 
-import functools
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+import json
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from crmsync.errors import ServiceUnavailable
 from crmsync.store.repository import ChangeResult, Store, redact
-
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@functools.cache
-def postgres_available() -> bool:
-    engine = create_engine(POSTGRES)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: no server here
-        return False
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh store on each backend (PostgreSQL in its own schema)."""
-    if request.param == "sqlite":
-        s = Store(f"sqlite:///{tmp_path}/state.db")
-        yield s
-        s.close()
-        return
-    if not postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    s = Store(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    yield s
-    s.close()
-    with admin.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    admin.dispose()
 
 
 def test_an_intent_becomes_owned_once_confirmed(store: Store) -> None:
@@ -86,6 +46,9 @@ def test_runs_are_recorded_newest_first(store: Store) -> None:
     )
     runs = store.runs()
     assert [(r.command, r.status) for r in runs] == [("apply", "failed"), ("plan", "ok")]
+    assert [json.loads(r.summary_json) for r in runs] == [{"create": 1}, {"create": 1}]
+    assert store.run_changes(second) == [ChangeResult("create", "comp_a", "feat_x", None, False, "boom")]
+    assert store.run_changes(first) == []
 
 
 def test_an_unreachable_database_is_one_error_naming_the_setting_without_the_password() -> None:

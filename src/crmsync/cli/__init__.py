@@ -18,11 +18,12 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
-from crmsync.cli.wiring import open_context, schematic_client
+from crmsync.cli.wiring import mapped_context, schematic_client
 from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanError
 from crmsync.mapping.loader import load_mappings
 from crmsync.service.apply import apply_plan
@@ -41,9 +42,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
-MappingsOption = Annotated[
-    Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
 
@@ -88,9 +86,7 @@ def plan(
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
-        settings = load_settings()
-        maps = load_mappings(mappings or settings.mappings)
-        with open_context(settings, maps) as ctx:
+        with mapped_context(mappings) as (ctx, maps):
             run = build_plan(ctx, maps)
             record_plan(ctx, run, trigger="manual")
             refused = refusal_messages(ctx, run)
@@ -137,8 +133,7 @@ def apply(
             if mappings is not None:
                 raise ConfigError("a saved plan is applied as it is: drop --mappings, or plan again with it")
             return apply_file(out, settings, plan_file)
-        maps = load_mappings(mappings or settings.mappings)
-        with open_context(settings, maps) as ctx:
+        with mapped_context(mappings, settings) as (ctx, maps):
             run = build_plan(ctx, maps)
             render_plan(out, run.plan)
             if run.plan.is_empty:
@@ -146,14 +141,10 @@ def apply(
                 return 0
             try:
                 raise_if_unsafe(ctx, run)
-            except UnsafePlanError as exc:
-                record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))
-                raise
-            if not yes and not _confirm(len(run.plan.changes) + len(run.plan.ledger_only())):
-                out.print("Nothing applied.")
-                record_plan(ctx, run, trigger="manual", command="apply", status="declined")
-                return 1
-            try:
+                if not yes and not _confirm(len(run.plan.changes) + len(run.plan.ledger_only())):
+                    out.print("Nothing applied.")
+                    record_plan(ctx, run, trigger="manual", command="apply", status="declined")
+                    return 1
                 report = apply_plan(ctx, run)  # re-checks the guards and the ledger before any write
             except UnsafePlanError as exc:
                 record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))

@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from crmsync.cli.render import render_plan, render_report
-from crmsync.cli.wiring import open_context
-from crmsync.mapping.loader import load_mappings
+from crmsync.cli.wiring import mapped_context
 from crmsync.sandbox import Sandbox
 from crmsync.service.apply import apply_plan
 from crmsync.service.history import record_apply, record_plan
@@ -55,9 +54,8 @@ def run_demo(console: Console) -> int:
         )
         console.print(f"Mappings: {settings.mappings}   State: {tmp}/demo.db")
         console.print(f"Deals judged as of {as_of:%Y-%m-%d %H:%M}Z (the sample's day; CRMSYNC_NOW changes it)\n")
-        maps = load_mappings(settings.mappings)
         manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
-        with open_context(settings, maps) as ctx:
+        with mapped_context(settings.mappings, settings) as (ctx, maps):
             console.print(Rule("1/3  crmsync plan"))
             first = build_plan(ctx, maps)
             record_plan(ctx, first, trigger="demo")

@@ -8,22 +8,18 @@ Exit codes: 0 ok, 1 nothing matched or an unknown id, 2 bad configuration or map
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from crmsync.cli.runs import schematic_context
-from crmsync.cli.wiring import open_context
+from crmsync.cli.options import Guard, MappingsOption
+from crmsync.cli.wiring import mapped_context, schematic_context
 from crmsync.errors import ConfigError
-from crmsync.mapping.loader import load_mappings
 from crmsync.reconcile.plan import live_json
 from crmsync.service.manage import Adopted, adopt, release
 from crmsync.settings import load_settings
 
-Guard = Callable[[Callable[[], int]], None]
 CompanyOption = Annotated[
     str | None,
     typer.Option("--company", help="A Schematic company id (comp_…) or a key, e.g. hubspot_company_id=5001."),
@@ -66,18 +62,14 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     def adopt_overrides(
         company: CompanyOption = None,
         feature: FeatureOption = None,
-        mappings: Annotated[
-            Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
-        ] = None,
+        mappings: MappingsOption = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
     ) -> None:
         """Take over the overrides crmsync did not create that stand where the deals want one (see `plan`);
         no API write: the next apply updates any whose value differs."""
 
         def body() -> int:
-            settings = load_settings()
-            maps = load_mappings(mappings or settings.mappings)
-            with open_context(settings, maps) as ctx:
+            with mapped_context(mappings) as (ctx, maps):
                 done = adopt(ctx, maps, company, feature)
             if as_json:
                 print(json.dumps(adopted_json(done), indent=2, sort_keys=True))

@@ -78,10 +78,10 @@ def summary_line(plan: Plan) -> str:
     records, when any, are counted after the deletes)."""
     s = plan.summary()
     extras = [
-        _count(len(plan.conflicts), "conflict"),
-        _count(len(plan.pending), "pending company", "pending companies"),
-        _count(len(plan.problems), "deal error"),
-    ] + ([_count(len(plan.drift), "drift", "drift")] if plan.drift else [])
+        count_of(len(plan.conflicts), "conflict"),
+        count_of(len(plan.pending), "pending company", "pending companies"),
+        count_of(len(plan.problems), "deal error"),
+    ] + ([count_of(len(plan.drift), "drift", "drift")] if plan.drift else [])
     records = len(plan.ledger_only())
     changes = f"{s['create']} to create, {s['update']} to update, {s['delete']} to delete"
     changes += f", {records} to record in the ledger" if records else ""
@@ -109,5 +109,6 @@ def render_report(console: Console, report: ApplyReport) -> None:
     console.print(f"Applied {len(done)} of {len(report.results) + report.not_attempted} change(s).", highlight=False)
 
 
-def _count(n: int, one: str, many: str | None = None) -> str:
+def count_of(n: int, one: str, many: str | None = None) -> str:
+    """`1 conflict`, `2 conflicts` (`many`: an irregular plural)."""
     return f"{n} {one if n == 1 else (many or one + 's')}"

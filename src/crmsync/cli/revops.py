@@ -17,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from crmsync.cli.wiring import open_context
+from crmsync.cli.options import Guard, MappingsOption
+from crmsync.cli.render import SYMBOL
+from crmsync.cli.wiring import mapped_context
 from crmsync.domain import Action, RuleRef
 from crmsync.mapping.cases import load_cases
 from crmsync.mapping.loader import load_mappings
@@ -25,12 +27,6 @@ from crmsync.mapping.testing import CaseResult
 from crmsync.service.explain import Explanation, FeatureStory, explain
 from crmsync.service.testing import run_case
 from crmsync.settings import load_settings
-
-Guard = Callable[[Callable[[], int]], None]
-MappingsOption = Annotated[
-    Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
-]
-SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -65,9 +61,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Show why a company's overrides are what they are: deals, rules, live overrides, the plan."""
 
         def body() -> int:
-            settings = load_settings()
-            maps = load_mappings(mappings or settings.mappings)
-            with open_context(settings, maps) as ctx:
+            with mapped_context(mappings) as (ctx, maps):
                 story = explain(ctx, maps, company)
             if as_json:
                 print(json.dumps(story.to_json(), indent=2, sort_keys=True))
@@ -150,7 +144,7 @@ def _feature(say: Callable[[str], None], story: Explanation, feature: FeatureSto
     for change in feature.changes:
         new = f" {change.after.value.describe()}" if change.after and change.action is Action.CREATE else ""
         gone = f" {change.before.id}" if change.before and change.action is Action.DELETE else ""
-        say(f"  plan: {SYMBOL[change.action.value]} {change.action.value}{new}{gone}: {change.reason}")
+        say(f"  plan: {SYMBOL[change.action][0]} {change.action.value}{new}{gone}: {change.reason}")
     for conflict in feature.conflicts:
         wanted = conflict.desired.value.describe()
         say(f"  plan: ! conflict: {conflict.live.id} stands in the way of {wanted}; it is left untouched")

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from crmsync.cli.render import render_plan, render_report
-from crmsync.cli.wiring import schematic_client
+from crmsync.cli.render import count_of, render_plan, render_report
+from crmsync.cli.wiring import schematic_context
 from crmsync.errors import ConfigError, UnsafePlanError
 from crmsync.service.saved import apply_saved, load_plan, record_saved, save_plan
 from crmsync.service.sync import Context, PlanRun
@@ -26,10 +25,10 @@ from crmsync.settings import Settings
 from crmsync.store.repository import Store
 from crmsync.store.tables import RunRecord
 
-COUNTS = (
-    ("conflicts", "conflict", "conflicts"),
+COUNTS = (  # a run summary's count, and how one is said (with its irregular plural)
+    ("conflicts", "conflict", None),
     ("pending", "pending company", "pending companies"),
-    ("errors", "deal error", "deal errors"),
+    ("errors", "deal error", None),
     ("drift", "drift", "drift"),
     ("failed", "failed", "failed"),
     ("not_attempted", "not attempted", "not attempted"),
@@ -62,17 +61,6 @@ def read_plan(path: Path) -> Any:
         raise ConfigError(f"cannot read the plan {path}: {exc.strerror or type(exc).__name__}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path} is not a crmsync plan file: {exc}") from exc
-
-
-@contextmanager
-def schematic_context(settings: Settings) -> Iterator[Context]:
-    """Schematic and the state store only: applying a saved plan reads no CRM."""
-    with schematic_client(settings) as schematic:
-        store = Store(settings.database_url)
-        try:
-            yield Context(schematic, {}, store, lambda: datetime.now(UTC), settings.guards)
-        finally:
-            store.close()
 
 
 def apply_file(console: Console, settings: Settings, path: Path) -> int:
@@ -153,11 +141,7 @@ def _render_runs(console: Console, runs: Sequence[RunRecord]) -> None:
 def _counts(summary: dict[str, Any]) -> str:
     """`13 create, 6 delete; 1 conflict, 1 pending, 2 deal errors`, zeros left out."""
     changes = ", ".join(f"{summary[k]} {k}" for k in ("create", "update", "delete") if summary.get(k))
-    reports = ", ".join(
-        f"{n} {one if n == 1 else many}"
-        for key, one, many in COUNTS
-        if (n := summary.get(key))
-    )
+    reports = ", ".join(count_of(n, one, many) for key, one, many in COUNTS if (n := summary.get(key)))
     return "; ".join(part for part in (changes or "no changes", reports) if part)
 
 
@@ -205,4 +189,3 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
-

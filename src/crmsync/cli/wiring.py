@@ -1,21 +1,24 @@
 """Build a run's edges from settings: the Schematic client, the connectors the mapping
-files need, the state store. Only the sources that have mapping files need credentials.
+files need, the state store, the clock. Only the sources that have mapping files need credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Source
+from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import Mappings
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
 from crmsync.service.sync import Context
-from crmsync.settings import Settings
+from crmsync.settings import Settings, load_settings
 from crmsync.store.repository import Store
 
 
@@ -56,23 +59,38 @@ def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Conne
     return connectors
 
 
+def clock_of(settings: Settings) -> Callable[[], datetime]:
+    """The run's clock: the instant CRMSYNC_NOW names when set, else the real one."""
+    fixed = settings.now
+    return (lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC))
+
+
+@contextmanager
+def schematic_context(settings: Settings) -> Iterator[Context]:
+    """Schematic and the state store only, no CRM (applying a saved plan, `release`); both closed on exit."""
+    with schematic_client(settings) as schematic:
+        store = Store(settings.database_url)
+        try:
+            yield Context(schematic, {}, store, clock_of(settings), settings.guards)
+        finally:
+            store.close()
+
+
 @contextmanager
 def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
     """Every edge a plan or apply needs; each one opened is closed on exit, whatever fails."""
-    with ExitStack() as stack:
-        schematic = stack.enter_context(schematic_client(settings))
-        store = Store(settings.database_url)
-        stack.callback(store.close)
+    with schematic_context(settings) as ctx, ExitStack() as stack:
         connectors = connectors_for(settings, mappings)
         for connector in connectors.values():
-            close = getattr(connector, "close", None)
-            if callable(close):
-                stack.callback(close)
-        fixed = settings.now
-        yield Context(
-            schematic=schematic,
-            connectors=connectors,
-            store=store,
-            clock=(lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC)),
-            guards=settings.guards,
-        )
+            stack.callback(connector.close)
+        yield replace(ctx, connectors=connectors)
+
+
+@contextmanager
+def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
+    """The mapping files (`--mappings` FOLDER, else CRMSYNC_MAPPINGS) and every edge they need, from
+    `settings` (default: the environment's)."""
+    settings = settings or load_settings()
+    maps = load_mappings(folder or settings.mappings)
+    with open_context(settings, maps) as ctx:
+        yield ctx, maps

@@ -47,3 +47,7 @@ class Connector(Protocol):
     def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
         """The matching deals of the given CRM companies only (a scoped reconcile)."""
         ...
+
+    def close(self) -> None:
+        """Release the connector's connections (the run's end)."""
+        ...

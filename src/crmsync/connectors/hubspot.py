@@ -33,10 +33,8 @@ from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors.base import DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
-from crmsync.errors import (
-    ServiceUnavailable,
-    ServiceUnreachable,
-)
+from crmsync.errors import ServiceUnavailable, ServiceUnreachable
+from crmsync.mapping.translate import deal_counts
 
 PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
@@ -84,14 +82,14 @@ class HubSpotConnector:
         self._interval = 1.0 / settings.searches_per_second if settings.searches_per_second > 0 else 0.0
         self._last_search = 0.0
         self._lock = threading.Lock()
-        self.requests = 0
+        self.requests = 0  # API calls of the read in progress
 
     def read_deals(self, query: DealQuery) -> ReadResult:
         """Every deal in the query's stages and pipelines, each with its primary company."""
         found = list(self._search_all(query))
         companies = self._primary_companies([d.id for d in found])
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found)
-        return ReadResult(self.source, deals, requests=self.requests)
+        return self._result(deals)
 
     def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
         """The matching deals whose primary company is one of `company_refs` (a scoped reconcile):
@@ -110,11 +108,16 @@ class HubSpotConnector:
                     batch_read_input_simple_public_object_id=body, archived=False, _request_timeout=self._timeout
                 )
             )
-            found.extend(d for d in (convert.deal(r) for r in page.results or []) if convert.counts(d, query))
+            found.extend(d for d in (convert.deal(r) for r in page.results or []) if _counted(d, query))
         companies = self._primary_companies([d.id for d in found])
         wanted = set(company_refs)
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
-        return ReadResult(self.source, deals, requests=self.requests)
+        return self._result(deals)
+
+    def _result(self, deals: tuple[Deal, ...]) -> ReadResult:
+        """One read's deals and the API calls it made (the counter starts again for the next read)."""
+        made, self.requests = self.requests, 0
+        return ReadResult(self.source, deals, requests=made)
 
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
@@ -208,3 +211,9 @@ class HubSpotConnector:
             if wait > 0:
                 time.sleep(wait)
             self._last_search = time.monotonic()
+
+
+def _counted(deal: Deal, query: DealQuery) -> bool:
+    """Whether a deal is in the stages (and pipelines) of one of the query's filters, compared as
+    translation compares them (without regard to case, as HubSpot's search does)."""
+    return any(deal_counts(deal, f) for f in query.filters)

@@ -41,11 +41,6 @@ def filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
     return [FilterGroup(filters=g) for g in groups]
 
 
-def counts(deal: Deal, query: DealQuery) -> bool:
-    """Whether a deal is in the stages (and pipelines) of one of the query's filters."""
-    return any(deal.stage in f.stages and (f.pipelines is None or deal.pipeline in f.pipelines) for f in query.filters)
-
-
 def primary(targets: Sequence[Any]) -> str | None:
     """The primary company of a deal; else the lowest company id (deterministic)."""
     if not targets:

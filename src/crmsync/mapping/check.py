@@ -31,7 +31,7 @@ def _rules(mappings: Mappings) -> Iterator[tuple[MappingFile, OverrideRule]]:
             yield file, rule
 
 
-def _match(text: str, features: Sequence[Feature]) -> tuple[Feature | None, str, str]:
+def match_feature(text: str, features: Sequence[Feature]) -> tuple[Feature | None, str, str]:
     """The feature `text` names (by id, then flag key, then exact name), or why none does."""
     for label, matches in (
         ("id", [f for f in features if f.id == text]),
@@ -53,7 +53,7 @@ def resolve_features(mappings: Mappings, features: Sequence[Feature]) -> tuple[d
     resolved: dict[str, FeatureId] = {}
     problems: list[Problem] = []
     for _, rule in _rules(mappings):
-        feature, message, hint = _match(rule.feature, features)
+        feature, message, hint = match_feature(rule.feature, features)
         if feature is None:
             problems.append(_at(rule, message, hint))
         else:

@@ -2,12 +2,14 @@
 
 Lists page with limit 250 and stop on a short page (Schematic sends no total or next
 link); filters go as repeated keys, at most 100 ids per call. Responses come in a
-`{data, params}` envelope and become domain objects here.
+`{data, params}` envelope and become domain objects here; one that cannot be read is a
+ServiceUnavailable naming the request (`_readable`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +25,10 @@ from crmsync.domain import (
     OverrideValue,
     ValueType,
 )
-from crmsync.errors import RequestRejected
+from crmsync.errors import RequestRejected, ServiceUnavailable
 from crmsync.reconcile.entitlements import PlanEntitlements
 from crmsync.reconcile.plan import value_json
-from crmsync.schematic.transport import Transport
+from crmsync.schematic.transport import SERVICE, URL_SETTING, OutcomeUnknown, Transport
 
 PAGE = 250
 MAX_IDS = 100
@@ -46,16 +48,18 @@ class SchematicClient:
 
     def list_features(self) -> list[Feature]:
         """Every feature, with the key of its flag."""
-        return [_feature(item) for item in self._pages("/features", {})]
+        with _readable("GET", "/features"):
+            return [_feature(item) for item in self._pages("/features", {})]
 
     def list_companies(self, ids: Collection[CompanyId] | None = None) -> list[Company]:
         """Every company (or just `ids`), with keys as a name → value map."""
-        if ids is None:
-            return [_company(item) for item in self._pages("/companies", {})]
-        found: list[Company] = []
-        for chunk in _chunks(sorted(ids)):
-            found.extend(_company(item) for item in self._pages("/companies", {"ids": chunk}))
-        return found
+        with _readable("GET", "/companies"):
+            if ids is None:
+                return [_company(item) for item in self._pages("/companies", {})]
+            found: list[Company] = []
+            for chunk in _chunks(sorted(ids)):
+                found.extend(_company(item) for item in self._pages("/companies", {"ids": chunk}))
+            return found
 
     def lookup_company(self, keys: dict[str, str]) -> Company | None:
         """The company carrying these keys, or None (Schematic answers 404)."""
@@ -65,55 +69,50 @@ class SchematicClient:
             if exc.status == 404:
                 return None
             raise
-        return _company(body["data"])
+        with _readable("GET", "/companies/lookup"):
+            return _company(body["data"])
 
     def plan_entitlements(self, plan_version_id: str) -> PlanEntitlements:
         """What one plan version grants, by feature (one paged call for all its features)."""
-        items = list(self._pages("/plan-entitlements", {"plan_version_id": plan_version_id}))
-        plan = next((i["plan"] for i in items if isinstance(i.get("plan"), dict) and i["plan"].get("name")), None)
-        values = {FeatureId(str(i["feature_id"])): parse_value(i) for i in items if i.get("feature_id")}
-        return PlanEntitlements(plan_version_id, str(plan["name"]) if plan else plan_version_id, values)
+        with _readable("GET", "/plan-entitlements"):
+            items = list(self._pages("/plan-entitlements", {"plan_version_id": plan_version_id}))
+            plan = next((i["plan"] for i in items if isinstance(i.get("plan"), dict) and i["plan"].get("name")), None)
+            values = {FeatureId(str(i["feature_id"])): parse_value(i) for i in items if i.get("feature_id")}
+            return PlanEntitlements(plan_version_id, str(plan["name"]) if plan else plan_version_id, values)
 
     def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
         """Every override (or those of some companies), newest first as Schematic returns them."""
-        if company_ids is None:
-            return [parse_override(item) for item in self._pages("/company-overrides", {})]
-        found: list[LiveOverride] = []
-        for chunk in _chunks(sorted(company_ids)):
-            found.extend(parse_override(i) for i in self._pages("/company-overrides", {"company_ids": chunk}))
-        return found
-
-    def get_override(self, override_id: OverrideId) -> LiveOverride | None:
-        """One override, or None when it no longer exists."""
-        try:
-            body = self.transport.request("GET", f"/company-overrides/{override_id}")
-        except RequestRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return parse_override(body["data"])
+        with _readable("GET", "/company-overrides"):
+            if company_ids is None:
+                return [parse_override(item) for item in self._pages("/company-overrides", {})]
+            found: list[LiveOverride] = []
+            for chunk in _chunks(sorted(company_ids)):
+                found.extend(parse_override(i) for i in self._pages("/company-overrides", {"company_ids": chunk}))
+            return found
 
     def create_override(
         self, company_id: CompanyId, feature_id: FeatureId, value: OverrideValue, note: str
     ) -> LiveOverride:
         """POST one override (201). Never retried after it may have been sent."""
         body = {"company_id": company_id, "feature_id": feature_id, **value_json(value), "note": note}
-        return parse_override(self.transport.request("POST", "/company-overrides", json=body)["data"])
+        answer = self.transport.request("POST", "/company-overrides", json=body)
+        with _readable("POST", "/company-overrides"):
+            return parse_override(answer["data"])
 
     def update_override(self, override_id: OverrideId, value: OverrideValue, note: str) -> LiveOverride:
         """PUT the full value (value_type is required; null clears a field)."""
-        body = {**value_json(value), "note": note}
-        return parse_override(self.transport.request("PUT", f"/company-overrides/{override_id}", json=body)["data"])
+        path = f"/company-overrides/{override_id}"
+        answer = self.transport.request("PUT", path, json={**value_json(value), "note": note})
+        with _readable("PUT", path):
+            return parse_override(answer["data"])
 
-    def delete_override(self, override_id: OverrideId) -> bool:
-        """DELETE one override; an override already gone counts as deleted."""
+    def delete_override(self, override_id: OverrideId) -> None:
+        """DELETE one override; an override already gone (404) counts as deleted."""
         try:
             self.transport.request("DELETE", f"/company-overrides/{override_id}")
         except RequestRejected as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+            if exc.status != 404:
+                raise
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -124,6 +123,20 @@ class SchematicClient:
             if len(items) < PAGE:
                 return
             offset += len(items)
+
+
+@contextmanager
+def _readable(method: str, path: str) -> Iterator[None]:
+    """The one place where an answer crmsync cannot parse (no `data`, an object without its id, a
+    timestamp that is not one) becomes a ServiceUnavailable naming the request, not a crash; for a
+    create, an OutcomeUnknown: the override was made, and is found again by its token."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        error = OutcomeUnknown if method == "POST" else ServiceUnavailable
+        raise error(
+            SERVICE, f"unreadable response to {method} {path} ({type(exc).__name__})", setting=URL_SETTING
+        ) from exc
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

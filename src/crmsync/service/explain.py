@@ -115,27 +115,34 @@ def deal_json(deal: Deal) -> dict[str, Any]:
     }
 
 
-def find_company(schematic: SchematicClient, text: str) -> Company:
-    """The company a Schematic id (`comp_…`) or a key (`hubspot_company_id=5001`) names."""
+def company_id_of(schematic: SchematicClient, text: str) -> CompanyId:
+    """The company a `COMPANY` argument names: a Schematic id (`comp_…`) as given, or the company a key
+    (`hubspot_company_id=5001`) names, looked up (CrmsyncError when none carries it)."""
     key, sep, value = text.partition("=")
-    if sep:
-        found = schematic.lookup_company({key.strip(): value.strip()})
-        if found is None:
-            raise CrmsyncError(f"no Schematic company has the key {key.strip()}={value.strip()}; deals for it stay "
-                               "pending until one does")  # fmt: skip
-        return found
-    companies = schematic.list_companies([CompanyId(text.strip())])
-    if not companies:
+    if not sep:
+        return CompanyId(text.strip())
+    found = schematic.lookup_company({key.strip(): value.strip()})
+    if found is None:
+        raise CrmsyncError(f"no Schematic company has the key {key.strip()}={value.strip()}; deals for it stay "
+                           "pending until one does")  # fmt: skip
+    return found.id
+
+
+def plan_for_company(ctx: Context, mappings: Mappings, text: str) -> tuple[PlanRun, Company]:
+    """A plan scoped to the company `text` names (see `company_id_of`), and that company as the plan
+    read it; CrmsyncError (exit 1) when no Schematic company has that id."""
+    company_id = company_id_of(ctx.schematic, text)
+    run = build_plan(ctx, mappings, scope={company_id})
+    company = next((c for c in run.companies if c.id == company_id), None)
+    if company is None:
         raise CrmsyncError(f"no Schematic company {text.strip()!r}; give its id (comp_…) or a key, e.g. "
                            "hubspot_company_id=5001")  # fmt: skip
-    return companies[0]
+    return run, company
 
 
 def explain(ctx: Context, mappings: Mappings, company_text: str) -> Explanation:
     """Build a plan scoped to one company and trace it back to deals and rules."""
-    company = find_company(ctx.schematic, company_text)
-    run = build_plan(ctx, mappings, scope={company.id})
-    company = next((c for c in run.companies if c.id == company.id), company)
+    run, company = plan_for_company(ctx, mappings, company_text)
     return trace(run, mappings, company)
 
 
@@ -152,7 +159,7 @@ def trace(run: PlanRun, mappings: Mappings, company: Company) -> Explanation:
 
     contributions = [c for c in run.translation.contributions if c.company in keys]
     desired, _ = combine(contributions, dict.fromkeys(keys, company.id))
-    owned = {o.override_id for o in run.owned if o.override_id} | set(run.found_intents.values())
+    owned = run.owned_ids
     live = [o for o in run.live if o.company_id == company.id]
     changes = [c for c in run.plan.changes if c.company_id == company.id]
     conflicts = [c for c in run.plan.conflicts if c.company_id == company.id]

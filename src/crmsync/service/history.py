@@ -17,17 +17,8 @@ def record_plan(
 ) -> int:
     """Store a run that computed a plan and wrote nothing (`reason`: why, when it was refused)."""
     run_id = ctx.store.start_run(command, trigger)
-    details = run_details(run)
-    summary = {
-        **run.plan.summary(),
-        "conflicts": len(run.plan.conflicts),
-        "pending": len(run.plan.pending),
-        "errors": len(run.plan.problems),
-        "drift": len(details["drift"]),
-        "details": details,
-    }
-    errors = ([reason] if reason else []) + [str(p) for p in run.plan.problems]
-    ctx.store.finish_run(run_id, status, summary, errors)
+    summary = run_summary(run, details=run_details(run))
+    ctx.store.finish_run(run_id, status, summary, run_errors(run, reason=reason))
     if command == "apply" and status == "ok":
         remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
     return run_id
@@ -36,24 +27,42 @@ def record_plan(
 def record_apply(ctx: Context, run: PlanRun, report: ApplyReport, *, trigger: str) -> int:
     """Store an apply run with each change's outcome."""
     run_id = ctx.store.start_run("apply", trigger)
-    details = run_details(run, applied=report.ok)
-    summary = {
-        **run.plan.summary(),
-        "conflicts": len(run.plan.conflicts),
-        "pending": len(run.plan.pending),
-        "errors": len(run.plan.problems),
-        "drift": len(details["drift"]),
-        "failed": len(report.failed),
-        "not_attempted": report.not_attempted,
-        "details": details,
-    }
-    errors = [str(p) for p in run.plan.problems] + [r.message for r in report.failed]
-    if report.stopped:
-        errors.append(report.stopped)
-    ctx.store.finish_run(run_id, "ok" if report.ok else "failed", summary, errors, report.results)
+    summary = run_summary(run, report, details=run_details(run, applied=report.ok))
+    status = "ok" if report.ok else "failed"
+    ctx.store.finish_run(run_id, status, summary, run_errors(run, report), report.results)
     if report.ok:
         remember_counts(ctx, run)
     return run_id
+
+
+def run_summary(
+    run: PlanRun, report: ApplyReport | None = None, *, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The counts `crmsync status` shows of a run: its changes by action; with the `details` of a
+    computed plan (`run_details`), its conflicts, pending companies, deal errors and open drift,
+    and the details; with an apply's report, the changes that failed or were not attempted."""
+    summary: dict[str, Any] = {**run.plan.summary()}
+    if details is not None:
+        plan = run.plan
+        summary |= {
+            "conflicts": len(plan.conflicts),
+            "pending": len(plan.pending),
+            "errors": len(plan.problems),
+            "drift": len(details["drift"]),
+            "details": details,
+        }
+    if report is not None:
+        summary |= {"failed": len(report.failed), "not_attempted": report.not_attempted}
+    return summary
+
+
+def run_errors(run: PlanRun, report: ApplyReport | None = None, *, reason: str = "") -> list[str]:
+    """A run's failures, one line each: why it was refused, the deal errors, the failed changes and
+    why the rest were not attempted."""
+    errors = ([reason] if reason else []) + [str(p) for p in run.plan.problems]
+    if report is not None:
+        errors += [r.message for r in report.failed] + ([report.stopped] if report.stopped else [])
+    return errors
 
 
 def run_details(run: PlanRun, *, applied: bool = False) -> dict[str, Any]:

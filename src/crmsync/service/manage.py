@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from crmsync.domain import CompanyId, Feature, FeatureId
 from crmsync.errors import CrmsyncError
+from crmsync.mapping.check import match_feature
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.adopt import Adoption
-from crmsync.schematic.client import SchematicClient
-from crmsync.service.explain import find_company
+from crmsync.service.explain import company_id_of, plan_for_company
 from crmsync.service.ownership import adopt_into_ledger
 from crmsync.service.sync import Context, PlanRun, build_plan
 from crmsync.store.repository import Owned
@@ -46,7 +46,7 @@ def release(ctx: Context, override_ids: Sequence[str], company: str | None, feat
     else:
         if company is None:
             raise CrmsyncError("name the overrides to release: OVERRIDE_ID…, or --company (and --feature)")
-        company_id = resolve_company(ctx.schematic, company)
+        company_id = company_id_of(ctx.schematic, company)
         feature_id = resolve_feature(ctx.schematic.list_features(), feature) if feature else None
         chosen = [o for o in active if o.company_id == company_id and feature_id in (None, o.feature_id)]
         if not chosen:
@@ -59,8 +59,11 @@ def release(ctx: Context, override_ids: Sequence[str], company: str | None, feat
 def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | None) -> Adopted:
     """Record the adoptable overrides (of one company and feature, when given) as crmsync's, and
     resume the released pairs whose override is gone. The next apply updates any that differ."""
-    company_id = resolve_company(ctx.schematic, company) if company else None
-    run = build_plan(ctx, mappings, scope={company_id} if company_id else None)
+    if company:
+        run, found = plan_for_company(ctx, mappings, company)
+        company_id: CompanyId | None = found.id
+    else:
+        run, company_id = build_plan(ctx, mappings), None
     feature_id = resolve_feature(run.features, feature) if feature else None
 
     def wanted(c: CompanyId, f: FeatureId) -> bool:
@@ -68,9 +71,7 @@ def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | 
 
     chosen = tuple(a for a in run.plan.adoptions if wanted(*a.key))
     live = {o.id for o in run.live}
-    resumed = tuple(
-        r for r in ctx.store.released() if wanted(r.company_id, r.feature_id) and r.override_id not in live
-    )
+    resumed = tuple(r for r in run.released if wanted(r.company_id, r.feature_id) and r.override_id not in live)
     for adoption in chosen:
         adopt_into_ledger(ctx.store, adoption)
     for row in resumed:
@@ -79,16 +80,10 @@ def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | 
     return Adopted(run, chosen, resumed)
 
 
-def resolve_company(schematic: SchematicClient, text: str) -> CompanyId:
-    """A company id as given (`comp_…`), or the company a key names (`hubspot_company_id=5001`)."""
-    return find_company(schematic, text).id if "=" in text else CompanyId(text.strip())
-
-
 def resolve_feature(features: Sequence[Feature], text: str) -> FeatureId:
-    """A feature by id, flag key or exact name (as mapping files name them)."""
-    wanted = text.strip()
-    for match in (lambda f: wanted in (f.id, f.flag_key, f.name), lambda f: f.name.lower() == wanted.lower()):
-        found = [f.id for f in features if match(f)]
-        if found:
-            return found[0]
-    raise CrmsyncError(f"no Schematic feature {wanted!r}; give its id (feat_…), flag key or exact name")
+    """A feature by id, flag key or exact name (as mapping files name them); CrmsyncError when
+    none, or several, have that name."""
+    feature, message, hint = match_feature(text.strip(), features)
+    if feature is None:
+        raise CrmsyncError(f"--feature: {message}; {hint}")
+    return feature.id

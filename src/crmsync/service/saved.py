@@ -15,6 +15,7 @@ from crmsync.mapping.translate import Translation
 from crmsync.reconcile.guards import baseline_counts
 from crmsync.reconcile.planfile import SavedPlan, decode, encode, stale, watched
 from crmsync.service.apply import ApplyReport, apply_plan
+from crmsync.service.history import run_errors, run_summary
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 
 COMMAND = "apply"
@@ -23,7 +24,7 @@ TRIGGER = "saved-plan"
 
 def save_plan(ctx: Context, run: PlanRun) -> dict[str, Any]:
     """The JSON object of a plan file for this run."""
-    deals = baseline_counts(source_deal_counts(run.reads), ctx.store.source_counts(), ctx.guards)
+    deals = baseline_counts(source_deal_counts(run.reads), run.baseline, ctx.guards)
     return encode(run.plan, run.live, intents=run.found_intents, deals=deals, created_at=ctx.clock())
 
 
@@ -48,15 +49,12 @@ def load_plan(ctx: Context, doc: Any, where: str) -> tuple[PlanRun, SavedPlan]:
 def apply_saved(ctx: Context, run: PlanRun, saved: SavedPlan) -> ApplyReport:
     """Apply exactly the saved plan (guards included) and record the run."""
     report = apply_plan(ctx, run)
-    summary: dict[str, Any] = {
-        **run.plan.summary(),
-        "failed": len(report.failed),
-        "not_attempted": report.not_attempted,
+    summary = {
+        **run_summary(run, report),  # a saved plan holds no conflicts, pending companies or deal errors
         "plan_checksum": run.plan.checksum(),
         "names": dict(run.plan.names),  # for `crmsync status`: a saved run has no other details
     }
-    errors = [r.message for r in report.failed] + ([report.stopped] if report.stopped else [])
-    record_saved(ctx, "ok" if report.ok else "failed", summary, errors, report)
+    record_saved(ctx, "ok" if report.ok else "failed", summary, run_errors(run, report), report)
     if report.ok and saved.deals:
         ctx.store.save_source_counts(dict(saved.deals))
     return report

@@ -54,6 +54,13 @@ class PlanRun:
     companies: tuple[Company, ...] = ()
     features: tuple[Feature, ...] = ()
     scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
+    released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
+    baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
+
+    @property
+    def owned_ids(self) -> set[OverrideId]:
+        """The overrides crmsync owns: its ledger's, and those of lost creates found by their token."""
+        return _owned_ids(self.owned, self.found_intents)
 
 
 def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, FeatureId]:
@@ -78,26 +85,22 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
-    owned = ctx.store.owned()
+    owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     found = find_lost_creates(owned, live)
-    owned_ids = {o.override_id for o in owned if o.override_id} | set(found.values())
-    partial = {r.source.value for r in reads if not r.complete}
-    keep = {o.override_id for o in owned if o.override_id and partial.intersection(o.sources)}
-    held = held_keys(ctx.store.released(), owned)
+    # A partial read (cut short) deletes and downgrades nothing its source drives.
+    cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
+    keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
+    held = held_keys(released, owned)
     own = reconcile_ownership(
-        desired, live, owned, owned_ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
+        desired, live, owned, _owned_ids(owned, found), held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
     )
     # A scoped read says nothing about how many deals a CRM holds: only full reads feed the guard.
     counts = source_deal_counts(reads) if scope is None else {}
-    shrunk = shrunk_sources(counts, ctx.store.source_counts(), ctx.guards)
+    shrunk = shrunk_sources(counts, baseline, ctx.guards)
     sources = {o.override_id: o.sources for o in owned if o.override_id}
-    cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
-    warnings = (
-        withheld
-        + uncounted_warnings(reads, mappings)
-    )
+    warnings = withheld + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
     plan = Plan.build(
@@ -119,6 +122,8 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         tuple(companies),
         tuple(features),
         frozenset(scope) if scope is not None else None,
+        tuple(released),
+        baseline,
     )
 
 
@@ -139,6 +144,10 @@ def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tup
 def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
     """Deals per source, for the reads that completed (a partial read says nothing)."""
     return {r.source.value: len(r.deals) for r in reads if r.complete}
+
+
+def _owned_ids(owned: Collection[Owned], found: Mapping[str, OverrideId]) -> set[OverrideId]:
+    return {o.override_id for o in owned if o.override_id} | set(found.values())
 
 
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:

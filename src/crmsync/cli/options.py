@@ -1,0 +1,15 @@
+"""What the command modules share: the `--mappings` option and the type of `guarded` (cli/__init__.py),
+which the modules that register commands (cli/revops.py, cli/ownership.py) are handed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Guard = Callable[[Callable[[], int]], None]
+MappingsOption = Annotated[
+    Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
+]
