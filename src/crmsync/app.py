@@ -1,5 +1,7 @@
-"""Build a run's edges from settings: the Schematic client, the connectors the mapping
-files need, the state store, the clock. Only the sources that have mapping files need credentials.
+"""The composition root: build a run's edges from settings (the Schematic client, the connectors
+the mapping files need, the state store, the clock, the lease policy). Only the sources that have
+mapping files need credentials. The CLI, the demo, `serve` and the tests open their contexts here
+and hand them to the one reconcile use case (service/reconcile.py).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     with schematic_client(settings) as schematic:
         store = Store(settings.database_url)
         try:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards)
+            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.lease_seconds)
         finally:
             store.close()
 
