@@ -18,6 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from crmsync.cli.db import register as register_db
 from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
@@ -215,6 +216,7 @@ def sandbox(
 
 register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
+register_db(app, guarded, out)  # `db upgrade` and `db current`
 
 
 def _confirm(count: int) -> bool:

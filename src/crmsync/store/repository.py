@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
 from crmsync.errors import ServiceUnavailable
+from crmsync.store import schema
+from crmsync.store.engine import describe, open_engine
+from crmsync.store.engine import redact as redact  # the name callers import from here
 from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
 
 SERVICE = "state database"
@@ -52,27 +53,40 @@ class ChangeResult:
     message: str = ""
 
 
-def redact(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is never shown raw: it may hold a password
-        return "<unparsable URL>"
-
-
 class Store:
     """Ledger and run history over one SQLAlchemy engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, readonly: bool = False, migrate: bool = True) -> None:
+        """Open the database at `url` and upgrade its schema to the newest migration (`migrate`).
+        A SQLite file crmsync may not write is opened read-only: reads work, the run history is
+        not recorded, and ledger writes fail naming the database."""
         self.url = url
         try:
-            sqlite = url.startswith("sqlite")
-            self.engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
-            if sqlite:
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            SQLModel.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-            raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {_reason(exc)}", setting=SETTING) from exc
+            opened = open_engine(url, readonly=readonly)
+        except (SQLAlchemyError, ModuleNotFoundError, ValueError, OSError) as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {describe(url)}: {_reason(exc)}", setting=SETTING) from exc
+        self.engine, self.readonly, self.name = opened.engine, opened.readonly, opened.name
+        try:
+            self.upgrade = self.migrate() if migrate and not self.readonly else None
+        except ServiceUnavailable:
+            self.engine.dispose()
+            raise
+
+    def migrate(self) -> schema.Upgrade:
+        """Upgrade the schema to the newest migration (one query when it is there already)."""
+        if self.readonly:
+            raise ServiceUnavailable(SERVICE, f"{self.name} is read-only: cannot upgrade it", setting=SETTING)
+        try:
+            return schema.upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {self.name}: {_reason(exc)}", setting=SETTING) from exc
+
+    def revision(self) -> str | None:
+        """The schema's migration revision (None: empty, or made before migrations)."""
+        try:
+            return schema.current(self.engine)
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {self.name}: {_reason(exc)}", setting=SETTING) from exc
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -81,7 +95,7 @@ class Store:
                 yield session
                 session.commit()
         except SQLAlchemyError as exc:
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {_reason(exc)}", setting=SETTING) from exc
+            raise ServiceUnavailable(SERVICE, f"{self.name}: {_reason(exc)}", setting=SETTING) from exc
 
     def close(self) -> None:
         """Release the engine's connections."""
@@ -183,7 +197,9 @@ class Store:
     # --- run history ------------------------------------------------------------------
 
     def start_run(self, command: str, trigger: str) -> int:
-        """Open a run record; returns its id."""
+        """Open a run record; returns its id (0, and nothing recorded, on a read-only database)."""
+        if self.readonly:
+            return 0
         with self._session() as s:
             run = RunRecord(command=command, trigger=trigger, started_at=_now())
             s.add(run)
@@ -200,6 +216,8 @@ class Store:
         changes: Sequence[ChangeResult] = (),
     ) -> None:
         """Close a run record with its outcome and per-change results."""
+        if self.readonly or not run_id:
+            return
         with self._session() as s:
             run = s.get(RunRecord, run_id)
             assert run is not None
@@ -249,6 +267,8 @@ class Store:
 
     def save_source_counts(self, counts: dict[str, int]) -> None:
         """After a successful apply: remember how many deals each (trusted) source returned."""
+        if self.readonly:
+            return
         now = _now()
         with self._session() as s:
             for source, deals in counts.items():
@@ -278,20 +298,11 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL with NORMAL sync: every commit survives a crash of crmsync (what the ledger's
-    record-before-write needs) at a fraction of the cost of a full fsync per commit."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _reason(exc: BaseException) -> str:
     """The driver's first line (never the URL), else the exception's type."""
-    detail = str(getattr(exc, "orig", None) or "").strip().splitlines()
+    detail = str(getattr(exc, "orig", None) or (exc if isinstance(exc, OSError) else "")).strip().splitlines()
     return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__
