@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from crmsync.cli.db import register as register_db
+from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
@@ -137,7 +138,7 @@ def apply(
         with mapped_context(mappings, settings) as (ctx, maps):
             run = build_plan(ctx, maps)
             render_plan(out, run.plan)
-            if run.plan.is_empty:
+            if run.plan.is_empty and not refusal_messages(ctx, run):  # an empty ledger refuses even an empty plan
                 record_plan(ctx, run, trigger="manual", command="apply")
                 return 0
             try:
@@ -217,6 +218,7 @@ def sandbox(
 register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
+register_ledger(app, guarded, out)  # `ledger rebuild`
 
 
 def _confirm(count: int) -> bool:

@@ -13,6 +13,7 @@ from crmsync.domain import Action
 from crmsync.errors import UnsafePlanError
 from crmsync.reconcile.drift import DriftAction
 from crmsync.reconcile.guards import Refusal, baseline_counts, check_guards, drift_refusal, refusal_message
+from crmsync.service.ledger import ledger_refusals
 from crmsync.service.ownership import held_keys
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 from crmsync.store.repository import Owned
@@ -31,10 +32,11 @@ def refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
 
 
 def refusal_messages(ctx: Context, run: PlanRun) -> list[str]:
-    """Why apply would refuse this plan: drift under `drift: fail`, then the tripped guards."""
+    """Why apply would refuse this plan: a ledger that knows none of crmsync's marked overrides, drift
+    under `drift: fail`, then the tripped guards."""
     found = refusals(ctx, run)
     drift = drift_refusal(run.plan)
-    return ([drift] if drift else []) + ([refusal_message(found)] if found else [])
+    return ledger_refusals(ctx, run) + ([drift] if drift else []) + ([refusal_message(found)] if found else [])
 
 
 def raise_if_unsafe(ctx: Context, run: PlanRun) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
 from crmsync.errors import ServiceUnavailable
+from crmsync.reconcile.ledger_check import Marked
 from crmsync.store import schema
 from crmsync.store.engine import describe, open_engine
 from crmsync.store.engine import redact as redact  # the name callers import from here
@@ -193,6 +194,29 @@ class Store:
             if row is not None:
                 row.status, row.updated_at = "deleted", _now()
                 s.add(row)
+
+    def known(self) -> tuple[set[str], set[str]]:
+        """The tokens and override ids of every ledger row, whatever its status (empty: a new ledger)."""
+        with self._session() as s:
+            rows = s.exec(select(OwnedOverride.token, OwnedOverride.override_id)).all()
+            return {t for t, _ in rows}, {i for _, i in rows if i}
+
+    def token_of(self, override_id: str) -> str | None:
+        """The token of the ledger row of an override (an update writes it into the note again)."""
+        with self._session() as s:
+            return s.exec(select(OwnedOverride.token).where(OwnedOverride.override_id == override_id)).first()
+
+    def restore(self, marked: Marked, sources: Sequence[str], value: dict[str, Any]) -> None:
+        """Rebuild: an override carrying crmsync's marker becomes an active row with its token (an
+        unconfirmed intent with that token is confirmed); `value` is its value now, as last applied."""
+        now = _now()
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.token == marked.token)).first()
+            row = row or OwnedOverride(token=marked.token, company_id="", feature_id="", created_at=now, updated_at=now)
+            row.override_id, row.company_id, row.feature_id = marked.override_id, marked.company_id, marked.feature_id
+            row.sources, row.value_json, row.note = ",".join(sources), json.dumps(value, sort_keys=True), marked.note
+            row.status, row.updated_at = "active", now
+            s.add(row)
 
     # --- run history ------------------------------------------------------------------
 
