@@ -18,6 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import MappingsOption
@@ -90,6 +91,7 @@ def plan(
     def body() -> int:
         with mapped_context(mappings) as (ctx, maps):
             run = build_plan(ctx, maps)
+            (err if as_json else out).print(database_line(ctx.store), markup=False)
             record_plan(ctx, run, trigger="manual")
             refused = refusal_messages(ctx, run)
             if out_file is not None:
@@ -188,6 +190,7 @@ def status(as_json: JsonOption = False) -> None:
     def body() -> int:
         store = Store(load_settings().database_url)
         try:
+            (err if as_json else out).print(database_line(store), markup=False)
             return show_status(out, store, as_json=as_json)
         finally:
             store.close()

@@ -16,6 +16,12 @@ from crmsync.store.migrations import HEAD
 from crmsync.store.repository import Store
 
 
+def database_line(store: Store) -> str:
+    """The state database in use, password redacted (`plan` and `status` print it)."""
+    readonly = " (read-only: this run is not recorded)" if store.readonly else ""
+    return f"State database: {store.name}{readonly}"
+
+
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     """Add `db upgrade` and `db current` to the app; `guarded` turns crmsync errors into exit codes."""
     db = typer.Typer(no_args_is_help=True, help="The state database's schema: upgrade it, or show its version.")

@@ -99,7 +99,10 @@ def ledger_warnings(store: Store, unknown: UnknownMarkers | None) -> tuple[str, 
 
 
 def ledger_refusals(ctx: Context, run: PlanRun) -> list[str]:
-    """Apply refuses while the ledger (read again now) is empty and overrides carry crmsync's marker."""
+    """Apply refuses on a read-only state database (ownership is recorded before each write), and
+    while the ledger (read again now) is empty and overrides carry crmsync's marker."""
+    if ctx.store.readonly:
+        return [f"the state database {ctx.store.name} is read-only; apply records ownership there before each write"]
     unknown = unknown_markers(ctx.store, run.live, ctx.store.owned(), ctx.store.released())
     return [ledger_message(ctx.store, unknown)] if unknown is not None and unknown.ledger_empty else []
 
