@@ -3,6 +3,8 @@ shipped before migrations, concurrently, and in step with store/tables.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -184,3 +186,15 @@ def test_processes_opening_an_empty_database_at_once_all_succeed(url: str) -> No
             assert conn.execute(text("select count(*) from alembic_version")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_opening_a_database_at_head_does_not_load_alembic(tmp_path: Path) -> None:
+    """The start-up check is one query: a process opening a database already at head never imports Alembic."""
+    url = f"sqlite:///{tmp_path}/state.db"
+    Store(url).close()
+    probe = (
+        f"import sys; from crmsync.store.repository import Store; Store({url!r}).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == "False"
