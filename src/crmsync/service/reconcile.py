@@ -107,12 +107,12 @@ def reconcile(ctx: Context, mappings: Mappings | None, request: Request, review:
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
             return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
+        if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         run = settle_found_creates(ctx, run)
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
             return _finish(ctx, run_id, RunStatus.OK, run)
-        if found:
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
         unmanaged = unmanaged_refusal(ctx, run)
