@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from crmsync.cli import app
+from crmsync.store.engine import describe
 from crmsync.store.migrations import HEAD
 from tests.store.legacy_schema import create_legacy_schema
 
@@ -49,3 +50,10 @@ def test_a_file_that_is_not_a_database_is_one_line_naming_it(tmp_path: Path) -> 
     code, output = _db(tmp_path / "junk.db", "upgrade")
     assert code == 1 and output.count("\n") == 1
     assert f"cannot open sqlite:///{tmp_path / 'junk.db'}" in output and "not a database" in output
+
+
+def test_the_database_named_to_users_never_shows_a_password(tmp_path: Path) -> None:
+    """A PostgreSQL URL is shown without its password; a SQLite one as the file's absolute path."""
+    shown = describe("postgresql+psycopg://crmsync:hunter2@db.internal/state")
+    assert "hunter2" not in shown and "db.internal/state" in shown
+    assert describe("sqlite:///relative/state.db") == f"sqlite:///{Path('relative/state.db').absolute()}"

@@ -66,8 +66,9 @@ def writable(path: Path) -> bool:
 def open_engine(url: str, *, readonly: bool = False) -> Opened:
     """An engine on `url`; read-only when asked or when the SQLite file cannot be written."""
     path = sqlite_file(url)
-    if path is None:
-        return Opened(create_engine(url), readonly, redact(url))
+    if path is None:  # a server, or SQLite in memory or by URI (as given)
+        args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        return Opened(create_engine(url, connect_args=args), readonly, redact(url))
     name = f"sqlite:///{path.absolute()}"
     if not readonly and writable(path):
         # timeout: how long a writer waits for another process's write to end (SQLite's busy timeout)
