@@ -108,12 +108,13 @@ def test_a_failed_run_leaves_the_state_database_unchanged(harness: Harness) -> N
 
 
 def dump_state(h: Harness) -> list[tuple[object, ...]]:
-    """Every row of every table of the state database."""
+    """Every row of every table of the state database but the rate buckets (calls made, failed or not)."""
     engine = create_engine(h.settings.database_url)
     try:
         with engine.connect() as conn:
             tables = [
                 r[0] for r in conn.execute(text("select name from sqlite_master where type='table' order by name"))
+                if r[0] != "rate_buckets"
             ]
             return [(t, *row) for t in tables for row in conn.execute(text(f"select * from {t}"))]
     finally:

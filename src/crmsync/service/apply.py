@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
+from crmsync.logs import logged_change
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
 from crmsync.service.ownership import record_ownership, sources_of
@@ -70,6 +71,7 @@ def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
     return report
 
 
+@logged_change  # one `change` log event per change: action, ids, result, duration
 def _execute(ctx: Context, change: Change) -> OverrideId | None:
     if change.action is Action.DELETE:
         assert change.before is not None
