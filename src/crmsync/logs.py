@@ -183,12 +183,28 @@ def configure_logging(
     root.setLevel(level.upper())
     for name in NOISY:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    structlog.configure(
-        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    structlog.configure(  # scrubbed before any handler (ours, a test's, an error tracker's) sees the event
+        processors=[
+            *_shared(),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def reset_logging() -> None:
+    """Undo `configure_logging` (tests): our handler removed, the root logger back to WARNING."""
+    global _secrets
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
+        root.removeHandler(old)
+    root.setLevel(logging.WARNING)
+    _secrets = ()
+    _unconfigured_default()
 
 
 def _unconfigured_default() -> None:
