@@ -75,11 +75,30 @@ def test_a_schematic_429_with_retry_after_is_logged_as_a_retry_with_its_wait(har
 def test_a_hubspot_429_is_logged_as_a_retry(harness: Harness) -> None:
     """urllib3's retries inside the HubSpot SDK are logged through the Retry crmsync configures into it."""
     harness.sb.hubspot.fail_next(429, times=1, path_prefix="/crm/v3/objects/deals/search")
-    result = invoke(harness, *JSON_INFO, "plan", env={"HUBSPOT_API_URL": harness.sb.hubspot_url})
+    result = invoke(harness, *JSON_INFO, "plan")
     assert result.exit_code == 0, result.output
     (retry,) = events(result, "api.retry")
     assert retry["service"] == "hubspot" and retry["status"] == 429 and retry["method"] == "POST"
     assert retry["path"] == "/crm/v3/objects/deals/search" and retry["attempt"] == 1
+
+
+def test_by_default_a_successful_command_logs_nothing(harness: Harness) -> None:
+    """Run by hand without log options, `apply --yes` prints its own output and no log line."""
+    result = invoke(harness, "apply", "--yes")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_the_environment_chooses_json_logs(harness: Harness) -> None:
+    """CRMSYNC_LOG_FORMAT=json and CRMSYNC_LOG_LEVEL=info do what the options do."""
+    result = invoke(harness, "apply", "--yes", env={"CRMSYNC_LOG_FORMAT": "json", "CRMSYNC_LOG_LEVEL": "info"})
+    assert result.exit_code == 0 and len(events(result, "change")) == 10
+
+
+def test_an_unknown_log_format_is_a_usage_error(harness: Harness) -> None:
+    """`--log-format xml` exits 2 naming the formats, before anything runs."""
+    result = invoke(harness, "--log-format", "xml", "plan")
+    assert result.exit_code == 2 and "console, json" in result.output
+    assert harness.sb.schematic.write_count == 0
 
 
 def test_a_run_logs_its_start_and_end_with_duration(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
