@@ -10,7 +10,7 @@ from pathlib import Path
 from queue import Queue
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from crmsync import logs
 from crmsync.pacing import LocalBudget, Unlimited
@@ -89,3 +89,13 @@ def test_the_wiring_picks_shared_local_or_no_budget(store: Store) -> None:
     assert isinstance(rate_budget("x", 20.0, store.engine), SharedBudget)
     assert isinstance(rate_budget("x", 20.0, None), LocalBudget)
     assert isinstance(rate_budget("x", 0.0, store.engine), Unlimited)
+
+
+def test_a_database_from_before_rate_buckets_gets_the_table_on_first_take(store: Store) -> None:
+    """A state database created before `rate_buckets` existed: the first take creates the table and works."""
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE rate_buckets"))
+    budget = SharedBudget(store.engine, "test.late", RATE, sleep=lambda _s: None)
+    budget.take()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM rate_buckets")).scalars().all() == ["test.late"]
