@@ -6,7 +6,8 @@ logs. Library logs (urllib3, httpx, …) pass through the same formatter and the
 
 Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change` (`logged_change`),
 `api.retry` (a request retried: service, method, path, status, attempt, wait_s), `api.relogin`,
-`rate.wait` (a rate budget made a caller wait: budget, wait_s).
+`api.rate_limited`, `rate.wait` (a rate budget made a caller wait: budget, wait_s) and
+`rate.shared_unavailable` (pacing this process alone). The README's Logs section lists their fields.
 
 It sits in its own layer below the edges and above the pure core, so every edge, the service and
 the CLI may import it and `mapping`/`reconcile` may not: writing to stderr is I/O.
