@@ -3,16 +3,16 @@
 Reads with the CRM search API, windowing on `hs_object_id` so that more than 10,000 deals
 are all read (HubSpot refuses to page a single search past 10,000 results), then reads
 deal→company associations in batches of 1,000. The SDK is configured (`host`, retry,
-explicit timeouts on every call), never patched. Its errors become crmsync's here.
+explicit timeouts on every call), never patched. Its errors become crmsync's here. Searches are
+paced by a rate budget; every retry urllib3 makes is logged (`api.retry`).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import hubspot
 import urllib3
@@ -29,11 +29,13 @@ from hubspot.crm.deals import (
 )
 from urllib3.util.retry import Retry
 
+from crmsync import pacing
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors.base import DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
+from crmsync.logs import get_logger
 from crmsync.mapping.translate import deal_counts
 
 PAGE = 200  # search's maximum page size
@@ -41,6 +43,7 @@ SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
 BATCH_READ = 100  # deals per batch read
 BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "hs_lastmodifieddate")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ class HubSpotConnector:
 
     source = Source.HUBSPOT
 
-    def __init__(self, settings: HubSpotSettings) -> None:
-        retry = Retry(
+    def __init__(self, settings: HubSpotSettings, budget: pacing.RateBudget | None = None) -> None:
+        """`budget` paces searches (default: this process alone, at `settings.searches_per_second`)."""
+        retry = LoggedRetry(
             total=settings.retries,
             backoff_factor=settings.backoff,
             status_forcelist=(429, 500, 502, 503, 504),
@@ -79,9 +83,7 @@ class HubSpotConnector:
         self._associations_api = client.crm.associations.v4.batch_api
         self._batch_api = client.crm.deals.batch_api
         self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self._interval = 1.0 / settings.searches_per_second if settings.searches_per_second > 0 else 0.0
-        self._last_search = 0.0
-        self._lock = threading.Lock()
+        self._searches = budget or pacing.budget("hubspot.search", settings.searches_per_second)
         self.requests = 0  # API calls of the read in progress
 
     def read_deals(self, query: DealQuery) -> ReadResult:
@@ -192,7 +194,7 @@ class HubSpotConnector:
 
     def _call(self, send: Any, *, search: bool = False) -> Any:
         if search:
-            self._pace()
+            self._searches.take()
         self.requests += 1
         try:
             return send()
@@ -205,12 +207,25 @@ class HubSpotConnector:
             )
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
 
-    def _pace(self) -> None:
-        with self._lock:
-            wait = self._last_search + self._interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_search = time.monotonic()
+class LoggedRetry(Retry):
+    """urllib3's Retry, configured into the SDK, that logs each retry (`api.retry`) before waiting."""
+
+    def sleep(self, response: Any = None) -> None:
+        """Log what is retried and how long we wait (Retry-After, else backoff), then wait."""
+        last = self.history[-1] if self.history else None
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        log.info(
+            "api.retry",
+            service="hubspot",
+            method=last.method if last else None,
+            path=urlsplit(last.url or "").path if last else None,  # never the query string
+            status=last.status if last else None,
+            reason=type(last.error).__name__ if last and last.error else None,
+            attempt=len(self.history),
+            wait_s=round(after if after is not None else self.get_backoff_time(), 3),
+            retry_after=after,
+        )
+        super().sleep(response)
 
 
 def _counted(deal: Deal, query: DealQuery) -> bool:
