@@ -30,6 +30,7 @@ from crmsync.sandbox.common import (
     utc_now,
 )
 from crmsync.sandbox.data import DEFAULT_ENVIRONMENT, DEFAULT_SCHEMATIC_KEY, SchematicSeed
+from crmsync.sandbox.recording import Exchange
 from crmsync.sandbox.schematic_model import (
     FEATURE_TYPES,
     Record,
@@ -57,6 +58,7 @@ class SchematicState:
         self.plans: dict[str, Record] = {}  # by plan version id
         self.entitlements: dict[str, Record] = {}
         self.requests: list[RecordedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
         self.lock = threading.RLock()
         self._overrides: dict[str, Record] = {}  # in creation order, the tie-break of "newest first"
