@@ -216,7 +216,6 @@ def read_associations(direction: Direction) -> Callable[[HubSpotState, Call], Re
             to = direction.targets(state, from_id)
             if to is None:
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                                "context": {"fromObjectId": [from_id], "toObjectType": [direction.target]},
                                "errors": [], "links": {},
                                "message": f"No {direction.target} is associated with {direction.source} {from_id}."})
