@@ -23,8 +23,9 @@ from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import CompanyId, OverrideId
 from crmsync.errors import ServiceError
 from crmsync.mapping.rules import DealFilter
-from crmsync.sandbox import Sandbox
+from crmsync.sandbox import Sandbox, SandboxData, parse_data
 from crmsync.sandbox.recording import Exchange
+from crmsync.sandbox.variants import varied_seed
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
 from crmsync.settings import load_settings
@@ -62,9 +63,15 @@ def _expect_error(action: Callable[[], object]) -> None:
     raise AssertionError("the call was expected to fail")
 
 
+def fidelity_data() -> SandboxData:
+    """The sample with the Schematic variants folded in, so that companies on no plan, on a plan
+    without version, with add-ons, traits, several keys and none are all rendered and validated."""
+    return parse_data(varied_seed("company-keys", varied_seed("plans")), "<sample, plans + company-keys>")
+
+
 def record(tmp: Path) -> Recording:
     """Run every flow and error path once; return the recorded exchanges."""
-    with Sandbox() as sb:
+    with Sandbox(fidelity_data()) as sb:
         sb.hubspot.exchanges, sb.schematic.exchanges = [], []
         settings = fast(load_settings(crmsync_env(sb, f"sqlite:///{tmp}/state.db", sample_mappings())))
         harness = Harness(sb, settings)
@@ -138,7 +145,8 @@ def _emulator_only(sb: Sandbox) -> None:
     client.crm.associations.v4.batch_api.get_page("companies", "deals", body)
     headers = {"X-Schematic-Api-Key": sb.schematic.api_key}
     with httpx.Client(base_url=sb.schematic_url, headers=headers) as http:
-        for path in ("/companies/count", "/companies/comp_acme", "/companies/comp_none", "/flags",
+        for path in ("/companies/count", "/companies/comp_acme", "/companies/comp_hooli", "/companies/comp_umbrella",
+                     "/companies/comp_keyless", "/companies/comp_none", "/flags",
                      "/features/feat_seats", "/features/feat_none", "/company-overrides/count"):
             http.get(path)
         first = http.get("/company-overrides", params={"limit": 1}).json()["data"][0]["id"]

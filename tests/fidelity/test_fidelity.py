@@ -50,3 +50,15 @@ def test_a_numeric_association_target_is_caught(fidelity: Checked, validator: Va
     body["results"][0]["to"][0]["toObjectId"] = int(body["results"][0]["to"][0]["toObjectId"])
     _, mismatches = validator.check("hubspot", replace(read, response_body=json.dumps(body).encode()))
     assert [m.where for m in mismatches if allowed_by(m) is None] == ["results/0/to/0/toObjectId"]
+
+
+def test_the_varied_company_shapes_were_validated(fidelity: Checked) -> None:
+    """The validated company lists held a company on no plan, one on a plan without version, one
+    with an add-on, one with several keys and one with none."""
+    listed = [c for e in fidelity.recording.schematic if e.method == "GET" and e.path == "/companies"
+              and e.status == 200 for c in json.loads(e.response_body)["data"]]
+    shapes = {c["id"]: c for c in listed}
+    assert "plan" not in shapes["comp_hooli"]
+    assert shapes["comp_umbrella"]["plan"]["plan_version_id"] is None
+    assert shapes["comp_acme"]["add_ons"] and len(shapes["comp_acme"]["keys"]) > 2
+    assert shapes["comp_keyless"]["keys"] == []
