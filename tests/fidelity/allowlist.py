@@ -94,10 +94,10 @@ ALLOWED = (
         "keys[name]=value, the one form the emulator accepts, which openapi-core does not read as `keys`.",
         "Schematic PY-SDK 1.4.6 core/query_encoder.py (reference/schematic-api.md §4)"),
     Allowed(
-        "undocumented-error-statuses", "schematic", r"GET /company-overrides", "",
-        r"status (429|503) is not documented for this operation",
-        "The spec lists 400/401/403/404/500 only; the API also answers 429 (rate limit, with bucket and "
-        "Retry-After) and a proxy 503. Their bodies are still checked against ApiError.",
+        "rate-limit-status-undocumented", "schematic", r"GET /company-overrides", "",
+        r"status 429 is not documented for this operation",
+        "The spec lists 400/401/403/404/500 only; the API also answers 429 (rate limit, body "
+        "{bucket, error} and Retry-After). Its body is still checked against ApiError.",
         "https://docs.schematichq.com/api-reference/rate_limiting (reference/schematic-api.md §8)"),
 )
 
