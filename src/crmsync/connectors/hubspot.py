@@ -123,7 +123,7 @@ class HubSpotConnector:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
         after: str | None = None  # an opaque cursor: never parsed, only sent back
-        in_window = 0  # results read in the current id window
+        in_window = 0  # how far into the current id window the next page starts
         seen_tokens: set[tuple[int | None, str | None]] = set()
         while True:
             if (last_id, after) in seen_tokens:
@@ -143,7 +143,7 @@ class HubSpotConnector:
                 search=True,
             )
             yield from (convert.deal(r) for r in page.results)
-            in_window += len(page.results)
+            in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if nxt is None:
                 return
