@@ -124,7 +124,8 @@ class HubSpotConnector:
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
-        after: str | None = None
+        after: str | None = None  # an opaque cursor: never parsed, only sent back
+        in_window = 0  # how far into the current id window the next page starts
         seen_tokens: set[tuple[int | None, str | None]] = set()
         while True:
             if (last_id, after) in seen_tokens:
@@ -144,13 +145,14 @@ class HubSpotConnector:
                 search=True,
             )
             yield from (convert.deal(r) for r in page.results)
+            in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if nxt is None:
                 return
-            if int(nxt) + PAGE > SEARCH_CAP:  # start a new window after the last id seen
-                if not page.results:
-                    raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
-                last_id, after = int(page.results[-1].id), None
+            if not page.results:
+                raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
+            if in_window + PAGE > SEARCH_CAP:  # the next page would pass the cap: a new window after the last id
+                last_id, after, in_window = int(page.results[-1].id), None, 0
             else:
                 after = str(nxt)
 

@@ -30,6 +30,7 @@ from crmsync.sandbox.common import (
 )
 from crmsync.sandbox.data import DEFAULT_HUBSPOT_TOKEN, HubSpotSeed, Pipeline, Stage
 from crmsync.sandbox.hubspot_api import error_reply, fault_reply
+from crmsync.sandbox.recording import Exchange
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
 
@@ -60,6 +61,7 @@ class HubSpotState:
         self.companies: dict[str, str] = {}
         self.pipelines: dict[str, Pipeline] = {}
         self.requests: list[RecordedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.lock = threading.RLock()
         self.search_cache: dict[tuple[object, ...], list[int]] = {}
         self._faults: list[FaultRule] = []
