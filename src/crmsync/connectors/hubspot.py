@@ -9,6 +9,7 @@ paced by a rate budget; every retry urllib3 makes is logged (`api.retry`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from urllib3.util.retry import Retry
 
 from crmsync import pacing
 from crmsync.connectors import hubspot_convert as convert
-from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
@@ -155,6 +156,50 @@ class HubSpotConnector:
                 last_id, after, in_window = int(page.results[-1].id), None, 0
             else:
                 after = str(nxt)
+
+    def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
+        """Deals whose `hs_lastmodifieddate` is at or after the cursor (epoch ms) less `overlap`, in that
+        order, windowed past the 10,000-result cap by the last instant seen. Archived deals never show
+        here: the scheduled full reconcile catches them."""
+        if cursor is None:
+            return Changes(self.source, (), str(int(time.time() * 1000)), 0)
+        since = max(0, int(cursor) - int(overlap * 1000))
+        found: dict[DealId, None] = {}
+        newest = int(cursor)
+        after: str | None = None
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}]}
+                ],
+                sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                properties=["hs_lastmodifieddate"],
+                limit=PAGE,
+                after=after,
+            )
+            page = self._call(
+                lambda request=request: self._search_api.do_search(
+                    public_object_search_request=request, _request_timeout=self._timeout
+                ),
+                search=True,
+            )
+            fresh = [r for r in page.results if DealId(str(r.id)) not in found]
+            for record in page.results:
+                found.setdefault(DealId(str(record.id)), None)
+                stamp = convert.instant((record.properties or {}).get("hs_lastmodifieddate"))
+                if stamp is not None:
+                    newest = max(newest, int(stamp.timestamp() * 1000))
+            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            if nxt is None:
+                break
+            if len(found) % SEARCH_CAP >= SEARCH_CAP - PAGE:  # the cap is near: a new window from the newest seen
+                if not fresh or newest == since:
+                    raise ServiceUnavailable(SERVICE, f"over {SEARCH_CAP} deals changed in one millisecond at {since}")
+                since, after = newest, None
+            else:
+                after = str(nxt)
+        made, self.requests = self.requests, 0
+        return Changes(self.source, tuple(found), str(newest), made)
 
     def _primary_companies(self, deal_ids: Sequence[DealId]) -> dict[str, str]:
         targets = self._associated("deals", "companies", deal_ids)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +20,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.salesforce_auth import (
     ACCESS_TOKEN,
     FLOW_VARIABLES,
@@ -197,6 +198,22 @@ class SalesforceConnector:
         check_field_names(query.properties)
         read = self._collect(changed_query(query.properties, cursor), query, incremental=True)
         return self._result(read), read.last or cursor
+
+    def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
+        """Opportunities changed after the (SystemModstamp, Id) cursor less `overlap`, won or not, deleted
+        ones included (queryAll); the cursor is the last record read."""
+        if cursor is None:
+            now = SalesforceCursor(datetime.now(UTC), "")
+            return Changes(self.source, (), now.to_text(), 0)
+        start = SalesforceCursor.from_text(cursor)
+        start = SalesforceCursor(start.modstamp - timedelta(seconds=overlap), "")
+        read = self._collect(changed_query((), start), DealQuery((), ()), incremental=True)
+        ids = tuple(DealId(i) for i in (*read.deals, *sorted(read.gone)))
+        last = read.last or SalesforceCursor.from_text(cursor)
+        requests_made, self._requests = self._requests, 0
+        if read.problem:
+            raise ServiceUnavailable(SERVICE, f"polling stopped early: {read.problem}")
+        return Changes(self.source, ids, last.to_text(), requests_made)
 
     def close(self) -> None:
         """Close the HTTP session's connections."""
