@@ -29,6 +29,7 @@ from crmsync.mapping.nodes import (
     text,
 )
 from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
+from crmsync.mapping.values import MAX_INT64
 
 # ---- overrides -------------------------------------------------------------------------
 
@@ -148,6 +149,9 @@ def _typed(vtype: ValueType, fld: Field, rep: Report, *, whole: bool = True, in_
         typed = word or None
     elif number is None or number < 0 or (whole and not integral):
         typed = None
+    elif number > MAX_INT64:  # a 100,000-digit limit: located here, not an internal error
+        rep.add(at(fld), f"{key.text}: {describe(node)} is too large", f"limits go up to {MAX_INT64:,}")
+        return None
     else:
         typed = str(int(number)) if integral else format(number, "f")
     if typed is None:

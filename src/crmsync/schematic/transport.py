@@ -22,6 +22,7 @@ from crmsync.errors import (
     ServiceError,
     ServiceUnavailable,
     ServiceUnreachable,
+    redact_url,
 )
 
 SERVICE = "Schematic API"
@@ -114,7 +115,7 @@ class Transport:
             response = self._http.request(method, path, params=params, json=json)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _Retry(
-                ServiceUnreachable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)
+                ServiceUnreachable(SERVICE, f"cannot connect to {redact_url(self._base_url)}", setting=URL_SETTING)
             ) from exc
         except httpx.TransportError as exc:
             error_cls = ServiceUnavailable if idempotent else OutcomeUnknown

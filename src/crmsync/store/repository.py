@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
-from crmsync.errors import ServiceUnavailable
+from crmsync.errors import ServiceUnavailable, redact_url
 from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
 
 SERVICE = "state database"
@@ -53,11 +52,8 @@ class ChangeResult:
 
 
 def redact(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is never shown raw: it may hold a password
-        return "<unparsable URL>"
+    """The database URL without its user info or any secret query value (`?password=…`)."""
+    return redact_url(url)
 
 
 class Store:
