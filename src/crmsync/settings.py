@@ -39,6 +39,11 @@ class Settings:
     schematic_writes_per_second: float = 20.0  # [schematic] writes_per_second; Schematic documents 20/s
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
+    schematic_deadline: float = 15.0  # [schematic] deadline: seconds one call may take, retries included
+    hubspot_deadline: float = 15.0  # [hubspot] deadline: seconds one call may take, retries included
+    salesforce_deadline: float = 15.0  # [salesforce] deadline: seconds one call may take, retries included
+    schematic_retry_after_max: float = 30.0  # [schematic] retry_after_max: longest Retry-After waited
+    hubspot_retry_after_max: float = 30.0  # [hubspot] retry_after_max: longest Retry-After waited
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
@@ -58,6 +63,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         explicit=bool(env.get("CRMSYNC_CONFIG")),
     )
     hubspot, schematic = _section(tuning, "hubspot"), _section(tuning, "schematic")
+    salesforce = _section(tuning, "salesforce")
     defaults = Settings()
     return Settings(
         schematic_url=env.get("SCHEMATIC_API_URL") or defaults.schematic_url,
@@ -71,6 +77,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
+        schematic_deadline=_number(schematic, "deadline", defaults.schematic_deadline),
+        hubspot_deadline=_number(hubspot, "deadline", defaults.hubspot_deadline),
+        salesforce_deadline=_number(salesforce, "deadline", defaults.salesforce_deadline),
+        schematic_retry_after_max=_number(schematic, "retry_after_max", defaults.schematic_retry_after_max),
+        hubspot_retry_after_max=_number(hubspot, "retry_after_max", defaults.hubspot_retry_after_max),
         guards=_guards(_section(tuning, "guards")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,

@@ -3,6 +3,7 @@ problem only, error messages quote values shortened, numbers are ASCII digits, U
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,10 +11,11 @@ import pytest
 from crmsync.connectors import hubspot_convert
 from crmsync.connectors.salesforce_soql import render
 from crmsync.domain import FeatureId
-from crmsync.errors import MappingError, quote, redact_url
+from crmsync.errors import ConfigError, MappingError, quote, redact_url
 from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.translate import translate
 from crmsync.mapping.values import BadValue, parse_decimal, parse_instant, parse_whole
+from crmsync.settings import load_settings
 from crmsync.store.repository import redact
 from tests.core.builders import NOW, deal, mapping, rule
 
@@ -118,3 +120,32 @@ def test_secrets_are_redacted_from_urls(url: str, secret: str) -> None:
 def test_a_sqlite_url_is_shown_unchanged() -> None:
     """A SQLite path has nothing to hide and keeps its slashes."""
     assert redact_url("sqlite:////tmp/state.db") == "sqlite:////tmp/state.db"
+
+
+def test_deadlines_default_to_fifteen_seconds_and_are_configurable(tmp_path: Path) -> None:
+    """Every service's call deadline is 15 s unless `deadline` says otherwise; Retry-After caps ≤ 60 s."""
+    defaults = load_settings({})
+    assert (defaults.schematic_deadline, defaults.hubspot_deadline, defaults.salesforce_deadline) == (15, 15, 15)
+    assert defaults.schematic_retry_after_max <= 60 and defaults.hubspot_retry_after_max <= 60
+    (tmp_path / "c.toml").write_text(
+        "[schematic]\ndeadline = 3\nretry_after_max = 2.5\n[hubspot]\ndeadline = 4\n[salesforce]\ndeadline = 5\n"
+    )
+    tuned = load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
+    assert (tuned.schematic_deadline, tuned.hubspot_deadline, tuned.salesforce_deadline) == (3, 4, 5)
+    assert tuned.schematic_retry_after_max == 2.5
+    with pytest.raises(ConfigError, match="deadline"):
+        (tmp_path / "c.toml").write_text("[hubspot]\ndeadline = -1\n")
+        load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
+
+
+def test_the_hubspot_sdk_reads_fractional_and_capped_retry_after() -> None:
+    """The configured urllib3 Retry reads `0.5` as half a second and caps `600` (and ignores junk)."""
+    from crmsync.connectors.hubspot_retry import DeadlineRetry
+
+    retry = DeadlineRetry(retry_after_cap=30.0, total=3)
+
+    def after(value: str) -> float | None:
+        return retry.get_retry_after(SimpleNamespace(headers={"Retry-After": value}))
+
+    assert (after("0.5"), after("2"), after("600"), after("soon"), after("nan")) == (0.5, 2.0, 30.0, None, None)
+    assert retry.new(total=2).retry_after_cap == 30.0

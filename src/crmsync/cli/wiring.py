@@ -32,6 +32,8 @@ def schematic_client(settings: Settings) -> SchematicClient:
             timeout=settings.schematic_timeout,
             attempts=settings.schematic_attempts,
             writes_per_second=settings.schematic_writes_per_second,
+            deadline=settings.schematic_deadline,
+            retry_after_max=settings.schematic_retry_after_max,
         )
     )
 
@@ -50,12 +52,15 @@ def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Conne
                     access_token=token,
                     searches_per_second=settings.hubspot_searches_per_second,
                     backoff=settings.hubspot_backoff,
+                    deadline=settings.hubspot_deadline,
+                    retry_after_max=settings.hubspot_retry_after_max,
                 )
             )
         elif source is Source.SALESFORCE:
             from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
 
-            connectors[source] = SalesforceConnector(SalesforceSettings.from_env(settings.environ))
+            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce_deadline)
+            connectors[source] = SalesforceConnector(salesforce)
     return connectors
 
 
