@@ -7,7 +7,8 @@ before the emulator commits a request or after it did, whatever the API.
 
 A rule matches a method (`*`: any) and a path (a prefix, or a glob when it holds `*`); it fires
 with its `probability`, drawn from the emulator's own `random.Random(seed)`, at most `times`
-times (None: without end). The first matching rule that fires decides the request. Modes:
+times (None: without end); with `burst: n` a fire also takes the next n - 1 matching requests.
+The first matching rule that fires decides the request. Modes:
 
     error_before   answer `status` (5xx) without performing the request
     error_after    perform it, then answer `status` instead of its answer
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import json
+import logging
 import random
 import threading
 from collections import Counter
@@ -55,6 +57,7 @@ class Mode(StrEnum):
     GARBLE = "garble"
 
 
+DROPPED = "sandbox fault: connection dropped"
 GARBLED = b"<html><body>502 upstream reset</body></html>"  # a proxy's page where JSON was due
 AFTER_COMMIT = frozenset({Mode.ERROR_AFTER, Mode.RESET_AFTER, Mode.GARBLE, Mode.LATENCY})
 
@@ -71,6 +74,8 @@ class Fault:
     status: int = 503
     retry_after: str | None = "1"  # the 429's Retry-After header, as sent: "2", "0.5", "600"
     seconds: float = 0.0  # latency, or how long a hang lasts before the connection drops
+    burst: int = 1  # once it fires, it also takes the next burst - 1 matching requests (429 bursts)
+    streak: int = 0  # of the current burst, how many requests are still to take
 
     def matches(self, method: str, path: str) -> bool:
         """Whether the rule covers a request (a used-up rule covers none)."""
@@ -112,7 +117,10 @@ class Faults:
         """The fault for this request, if one fires; counts it and uses one of its `times`."""
         with self._lock:
             for rule in self.rules:
-                if rule.matches(method, path) and self._random.random() < rule.probability:
+                if not rule.matches(method, path):
+                    continue
+                if rule.streak > 0 or self._random.random() < rule.probability:
+                    rule.streak = rule.streak - 1 if rule.streak > 0 else rule.burst - 1
                     if rule.times is not None:
                         rule.times -= 1
                     self.injected[rule.mode] += 1
@@ -153,6 +161,7 @@ class FaultInjector:
     def __init__(self, app: App, faults: Faults) -> None:
         self.app = app
         self.faults = faults
+        logging.getLogger("uvicorn.error").addFilter(_quiet_drops)  # once: a filter is added once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = self.faults.pick(scope["method"], scope["path"]) if scope["type"] == "http" else None
@@ -213,7 +222,13 @@ async def _drop(send: Send) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b'{"data": {', "more_body": True})
-    raise ConnectionResetError("sandbox fault: connection dropped")
+    raise ConnectionResetError(DROPPED)
+
+
+def _quiet_drops(record: logging.LogRecord) -> bool:
+    """Keep the server's log free of the tracebacks of connections dropped on purpose."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, ConnectionResetError) and str(error).startswith(DROPPED))
 
 
 def _keep(answer: list[Message]) -> Send:

@@ -1,0 +1,60 @@
+"""Chaos: random 5xx, timeouts, 429 bursts and lost answers on every emulator, on a few hundred
+companies with CRM changes between rounds. Each round must converge within 3 applies to exactly
+the desired state, with no duplicate, no unowned override touched, and a ledger that agrees
+with Schematic.
+
+Small by default (CI): 3 seeds x 60 companies x 2 rounds. Full size (the issue's figures):
+`CRMSYNC_CHAOS_SEEDS=20 CRMSYNC_CHAOS_COMPANIES=300 python3 -m uv run pytest tests/chaos`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from tests.chaos.world import World, apply_under_faults, chaos, converged, disagreements, stale_intents, tight
+from tests.e2e.conftest import Harness
+
+SEEDS = int(os.environ.get("CRMSYNC_CHAOS_SEEDS", "3"))
+COMPANIES = int(os.environ.get("CRMSYNC_CHAOS_COMPANIES", "60"))
+ROUNDS = int(os.environ.get("CRMSYNC_CHAOS_ROUNDS", "2"))
+APPLIES = 3
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_every_round_converges_under_faults(harness: Harness, seed: int) -> None:
+    """Under the fault profile, each round of CRM changes converges within 3 applies, exactly."""
+    world = World(harness, random.Random(seed))
+    world.remember_unowned()
+    world.add(COMPANIES)
+    tight(harness)
+    for round_ in range(ROUNDS):
+        if round_:
+            world.change(lose=max(1, COMPANIES // 100))
+        chaos(harness, seed * 1000 + round_)
+        for _ in range(APPLIES):
+            apply_under_faults(harness)
+        harness.sb.faults.clear()
+        assert converged(harness), f"seed {seed} round {round_}: not converged after {APPLIES} applies"
+        problems = disagreements(world)
+        assert not problems, f"seed {seed} round {round_}: " + "; ".join(problems[:10])
+    injected = harness.sb.faults.injected()
+    print(f"chaos seed {seed}: {len(world.companies)} companies, {ROUNDS} rounds, {sum(injected.values())} faults"
+          f" {dict(injected)}, stale intents {stale_intents(harness)}")
+    assert sum(injected.values()) > 0
+
+
+@pytest.mark.xfail(reason="settling the outcome of unknown creates at the next run is the lead's change (issue 12)")
+def test_no_intent_is_left_unsettled_after_convergence(harness: Harness) -> None:
+    """After chaos and convergence no ledger row is still `intent`: every create's outcome is settled."""
+    world = World(harness, random.Random(99))
+    world.add(COMPANIES)
+    tight(harness)
+    chaos(harness, 99)
+    for _ in range(APPLIES):
+        apply_under_faults(harness)
+    harness.sb.faults.clear()
+    apply_under_faults(harness)
+    assert stale_intents(harness) == 0
