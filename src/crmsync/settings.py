@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crmsync.errors import ConfigError
+from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
 
@@ -118,7 +118,7 @@ def _section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """A `[name]` table of the TOML file ({} when absent)."""
     section = tuning.get(name, {})
     if not isinstance(section, dict):
-        raise ConfigError(f"config: [{name}] must be a table of settings, not {section!r}")
+        raise ConfigError(f"config: [{name}] must be a table of settings, not {_shown(section)}")
     return section
 
 
@@ -135,9 +135,19 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
 def _number(section: Mapping[str, Any], key: str, default: float) -> float:
     """A finite number ≥ 0 (TOML's inf and nan are not)."""
     value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"config: {key} must be a number ≥ 0, not {value!r}")
+    try:  # an integer past what a float holds (10**400) is no usable number either
+        usable = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:
+        usable = False
+    if not usable or value < 0:
+        raise ConfigError(f"config: {key} must be a number ≥ 0, not {_shown(value)}")
     return float(value)
+
+
+def _shown(value: object) -> str:
+    """A setting's value in a message: as written when short, else cut (a 400-digit number)."""
+    text = repr(value)
+    return text if len(text) <= 60 else quote(text, 40)
 
 
 def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
@@ -145,5 +155,5 @@ def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
     _number(section, key, default)
     value = section.get(key, default)
     if isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {value!r}")
+        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {_shown(value)}")
     return int(value)

@@ -149,3 +149,24 @@ def test_the_hubspot_sdk_reads_fractional_and_capped_retry_after() -> None:
 
     assert (after("0.5"), after("2"), after("600"), after("soon"), after("nan")) == (0.5, 2.0, 30.0, None, None)
     assert retry.new(total=2).retry_after_cap == 30.0
+
+
+def test_salesforce_text_that_only_looks_like_a_datetime_is_kept() -> None:
+    """`0000-00-00T00:00:00-0000` in a text field is kept as text (found by fuzzing: it raised)."""
+    assert render("0000-00-00T00:00:00-0000") == "0000-00-00T00:00:00-0000"
+
+
+def test_a_trial_of_twenty_nine_digits_is_located() -> None:
+    """`expires_after_days: 10**28` is a located error (found by fuzzing: Decimal % 1 raised)."""
+    text = MAPPING.format("5").replace("    default: 5\n", "    expires_after_days: 10000000000000000000000000000\n")
+    with pytest.raises(MappingError) as caught:
+        load_mapping_text(text, "m.yaml")
+    assert str(caught.value.problems[0]).startswith("m.yaml:10:") and "internal" not in str(caught.value)
+
+
+def test_a_setting_of_four_hundred_digits_is_a_config_error(tmp_path: Path) -> None:
+    """`deadline = 1000…0` (401 digits) is a one-line ConfigError, shortened (found by fuzzing: OverflowError)."""
+    (tmp_path / "c.toml").write_text("[schematic]\ndeadline = 1" + "0" * 400 + "\n")
+    with pytest.raises(ConfigError, match="deadline must be a number") as caught:
+        load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
+    assert len(str(caught.value)) < 200

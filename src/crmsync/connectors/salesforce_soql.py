@@ -146,7 +146,10 @@ def render(value: Any) -> str | None:
             return str(int(number))
         return format(number.normalize(), "f")
     if isinstance(value, str) and _DATETIME_TEXT.fullmatch(value):
-        return parse_datetime(value).isoformat()
+        try:
+            return parse_datetime(value).isoformat()
+        except (ValueError, OverflowError):  # text that only looks like a datetime: translation reports it
+            return value
     return str(value)
 
 

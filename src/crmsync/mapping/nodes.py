@@ -83,7 +83,8 @@ def describe(node: Node) -> str:
     if isinstance(node, Scalar):
         if node.kind == "null":
             return "nothing"
-        return quote(node.text) if len(node.text) > QUOTE_LIMIT else f"'{node.text}'"
+        plain = len(node.text) <= QUOTE_LIMIT and node.text.isprintable()  # a newline would break the line
+        return f"'{node.text}'" if plain else quote(node.text)
     return "a list" if isinstance(node, Seq) else "a mapping"
 
 

@@ -187,7 +187,7 @@ def _lookup(fld: Field, vtype: ValueType, scale: bool, rep: Report) -> dict[str,
 def _number(fld: Field | None, rep: Report, *, whole: bool) -> Decimal | None:
     """`expires_after_days:` (a whole number, 1 or more) or `multiply:` (a number above 0)."""
     number = decimal(fld[1]) if fld else None
-    if fld is None or (number is not None and number > 0 and (not whole or number % 1 == 0)):
+    if fld is None or (number is not None and number > 0 and (not whole or number == number.to_integral_value())):
         return number
     what, example = ("a whole number, 1 or more", 365) if whole else ("a number above 0", 1000)
     rep.add(at(fld), f"{fld[0].text}: {describe(fld[1])} is not {what}", f"for example {fld[0].text}: {example}")
