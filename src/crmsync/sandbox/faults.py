@@ -7,7 +7,8 @@ before the emulator commits a request or after it did, whatever the API.
 
 A rule matches a method (`*`: any) and a path (a prefix, or a glob when it holds `*`); it fires
 with its `probability`, drawn from the emulator's own `random.Random(seed)`, at most `times`
-times (None: without end); with `burst: n` a fire also takes the next n - 1 matching requests.
+times (None: without end); with `burst: n` a fire also takes the next n - 1 matching requests;
+with `after: n` the first n matching requests pass untouched.
 The first matching rule that fires decides the request. Modes:
 
     error_before   answer `status` (5xx) without performing the request
@@ -75,6 +76,7 @@ class Fault:
     retry_after: str | None = "1"  # the 429's Retry-After header, as sent: "2", "0.5", "600"
     seconds: float = 0.0  # latency, or how long a hang lasts before the connection drops
     burst: int = 1  # once it fires, it also takes the next burst - 1 matching requests (429 bursts)
+    after: int = 0  # let this many matching requests through first (strike the n-th write)
     streak: int = 0  # of the current burst, how many requests are still to take
 
     def matches(self, method: str, path: str) -> bool:
@@ -118,6 +120,9 @@ class Faults:
         with self._lock:
             for rule in self.rules:
                 if not rule.matches(method, path):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.streak > 0 or self._random.random() < rule.probability:
                     rule.streak = rule.streak - 1 if rule.streak > 0 else rule.burst - 1
