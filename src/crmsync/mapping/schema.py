@@ -203,7 +203,7 @@ def _days(fld: Field | None, rep: Report) -> int | None:
     if fld is not None and number is not None and number > MAX_DAYS:
         rep.add(
             at(fld),
-            f"{fld[0].text}: {number} days is more than {MAX_DAYS:,} (a hundred years)",
+            f"{fld[0].text}: {describe(fld[1])} days is more than {MAX_DAYS:,} (a hundred years)",
             "for a contract without an end, leave out expires_after_days",
         )
         return None
