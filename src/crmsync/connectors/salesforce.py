@@ -9,6 +9,7 @@ Retries and re-logins are logged (`api.retry`, `api.relogin`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.salesforce_auth import (
@@ -156,8 +157,9 @@ class SalesforceConnector:
         self._session = make_session(settings)
         self._client: Salesforce | None = None
         self._requests = 0
+        self._deadline_at = 0.0
         self._retrying = Retrying(
-            stop=stop_after_attempt(retries + 1),
+            stop=stop_after_attempt(retries + 1) | stop_before_delay(settings.deadline),
             wait=wait_exponential(multiplier=retry_wait, max=10),
             retry=retry_if_exception(_transient),
             before_sleep=_log_retry,
@@ -242,11 +244,11 @@ class SalesforceConnector:
     def _collect(self, soql: str, query: DealQuery, *, incremental: bool = False) -> _Read:
         read = _Read()
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
-        timeout = self.settings.timeout  # simple-salesforce has no default; it reaches every page
+        timeout = self._attempt_timeout  # the SDK has no default; cut to what is left of the deadline
         pages = walk_pages(
-            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout)),
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout())),
             lambda url: self._call(
-                lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers, timeout=timeout)
+                lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers, timeout=timeout())
             ),
         )
         try:
@@ -277,7 +279,12 @@ class SalesforceConnector:
             read.gone.add(opp_id)
 
     # --- one API call: retries, one re-login, translation --------------------------------------
+    def _attempt_timeout(self) -> float:
+        """One attempt's timeout: the setting, cut to what is left of the call's deadline."""
+        return max(0.05, min(self.settings.timeout, self._deadline_at - time.monotonic()))
+
     def _call(self, request: Callable[[Salesforce], Page]) -> Page:
+        self._deadline_at = time.monotonic() + self.settings.deadline
         for attempt in (1, 2):
             try:
                 result: Page = self._retrying(self._attempt, request)

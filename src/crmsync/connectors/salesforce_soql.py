@@ -140,11 +140,16 @@ def render(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, Decimal | int | float):
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite() or abs(number.adjusted()) > 100:  # kept as written: translation reports it
+            return str(number)
         if number == number.to_integral_value():
             return str(int(number))
         return format(number.normalize(), "f")
     if isinstance(value, str) and _DATETIME_TEXT.fullmatch(value):
-        return parse_datetime(value).isoformat()
+        try:
+            return parse_datetime(value).isoformat()
+        except (ValueError, OverflowError):  # text that only looks like a datetime: translation reports it
+            return value
     return str(value)
 
 
