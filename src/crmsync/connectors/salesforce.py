@@ -31,6 +31,7 @@ from crmsync.connectors.salesforce_auth import (
 )
 from crmsync.connectors.salesforce_soql import (
     SalesforceCursor,
+    accounts_query,
     changed_query,
     check_field_names,
     companies_query,
@@ -165,6 +166,23 @@ class SalesforceConnector:
                 total.problem = part.problem
                 break
         return self._result(total)
+
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """Opportunity Id → AccountId, `chunk_size` Ids per query (queryAll: deleted ones keep theirs)."""
+        ids = sorted(set(deal_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), self.chunk_size):
+            for page in self._pages(accounts_query(ids[start : start + self.chunk_size])):
+                found.update({str(r["Id"]): str(r["AccountId"]) for r in page.get("records", ()) if r.get("AccountId")})
+        self._requests = 0
+        return found
+
+    def _pages(self, soql: str) -> Iterator[Page]:
+        timeout = self.settings.timeout
+        return walk_pages(
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, timeout=timeout)),
+            lambda url: self._call(lambda sf: sf.query_more(url, identifier_is_url=True, timeout=timeout)),
+        )
 
     def read_changed_since(
         self, query: DealQuery, cursor: SalesforceCursor | None

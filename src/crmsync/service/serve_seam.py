@@ -1,0 +1,29 @@
+"""TEMPORARY SEAM (to be replaced by the single reconcile use case, `crmsync.service.reconcile`):
+a `ReconcileScope` over today's plan → apply → record sequence, for the intake worker and serve.
+
+This is the one place that chains them for `serve`; when `service.reconcile.reconcile(...)` (with its
+per-company exclusion) lands, `reconcile_scope` becomes a call to it and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from crmsync.domain import CompanyId
+from crmsync.mapping.rules import Mappings
+from crmsync.service.apply import ApplyReport, apply_plan
+from crmsync.service.history import record_apply
+from crmsync.service.intake import ReconcileScope
+from crmsync.service.sync import Context, build_plan
+
+
+def reconcile_scope(ctx: Context, mappings: Callable[[], Mappings]) -> ReconcileScope:
+    """Plan, apply and record a reconcile of some companies (None: all) with the edges of `ctx`."""
+
+    def run(scope: frozenset[CompanyId] | None, trigger: str) -> ApplyReport:
+        plan = build_plan(ctx, mappings(), scope=scope)
+        report = apply_plan(ctx, plan)
+        record_apply(ctx, plan, report, trigger=trigger[:32])
+        return report
+
+    return run
