@@ -23,6 +23,7 @@ from crmsync.service.intake_resolve import Resolver
 from crmsync.service.serve_seam import reconcile_scope
 from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
+from crmsync.store.repository import Store
 from crmsync.web.app import make_app
 from crmsync.web.config import WebSettings
 from crmsync.web.webhooks import Intake
@@ -42,6 +43,7 @@ class Stack:
     client: httpx.Client
     intake: IntakeStore
     worker: IntakeWorker
+    store: Store
     calls: list[tuple[frozenset[CompanyId] | None, str]] = field(default_factory=list)
 
     def drain(self, passes: int = 10) -> None:
@@ -78,7 +80,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                               schematic_webhook_secret=SCHEMATIC_SECRET)  # fmt: skip
             app = make_app(Intake(intake, web, wake=worker.wake), tracker)
             with serve_app(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-                yield Stack(sb, server.url, client, intake, worker, calls)
+                yield Stack(sb, server.url, client, intake, worker, ctx.store, calls)
 
 
 @pytest.fixture
