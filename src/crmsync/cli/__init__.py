@@ -23,6 +23,7 @@ from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
+from crmsync.cli.serve import register as register_serve
 from crmsync.cli.wiring import mapped_context, schematic_client
 from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanError
 from crmsync.mapping.loader import load_mappings
@@ -215,6 +216,7 @@ def sandbox(
 
 register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
+register_serve(app, guarded, out)  # `serve`
 
 
 def _confirm(count: int) -> bool:

@@ -1,0 +1,189 @@
+"""`crmsync serve`: uvicorn + the Starlette app (web/), whose lifespan runs the intake worker and an
+APScheduler 3 scheduler (in-memory job store) for the poll and resync jobs.
+
+Everything is opened before uvicorn starts (so a bad mapping or a missing variable is one line and
+exit 2) and closed inside the lifespan: on SIGTERM uvicorn stops accepting, finishes the requests in
+flight, runs the lifespan's shutdown (scheduler stopped, the reconcile in flight finished, edges
+closed), then re-raises the signal, so nothing after `Server.run()` may be relied on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from crmsync.cli.options import Guard, MappingsOption
+from crmsync.errors import ConfigError
+
+log = logging.getLogger("crmsync.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The command's flags."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    poll_interval: float = 60.0  # seconds
+    resync_interval: float = 6 * 3600.0  # seconds; ignored when resync_cron is set
+    resync_cron: str | None = None  # a crontab expression (UTC)
+
+
+def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
+    """Add `serve` to the app."""
+
+    @app.command()
+    def serve(
+        mappings: MappingsOption = None,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+        poll_interval: Annotated[float, typer.Option(help="Seconds between polls of the CRMs.")] = 60.0,
+        resync_interval: Annotated[
+            float | None, typer.Option(help="Seconds between full reconciles (default 6 h).")
+        ] = None,
+        resync_cron: Annotated[
+            str | None, typer.Option(help="Crontab expression (UTC) for full reconciles, instead of an interval.")
+        ] = None,
+    ) -> None:
+        """Run the service: webhooks, polling, scheduled resync, /healthz, /readyz, /metrics, POST /reconcile."""
+        if resync_interval is not None and resync_cron is not None:
+            guarded(_refuse("give --resync-interval or --resync-cron, not both"))
+        if poll_interval <= 0 or (resync_interval is not None and resync_interval <= 0):
+            guarded(_refuse("--poll-interval and --resync-interval must be more than 0 seconds"))
+        options = ServeOptions(host, port, poll_interval, resync_interval or ServeOptions.resync_interval, resync_cron)
+        guarded(lambda: run_serve(options, mappings))
+
+
+def _refuse(message: str) -> Callable[[], int]:
+    def fail() -> int:
+        raise ConfigError(message)
+
+    return fail
+
+
+def run_serve(options: ServeOptions, mappings: Path | None) -> int:
+    """Open the edges, then serve until a signal; every resource is closed by the lifespan."""
+    import uvicorn
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for chatty in ("httpx", "apscheduler"):  # one line per request / per tick is noise at INFO
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+    resources = ExitStack()
+    try:
+        app = build_app(options, mappings, resources)
+        config = uvicorn.Config(app, host=options.host, port=options.port, lifespan="on", log_level="info",
+                                timeout_graceful_shutdown=10)  # fmt: skip
+        uvicorn.Server(config).run()
+    finally:
+        resources.close()  # when uvicorn never started (the lifespan closes it otherwise)
+    return 0
+
+
+def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack) -> Any:
+    """The app with its lifespan; the edges it needs are opened now and entered into `resources`."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from crmsync.cli.wiring import open_context
+    from crmsync.mapping.loader import load_mappings
+    from crmsync.metrics import SuccessTracker
+    from crmsync.service.intake import IntakeWorker
+    from crmsync.service.intake_resolve import Resolver
+    from crmsync.service.schedule import PeriodicJob, queue_full_run
+    from crmsync.service.serve_seam import reconcile_scope
+    from crmsync.settings import load_settings
+    from crmsync.store.instance import single_sqlite_instance
+    from crmsync.store.intake import IntakeStore
+    from crmsync.web.app import make_app
+    from crmsync.web.config import WebSettings
+    from crmsync.web.webhooks import Intake
+
+    settings = load_settings()
+    try:
+        cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
+    except ValueError as exc:
+        raise ConfigError(f"--resync-cron {options.resync_cron!r}: {exc}") from exc
+    maps = load_mappings(mappings or settings.mappings)
+    resources.enter_context(single_sqlite_instance(settings.database_url))
+    ctx = resources.enter_context(open_context(settings, maps))
+    intake = IntakeStore(ctx.store.engine, settings.database_url)
+    tracker = SuccessTracker()
+    resolver = Resolver(ctx.connectors, ctx.schematic, intake, lambda: maps, tracker)
+    worker = IntakeWorker(intake, resolver, _tracked(reconcile_scope(ctx, lambda: maps), tracker))
+    poll = PeriodicJob("poll", options.poll_interval, queue_full_run(intake, "poll", worker.wake))
+    resync = PeriodicJob(
+        "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, "resync", worker.wake)
+    )
+    # The poll also runs at start: a fresh (or restarted) serve catches up at once.
+    jobs: list[tuple[PeriodicJob, Any, datetime | None]] = [
+        (poll, IntervalTrigger(seconds=options.poll_interval), datetime.now(UTC)),
+        (resync, cron or IntervalTrigger(seconds=options.resync_interval), None),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), name="crmsync-intake", daemon=True)
+        thread.start()
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone="UTC",
+        )
+        for job, trigger, first in jobs:
+            extra = {"next_run_time": first} if first else {}
+            scheduler.add_job(_fire(job, intake, worker.name), trigger, id=job.name, replace_existing=True, **extra)
+        scheduler.start()
+        log.info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval,
+                 options.resync_cron or f"every {options.resync_interval}s")  # fmt: skip
+        try:
+            yield
+        finally:
+            log.info("stopping: no new work; finishing the reconcile in flight")
+            scheduler.shutdown(wait=False)
+            stop.set()
+            worker.wake()
+            await asyncio.to_thread(thread.join)
+            resources.close()
+            log.info("stopped cleanly")
+
+    return make_app(Intake(intake, WebSettings.from_environ(settings.environ), wake=worker.wake), tracker,
+                    lifespan=lifespan)  # fmt: skip
+
+
+def _fire(job: Any, intake: Any, runner: str) -> Callable[[], Any]:
+    """The coroutine APScheduler awaits: the slot claim and the action run off the event loop."""
+
+    async def fire() -> None:
+        try:
+            await asyncio.to_thread(job.fire, intake, runner)
+        except Exception:
+            log.exception("%s: tick failed", job.name)
+
+    return fire
+
+
+def _tracked(reconcile: Callable[[Any, str], object], tracker: Any) -> Callable[[Any, str], object]:
+    """A reconcile that, when it succeeds, tells /readyz the outside APIs answer."""
+
+    def run(scope: Any, trigger: str) -> object:
+        outcome = reconcile(scope, trigger)
+        if getattr(outcome, "ok", True) is not False:
+            tracker.succeeded("schematic")
+        return outcome
+
+    return run
