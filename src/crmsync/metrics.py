@@ -35,6 +35,11 @@ LATENCY = Histogram(
 )  # fmt: skip
 
 
+def count_call(service: str, status: int | str) -> None:
+    """One outside API call and how it ended (an HTTP status, or `error` when nothing answered)."""
+    API_CALLS.labels(service=service, status=str(status)).inc()
+
+
 class SuccessTracker:
     """When each outside service last answered a call successfully (monotonic clock); thread-safe."""
 

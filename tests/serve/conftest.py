@@ -67,7 +67,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         with mapped_context(settings.mappings, settings) as (ctx, maps):
             intake = IntakeStore(ctx.store.engine)
             tracker = SuccessTracker()
-            real = reconcile_scope(ctx, lambda: maps)
+            real = reconcile_scope(ctx, lambda: maps, tracker)
             calls: list[tuple[frozenset[CompanyId] | None, str]] = []
 
             def recorded(scope: frozenset[CompanyId] | None, trigger: str) -> object:

@@ -47,6 +47,11 @@ def test_a_signed_stage_change_makes_the_override_appear(running: Stack) -> None
     assert wait_idle(running.intake, timeout=30)
     assert seats(running, "comp_hooli") == 300
     assert running.calls == [(frozenset({CompanyId("comp_hooli")}), "webhook:hubspot")]
+    metrics = running.client.get("/metrics").text
+    assert 'crmsync_changes_total{action="create",result="ok"}' in metrics
+    assert 'crmsync_api_calls_total{service="hubspot",status="200"}' in metrics
+    assert "crmsync_webhook_to_applied_seconds_count" in metrics
+    assert running.client.get("/readyz").status_code == 200
 
 
 def test_a_deleted_deal_reconciles_the_company_it_drove(stack: Stack) -> None:

@@ -120,7 +120,7 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     intake = IntakeStore(ctx.store.engine, settings.database_url)
     tracker = SuccessTracker()
     resolver = Resolver(ctx.connectors, ctx.schematic, intake, lambda: maps, tracker)
-    worker = IntakeWorker(intake, resolver, _tracked(reconcile_scope(ctx, lambda: maps), tracker))
+    worker = IntakeWorker(intake, resolver, reconcile_scope(ctx, lambda: maps, tracker))
     poll = PeriodicJob("poll", options.poll_interval, queue_full_run(intake, "poll", worker.wake))
     resync = PeriodicJob(
         "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, "resync", worker.wake)
@@ -175,15 +175,3 @@ def _fire(job: Any, intake: Any, runner: str) -> Callable[[], Any]:
             log.exception("%s: tick failed", job.name)
 
     return fire
-
-
-def _tracked(reconcile: Callable[[Any, str], object], tracker: Any) -> Callable[[Any, str], object]:
-    """A reconcile that, when it succeeds, tells /readyz the outside APIs answer."""
-
-    def run(scope: Any, trigger: str) -> object:
-        outcome = reconcile(scope, trigger)
-        if getattr(outcome, "ok", True) is not False:
-            tracker.succeeded("schematic")
-        return outcome
-
-    return run

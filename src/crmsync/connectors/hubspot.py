@@ -35,6 +35,7 @@ from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.mapping.translate import deal_counts
+from crmsync.metrics import count_call
 
 PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
@@ -201,15 +202,19 @@ class HubSpotConnector:
             self._pace()
         self.requests += 1
         try:
-            return send()
+            answer = send()
         except (DealsApiException, AssociationsApiException) as exc:
+            count_call("hubspot", exc.status or "error")
             raise convert.translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
+            count_call("hubspot", "error")
             reason = getattr(exc, "reason", None) or exc
             error = (
                 ServiceUnreachable if isinstance(reason, urllib3.exceptions.NewConnectionError) else ServiceUnavailable
             )
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
+        count_call("hubspot", 200)
+        return answer
 
     def _pace(self) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ from crmsync.connectors.salesforce_soql import (
 )
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+from crmsync.metrics import count_call
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
@@ -282,10 +283,14 @@ class SalesforceConnector:
                 self.logins += 1
         self._requests += 1
         try:
-            return request(self._client)
+            answer = request(self._client)
         except SalesforceError as exc:
+            count_call("salesforce", exc.status)
             raise _translate(exc) from exc
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:  # not Salesforce's JSON
             raise ServiceUnavailable(SERVICE, f"unreadable response ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
+            count_call("salesforce", "error")
             raise unreachable(exc) from exc
+        count_call("salesforce", 200)
+        return answer

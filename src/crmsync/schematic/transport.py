@@ -23,6 +23,7 @@ from crmsync.errors import (
     ServiceUnavailable,
     ServiceUnreachable,
 )
+from crmsync.metrics import count_call
 
 SERVICE = "Schematic API"
 URL_SETTING = "SCHEMATIC_API_URL"
@@ -113,6 +114,7 @@ class Transport:
         try:
             response = self._http.request(method, path, params=params, json=json)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            count_call("schematic", "error")
             raise _Retry(
                 ServiceUnreachable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)
             ) from exc
@@ -128,6 +130,7 @@ class Transport:
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
+        count_call("schematic", status)
         if status < 400:
             try:
                 return response.json()
