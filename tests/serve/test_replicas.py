@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,8 +70,17 @@ def test_two_workers_never_reconcile_one_company_at_once(postgres_url: str) -> N
     unused = SchematicClient(Transport("http://127.0.0.1:9", "unused-key"))  # Schematic hints need no lookup
     ledger = Ledger()
     settings = WorkerSettings(poll=0.01, company_batch=3)
+    by_worker: dict[str, int] = defaultdict(int)
+
+    def counted(name: str) -> Callable[[frozenset[CompanyId] | None, str], object]:
+        def run(scope: frozenset[CompanyId] | None, trigger: str) -> object:
+            by_worker[name] += 1
+            return ledger.reconcile(scope, trigger)
+
+        return run
+
     workers = [
-        IntakeWorker(i, Resolver({}, unused, i, lambda: None), ledger.reconcile, settings, name=f"w{n}")
+        IntakeWorker(i, Resolver({}, unused, i, lambda: None), counted(f"w{n}"), settings, name=f"w{n}")
         for n, i in enumerate(intakes)
     ]
     stop = threading.Event()
@@ -98,3 +107,4 @@ def test_two_workers_never_reconcile_one_company_at_once(postgres_url: str) -> N
     assert sorted(ledger.last_start) == sorted(last_hint)
     assert all(ledger.last_start[c] >= last_hint[c] for c in last_hint)
     assert sum(ledger.runs.values()) < 200  # hints collapsed into fewer runs
+    assert sorted(by_worker) == ["w0", "w1"]  # both replicas did part of the work

@@ -78,6 +78,9 @@ class IntakeWorker:
             except CrmsyncError as exc:  # the database is away: wait, then look again
                 log.error("intake worker: %s", exc)
                 busy = False
+            except Exception:  # a bug must not stop the worker; claimed rows return after their lease
+                log.exception("intake worker pass failed")
+                busy = False
             if not busy:
                 self.woken.wait(self.settings.poll)
                 self.woken.clear()
@@ -97,7 +100,7 @@ class IntakeWorker:
         ids = [e.id for e in events]
         try:
             companies = self.resolver.companies(events)
-        except CrmsyncError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed (an API, a bug), the hints are tried again
             attempts = max(e.attempts for e in events)
             log.warning("%d hint(s) not resolved (attempt %d): %s", len(events), attempts, exc)
             self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
