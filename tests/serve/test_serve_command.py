@@ -17,6 +17,7 @@ import pytest
 
 from crmsync.cli.demo import sample_mappings
 from crmsync.sandbox import Sandbox
+from crmsync.store.repository import Store
 from tests.e2e.conftest import crmsync_env
 
 OPS = "ops-token-for-tests"
@@ -88,3 +89,40 @@ def test_serve_refuses_both_resync_flags(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert err.strip() == "crmsync: give --resync-interval or --resync-cron, not both"
+
+
+@pytest.mark.slow
+def test_a_webhook_answered_just_before_a_sigkill_is_processed_after_restart(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The hint is committed before the 200: a serve killed right after answering (Schematic unreachable, so
+    nothing was processed) leaves it in the database, and the next serve reconciles it (after the lease)."""
+    from tests.serve.signing import hubspot_headers
+
+    database = f"sqlite:///{tmp_path}/state.db"
+    env = crmsync_env(sandbox, database, sample_mappings()) | {"HUBSPOT_CLIENT_SECRET": "s3cret"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = start(env | {"SCHEMATIC_API_URL": "http://127.0.0.1:9"}, port)  # nothing can be applied
+    try:
+        wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 200)
+        sandbox.hubspot.update_deal("1023", dealstage="closedwon", seats_purchased="300")
+        body = b'[{"eventId": 1, "subscriptionId": 1, "portalId": 62515, "occurredAt": 1, "objectId": 1023, '
+        body += b'"subscriptionType": "deal.propertyChange", "propertyName": "dealstage"}]'
+        headers = hubspot_headers("s3cret", f"{url}/webhooks/hubspot", body)
+        assert httpx.post(f"{url}/webhooks/hubspot", content=body, headers=headers).status_code == 200
+    finally:
+        first.kill()
+        first.communicate(timeout=30)
+    assert not any(o["company_id"] == "comp_hooli" for o in sandbox.schematic.overrides.values())
+    second = start(env, port)
+    try:
+        store = Store(database)
+        try:  # the start-up poll may fix the override first; the hint's own run shows it was not lost
+            wait_for(lambda: any(run.trigger == "webhook:hubspot" and run.status == "ok" for run in store.runs(50)),
+                     timeout=90)  # fmt: skip
+        finally:
+            store.close()
+        assert any(o["company_id"] == "comp_hooli" and o["value_numeric"] == 300
+                   for o in sandbox.schematic.overrides.values())  # fmt: skip
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
