@@ -119,3 +119,15 @@ def test_each_schedule_slot_has_one_winner(intake: IntakeStore) -> None:
     assert sorted(results) == [False] * 7 + [True]
     assert intake.win_slot("poll", slot + timedelta(minutes=1), "r0")
     assert intake.win_slot("resync", slot, "r0")
+
+
+def test_prune_removes_only_finished_old_rows(intake: IntakeStore) -> None:
+    """Finished hints and slots older than the cut-off go; pending hints stay, whatever their age."""
+    old = utcnow() - timedelta(days=4)
+    intake.add_events([hint(1), hint(2)], now=old)
+    [first, _] = intake.claim_events("w", 10, 30, now=old)
+    intake.finish_events([first.id], "w")
+    intake.win_slot("poll", old, "w")
+    assert intake.prune(utcnow() - timedelta(days=3)) == 2
+    assert intake.depth().events == 1
+    assert intake.add_events([hint(2)]) == 0  # the unfinished hint still dedupes

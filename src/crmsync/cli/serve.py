@@ -100,7 +100,7 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     from crmsync.metrics import SuccessTracker
     from crmsync.service.intake import IntakeWorker
     from crmsync.service.intake_resolve import Resolver
-    from crmsync.service.schedule import PeriodicJob, queue_full_run
+    from crmsync.service.schedule import PeriodicJob, prune_intake, queue_full_run
     from crmsync.service.serve_seam import reconcile_scope
     from crmsync.settings import load_settings
     from crmsync.store.instance import single_sqlite_instance
@@ -126,9 +126,11 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
         "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, "resync", worker.wake)
     )
     # The poll also runs at start: a fresh (or restarted) serve catches up at once.
+    prune = PeriodicJob("prune", 3600.0, prune_intake(intake))
     jobs: list[tuple[PeriodicJob, Any, datetime | None]] = [
         (poll, IntervalTrigger(seconds=options.poll_interval), datetime.now(UTC)),
         (resync, cron or IntervalTrigger(seconds=options.resync_interval), None),
+        (prune, IntervalTrigger(seconds=prune.seconds), None),
     ]
 
     @asynccontextmanager

@@ -56,3 +56,16 @@ def queue_full_run(intake: IntakeStore, trigger: str, wake: Callable[[], None]) 
         wake()
 
     return action
+
+
+KEEP = timedelta(days=3)  # HubSpot retries for 24 h, Salesforce for 24 h: dedupe keys must outlive that
+
+
+def prune_intake(intake: IntakeStore, keep: timedelta = KEEP) -> Callable[[], object]:
+    """An action deleting finished hints and old schedule slots."""
+
+    def action() -> None:
+        removed = intake.prune(datetime.now(UTC) - keep)
+        log.info("pruned %d finished intake row(s)", removed)
+
+    return action

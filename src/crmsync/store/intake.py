@@ -258,6 +258,15 @@ class IntakeStore:
             stmt = self._insert(SLOTS).values(row).on_conflict_do_nothing()
             return len(conn.execute(stmt.returning(SLOTS.c.job_name)).all()) == 1
 
+    def prune(self, before: datetime) -> int:
+        """Delete finished hints and schedule slots older than `before` (keep hints as long as senders retry:
+        their dedupe keys must outlive every redelivery). Returns how many rows went."""
+        with self._begin() as conn:
+            done = EVENTS.c.state.in_(("done", "failed")) & (EVENTS.c.received_at < before)
+            gone = conn.execute(EVENTS.delete().where(done).returning(EVENTS.c.id)).all()
+            slots = conn.execute(SLOTS.delete().where(SLOTS.c.slot_start < before).returning(SLOTS.c.job_name)).all()
+        return len(gone) + len(slots)
+
     def depth(self) -> Depth:
         """Events and companies not yet done, and the arrival of the oldest."""
         with self._begin() as conn:
