@@ -25,6 +25,15 @@ DEFAULT_CONFIG = Path("config/crmsync.toml")
 
 
 @dataclass(frozen=True)
+class ServeTuning:
+    """[serve] of the TOML file: the periodic jobs of `crmsync serve` (its flags win)."""
+
+    poll_interval: float = 60.0  # seconds between polls of the CRMs
+    resync_interval: float = 6 * 3600.0  # seconds between full reconciles
+    resync_cron: str | None = None  # a crontab expression (UTC) instead of resync_interval
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know about its surroundings."""
 
@@ -40,6 +49,7 @@ class Settings:
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
+    serve: ServeTuning = field(default_factory=ServeTuning)  # [serve]: crmsync serve's periodic jobs
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
@@ -72,6 +82,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
         guards=_guards(_section(tuning, "guards")),
+        serve=_serve(_section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )
@@ -118,6 +129,18 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
         min_affected=_whole(section, "min_affected", d.min_affected),
         max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
+    )
+
+
+def _serve(section: Mapping[str, Any]) -> ServeTuning:
+    d = ServeTuning()
+    cron = section.get("resync_cron", d.resync_cron)
+    if cron is not None and not isinstance(cron, str):
+        raise ConfigError(f"config: resync_cron must be a crontab expression in quotes, not {cron!r}")
+    return ServeTuning(
+        poll_interval=_number(section, "poll_interval", d.poll_interval),
+        resync_interval=_number(section, "resync_interval", d.resync_interval),
+        resync_cron=cron or None,
     )
 
 

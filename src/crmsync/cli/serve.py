@@ -47,9 +47,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         mappings: MappingsOption = None,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-        poll_interval: Annotated[float, typer.Option(help="Seconds between polls of the CRMs.")] = 60.0,
+        poll_interval: Annotated[
+            float | None, typer.Option(help="Seconds between polls of the CRMs (default 60, or [serve] in the config).")
+        ] = None,
         resync_interval: Annotated[
-            float | None, typer.Option(help="Seconds between full reconciles (default 6 h).")
+            float | None, typer.Option(help="Seconds between full reconciles (default 6 h, or [serve]).")
         ] = None,
         resync_cron: Annotated[
             str | None, typer.Option(help="Crontab expression (UTC) for full reconciles, instead of an interval.")
@@ -58,10 +60,24 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Run the service: webhooks, polling, scheduled resync, /healthz, /readyz, /metrics, POST /reconcile."""
         if resync_interval is not None and resync_cron is not None:
             guarded(_refuse("give --resync-interval or --resync-cron, not both"))
-        if poll_interval <= 0 or (resync_interval is not None and resync_interval <= 0):
-            guarded(_refuse("--poll-interval and --resync-interval must be more than 0 seconds"))
-        options = ServeOptions(host, port, poll_interval, resync_interval or ServeOptions.resync_interval, resync_cron)
-        guarded(lambda: run_serve(options, mappings))
+
+        def body() -> int:
+            from crmsync.settings import load_settings
+
+            tuning = load_settings().serve  # the flags win over [serve] of the config file
+            cron = resync_cron if resync_interval is None else None
+            options = ServeOptions(
+                host,
+                port,
+                tuning.poll_interval if poll_interval is None else poll_interval,
+                tuning.resync_interval if resync_interval is None else resync_interval,
+                cron if cron is not None else (tuning.resync_cron if resync_interval is None else None),
+            )
+            if options.poll_interval <= 0 or options.resync_interval <= 0:
+                raise ConfigError("the poll and resync intervals must be more than 0 seconds")
+            return run_serve(options, mappings)
+
+        guarded(body)
 
 
 def _refuse(message: str) -> Callable[[], int]:
