@@ -26,6 +26,15 @@ DEFAULT_CONFIG = Path("config/crmsync.toml")
 
 
 @dataclass(frozen=True)
+class ServeTuning:
+    """[serve] of the TOML file: the periodic jobs of `crmsync serve` (its flags win)."""
+
+    poll_interval: float = 60.0  # seconds between polls of the CRMs
+    resync_interval: float = 6 * 3600.0  # seconds between full reconciles
+    resync_cron: str | None = None  # a crontab expression (UTC) instead of resync_interval
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know about its surroundings."""
 
@@ -48,6 +57,7 @@ class Settings:
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
     lease_seconds: float = 60.0  # [locks] lease_seconds: a company's lease lasts this long unless renewed
     lock_wait_seconds: float = 30.0  # [locks] wait_seconds: how long apply waits for companies another run holds
+    serve: ServeTuning = field(default_factory=ServeTuning)  # [serve]: crmsync serve's periodic jobs
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
@@ -88,6 +98,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         guards=_guards(_section(tuning, "guards")),
         lease_seconds=_number(_section(tuning, "locks"), "lease_seconds", defaults.lease_seconds),
         lock_wait_seconds=_number(_section(tuning, "locks"), "wait_seconds", defaults.lock_wait_seconds),
+        serve=_serve(_section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )
@@ -146,6 +157,18 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
         min_affected=_whole(section, "min_affected", d.min_affected),
         max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
+    )
+
+
+def _serve(section: Mapping[str, Any]) -> ServeTuning:
+    d = ServeTuning()
+    cron = section.get("resync_cron", d.resync_cron)
+    if cron is not None and not isinstance(cron, str):
+        raise ConfigError(f"config: resync_cron must be a crontab expression in quotes, not {cron!r}")
+    return ServeTuning(
+        poll_interval=_number(section, "poll_interval", d.poll_interval),
+        resync_interval=_number(section, "resync_interval", d.resync_interval),
+        resync_cron=cron or None,
     )
 
 

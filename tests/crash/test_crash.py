@@ -41,7 +41,9 @@ def crmsync_apply(h: Harness, tmp_path: Path) -> subprocess.Popen[bytes]:
     """`crmsync apply --yes` in its own process, against the harness's sandbox and state database."""
     config = tmp_path / "crmsync.toml"
     # a short lease: the next apply waits out the killed one's leases in seconds, as it would in minutes
-    config.write_text("[schematic]\nwrites_per_second = 0\n[hubspot]\nsearches_per_second = 0\n[locks]\nlease_seconds = 1\n")
+    config.write_text(
+        "[schematic]\nwrites_per_second = 0\n[hubspot]\nsearches_per_second = 0\n[locks]\nlease_seconds = 1\n"
+    )
     env = {**os.environ, **h.env(), "CRMSYNC_CONFIG": str(config)}
     command = [str(Path(sys.executable).parent / "crmsync"), "apply", "--yes"]
     return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

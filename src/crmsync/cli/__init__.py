@@ -27,6 +27,7 @@ from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_status, write_plan
+from crmsync.cli.serve import register as register_serve
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.logs import configure_logging, secret_values
@@ -239,6 +240,7 @@ register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
 register_ledger(app, guarded, out)  # `ledger rebuild`
+register_serve(app, guarded, out)  # `serve`
 
 
 def _confirm(count: int) -> bool:

@@ -38,6 +38,7 @@ from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.logs import get_logger
 from crmsync.mapping.translate import deal_counts
+from crmsync.metrics import count_call
 
 PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
@@ -123,6 +124,12 @@ class HubSpotConnector:
         wanted = set(company_refs)
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
         return self._result(deals)
+
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """deal id → primary company id, by v4 association batch reads (1,000 ids a call)."""
+        found = self._primary_companies([DealId(i) for i in sorted(set(deal_ids))])
+        self.requests = 0
+        return found
 
     def _result(self, deals: tuple[Deal, ...]) -> ReadResult:
         """One read's deals and the API calls it made (the counter starts again for the next read)."""
@@ -260,15 +267,19 @@ class HubSpotConnector:
     def _send(self, send: Any) -> Any:
         self.requests += 1
         try:
-            return send()
+            answer = send()
         except (DealsApiException, AssociationsApiException) as exc:
+            count_call("hubspot", exc.status or "error")
             raise convert.translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
+            count_call("hubspot", "error")
             reason = getattr(exc, "reason", None) or exc
             error = (
                 ServiceUnreachable if isinstance(reason, urllib3.exceptions.NewConnectionError) else ServiceUnavailable
             )
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
+        count_call("hubspot", 200)
+        return answer
 
 class LoggedRetry(hubspot_retry.DeadlineRetry):
     """The SDK's Retry (Retry-After capped, a deadline per call) that logs each retry (`api.retry`) before waiting."""

@@ -34,6 +34,7 @@ from crmsync.connectors.salesforce_auth import (
 )
 from crmsync.connectors.salesforce_soql import (
     SalesforceCursor,
+    accounts_query,
     changed_query,
     check_field_names,
     companies_query,
@@ -45,6 +46,7 @@ from crmsync.connectors.salesforce_soql import (
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
 from crmsync.logs import get_logger
+from crmsync.metrics import count_call
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
@@ -187,6 +189,23 @@ class SalesforceConnector:
                 break
         return self._result(total)
 
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """Opportunity Id → AccountId, `chunk_size` Ids per query (queryAll: deleted ones keep theirs)."""
+        ids = sorted(set(deal_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), self.chunk_size):
+            for page in self._pages(accounts_query(ids[start : start + self.chunk_size])):
+                found.update({str(r["Id"]): str(r["AccountId"]) for r in page.get("records", ()) if r.get("AccountId")})
+        self._requests = 0
+        return found
+
+    def _pages(self, soql: str) -> Iterator[Page]:
+        timeout = self.settings.timeout
+        return walk_pages(
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, timeout=timeout)),
+            lambda url: self._call(lambda sf: sf.query_more(url, identifier_is_url=True, timeout=timeout)),
+        )
+
     def read_changed_since(
         self, query: DealQuery, cursor: SalesforceCursor | None
     ) -> tuple[ReadResult, SalesforceCursor | None]:
@@ -308,10 +327,14 @@ class SalesforceConnector:
                 self.logins += 1
         self._requests += 1
         try:
-            return request(self._client)
+            answer = request(self._client)
         except SalesforceError as exc:
+            count_call("salesforce", exc.status)
             raise _translate(exc) from exc
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:  # not Salesforce's JSON
             raise ServiceUnavailable(SERVICE, f"unreadable response ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
+            count_call("salesforce", "error")
             raise unreachable(exc) from exc
+        count_call("salesforce", 200)
+        return answer

@@ -110,6 +110,11 @@ def companies_query(filters: Iterable[DealFilter], properties: Iterable[str], ac
     return full_query(filters, properties) + format_soql(" AND AccountId IN {}", sorted(account_ids))
 
 
+def accounts_query(opportunity_ids: Collection[str]) -> str:
+    """The AccountId of some Opportunities, won or not (used with queryAll, deleted ones too)."""
+    return format_soql("SELECT Id, AccountId FROM Opportunity WHERE Id IN {}", sorted(opportunity_ids))
+
+
 def changed_query(properties: Iterable[str], cursor: SalesforceCursor | None) -> str:
     """Every Opportunity changed after the cursor, in (SystemModstamp, Id) order, won or not."""
     where = ""

@@ -21,6 +21,7 @@ from crmsync.sandbox.salesforce import SalesforceState, make_salesforce_app
 from crmsync.sandbox.schematic import SchematicState, make_schematic_app
 from crmsync.sandbox.serve import ServedApp, serve_app
 from crmsync.sandbox.tls import TlsFiles, make_tls_files
+from crmsync.sandbox.webhook_push import Subscriptions
 
 
 class Sandbox:
@@ -47,6 +48,7 @@ class Sandbox:
         self._servers: list[ServedApp] = []
         self._tls_dir: Path | None = None
         self.tls: TlsFiles | None = None
+        self.webhooks = Subscriptions()  # off until subscribe()
 
     def start(self) -> Sandbox:
         """Serve both emulators on loopback; returns self."""
@@ -73,8 +75,16 @@ class Sandbox:
             raise
         return self
 
+    def subscribe(self, base_url: str) -> dict[str, str]:
+        """Push webhooks to crmsync at `base_url` (HubSpot, Salesforce, Schematic, like the real services);
+        returns the variables crmsync needs to verify them (secrets, portal and organization ids)."""
+        self.webhooks.stop()
+        self.webhooks.start(self, base_url)
+        return self.webhooks.env()
+
     def stop(self) -> None:
         """Shut the servers down, in parallel: each takes a poll interval to notice (safe twice)."""
+        self.webhooks.stop()
         stoppers = [threading.Thread(target=server.stop) for server in self._servers]
         for thread in stoppers:
             thread.start()

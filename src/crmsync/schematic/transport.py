@@ -30,6 +30,7 @@ from crmsync.errors import (
     redact_url,
 )
 from crmsync.logs import get_logger
+from crmsync.metrics import count_call
 
 log = get_logger(__name__)
 SERVICE = "Schematic API"
@@ -131,6 +132,7 @@ class Transport:
                 method, path, params=params, json=json, timeout=httpx.Timeout(left, connect=min(left, 5.0))
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            count_call("schematic", "error")
             raise _Retry(
                 ServiceUnreachable(SERVICE, f"cannot connect to {redact_url(self._base_url)}", setting=URL_SETTING)
             ) from exc
@@ -146,6 +148,7 @@ class Transport:
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
+        count_call("schematic", status)
         if status < 400:
             try:
                 return response.json()
