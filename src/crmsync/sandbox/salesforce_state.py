@@ -11,6 +11,9 @@ tests and the sandbox runner change; `salesforce.py` serves it. Seed format (all
      "opportunities": [{"Name": "Acme 2026", "StageName": "Closed Won", "IsWon": true, "AccountId": "001…",
                         "CloseDate": "2026-01-31", "SystemModstamp": "2026-02-01T10:00:00Z", "Seats__c": 50}]}
 
+An org has Opportunity record types only when the seed (or `add_record_type`) defines one: until
+then Opportunity has no `RecordTypeId` field and no `RecordType` relationship, as in Salesforce,
+so a query naming them fails with INVALID_FIELD and describe lists only the Master record type.
 Custom field types are double, currency, boolean, date, datetime, string; undeclared `__c` fields
 take the type of their first value (a "YYYY-MM-DD" text is a date). Opportunity Ids are made up
 (18 characters, prefix 006) unless given; dates and datetimes may be ISO strings.
@@ -132,7 +135,26 @@ class SalesforceState:
             self._custom[entity][name] = ftype
 
     def _schema_fields(self, entity: str) -> dict[str, FieldType]:
-        return {**STANDARD_FIELDS[entity], **self._custom[entity]}
+        fields = {**STANDARD_FIELDS[entity], **self._custom[entity]}
+        if entity == "Opportunity" and not self._rows["RecordType"]:
+            fields.pop("RecordTypeId")  # an org without Opportunity record types has no such field
+        return fields
+
+    @property
+    def has_record_types(self) -> bool:
+        """Whether the org defines Opportunity record types (and so RecordTypeId and RecordType)."""
+        with self._lock:
+            return bool(self._rows["RecordType"])
+
+    def describe(self, entity: str) -> tuple[dict[str, FieldType], list[dict[str, Any]], list[str]] | None:
+        """An entity's fields, its record types and the StageName values in use (for describe)."""
+        with self._lock:
+            schema = self.schema(entity)
+            if schema is None:
+                return None
+            types = [dict(rt) for rt in self._rows["RecordType"].values()] if schema.name == "Opportunity" else []
+            stages = sorted({str(r["StageName"]) for r in self._rows["Opportunity"].values() if r.get("StageName")})
+            return dict(schema.fields), types, stages
 
     def _store(self, entity: str, row: dict[str, Any], fields: Mapping[str, Any]) -> None:
         known = self._schema_fields(entity)
@@ -225,6 +247,8 @@ class SalesforceState:
         if canonical is None:
             return None
         rels = dict(RELATIONSHIPS) if canonical == "Opportunity" else {}
+        if not self._rows["RecordType"]:
+            rels.pop("RecordType", None)
         return EntitySchema(canonical, self._schema_fields(canonical), rels)
 
     def rows(self, entity: str) -> Iterator[Row]:
