@@ -12,6 +12,7 @@ import pytest
 
 from crmsync.cli.demo import sample_mappings
 from crmsync.domain import ValueType
+from crmsync.sandbox.schematic_traits import add_trait
 from tests.e2e.conftest import Harness
 
 HEAD = """\
@@ -99,6 +100,12 @@ CONSTRUCTS = {
         "feat_seats",
         lambda v: v.value_type is ValueType.TRAIT and v.value_trait_id == "trait_seat_count",
     ),
+    "trait-by-name": Construct(
+        "  - {feature: seats, type: trait, trait: Seat count}",
+        "comp_hooli",
+        "feat_seats",
+        lambda v: v.value_type is ValueType.TRAIT and v.value_trait_id == "trait_seat_count",
+    ),
     "combine-per-override": Construct(
         "  - {feature: seats, type: numeric, from: seats_purchased, combine: sum}", "comp_acme", "feat_seats", value(80)
     ),
@@ -123,6 +130,8 @@ CONSTRUCTS = {
 def test_each_construct_through_validate_translate_and_plan(harness: Harness, tmp_path: Path, name: str) -> None:
     """The construct's override is planned on the sandbox with the value the mapping language promises."""
     construct = CONSTRUCTS[name]
+    harness.sb.hubspot.property_types["seats_extra"] = "number"  # defined in HubSpot, on no deal
+    add_trait(harness.sb.schematic, "Seat count", trait_id="trait_seat_count")
     for deal_id, props in construct.deals.items():
         harness.sb.hubspot.update_deal(deal_id, **props)
     (tmp_path / "hubspot.yaml").write_text(HEAD + construct.rule + "\n")

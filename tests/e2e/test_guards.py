@@ -86,11 +86,29 @@ def test_withheld_deletes_stay_withheld_until_allowed(hub: Harness) -> None:
     assert owned_count(hub) == 0
 
 
-def test_a_mapping_pointed_at_an_empty_stage_deletes_nothing(hub: Harness) -> None:
-    """A mapping edit that selects a stage with no deals reads zero deals: its deletes are withheld."""
+def test_a_stage_typo_is_a_located_error_before_any_write(hub: Harness) -> None:
+    """A stage HubSpot's pipelines do not have: plan and apply stop at its file:line with did-you-mean, exit 2."""
     invoke(hub, "apply", "--yes")
     mapping = hub.settings.mappings / "hubspot.yaml"
     mapping.write_text(mapping.read_text().replace("stages: [closedwon, ent_won]", "stages: [closedwon_typo]"))
+    writes = hub.sb.schematic.write_count
+    for command in ("plan", "apply"):
+        result = invoke(hub, command, "--yes") if command == "apply" else invoke(hub, command)
+        assert result.exit_code == 2, result.output
+        assert f"{mapping}:6:12: unknown stage 'closedwon_typo'" in result.output
+        assert "did you mean 'closedwon'?" in result.output
+    assert hub.sb.schematic.write_count == writes
+
+
+def test_a_mapping_pointed_at_an_empty_stage_deletes_nothing(hub: Harness) -> None:
+    """A mapping edit that selects a stage with no deals reads zero deals: its deletes are withheld."""
+    from crmsync.sandbox.data import Stage
+
+    invoke(hub, "apply", "--yes")
+    hub.sb.hubspot.add_pipeline("renewals", "Renewals", [Stage("renewal_won", "Renewal won", True, 1.0)])
+    mapping = hub.settings.mappings / "hubspot.yaml"
+    text = mapping.read_text().replace("stages: [closedwon, ent_won]", "stages: [renewal_won]")
+    mapping.write_text(text.replace("pipelines: [default, enterprise]", "pipelines: [renewals]"))
     writes = hub.sb.schematic.write_count
     result = invoke(hub, "apply", "--yes")
     assert result.exit_code == 0 and WITHHELD.search(result.output), result.output

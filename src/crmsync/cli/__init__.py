@@ -23,13 +23,13 @@ from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import render_plan, render_report, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
-from crmsync.cli.wiring import mapped_context, schematic_client
+from crmsync.cli.wiring import check_online, mapped_context
 from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanError
 from crmsync.mapping.loader import load_mappings
 from crmsync.service.apply import apply_plan
 from crmsync.service.history import record_apply, record_plan
 from crmsync.service.safety import raise_if_unsafe, refusal_messages
-from crmsync.service.sync import build_plan, check_mappings
+from crmsync.service.sync import build_plan
 from crmsync.settings import load_settings
 
 app = typer.Typer(
@@ -159,19 +159,23 @@ def apply(
 @app.command()
 def validate(
     mappings: MappingsOption = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Skip the checks that need Schematic's features.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip the checks that need Schematic and the CRMs (files only).")
+    ] = False,
 ) -> None:
-    """Check every mapping file (and its features against Schematic); never writes."""
+    """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
         settings = load_settings()
         folder = mappings or settings.mappings
-        maps = load_mappings(folder)
-        if not offline:
-            with schematic_client(settings) as schematic:
-                check_mappings(maps, schematic.list_features())
+        if offline:
+            maps = load_mappings(folder)
+        else:
+            maps, warnings = check_online(settings, folder)
+            for warning in warnings:
+                err.print(f"warning: {warning}", markup=False)
         rules = sum(len(f.overrides) for f in maps.files)
-        checked = "" if offline else " and checked against Schematic's features"
+        checked = "" if offline else " and checked against Schematic and the CRMs"
         out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
         return 0
 

@@ -32,8 +32,10 @@ from urllib3.util.retry import Retry
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors.base import DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
+from crmsync.connectors.hubspot_meta import read_deal_schema
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
+from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.translate import deal_counts
 
 PAGE = 200  # search's maximum page size
@@ -74,6 +76,8 @@ class HubSpotConnector:
             raise_on_status=False,
         )
         client = hubspot.Client.create(access_token=settings.access_token, host=settings.base_url, retry=retry)
+        self._client = client
+        self._schema: CrmSchema | None = None  # the deal schema (hubspot_meta.py), read once per run
         # Each attribute access builds a new API client and pool: take them once.
         self._search_api = client.crm.deals.search_api
         self._associations_api = client.crm.associations.v4.batch_api
@@ -184,6 +188,14 @@ class HubSpotConnector:
                 if after:
                     pending.append(PublicFetchAssociationsBatchRequest(id=origin, after=after))
         return found
+
+    def deal_schema(self) -> CrmSchema:
+        """Deal properties and pipelines (properties and pipelines APIs), fetched once per connector."""
+        schema = self._schema
+        if schema is None:
+            schema = self._schema = self._call(lambda: read_deal_schema(self._client, self._timeout))
+            self.requests = 0  # not part of a deal read's count
+        return schema
 
     def close(self) -> None:
         """Close the SDK's connection pools."""

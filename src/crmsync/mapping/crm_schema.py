@@ -1,7 +1,9 @@
-"""What a CRM says about its deals, as the mapping checks need it: fields, pipelines, stages, record types.
+"""What the outside systems say that mapping checks need: a CRM's deal fields, pipelines, stages
+and record types (`CrmSchema`), and Schematic's trait definitions (`Trait`).
 
 Connectors build a `CrmSchema` from HubSpot's properties and pipelines APIs or Salesforce's
-describe; `crm_check.py` checks mapping files against it. Pure data, no I/O.
+describe, the Schematic client lists `Trait`s; `crm_check.py` checks mapping files against them.
+Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -74,3 +76,13 @@ class CrmSchema:
     def all_stages(self) -> tuple[CrmStage, ...]:
         """Every stage: Salesforce's, or those of every HubSpot pipeline."""
         return self.stages or tuple(s for p in self.pipelines for s in p.stages)
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A Schematic trait definition: `trait:` in a mapping file names it by id or display name."""
+
+    id: str
+    name: str
+    trait_type: str = ""
+    entity_type: str = "company"

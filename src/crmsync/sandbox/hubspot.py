@@ -15,6 +15,7 @@ from datetime import datetime
 from starlette.applications import Starlette
 
 from crmsync.sandbox import hubspot_api as api
+from crmsync.sandbox import hubspot_meta as meta
 from crmsync.sandbox.common import (
     Call,
     Clock,
@@ -59,6 +60,7 @@ class HubSpotState:
         self.deals: dict[str, StoredDeal] = {}
         self.companies: dict[str, str] = {}
         self.pipelines: dict[str, Pipeline] = {}
+        self.property_types: dict[str, str] = {}  # custom deal property → HubSpot type (hubspot_meta.py)
         self.requests: list[RecordedRequest] = []
         self.lock = threading.RLock()
         self.search_cache: dict[tuple[object, ...], list[int]] = {}
@@ -215,4 +217,6 @@ def make_hubspot_app(state: HubSpotState) -> Starlette:
         ("GET", "/crm/v4/associations/deals/companies/labels", api.association_labels),
         ("POST", "/crm/v4/associations/companies/deals/batch/read", api.read_associations(api.COMPANY_TO_DEALS)),
         ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
+        ("GET", "/crm/v3/properties/deals", meta.list_properties),
+        ("GET", "/crm/v3/properties/deals/{property_name}", meta.get_property),
     ], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")

@@ -155,7 +155,7 @@ class _App:
         routes = (_QUERY, _MORE, _LIMITS, _DESCRIBE)
         if request.method != "GET" or not any(r.match(path) for r in routes):
             return _canned(404)
-        if (status := self.state.take_failure()) is not None:
+        if (status := self.state.take_failure(path)) is not None:
             return _canned(status)
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")

@@ -90,7 +90,7 @@ class SalesforceState:
         self._custom: dict[str, dict[str, FieldType]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
         self._counter = 0
         self._tokens: set[str] = set()
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str]] = []  # (status, path part)
         self._log: list[LoggedRequest] = []
         self.api_used = 0
 
@@ -281,15 +281,20 @@ class SalesforceState:
         with self._lock:
             self._tokens.clear()
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` API requests with `status` (401, 403, 500, 503 …)."""
+    def fail_next(self, status: int, times: int = 1, *, path_contains: str = "") -> None:
+        """Answer the next `times` API requests (whose path contains `path_contains`, e.g. `/query`)
+        with `status` (401, 403, 500, 503 …)."""
         with self._lock:
-            self._failures.extend([status] * times)
+            self._failures.extend([(status, path_contains)] * times)
 
-    def take_failure(self) -> int | None:
-        """The injected status for this request, if any."""
+    def take_failure(self, path: str = "") -> int | None:
+        """The injected status for a request to `path`, if any."""
         with self._lock:
-            return self._failures.pop(0) if self._failures else None
+            for i, (status, part) in enumerate(self._failures):
+                if part in path:
+                    del self._failures[i]
+                    return status
+            return None
 
     def count_request(self) -> bool:
         """Count one API request; False when the request limit is already used up."""
