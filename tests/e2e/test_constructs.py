@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ def test_each_construct_through_validate_translate_and_plan(harness: Harness, tm
 
 
 def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: Harness, tmp_path: Path) -> None:
-    """A 400-day trial ends 400 days after the deal's close date."""
+    """A 400-day trial ends at the end of the UTC day 400 days after the deal's close date."""
     (tmp_path / "hubspot.yaml").write_text(
         HEAD + "  - {feature: seats, type: numeric, value: 10, expires_after_days: 400}\n"
     )
@@ -151,7 +151,8 @@ def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: H
     hooli = next(c for c in run.plan.changes if (c.company_id, c.feature_id) == ("comp_hooli", "feat_seats"))
     closes = [harness.sb.hubspot.deals[d].properties["closedate"] for d in ("1010", "1011")]
     latest = max(datetime.fromisoformat(c.replace("Z", "+00:00")) for c in closes)
-    assert hooli.after is not None and hooli.after.value.expiration == (latest + timedelta(days=400)).astimezone(UTC)
+    last_day = (latest.astimezone(UTC) + timedelta(days=400)).date()
+    assert hooli.after is not None and hooli.after.value.expiration == datetime.combine(last_day, time(23, 59, 59), UTC)
 
 
 def test_an_expiry_counted_from_a_close_date_with_milliseconds_is_stable(harness: Harness, tmp_path: Path) -> None:
