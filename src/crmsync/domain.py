@@ -224,6 +224,40 @@ class Feature:
     flag_key: str | None = None
 
 
+class LedgerState(StrEnum):
+    """Where an override stands in crmsync's ownership ledger."""
+
+    INTENT = "intent"  # a create is about to be (or may have been) sent; its token is in the note
+    ACTIVE = "active"  # created (or adopted) by crmsync and managed
+    RELEASED = "released"  # no longer managed; the pair is not created again until adopted
+    DELETED = "deleted"  # deleted by crmsync (or found gone)
+    DUPLICATE = "duplicate"  # owned, beside another owned override of the same pair: the next apply deletes one
+
+
+class RunStatus(StrEnum):
+    """How a recorded run ended."""
+
+    RUNNING = "running"  # started, not finished (or the process died: see `crmsync status`)
+    OK = "ok"
+    FAILED = "failed"  # some change failed, or the run stopped on an error
+    REFUSED = "refused"  # a guard (or a stale saved plan) refused; nothing written
+    DECLINED = "declined"  # a person answered no at the prompt; nothing written
+    BUSY = "busy"  # some companies were being reconciled by another process and were skipped
+    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM) part way
+
+
+class Trigger(StrEnum):
+    """What started a run."""
+
+    MANUAL = "manual"  # crmsync plan / apply at a terminal or in CI
+    SAVED_PLAN = "saved-plan"  # crmsync apply FILE
+    DEMO = "demo"
+    WEBHOOK = "webhook"  # a CRM or Schematic event (crmsync serve)
+    POLL = "poll"  # the polling fallback (crmsync serve)
+    SCHEDULE = "schedule"  # the scheduled full resync (crmsync serve)
+    OPS = "ops"  # POST /reconcile (crmsync serve)
+
+
 class Action(StrEnum):
     """What a change does to Schematic, in the order a plan applies them."""
 

@@ -40,6 +40,8 @@ class Settings:
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
+    lease_seconds: float = 60.0  # [locks] lease_seconds: a company's lease lasts this long unless renewed
+    lock_wait_seconds: float = 30.0  # [locks] wait_seconds: how long apply waits for companies another run holds
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
@@ -72,6 +74,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
         guards=_guards(_section(tuning, "guards")),
+        lease_seconds=_number(_section(tuning, "locks"), "lease_seconds", defaults.lease_seconds),
+        lock_wait_seconds=_number(_section(tuning, "locks"), "wait_seconds", defaults.lock_wait_seconds),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )

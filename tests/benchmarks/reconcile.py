@@ -17,13 +17,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from crmsync.cli.wiring import open_context
+from crmsync.app import open_context
 from crmsync.connectors.base import DealQuery
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from crmsync.domain import Trigger
 from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import DealFilter
 from crmsync.sandbox import Sandbox, SandboxData, parse_data
-from crmsync.service.apply import apply_plan
+from crmsync.service.reconcile import Mode, Request, reconcile
 from crmsync.service.sync import build_plan
 from crmsync.settings import load_settings
 
@@ -105,10 +106,15 @@ def main() -> None:
         settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
         maps = load_mappings(settings.mappings)
         with open_context(settings, maps) as ctx:
-            first = measure("plan (empty Schematic)", lambda: build_plan(ctx, maps))
+            first = measure("plan (empty Schematic)", lambda: reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN)))
+            assert first.run is not None
             calls = ctx.schematic.transport.calls
-            report = measure(f"apply ({len(first.plan.changes)} creates)", lambda: apply_plan(ctx, first))
-            print(f"{'':<44} {ctx.schematic.transport.calls - calls} Schematic calls, {len(report.failed)} failed")
+            applied = measure(
+                f"plan + apply ({len(first.run.plan.changes)} creates)",
+                lambda: reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.APPLY)),
+            )
+            failed = len(applied.report.failed) if applied.report else 0
+            print(f"{'':<44} {ctx.schematic.transport.calls - calls} Schematic calls, {failed} failed")
             before = ctx.schematic.transport.calls
             second = measure("plan again (nothing changed)", lambda: build_plan(ctx, maps))
             print(

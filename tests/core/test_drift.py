@@ -154,8 +154,9 @@ def test_the_strictest_policy_of_several_rules_wins() -> None:
 def test_the_fail_refusal_names_the_company_feature_override_and_policy() -> None:
     """apply's message says which override drifted, how, and under which policy."""
     _, drift = run(DriftPolicy.FAIL, [live("cmov_1", *KEY, numeric(5))])
-    message = drift_refusal(Plan((), drift=drift, names={"comp_a": "Acme", "feat_seats": "Seats"}))
-    assert message is not None
+    refusal = drift_refusal(Plan((), drift=drift, names={"comp_a": "Acme", "feat_seats": "Seats"}))
+    assert refusal is not None and refusal.overrides == ("cmov_1",)
+    message = str(refusal)
     assert "Acme / Seats (override cmov_1) was edited by hand: 75 → 5" in message and "drift: fail" in message
     assert drift_refusal(Plan(())) is None
 

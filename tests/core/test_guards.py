@@ -3,8 +3,6 @@ withheld, and which updates count as downgrades."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from crmsync.domain import Action, Change, CompanyId, FeatureId, OverrideId, OverrideValue, ValueType
@@ -14,10 +12,10 @@ from crmsync.reconcile.guards import (
     baseline_counts,
     check_guards,
     is_downgrade,
-    refusal_message,
     shrunk_sources,
     withhold_deletes,
 )
+from crmsync.reconcile.notices import RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 from tests.core.builders import desired, live, numeric
 
@@ -67,12 +65,14 @@ def test_just_over_ten_percent_refuses() -> None:
     assert refusal.affected == 5 and refusal.owned == 49 and "(10.2%)" in str(refusal)
 
 
-def test_the_refusal_names_the_numbers_the_threshold_and_the_flag() -> None:
-    """The message says how many of how many, the share, the limit, and --allow-mass-change."""
-    assert refusal_message(check_guards(deletes(6), 20, POLICY)) == (
-        "refusing to apply: 6 of 20 owned overrides (30%) would be deleted or downgraded; the limit is 10% when "
-        "at least 5 are affected. Review with crmsync plan, then re-run with --allow-mass-change."
+def test_the_refusal_is_data_naming_the_numbers_and_the_threshold_but_no_flag() -> None:
+    """A refusal carries its kind and numbers; its words name the share and limit, never a CLI flag."""
+    (refusal,) = check_guards(deletes(6), 20, POLICY)
+    assert (refusal.kind, refusal.affected, refusal.owned, refusal.limit) == (RefusalKind.MASS_CHANGE_SHARE, 6, 20, 10)
+    assert str(refusal) == (
+        "6 of 20 owned overrides (30%) would be deleted or downgraded; the limit is 10% when at least 5 are affected"
     )
+    assert refusal.to_json()["kind"] == "mass-change-share" and "--" not in str(refusal)
 
 
 def test_more_than_the_absolute_count_refuses_even_at_a_small_share() -> None:
@@ -86,10 +86,10 @@ def test_the_absolute_count_itself_is_allowed() -> None:
     assert check_guards(deletes(50), 10_000, POLICY) == []
 
 
-def test_both_guards_are_named_in_one_message() -> None:
-    """A plan tripping the share and the count guard names both in one line."""
-    message = refusal_message(check_guards(deletes(60), 100, POLICY))
-    assert re.search(r"60 of 100 .*; and 60 owned overrides .* limit is 50 per run\. Review", message), message
+def test_both_guards_are_reported() -> None:
+    """A plan tripping the share and the count guard gets one refusal of each kind."""
+    kinds = [r.kind for r in check_guards(deletes(60), 100, POLICY)]
+    assert kinds == [RefusalKind.MASS_CHANGE_SHARE, RefusalKind.MASS_CHANGE_COUNT]
 
 
 def test_creates_and_upgrades_never_count() -> None:
@@ -157,10 +157,9 @@ def test_withholding_drops_only_the_deletes_a_shrunk_source_drives() -> None:
     sources[OverrideId("cmov_3")] = ("salesforce",)
     kept, warnings = withhold_deletes(DiffResult(changes, ()), sources, {"hubspot": "hubspot returned no deals"})
     assert [c.before.id if c.before else c.action for c in kept.changes] == ["cmov_3", Action.CREATE, "cmov_u0"]
-    assert warnings == (
-        "hubspot returned no deals; 2 delete(s) of overrides it drives are withheld this run. If the CRM is right, "
-        "apply them with crmsync apply --allow-mass-change",
-    )
+    (warning,) = warnings
+    assert (warning.kind, warning.source, warning.withheld) == (WarningKind.SOURCE_SHRUNK, "hubspot", {"delete": 2})
+    assert str(warning) == "hubspot returned no deals; 2 delete(s) of overrides it drives are withheld this run"
 
 
 def test_withholding_drops_the_downgrades_a_shrunk_source_drives_too() -> None:
@@ -169,10 +168,7 @@ def test_withholding_drops_the_downgrades_a_shrunk_source_drives_too() -> None:
     sources = {OverrideId(f"cmov_u{n}"): ("hubspot", "salesforce") for n in (1, 2)} | {OverrideId("cmov_u3"): ()}
     kept, warnings = withhold_deletes(DiffResult((delete(1), down, up, other), ()), sources, {"salesforce": "s"})
     assert kept.changes == (delete(1), up, other)
-    assert warnings == (
-        "s; 1 downgrade(s) of overrides it drives are withheld this run. If the CRM is right, "
-        "apply them with crmsync apply --allow-mass-change",
-    )
+    assert [str(w) for w in warnings] == ["s; 1 downgrade(s) of overrides it drives are withheld this run"]
 
 
 def test_a_partial_read_withholds_the_downgrades_of_what_its_source_drives() -> None:
@@ -182,16 +178,18 @@ def test_a_partial_read_withholds_the_downgrades_of_what_its_source_drives() -> 
     why = {"salesforce": "salesforce read was partial (stopped early)"}
     kept, warnings = withhold_deletes(DiffResult((change, create(1)), ()), sources, {}, partial=why)
     assert kept.changes == (create(1),)
-    assert warnings == (
+    assert [str(w) for w in warnings] == [
         "salesforce read was partial (stopped early); no override it drives is deleted or downgraded this run: "
-        "1 downgrade(s) of overrides it drives are withheld",
-    )
+        "1 downgrade(s) of overrides it drives are withheld"
+    ]
+    assert warnings[0].kind is WarningKind.PARTIAL_READ
 
 
 def test_a_partial_read_that_would_take_nothing_away_says_so() -> None:
     """Nothing to withhold: the partial read is still reported, with no count."""
     _, warnings = withhold_deletes(DiffResult((create(1),), ()), {}, {}, partial={"hubspot": "hubspot read was cut"})
-    assert warnings == ("hubspot read was cut; no override it drives is deleted or downgraded this run",)
+    expected = "hubspot read was cut; no override it drives is deleted or downgraded this run"
+    assert [str(w) for w in warnings] == [expected]
 
 
 def test_a_shrunk_source_keeps_its_old_baseline() -> None:

@@ -118,5 +118,5 @@ def test_deals_read_but_none_counted_is_a_warning() -> None:
     """A CRM whose deals were read but none is in the mapping's stages gets a warning naming their stages."""
     reads = [ReadResult(Source.HUBSPOT, (deal("1", stage="won"), deal("2", stage="won")))]
     warnings = uncounted_warnings(reads, Mappings((mapping(rule(), stages=("closedwon",)),)))
-    assert len(warnings) == 1 and "2 deal(s) read but none" in warnings[0] and "won" in warnings[0]
+    assert len(warnings) == 1 and "2 deal(s) read but none" in str(warnings[0]) and "won" in str(warnings[0])
     assert uncounted_warnings(reads, Mappings((mapping(rule(), stages=("WON",)),))) == ()

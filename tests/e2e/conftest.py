@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from crmsync.app import mapped_context
 from crmsync.cli.demo import sample_mappings
-from crmsync.cli.wiring import mapped_context
+from crmsync.domain import Trigger
 from crmsync.sandbox import Sandbox
-from crmsync.service.apply import ApplyReport, apply_plan
-from crmsync.service.sync import PlanRun, build_plan
+from crmsync.service.apply import ApplyReport
+from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
+from crmsync.service.sync import PlanRun
 from crmsync.settings import Settings, load_settings
 
 NOW = "2026-11-21T12:00:00Z"  # the sample's contracts end in 2027: judge them on a fixed day
@@ -26,14 +28,20 @@ class Harness:
     sb: Sandbox
     settings: Settings
 
-    def plan(self, mappings: Path | None = None) -> PlanRun:
+    def reconcile(self, request: Request, mappings: Path | None = None) -> Outcome:
+        """The one reconcile use case, as every entry point calls it."""
         with mapped_context(mappings, self.settings) as (ctx, maps):
-            return build_plan(ctx, maps)
+            return reconcile(ctx, maps, request)
+
+    def plan(self, mappings: Path | None = None) -> PlanRun:
+        run = self.reconcile(Request(Trigger.MANUAL, Mode.PLAN), mappings).run
+        assert run is not None
+        return run
 
     def apply(self, mappings: Path | None = None) -> tuple[PlanRun, ApplyReport]:
-        with mapped_context(mappings, self.settings) as (ctx, maps):
-            run = build_plan(ctx, maps)
-            return run, apply_plan(ctx, run)
+        outcome = self.reconcile(Request(Trigger.MANUAL, Mode.APPLY), mappings)
+        assert outcome.run is not None, outcome
+        return outcome.run, outcome.report or ApplyReport()
 
     def env(self) -> dict[str, str]:
         """The environment `crmsync …` reads to run like this harness."""

@@ -99,12 +99,18 @@ def test_rejected_hubspot_token_names_the_variable_and_never_the_secret(harness:
     assert harness.sb.schematic.write_count == 0
 
 
-def test_a_failed_run_leaves_the_state_database_unchanged(harness: Harness) -> None:
-    """After a rejected HubSpot token, the ledger and the run history are exactly as before."""
+def test_a_failed_run_changes_only_the_run_history(harness: Harness) -> None:
+    """After a rejected HubSpot token the ledger and baselines are exactly as before; the history gains
+    one failed run naming the variable (never the token)."""
     assert invoke(harness, "apply", "--yes").exit_code == 0
     before = dump_state(harness)
-    assert invoke(harness, "apply", "--yes", env={"HUBSPOT_ACCESS_TOKEN": "wrong"}).exit_code == 1
-    assert dump_state(harness) == before
+    assert invoke(harness, "apply", "--yes", env={"HUBSPOT_ACCESS_TOKEN": "wrong-secret"}).exit_code == 1
+    after = dump_state(harness)
+    added = [row for row in after if row not in before]
+    assert [row for row in before if row not in after] == []
+    (run,) = added
+    assert run[0] == "runs" and "failed" in run
+    assert "HUBSPOT_ACCESS_TOKEN" in str(run) and "wrong-secret" not in str(run)
 
 
 def dump_state(h: Harness) -> list[tuple[object, ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crmsync.cli.wiring import mapped_context
+from crmsync.app import mapped_context
 from crmsync.domain import Action, CompanyId
 from crmsync.service.sync import build_plan
 from tests.e2e.conftest import Harness

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from crmsync.cli.wiring import open_context
+from crmsync.app import open_context
 from crmsync.connectors.base import DealQuery
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.mapping.loader import load_mappings

@@ -79,7 +79,7 @@ def test_an_override_below_the_plan_warns_in_text_and_json(harness: Harness) -> 
     harness.sb.salesforce.update_opportunity("006000000000101AAA", Seats__c=10)
     text = invoke(harness, "plan")
     assert "Acme Corp / Seats: the new override (10) is less generous than plan Starter's 20" in text.output
-    warnings = json.loads(invoke(harness, "plan", "--json").stdout)["warnings"]
+    warnings = [w["message"] for w in json.loads(invoke(harness, "plan", "--json").stdout)["warnings"]]
     assert any(w.startswith("Acme Corp / Seats: the new override (10)") and "no effect" in w for w in warnings)
 
 
@@ -87,7 +87,7 @@ def test_a_false_sso_override_warns_that_it_revokes_the_plans_sso(harness: Harne
     """Initech (Growth, SSO on) with sso_addon false: revokes; Globex (Starter, SSO off): changes nothing."""
     harness.sb.hubspot.update_deal("1006", sso_addon="false")
     result = invoke(harness, "plan", "--json", "--mappings", str(sso_mappings(tmp_path)))
-    warnings = json.loads(result.stdout)["warnings"]
+    warnings = [w["message"] for w in json.loads(result.stdout)["warnings"] if w["kind"] == "entitlement"]
     assert any(w.startswith("Initech / SSO: the new override (off) revokes SSO, which plan Growth grants")
                for w in warnings)  # fmt: skip
     assert any(w.startswith("Globex / SSO: the new override (off) grants the same as plan Starter's off")

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from crmsync.cli.wiring import open_context
-from crmsync.errors import UnsafePlanError
+from crmsync.app import open_context
+from crmsync.domain import RunStatus, Trigger
 from crmsync.mapping.loader import load_mappings
-from crmsync.service.apply import apply_plan
+from crmsync.reconcile.notices import RefusalKind
+from crmsync.service.reconcile import Mode, Request, reconcile
+from crmsync.service.sync import PlanRun
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import grow_to_twenty_then_lose_six, hubspot_only, invoke, ledger, owned_count
 
@@ -79,29 +81,34 @@ def test_a_saved_plan_is_refused_after_the_override_it_changes_was_released(hub:
 
 
 def test_apply_refuses_an_override_released_between_its_plan_and_the_yes(hub: Harness) -> None:
-    """The interactive path: released after the plan was shown, apply_plan refuses (exit 3) and writes nothing."""
+    """The interactive path: released while the plan was shown, the apply is refused and writes nothing."""
     assert invoke(hub, "apply", "--yes").exit_code == 0
     hub.sb.hubspot.update_deal("1010", seats_purchased="90")
-    run = hub.plan()
-    (change,) = run.plan.changes
-    assert change.before is not None and invoke(hub, "release", change.before.id).exit_code == 0
+    released: list[str] = []
+
+    def release_then_say_yes(run: PlanRun, _refusals: object) -> bool:
+        (change,) = run.plan.changes
+        assert change.before is not None and invoke(hub, "release", change.before.id).exit_code == 0
+        released.append(change.before.id)
+        return True
+
     writes = hub.sb.schematic.write_count
-    expected = f"no longer manages override {change.before.id}"
-    with (
-        open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx,
-        pytest.raises(UnsafePlanError, match=expected) as refused,
-    ):
-        apply_plan(ctx, run)
-    assert refused.value.exit_code == 3 and hub.sb.schematic.write_count == writes
+    with open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx:
+        outcome = reconcile(ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY),
+                            release_then_say_yes)
+    (refusal,) = outcome.refusals
+    assert outcome.status is RunStatus.REFUSED and refusal.kind is RefusalKind.UNMANAGED
+    assert f"no longer manages override {released[0]}" in str(refusal)
+    assert hub.sb.schematic.write_count == writes
 
 
 def test_a_saved_plan_is_refused_when_an_override_appeared_where_it_creates(hub: Harness, tmp_path: Path) -> None:
-    """Applying the same saved creates twice: the second run finds them made and refuses, writing nothing."""
+    """Applying the same saved plan twice: the second run says it was already applied, writing nothing."""
     assert invoke(hub, "plan", "--out", str(tmp_path / "plan.json")).exit_code == 0
     assert invoke(hub, "apply", str(tmp_path / "plan.json")).exit_code == 0
     owned, writes = owned_count(hub), hub.sb.schematic.write_count
     again = invoke(hub, "apply", str(tmp_path / "plan.json"))
-    assert again.exit_code == 3 and "was created" in again.output
+    assert again.exit_code == 3 and "already applied by run #" in again.output
     assert owned_count(hub) == owned and hub.sb.schematic.write_count == writes
 
 

@@ -37,7 +37,7 @@ def test_a_partial_salesforce_read_withholds_the_downgrade_it_would_cause(harnes
     run, report = harness.apply()
     assert report.ok and harness.sb.schematic.write_count == writes
     assert [c for c in run.plan.changes if c.action is Action.UPDATE] == []
-    (warning,) = [w for w in run.plan.warnings if w.startswith("salesforce read was partial")]
-    assert "1 downgrade(s) of overrides it drives are withheld" in warning, warning
+    (warning,) = [w for w in run.plan.warnings if str(w).startswith("salesforce read was partial")]
+    assert "1 downgrade(s) of overrides it drives are withheld" in str(warning), warning
     (acme,) = harness.sb.schematic.overrides_for(*ACME_SEATS)
     assert acme["value_numeric"] == 70

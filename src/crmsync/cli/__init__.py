@@ -11,25 +11,23 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
+from crmsync.app import check_online, mapped_context
 from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
-from crmsync.cli.render import render_plan, render_report, summary_line
+from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
-from crmsync.cli.runs import apply_file, render_refusals, show_status, write_plan
-from crmsync.cli.wiring import check_online, mapped_context
-from crmsync.errors import ConfigError, CrmsyncError, MappingError, UnsafePlanError
+from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_status, write_plan
+from crmsync.domain import Trigger
+from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.mapping.loader import load_mappings
-from crmsync.service.apply import apply_plan
-from crmsync.service.history import record_apply, record_plan
-from crmsync.service.safety import raise_if_unsafe, refusal_messages
-from crmsync.service.sync import build_plan
+from crmsync.service.reconcile import Mode, Request, reconcile
+from crmsync.service.sync import PlanRun
 from crmsync.settings import load_settings
 
 app = typer.Typer(
@@ -87,16 +85,17 @@ def plan(
 
     def body() -> int:
         with mapped_context(mappings) as (ctx, maps):
-            run = build_plan(ctx, maps)
-            record_plan(ctx, run, trigger="manual")
-            refused = refusal_messages(ctx, run)
+            outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN))
+            run = outcome.run
+            assert run is not None
             if out_file is not None:
                 write_plan(ctx, run, out_file)
         if as_json:
-            print(json.dumps({**run.plan.to_json(), "refusals": refused}, indent=2, sort_keys=True))
+            refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
+            print(json.dumps({**run.plan.to_json(), "refusals": refusals}, indent=2, sort_keys=True))
         else:
             render_plan(out, run.plan)
-            render_refusals(out, refused)
+            render_refusals(out, refusals_text(outcome.refusals))
         if out_file is not None:
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
             (err if as_json else out).print(saved, markup=False)
@@ -127,31 +126,25 @@ def apply(
 
     def body() -> int:
         settings = load_settings()
-        if allow_mass_change:
-            settings = replace(settings, guards=replace(settings.guards, allow_mass_change=True))
         if plan_file is not None:
             if mappings is not None:
                 raise ConfigError("a saved plan is applied as it is: drop --mappings, or plan again with it")
-            return apply_file(out, settings, plan_file)
-        with mapped_context(mappings, settings) as (ctx, maps):
-            run = build_plan(ctx, maps)
+            return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change)
+        shown: list[bool] = []
+
+        def review(run: PlanRun, _refusals: object) -> bool:
             render_plan(out, run.plan)
-            if run.plan.is_empty:
-                record_plan(ctx, run, trigger="manual", command="apply")
-                return 0
-            try:
-                raise_if_unsafe(ctx, run)
-                if not yes and not _confirm(len(run.plan.changes) + len(run.plan.ledger_only())):
-                    out.print("Nothing applied.")
-                    record_plan(ctx, run, trigger="manual", command="apply", status="declined")
-                    return 1
-                report = apply_plan(ctx, run)  # re-checks the guards and the ledger before any write
-            except UnsafePlanError as exc:
-                record_plan(ctx, run, trigger="manual", command="apply", status="refused", reason=str(exc))
-                raise
-            record_apply(ctx, run, report, trigger="manual")
-        render_report(out, report)
-        return 0 if report.ok else 1
+            shown.append(True)
+            return yes or _confirm(len(run.plan.changes) + len(run.plan.ledger_only()))
+
+        with mapped_context(mappings, settings) as (ctx, maps):
+            request = Request(
+                Trigger.MANUAL, Mode.APPLY, allow_mass_change=allow_mass_change, lock_wait=settings.lock_wait_seconds
+            )
+            outcome = reconcile(ctx, maps, request, review)
+        if not shown and outcome.run is not None:
+            render_plan(out, outcome.run.plan)
+        return apply_exit(out, err, outcome)
 
     guarded(body)
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from crmsync.app import mapped_context
 from crmsync.cli.render import render_plan, render_report
-from crmsync.cli.wiring import mapped_context
+from crmsync.domain import RunStatus, Trigger
 from crmsync.sandbox import Sandbox
-from crmsync.service.apply import apply_plan
-from crmsync.service.history import record_apply, record_plan
-from crmsync.service.sync import build_plan
+from crmsync.service.apply import ApplyReport
+from crmsync.service.reconcile import Mode, Request, reconcile
 from crmsync.settings import load_settings
 
 
@@ -57,18 +57,18 @@ def run_demo(console: Console) -> int:
         manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
         with mapped_context(settings.mappings, settings) as (ctx, maps):
             console.print(Rule("1/3  crmsync plan"))
-            first = build_plan(ctx, maps)
-            record_plan(ctx, first, trigger="demo")
+            first = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.PLAN)).run
+            assert first is not None
             render_plan(console, first.plan)
 
             console.print(Rule("2/3  crmsync apply --yes"))
-            report = apply_plan(ctx, first)
-            record_apply(ctx, first, report, trigger="demo")
+            applied = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.APPLY))
+            report = applied.report or ApplyReport()
             render_report(console, report)
 
             console.print(Rule("3/3  crmsync plan (again: nothing should change)"))
-            second = build_plan(ctx, maps)
-            record_plan(ctx, second, trigger="demo")
+            second = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.PLAN)).run
+            assert second is not None
             render_plan(console, second.plan)
         untouched = all(sb.schematic.overrides.get(i) == o for i, o in manual_before.items())
         console.print(Rule())
@@ -76,7 +76,7 @@ def run_demo(console: Console) -> int:
             note = "; ".join(n.get("note", "") for n in before.get("notes", []))
             state = "untouched" if sb.schematic.overrides.get(override_id) == before else "CHANGED"
             console.print(f"Manual override {override_id} ({note}): {state}.")
-        ok = report.ok and second.plan.is_empty and untouched
+        ok = applied.status is RunStatus.OK and second.plan.is_empty and untouched
         console.print(
             "Demo passed: the second plan is empty and the manual override is untouched."
             if ok

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from crmsync.app import mapped_context, schematic_context
 from crmsync.cli.options import Guard, MappingsOption
-from crmsync.cli.wiring import mapped_context, schematic_context
 from crmsync.errors import ConfigError
 from crmsync.reconcile.plan import live_json
 from crmsync.service.manage import Adopted, adopt, release

@@ -6,11 +6,14 @@ companies, deal errors and warnings; then one summary line. JSON output is `Plan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from crmsync.domain import Action
+from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.service.apply import ApplyReport
 
@@ -69,7 +72,7 @@ def render_plan(console: Console, plan: Plan) -> None:
     for problem in plan.problems:
         console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {warning_text(warning)}", highlight=False)
     console.print(summary_line(plan), highlight=False)
 
 
@@ -106,9 +109,63 @@ def render_report(console: Console, report: ApplyReport) -> None:
             )
     if report.stopped:
         console.print(f"[bold red]stopped:[/] {report.stopped}", highlight=False)
+    if report.busy:
+        console.print(
+            f"[bold yellow]busy:[/] {len(report.busy)} company(ies) were being reconciled by another process and "
+            f"were skipped: {', '.join(report.busy)}; run apply again",
+            highlight=False,
+        )
+    if report.refused:
+        console.print(
+            f"[bold red]refused:[/] {len(report.refused)} company(ies) changed since the plan and were not applied: "
+            f"{', '.join(report.refused)}; make a new plan",
+            highlight=False,
+        )
     console.print(f"Applied {len(done)} of {len(report.results) + report.not_attempted} change(s).", highlight=False)
 
 
 def count_of(n: int, one: str, many: str | None = None) -> str:
     """`1 conflict`, `2 conflicts` (`many`: an irregular plural)."""
     return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+FLAG = "--allow-mass-change"
+
+
+def refusal_text(refusal: Refusal, *, where: str = "") -> str:
+    """A refusal in the CLI's words: what refuses, and what a person can do about it here."""
+    head = f"refusing to apply{' ' + where if where else ''}: {refusal}"
+    if refusal.kind in MASS_CHANGE:
+        return f"{head}. Review with crmsync plan, then re-run with {FLAG}."
+    if refusal.kind is RefusalKind.DRIFT_FAIL:
+        ids = " ".join(refusal.overrides)
+        return (
+            f"{head}. Put it back by hand, stop managing it with crmsync release {ids}, or set drift: overwrite "
+            "(restore) or drift: keep (respect the edit)."
+        )
+    if refusal.kind is RefusalKind.UNMANAGED:
+        return f"{head}; nothing was written. Make a new plan with crmsync plan and review it."
+    if refusal.kind is RefusalKind.STALE_PLAN:
+        return f"{head}. Make a new plan with crmsync plan --out FILE and review it."
+    if refusal.kind is RefusalKind.ALREADY_APPLIED:
+        return f"{head}; nothing was written. crmsync status shows that run."
+    if refusal.kind is RefusalKind.BEING_APPLIED:
+        return f"{head}; nothing was written. Wait for it to finish; crmsync status shows it."
+    return head
+
+
+def refusals_text(refusals: Sequence[Refusal], *, where: str = "") -> list[str]:
+    """The refusals in words, the mass-change ones joined in one line as before."""
+    mass = [r for r in refusals if r.kind in MASS_CHANGE]
+    lines = [refusal_text(r, where=where) for r in refusals if r.kind not in MASS_CHANGE]
+    if mass:
+        joined = "; and ".join(str(r) for r in mass)
+        lines.append(f"refusing to apply: {joined}. Review with crmsync plan, then re-run with {FLAG}.")
+    return lines
+
+
+def warning_text(warning: PlanWarning) -> str:
+    """A warning in the CLI's words (a source's withheld deletes name the flag that applies them)."""
+    if warning.kind is WarningKind.SOURCE_SHRUNK and warning.withheld:
+        return f"{warning}. If the CRM is right, apply them with crmsync apply {FLAG}"
+    return str(warning)

@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from crmsync.app import mapped_context
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.cli.render import SYMBOL
-from crmsync.cli.wiring import mapped_context
 from crmsync.domain import Action, RuleRef
 from crmsync.mapping.cases import load_cases
 from crmsync.mapping.loader import load_mappings

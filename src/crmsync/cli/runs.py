@@ -16,10 +16,12 @@ from typing import Any
 
 from rich.console import Console
 
-from crmsync.cli.render import count_of, render_plan, render_report
-from crmsync.cli.wiring import schematic_context
-from crmsync.errors import ConfigError, UnsafePlanError
-from crmsync.service.saved import apply_saved, load_plan, record_saved, save_plan
+from crmsync.app import schematic_context
+from crmsync.cli.render import count_of, refusals_text, render_plan, render_report
+from crmsync.domain import RunStatus, Trigger
+from crmsync.errors import ConfigError
+from crmsync.service.reconcile import Mode, Outcome, Request, SavedDocument, reconcile
+from crmsync.service.saved import save_plan
 from crmsync.service.sync import Context, PlanRun
 from crmsync.settings import Settings
 from crmsync.store.repository import Store
@@ -63,22 +65,46 @@ def read_plan(path: Path) -> Any:
         raise ConfigError(f"{path} is not a crmsync plan file: {exc}") from exc
 
 
-def apply_file(console: Console, settings: Settings, path: Path) -> int:
-    """`crmsync apply FILE`: apply exactly the saved plan, or refuse with nothing written."""
+def apply_file(console: Console, settings: Settings, path: Path, *, allow_mass_change: bool = False) -> int:
+    """`crmsync apply FILE`: apply exactly the saved plan, once, or refuse with nothing written."""
     doc = read_plan(path)
+    shown: list[bool] = []
+
+    def review(run: PlanRun, _refusals: object) -> bool:
+        render_plan(console, run.plan)
+        shown.append(True)
+        return True  # a saved plan was reviewed when it was made
+
     with schematic_context(settings) as ctx:
-        try:
-            run, saved = load_plan(ctx, doc, str(path))
-            render_plan(console, run.plan)
-            if run.plan.is_empty:
-                return 0
-            report = apply_saved(ctx, run, saved)
-        except UnsafePlanError as exc:
-            checksum = doc.get("checksum") if isinstance(doc, dict) else None
-            record_saved(ctx, "refused", {"plan_checksum": checksum}, [str(exc)])
-            raise
-    render_report(console, report)
-    return 0 if report.ok else 1
+        request = Request(
+            Trigger.SAVED_PLAN,
+            Mode.APPLY_SAVED,
+            saved=SavedDocument(doc, str(path)),
+            allow_mass_change=allow_mass_change,
+            lock_wait=settings.lock_wait_seconds,
+        )
+        outcome = reconcile(ctx, None, request, review)
+    if not shown and outcome.run is not None and not outcome.refused:
+        render_plan(console, outcome.run.plan)
+    return apply_exit(console, Console(stderr=True, highlight=False, soft_wrap=True), outcome, where=str(path))
+
+
+def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: str = "") -> int:
+    """Word an apply's outcome; its exit code: 0 all applied, 1 a change failed or companies were busy,
+    3 refused (nothing written for what was refused)."""
+    if outcome.status is RunStatus.REFUSED and outcome.report is None:
+        for line in refusals_text(outcome.refusals, where=where):
+            errors.print(f"crmsync: {line}", markup=False)
+        return 3
+    if outcome.status is RunStatus.DECLINED:
+        console.print("Nothing applied.")
+        return 1
+    if outcome.report is None:
+        return 0
+    render_report(console, outcome.report)
+    if outcome.status is RunStatus.REFUSED:
+        return 3
+    return 0 if outcome.status is RunStatus.OK else 1
 
 
 def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 20) -> int:

@@ -11,7 +11,7 @@ The service calls these from build_plan and before every apply; settings hold th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,9 +19,8 @@ from crmsync.domain import Action, Change, OverrideId
 from crmsync.reconcile.combine import generosity
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import DriftAction
+from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
-
-FLAG = "--allow-mass-change"
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,7 @@ class GuardPolicy:
     """A source returning fewer deals than this share (in %) of its last successful apply, or none
     at all, has every delete it drives withheld this run."""
     allow_mass_change: bool = False
-    """`--allow-mass-change`: this run only, nothing is refused and no delete is withheld."""
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """One guard that refuses the plan, with its numbers."""
-
-    affected: int
-    owned: int
-    reason: str  # e.g. "3 of 20 owned overrides (15%) would be deleted or downgraded; the limit is …"
-
-    def __str__(self) -> str:
-        return self.reason
+    """This run only (the CLI's `--allow-mass-change`): nothing is refused and no delete is withheld."""
 
 
 def is_downgrade(change: Change) -> bool:
@@ -75,31 +62,29 @@ def check_guards(plan: Plan, owned_count: int, policy: GuardPolicy) -> list[Refu
     if count >= policy.min_affected and share * 100 > _exact(policy.max_percent):
         refusals.append(
             Refusal(
-                count,
-                owned_count,
+                RefusalKind.MASS_CHANGE_SHARE,
                 f"{count} of {owned_count} owned overrides ({_percent(share * 100)}%) would be deleted or "
                 f"downgraded; the limit is {_percent(_exact(policy.max_percent))}% when at least "
                 f"{policy.min_affected} are affected",
+                count,
+                owned_count,
+                policy.max_percent,
             )
         )
     if count > policy.max_count:
         refusals.append(
             Refusal(
+                RefusalKind.MASS_CHANGE_COUNT,
+                f"{count} owned overrides would be deleted or downgraded; the limit is {policy.max_count} per run",
                 count,
                 owned_count,
-                f"{count} owned overrides would be deleted or downgraded; the limit is {policy.max_count} per run",
+                policy.max_count,
             )
         )
     return refusals
 
 
-def refusal_message(refusals: Sequence[Refusal]) -> str:
-    """One line naming every tripped guard, its numbers, its threshold and the flag."""
-    reasons = "; and ".join(r.reason for r in refusals)
-    return f"refusing to apply: {reasons}. Review with crmsync plan, then re-run with {FLAG}."
-
-
-def drift_refusal(plan: Plan) -> str | None:
+def drift_refusal(plan: Plan) -> Refusal | None:
     """Why apply refuses a plan with drift under `drift: fail` (naming each override), or None."""
     failing = [d for d in plan.drift if d.action is DriftAction.REFUSE]
     if not failing:
@@ -109,10 +94,11 @@ def drift_refusal(plan: Plan) -> str | None:
         + (f"edited by hand: {d.last_applied.describe()} → {d.live.describe()}" if d.live else "deleted by hand")
         for d in failing
     )
-    ids = " ".join(d.override_id for d in failing)
-    return (
-        f"refusing to apply: drift under the policy drift: fail: {each}. Put it back by hand, stop managing it "
-        f"with crmsync release {ids}, or set drift: overwrite (restore) or drift: keep (respect the edit)."
+    return Refusal(
+        RefusalKind.DRIFT_FAIL,
+        f"drift under the policy drift: fail: {each}",
+        affected=len(failing),
+        overrides=tuple(d.override_id for d in failing),
     )
 
 
@@ -140,7 +126,7 @@ def withhold_deletes(
     sources: Mapping[OverrideId, Collection[str]],
     shrunk: Mapping[str, str],
     partial: Mapping[str, str] | None = None,
-) -> tuple[DiffResult, tuple[str, ...]]:
+) -> tuple[DiffResult, tuple[PlanWarning, ...]]:
     """Drop what a suspicious read would take away from the owned overrides its source drives (by
     their ledger `sources`): the deletes and the downgrades. `shrunk` and `partial` (a read that
     ended early: the diff already keeps its deletes) map each such source to why; one warning each."""
@@ -159,25 +145,28 @@ def withhold_deletes(
             continue
         for source in hit:
             withheld[source][kind] += 1
-    warnings = [_partial_warning(why, *withheld[source]) for source, why in partial.items()]
-    warnings += [_shrunk_warning(why, *withheld[source]) for source, why in shrunk.items()]
+    warnings = [_partial_warning(source, why, *withheld[source]) for source, why in partial.items()]
+    warnings += [_shrunk_warning(source, why, *withheld[source]) for source, why in shrunk.items()]
     return DiffResult(tuple(kept), result.conflicts), tuple(warnings)
 
 
-def _partial_warning(why: str, deletes: int, downgrades: int) -> str:
+def _partial_warning(source: str, why: str, deletes: int, downgrades: int) -> PlanWarning:
     text = f"{why}; no override it drives is deleted or downgraded this run"
     if deletes or downgrades:
         text += f": {_withheld(deletes, downgrades)} of overrides it drives are withheld"
-    return text
+    return PlanWarning(WarningKind.PARTIAL_READ, text, source, _counts(deletes, downgrades))
 
 
-def _shrunk_warning(why: str, deletes: int, downgrades: int) -> str:
+def _shrunk_warning(source: str, why: str, deletes: int, downgrades: int) -> PlanWarning:
     if not (deletes or downgrades):
-        return f"{why}; nothing it drives would be deleted or downgraded anyway"
-    return (
-        f"{why}; {_withheld(deletes, downgrades)} of overrides it drives are withheld this run. If the CRM is "
-        f"right, apply them with crmsync apply {FLAG}"
-    )
+        text = f"{why}; nothing it drives would be deleted or downgraded anyway"
+    else:
+        text = f"{why}; {_withheld(deletes, downgrades)} of overrides it drives are withheld this run"
+    return PlanWarning(WarningKind.SOURCE_SHRUNK, text, source, _counts(deletes, downgrades))
+
+
+def _counts(deletes: int, downgrades: int) -> dict[str, int]:
+    return {k: n for k, n in (("delete", deletes), ("downgrade", downgrades)) if n}
 
 
 def _withheld(deletes: int, downgrades: int) -> str:

@@ -31,6 +31,7 @@ from crmsync.domain import (
 from crmsync.reconcile.adopt import Adoption
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import LEDGER_ONLY, Drift
+from crmsync.reconcile.notices import PlanWarning
 
 ORDER = {Action.DELETE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 
@@ -43,7 +44,7 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     pending: tuple[Pending, ...] = ()
     problems: tuple[DealProblem, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)  # comp_/feat_ id → display name
     drift: tuple[Drift, ...] = ()  # owned overrides changed or deleted by hand, and what this run does
     adoptions: tuple[Adoption, ...] = ()  # unowned overrides crmsync could take over (`auto`: apply does)
@@ -55,7 +56,7 @@ class Plan:
         *,
         pending: tuple[Pending, ...] = (),
         problems: tuple[DealProblem, ...] = (),
-        warnings: tuple[str, ...] = (),
+        warnings: tuple[PlanWarning, ...] = (),
         names: Mapping[str, str] | None = None,
         drift: tuple[Drift, ...] = (),
         adoptions: tuple[Adoption, ...] = (),
@@ -128,7 +129,7 @@ class Plan:
                 }
                 for p in self.problems
             ],
-            "warnings": list(self.warnings),
+            "warnings": [w.to_json() for w in self.warnings],
             "drift": [self._drift_json(d) for d in self.drift],
             "adoptable": [self._adoption_json(a) for a in self.adoptions],
             "checksum": _checksum(changes),

@@ -35,6 +35,7 @@ from crmsync.domain import (
 from crmsync.errors import ConfigError, UnsafePlanError
 from crmsync.reconcile.adopt import Adoption
 from crmsync.reconcile.drift import Drift, DriftAction, DriftPolicy
+from crmsync.reconcile.notices import PlanWarning
 from crmsync.reconcile.plan import Plan, parse_time, value_from_json, value_json
 
 FORMAT = "crmsync-plan/1"
@@ -100,7 +101,8 @@ def decode(doc: Any, where: str) -> SavedPlan:
         names: dict[str, str] = {}
         for entry in (*doc["changes"], *doc.get("drift", ()), *doc.get("adoptable", ())):
             names |= {entry["company_id"]: entry["company"], entry["feature_id"]: entry["feature"]}
-        plan = Plan(changes, warnings=tuple(doc.get("warnings", ())), names=names, drift=drift, adoptions=adoptions)
+        warnings = tuple(PlanWarning.from_json(w) for w in doc.get("warnings", ()))
+        plan = Plan(changes, warnings=warnings, names=names, drift=drift, adoptions=adoptions)
         saved = SavedPlan(plan, tuple(doc["read"]), dict(doc["intents"]), dict(doc["deals"]), doc["created_at"])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: unreadable plan file ({type(exc).__name__}: {exc})") from exc

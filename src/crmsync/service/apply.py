@@ -2,24 +2,24 @@
 
 Ownership is recorded before each create (an intent with a unique token, also written
 into the override's note) and confirmed after; a create whose response is lost is
-found again by its token, never sent twice. Adoptions (`on_conflict: adopt`) and drift releases
-are recorded before the first write. Each change succeeds or fails on its own;
+found again by its token, never sent twice. Each change succeeds or fails on its own;
 an unreachable API or rejected key stops the rest (nothing half-written is left unknown).
+Called only by the reconcile use case (service/reconcile.py), under the companies' leases.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
-from crmsync.service.ownership import record_ownership, sources_of
-from crmsync.service.safety import raise_if_unmanaged, raise_if_unsafe
-from crmsync.service.sync import TOKEN_MARK, Context, PlanRun, token_in
-from crmsync.store.repository import ChangeResult
+from crmsync.service.ownership import sources_of
+from crmsync.service.sync import TOKEN_MARK, Context, token_in
+from crmsync.store.repository import ChangeResult, LedgerConflict
 
 NOTE_LIMIT = 900
 
@@ -30,6 +30,8 @@ class ApplyReport:
 
     results: list[ChangeResult] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)  # ledger-only records (adopt, release, forget)
+    busy: list[str] = field(default_factory=list)  # companies another process held until the wait ran out
+    refused: list[str] = field(default_factory=list)  # companies whose fresh re-plan a guard refused
     stopped: str = ""  # why the remaining changes were not attempted
     not_attempted: int = 0
 
@@ -41,33 +43,28 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         """True when every change succeeded and nothing was left out."""
-        return not self.failed and not self.stopped
+        return not self.failed and not self.stopped and not self.busy and not self.refused
 
 
-def apply_plan(ctx: Context, run: PlanRun) -> ApplyReport:
-    """Execute the plan's changes in order; record each outcome in the ledger.
-
-    Refuses (UnsafePlanError, nothing written) when a blast-radius guard trips, or when the plan
-    would write an override crmsync no longer manages (the ledger is read again here, so a release
-    between plan and apply, saved or interactive, is respected)."""
-    raise_if_unsafe(ctx, run)
-    raise_if_unmanaged(ctx, run)
-    for token, found_id in run.found_intents.items():
-        ctx.store.confirm(token, found_id)
-    report = ApplyReport(recorded=record_ownership(ctx.store, run.plan))
-    changes = list(run.plan.changes)
+def apply_changes(
+    ctx: Context, changes: Sequence[Change], report: ApplyReport, *, before_each: Callable[[], None] | None = None
+) -> None:
+    """Execute changes in order, each on its own, into `report`. The caller holds the leases of their
+    companies and has re-read those companies (service/reconcile.py); `before_each` renews the leases.
+    An unreachable API or a rejected key stops the rest (counted as not attempted)."""
     for index, change in enumerate(changes):
+        if before_each is not None:
+            before_each()
         try:
             override_id = _execute(ctx, change)
             report.results.append(_result(change, override_id, ok=True))
         except (AuthError, ServiceUnreachable) as exc:
             report.results.append(_result(change, None, ok=False, message=str(exc)))
-            report.not_attempted = len(changes) - index - 1
+            report.not_attempted += len(changes) - index - 1
             report.stopped = f"{exc}; {report.not_attempted} remaining change(s) not attempted"
-            break
-        except ServiceError as exc:
+            return
+        except (ServiceError, LedgerConflict) as exc:
             report.results.append(_result(change, None, ok=False, message=str(exc)))
-    return report
 
 
 def _execute(ctx: Context, change: Change) -> OverrideId | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from crmsync.domain import Action, Change, Company
 from crmsync.errors import ServiceError
 from crmsync.reconcile.entitlements import PlanEntitlements, entitlement_warnings
+from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.schematic.client import SchematicClient
 
 
@@ -21,7 +22,7 @@ def plan_warnings(
     changes: Iterable[Change],
     companies: Iterable[Company],
     names: Mapping[str, str],
-) -> tuple[str, ...]:
+) -> tuple[PlanWarning, ...]:
     """Warnings for the creates and updates that the companies' plan entitlements make pointless."""
     writes = [c for c in changes if c.action is not Action.DELETE]
     versions = {c.id: c.plan_version_id for c in companies}
@@ -33,4 +34,8 @@ def plan_warnings(
             entitlements[version] = schematic.plan_entitlements(version)
         except ServiceError as exc:
             unread.append(f"could not read the entitlements of plan version {version} ({exc}); not checked")
-    return (*entitlement_warnings(writes, versions, entitlements, names), *unread)
+    judged = entitlement_warnings(writes, versions, entitlements, names)
+    return (
+        *(PlanWarning(WarningKind.ENTITLEMENT, w) for w in judged),
+        *(PlanWarning(WarningKind.ENTITLEMENTS_UNREAD, w) for w in unread),
+    )

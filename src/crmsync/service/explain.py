@@ -30,6 +30,7 @@ from crmsync.errors import CrmsyncError
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Skip
 from crmsync.reconcile.combine import combine
+from crmsync.reconcile.notices import PlanWarning
 from crmsync.reconcile.plan import desired_json, live_json, value_json
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.sync import Context, PlanRun, build_plan
@@ -55,7 +56,7 @@ class Explanation:
     features: tuple[FeatureStory, ...]
     skipped: tuple[tuple[Deal, Skip], ...]  # counted deals that gave a rule nothing
     problems: tuple[DealProblem, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[PlanWarning, ...]
     names: Mapping[str, str]
 
     def name(self, ident: str) -> str:
@@ -76,7 +77,7 @@ class Explanation:
                 {"source": p.source.value, "deal_id": p.deal_id, "message": p.message, "rule": _rule(p)}
                 for p in self.problems
             ],
-            "warnings": list(self.warnings),
+            "warnings": [w.to_json() for w in self.warnings],
         }
 
     def _feature_json(self, story: FeatureStory) -> dict[str, Any]:

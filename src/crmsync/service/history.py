@@ -1,38 +1,38 @@
 """Run history: every plan and apply is stored with its counts, per-change results and
-errors, for `crmsync status`. Called by the entry points after a run.
+errors, for `crmsync status`. The reconcile use case opens the record when a run starts and
+closes it here, so a run that never finished shows as `running`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crmsync.domain import RunStatus
 from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
-from crmsync.service.safety import remember_counts
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 
 
-def record_plan(
-    ctx: Context, run: PlanRun, *, trigger: str, command: str = "plan", status: str = "ok", reason: str = ""
-) -> int:
-    """Store a run that computed a plan and wrote nothing (`reason`: why, when it was refused)."""
-    run_id = ctx.store.start_run(command, trigger)
-    summary = run_summary(run, details=run_details(run))
-    ctx.store.finish_run(run_id, status, summary, run_errors(run, reason=reason))
-    if command == "apply" and status == "ok":
-        remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
-    return run_id
-
-
-def record_apply(ctx: Context, run: PlanRun, report: ApplyReport, *, trigger: str) -> int:
-    """Store an apply run with each change's outcome."""
-    run_id = ctx.store.start_run("apply", trigger)
-    summary = run_summary(run, report, details=run_details(run, applied=report.ok))
-    status = "ok" if report.ok else "failed"
-    ctx.store.finish_run(run_id, status, summary, run_errors(run, report), report.results)
-    if report.ok:
-        remember_counts(ctx, run)
-    return run_id
+def finish_run(
+    ctx: Context,
+    run_id: int,
+    status: RunStatus,
+    run: PlanRun | None,
+    report: ApplyReport | None = None,
+    *,
+    reasons: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Close a run record with its counts, details, failures and per-change results."""
+    if run is None:
+        summary: dict[str, Any] = dict(extra or {})
+        ctx.store.finish_run(run_id, status, summary, list(reasons))
+        return
+    details = run_details(run, applied=report is not None and report.ok) if run.reads else None
+    summary = {**run_summary(run, report, details=details), **(extra or {})}
+    errors = list(reasons) + run_errors(run, report)
+    ctx.store.finish_run(run_id, status, summary, errors, report.results if report else ())
 
 
 def run_summary(
@@ -56,12 +56,16 @@ def run_summary(
     return summary
 
 
-def run_errors(run: PlanRun, report: ApplyReport | None = None, *, reason: str = "") -> list[str]:
-    """A run's failures, one line each: why it was refused, the deal errors, the failed changes and
-    why the rest were not attempted."""
-    errors = ([reason] if reason else []) + [str(p) for p in run.plan.problems]
+def run_errors(run: PlanRun, report: ApplyReport | None = None) -> list[str]:
+    """A run's failures, one line each: the deal errors, the failed changes, why the rest were not
+    attempted, and the companies skipped as busy or refused."""
+    errors = [str(p) for p in run.plan.problems]
     if report is not None:
         errors += [r.message for r in report.failed] + ([report.stopped] if report.stopped else [])
+        if report.busy:
+            errors.append(f"{len(report.busy)} company(ies) busy in another process, skipped: {', '.join(report.busy)}")
+        if report.refused:
+            errors.append(f"{len(report.refused)} company(ies) refused after a fresh plan: {', '.join(report.refused)}")
     return errors
 
 
@@ -102,6 +106,6 @@ def run_details(run: PlanRun, *, applied: bool = False) -> dict[str, Any]:
             if not applied or d.action is DriftAction.KEEP
         ],
         "deals": source_deal_counts(run.reads),
-        "warnings": list(plan.warnings),
+        "warnings": [w.to_json() for w in plan.warnings],
         "names": {ident: plan.name(ident) for ident in sorted(touched)},
     }

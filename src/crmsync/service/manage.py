@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import CompanyId, Feature, FeatureId
+from crmsync.domain import CompanyId, Feature, FeatureId, LedgerState
 from crmsync.errors import CrmsyncError
 from crmsync.mapping.check import match_feature
 from crmsync.mapping.rules import Mappings
@@ -33,7 +33,7 @@ class Adopted:
 
 def release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> list[Owned]:
     """Mark ledger rows released (by override id, or by company and optional feature); all or nothing."""
-    active = [o for o in ctx.store.owned() if o.status == "active" and o.override_id]
+    active = [o for o in ctx.store.owned() if o.status == LedgerState.ACTIVE and o.override_id]
     if override_ids:
         by_id = {str(o.override_id): o for o in active}
         unknown = [i for i in override_ids if i not in by_id]

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from crmsync.domain import CompanyId, DesiredOverride, FeatureId, LiveOverride, OverrideId, RuleRef
+from crmsync.domain import CompanyId, DesiredOverride, FeatureId, LedgerState, LiveOverride, OverrideId, RuleRef
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.adopt import Adoption, adoptable
 from crmsync.reconcile.diff import DiffResult, diff
@@ -61,7 +61,7 @@ class Ownership:
 def held_keys(released: Iterable[Owned], owned: Iterable[Owned]) -> set[Key]:
     """Pairs released from management and not managed again since (never created while held): an
     active row frees a pair; an unconfirmed create intent does not (it may predate the release)."""
-    active = {(o.company_id, o.feature_id) for o in owned if o.status == "active"}
+    active = {(o.company_id, o.feature_id) for o in owned if o.status == LedgerState.ACTIVE}
     return {(r.company_id, r.feature_id) for r in released} - active
 
 
@@ -69,7 +69,7 @@ def applied(owned: Iterable[Owned]) -> list[Applied]:
     """The active ledger rows whose last-applied value is known (older rows are not judged)."""
     rows: list[Applied] = []
     for o in owned:
-        if o.status != "active" or o.override_id is None or not o.last_applied:
+        if o.status != LedgerState.ACTIVE or o.override_id is None or not o.last_applied:
             continue
         try:
             rows.append(Applied(o.override_id, o.company_id, o.feature_id, value_from_json(o.last_applied)))

@@ -20,6 +20,7 @@ from crmsync.mapping.check import check_consistency, check_types, resolve_featur
 from crmsync.mapping.crm_check import check_company_keys, check_crm, resolve_traits
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.schematic.client import SchematicClient
 
 
@@ -29,7 +30,7 @@ class Checked:
 
     mappings: Mappings
     resolved: Mapping[str, FeatureId]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
 
 
 def crm_schemas(connectors: Mapping[Source, Connector], sources: Collection[Source]) -> dict[Source, CrmSchema]:
@@ -54,11 +55,12 @@ def preflight(
     resolved, problems = resolve_features(mappings, features)
     problems += check_types(mappings, features, resolved) + check_consistency(mappings, resolved)
     problems += check_crm(mappings, crm_schemas(connectors, mappings.sources()))
-    warnings: list[str] = []
+    warnings: list[PlanWarning] = []
     if companies is not None:
         carried = {k for c in companies for k in c.keys}
-        key_problems, warnings = check_company_keys(mappings, carried, len(companies))
+        key_problems, texts = check_company_keys(mappings, carried, len(companies))
         problems += key_problems
+        warnings = [PlanWarning(WarningKind.OTHER, text) for text in texts]
     if any(r.trait for f in mappings.files for r in f.overrides):
         mappings, trait_problems = resolve_traits(mappings, schematic.list_traits())
         problems += trait_problems

@@ -1,18 +1,18 @@
 """The guards around every apply: refuse an unsafe plan (mass change, or drift under `drift:
 fail`) or one that would write what crmsync no longer manages (the ledger moved since the plan
 was made) before anything is written, and remember each source's deal count after a successful
-apply (the baseline build_plan compares the next read with). Called by apply_plan (the only
-writer), the CLI and the run history.
+apply (the baseline build_plan compares the next read with). Called by the reconcile use case.
+Refusals are data (reconcile/notices.py); the entry points word them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from crmsync.domain import Action
-from crmsync.errors import UnsafePlanError
+from crmsync.domain import Action, LedgerState
 from crmsync.reconcile.drift import DriftAction
-from crmsync.reconcile.guards import Refusal, baseline_counts, check_guards, drift_refusal, refusal_message
+from crmsync.reconcile.guards import baseline_counts, check_guards, drift_refusal
+from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.service.ownership import held_keys
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 from crmsync.store.repository import Owned
@@ -22,26 +22,15 @@ CLOSES_ROW = (DriftAction.RECREATE, DriftAction.FORGET)  # drift whose ledger ro
 
 def owned_count(owned: Collection[Owned]) -> int:
     """How many overrides crmsync owns and knows the id of (the guards' denominator)."""
-    return sum(1 for o in owned if o.status == "active" and o.override_id)
+    return sum(1 for o in owned if o.status == LedgerState.ACTIVE and o.override_id)
 
 
-def refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
-    """The guards this plan trips under the context's policy (none with --allow-mass-change)."""
-    return check_guards(run.plan, owned_count(run.owned), ctx.guards)
-
-
-def refusal_messages(ctx: Context, run: PlanRun) -> list[str]:
-    """Why apply would refuse this plan: drift under `drift: fail`, then the tripped guards."""
-    found = refusals(ctx, run)
+def refusals(ctx: Context, run: PlanRun, owned: Collection[Owned] | None = None) -> list[Refusal]:
+    """Why apply would refuse this plan: drift under `drift: fail`, then the tripped guards (none of
+    those when the policy allows a mass change). `owned`: the guard's denominator (default the plan's)."""
     drift = drift_refusal(run.plan)
-    return ([drift] if drift else []) + ([refusal_message(found)] if found else [])
-
-
-def raise_if_unsafe(ctx: Context, run: PlanRun) -> None:
-    """UnsafePlanError (exit 3) naming what refuses it and what to do; nothing written."""
-    messages = refusal_messages(ctx, run)
-    if messages:
-        raise UnsafePlanError(" ".join(messages))
+    found = check_guards(run.plan, owned_count(run.owned if owned is None else owned), ctx.guards)
+    return ([drift] if drift else []) + found
 
 
 def remember_counts(ctx: Context, run: PlanRun) -> None:
@@ -59,8 +48,8 @@ def unmanaged(run: PlanRun, owned: Collection[Owned], released: Collection[Owned
     deletes or closes, a released pair it creates, a released override it adopts. One line each."""
     plan, gone = run.plan, {r.override_id for r in released if r.override_id}
     held = held_keys(released, owned)
-    intents = {o.token for o in owned if o.status == "intent"}
-    allowed = {o.override_id for o in owned if o.status == "active" and o.override_id}
+    intents = {o.token for o in owned if o.status == LedgerState.INTENT}
+    allowed = {o.override_id for o in owned if o.status == LedgerState.ACTIVE and o.override_id}
     allowed |= {ident for token, ident in run.found_intents.items() if token in intents}
     allowed |= {a.live.id for a in plan.adoptions if a.auto and a.key not in held and a.live.id not in gone}
     touched = [(c.before.id, (c.company_id, c.feature_id)) for c in plan.changes if c.before is not None]
@@ -80,12 +69,14 @@ def unmanaged(run: PlanRun, owned: Collection[Owned], released: Collection[Owned
     return lines
 
 
-def raise_if_unmanaged(ctx: Context, run: PlanRun) -> None:
-    """Re-read the ledger; UnsafePlanError (exit 3, nothing written) when the plan would write what
-    crmsync no longer manages, e.g. an override released between `plan` and apply."""
+def unmanaged_refusal(ctx: Context, run: PlanRun) -> Refusal | None:
+    """Re-read the ledger: a refusal when the plan would write what crmsync no longer manages, e.g.
+    an override released between the plan and the apply."""
     lines = unmanaged(run, ctx.store.owned(), ctx.store.released())
-    if lines:
-        raise UnsafePlanError(
-            f"refusing to apply: crmsync no longer manages {'; '.join(lines)} (its ledger changed since the plan "
-            "was made); nothing was written. Make a new plan with crmsync plan and review it."
-        )
+    if not lines:
+        return None
+    return Refusal(
+        RefusalKind.UNMANAGED,
+        f"crmsync no longer manages {'; '.join(lines)} (its ledger changed since the plan was made)",
+        affected=len(lines),
+    )

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crmsync.connectors.base import Connector, DealQuery, ReadResult
-from crmsync.domain import Company, CompanyId, CompanyKey, Feature, FeatureId, LiveOverride, OverrideId, Source
+from crmsync.domain import (
+    Company,
+    CompanyId,
+    CompanyKey,
+    Feature,
+    FeatureId,
+    LedgerState,
+    LiveOverride,
+    OverrideId,
+    Source,
+)
 from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import Mappings
@@ -21,6 +31,7 @@ from crmsync.mapping.translate import Translation, deal_counts, translate
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
+from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
@@ -40,6 +51,7 @@ class Context:
     store: Store
     clock: Callable[[], datetime]
     guards: GuardPolicy = field(default_factory=GuardPolicy)
+    lease_ttl: float = 60.0  # seconds a company's lease lasts unless renewed (a killed run blocks no longer)
 
 
 @dataclass(frozen=True)
@@ -131,7 +143,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     )
 
 
-def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[str, ...]:
+def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[PlanWarning, ...]:
     """A CRM whose deals were read but none counted: most likely a stage name the mapping misspells."""
     warnings = []
     for read in reads:
@@ -139,8 +151,12 @@ def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tup
         if read.deals and not any(deal_counts(d, f.deals) for d in read.deals for f in files):
             stages = sorted({d.stage for d in read.deals})[:5]
             warnings.append(
-                f"{read.source.value}: {len(read.deals)} deal(s) read but none is in the mapping's stages "
-                f"(their stages: {', '.join(stages)}); check `stages:` (and pipelines / record types)"
+                PlanWarning(
+                    WarningKind.NOTHING_COUNTED,
+                    f"{read.source.value}: {len(read.deals)} deal(s) read but none is in the mapping's stages "
+                    f"(their stages: {', '.join(stages)}); check `stages:` (and pipelines / record types)",
+                    read.source.value,
+                )
             )
     return tuple(warnings)
 
@@ -156,7 +172,7 @@ def _owned_ids(owned: Collection[Owned], found: Mapping[str, OverrideId]) -> set
 
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:
     """Create intents whose override exists after all (its response was lost), by note token."""
-    intents = {o.token for o in owned if o.status == "intent"}
+    intents = {o.token for o in owned if o.status == LedgerState.INTENT}
     found: dict[str, OverrideId] = {}
     for override in live:
         for note in override.notes:

@@ -8,20 +8,23 @@ CRMSYNC_DATABASE_URL, with any password in the URL redacted.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from crmsync.domain import CompanyId, FeatureId, OverrideId
-from crmsync.errors import ServiceUnavailable
+from crmsync.domain import CompanyId, FeatureId, LedgerState, OverrideId, RunStatus
+from crmsync.errors import CrmsyncError, ServiceUnavailable
 from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
+
+T = TypeVar("T")
+MANAGED = (LedgerState.ACTIVE, LedgerState.INTENT, LedgerState.DUPLICATE)  # the rows `owned()` lists
 
 SERVICE = "state database"
 SETTING = "CRMSYNC_DATABASE_URL"
@@ -36,7 +39,7 @@ class Owned:
     company_id: CompanyId
     feature_id: FeatureId
     sources: tuple[str, ...]
-    status: str
+    status: LedgerState
     last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
 
 
@@ -50,6 +53,11 @@ class ChangeResult:
     override_id: str | None
     ok: bool
     message: str = ""
+
+
+class LedgerConflict(CrmsyncError):
+    """The ledger already has a live row for this company and feature: another process created
+    the override first. Nothing was sent; the next plan sees the other process's override."""
 
 
 def redact(url: str) -> str:
@@ -67,9 +75,12 @@ class Store:
         self.url = url
         try:
             sqlite = url.startswith("sqlite")
-            self.engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
+            # timeout: how long a writer waits for another process's write to end (SQLite's busy timeout)
+            args: dict[str, Any] = {"check_same_thread": False, "timeout": 30} if sqlite else {}
+            self.engine = create_engine(url, connect_args=args)
             if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "begin", _sqlite_begin_immediate)
             SQLModel.metadata.create_all(self.engine)
         except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
             raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {_reason(exc)}", setting=SETTING) from exc
@@ -87,18 +98,35 @@ class Store:
         """Release the engine's connections."""
         self.engine.dispose()
 
+    def transact(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one transaction on a core connection (committed when it returns)."""
+        try:
+            with self.engine.begin() as conn:
+                return work(conn)
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {_reason(exc)}", setting=SETTING) from exc
+
     # --- ownership ledger -------------------------------------------------------------
 
     def owned(self) -> list[Owned]:
-        """Every override crmsync manages: active ones and unconfirmed create intents."""
+        """Every override crmsync manages: active ones, unconfirmed create intents, and duplicates."""
         with self._session() as s:
-            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(("active", "intent")))).all()  # type: ignore[attr-defined]
+            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(MANAGED))).all()  # type: ignore[attr-defined]
             return [_owned(r) for r in rows]
+
+    def owned_of(self, companies: Collection[str]) -> list[Owned]:
+        """The managed rows of some companies (read again under their leases before writing)."""
+        with self._session() as s:
+            query = select(OwnedOverride).where(
+                OwnedOverride.status.in_(MANAGED),  # type: ignore[attr-defined]
+                OwnedOverride.company_id.in_(list(companies)),  # type: ignore[attr-defined]
+            )
+            return [_owned(r) for r in s.exec(query).all()]
 
     def released(self) -> list[Owned]:
         """The overrides crmsync was told to stop managing (`crmsync release`, or drift: keep)."""
         with self._session() as s:
-            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status == "released")).all()
+            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status == LedgerState.RELEASED)).all()
             return [_owned(r) for r in rows]
 
     def release(self, override_ids: Collection[str]) -> None:
@@ -106,8 +134,8 @@ class Store:
         with self._session() as s:
             query = select(OwnedOverride).where(OwnedOverride.override_id.in_(list(override_ids)))  # type: ignore[union-attr]
             for row in s.exec(query).all():
-                if row.status == "active":
-                    row.status, row.updated_at = "released", _now()
+                if row.status == LedgerState.ACTIVE:
+                    row.status, row.updated_at = LedgerState.RELEASED, _now()
                     s.add(row)
 
     def adopt(
@@ -123,41 +151,73 @@ class Store:
             )
             row.override_id, row.company_id, row.feature_id = override_id, company_id, feature_id
             row.sources, row.value_json = ",".join(sources), json.dumps(value, sort_keys=True)
-            row.status, row.updated_at = "active", now
+            row.status, row.updated_at = LedgerState.ACTIVE, now
             s.add(row)
 
     def record_intent(
         self, token: str, company_id: str, feature_id: str, sources: Sequence[str], value: dict[str, Any], note: str
     ) -> None:
-        """Before a create: remember that an override with this token is being made."""
+        """Before a create: remember that an override with this token is being made. An older intent of
+        the same pair whose override never appeared (the caller has just read the company's overrides
+        under its lease) is replaced; a live row of the pair raises LedgerConflict (nothing is sent)."""
         now = _now()
-        with self._session() as s:
-            s.add(
-                OwnedOverride(
-                    token=token,
-                    company_id=company_id,
-                    feature_id=feature_id,
-                    sources=",".join(sources),
-                    value_json=json.dumps(value, sort_keys=True),
-                    note=note,
-                    status="intent",
-                    created_at=now,
-                    updated_at=now,
-                )
+        try:
+            with Session(self.engine) as s:
+                self._add_intent(s, token, company_id, feature_id, sources, value, note, now)
+                s.commit()
+        except IntegrityError as exc:
+            raise LedgerConflict(
+                f"the ledger already manages an override of {company_id} / {feature_id} (another run created it); "
+                "nothing was sent"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {_reason(exc)}", setting=SETTING) from exc
+
+    @staticmethod
+    def _add_intent(
+        s: Session,
+        token: str,
+        company_id: str,
+        feature_id: str,
+        sources: Sequence[str],
+        value: dict[str, Any],
+        note: str,
+        now: datetime,
+    ) -> None:
+        s.exec(
+            delete(OwnedOverride).where(
+                OwnedOverride.company_id == company_id,  # type: ignore[arg-type]
+                OwnedOverride.feature_id == feature_id,  # type: ignore[arg-type]
+                OwnedOverride.status == LedgerState.INTENT,  # type: ignore[arg-type]
             )
+        )
+        s.add(
+            OwnedOverride(
+                token=token,
+                company_id=company_id,
+                feature_id=feature_id,
+                sources=",".join(sources),
+                value_json=json.dumps(value, sort_keys=True),
+                note=note,
+                status=LedgerState.INTENT,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        s.flush()
 
     def confirm(self, token: str, override_id: str) -> None:
         """After a create (or on finding a lost one): the override exists and is ours."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.token == token)).one()
-            row.override_id, row.status, row.updated_at = override_id, "active", _now()
+            row.override_id, row.status, row.updated_at = override_id, LedgerState.ACTIVE, _now()
             s.add(row)
 
     def forget(self, token: str) -> None:
         """A create intent whose override never came into being."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.token == token)).first()
-            if row is not None and row.status == "intent":
+            if row is not None and row.status == LedgerState.INTENT:
                 s.delete(row)
 
     def record_update(self, override_id: str, sources: Sequence[str], value: dict[str, Any], note: str) -> None:
@@ -177,15 +237,15 @@ class Store:
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
             if row is not None:
-                row.status, row.updated_at = "deleted", _now()
+                row.status, row.updated_at = LedgerState.DELETED, _now()
                 s.add(row)
 
     # --- run history ------------------------------------------------------------------
 
-    def start_run(self, command: str, trigger: str) -> int:
-        """Open a run record; returns its id."""
+    def start_run(self, command: str, trigger: str, plan_checksum: str | None = None) -> int:
+        """Open a run record (status `running`); returns its id."""
         with self._session() as s:
-            run = RunRecord(command=command, trigger=trigger, started_at=_now())
+            run = RunRecord(command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum)
             s.add(run)
             s.flush()
             assert run.id is not None
@@ -194,7 +254,7 @@ class Store:
     def finish_run(
         self,
         run_id: int,
-        status: str,
+        status: RunStatus,
         summary: dict[str, Any],
         errors: Sequence[str],
         changes: Sequence[ChangeResult] = (),
@@ -234,6 +294,17 @@ class Store:
             s.expunge_all()
             return row
 
+    def run_of_plan(self, checksum: str, statuses: Sequence[RunStatus]) -> RunRecord | None:
+        """The newest run that applied the saved plan with this checksum and ended in one of `statuses`."""
+        with self._session() as s:
+            query = select(RunRecord).where(
+                RunRecord.plan_checksum == checksum,
+                RunRecord.status.in_(statuses),  # type: ignore[attr-defined]
+            )
+            row = s.exec(query.order_by(RunRecord.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+            s.expunge_all()
+            return row
+
     def run_changes(self, run_id: int) -> list[ChangeResult]:
         """The per-change results of one run, in the order they were applied."""
         with self._session() as s:
@@ -264,7 +335,7 @@ def _owned(row: OwnedOverride) -> Owned:
         company_id=CompanyId(row.company_id),
         feature_id=FeatureId(row.feature_id),
         sources=tuple(s for s in row.sources.split(",") if s),
-        status=row.status,
+        status=LedgerState(row.status),
         last_applied=_json_object(row.value_json),
     )
 
@@ -281,10 +352,18 @@ def _json_object(text: str) -> dict[str, Any]:
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL with NORMAL sync: every commit survives a crash of crmsync (what the ledger's
     record-before-write needs) at a fraction of the cost of a full fsync per commit."""
+    connection.isolation_level = None  # the driver begins no transaction itself: `_sqlite_begin_immediate` does
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    """Every SQLite transaction takes the write lock at its start: a transaction that reads and then
+    writes would otherwise fail at once with SQLITE_BUSY when another process wrote in between,
+    instead of waiting its turn (https://www.sqlite.org/wal.html)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _now() -> datetime:

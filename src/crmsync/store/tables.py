@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
+
+# At most one live (intent or active) ledger row per company and feature: two processes racing to
+# create the same override cannot both record it (the second insert fails, nothing is sent).
+LIVE_STATES = "status IN ('intent', 'active')"
 
 
 class OwnedOverride(SQLModel, table=True):
@@ -21,6 +26,16 @@ class OwnedOverride(SQLModel, table=True):
     """
 
     __tablename__ = "owned_overrides"
+    __table_args__ = (
+        Index(
+            "ux_owned_overrides_live_pair",
+            "company_id",
+            "feature_id",
+            unique=True,
+            sqlite_where=text(LIVE_STATES),
+            postgresql_where=text(LIVE_STATES),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(unique=True, index=True, max_length=64)
@@ -30,7 +45,7 @@ class OwnedOverride(SQLModel, table=True):
     sources: str = Field(default="", max_length=64)  # comma-separated CRMs that drive it
     value_json: str = Field(default="{}")  # what crmsync last applied
     note: str = Field(default="")
-    status: str = Field(default="intent", index=True, max_length=16)  # intent | active | deleted | released
+    status: str = Field(default="intent", index=True, max_length=16)  # a domain.LedgerState
     created_at: datetime
     updated_at: datetime
 
@@ -41,11 +56,12 @@ class RunRecord(SQLModel, table=True):
     __tablename__ = "runs"
 
     id: int | None = Field(default=None, primary_key=True)
-    command: str = Field(max_length=32)  # plan | apply | demo
-    trigger: str = Field(max_length=32)  # manual | schedule | webhook | mapping-change
+    command: str = Field(max_length=32)  # plan | apply
+    trigger: str = Field(max_length=32)  # a domain.Trigger
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = Field(default="running", max_length=16)  # running | ok | failed | refused
+    status: str = Field(default="running", max_length=16)  # a domain.RunStatus
+    plan_checksum: str | None = Field(default=None, index=True, max_length=80)  # the saved plan a run applied
     summary_json: str = Field(default="{}")
     errors_json: str = Field(default="[]")
 
@@ -83,3 +99,15 @@ class SourceCount(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=32)
     deals: int
     updated_at: datetime
+
+
+class Lease(SQLModel, table=True):
+    """A named lease (e.g. `company:comp_…`): who holds it and until when. A holder renews it while it
+    works; an expired lease is free, so a killed process blocks nobody for longer than the lease."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=128)
+    expires_at: float  # seconds since the epoch (a plain number compares alike on SQLite and PostgreSQL)
+    acquired_at: float

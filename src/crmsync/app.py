@@ -1,5 +1,7 @@
-"""Build a run's edges from settings: the Schematic client, the connectors the mapping
-files need, the state store, the clock. Only the sources that have mapping files need credentials.
+"""The composition root: build a run's edges from settings (the Schematic client, the connectors
+the mapping files need, the state store, the clock, the lease policy). Only the sources that have
+mapping files need credentials. The CLI, the demo, `serve` and the tests open their contexts here
+and hand them to the one reconcile use case (service/reconcile.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from crmsync.domain import Source
 from crmsync.errors import MappingError
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.notices import PlanWarning
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
 from crmsync.service.preflight import preflight
@@ -73,7 +76,7 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     with schematic_client(settings) as schematic:
         store = Store(settings.database_url)
         try:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards)
+            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.lease_seconds)
         finally:
             store.close()
 
@@ -98,7 +101,7 @@ def mapped_context(folder: Path | None, settings: Settings | None = None) -> Ite
         yield ctx, maps
 
 
-def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[str, ...]]:
+def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
     """`validate`: load what parses and check it against Schematic and the CRMs, reporting the
     structural and the online problems together (MappingError); returns the mappings and warnings."""
     maps, structural = load_mappings_leniently(folder)

@@ -1,0 +1,346 @@
+"""The one reconcile use case: "reconcile these companies, this way, because of this trigger".
+
+`reconcile()` plans (reads only), judges the guards, asks the caller's `review` (a person at a
+prompt, or nobody), applies under per-company leases, records the run and the per-source baselines,
+and returns a typed `Outcome`. The CLI commands, the demo, saved plans, the tests and `serve` all
+call it; none of them chains plan → guards → apply → record on its own.
+
+Exclusion: no two processes write the same company at once. Before a company's first write its
+lease is taken (store/leases.py); under it the company's live overrides and ledger rows are read
+again, and if anything changed since the plan (another process applied it, a person released an
+override), that company is planned again from fresh reads instead of applied from the old plan —
+so a plan made before the lock can never re-create what another process just made. A saved plan
+is exact: it is refused instead. Companies another process holds are retried until `lock_wait`
+runs out, then skipped and reported as busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from crmsync.domain import Change, CompanyId, LiveOverride, RunStatus, Trigger
+from crmsync.errors import CrmsyncError, UnsafePlanError
+from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.notices import Refusal, RefusalKind
+from crmsync.reconcile.planfile import SavedPlan, decode
+from crmsync.service.apply import ApplyReport, apply_changes
+from crmsync.service.history import finish_run
+from crmsync.service.ownership import record_ownership
+from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
+from crmsync.service.saved import load_plan
+from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.store.leases import LeaseBook
+from crmsync.store.repository import Owned
+
+CHUNK = 50  # companies leased, re-read (one Schematic call) and applied together
+
+
+class Mode(StrEnum):
+    """What a reconcile does."""
+
+    PLAN = "plan"  # compute and record the plan; write nothing
+    APPLY = "apply"  # plan, then apply (after `review`, when given)
+    APPLY_SAVED = "apply-saved"  # apply exactly a plan saved by `crmsync plan --out`
+
+
+@dataclass(frozen=True)
+class SavedDocument:
+    """A saved plan's decoded JSON and where it came from (for messages)."""
+
+    doc: Any
+    where: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """Why, what and how to reconcile."""
+
+    trigger: Trigger
+    mode: Mode
+    scope: frozenset[CompanyId] | None = None  # None: every company
+    allow_mass_change: bool = False  # this run only: no guard refuses, no delete is withheld
+    saved: SavedDocument | None = None  # with Mode.APPLY_SAVED
+    lock_wait: float = 30.0  # seconds to wait for companies another process is reconciling
+
+
+@dataclass
+class Outcome:
+    """How a reconcile ended, for the entry point to word."""
+
+    status: RunStatus
+    run: PlanRun | None
+    run_id: int | None = None
+    report: ApplyReport | None = None
+    refusals: tuple[Refusal, ...] = ()  # why an apply was (or would be) refused
+    replanned: tuple[CompanyId, ...] = ()  # companies planned again under their lease (changed meanwhile)
+    applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
+
+    @property
+    def refused(self) -> bool:
+        """True when nothing was written because a guard or a stale saved plan refused."""
+        return self.status is RunStatus.REFUSED
+
+
+Review = Callable[[PlanRun, Sequence[Refusal]], bool]  # shown the plan before any write; False declines
+
+
+def reconcile(ctx: Context, mappings: Mappings | None, request: Request, review: Review | None = None) -> Outcome:
+    """Plan, guard, review, apply under leases and record; see the module docstring."""
+    if request.allow_mass_change:
+        ctx = replace(ctx, guards=replace(ctx.guards, allow_mass_change=True))
+    if request.mode is Mode.APPLY_SAVED:
+        if request.saved is None:
+            raise ValueError("Mode.APPLY_SAVED needs request.saved")
+        return _apply_saved(ctx, request, review)
+    if mappings is None:
+        raise ValueError("a plan or apply needs the mapping files")
+    command = "plan" if request.mode is Mode.PLAN else "apply"
+    run_id = ctx.store.start_run(command, request.trigger)
+    run: PlanRun | None = None
+    try:
+        run = build_plan(ctx, mappings, scope=request.scope)
+        found = tuple(refusals(ctx, run))
+        if request.mode is Mode.PLAN:
+            return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
+        if run.plan.is_empty:
+            remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
+            return _finish(ctx, run_id, RunStatus.OK, run)
+        if found:
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
+        if review is not None and not review(run, found):
+            return _finish(ctx, run_id, RunStatus.DECLINED, run)
+        unmanaged = unmanaged_refusal(ctx, run)
+        if unmanaged is not None:
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
+        report, replanned = Exclusive(ctx, run, mappings, request.lock_wait).apply()
+        status = _status(report)
+        if status is RunStatus.OK:
+            remember_counts(ctx, run)
+        return _finish(ctx, run_id, status, run, report=report, replanned=replanned)
+    except BaseException as exc:
+        _close_unfinished(ctx, run_id, run, exc)
+        raise
+
+
+def _apply_saved(ctx: Context, request: Request, review: Review | None) -> Outcome:
+    """Apply exactly a saved plan: once, only while Schematic still holds what it was computed from."""
+    assert request.saved is not None
+    saved_doc, where = request.saved.doc, request.saved.where
+    saved = decode(saved_doc, where)
+    checksum = saved.plan.checksum()
+    earlier = ctx.store.run_of_plan(checksum, (RunStatus.OK,))
+    if earlier is not None:
+        refusal = Refusal(
+            RefusalKind.ALREADY_APPLIED,
+            f"already applied by run #{earlier.id} at {earlier.started_at:%Y-%m-%d %H:%M:%S} UTC",
+        )
+        return _record_saved_refusal(ctx, checksum, refusal, {"run": earlier.id})
+    book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
+    if not book.try_acquire([f"plan:{checksum}"]):
+        refusal = Refusal(RefusalKind.BEING_APPLIED, "another process is applying this plan right now")
+        return _record_saved_refusal(ctx, checksum, refusal)
+    try:
+        try:
+            run, _ = load_plan(ctx, saved)
+        except UnsafePlanError as exc:
+            return _record_saved_refusal(ctx, checksum, Refusal(RefusalKind.STALE_PLAN, str(exc)))
+        return _apply_loaded(ctx, run, saved, request, review, checksum)
+    finally:
+        book.release()
+
+
+def _apply_loaded(
+    ctx: Context, run: PlanRun, saved: SavedPlan, request: Request, review: Review | None, checksum: str
+) -> Outcome:
+    run_id = ctx.store.start_run("apply", request.trigger, plan_checksum=checksum)
+    extra = {"plan_checksum": checksum, "names": dict(run.plan.names)}
+    try:
+        found = tuple(refusals(ctx, run))
+        unmanaged = unmanaged_refusal(ctx, run)
+        found += (unmanaged,) if unmanaged else ()
+        if found:
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found, extra=extra)
+        if run.plan.is_empty:
+            return _finish(ctx, run_id, RunStatus.OK, run, extra=extra)
+        if review is not None and not review(run, found):
+            return _finish(ctx, run_id, RunStatus.DECLINED, run, extra=extra)
+        report, _ = Exclusive(ctx, run, None, request.lock_wait).apply()
+        status = _status(report)
+        if status is RunStatus.OK and saved.deals:
+            ctx.store.save_source_counts(dict(saved.deals))
+        return _finish(ctx, run_id, status, run, report=report, extra=extra)
+    except BaseException as exc:
+        _close_unfinished(ctx, run_id, run, exc)
+        raise
+
+
+class Exclusive:
+    """Applies a plan company by company, each under its lease, re-reading each company first."""
+
+    def __init__(self, ctx: Context, run: PlanRun, mappings: Mappings | None, lock_wait: float) -> None:
+        self.ctx, self.run, self.mappings, self.lock_wait = ctx, run, mappings, lock_wait
+        self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
+        self.report = ApplyReport()
+        self.replanned: list[CompanyId] = []
+
+    def apply(self) -> tuple[ApplyReport, tuple[CompanyId, ...]]:
+        """Every company of the plan, in the plan's order, waiting (bounded) for busy ones."""
+        pending = companies_of(self.run)
+        deadline = time.monotonic() + self.lock_wait
+        try:
+            while pending and not self.report.stopped:
+                done = self._round(pending)
+                pending = [c for c in pending if c not in done]
+                if not pending or self.report.stopped or time.monotonic() >= deadline:
+                    break
+                if not done:
+                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        finally:
+            self.book.release()
+        if not self.report.stopped:
+            self.report.busy.extend(pending)
+        else:
+            self.report.not_attempted += sum(len(self._changes_of(c)) for c in pending)
+        return self.report, tuple(self.replanned)
+
+    def _round(self, pending: Sequence[CompanyId]) -> set[CompanyId]:
+        done: set[CompanyId] = set()
+        for start in range(0, len(pending), CHUNK):
+            chunk = pending[start : start + CHUNK]
+            names = self.book.try_acquire([lease_name(c) for c in chunk])
+            held = [c for c in chunk if lease_name(c) in names]
+            if not held:
+                continue
+            try:
+                self._apply_held(held)
+            finally:
+                self.book.release(names)
+            done.update(held)
+            if self.report.stopped:
+                break
+        return done
+
+    def _apply_held(self, companies: Sequence[CompanyId]) -> None:
+        """Under the leases: re-read; apply the plan where nothing changed, re-plan where it did."""
+        live_now = self.ctx.schematic.list_overrides(companies)
+        owned_now = self.ctx.store.owned_of(companies)
+        fresh = [c for c in companies if unchanged(c, self.run, live_now, owned_now)]
+        stale = [c for c in companies if c not in fresh]
+        if fresh:
+            self._apply_from(self.run, fresh)
+        if stale and not self.report.stopped:
+            self._replan(stale)
+
+    def _replan(self, companies: Sequence[CompanyId]) -> None:
+        if self.mappings is None:  # a saved plan is applied as it is, or not at all
+            self.report.refused.extend(companies)
+            return
+        fresh = build_plan(self.ctx, self.mappings, scope=frozenset(companies))
+        self.replanned.extend(companies)
+        if refusals(self.ctx, fresh, self.ctx.store.owned_of(companies)) or unmanaged_refusal(self.ctx, fresh):
+            self.report.refused.extend(companies)
+            return
+        self._apply_from(fresh, companies)
+
+    def _apply_from(self, run: PlanRun, companies: Sequence[CompanyId]) -> None:
+        chosen = set(companies)
+        for token, override_id in run.found_intents.items():
+            row = next((o for o in run.owned if o.token == token), None)
+            if row is not None and row.company_id in chosen:
+                self.ctx.store.confirm(token, override_id)
+        plan = run.plan
+        part = replace(
+            plan,
+            changes=tuple(c for c in plan.changes if c.company_id in chosen),
+            adoptions=tuple(a for a in plan.adoptions if a.key[0] in chosen),
+            drift=tuple(d for d in plan.drift if d.company_id in chosen),
+        )
+        self.report.recorded.extend(record_ownership(self.ctx.store, part))
+        apply_changes(self.ctx, part.changes, self.report, before_each=self._renew)
+
+    def _renew(self) -> None:
+        lost = self.book.renew_due()
+        if lost:  # only after a stall longer than the lease: another process may be writing them now
+            raise UnsafePlanError(f"lost the lease of {', '.join(lost)} while applying; stopped")
+
+    def _changes_of(self, company: CompanyId) -> list[Change]:
+        return [c for c in self.run.plan.changes if c.company_id == company]
+
+
+def lease_name(company: CompanyId) -> str:
+    """The lease that guards one company's writes."""
+    return f"company:{company}"
+
+
+def companies_of(run: PlanRun) -> list[CompanyId]:
+    """The companies a plan writes or records something for, in the plan's order."""
+    plan = run.plan
+    order: dict[CompanyId, None] = {}
+    for company in (
+        *(c.company_id for c in plan.changes),
+        *(a.key[0] for a in plan.adoptions if a.auto),
+        *(d.company_id for d in plan.drift),
+    ):
+        order.setdefault(company, None)
+    return list(order)
+
+
+def unchanged(
+    company: CompanyId, run: PlanRun, live_now: Iterable[LiveOverride], owned_now: Iterable[Owned]
+) -> bool:
+    """True when a company's live overrides and ledger rows are what the plan was computed from."""
+    then_live = {o for o in run.live if o.company_id == company}
+    now_live = {o for o in live_now if o.company_id == company}
+    then_owned = {_row(o) for o in run.owned if o.company_id == company}
+    now_owned = {_row(o) for o in owned_now if o.company_id == company}
+    return then_live == now_live and then_owned == now_owned
+
+
+def _row(owned: Owned) -> tuple[str, str | None, str, str]:
+    return (owned.token, owned.override_id, owned.feature_id, owned.status.value)
+
+
+def _status(report: ApplyReport) -> RunStatus:
+    if report.failed or report.stopped:
+        return RunStatus.FAILED
+    if report.refused:
+        return RunStatus.REFUSED
+    return RunStatus.BUSY if report.busy else RunStatus.OK
+
+
+def _finish(
+    ctx: Context,
+    run_id: int,
+    status: RunStatus,
+    run: PlanRun,
+    *,
+    report: ApplyReport | None = None,
+    refusals: Sequence[Refusal] = (),
+    replanned: Sequence[CompanyId] = (),
+    extra: dict[str, Any] | None = None,
+) -> Outcome:
+    reasons = [str(r) for r in refusals] if status is RunStatus.REFUSED else []
+    details = {"refusals": [r.to_json() for r in refusals]} if refusals else {}
+    finish_run(ctx, run_id, status, run, report, reasons=reasons, extra={**details, **(extra or {})})
+    return Outcome(status, run, run_id, report, tuple(refusals), tuple(replanned))
+
+
+def _record_saved_refusal(
+    ctx: Context, checksum: str, refusal: Refusal, applied_by: dict[str, Any] | None = None
+) -> Outcome:
+    run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum)
+    finish_run(ctx, run_id, RunStatus.REFUSED, None, reasons=[str(refusal)], extra={"plan_checksum": checksum})
+    return Outcome(RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {})
+
+
+def _close_unfinished(ctx: Context, run_id: int, run: PlanRun | None, exc: BaseException) -> None:
+    """A run that ends on an exception is recorded as failed (interrupted on a signal), best effort."""
+    status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt | SystemExit) else RunStatus.FAILED
+    reason = str(exc) if isinstance(exc, CrmsyncError) else type(exc).__name__
+    with contextlib.suppress(CrmsyncError):  # the state database itself may be what failed: the original error matters
+        finish_run(ctx, run_id, status, run, reasons=[reason] if reason else [])

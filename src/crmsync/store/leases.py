@@ -1,0 +1,133 @@
+"""Named leases in the state database: the exclusion that lets several processes (manual
+`apply`s, `serve` replicas) reconcile at once without ever writing the same company together.
+
+A lease is one row (`leases`): taken by inserting it, or by updating it when it has expired or is
+already ours, in one short transaction, so exactly one holder wins on SQLite and on PostgreSQL
+alike. A holder renews its leases while it works and drops them when done; a process that dies
+simply stops renewing, and its leases are free again `ttl` seconds later. Called by the reconcile
+use case (service/reconcile.py) around each company's writes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from crmsync.store.repository import Store
+from crmsync.store.tables import Lease
+
+DEFAULT_TTL = 60.0
+
+
+def holder_name() -> str:
+    """Who holds a lease: host, process id and a random part (a pid can be reused after a crash)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseBook:
+    """The leases one process holds in one state database."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: float = DEFAULT_TTL,
+        holder: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.ttl, self.holder, self.clock = store, ttl, holder or holder_name(), clock
+        self.held: dict[str, float] = {}  # name → when we last took or renewed it (our clock)
+
+    def try_acquire(self, names: Sequence[str]) -> list[str]:
+        """Take every free (or expired, or already ours) lease of `names`; return those taken.
+        Never waits: a lease held by another live process is simply not returned."""
+        if not names:
+            return []
+        now = self.clock()
+        taken: list[str] = []
+
+        def work(conn: Connection) -> None:
+            for name in names:
+                if self._take(conn, name, now):
+                    taken.append(name)
+
+        self.store.transact(work)
+        self.held.update(dict.fromkeys(taken, now))
+        return taken
+
+    def renew_due(self) -> list[str]:
+        """Renew the held leases when a third of their time has passed; return any found lost
+        (taken over after expiring: their holder must stop writing for them)."""
+        now = self.clock()
+        due = [n for n, at in self.held.items() if now - at >= self.ttl / 3]
+        if not due:
+            return []
+        kept: list[str] = []
+
+        def work(conn: Connection) -> None:
+            for name in due:
+                query = (
+                    update(Lease)
+                    .where(Lease.name == name, Lease.holder == self.holder)  # type: ignore[arg-type]
+                    .values(expires_at=now + self.ttl)
+                )
+                if conn.execute(query).rowcount == 1:
+                    kept.append(name)
+
+        self.store.transact(work)
+        lost = [n for n in due if n not in kept]
+        for name in due:
+            if name in kept:
+                self.held[name] = now
+            else:
+                self.held.pop(name, None)
+        return lost
+
+    def release(self, names: Collection[str] | None = None) -> None:
+        """Give up leases (default: all held)."""
+        chosen = list(self.held if names is None else names)
+        if not chosen:
+            return
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                delete(Lease).where(Lease.name.in_(chosen), Lease.holder == self.holder)  # type: ignore[attr-defined,arg-type]
+            )
+
+        self.store.transact(work)
+        for name in chosen:
+            self.held.pop(name, None)
+
+    def holders(self, names: Collection[str]) -> dict[str, str]:
+        """Who holds each of `names` right now (unexpired leases only), for messages."""
+        now = self.clock()
+
+        def work(conn: Connection) -> dict[str, str]:
+            rows = conn.execute(
+                Lease.__table__.select().where(Lease.name.in_(list(names)), Lease.expires_at > now)  # type: ignore[attr-defined]
+            )
+            return {row.name: row.holder for row in rows}
+
+        return self.store.transact(work)
+
+    def _take(self, conn: Connection, name: str, now: float) -> bool:
+        values = {"name": name, "holder": self.holder, "expires_at": now + self.ttl, "acquired_at": now}
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        inserted = conn.execute(
+            dialect.insert(Lease).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        )
+        if inserted.rowcount == 1:
+            return True
+        taken_over = conn.execute(
+            update(Lease)
+            .where(Lease.name == name, or_(Lease.expires_at <= now, Lease.holder == self.holder))  # type: ignore[arg-type]
+            .values(holder=self.holder, expires_at=now + self.ttl, acquired_at=now)
+        )
+        return taken_over.rowcount == 1
