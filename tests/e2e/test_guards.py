@@ -62,15 +62,20 @@ def test_a_refused_apply_is_recorded_as_refused(hub: Harness) -> None:
 
 
 def test_a_crm_returning_no_deals_deletes_nothing_and_says_so(hub: Harness) -> None:
-    """Zero deals where the last apply read some: every delete is withheld with a warning; nothing is written."""
+    """Zero deals where the last apply read some: every delete is withheld and said to be, never "No changes";
+    plan --detailed-exitcode answers 2, apply exits 3, nothing is written."""
     assert invoke(hub, "apply", "--yes").exit_code == 0
     owned, writes = owned_count(hub), hub.sb.schematic.write_count
     lose_every_deal(hub)
+    plan = invoke(hub, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert f"{owned} change(s) withheld by the shrink guard: hubspot returned no deals" in plan.output
     result = invoke(hub, "apply", "--yes")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     found = WITHHELD.search(result.output)
     assert found and int(found.group(1)) == owned, result.output
-    assert "No changes" in result.output and hub.sb.schematic.write_count == writes and owned_count(hub) == owned
+    assert "already matches" not in result.output and "No changes:" not in result.output
+    assert hub.sb.schematic.write_count == writes and owned_count(hub) == owned
 
 
 def test_withheld_deletes_stay_withheld_until_allowed(hub: Harness) -> None:
@@ -111,5 +116,5 @@ def test_a_mapping_pointed_at_an_empty_stage_deletes_nothing(hub: Harness) -> No
     mapping.write_text(text.replace("pipelines: [default, enterprise]", "pipelines: [renewals]"))
     writes = hub.sb.schematic.write_count
     result = invoke(hub, "apply", "--yes")
-    assert result.exit_code == 0 and WITHHELD.search(result.output), result.output
+    assert result.exit_code == 3 and WITHHELD.search(result.output), result.output
     assert hub.sb.schematic.write_count == writes

@@ -26,6 +26,7 @@ from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_statu
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.mapping.loader import load_mappings
+from crmsync.reconcile.withheld import withheld_count
 from crmsync.service.reconcile import Mode, Request, reconcile
 from crmsync.service.sync import PlanRun
 from crmsync.settings import load_settings
@@ -78,7 +79,10 @@ def plan(
         Path | None, typer.Option("--out", help="Also save the plan to FILE: `crmsync apply FILE` applies exactly it.")
     ] = None,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on any error.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
+        ),
     ] = False,
 ) -> None:
     """Show what apply would change, without writing anything."""
@@ -100,7 +104,7 @@ def plan(
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
             (err if as_json else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
-            return 0 if run.plan.is_empty else 2
+            return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
 
     guarded(body, error_code=1 if detailed_exitcode else None)
