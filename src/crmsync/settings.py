@@ -8,6 +8,7 @@ Secrets (API keys, tokens, passwords) come from the environment only and are nev
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tomllib
@@ -33,7 +34,7 @@ class Settings:
     schematic_key: str | None = field(default=None, repr=False)  # SCHEMATIC_API_KEY (secret)
     hubspot_url: str = "https://api.hubapi.com"  # HUBSPOT_API_URL
     hubspot_token: str | None = field(default=None, repr=False)  # HUBSPOT_ACCESS_TOKEN (secret)
-    database_url: str = field(default="sqlite:///crmsync.db", repr=False)  # CRMSYNC_DATABASE_URL (may hold a password)
+    database_url: str = field(default="", repr=False)  # CRMSYNC_DATABASE_URL (may hold a password)
     mappings: Path = Path("mappings")  # CRMSYNC_MAPPINGS
     hubspot_searches_per_second: float = 4.0  # [hubspot] searches_per_second; HubSpot allows 5/s
     hubspot_backoff: float = 1.0  # [hubspot] backoff: urllib3 backoff factor on 429/5xx
@@ -67,7 +68,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_key=env.get("SCHEMATIC_API_KEY") or None,
         hubspot_url=env.get("HUBSPOT_API_URL") or defaults.hubspot_url,
         hubspot_token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
-        database_url=env.get("CRMSYNC_DATABASE_URL") or defaults.database_url,
+        database_url=env.get("CRMSYNC_DATABASE_URL") or default_database_url(env),
         mappings=Path(env.get("CRMSYNC_MAPPINGS") or defaults.mappings),
         hubspot_searches_per_second=_number(hubspot, "searches_per_second", defaults.hubspot_searches_per_second),
         hubspot_backoff=_number(hubspot, "backoff", defaults.hubspot_backoff),
@@ -80,6 +81,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )
+
+
+def default_database_url(env: Mapping[str, str]) -> str:
+    """SQLite at `$XDG_STATE_HOME/crmsync/crmsync.db` (default `~/.local/state/crmsync/crmsync.db`): one
+    ledger per user whatever folder crmsync runs from, never a stray one per working directory. The
+    folder is made here; when it cannot be, opening the database says so, naming the file."""
+    home = Path(env.get("HOME") or Path.home())
+    state = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else home / ".local" / "state"
+    folder = state.absolute() / "crmsync"
+    with contextlib.suppress(OSError):  # then opening the database says why, naming the file
+        folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'crmsync.db'}"
 
 
 def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:

@@ -18,6 +18,9 @@ import typer
 from rich.console import Console
 
 from crmsync.app import check_online, mapped_context
+from crmsync.cli.db import database_line
+from crmsync.cli.db import register as register_db
+from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
@@ -92,6 +95,7 @@ def plan(
             outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN))
             run = outcome.run
             assert run is not None
+            (err if as_json else out).print(database_line(ctx.store), markup=False)
             if out_file is not None:
                 write_plan(ctx, run, out_file)
         if as_json:
@@ -187,6 +191,7 @@ def status(as_json: JsonOption = False) -> None:
     def body() -> int:
         store = Store(load_settings().database_url)
         try:
+            (err if as_json else out).print(database_line(store), markup=False)
             return show_status(out, store, as_json=as_json)
         finally:
             store.close()
@@ -216,6 +221,8 @@ def sandbox(
 
 register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
+register_db(app, guarded, out)  # `db upgrade` and `db current`
+register_ledger(app, guarded, out)  # `ledger rebuild`
 
 
 def _confirm(count: int) -> bool:

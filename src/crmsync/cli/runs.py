@@ -110,6 +110,12 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
     if outcome.report is None:
         return 3 if withheld else 0
     render_report(console, outcome.report)
+    if outcome.replanned:
+        console.print(
+            f"{len(outcome.replanned)} company(ies) had changed since the plan (another run was applying them) and "
+            "were planned again from fresh reads under their lease.",
+            highlight=False,
+        )
     if outcome.status is RunStatus.REFUSED or (withheld and outcome.status is RunStatus.OK):
         return 3
     return 0 if outcome.status is RunStatus.OK else 1

@@ -23,6 +23,8 @@ class RefusalKind(StrEnum):
     STALE_PLAN = "stale-plan"  # a saved plan whose live overrides changed since it was made
     ALREADY_APPLIED = "already-applied"  # a saved plan another run has applied
     BEING_APPLIED = "being-applied"  # a saved plan another process is applying right now
+    LEDGER_UNKNOWN = "ledger-unknown"  # an empty ledger facing overrides that carry crmsync's marker
+    READ_ONLY_STATE = "read-only-state"  # the state database cannot record ownership before writes
 
 
 class WarningKind(StrEnum):
@@ -33,6 +35,7 @@ class WarningKind(StrEnum):
     NOTHING_COUNTED = "nothing-counted"  # deals read, none in the mapping's stages
     ENTITLEMENT = "entitlement"  # an override the company's plan makes pointless (or that revokes)
     ENTITLEMENTS_UNREAD = "entitlements-unread"  # a plan's entitlements could not be read
+    UNKNOWN_MARKERS = "unknown-markers"  # overrides carry crmsync's marker the ledger does not know
     OTHER = "other"
 
 

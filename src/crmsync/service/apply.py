@@ -76,7 +76,7 @@ def _execute(ctx: Context, change: Change) -> OverrideId | None:
     assert change.after is not None
     if change.action is Action.UPDATE:
         assert change.before is not None
-        note = make_note(change.after, token=None)
+        note = make_note(change.after, token=ctx.store.token_of(change.before.id))  # the marker stays on it
         ctx.schematic.update_override(change.before.id, change.after.value, note)
         ctx.store.record_update(change.before.id, sources_of(change.after), value_json(change.after.value), note)
         return change.before.id

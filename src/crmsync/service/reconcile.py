@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from crmsync.domain import Change, CompanyId, LiveOverride, RunStatus, Trigger
+from crmsync.domain import Change, CompanyId, LedgerState, LiveOverride, RunStatus, Trigger
 from crmsync.errors import CrmsyncError, UnsafePlanError
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
@@ -107,11 +107,12 @@ def reconcile(ctx: Context, mappings: Mappings | None, request: Request, review:
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
             return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
+        if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
+        run = settle_found_creates(ctx, run)
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
             return _finish(ctx, run_id, RunStatus.OK, run)
-        if found:
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
         unmanaged = unmanaged_refusal(ctx, run)
@@ -177,6 +178,22 @@ def _apply_loaded(
     except BaseException as exc:
         _close_unfinished(ctx, run_id, run, exc)
         raise
+
+
+def settle_found_creates(ctx: Context, run: PlanRun) -> PlanRun:
+    """Confirm in the ledger the creates whose answer was lost but whose override exists (found by the
+    token in its note), even when the plan has nothing else to do; the run then knows them as active."""
+    if not run.found_intents:
+        return run
+    for token, override_id in run.found_intents.items():
+        ctx.store.confirm(token, override_id)
+    owned = tuple(
+        replace(o, status=LedgerState.ACTIVE, override_id=run.found_intents[o.token])
+        if o.token in run.found_intents
+        else o
+        for o in run.owned
+    )
+    return replace(run, owned=owned, found_intents={})
 
 
 class Exclusive:

@@ -13,6 +13,7 @@ from crmsync.domain import Action, LedgerState
 from crmsync.reconcile.drift import DriftAction
 from crmsync.reconcile.guards import baseline_counts, check_guards, drift_refusal
 from crmsync.reconcile.notices import Refusal, RefusalKind
+from crmsync.service.ledger import ledger_refusals
 from crmsync.service.ownership import held_keys
 from crmsync.service.sync import Context, PlanRun, source_deal_counts
 from crmsync.store.repository import Owned
@@ -26,11 +27,12 @@ def owned_count(owned: Collection[Owned]) -> int:
 
 
 def refusals(ctx: Context, run: PlanRun, owned: Collection[Owned] | None = None) -> list[Refusal]:
-    """Why apply would refuse this plan: drift under `drift: fail`, then the tripped guards (none of
-    those when the policy allows a mass change). `owned`: the guard's denominator (default the plan's)."""
+    """Why apply would refuse this plan: a read-only state database or an empty ledger facing crmsync's
+    marked overrides, drift under `drift: fail`, then the tripped guards (none of those when the policy
+    allows a mass change). `owned`: the guard's denominator (default the plan's)."""
     drift = drift_refusal(run.plan)
     found = check_guards(run.plan, owned_count(run.owned if owned is None else owned), ctx.guards)
-    return ([drift] if drift else []) + found
+    return ledger_refusals(ctx, run) + ([drift] if drift else []) + found
 
 
 def remember_counts(ctx: Context, run: PlanRun) -> None:

@@ -31,15 +31,18 @@ from crmsync.mapping.translate import Translation, deal_counts, translate
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
+from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
+from crmsync.reconcile.ledger_check import note_token
 from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
+from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.service.preflight import preflight
 from crmsync.store.repository import Owned, Store
 
-TOKEN_MARK = "[crmsync:"
+TOKEN_MARK = LEDGER_TOKEN_MARK
 
 
 @dataclass
@@ -103,6 +106,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     found = find_lost_creates(owned, live)
+    unknown = unknown_markers(ctx.store, live, owned, released)  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
@@ -116,7 +120,8 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     sources = {o.override_id: o.sources for o in owned if o.override_id}
     result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
-    warnings = withheld + checked.warnings + uncounted_warnings(reads, mappings)
+    result, adoptions = hide_marked(result, own.adoptions, unknown)
+    warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
     plan = Plan.build(
@@ -126,7 +131,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         warnings=warnings,
         names=names,
         drift=drift,
-        adoptions=own.adoptions,
+        adoptions=adoptions,
     )
     return PlanRun(
         plan,
@@ -184,11 +189,7 @@ def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) 
 
 def token_in(note: str) -> str | None:
     """The intent token crmsync put in a note, if any."""
-    start = note.rfind(TOKEN_MARK)
-    if start < 0:
-        return None
-    end = note.find("]", start)
-    return note[start + len(TOKEN_MARK) : end] if end > 0 else None
+    return note_token(note)
 
 
 def _read(ctx: Context, mappings: Mappings, source: Source, companies: Collection[Company] | None) -> ReadResult:

@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import delete
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
 from crmsync.domain import CompanyId, FeatureId, LedgerState, OverrideId, RunStatus
 from crmsync.errors import CrmsyncError, ServiceUnavailable
+from crmsync.reconcile.ledger_check import Marked
+from crmsync.store import schema
+from crmsync.store.engine import describe, open_engine
+from crmsync.store.engine import redact as redact  # the name callers import from here
 from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
 
 T = TypeVar("T")
@@ -60,30 +64,40 @@ class LedgerConflict(CrmsyncError):
     the override first. Nothing was sent; the next plan sees the other process's override."""
 
 
-def redact(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is never shown raw: it may hold a password
-        return "<unparsable URL>"
-
-
 class Store:
     """Ledger and run history over one SQLAlchemy engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, readonly: bool = False, migrate: bool = True) -> None:
+        """Open the database at `url` and upgrade its schema to the newest migration (`migrate`).
+        A SQLite file crmsync may not write is opened read-only: reads work, the run history is
+        not recorded, and ledger writes fail naming the database."""
         self.url = url
         try:
-            sqlite = url.startswith("sqlite")
-            # timeout: how long a writer waits for another process's write to end (SQLite's busy timeout)
-            args: dict[str, Any] = {"check_same_thread": False, "timeout": 30} if sqlite else {}
-            self.engine = create_engine(url, connect_args=args)
-            if sqlite:
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-                event.listen(self.engine, "begin", _sqlite_begin_immediate)
-            SQLModel.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-            raise ServiceUnavailable(SERVICE, f"cannot open {redact(url)}: {_reason(exc)}", setting=SETTING) from exc
+            opened = open_engine(url, readonly=readonly)
+        except (SQLAlchemyError, ModuleNotFoundError, ValueError, OSError) as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {describe(url)}: {_reason(exc)}", setting=SETTING) from exc
+        self.engine, self.readonly, self.name = opened.engine, opened.readonly, opened.name
+        try:
+            self.upgrade = self.migrate() if migrate and not self.readonly else None
+        except ServiceUnavailable:
+            self.engine.dispose()
+            raise
+
+    def migrate(self) -> schema.Upgrade:
+        """Upgrade the schema to the newest migration (one query when it is there already)."""
+        if self.readonly:
+            raise ServiceUnavailable(SERVICE, f"{self.name} is read-only: cannot upgrade it", setting=SETTING)
+        try:
+            return schema.upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {self.name}: {_reason(exc)}", setting=SETTING) from exc
+
+    def revision(self) -> str | None:
+        """The schema's migration revision (None: empty, or made before migrations)."""
+        try:
+            return schema.current(self.engine)
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(SERVICE, f"cannot open {self.name}: {_reason(exc)}", setting=SETTING) from exc
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -92,7 +106,7 @@ class Store:
                 yield session
                 session.commit()
         except SQLAlchemyError as exc:
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {_reason(exc)}", setting=SETTING) from exc
+            raise ServiceUnavailable(SERVICE, f"{self.name}: {_reason(exc)}", setting=SETTING) from exc
 
     def close(self) -> None:
         """Release the engine's connections."""
@@ -240,10 +254,36 @@ class Store:
                 row.status, row.updated_at = LedgerState.DELETED, _now()
                 s.add(row)
 
+    def known(self) -> tuple[set[str], set[str]]:
+        """The tokens and override ids of every ledger row, whatever its status (empty: a new ledger)."""
+        with self._session() as s:
+            rows = s.exec(select(OwnedOverride.token, OwnedOverride.override_id)).all()
+            return {t for t, _ in rows}, {i for _, i in rows if i}
+
+    def token_of(self, override_id: str) -> str | None:
+        """The token of the ledger row of an override (an update writes it into the note again)."""
+        with self._session() as s:
+            return s.exec(select(OwnedOverride.token).where(OwnedOverride.override_id == override_id)).first()
+
+    def restore(self, marked: Marked, sources: Sequence[str], value: dict[str, Any]) -> None:
+        """Rebuild: an override carrying crmsync's marker becomes an active row with its token (an
+        unconfirmed intent with that token is confirmed); `value` is its value now, as last applied."""
+        now = _now()
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.token == marked.token)).first()
+            row = row or OwnedOverride(token=marked.token, company_id="", feature_id="", created_at=now, updated_at=now)
+            row.override_id, row.company_id, row.feature_id = marked.override_id, marked.company_id, marked.feature_id
+            row.sources, row.value_json, row.note = ",".join(sources), json.dumps(value, sort_keys=True), marked.note
+            row.status, row.updated_at = LedgerState.ACTIVE, now
+            s.add(row)
+
     # --- run history ------------------------------------------------------------------
 
     def start_run(self, command: str, trigger: str, plan_checksum: str | None = None) -> int:
-        """Open a run record (status `running`); returns its id."""
+        """Open a run record (status `running`); returns its id (0, and nothing recorded, on a read-only
+        database)."""
+        if self.readonly:
+            return 0
         with self._session() as s:
             run = RunRecord(command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum)
             s.add(run)
@@ -260,6 +300,8 @@ class Store:
         changes: Sequence[ChangeResult] = (),
     ) -> None:
         """Close a run record with its outcome and per-change results."""
+        if self.readonly or not run_id:
+            return
         with self._session() as s:
             run = s.get(RunRecord, run_id)
             assert run is not None
@@ -320,6 +362,8 @@ class Store:
 
     def save_source_counts(self, counts: dict[str, int]) -> None:
         """After a successful apply: remember how many deals each (trusted) source returned."""
+        if self.readonly:
+            return
         now = _now()
         with self._session() as s:
             for source, deals in counts.items():
@@ -349,28 +393,11 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL with NORMAL sync: every commit survives a crash of crmsync (what the ledger's
-    record-before-write needs) at a fraction of the cost of a full fsync per commit."""
-    connection.isolation_level = None  # the driver begins no transaction itself: `_sqlite_begin_immediate` does
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    """Every SQLite transaction takes the write lock at its start: a transaction that reads and then
-    writes would otherwise fail at once with SQLITE_BUSY when another process wrote in between,
-    instead of waiting its turn (https://www.sqlite.org/wal.html)."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _reason(exc: BaseException) -> str:
     """The driver's first line (never the URL), else the exception's type."""
-    detail = str(getattr(exc, "orig", None) or "").strip().splitlines()
+    detail = str(getattr(exc, "orig", None) or (exc if isinstance(exc, OSError) else "")).strip().splitlines()
     return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__
