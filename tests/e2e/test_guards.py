@@ -4,6 +4,7 @@ deletes nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def test_a_crm_returning_no_deals_deletes_nothing_and_says_so(hub: Harness) -> N
     plan = invoke(hub, "plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.output
     assert f"{owned} change(s) withheld by the shrink guard: hubspot returned no deals" in plan.output
+    assert json.loads(invoke(hub, "plan", "--json").stdout)["withheld"] == owned
     result = invoke(hub, "apply", "--yes")
     assert result.exit_code == 3, result.output
     found = WITHHELD.search(result.output)

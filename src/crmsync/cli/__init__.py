@@ -100,7 +100,8 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            print(json.dumps({**run.plan.to_json(), "refusals": refusals}, indent=2, sort_keys=True))
+            doc = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
+            print(json.dumps(doc, indent=2, sort_keys=True))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
