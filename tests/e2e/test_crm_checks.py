@@ -159,3 +159,14 @@ def test_a_trait_given_by_name_resolves_and_a_wrong_one_is_a_did_you_mean(harnes
                   rule.replace("Seat count", "Seat cont"))  # fmt: skip
     result = invoke(harness, "validate", "--mappings", str(wrong))
     assert result.exit_code == 2 and "unknown trait 'Seat cont'; did you mean 'Seat count'?" in result.output
+
+
+def test_a_salesforce_org_without_record_types_syncs(harness: Harness) -> None:
+    """The sample org has no Opportunity record types: apply works, and no query names RecordType."""
+    sf = harness.sb.salesforce
+    assert sf is not None and not sf.has_record_types
+    result = invoke(harness, "apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert harness.sb.schematic.overrides_for("comp_wayne", "feat_seats") != []
+    queries = [r.soql or "" for r in sf.requests if r.soql]
+    assert queries and not any("RecordType" in q for q in queries)

@@ -63,3 +63,16 @@ def test_trait_definitions_are_listed_and_found_by_the_client(sb: Sandbox) -> No
     with SchematicClient(Transport(sb.schematic_url, sb.schematic.api_key, timeout=5)) as client:
         traits = client.list_traits()
     assert [(t.id, t.name, t.trait_type) for t in traits] == [(trait_id, "Seat count", "number")]
+
+
+def test_a_token_without_the_schema_scope_is_told_which_scope_to_add(sb: Sandbox) -> None:
+    """A 403 from the properties API is an AuthError naming crm.schemas.deals.read, not a bare status."""
+    from crmsync.errors import AuthError
+
+    sb.hubspot.fail_next(403, path_prefix="/crm/v3/properties")
+    connector = HubSpotConnector(HubSpotSettings(sb.hubspot_url, sb.hubspot.access_token, searches_per_second=0))
+    try:
+        with pytest.raises(AuthError, match=r"crm\.schemas\.deals\.read"):
+            connector.deal_schema()
+    finally:
+        connector.close()

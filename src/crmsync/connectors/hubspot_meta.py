@@ -15,8 +15,10 @@ from hubspot.crm.properties import ApiException as PropertiesApiException
 
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.domain import Source
+from crmsync.errors import AuthError
 from crmsync.mapping.crm_schema import CrmField, CrmPipeline, CrmSchema, CrmStage, FieldKind
 
+SCOPE = "give the private app the crm.schemas.deals.read scope (validate and plan check mappings against it)"
 _KINDS = {
     "number": FieldKind.NUMBER,
     "date": FieldKind.DATE,
@@ -46,6 +48,9 @@ def read_deal_schema(client: Any, timeout: tuple[float, float]) -> CrmSchema:
         properties = client.crm.properties.core_api.get_all("deals", archived=False, _request_timeout=timeout)
         pipelines = client.crm.pipelines.pipelines_api.get_all("deals", _request_timeout=timeout)
     except (PropertiesApiException, PipelinesApiException) as exc:
+        if exc.status == 403:  # a token made for deal reads only: say which scope the checks need
+            message = f"the token may not read deal properties (403: {convert.error_message(exc)}); {SCOPE}"
+            raise AuthError(convert.SERVICE, message, setting=convert.TOKEN_SETTING, status=403) from exc
         raise convert.translate(exc) from exc
     return CrmSchema(
         Source.HUBSPOT,
