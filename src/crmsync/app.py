@@ -1,7 +1,8 @@
 """The composition root: build a run's edges from settings (the Schematic client, the connectors
 the mapping files need, the state store, the clock, the lease policy). Only the sources that have
 mapping files need credentials. The CLI, the demo, `serve` and the tests open their contexts here
-and hand them to the one reconcile use case (service/reconcile.py).
+and hand them to the one reconcile use case (service/reconcile.py). With a state store, the
+Schematic write and HubSpot search rates are budgets shared through it.
 """
 
 from __future__ import annotations
@@ -24,25 +25,32 @@ from crmsync.schematic.transport import Transport
 from crmsync.service.preflight import preflight
 from crmsync.service.sync import Context
 from crmsync.settings import Settings, load_settings
+from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 
-def schematic_client(settings: Settings) -> SchematicClient:
-    """A Schematic client from settings (needs SCHEMATIC_API_KEY)."""
-    key = settings.require(settings.schematic_key, "SCHEMATIC_API_KEY", "your Schematic secret API key")
+def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
+    """A Schematic client from settings (needs SCHEMATIC_API_KEY); writes paced through `store` if given."""
+    key = _schematic_key(settings)
     return SchematicClient(
         Transport(
             settings.schematic_url,
             key,
             timeout=settings.schematic_timeout,
             attempts=settings.schematic_attempts,
-            writes_per_second=settings.schematic_writes_per_second,
+            budget=rate_budget(
+                "schematic.writes", settings.schematic_writes_per_second, store.engine if store else None
+            ),
         )
     )
 
 
-def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Connector]:
-    """A connector for every CRM that at least one mapping file reads."""
+def _schematic_key(settings: Settings) -> str:
+    return settings.require(settings.schematic_key, "SCHEMATIC_API_KEY", "your Schematic secret API key")
+
+
+def connectors_for(settings: Settings, mappings: Mappings, store: Store | None = None) -> dict[Source, Connector]:
+    """A connector for every CRM that at least one mapping file reads (searches paced through `store`)."""
     connectors: dict[Source, Connector] = {}
     for source in mappings.sources():
         if source is Source.HUBSPOT:
@@ -55,7 +63,8 @@ def connectors_for(settings: Settings, mappings: Mappings) -> dict[Source, Conne
                     access_token=token,
                     searches_per_second=settings.hubspot_searches_per_second,
                     backoff=settings.hubspot_backoff,
-                )
+                ),
+                rate_budget("hubspot.search", settings.hubspot_searches_per_second, store.engine if store else None),
             )
         elif source is Source.SALESFORCE:
             from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
@@ -73,19 +82,20 @@ def clock_of(settings: Settings) -> Callable[[], datetime]:
 @contextmanager
 def schematic_context(settings: Settings) -> Iterator[Context]:
     """Schematic and the state store only, no CRM (applying a saved plan, `release`); both closed on exit."""
-    with schematic_client(settings) as schematic:
-        store = Store(settings.database_url)
-        try:
+    _schematic_key(settings)  # a missing key is reported before a state database is created
+    store = Store(settings.database_url)
+    try:
+        with schematic_client(settings, store) as schematic:
             yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.lease_seconds)
-        finally:
-            store.close()
+    finally:
+        store.close()
 
 
 @contextmanager
 def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
     """Every edge a plan or apply needs; each one opened is closed on exit, whatever fails."""
     with schematic_context(settings) as ctx, ExitStack() as stack:
-        connectors = connectors_for(settings, mappings)
+        connectors = connectors_for(settings, mappings, ctx.store)
         for connector in connectors.values():
             stack.callback(connector.close)
         yield replace(ctx, connectors=connectors)

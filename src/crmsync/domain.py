@@ -206,12 +206,14 @@ class LiveOverride:
 
 @dataclass(frozen=True)
 class Company:
-    """A Schematic company with its keys (name → value) and the version of its base plan."""
+    """A Schematic company with its keys (name → value), its base plan and add-on plans."""
 
     id: CompanyId
     name: str
     keys: Mapping[str, str] = field(default_factory=dict)
-    plan_version_id: str | None = None  # `plan.plan_version_id`; None when on no plan
+    plan_version_id: str | None = None  # `plan.plan_version_id`; None when on no plan or a plan without version
+    plan_name: str | None = None  # `plan.name`; None when on no plan
+    add_on_version_ids: tuple[str, ...] = ()  # `add_ons[].plan_version_id` (those that have one)
 
 
 @dataclass(frozen=True)

@@ -81,10 +81,10 @@ def test_each_result_pages_on_its_own_and_after_slices_it(sb: Sandbox) -> None:
         rest = http.post(COMPANIES_TO_DEALS, json={"inputs": [{"id": "5001", "after": "4"}]}).json()
         bad = http.post(COMPANIES_TO_DEALS, json={"inputs": [{"id": "5001", "after": "x"}]})
     by_company = {r["from"]["id"]: r for r in first["results"]}
-    assert [t["toObjectId"] for t in by_company["5001"]["to"]] == [1001, 1002]
+    assert [t["toObjectId"] for t in by_company["5001"]["to"]] == ["1001", "1002"]
     assert by_company["5001"]["paging"]["next"]["after"] == "2"
-    assert [t["toObjectId"] for t in by_company["5006"]["to"]] == [1012, 1020]
+    assert [t["toObjectId"] for t in by_company["5006"]["to"]] == ["1012", "1020"]
     assert "paging" not in by_company["5006"]
     (last,) = rest["results"]
-    assert [t["toObjectId"] for t in last["to"]] == [1015, 1021] and "paging" not in last
+    assert [t["toObjectId"] for t in last["to"]] == ["1015", "1021"] and "paging" not in last
     assert bad.status_code == 400

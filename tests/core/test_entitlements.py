@@ -10,6 +10,7 @@ import pytest
 from crmsync.domain import (
     Action,
     Change,
+    Company,
     CompanyId,
     DesiredOverride,
     FeatureId,
@@ -18,7 +19,14 @@ from crmsync.domain import (
     Provenance,
     ValueType,
 )
-from crmsync.reconcile.entitlements import PlanEntitlements, describe, entitlement_warnings, is_more_generous
+from crmsync.reconcile.entitlements import (
+    PlanEntitlements,
+    describe,
+    entitlement_warnings,
+    is_more_generous,
+    unjudged,
+    with_add_ons,
+)
 
 DAY, WEEK, MONTH, EVER = (MetricPeriod.CURRENT_DAY, MetricPeriod.CURRENT_WEEK, MetricPeriod.CURRENT_MONTH,
                           MetricPeriod.ALL_TIME)  # fmt: skip
@@ -112,3 +120,31 @@ def test_describe_leaves_out_the_expiry() -> None:
     expiring = replace(n(10_000, MONTH), expiration=datetime(2027, 1, 31, tzinfo=UTC))
     assert describe(expiring) == describe(n(10_000, MONTH)) == "10000 /current_month"
     assert describe(replace(ON, expiration=datetime(2027, 1, 31, tzinfo=UTC))) == "on"
+
+
+def test_add_ons_join_the_base_plan_and_the_most_generous_grant_counts() -> None:
+    """Starter (20 seats, no SSO) with an add-on of 60 seats and SSO grants 60 seats and SSO."""
+    addon = PlanEntitlements("plvr_addon", "Seats pack", {SEATS: n(60), SSO: ON})
+    joined = with_add_ons(STARTER, [addon])
+    assert joined is not None and joined.plan_name == "Starter + Seats pack"
+    assert joined.values == {SEATS: n(60), SSO: ON}
+    (warning,) = warn(create(SEATS, n(50)), joined)
+    assert "less generous than plan Starter + Seats pack's 60" in warning
+    assert with_add_ons(None, []) is None and with_add_ons(STARTER, []) is STARTER
+
+
+def test_companies_without_a_plan_version_say_why_they_are_not_compared() -> None:
+    """A company on no plan, and one on a plan without version, each get one line saying so;
+    a company with a plan version, or with only deletes, gets none."""
+    old, none = CompanyId("comp_old"), CompanyId("comp_none")
+    companies = [Company(ACME, "Acme Corp", plan_version_id="plvr_starter", plan_name="Starter"),
+                 Company(old, "Old Co", plan_name="Legacy"), Company(none, "No Plan Inc")]
+    changes = [create(SEATS, n(5)), replace(create(SEATS, n(5)), company_id=old),
+               replace(create(SEATS, n(5)), company_id=none),
+               Change(Action.DELETE, none, SSO, None, None, "gone")]
+    assert unjudged(changes, companies) == (
+        "Old Co: overrides not compared with plan Legacy: the plan has no version in Schematic, "
+        "so its entitlements cannot be read",
+        "No Plan Inc: overrides not compared with a plan: the company is on no plan in Schematic",
+    )
+    assert unjudged(changes[3:], companies) == ()

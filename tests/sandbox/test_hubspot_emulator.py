@@ -27,6 +27,7 @@ from hubspot.crm.deals import (
 
 from crmsync.sandbox import HubSpotState, Sandbox, SandboxData, load_data
 from crmsync.sandbox.hubspot import make_hubspot_app
+from crmsync.sandbox.hubspot_search import encode_cursor
 from crmsync.sandbox.serve import ServedApp, serve_app
 
 TIMEOUT = (3, 10)
@@ -106,10 +107,10 @@ def test_search_pages_follow_after_and_the_last_page_has_no_paging(sb: Sandbox) 
 def test_search_refuses_to_page_past_10000_results(big: Sandbox) -> None:
     """after + limit may reach 10,000 but not pass it: then HubSpot answers 400."""
     token = big.hubspot.access_token
-    last_page = search(big.hubspot_url, token, limit=200, after="9800")
+    last_page = search(big.hubspot_url, token, limit=200, after=encode_cursor(9800))
     assert len(last_page.results) == 200
-    assert last_page.paging.next.after == "10000"
-    for after, limit in (("10000", 200), ("9900", 200), ("9999", 2)):
+    assert last_page.paging.next.after == encode_cursor(10_000)
+    for after, limit in ((encode_cursor(10_000), 200), (encode_cursor(9900), 200), (encode_cursor(9999), 2)):
         with pytest.raises(ApiException) as caught:
             search(big.hubspot_url, token, limit=limit, after=after)
         assert caught.value.status == 400
@@ -118,19 +119,19 @@ def test_search_refuses_to_page_past_10000_results(big: Sandbox) -> None:
 
 def test_hs_object_id_windowing_returns_every_deal(big: Sandbox) -> None:
     """Windows of hs_object_id GT last id, restarted before 10,000, return all 12,000 deals."""
-    token, found, last_id, after = big.hubspot.access_token, [], "0", None
+    token, found, last_id, after, in_window = big.hubspot.access_token, [], "0", None, 0
     sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
     while True:
         result = search(big.hubspot_url, token, limit=200, after=after, sorts=sorts,
                         filter_groups=[{"filters": [eq("hs_object_id", "GT", last_id)]}])
         found += [r.id for r in result.results]
+        in_window += len(result.results)
         if result.paging is None:
             break
-        following = int(result.paging.next.after)
-        if following + 200 > 10_000:
-            last_id, after = result.results[-1].id, None
+        if in_window + 200 > 10_000:  # the cursor is opaque: count what this window has read
+            last_id, after, in_window = result.results[-1].id, None, 0
         else:
-            after = str(following)
+            after = result.paging.next.after
     assert len(found) == 12_000
     assert len(set(found)) == 12_000
 
@@ -140,6 +141,35 @@ def test_in_filter_matches_any_value(sb: Sandbox) -> None:
     found = ids_of(sb.hubspot_url, sb.hubspot.access_token,
                    eq("dealstage", "IN", values=["closedwon", "ent_won"]), eq("seats_purchased", "HAS_PROPERTY"))
     assert found == ["1001", "1002", "1004", "1006", "1008", "1010", "1011", "1012", "1013"]
+
+
+def test_in_and_not_in_compare_the_lowercased_stored_value_with_values_as_sent(
+    fresh: tuple[HubSpotState, ServedApp],
+) -> None:
+    """IN / NOT_IN lowercase the stored value only: `ClosedWon` sent never matches, even a stored `ClosedWon`."""
+    state, served = fresh
+    state.add_deal("4242", properties={"dealstage": "ClosedWon", "pipeline": "default"})
+    token = state.access_token
+    assert ids_of(served.url, token, eq("dealstage", "IN", values=["ClosedWon"])) == []
+    assert "4242" in ids_of(served.url, token, eq("dealstage", "IN", values=["closedwon"]))
+    assert "1001" not in ids_of(served.url, token, eq("dealstage", "NOT_IN", values=["closedwon"]))
+    assert "1001" in ids_of(served.url, token, eq("dealstage", "NOT_IN", values=["ClosedWon"]))
+
+
+def test_search_cursors_are_opaque_and_a_number_is_refused(sb: Sandbox) -> None:
+    """`paging.next.after` is not a number (the spec's example is `NTI1Cg%3D%3D`); sending one is a 400."""
+    page = search(sb.hubspot_url, sb.hubspot.access_token, limit=10)
+    assert page.paging.next.after == encode_cursor(10) and not page.paging.next.after.isdigit()
+    with pytest.raises(ApiException) as caught:
+        search(sb.hubspot_url, sb.hubspot.access_token, limit=10, after="10")
+    assert caught.value.status == 400
+
+
+def test_an_unserved_route_answers_hubspot_error_json(sb: Sandbox) -> None:
+    """A path the emulator does not serve answers 404 in HubSpot's error JSON, not plain text."""
+    answer = httpx.get(f"{sb.hubspot_url}/crm/v3/objects/tickets", timeout=TIMEOUT)
+    assert answer.status_code == 404 and answer.json()["category"] == "OBJECT_NOT_FOUND"
+    assert set(answer.json()) >= {"status", "message", "correlationId"}
 
 
 def test_eq_filters_in_one_group_are_anded_and_groups_are_ored(sb: Sandbox) -> None:
@@ -299,8 +329,8 @@ def test_update_bumps_last_modified_and_archive_hides_the_deal(fresh: tuple[HubS
     changed = ids_of(served.url, token, eq("hs_lastmodifieddate", "GTE", "2029-12-31T00:00:00Z"))
     assert changed == ["1002"]
     assert "1003" not in ids_of(served.url, token, eq("dealstage", "HAS_PROPERTY"))
-    assert search(served.url, token, limit=1, after="1", properties=["seats_purchased"]).results[0].properties[
-        "seats_purchased"] == "35"
+    second = search(served.url, token, limit=1, after=encode_cursor(1), properties=["seats_purchased"])
+    assert second.results[0].properties["seats_purchased"] == "35"
 
 
 def test_new_deals_get_the_next_numeric_id(fresh: tuple[HubSpotState, ServedApp]) -> None:

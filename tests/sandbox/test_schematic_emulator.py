@@ -71,17 +71,23 @@ def test_company_keys_are_an_array_and_plan_has_a_version(env: Env) -> None:
     assert company["plan"]["plan_version_id"] == "plvr_growth" and company["add_ons"] == []
 
 
-@pytest.mark.parametrize("params", [{"keys": '{"hubspot_company_id": "5002"}'}, {"keys[hubspot_company_id]": "5002"},
-                                    {"hubspot_company_id": "5002"}], ids=["json", "bracketed", "plain"])
-def test_lookup_finds_a_company_by_keys_in_every_form(env: Env, params: dict[str, str]) -> None:
-    """Lookup accepts keys as JSON, as keys[k]=v and as k=v."""
-    response = env.api.get("/companies/lookup", params=params)
+def test_lookup_finds_a_company_by_keys_in_the_sdk_form(env: Env) -> None:
+    """Lookup finds a company by `keys[k]=v`, the form the SDKs generated from the spec send."""
+    response = env.api.get("/companies/lookup", params={"keys[hubspot_company_id]": "5002"})
     assert response.status_code == 200 and response.json()["data"]["id"] == "comp_globex"
+
+
+@pytest.mark.parametrize("params", [{"keys": '{"hubspot_company_id": "5002"}'}, {"hubspot_company_id": "5002"}],
+                         ids=["json", "plain"])
+def test_lookup_refuses_any_other_spelling_of_the_keys(env: Env, params: dict[str, str]) -> None:
+    """`?keys={...}` and `?k=v` are refused with Schematic's 400 JSON: a client that changed its form fails here."""
+    response = env.api.get("/companies/lookup", params=params)
+    assert response.status_code == 400 and "keys[name]=value" in response.json()["error"]
 
 
 def test_lookup_of_an_unknown_key_is_404(env: Env) -> None:
     """A lookup that matches no company is a 404 with an error body."""
-    response = env.api.get("/companies/lookup", params={"hubspot_company_id": "5006"})
+    response = env.api.get("/companies/lookup", params={"keys[hubspot_company_id]": "5006"})
     assert response.status_code == 404 and "error" in response.json()
 
 
@@ -272,3 +278,34 @@ def test_requests_are_recorded(env: Env) -> None:
     recorded = env.state.requests[-1]
     assert (recorded.method, recorded.path, recorded.status) == ("POST", "/company-overrides", 201)
     assert recorded.json["note"] == "x"
+
+
+def test_companies_without_plan_without_version_with_add_ons_and_without_keys(env: Env) -> None:
+    """A company on no plan has no `plan`; a plan without version gives `plan_version_id: null`;
+    add-ons and traits (an object) are rendered; a company may have no keys at all."""
+    legacy = env.state.add_plan("Legacy", plan_id="plan_legacy", versioned=False)
+    addon = env.state.add_plan("SSO add-on", "plvr_sso", plan_type="add_on")
+    env.state.add_company("Nobody", {}, company_id="comp_keyless")
+    env.state.add_company("Old", {"k": "1"}, company_id="comp_old", plan_id=legacy)
+    env.state.add_company("Big", {"k": "2", "j": "3"}, company_id="comp_big", plan_version_id="plvr_starter",
+                          add_ons=[addon], traits={"region": "eu", "seats": 3})
+    keyless = env.api.get("/companies/comp_keyless").json()["data"]
+    old = env.api.get("/companies/comp_old").json()["data"]
+    big = env.api.get("/companies/comp_big").json()["data"]
+    assert "plan" not in keyless and keyless["keys"] == [] and keyless["traits"] == {}
+    assert old["plan"]["id"] == "plan_legacy" and old["plan"]["plan_version_id"] is None
+    assert [a["plan_version_id"] for a in big["add_ons"]] == ["plvr_sso"] and big["traits"]["seats"] == 3
+    assert sorted(k["key"] for k in big["keys"]) == ["j", "k"]
+
+
+def test_note_authors_are_strings_never_null(env: Env) -> None:
+    """An API-key write's note has empty author strings, as the spec requires strings."""
+    note = create(env.api, note="by crmsync").json()["data"]["notes"][0]
+    assert note["external_user_id"] == "" and note["external_user_name"] == ""
+
+
+def test_an_unserved_route_answers_schematic_error_json(env: Env) -> None:
+    """Unserved paths and methods answer `{"error": ...}` with 404 / 405, not plain text."""
+    missing, wrong_method = env.api.get("/no-such-thing"), env.api.patch("/company-overrides")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()

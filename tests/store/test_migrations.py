@@ -18,9 +18,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
-from sqlmodel import SQLModel
 
 from crmsync.store import schema
+from crmsync.store.metadata import METADATA
 from crmsync.store.migrations import BASELINE, HEAD, SCRIPT_LOCATION
 from crmsync.store.repository import Store
 from tests.store.conftest import POSTGRES, postgres_available
@@ -126,7 +126,7 @@ def test_the_head_schema_equals_the_tables(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn), METADATA)
     finally:
         engine.dispose()
     assert diff == []

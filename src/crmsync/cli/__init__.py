@@ -9,6 +9,7 @@ user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsa
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from crmsync.cli.revops import register as register_revops
 from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_status, write_plan
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
+from crmsync.logs import configure_logging, secret_values
 from crmsync.mapping.loader import load_mappings
 from crmsync.reconcile.withheld import withheld_count
 from crmsync.service.reconcile import Mode, Request, reconcile
@@ -45,6 +47,28 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+@app.callback()
+def logging_options(
+    ctx: typer.Context,
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", envvar="CRMSYNC_LOG_FORMAT", metavar="console|json",
+                     help="Log events on stderr as text (coloured on a terminal) or as JSON lines."),
+    ] = "console",
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", envvar="CRMSYNC_LOG_LEVEL", metavar="debug|info|warning|error",
+                     help="Least severe log event shown (default: warning; info for serve)."),
+    ] = None,
+) -> None:
+    """Keep Schematic company overrides equal to what closed CRM deals say."""
+    level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
+    try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
+        configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None:

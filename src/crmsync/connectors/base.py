@@ -36,6 +36,17 @@ class ReadResult:
     requests: int = 0  # API calls made, for reports and benchmarks
 
 
+@dataclass(frozen=True)
+class Changes:
+    """The deals changed since a poll's cursor (any stage: a deal that left a won stage matters too),
+    and the cursor to store once they are queued. A payload-free hint: the deals are read again later."""
+
+    source: Source
+    deal_ids: tuple[DealId, ...]
+    cursor: str | None  # opaque to the caller; None: nothing to store yet
+    requests: int = 0
+
+
 class Connector(Protocol):
     """Reads closed deals from one CRM."""
 
@@ -52,6 +63,12 @@ class Connector(Protocol):
     def deal_schema(self) -> CrmSchema:
         """The CRM's deal fields, pipelines / stages and record types, for the mapping checks
         (fetched once per connector, so once per run)."""
+        ...
+
+    def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
+        """The ids of deals changed after `cursor` (looking `overlap` seconds further back, so a change
+        committed late is not missed; duplicates are the caller's to drop). No cursor yet: none, and
+        a cursor of now."""
         ...
 
     def close(self) -> None:

@@ -3,16 +3,17 @@
 Reads with the CRM search API, windowing on `hs_object_id` so that more than 10,000 deals
 are all read (HubSpot refuses to page a single search past 10,000 results), then reads
 deal→company associations in batches of 1,000. The SDK is configured (`host`, retry,
-explicit timeouts on every call), never patched. Its errors become crmsync's here.
+explicit timeouts on every call), never patched. Its errors become crmsync's here. Searches are
+paced by a rate budget; every retry urllib3 makes is logged (`api.retry`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import hubspot
 import urllib3
@@ -29,12 +30,14 @@ from hubspot.crm.deals import (
 )
 from urllib3.util.retry import Retry
 
+from crmsync import pacing
 from crmsync.connectors import hubspot_convert as convert
-from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.connectors.hubspot_meta import read_deal_schema
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
+from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.translate import deal_counts
 
@@ -43,6 +46,7 @@ SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
 BATCH_READ = 100  # deals per batch read
 BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "hs_lastmodifieddate")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,9 @@ class HubSpotConnector:
 
     source = Source.HUBSPOT
 
-    def __init__(self, settings: HubSpotSettings) -> None:
-        retry = Retry(
+    def __init__(self, settings: HubSpotSettings, budget: pacing.RateBudget | None = None) -> None:
+        """`budget` paces searches (default: this process alone, at `settings.searches_per_second`)."""
+        retry = LoggedRetry(
             total=settings.retries,
             backoff_factor=settings.backoff,
             status_forcelist=(429, 500, 502, 503, 504),
@@ -83,9 +88,7 @@ class HubSpotConnector:
         self._associations_api = client.crm.associations.v4.batch_api
         self._batch_api = client.crm.deals.batch_api
         self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self._interval = 1.0 / settings.searches_per_second if settings.searches_per_second > 0 else 0.0
-        self._last_search = 0.0
-        self._lock = threading.Lock()
+        self._searches = budget or pacing.budget("hubspot.search", settings.searches_per_second)
         self.requests = 0  # API calls of the read in progress
 
     def read_deals(self, query: DealQuery) -> ReadResult:
@@ -126,7 +129,8 @@ class HubSpotConnector:
     def _search_all(self, query: DealQuery) -> Iterator[Deal]:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
-        after: str | None = None
+        after: str | None = None  # an opaque cursor: never parsed, only sent back
+        in_window = 0  # how far into the current id window the next page starts
         seen_tokens: set[tuple[int | None, str | None]] = set()
         while True:
             if (last_id, after) in seen_tokens:
@@ -146,15 +150,60 @@ class HubSpotConnector:
                 search=True,
             )
             yield from (convert.deal(r) for r in page.results)
+            in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if nxt is None:
                 return
-            if int(nxt) + PAGE > SEARCH_CAP:  # start a new window after the last id seen
-                if not page.results:
-                    raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
-                last_id, after = int(page.results[-1].id), None
+            if not page.results:
+                raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
+            if in_window + PAGE > SEARCH_CAP:  # the next page would pass the cap: a new window after the last id
+                last_id, after, in_window = int(page.results[-1].id), None, 0
             else:
                 after = str(nxt)
+
+    def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
+        """Deals whose `hs_lastmodifieddate` is at or after the cursor (epoch ms) less `overlap`, in that
+        order, windowed past the 10,000-result cap by the last instant seen. Archived deals never show
+        here: the scheduled full reconcile catches them."""
+        if cursor is None:
+            return Changes(self.source, (), str(int(time.time() * 1000)), 0)
+        since = max(0, int(cursor) - int(overlap * 1000))
+        found: dict[DealId, None] = {}
+        newest = int(cursor)
+        after: str | None = None
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}]}
+                ],
+                sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                properties=["hs_lastmodifieddate"],
+                limit=PAGE,
+                after=after,
+            )
+            page = self._call(
+                lambda request=request: self._search_api.do_search(
+                    public_object_search_request=request, _request_timeout=self._timeout
+                ),
+                search=True,
+            )
+            fresh = [r for r in page.results if DealId(str(r.id)) not in found]
+            for record in page.results:
+                found.setdefault(DealId(str(record.id)), None)
+                stamp = convert.instant((record.properties or {}).get("hs_lastmodifieddate"))
+                if stamp is not None:
+                    newest = max(newest, int(stamp.timestamp() * 1000))
+            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            if nxt is None:
+                break
+            if len(found) % SEARCH_CAP >= SEARCH_CAP - PAGE:  # the cap is near: a new window from the newest seen
+                if not fresh or newest == since:
+                    raise ServiceUnavailable(SERVICE, f"over {SEARCH_CAP} deals changed in one millisecond at {since}")
+                since, after = newest, None
+            else:
+                after = str(nxt)
+        made, self.requests = self.requests, 0
+        return Changes(self.source, tuple(found), str(newest), made)
 
     def _primary_companies(self, deal_ids: Sequence[DealId]) -> dict[str, str]:
         targets = self._associated("deals", "companies", deal_ids)
@@ -204,7 +253,7 @@ class HubSpotConnector:
 
     def _call(self, send: Any, *, search: bool = False) -> Any:
         if search:
-            self._pace()
+            self._searches.take()
         self.requests += 1
         try:
             return send()
@@ -217,12 +266,25 @@ class HubSpotConnector:
             )
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
 
-    def _pace(self) -> None:
-        with self._lock:
-            wait = self._last_search + self._interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_search = time.monotonic()
+class LoggedRetry(Retry):
+    """urllib3's Retry, configured into the SDK, that logs each retry (`api.retry`) before waiting."""
+
+    def sleep(self, response: Any = None) -> None:
+        """Log what is retried and how long we wait (Retry-After, else backoff), then wait."""
+        last = self.history[-1] if self.history else None
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        log.info(
+            "api.retry",
+            service="hubspot",
+            method=last.method if last else None,
+            path=urlsplit(last.url or "").path if last else None,  # never the query string
+            status=last.status if last else None,
+            reason=type(last.error).__name__ if last and last.error else None,
+            attempt=len(self.history),
+            wait_s=round(after if after is not None else self.get_backoff_time(), 3),
+            retry_after=after,
+        )
+        super().sleep(response)
 
 
 def _counted(deal: Deal, query: DealQuery) -> bool:

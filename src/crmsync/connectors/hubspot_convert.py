@@ -22,18 +22,24 @@ TOKEN_SETTING = "HUBSPOT_ACCESS_TOKEN"
 PRIMARY_TYPE_ID = 5
 
 
+def lowered(values: Sequence[str]) -> list[str]:
+    """Values for an `IN` filter: HubSpot lowercases the stored value before comparing, so a value
+    sent in mixed case (`ClosedWon`) would never match (search guide); sorted, without repeats."""
+    return sorted({v.lower() for v in values})
+
+
 def filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
     """One group per deal filter (groups OR, filters AND); at most 5 groups, as HubSpot allows."""
     filters = query.filters
     if len(filters) > 5:  # too many groups: read the union of stages and let translation narrow
-        stages = sorted({s for f in filters for s in f.stages})
+        stages = lowered([s for f in filters for s in f.stages])
         groups = [[Filter(property_name="dealstage", operator="IN", values=stages)]]
     else:
         groups = []
         for f in filters:
-            group = [Filter(property_name="dealstage", operator="IN", values=list(f.stages))]
+            group = [Filter(property_name="dealstage", operator="IN", values=lowered(f.stages))]
             if f.pipelines is not None:
-                group.append(Filter(property_name="pipeline", operator="IN", values=list(f.pipelines)))
+                group.append(Filter(property_name="pipeline", operator="IN", values=lowered(f.pipelines)))
             groups.append(group)
     if last_id is not None:
         for group in groups:

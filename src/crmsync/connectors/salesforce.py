@@ -3,6 +3,7 @@
 Full, scoped (some Accounts) and incremental ((SystemModstamp, Id) cursor) reads. Pages are
 fetched one `query`/`query_more` at a time so an expired session is re-established once and the
 page retried, and REQUEST_LIMIT_EXCEEDED ends the read as partial. Foreign errors end here.
+Retries and re-logins are logged (`api.retry`, `api.relogin`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +20,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.salesforce_auth import (
     ACCESS_TOKEN,
     FLOW_VARIABLES,
@@ -43,11 +45,13 @@ from crmsync.connectors.salesforce_soql import (
 )
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
 Page = Mapping[str, Any]
+log = get_logger(__name__)
 
 
 class FieldRejected(RequestRejected):
@@ -104,6 +108,20 @@ def _translate(exc: SalesforceError) -> ServiceError | _SessionExpired:
     return RequestRejected(SERVICE, f"request rejected ({exc.status} {code}): {sentence}", status=exc.status)
 
 
+def _log_retry(state: Any) -> None:
+    """An `api.retry` event for a transient failure about to be retried."""
+    exc = state.outcome.exception() if state.outcome else None
+    log.info(
+        "api.retry",
+        service="salesforce",
+        status=getattr(exc, "status", None),
+        reason=type(exc).__name__,
+        detail=str(exc),  # crmsync's own message: no secret, and scrubbed anyway
+        attempt=state.attempt_number,
+        wait_s=round(state.next_action.sleep, 3) if state.next_action else None,
+    )
+
+
 def _transient(exc: BaseException) -> bool:
     """Worth another try: unreachable, timed out or 5xx; never a TLS verification failure."""
     return isinstance(exc, ServiceUnavailable) and not isinstance(exc.__cause__, requests.exceptions.SSLError)
@@ -146,6 +164,7 @@ class SalesforceConnector:
             stop=stop_after_attempt(retries + 1),
             wait=wait_exponential(multiplier=retry_wait, max=10),
             retry=retry_if_exception(_transient),
+            before_sleep=_log_retry,
             reraise=True,
         )
 
@@ -194,6 +213,22 @@ class SalesforceConnector:
             self._requests = 0  # a describe is not part of a deal read's count
         return self._schema
 
+    def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
+        """Opportunities changed after the (SystemModstamp, Id) cursor less `overlap`, won or not, deleted
+        ones included (queryAll); the cursor is the last record read."""
+        if cursor is None:
+            now = SalesforceCursor(datetime.now(UTC), "")
+            return Changes(self.source, (), now.to_text(), 0)
+        start = SalesforceCursor.from_text(cursor)
+        start = SalesforceCursor(start.modstamp - timedelta(seconds=overlap), "")
+        read = self._collect(changed_query((), start), DealQuery((), ()), incremental=True)
+        ids = tuple(DealId(i) for i in (*read.deals, *sorted(read.gone)))
+        last = read.last or SalesforceCursor.from_text(cursor)
+        requests_made, self._requests = self._requests, 0
+        if read.problem:
+            raise ServiceUnavailable(SERVICE, f"polling stopped early: {read.problem}")
+        return Changes(self.source, ids, last.to_text(), requests_made)
+
     def close(self) -> None:
         """Close the HTTP session's connections."""
         self._session.close()
@@ -233,6 +268,7 @@ class SalesforceConnector:
                 for record in page.get("records", ()):
                     self._take(read, record, query, incremental)
         except RateLimited as exc:
+            log.warning("api.rate_limited", service="salesforce", detail=str(exc), partial=True)
             read.problem = f"stopped early: {exc}"
         except ServiceUnavailable as exc:
             if read.last is None and not read.deals and not read.gone:
@@ -268,6 +304,7 @@ class SalesforceConnector:
                     message = f"{self.flow} session rejected right after a fresh login"
                     setting = ", ".join(FLOW_VARIABLES[self.flow])
                     raise AuthError(SERVICE, message, setting=setting, status=401) from exc
+                log.info("api.relogin", service="salesforce", flow=str(self.flow), reason="session expired")
                 self._client = None  # log in again, then retry this page
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -3,17 +3,19 @@
 Schematic applies the most generous of a numeric override and the plan entitlement, but a
 boolean override always wins, `false` included. So an override below the plan has no effect,
 one equal to it changes nothing, and `false` revokes a feature the plan grants. The service
-fetches each plan version's entitlements once and calls `entitlement_warnings`.
+fetches each plan version's entitlements once, joins a company's base plan and add-ons
+(`with_add_ons`), and calls `entitlement_warnings`; `unjudged` says which companies cannot be
+compared with a plan at all (no plan, or a plan without version), so that silence is explained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 
-from crmsync.domain import Action, Change, CompanyId, FeatureId, MetricPeriod, OverrideValue, ValueType
+from crmsync.domain import Action, Change, Company, CompanyId, FeatureId, MetricPeriod, OverrideValue, ValueType
 
 # How many days one window holds, to compare limits per day (Schematic's entitlement_effectiveness.go).
 DAYS = {MetricPeriod.CURRENT_DAY: 1, MetricPeriod.CURRENT_WEEK: 7, MetricPeriod.CURRENT_MONTH: 30}
@@ -110,3 +112,42 @@ def judge(override: OverrideValue, plan: OverrideValue) -> Verdict | None:
 def describe(value: OverrideValue) -> str:
     """A limit or switch in words, without its expiry: `20`, `10000 /current_month`, `unlimited`, `on`."""
     return replace(value, expiration=None).describe()
+
+
+def with_add_ons(base: PlanEntitlements | None, add_ons: Sequence[PlanEntitlements]) -> PlanEntitlements | None:
+    """What a base plan and its add-ons grant together: Schematic applies the most generous
+    (reference §3.3), so per feature the larger limit, and `on` when any of them turns it on."""
+    plans = [p for p in (base, *add_ons) if p is not None]
+    if len(plans) <= 1:
+        return plans[0] if plans else None
+    values: dict[FeatureId, OverrideValue] = {}
+    for plan in plans:
+        for feature, value in plan.values.items():
+            held = values.get(feature)
+            if held is None or _grants_more(value, held):
+                values[feature] = value
+    return PlanEntitlements("+".join(p.plan_version_id for p in plans), " + ".join(p.plan_name for p in plans), values)
+
+
+def _grants_more(a: OverrideValue, b: OverrideValue) -> bool:
+    if a.value_type is ValueType.BOOLEAN and b.value_type is ValueType.BOOLEAN:
+        return bool(a.value_bool) and not b.value_bool
+    return a.value_type in LIMITS and b.value_type in LIMITS and is_more_generous(a, b)
+
+
+def unjudged(changes: Iterable[Change], companies: Iterable[Company], names: Mapping[str, str] | None = None,
+             ) -> tuple[str, ...]:
+    """One line per company with a planned create or update that no plan can be compared with:
+    on no plan, or on a plan without version (whose entitlements cannot be read)."""
+    writing = {c.company_id for c in changes if c.action is not Action.DELETE}
+    lines = []
+    for company in companies:
+        if company.id not in writing or company.plan_version_id is not None:
+            continue
+        who = (names or {}).get(company.id, company.name)
+        if company.plan_name is None:
+            lines.append(f"{who}: overrides not compared with a plan: the company is on no plan in Schematic")
+        else:
+            lines.append(f"{who}: overrides not compared with plan {company.plan_name}: the plan has no version in "
+                         "Schematic, so its entitlements cannot be read")
+    return tuple(lines)

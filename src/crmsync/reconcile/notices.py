@@ -35,6 +35,7 @@ class WarningKind(StrEnum):
     NOTHING_COUNTED = "nothing-counted"  # deals read, none in the mapping's stages
     ENTITLEMENT = "entitlement"  # an override the company's plan makes pointless (or that revokes)
     ENTITLEMENTS_UNREAD = "entitlements-unread"  # a plan's entitlements could not be read
+    ENTITLEMENTS_UNJUDGED = "entitlements-unjudged"  # a company on no plan (or no version): not compared
     UNKNOWN_MARKERS = "unknown-markers"  # overrides carry crmsync's marker the ledger does not know
     OTHER = "other"
 

@@ -18,9 +18,13 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from crmsync.sandbox.recording import RecordingMiddleware
 
 Clock = Callable[[], datetime]
 Query = dict[str, list[str]]
@@ -244,7 +248,8 @@ def make_app(
     Each request is parsed, passed through `state.guard` (given the `credential_header`), then
     to its handler under the lock; a body that is not JSON answers `error(400, bad_json)` (with
     `{}` the parser's message), a handler that raises `error(500, …)`. `after_commit` may then
-    delay, garble or drop the answer. Every request is logged with the status it got."""
+    delay, garble or drop the answer. Every request is logged with the status it got; unserved
+    paths and methods answer `error(404 or 405, …)`; `state.exchanges` records the wire (recording.py)."""
 
     def endpoint(handler: Callable[[S, Call], Reply]) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
@@ -268,4 +273,12 @@ def make_app(
 
         return serve
 
-    return Starlette(routes=[Route(path, endpoint(handler), methods=[method]) for method, path, handler in routes])
+    async def unserved(request: Request, exc: Exception) -> Response:
+        # A path or method the emulator does not serve answers in the vendor's error JSON, as
+        # the real API does, never Starlette's plain-text "Not Found".
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return error(status, f"Unable to route {request.method} {request.url.path}").response()
+
+    return Starlette(routes=[Route(path, endpoint(handler), methods=[method]) for method, path, handler in routes],
+                     middleware=[Middleware(RecordingMiddleware, state=state)],
+                     exception_handlers={404: unserved, 405: unserved})

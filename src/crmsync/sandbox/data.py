@@ -95,22 +95,28 @@ class Entitlement:
 
 @dataclass(frozen=True)
 class SchematicPlan:
-    """A plan with one version (`version_id`, `plvr_…`) and its entitlements."""
+    """A plan (or add-on) with one version (`version_id`, `plvr_…`; None: a plan without
+    version, which has no entitlements) and its entitlements."""
 
     id: str
     name: str
-    version_id: str
+    version_id: str | None
     entitlements: tuple[Entitlement, ...] = ()
+    plan_type: str = "plan"  # plan | add_on
 
 
 @dataclass(frozen=True)
 class SchematicCompany:
-    """A Schematic company with its keys (name → value) and base plan version."""
+    """A Schematic company with its keys (name → value; none is allowed), base plan (by version,
+    or by `plan_id` for a plan without version; neither: no plan), add-on plan versions, traits."""
 
     id: str
     name: str
     keys: Mapping[str, str] = field(default_factory=dict)
     plan_version_id: str | None = None
+    plan_id: str | None = None
+    add_ons: tuple[str, ...] = ()
+    traits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,15 +166,18 @@ class SandboxData:
                                                     "value_numeric": 20, "metric_period": null}]}],
                        "companies": [{"id": "comp_acme", "name": "Acme Corp",
                                       "keys": {"hubspot_company_id": "5001"},
-                                      "plan_version_id": "plvr_starter"}],
+                                      "plan_version_id": "plvr_starter",
+                                      "add_ons": ["plvr_sso_addon"], "traits": {"region": "eu"}}],
                        "overrides": [{"company_id": "comp_globex", "feature_id": "feat_seats",
                                       "value_type": "numeric", "value_numeric": 35, "note": "…"}]},
          "salesforce": {…}}
 
     Deal property values are strings, as HubSpot sends them; `primary_company` defaults to the
     first of `companies`. Overrides, entitlements and companies must name features, companies and
-    plan versions of the seed. The `salesforce` section is kept raw for the Salesforce emulator
-    (format on `SalesforceState`), after checking that the emulator can hold it.
+    plan versions of the seed. A plan has `"plan_type": "add_on"` to be an add-on, and
+    `"version_id": null` to have no version (a company on it names it by `"plan_id"`). The
+    `salesforce` section is kept raw for the Salesforce emulator (format on `SalesforceState`),
+    after checking that the emulator can hold it.
     """
 
     hubspot: HubSpotSeed = field(default_factory=HubSpotSeed)
@@ -254,7 +263,7 @@ _VALUE = {"value_type": str, "value_bool": bool, "value_numeric": int, "metric_p
           "metric_period_month_reset": str}
 _OVERRIDE = {"company_id": str, "feature_id": str, **_VALUE, "value_trait_id": str,
              "expiration_date": str, "note": str}
-_PLAN = {"id": str, "name": str, "version_id": str}
+_PLAN = {"id": str, "name": str, "version_id": str, "plan_type": str}
 _ENTITLEMENT = {"feature_id": str, **_VALUE}
 
 
@@ -263,19 +272,45 @@ def _schematic(r: _Reader, raw: dict[str, Any]) -> SchematicSeed:
     features = tuple(SchematicFeature(**_fields(r, f, w, feature_spec, ("id", "name", "feature_type")))
                      for w, f in r.items(raw.get("features"), "schematic.features"))
     plans = tuple(
-        SchematicPlan(**_fields(r, p, w, _PLAN, ("id", "name", "version_id")), entitlements=tuple(
+        SchematicPlan(**{**_fields(r, p, w, _PLAN, ("id", "name")), "plan_type": p.get("plan_type") or "plan"},
+                      entitlements=tuple(
             Entitlement(**_fields(r, e, we, _ENTITLEMENT, ("feature_id", "value_type")))
             for we, e in r.items(p.get("entitlements"), f"{w}.entitlements")))
         for w, p in r.items(raw.get("plans"), "schematic.plans"))
+    company_spec = {"id": str, "name": str, "plan_version_id": str, "plan_id": str}
     companies = tuple(
-        SchematicCompany(**_fields(r, c, w, {"id": str, "name": str, "plan_version_id": str}, ("id", "name")),
-                         keys=r.strings(c, "keys", w))
+        SchematicCompany(**_fields(r, c, w, company_spec, ("id", "name")), keys=r.strings(c, "keys", w),
+                         add_ons=tuple(_add_ons(r, c, w)), traits=r.obj(c.get("traits"), f"{w}.traits"))
         for w, c in r.items(raw.get("companies"), "schematic.companies"))
     overrides = tuple(SeedOverride(**_fields(r, o, w, _OVERRIDE, ("company_id", "feature_id", "value_type")))
                       for w, o in r.items(raw.get("overrides"), "schematic.overrides"))
     return SchematicSeed(r.get(raw, "api_key", "schematic", str, DEFAULT_SCHEMATIC_KEY),
                          r.get(raw, "environment_id", "schematic", str, DEFAULT_ENVIRONMENT),
                          features, plans, companies, overrides)
+
+
+def _add_ons(r: _Reader, raw: Mapping[str, Any], where: str) -> list[str]:
+    values = r.get(raw, "add_ons", where, list, [])
+    if not all(isinstance(v, str) for v in values):
+        r.problems.append(f"{where}.add_ons: expected a list of add-on plan version ids")
+        return []
+    return [str(v) for v in values]
+
+
+def _plan_references(r: _Reader, seed: SchematicSeed) -> None:
+    """Plan types, plans without version, and what companies name of plans."""
+    versions = {p.version_id: p for p in seed.plans if p.version_id is not None}
+    plan_ids = {p.id for p in seed.plans}
+    for i, p in enumerate(seed.plans):
+        if p.plan_type not in ("plan", "add_on"):
+            r.problems.append(f"schematic.plans[{i}].plan_type: expected plan or add_on, got {p.plan_type!r}")
+        if p.version_id is None and p.entitlements:
+            r.problems.append(f"schematic.plans[{i}].entitlements: a plan without version_id has no entitlements")
+    for i, c in enumerate(seed.companies):
+        if c.plan_id is not None and c.plan_id not in plan_ids:
+            r.problems.append(f"schematic.companies[{i}].plan_id: unknown plan {c.plan_id!r}")
+        r.problems.extend(f"schematic.companies[{i}].add_ons: {v!r} is not the version of an add-on plan"
+                          for v in c.add_ons if v not in versions or versions[v].plan_type != "add_on")
 
 
 def _references(r: _Reader, seed: SchematicSeed) -> None:
@@ -330,6 +365,7 @@ def parse_data(raw: object, source: str = "<memory>") -> SandboxData:
                        _schematic(r, r.obj(top.get("schematic"), "schematic")),
                        _salesforce(r, top.get("salesforce")), source)
     _references(r, data.schematic)
+    _plan_references(r, data.schematic)
     if r.problems:
         raise ConfigError(f"{source}: invalid sandbox data:\n" + "\n".join(f"  {p}" for p in r.problems))
     return data

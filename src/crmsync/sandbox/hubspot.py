@@ -31,6 +31,7 @@ from crmsync.sandbox.common import (
 )
 from crmsync.sandbox.data import DEFAULT_HUBSPOT_TOKEN, HubSpotSeed, Pipeline, Stage
 from crmsync.sandbox.hubspot_api import error_reply, fault_reply
+from crmsync.sandbox.recording import Exchange
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
 
@@ -62,6 +63,7 @@ class HubSpotState:
         self.pipelines: dict[str, Pipeline] = {}
         self.property_types: dict[str, str] = {}  # custom deal property → HubSpot type (hubspot_meta.py)
         self.requests: list[RecordedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.lock = threading.RLock()
         self.search_cache: dict[tuple[object, ...], list[int]] = {}
         self._faults: list[FaultRule] = []

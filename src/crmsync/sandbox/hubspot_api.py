@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmsync.sandbox import common
 from crmsync.sandbox.common import Call, FaultRule, Reply, iso_z, seconds_header
-from crmsync.sandbox.hubspot_search import SearchError, parse_search, run_search
+from crmsync.sandbox.hubspot_search import SearchError, encode_cursor, parse_search, run_search
 
 if TYPE_CHECKING:
     from crmsync.sandbox.hubspot import HubSpotState, StoredDeal
@@ -105,7 +105,7 @@ def search_deals(state: HubSpotState, call: Call) -> Reply:
                             "results": [render_deal(state.deals[str(i)], request.properties) for i in page]}
     following = request.after + len(page)
     if page and following < len(ids):
-        body["paging"] = next_page(following)
+        body["paging"] = next_page(encode_cursor(following))
     return Reply(200, body)
 
 
@@ -140,7 +140,7 @@ def batch_read_deals(state: HubSpotState, call: Call) -> Reply:
     results = [render_deal(d, body.get("properties") or None) for d in found if d and d.archived == archived]
     missing = [i for i, d in zip(ids, found, strict=True) if d is None or d.archived != archived]
     errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": missing}, "errors": [],
-               "message": "Could not get some DEAL objects, they may be deleted or not exist. "
+               "links": {}, "message": "Could not get some DEAL objects, they may be deleted or not exist. "
                           "Check that ids are valid."}] if missing else []
     return _batch_body(results, errors, iso_z(state.clock(), millis=True))
 
@@ -181,7 +181,7 @@ def _companies_of_deal(state: HubSpotState, deal_id: str) -> list[dict[str, Any]
     deal = state.deals.get(deal_id)
     if deal is None or deal.archived or not deal.company_ids:
         return None
-    return [{"toObjectId": int(c) if c.isdigit() else c,
+    return [{"toObjectId": c,
              "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
             for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
 
@@ -189,7 +189,7 @@ def _companies_of_deal(state: HubSpotState, deal_id: str) -> list[dict[str, Any]
 def _deals_of_company(state: HubSpotState, company_id: str) -> list[dict[str, Any]] | None:
     deals = sorted((d for d in state.deals.values() if not d.archived and company_id in d.company_ids),
                    key=lambda d: d.id)
-    return [{"toObjectId": d.id,
+    return [{"toObjectId": str(d.id),
              "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
              if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
             for d in deals] or None
@@ -216,9 +216,8 @@ def read_associations(direction: Direction) -> Callable[[HubSpotState, Call], Re
             to = direction.targets(state, from_id)
             if to is None:
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                                "context": {"fromObjectId": [from_id], "toObjectType": [direction.target]},
-                               "errors": [],
+                               "errors": [], "links": {},
                                "message": f"No {direction.target} is associated with {direction.source} {from_id}."})
                 continue
             start = int(after)

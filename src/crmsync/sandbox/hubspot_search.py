@@ -2,17 +2,21 @@
 
 Pure functions over property dicts, called by `hubspot_api.py`. Limits follow HubSpot
 (5 groups, 10 filters per group, 25 in all, `limit` ≤ 200, 10,000 results per query);
-numbers compare as numbers and date properties as epoch milliseconds.
+numbers compare as numbers and date properties as epoch milliseconds; `IN` / `NOT_IN` compare
+the lowercased stored value with the values as sent; `after` cursors are opaque strings.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import quote, unquote
 
 from crmsync.sandbox.common import parse_utc
 
@@ -28,6 +32,23 @@ _INTEGER = re.compile(r"-?\d+")
 
 class SearchError(ValueError):
     """The search request is invalid; HubSpot answers 400 VALIDATION_ERROR."""
+
+
+def encode_cursor(offset: int) -> str:
+    """An opaque `paging.next.after`, as HubSpot's: URL-quoted base64 (525 → `NTI1Cg%3D%3D`, the
+    spec's own example), so that a client doing arithmetic on it fails here, not in production."""
+    return quote(base64.b64encode(f"{offset}\n".encode()).decode(), safe="")
+
+
+def decode_cursor(text: str) -> int:
+    """The offset behind a cursor made by `encode_cursor`; SearchError for anything else."""
+    try:
+        raw = base64.b64decode(unquote(text), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raw = ""
+    if not raw.endswith("\n") or not raw[:-1].isdigit():
+        raise SearchError(f"after must be a paging cursor returned by a previous search, not {text!r}")
+    return int(raw[:-1])
 
 
 def to_millis(text: str) -> int | None:
@@ -47,12 +68,13 @@ class Operand:
     text: str
     number: Decimal | None
     millis: int | None
+    sent: str = ""  # the value as the request wrote it (IN / NOT_IN compare this, not `text`)
 
     @classmethod
     def of(cls, raw: str, is_date: bool) -> Operand:
         """Parse `raw`; `millis` only for date properties."""
         number = Decimal(raw) if _NUMBER.fullmatch(raw) else None
-        return cls(raw.casefold(), number, to_millis(raw) if is_date else None)
+        return cls(raw.casefold(), number, to_millis(raw) if is_date else None, raw)
 
     def compare(self, other: Operand) -> int:
         """-1, 0 or 1: by date, else by number when both are numbers, else by text."""
@@ -89,11 +111,13 @@ class Filter:
             hit = any(fnmatchcase(token, pattern) for token in [raw.casefold(), *raw.casefold().split()])
             return hit == (op == "CONTAINS_TOKEN")
         mine = Operand.of(raw, self.prop in date_props)
+        if op in ("IN", "NOT_IN"):
+            # HubSpot's search guide: string values in IN / NOT_IN must be lowercase, as the stored
+            # value is lowercased before comparing; a value sent in mixed case never matches.
+            lowered = raw.lower()
+            hit = any(v.sent == lowered or (mine.number is not None and mine.compare(v) == 0) for v in self.values)
+            return hit == (op == "IN")
         order = [mine.compare(value) for value in self.values]
-        if op == "IN":
-            return 0 in order
-        if op == "NOT_IN":
-            return 0 not in order
         if op == "BETWEEN":
             return order[0] >= 0 and order[1] <= 0
         return {"EQ": order[0] == 0, "NEQ": order[0] != 0, "LT": order[0] < 0,
@@ -176,10 +200,7 @@ def _parse_page(body: Mapping[str, Any]) -> tuple[int, int]:
     if limit > MAX_LIMIT:
         raise SearchError(f"limit must be at most {MAX_LIMIT}, not {limit}")
     after_raw = body.get("after")
-    after_text = "" if after_raw is None else str(after_raw)
-    if after_text and not after_text.isdigit():
-        raise SearchError(f"after must be a paging cursor returned by a previous search, not {after_raw!r}")
-    after = int(after_text or 0)
+    after = 0 if after_raw in (None, "") else decode_cursor(str(after_raw))
     if after + limit > MAX_RESULTS:
         raise SearchError(
             f"Search results are limited to {MAX_RESULTS} total results for any given query; "

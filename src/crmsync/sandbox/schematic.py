@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,6 +31,7 @@ from crmsync.sandbox.common import (
     utc_now,
 )
 from crmsync.sandbox.data import DEFAULT_ENVIRONMENT, DEFAULT_SCHEMATIC_KEY, SchematicSeed
+from crmsync.sandbox.recording import Exchange
 from crmsync.sandbox.schematic_model import (
     FEATURE_TYPES,
     Record,
@@ -55,10 +56,11 @@ class SchematicState:
         self.rate_limit_per_second: float | None = None  # exceeded → 429 with bucket and Retry-After
         self.companies: dict[str, Record] = {}
         self.features: dict[str, Record] = {}
-        self.plans: dict[str, Record] = {}  # by plan version id
+        self.plans: dict[str, Record] = {}  # by plan id; each has one version (`version_id`) or none
         self.entitlements: dict[str, Record] = {}
         self.traits: dict[str, Record] = {}  # trait definitions by id (schematic_traits.py)
         self.requests: list[RecordedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
         self.lock = threading.RLock()
         self._overrides: dict[str, Record] = {}  # in creation order, the tie-break of "newest first"
@@ -77,29 +79,43 @@ class SchematicState:
             for f in seed.features:
                 self.add_feature(f.name, f.feature_type, f.flag_key, feature_id=f.id)
             for p in seed.plans:
-                self.add_plan(p.name, p.version_id, plan_id=p.id)
+                self.add_plan(p.name, p.version_id, plan_id=p.id, plan_type=p.plan_type,
+                              versioned=p.version_id is not None)
                 for e in p.entitlements:
+                    assert p.version_id is not None  # parse_data refuses entitlements of a plan without version
                     self.add_entitlement(p.version_id, e.feature_id, e.value_type, value_bool=e.value_bool,
                                          value_numeric=e.value_numeric, metric_period=e.metric_period,
                                          metric_period_month_reset=e.metric_period_month_reset)
             for c in seed.companies:
-                self.add_company(c.name, dict(c.keys), company_id=c.id, plan_version_id=c.plan_version_id)
+                self.add_company(c.name, dict(c.keys), company_id=c.id, plan_version_id=c.plan_version_id,
+                                 plan_id=c.plan_id, add_ons=c.add_ons, traits=dict(c.traits))
             for o in seed.overrides:
                 self.add_override(o.company_id, o.feature_id,
                                   **{k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")})
 
     def add_company(self, name: str, keys: dict[str, str], *, company_id: str | None = None,
-                    plan_version_id: str | None = None) -> str:
-        """Add a company with its keys (unique across companies) on a plan version."""
+                    plan_version_id: str | None = None, plan_id: str | None = None,
+                    add_ons: Sequence[str] = (), traits: Mapping[str, Any] | None = None) -> str:
+        """Add a company with its keys (unique across companies, possibly none) on a base plan, given by
+        its version or, for a plan without version, by `plan_id` (neither: no plan); `add_ons` are
+        version ids of add-on plans; `traits` a name → value object."""
         with self.lock:
-            if plan_version_id is not None and plan_version_id not in self.plans:
+            base = self.plan_of_version(plan_version_id) if plan_version_id is not None else None
+            if plan_version_id is not None and base is None:
                 raise ValueError(f"unknown plan version {plan_version_id!r}; add_plan first")
+            if plan_id is not None and plan_id not in self.plans:
+                raise ValueError(f"unknown plan {plan_id!r}; add_plan first")
+            unknown = [v for v in add_ons if (self.plan_of_version(v) or {}).get("plan_type") != "add_on"]
+            if unknown:
+                raise ValueError(f"not add-on plan versions: {', '.join(unknown)}")
             taken = {(k, v) for c in self.companies.values() for k, (_, v) in c["keys"].items()}
             clash = sorted(f"{k}={v}" for k, v in keys.items() if (k, v) in taken)
             if clash:
                 raise ValueError(f"company keys already in use: {', '.join(clash)}")
             cid, now = company_id or new_id("comp"), self.now()
             self.companies[cid] = {"id": cid, "name": name, "plan_version_id": plan_version_id,
+                                   "plan_id": base["id"] if base is not None else plan_id, "add_ons": list(add_ons),
+                                   "traits": dict(traits or {}),
                                    "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
                                    "created_at": now, "updated_at": now}
             return cid
@@ -116,24 +132,39 @@ class SchematicState:
                                   "created_at": now, "updated_at": now}
             return fid
 
-    def add_plan(self, name: str, version_id: str | None = None, *, plan_id: str | None = None) -> str:
-        """Add a plan with one version; returns the version id (`plvr_…`)."""
+    def add_plan(self, name: str, version_id: str | None = None, *, plan_id: str | None = None,
+                 plan_type: str = "plan", versioned: bool = True) -> str:
+        """Add a plan (`plan_type` plan or add_on) with one version; returns the version id (`plvr_…`),
+        or the plan id when not `versioned` (a plan without version: companies on it have
+        `plan.plan_version_id` null)."""
+        if plan_type not in ("plan", "add_on"):
+            raise ValueError(f"plan_type must be plan or add_on, not {plan_type!r}")
         with self.lock:
-            vid = version_id or new_id("plvr")
-            self.plans[vid] = {"plan_id": plan_id or new_id("plan"), "name": name, "version_id": vid}
-            return vid
+            pid, now = plan_id or new_id("plan"), self.now()
+            vid = (version_id or new_id("plvr")) if versioned else None
+            self.plans[pid] = {"id": pid, "name": name, "version_id": vid, "plan_type": plan_type,
+                               "created_at": now, "updated_at": now}
+            return vid if vid is not None else pid
+
+    def plan_of_version(self, version_id: str | None) -> Record | None:
+        """The plan whose version is `version_id`, or None."""
+        with self.lock:
+            return next((p for p in self.plans.values() if version_id and p["version_id"] == version_id), None)
 
     def add_entitlement(self, plan_version_id: str, feature_id: str, value_type: str, *,
                         value_bool: bool | None = None, value_numeric: int | None = None,
                         metric_period: str | None = None, metric_period_month_reset: str | None = None) -> str:
         """Entitle a plan version to a feature; returns the `pltl_…` id."""
         with self.lock:
-            plan, now = self.plans[plan_version_id], self.now()
+            plan, now = self.plan_of_version(plan_version_id), self.now()
+            if plan is None:
+                raise ValueError(f"unknown plan version {plan_version_id!r}")
             if feature_id not in self.features:
                 raise ValueError(f"unknown feature {feature_id!r}")
             eid = new_id("pltl")
             self.entitlements[eid] = {
-                "id": eid, "plan_id": plan["plan_id"], "plan_version_id": plan_version_id, "feature_id": feature_id,
+                "id": eid, "plan_id": plan["id"], "rule_id": new_id("rule"), "plan_version_id": plan_version_id,
+                "feature_id": feature_id,
                 "environment_id": self.environment_id, "value_type": value_type, "value_bool": value_bool,
                 "value_numeric": value_numeric, "value_trait_id": None, "metric_period": metric_period,
                 "metric_period_month_reset": metric_period_month_reset, "created_at": now, "updated_at": now}

@@ -2,24 +2,28 @@
 flags and plan entitlements.
 
 Endpoint functions like those of `schematic_api.py` (whose helpers they use), registered by
-`schematic.py`. Company lookup accepts keys as `?keys={"k":"v"}`, `?keys[k]=v` or `?k=v`.
+`schematic.py`. Company lookup accepts keys only as `?keys[k]=v`, the form the SDKs generated
+from the spec send (PY-SDK `core/query_encoder.py`); any other spelling is a 400.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crmsync.sandbox.common import Call, Reply
 from crmsync.sandbox.schematic_api import Rejected, handles, id_filter, listing, ok, page
-from crmsync.sandbox.schematic_model import Record, newest, render_company, render_feature, render_flag
+from crmsync.sandbox.schematic_model import (
+    Record,
+    newest,
+    render_company,
+    render_feature,
+    render_flag,
+    render_plan,
+)
 
 if TYPE_CHECKING:
     from crmsync.sandbox.schematic import SchematicState
-
-PAGING = ("limit", "offset")  # never company keys in a lookup
-
 
 def _company(state: SchematicState) -> Callable[[Record], Record]:
     return lambda c: render_company(c, state.plans, state.environment_id)
@@ -50,19 +54,12 @@ def get_company(state: SchematicState, call: Call) -> Reply:
 
 
 def _lookup_keys(call: Call) -> dict[str, str]:
-    """Keys as `?keys={"k":"v"}`, `?keys[k]=v` or `?k=v`."""
-    raw = call.first("keys")
-    if raw is not None:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            raise Rejected(400, f"invalid keys {raw!r}: expected a JSON object") from None
-        if not isinstance(parsed, dict):
-            raise Rejected(400, "invalid keys: expected a JSON object of key names to values")
-        return {str(k): str(v) for k, v in parsed.items()}
-    bracketed = {name[5:-1]: values[0] for name, values in call.query.items()
-                 if name.startswith("keys[") and name.endswith("]")}
-    return bracketed or {name: values[0] for name, values in call.query.items() if name not in PAGING}
+    """Keys as `?keys[k]=v`; anything else (`?keys={...}`, `?k=v`) is refused, so that a client
+    spelling them differently fails in tests rather than in production."""
+    other = sorted(name for name in call.query if not (name.startswith("keys[") and name.endswith("]")))
+    if other:
+        raise Rejected(400, f"invalid query parameters {', '.join(other)}: send keys as keys[name]=value")
+    return {name[5:-1]: values[0] for name, values in call.query.items()}
 
 
 @handles
@@ -127,8 +124,7 @@ def list_entitlements(state: SchematicState, call: Call) -> Reply:
                and (features is None or e["feature_id"] in features) and (ids is None or e["id"] in ids)]
 
     def render(e: Record) -> Record:
-        plan = state.plans[e["plan_version_id"]]
         return {**e, "feature": render_feature(state.features[e["feature_id"]]),
-                "plan": {"id": plan["plan_id"], "name": plan["name"]}}
+                "plan": render_plan(state.plans[e["plan_id"]]), "currency_prices": [], "warning_tiers": []}
 
     return page(call, records, params, render)

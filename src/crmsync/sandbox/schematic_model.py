@@ -1,8 +1,9 @@
 """Schematic's object shapes for the emulator: override field validation and JSON rendering.
 
 Used by `schematic.py` (state) and `schematic_api.py` (endpoints). Rendering follows the
-reference (§2.4, §4, §5): companies carry `keys` as an array, overrides embed their
-company and feature, times are RFC 3339 UTC with a `Z`.
+reference (§2.4, §4, §5) and the spec's required fields: companies carry `keys` as an array
+and `traits` as an object, overrides embed their company and feature, times are RFC 3339 UTC
+with a `Z`.
 """
 
 from __future__ import annotations
@@ -105,17 +106,39 @@ def override_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _plan_view(plan: Record) -> Record:
+    """A `CompanyPlanWithBillingSubView`: `plan_version_id` is null for a plan without version."""
+    return {"id": plan["id"], "name": plan["name"], "plan_version_id": plan["version_id"],
+            "description": None, "image_url": None, "included_credit_grants": []}
+
+
+def render_plan(plan: Record) -> Record:
+    """A `PlanResponseData` (as embedded in plan entitlements)."""
+    return {"id": plan["id"], "name": plan["name"], "description": "", "icon": "blue",
+            "plan_type": plan["plan_type"], "created_at": plan["created_at"], "updated_at": plan["updated_at"]}
+
+
 def render_company(company: Record, plans: Mapping[str, Record], environment_id: str) -> Record:
-    """A company as `GET /companies/{id}` returns it."""
-    plan = plans.get(company["plan_version_id"] or "")
+    """A company as `GET /companies/{id}` returns it: every field `CompanyDetailResponseData`
+    requires (billing, metrics and rules empty), `plan` absent when on none, `traits` an object."""
+    by_version = {p["version_id"]: p for p in plans.values() if p["version_id"]}
+    plan = plans.get(company["plan_id"] or "")
+    add_ons = [by_version[v] for v in company["add_ons"] if v in by_version]
     keys = [{"id": key_id, "key": key, "value": value, "definition_id": f"ekdf_{key}", "entity_type": "company",
              "entity_id": company["id"], "environment_id": environment_id,
              "created_at": company["created_at"], "updated_at": company["updated_at"]}
             for key, (key_id, value) in company["keys"].items()]
-    return {"id": company["id"], "name": company["name"], "environment_id": environment_id, "keys": keys,
-            "plan": None if plan is None else {"id": plan["plan_id"], "name": plan["name"],
-                                               "plan_version_id": plan["version_id"]},
-            "add_ons": [], "traits": [], "created_at": company["created_at"], "updated_at": company["updated_at"]}
+    body: Record = {
+        "id": company["id"], "name": company["name"], "environment_id": environment_id, "keys": keys,
+        "add_ons": [_plan_view(a) for a in add_ons], "traits": dict(company["traits"]),
+        "plans": [{"id": p["id"], "name": p["name"], "description": None, "image_url": None}
+                  for p in ([plan] if plan is not None else []) + add_ons],
+        "entitlements": [], "entity_traits": [], "metrics": [], "rules": [], "user_count": 0,
+        "billing_subscriptions": [], "custom_plan_billings": [], "payment_methods": [],
+        "created_at": company["created_at"], "updated_at": company["updated_at"]}
+    if plan is not None:  # optional in the spec: a company on no plan has none
+        body["plan"] = _plan_view(plan)
+    return body
 
 
 def render_flag(feature: Record) -> Record | None:
@@ -124,15 +147,16 @@ def render_flag(feature: Record) -> Record | None:
     if flag is None:
         return None
     return {"id": flag["id"], "key": flag["key"], "name": feature["name"], "description": "",
-            "feature_id": feature["id"], "flag_type": "boolean", "default_value": False,
+            "feature_id": feature["id"], "flag_type": "boolean", "default_value": False, "rules": [],
             "created_at": feature["created_at"], "updated_at": feature["updated_at"]}
 
 
 def render_feature(feature: Record) -> Record:
-    """A feature with its flags (the key lives on the flag, not the feature)."""
+    """A feature with its flags (the key lives on the flag, not the feature) and the required
+    `icon` and `plans` (plans are not tracked per feature: empty)."""
     flag = render_flag(feature)
-    return {"id": feature["id"], "name": feature["name"], "description": "",
-            "feature_type": feature["feature_type"], "flags": [] if flag is None else [flag],
+    return {"id": feature["id"], "name": feature["name"], "description": "", "icon": "",
+            "feature_type": feature["feature_type"], "flags": [] if flag is None else [flag], "plans": [],
             "created_at": feature["created_at"], "updated_at": feature["updated_at"]}
 
 
@@ -146,6 +170,7 @@ def empty_override(override_id: str, company_id: str, feature_id: str, environme
 
 
 def note_record(text: str, now: str) -> Record:
-    """One entry of an override's `notes[]` (API-key writes carry no author)."""
-    return {"id": new_id("cmnt"), "note": text, "external_user_id": None, "external_user_name": None,
+    """One entry of an override's `notes[]`. The author fields are required strings in the spec;
+    an API-key write has no user, so they are empty, never null."""
+    return {"id": new_id("cmnt"), "note": text, "external_user_id": "", "external_user_name": "",
             "created_at": now, "updated_at": now}

@@ -192,11 +192,15 @@ def _company(item: dict[str, Any]) -> Company:
     key_map = {str(k["key"]): str(k["value"]) for k in keys} if isinstance(keys, list) else dict(keys)
     plan = item.get("plan")
     version = plan.get("plan_version_id") if isinstance(plan, dict) else None
+    add_ons = item.get("add_ons") if isinstance(item.get("add_ons"), list) else None
+    versions = [a.get("plan_version_id") for a in add_ons or [] if isinstance(a, dict)]
     return Company(
         id=CompanyId(item["id"]),
         name=str(item.get("name") or item["id"]),
         keys=key_map,
         plan_version_id=str(version) if version else None,
+        plan_name=(str(plan.get("name") or plan.get("id") or "") or None) if isinstance(plan, dict) else None,
+        add_on_version_ids=tuple(str(v) for v in versions if v),
     )
 
 

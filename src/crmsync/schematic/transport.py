@@ -1,5 +1,5 @@
-"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After, write pacing,
-and the one place where httpx errors become crmsync errors.
+"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (each retry logged as
+`api.retry`), writes paced by a rate budget, and the one place where httpx errors become crmsync errors.
 
 Only `client.py` uses this. A create (POST) is never retried once it may have reached
 the server: its outcome is unknown, and the caller finds out by listing (no duplicates).
@@ -7,14 +7,13 @@ the server: its outcome is unknown, and the caller finds out by listing (no dupl
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
+from crmsync import pacing
 from crmsync.errors import (
     AuthError,
     RateLimited,
@@ -23,7 +22,9 @@ from crmsync.errors import (
     ServiceUnavailable,
     ServiceUnreachable,
 )
+from crmsync.logs import get_logger
 
+log = get_logger(__name__)
 SERVICE = "Schematic API"
 URL_SETTING = "SCHEMATIC_API_URL"
 KEY_SETTING = "SCHEMATIC_API_KEY"
@@ -69,7 +70,9 @@ class Transport:
         max_wait: float = 30.0,
         writes_per_second: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        budget: pacing.RateBudget | None = None,
     ) -> None:
+        """`budget` paces writes (default: this process alone, at `writes_per_second`)."""
         self._base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self._base_url,
@@ -79,9 +82,7 @@ class Transport:
         )
         self._attempts = attempts
         self._wait = _WaitRetryAfter(wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2), cap=max_wait)
-        self._min_interval = 1.0 / writes_per_second if writes_per_second > 0 else 0.0
-        self._last_write = 0.0
-        self._lock = threading.Lock()
+        self._writes = budget or pacing.budget("schematic.writes", writes_per_second)
         self.calls = 0
         self.writes = 0
 
@@ -95,6 +96,7 @@ class Transport:
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
             stop=stop_after_attempt(self._attempts),
+            before_sleep=lambda state: _log_retry(method, path, state),
             reraise=True,
         )
         try:
@@ -108,7 +110,7 @@ class Transport:
     def _once(self, method: str, path: str, *, params: Any, json: Any) -> Any:
         idempotent = method != "POST"
         if method != "GET":
-            self._pace()
+            self._writes.take()
         self.calls += 1
         try:
             response = self._http.request(method, path, params=params, json=json)
@@ -153,13 +155,21 @@ class Transport:
             raise _Retry(ServiceUnavailable(SERVICE, text, setting=URL_SETTING, status=status))
         raise RequestRejected(SERVICE, f"{method} {path} answered {status}: {message}", status=status)
 
-    def _pace(self) -> None:
-        """Keep writes under Schematic's per-second mutation limit."""
-        with self._lock:
-            wait = self._last_write + self._min_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_write = time.monotonic()
+def _log_retry(method: str, path: str, state: Any) -> None:
+    """An `api.retry` event: what failed, which attempt, and how long we wait (Retry-After or backoff)."""
+    exc = state.outcome.exception() if state.outcome else None
+    error = exc.error if isinstance(exc, _Retry) else None
+    log.info(
+        "api.retry",
+        service="schematic",
+        method=method,
+        path=path,  # the path only: query parameters travel separately and are not logged
+        status=error.status if error else None,
+        reason=type(error).__name__ if error else type(exc).__name__,
+        attempt=state.attempt_number,
+        wait_s=round(state.next_action.sleep, 3) if state.next_action else None,
+        retry_after=exc.retry_after if isinstance(exc, _Retry) else None,
+    )
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
+from crmsync.logs import logged_change
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
 from crmsync.service.ownership import sources_of
@@ -67,6 +68,7 @@ def apply_changes(
             report.results.append(_result(change, None, ok=False, message=str(exc)))
 
 
+@logged_change  # one `change` log event per change: action, ids, result, duration
 def _execute(ctx: Context, change: Change) -> OverrideId | None:
     if change.action is Action.DELETE:
         assert change.before is not None

@@ -25,6 +25,7 @@ from typing import Any
 
 from crmsync.domain import Change, CompanyId, LedgerState, LiveOverride, RunStatus, Trigger
 from crmsync.errors import CrmsyncError, UnsafePlanError
+from crmsync.logs import log_run
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
@@ -90,7 +91,22 @@ Review = Callable[[PlanRun, Sequence[Refusal]], bool]  # shown the plan before a
 
 
 def reconcile(ctx: Context, mappings: Mappings | None, request: Request, review: Review | None = None) -> Outcome:
-    """Plan, guard, review, apply under leases and record; see the module docstring."""
+    """Plan, guard, review, apply under leases and record; see the module docstring. Logs `run.started`
+    and `run.finished` (status, counts, duration)."""
+    scope = "all" if request.scope is None else len(request.scope)
+    with log_run(request.mode.value, request.trigger.value, scope=scope) as end:
+        outcome = _reconcile(ctx, mappings, request, review)
+        end.update(status=outcome.status.value, run_id=outcome.run_id)
+        if outcome.run is not None:
+            end.update(outcome.run.plan.summary())
+        if outcome.report is not None:
+            end.update(failed=len(outcome.report.failed), busy=len(outcome.report.busy))
+        if outcome.refusals:
+            end.update(refusals=[r.kind.value for r in outcome.refusals])
+        return outcome
+
+
+def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review: Review | None) -> Outcome:
     if request.allow_mass_change:
         ctx = replace(ctx, guards=replace(ctx.guards, allow_mass_change=True))
     if request.mode is Mode.APPLY_SAVED:

@@ -111,3 +111,8 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     instead of waiting its turn (https://www.sqlite.org/wal.html). Several crmsync processes share
     one SQLite file this way; a read-only engine keeps SQLite's plain deferred transactions."""
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begins_immediately(engine: Engine) -> bool:
+    """True for a SQLite engine of ours whose transactions already begin with BEGIN IMMEDIATE."""
+    return event.contains(engine, "begin", _sqlite_begin_immediate)

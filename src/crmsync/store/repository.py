@@ -25,7 +25,7 @@ from crmsync.reconcile.ledger_check import Marked
 from crmsync.store import schema
 from crmsync.store.engine import describe, open_engine
 from crmsync.store.engine import redact as redact  # the name callers import from here
-from crmsync.store.tables import OwnedOverride, RunChange, RunRecord, SourceCount
+from crmsync.store.tables import Cursor, OwnedOverride, RunChange, RunRecord, SourceCount
 
 T = TypeVar("T")
 MANAGED = (LedgerState.ACTIVE, LedgerState.INTENT, LedgerState.DUPLICATE)  # the rows `owned()` lists
@@ -352,6 +352,21 @@ class Store:
         with self._session() as s:
             rows = s.exec(select(RunChange).where(RunChange.run_id == run_id).order_by(RunChange.id)).all()  # type: ignore[arg-type]
             return [ChangeResult(r.action, r.company_id, r.feature_id, r.override_id, r.ok, r.message) for r in rows]
+
+    # --- poll cursors -------------------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        """Where the poll named `name` (e.g. `poll:hubspot`) got to; None before its first run."""
+        with self._session() as s:
+            row = s.get(Cursor, name)
+            return row.value if row is not None else None
+
+    def save_cursor(self, name: str, value: str) -> None:
+        """After the changes up to `value` are safely queued: the next poll starts there."""
+        with self._session() as s:
+            row = s.get(Cursor, name) or Cursor(source=name, value=value, updated_at=_now())
+            row.value, row.updated_at = value, _now()
+            s.add(row)
 
     # --- guard baselines --------------------------------------------------------------
 

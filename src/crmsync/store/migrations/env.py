@@ -14,7 +14,7 @@ from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 from sqlmodel.sql import sqltypes
 
-import crmsync.store.tables  # noqa: F401 - puts the tables on SQLModel.metadata, which autogenerate compares
+import crmsync.store.metadata  # noqa: F401 - puts every table on SQLModel.metadata, which autogenerate compares
 
 
 def _render_item(kind: str, obj: Any, _autogen: Any) -> str | Literal[False]:

@@ -1,0 +1,282 @@
+"""Structured logs: structlog over the standard library, to stderr, with secrets scrubbed.
+
+`configure_logging` is called once by each entry point (the CLI callback; `serve` later). Edges and
+the service take a logger from `get_logger` and emit the events named below; the pure core never
+logs. Library logs (urllib3, httpx, …) pass through the same formatter and the same scrubbing.
+
+Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change` (`logged_change`),
+`api.retry` (a request retried: service, method, path, status, attempt, wait_s), `api.relogin`,
+`api.rate_limited`, `rate.wait` (a rate budget made a caller wait: budget, wait_s) and
+`rate.shared_unavailable` (pacing this process alone). The README's Logs section lists their fields.
+
+It sits in its own layer below the edges and above the pure core, so every edge, the service and
+the CLI may import it and `mapping`/`reconcile` may not: writing to stderr is I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, Literal, TextIO, TypeVar
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from crmsync.domain import Change
+
+LogFormat = Literal["console", "json"]
+FORMATS: tuple[LogFormat, ...] = ("console", "json")
+LEVELS = ("debug", "info", "warning", "error")
+SECRET_VARIABLES = (  # values scrubbed from every log line, wherever they appear
+    "SCHEMATIC_API_KEY",
+    "SCHEMATIC_WEBHOOK_SECRET",
+    "HUBSPOT_ACCESS_TOKEN",
+    "HUBSPOT_CLIENT_SECRET",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_SECURITY_TOKEN",
+    "SALESFORCE_ACCESS_TOKEN",
+    "SALESFORCE_CONSUMER_SECRET",
+    "CRMSYNC_OPS_TOKEN",
+)
+REDACTED = "***"
+NOISY = ("httpx", "httpcore", "hpack")  # one INFO line per request, URL and all: WARNING and up only
+
+_PREFIXES = {"CRMSYNC", "SCHEMATIC", "HUBSPOT", "SALESFORCE"}
+_SECRET_WORDS = {"token", "key", "apikey", "password", "passwd", "pwd", "authorization", "secret", "cookie"}
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^\s:/@]+:)[^\s@]+@")
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&][^=&\s]*(?:token|key|secret|password|signature|sig|auth)[^=&\s]*=)[^&\s#]+", re.IGNORECASE
+)
+_BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[\w\-.~+/=]+", re.IGNORECASE)
+_secrets: tuple[str, ...] = ()
+_handler_tag = "crmsync"
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The secret values set in `environ` (every SECRET_VARIABLE, and any CRMSYNC_/SCHEMATIC_/
+    HUBSPOT_/SALESFORCE_ variable whose name says it holds a key, token, secret or password), plus
+    the password of CRMSYNC_DATABASE_URL."""
+    found = {environ[n].strip() for n in SECRET_VARIABLES if environ.get(n, "").strip()}
+    for name, value in environ.items():
+        prefix, _, rest = name.partition("_")
+        # a length floor: a flag such as CRMSYNC_TOKEN_CHECK=1 must not scrub every "1"
+        if prefix in _PREFIXES and _is_secret_name(rest) and len(value.strip()) >= 6:
+            found.add(value.strip())
+    password = _URL_PASSWORD.search(environ.get("CRMSYNC_DATABASE_URL", ""))
+    if password:
+        found.add(environ["CRMSYNC_DATABASE_URL"][password.end("head") : password.end() - 1])
+    found.discard("")
+    return tuple(sorted(found, key=len, reverse=True))  # longest first: a secret containing another
+
+
+def _is_secret_name(name: str) -> bool:
+    words = {w for w in re.split(r"[_\-\s]+", name.lower()) if w}
+    return bool(words & _SECRET_WORDS) or "apikey" in name.lower().replace("_", "")
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without passwords in URLs, secret-looking query parameters, bearer tokens, or any of
+    `secrets` (default: the ones configured)."""
+    for secret in secrets or _secrets:
+        text = text.replace(secret, REDACTED)
+    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    text = _QUERY_SECRET.sub(rf"\g<head>{REDACTED}", text)
+    return _BEARER.sub(rf"\g<head>{REDACTED}", text)
+
+
+def _clean(value: Any, key: str | None = None) -> Any:
+    if key is not None and _is_secret_name(key) and value not in (None, ""):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {k: _clean(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return scrub(repr(value))  # an object's repr may hold anything
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: secret-bearing keys masked, secret values and URL passwords scrubbed."""
+    for key, value in list(event_dict.items()):
+        if key.startswith("_"):  # structlog's own bookkeeping (the record, the logger)
+            continue
+        event_dict[key] = _clean(value, None if key == "event" else key)
+    return event_dict
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+class _Stderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it per invocation)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def _shared() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(
+    log_format: LogFormat | str = "console",
+    level: str = "warning",
+    *,
+    secrets: Iterable[str] = (),
+    colors: bool | None = None,
+) -> None:
+    """Route structlog and the standard library's loggers to stderr in one format at one level.
+
+    console: `time level event key=value …`, coloured only when stderr is a terminal (or `colors`);
+    json: one JSON object per line. `secrets` are scrubbed from every line, with URL passwords."""
+    global _secrets
+    if log_format not in FORMATS:  # the CLI hands over what the user typed
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {log_format!r}")
+    if level.lower() not in LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LEVELS)}, not {level!r}")
+    _secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+    use_colors = sys.stderr.isatty() if colors is None else colors
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(sort_keys=True)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=use_colors, exception_formatter=structlog.dev.plain_traceback)
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
+            redact_secrets,
+            renderer,
+        ],
+    )
+    handler = _Stderr()
+    handler.set_name(_handler_tag)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in NOISY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    structlog.configure(  # scrubbed before any handler (ours, a test's, an error tracker's) sees the event
+        processors=[
+            *_shared(),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def reset_logging() -> None:
+    """Undo `configure_logging` (tests): our handler removed, the root logger back to WARNING."""
+    global _secrets
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
+        root.removeHandler(old)
+    root.setLevel(logging.WARNING)
+    _secrets = ()
+    _unconfigured_default()
+
+
+def _unconfigured_default() -> None:
+    """Before any entry point configures logging (library use, tests): structlog hands finished,
+    scrubbed lines to the standard library, whose last-resort handler shows WARNING and up."""
+    structlog.configure(
+        processors=[
+            *_shared(),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger named after the calling module."""
+    if not structlog.is_configured():
+        _unconfigured_default()
+    return structlog.stdlib.get_logger(name)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+_log = get_logger("crmsync.run")
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+@contextmanager
+def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
+    """`run.started`, then `run.finished` with status (ok, or failed and the error's type) and
+    duration_ms. The body may add fields to the yielded dict (counts, run_id, status) for the end."""
+    _log.info("run.started", command=command, trigger=trigger, **fields)
+    started = time.monotonic()
+    end: dict[str, Any] = {"status": "ok"}
+    try:
+        yield end
+    except BaseException as exc:
+        end.update(status="failed", error=type(exc).__name__)
+        raise
+    finally:
+        ms = round((time.monotonic() - started) * 1000, 1)
+        _log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
+
+
+def logged_change(execute: Callable[[C, Change], R]) -> Callable[[C, Change], R]:
+    """Wrap the function that executes one change: a `change` event with action, company_id,
+    feature_id, override_id, result (ok or failed, with the error) and duration_ms."""
+    log = get_logger("crmsync.apply")
+
+    @wraps(execute)
+    def wrapper(ctx: C, change: Change) -> R:
+        started = time.monotonic()
+        fields: dict[str, Any] = {
+            "action": change.action.value,
+            "company_id": change.company_id,
+            "feature_id": change.feature_id,
+        }
+        try:
+            result = execute(ctx, change)
+        except Exception as exc:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            before = change.before.id if change.before else None
+            log.warning("change", **fields, override_id=before, result="failed", error=str(exc), duration_ms=ms)
+            raise
+        ms = round((time.monotonic() - started) * 1000, 1)
+        log.info("change", **fields, override_id=result, result="ok", duration_ms=ms)
+        return result
+
+    return wrapper

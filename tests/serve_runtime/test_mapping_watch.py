@@ -1,0 +1,60 @@
+"""Hot reload: a running serve picks up an edited mapping file; an edit that does not validate is
+rejected with its located problems logged, and the previous mappings stay in force."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from crmsync.cli.demo import sample_mappings
+from crmsync.service.mapping_watch import LiveMappings
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of the sample's mapping files."""
+    target = tmp_path / "maps"
+    shutil.copytree(sample_mappings(), target, ignore=shutil.ignore_patterns("tests"))
+    return target
+
+
+def seats_source(folder: Path) -> Path:
+    return folder / "hubspot.yaml"
+
+
+def test_an_edited_mapping_is_picked_up(folder: Path) -> None:
+    """Changing the seats rule's property: the next call returns the new mappings."""
+    live = LiveMappings(folder, interval=0)
+    before = live()
+    path = seats_source(folder)
+    path.write_text(path.read_text().replace("from: seats_purchased", "from: seats_bought"))
+    after = live()
+    assert after is not before
+    hubspot = next(f for f in after.files if f.source.value == "hubspot")
+    assert any(r.source_property == "seats_bought" for r in hubspot.overrides)
+
+
+def test_an_invalid_edit_is_rejected_with_located_problems_and_the_old_mappings_stay(folder: Path) -> None:
+    """A typo in `type:`: the located problem is logged, the previous mappings are still served, and
+    fixing the file makes the fix take effect."""
+    live = LiveMappings(folder, interval=0)
+    before = live()
+    path = seats_source(folder)
+    good = path.read_text()
+    path.write_text(good.replace("type: numeric", "type: numbr", 1))
+    with capture_logs() as logs:
+        assert live() is before
+        assert live() is before  # rejected once, not logged again on every look
+    problems = [e for e in logs if e["event"] == "mappings.rejected"]
+    assert len(problems) == 1 and f"{path}:" in problems[0]["problem"] and "numbr" in problems[0]["problem"]
+    path.write_text(good.replace("from: seats_purchased", "from: seats_bought"))
+    assert live() is not before
+
+
+def test_no_change_means_no_reload(folder: Path) -> None:
+    """Without an edit the same mappings object is served (a stat per look, no parse)."""
+    live = LiveMappings(folder, interval=0)
+    assert live() is live()
