@@ -16,10 +16,13 @@ from pathlib import Path
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Source
-from crmsync.mapping.loader import load_mappings
+from crmsync.errors import MappingError
+from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.notices import PlanWarning
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.service.preflight import preflight
 from crmsync.service.sync import Context
 from crmsync.settings import Settings, load_settings
 from crmsync.store.budget import rate_budget
@@ -111,3 +114,17 @@ def mapped_context(folder: Path | None, settings: Settings | None = None) -> Ite
     maps = load_mappings(folder or settings.mappings)
     with open_context(settings, maps) as ctx:
         yield ctx, maps
+
+
+def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
+    """`validate`: load what parses and check it against Schematic and the CRMs, reporting the
+    structural and the online problems together (MappingError); returns the mappings and warnings."""
+    maps, structural = load_mappings_leniently(folder)
+    if not maps.files:
+        raise MappingError(list(structural))
+    with schematic_client(settings) as schematic, ExitStack() as stack:
+        connectors = connectors_for(settings, maps)
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        checked = preflight(schematic, connectors, maps, companies=schematic.list_companies(), structural=structural)
+    return maps, checked.warnings

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crmsync.config_check import check_config
 from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
@@ -122,11 +123,14 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
             raise ConfigError(f"CRMSYNC_CONFIG names {path}, which does not exist")
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path} ({exc.strerror or exc}); check that crmsync may read it") from exc
+    check_config(text, data, str(path))  # unknown sections and keys, bad values: all at once, located
+    return data
 
 
 def _instant(raw: str | None) -> datetime | None:
@@ -157,6 +161,7 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
         min_affected=_whole(section, "min_affected", d.min_affected),
         max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
+        min_existing=_whole(section, "min_existing", d.min_existing),
     )
 
 

@@ -63,6 +63,13 @@ def data(deals: int, companies: int) -> SandboxData:
     raw = {
         "hubspot": {
             "companies": [{"id": str(10_000 + c), "name": f"Co {c}"} for c in range(companies)],
+            "pipelines": [  # the mapping's stages are checked against the pipelines API before the read
+                {
+                    "id": "default",
+                    "label": "Sales Pipeline",
+                    "stages": [{"id": "closedwon", "label": "Closed won", "is_closed": True, "probability": 1.0}],
+                }
+            ],
             "deals": [
                 {
                     "id": str(1_000_000 + d),

@@ -18,7 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from crmsync.app import mapped_context, schematic_client
+from crmsync.app import check_online, mapped_context
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.ledger import register as register_ledger
@@ -32,8 +32,9 @@ from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.logs import configure_logging, secret_values
 from crmsync.mapping.loader import load_mappings
+from crmsync.reconcile.withheld import withheld_count
 from crmsync.service.reconcile import Mode, Request, reconcile
-from crmsync.service.sync import PlanRun, check_mappings
+from crmsync.service.sync import PlanRun
 from crmsync.settings import load_settings
 
 app = typer.Typer(
@@ -106,7 +107,10 @@ def plan(
         Path | None, typer.Option("--out", help="Also save the plan to FILE: `crmsync apply FILE` applies exactly it.")
     ] = None,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on any error.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
+        ),
     ] = False,
 ) -> None:
     """Show what apply would change, without writing anything."""
@@ -121,7 +125,8 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            print(json.dumps({**run.plan.to_json(), "refusals": refusals}, indent=2, sort_keys=True))
+            doc = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
+            print(json.dumps(doc, indent=2, sort_keys=True))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
@@ -129,7 +134,7 @@ def plan(
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
             (err if as_json else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
-            return 0 if run.plan.is_empty else 2
+            return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
 
     guarded(body, error_code=1 if detailed_exitcode else None)
@@ -181,19 +186,23 @@ def apply(
 @app.command()
 def validate(
     mappings: MappingsOption = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Skip the checks that need Schematic's features.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip the checks that need Schematic and the CRMs (files only).")
+    ] = False,
 ) -> None:
-    """Check every mapping file (and its features against Schematic); never writes."""
+    """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
         settings = load_settings()
         folder = mappings or settings.mappings
-        maps = load_mappings(folder)
-        if not offline:
-            with schematic_client(settings) as schematic:
-                check_mappings(maps, schematic.list_features())
+        if offline:
+            maps = load_mappings(folder)
+        else:
+            maps, warnings = check_online(settings, folder)
+            for warning in warnings:
+                err.print(f"warning: {warning}", markup=False)
         rules = sum(len(f.overrides) for f in maps.files)
-        checked = "" if offline else " and checked against Schematic's features"
+        checked = "" if offline else " and checked against Schematic and the CRMs"
         out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
         return 0
 

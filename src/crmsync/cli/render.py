@@ -15,6 +15,7 @@ from rich.text import Text
 from crmsync.domain import Action
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
+from crmsync.reconcile.withheld import withheld_count, withheld_lines
 from crmsync.service.apply import ApplyReport
 
 SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
@@ -40,8 +41,12 @@ def render_plan(console: Console, plan: Plan) -> None:
     elif plan.ledger_only():
         records = "; ".join(plan.ledger_only())
         console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
+    elif withheld_count(plan):  # withheld is not "already matches": say so first (reconcile/withheld.py)
+        console.print(f"No changes to apply, but {withheld_count(plan)} change(s) are withheld:", highlight=False)
     else:
         console.print("No changes: Schematic already matches the deals.")
+    for line in withheld_lines(plan):
+        console.print(f"[bold yellow]‖[/] {line}", highlight=False)
     for d in plan.drift:
         console.print(
             f"[bold yellow]≠[/] drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "

@@ -20,6 +20,7 @@ from crmsync.app import schematic_context
 from crmsync.cli.render import count_of, refusals_text, render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import ConfigError
+from crmsync.reconcile.withheld import withheld_count
 from crmsync.service.reconcile import Mode, Outcome, Request, SavedDocument, reconcile
 from crmsync.service.saved import save_plan
 from crmsync.service.sync import Context, PlanRun
@@ -91,7 +92,7 @@ def apply_file(console: Console, settings: Settings, path: Path, *, allow_mass_c
 
 def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: str = "") -> int:
     """Word an apply's outcome; its exit code: 0 all applied, 1 a change failed or companies were busy,
-    3 refused (nothing written for what was refused)."""
+    3 refused (nothing written for what was refused) or a guard withheld changes."""
     if outcome.status is RunStatus.REFUSED and outcome.report is None:
         for line in refusals_text(outcome.refusals, where=where):
             errors.print(f"crmsync: {line}", markup=False)
@@ -99,8 +100,15 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
     if outcome.status is RunStatus.DECLINED:
         console.print("Nothing applied.")
         return 1
+    withheld = withheld_count(outcome.run.plan) if outcome.run is not None else 0
+    if withheld:  # applied what was safe, but a cron or CI must notice what a guard held back: exit 3
+        errors.print(
+            f"crmsync: {withheld} change(s) withheld by the guards (see above); review with crmsync plan, then "
+            "apply them with --allow-mass-change",
+            markup=False,
+        )
     if outcome.report is None:
-        return 0
+        return 3 if withheld else 0
     render_report(console, outcome.report)
     if outcome.replanned:
         console.print(
@@ -108,7 +116,7 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
             "were planned again from fresh reads under their lease.",
             highlight=False,
         )
-    if outcome.status is RunStatus.REFUSED:
+    if outcome.status is RunStatus.REFUSED or (withheld and outcome.status is RunStatus.OK):
         return 3
     return 0 if outcome.status is RunStatus.OK else 1
 

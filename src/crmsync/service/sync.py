@@ -39,6 +39,7 @@ from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
+from crmsync.service.preflight import preflight
 from crmsync.store.repository import Owned, Store
 
 TOKEN_MARK = LEDGER_TOKEN_MARK
@@ -90,8 +91,11 @@ def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, Fea
 def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
     """Compute what an apply would do. Reads only."""
     features = ctx.schematic.list_features()
-    resolved = check_mappings(mappings, features)
     companies = ctx.schematic.list_companies(scope)
+    # Every online check validate runs, before anything is read or written (preflight.py).
+    every = companies if scope is None else None
+    checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
+    mappings, resolved = checked.mappings, dict(checked.resolved)
     reads = tuple(
         _read(ctx, mappings, source, companies if scope is not None else None) for source in mappings.sources()
     )
@@ -117,7 +121,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
     result, adoptions = hide_marked(result, own.adoptions, unknown)
-    warnings = ledger_warnings(ctx.store, unknown) + withheld + uncounted_warnings(reads, mappings)
+    warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
     plan = Plan.build(
