@@ -114,9 +114,12 @@ def h_rng_retry_after(seed: int) -> str:
 
 def tight(h: Harness) -> None:
     """Short timeouts, deadlines and Retry-After caps, so a timeout costs a fraction of a second."""
+    s = h.settings
     h.settings = replace(
-        h.settings, schematic_timeout=0.3, schematic_deadline=3.0, hubspot_deadline=1.6, salesforce_deadline=3.0,
-        schematic_retry_after_max=0.1, hubspot_retry_after_max=0.1,
+        s,
+        schematic=replace(s.schematic, timeout=0.3, deadline=3.0, retry_after_max=0.1),
+        hubspot=replace(s.hubspot, deadline=1.6, retry_after_max=0.1),
+        salesforce=replace(s.salesforce, deadline=3.0),
     )
 
 

@@ -173,7 +173,7 @@ def apply(
 
         with mapped_context(mappings, settings) as (ctx, maps):
             request = Request(
-                Trigger.MANUAL, Mode.APPLY, allow_mass_change=allow_mass_change, lock_wait=settings.lock_wait_seconds
+                Trigger.MANUAL, Mode.APPLY, allow_mass_change=allow_mass_change, lock_wait=settings.locks.wait_seconds
             )
             outcome = reconcile(ctx, maps, request, review)
         if not shown and outcome.run is not None:

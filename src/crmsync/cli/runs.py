@@ -82,7 +82,7 @@ def apply_file(console: Console, settings: Settings, path: Path, *, allow_mass_c
             Mode.APPLY_SAVED,
             saved=SavedDocument(doc, str(path)),
             allow_mass_change=allow_mass_change,
-            lock_wait=settings.lock_wait_seconds,
+            lock_wait=settings.locks.wait_seconds,
         )
         outcome = reconcile(ctx, None, request, review)
     if not shown and outcome.run is not None and not outcome.refused:
