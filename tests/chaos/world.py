@@ -169,8 +169,8 @@ def disagreements(world: World) -> list[str]:
 
 def ledger_lag(h: Harness) -> list[str]:
     """What the ledger has not settled: `intent` rows left after convergence, and recorded values
-    that differ from Schematic's (an update whose answer was lost is recorded as failed). Settling
-    these at the start of the next run is the lead's change (issue 12); measured here meanwhile."""
+    that differ from Schematic's (an update whose answer was lost). Each run settles these from
+    Schematic before it writes, so after one clean apply there must be none."""
     store = Store(h.settings.database_url)
     try:
         owned = store.owned()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
-from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
+from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
 from crmsync.logs import logged_change
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
@@ -79,7 +79,12 @@ def _execute(ctx: Context, change: Change) -> OverrideId | None:
     if change.action is Action.UPDATE:
         assert change.before is not None
         note = make_note(change.after, token=ctx.store.token_of(change.before.id))  # the marker stays on it
-        ctx.schematic.update_override(change.before.id, change.after.value, note)
+        ctx.store.mark_update(change.before.id, value_json(change.after.value))
+        try:
+            ctx.schematic.update_override(change.before.id, change.after.value, note)
+        except (RequestRejected, AuthError):
+            ctx.store.clear_pending(change.before.id)  # refused: nothing changed
+            raise  # any other failure may have changed it: the next run reads Schematic and settles it
         ctx.store.record_update(change.before.id, sources_of(change.after), value_json(change.after.value), note)
         return change.before.id
     return _create(ctx, change.after)

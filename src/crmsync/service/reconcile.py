@@ -202,8 +202,15 @@ def _apply_loaded(
 
 
 def settle_found_creates(ctx: Context, run: PlanRun) -> PlanRun:
-    """Confirm in the ledger the creates whose answer was lost but whose override exists (found by the
-    token in its note), even when the plan has nothing else to do; the run then knows them as active."""
+    """Settle in the ledger the writes whose answer was lost, as the plan read Schematic: creates whose
+    override exists (found by the token in its note) become active, updates that went through record
+    their value (and those that did not, nothing pending), even when the plan has nothing else to do."""
+    sources = {o.override_id: o.sources for o in run.owned if o.override_id}
+    for override_id, value in run.settled.items():
+        if value is None:
+            ctx.store.clear_pending(override_id)
+        else:
+            ctx.store.record_update(override_id, sources.get(override_id, ()), value)
     if not run.found_intents:
         return run
     for token, override_id in run.found_intents.items():

@@ -8,8 +8,8 @@ companies; the pure core never learns what triggered it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from crmsync.connectors.base import Connector, DealQuery, ReadResult
@@ -34,7 +34,7 @@ from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_delet
 from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
 from crmsync.reconcile.ledger_check import note_token
 from crmsync.reconcile.notices import PlanWarning, WarningKind
-from crmsync.reconcile.plan import Plan
+from crmsync.reconcile.plan import Plan, value_json
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
@@ -72,6 +72,7 @@ class PlanRun:
     scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
     released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
     baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
+    settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
 
     @property
     def owned_ids(self) -> set[OverrideId]:
@@ -105,6 +106,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
+    owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
     unknown = unknown_markers(ctx.store, live, owned, released)  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
@@ -145,7 +147,32 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         frozenset(scope) if scope is not None else None,
         tuple(released),
         baseline,
+        settled,
     )
+
+
+def settle_updates(
+    owned: Sequence[Owned], live: Collection[LiveOverride]
+) -> tuple[list[Owned], dict[OverrideId, Mapping[str, object] | None]]:
+    """Updates whose answer was lost, settled by what Schematic holds now: the override shows the value
+    the update wrote (it went through: that is now the last applied value), or the value before it (it
+    did not), else it stays pending (a hand edit since: drift is judged against the last applied
+    value). Returns the rows as this run should see them and what settled: id → value, or None."""
+    values = {o.id: value_json(o.value) for o in live}
+    rows: list[Owned] = []
+    settled: dict[OverrideId, Mapping[str, object] | None] = {}
+    for row in owned:
+        ident = row.override_id
+        now = values.get(ident) if ident else None
+        if row.pending and ident and now is not None:
+            if now == dict(row.pending):
+                settled[ident] = dict(row.pending)
+                row = replace(row, last_applied=dict(row.pending), pending={})
+            elif now == dict(row.last_applied):
+                settled[ident] = None
+                row = replace(row, pending={})
+        rows.append(row)
+    return rows, settled
 
 
 def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[PlanWarning, ...]:

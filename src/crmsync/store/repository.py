@@ -45,6 +45,7 @@ class Owned:
     sources: tuple[str, ...]
     status: LedgerState
     last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
+    pending: Mapping[str, Any] = field(default_factory=dict, compare=False)  # an update whose outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -234,17 +235,38 @@ class Store:
             if row is not None and row.status == LedgerState.INTENT:
                 s.delete(row)
 
-    def record_update(self, override_id: str, sources: Sequence[str], value: dict[str, Any], note: str) -> None:
-        """After an update: what crmsync last applied."""
+    def record_update(
+        self, override_id: str, sources: Sequence[str], value: Mapping[str, Any], note: str | None = None
+    ) -> None:
+        """After an update (or on finding that one whose answer was lost went through): what crmsync
+        last applied; nothing is pending any more."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).one()
-            row.sources, row.value_json, row.note, row.updated_at = (
+            row.sources, row.value_json, row.pending_json, row.updated_at = (
                 ",".join(sources),
-                json.dumps(value, sort_keys=True),
-                note,
+                json.dumps(dict(value), sort_keys=True),
+                None,
                 _now(),
             )
+            if note is not None:
+                row.note = note
             s.add(row)
+
+    def mark_update(self, override_id: str, value: dict[str, Any]) -> None:
+        """Before an update is sent: the value it writes, so an update whose answer is lost is settled
+        by reading Schematic at the next run, never guessed."""
+        self._set_pending(override_id, json.dumps(value, sort_keys=True))
+
+    def clear_pending(self, override_id: str) -> None:
+        """An update that was refused (nothing changed), or found not to have happened."""
+        self._set_pending(override_id, None)
+
+    def _set_pending(self, override_id: str, pending: str | None) -> None:
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
+            if row is not None:
+                row.pending_json = pending
+                s.add(row)
 
     def record_delete(self, override_id: str) -> None:
         """After a delete (or a 404 on delete): no longer managed."""
@@ -396,6 +418,7 @@ def _owned(row: OwnedOverride) -> Owned:
         sources=tuple(s for s in row.sources.split(",") if s),
         status=LedgerState(row.status),
         last_applied=_json_object(row.value_json),
+        pending=_json_object(row.pending_json or "{}"),
     )
 
 

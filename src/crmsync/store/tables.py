@@ -44,6 +44,7 @@ class OwnedOverride(SQLModel, table=True):
     feature_id: str = Field(max_length=64)
     sources: str = Field(default="", max_length=64)  # comma-separated CRMs that drive it
     value_json: str = Field(default="{}")  # what crmsync last applied
+    pending_json: str | None = Field(default=None)  # an update sent whose answer never came (settled next run)
     note: str = Field(default="")
     status: str = Field(default="intent", index=True, max_length=16)  # a domain.LedgerState
     created_at: datetime
