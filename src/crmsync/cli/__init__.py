@@ -218,6 +218,7 @@ def status(as_json: JsonOption = False) -> None:
         store = Store(load_settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)
+            store.close_dead_runs()  # a run a killed process left `running` is shown as interrupted
             return show_status(out, store, as_json=as_json)
         finally:
             store.close()

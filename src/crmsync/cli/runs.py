@@ -126,7 +126,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
     runs = store.runs(limit)
     latest = next((r for r in runs if _details(r) is not None), None)  # a saved-plan apply has none
     details = _details(latest) or {}
-    last_apply = store.last_run(("apply",), ("ok", "failed"))
+    last_apply = store.last_run(("apply",), ("ok", "failed", "busy", "interrupted"))
     results = store.run_changes(last_apply.id) if last_apply and last_apply.id else []
     if as_json:
         doc = {

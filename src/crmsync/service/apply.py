@@ -32,9 +32,16 @@ class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)  # ledger-only records (adopt, release, forget)
     busy: list[str] = field(default_factory=list)  # companies another process held until the wait ran out
+    recorder: Callable[[ChangeResult], None] | None = field(default=None, repr=False, compare=False)  # each result
     refused: list[str] = field(default_factory=list)  # companies whose fresh re-plan a guard refused
     stopped: str = ""  # why the remaining changes were not attempted
     not_attempted: int = 0
+
+    def add(self, result: ChangeResult) -> None:
+        """One change's outcome (told to the recorder at once, so a killed run still shows it)."""
+        self.results.append(result)
+        if self.recorder is not None:
+            self.recorder(result)
 
     @property
     def failed(self) -> list[ChangeResult]:
@@ -58,14 +65,14 @@ def apply_changes(
             before_each()
         try:
             override_id = _execute(ctx, change)
-            report.results.append(_result(change, override_id, ok=True))
+            report.add(_result(change, override_id, ok=True))
         except (AuthError, ServiceUnreachable) as exc:
-            report.results.append(_result(change, None, ok=False, message=str(exc)))
+            report.add(_result(change, None, ok=False, message=str(exc)))
             report.not_attempted += len(changes) - index - 1
             report.stopped = f"{exc}; {report.not_attempted} remaining change(s) not attempted"
             return
         except (ServiceError, LedgerConflict) as exc:
-            report.results.append(_result(change, None, ok=False, message=str(exc)))
+            report.add(_result(change, None, ok=False, message=str(exc)))
 
 
 @logged_change  # one `change` log event per change: action, ids, result, duration

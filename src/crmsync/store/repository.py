@@ -8,6 +8,8 @@ CRMSYNC_DATABASE_URL, with any password in the URL redacted.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -307,7 +309,9 @@ class Store:
         if self.readonly:
             return 0
         with self._session() as s:
-            run = RunRecord(command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum)
+            run = RunRecord(
+                command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum, holder=_holder()
+            )
             s.add(run)
             s.flush()
             assert run.id is not None
@@ -331,17 +335,33 @@ class Store:
             run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
             s.add(run)
             for c in changes:
-                s.add(
-                    RunChange(
-                        run_id=run_id,
-                        action=c.action,
-                        company_id=c.company_id,
-                        feature_id=c.feature_id,
-                        override_id=c.override_id,
-                        ok=c.ok,
-                        message=c.message,
-                    )
-                )
+                s.add(_change_row(run_id, c))
+
+    def record_change(self, run_id: int, change: ChangeResult) -> None:
+        """One change's outcome, as soon as it is known (a run killed part way still shows its writes)."""
+        if self.readonly or not run_id:
+            return
+        with self._session() as s:
+            s.add(_change_row(run_id, change))
+
+    def close_dead_runs(self) -> int:
+        """Runs left `running` by a process of this host that is gone (killed) become `interrupted`; a
+        run of another host cannot be judged from here and is left as it is. Returns how many."""
+        if self.readonly:
+            return 0
+        host = _holder().rsplit(":", 1)[0]
+        closed = 0
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.status == RunStatus.RUNNING)
+            for run in s.exec(query).all():
+                where, _, pid = (run.holder or "").rpartition(":")
+                if where != host or not pid.isdigit() or _alive(int(pid)):
+                    continue
+                run.status, run.finished_at = RunStatus.INTERRUPTED, _now()
+                run.errors_json = json.dumps(["the process running it stopped (killed?) before the run ended"])
+                s.add(run)
+                closed += 1
+        return closed
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent runs, newest first."""
@@ -420,6 +440,34 @@ def _owned(row: OwnedOverride) -> Owned:
         last_applied=_json_object(row.value_json),
         pending=_json_object(row.pending_json or "{}"),
     )
+
+
+def _change_row(run_id: int, c: ChangeResult) -> RunChange:
+    return RunChange(
+        run_id=run_id,
+        action=c.action,
+        company_id=c.company_id,
+        feature_id=c.feature_id,
+        override_id=c.override_id,
+        ok=c.ok,
+        message=c.message,
+    )
+
+
+def _holder() -> str:
+    """Who runs a run: this host and process (to tell a killed run from a running one)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with that id still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _json_object(text: str) -> dict[str, Any]:

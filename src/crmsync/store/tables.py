@@ -63,6 +63,7 @@ class RunRecord(SQLModel, table=True):
     finished_at: datetime | None = None
     status: str = Field(default="running", max_length=16)  # a domain.RunStatus
     plan_checksum: str | None = Field(default=None, index=True, max_length=80)  # the saved plan a run applied
+    holder: str | None = Field(default=None, max_length=128)  # host:pid of the process running it
     summary_json: str = Field(default="{}")
     errors_json: str = Field(default="[]")
 
