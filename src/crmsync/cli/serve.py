@@ -141,6 +141,8 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     ctx = resources.enter_context(open_context(settings, maps))
     intake = IntakeStore(ctx.store.engine, settings.database_url)
     tracker = SuccessTracker()
+    ctx.schematic.list_features()  # Schematic answers (a wrong key or URL is one line now, not a 503 later)
+    tracker.succeeded("schematic")  # ready even when the other replicas win every job slot
     alerter = None
     slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
     if slack_url:
