@@ -43,12 +43,12 @@ overrides:
 
 
 def measure(label: str, action: Callable[[], T]) -> T:
-    """Run once; print wall time and the process's peak resident memory so far (sandbox included)."""
-    started = time.perf_counter()
+    """Run once; print wall time, process CPU (sandbox threads included) and the process's peak resident memory so far (sandbox included)."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = action()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{label:<44} {seconds:8.2f} s   peak RSS {peak:7.1f} MiB")
+    print(f"{label:<44} {seconds:8.2f} s   CPU {cpu:7.2f} s   peak RSS {peak:7.1f} MiB")
     return result
 
 

@@ -64,6 +64,10 @@ class SchematicState:
         self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
         self.lock = threading.RLock()
         self._overrides: dict[str, Record] = {}  # in creation order, the tie-break of "newest first"
+        self._seq: dict[str, int] = {}  # override id → creation number (the tie-break, as an index)
+        self._by_company: dict[str, dict[str, Record]] = {}  # company id → its overrides in creation order
+        self._newest: list[Record] | None = None  # override_records() cached until an override is added/removed
+        self._company_keys: dict[tuple[str, str], str] = {}  # (key, value) → company id holding it
         self._faults: list[FaultRule] = []
         self._hangs: list[FaultRule] = []
         self._limit = RateLimit()
@@ -109,8 +113,7 @@ class SchematicState:
             unknown = [v for v in add_ons if (self.plan_of_version(v) or {}).get("plan_type") != "add_on"]
             if unknown:
                 raise ValueError(f"not add-on plan versions: {', '.join(unknown)}")
-            taken = {(k, v) for c in self.companies.values() for k, (_, v) in c["keys"].items()}
-            clash = sorted(f"{k}={v}" for k, v in keys.items() if (k, v) in taken)
+            clash = sorted(f"{k}={v}" for k, v in keys.items() if self.company_with_key(k, str(v)) is not None)
             if clash:
                 raise ValueError(f"company keys already in use: {', '.join(clash)}")
             cid, now = company_id or new_id("comp"), self.now()
@@ -119,7 +122,14 @@ class SchematicState:
                                    "traits": dict(traits or {}),
                                    "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
                                    "created_at": now, "updated_at": now}
+            self._company_keys.update({(k, str(v)): cid for k, v in keys.items()})
             return cid
+
+    def company_with_key(self, key: str, value: str) -> Record | None:
+        """The company holding `key` = `value`, or None (by index: companies are added through
+        `add_company` only)."""
+        with self.lock:
+            return self.companies.get(self._company_keys.get((key, value), ""))
 
     def add_feature(self, name: str, feature_type: str, flag_key: str | None = None, *,
                     feature_id: str | None = None) -> str:
@@ -192,6 +202,9 @@ class SchematicState:
             record = empty_override(oid, company_id, feature_id, self.environment_id, now)
             self._apply(record, fields, now)
             self._overrides[oid] = record
+            self._seq[oid] = len(self._seq)
+            self._by_company.setdefault(company_id, {})[oid] = record
+            self._newest = None
             self._emit("company.override.created", record)
             return oid
 
@@ -210,6 +223,9 @@ class SchematicState:
         with self.lock:
             record = self._overrides.pop(override_id, None)
             if record is not None:
+                self._by_company.get(record["company_id"], {}).pop(override_id, None)
+                self._seq.pop(override_id, None)
+                self._newest = None
                 self._emit("company.override.deleted", record)
             return record is not None
 
@@ -224,8 +240,17 @@ class SchematicState:
             return copy.deepcopy(self._overrides)
 
     def override_records(self) -> list[Record]:
-        """The live records, newest first (created_at, then creation order); callers hold the lock."""
-        return newest(self._overrides.values())
+        """The live records, newest first (created_at, then creation order); callers hold the lock.
+        Sorted once per added or removed override, not per call."""
+        if self._newest is None:
+            self._newest = newest(self._overrides.values())
+        return list(self._newest)
+
+    def override_records_of(self, company_ids: set[str]) -> list[Record]:
+        """The live records of these companies, newest first, in the order `override_records` gives;
+        callers hold the lock. Costs the companies' overrides, not all of them."""
+        records = [r for c in company_ids for r in self._by_company.get(c, {}).values()]
+        return sorted(records, key=lambda r: (r["created_at"], self._seq[r["id"]]), reverse=True)
 
     def override_record(self, override_id: str) -> Record | None:
         """The live record of one override; callers hold the lock."""
@@ -234,8 +259,8 @@ class SchematicState:
     def overrides_for(self, company_id: str, feature_id: str | None = None) -> list[Record]:
         """Copies of a company's overrides (of one feature when given), newest first."""
         with self.lock:
-            return [copy.deepcopy(r) for r in self.override_records()
-                    if r["company_id"] == company_id and feature_id in (None, r["feature_id"])]
+            return [copy.deepcopy(r) for r in self.override_records_of({company_id})
+                    if feature_id in (None, r["feature_id"])]
 
     def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1,
                   retry_after: float | None = None) -> None:

@@ -152,7 +152,10 @@ def _overrides(state: SchematicState, call: Call, params: dict[str, Any]) -> lis
                 and (not q or q in names.casefold())
                 and not (without_expired and r["expiration_date"] and parse_time(r["expiration_date"]) <= now))
 
-    return [r for r in state.override_records() if keep(r)]
+    if companies is None and features is None and ids is None and not q and not without_expired:
+        return state.override_records()  # the common full listing: no per-record filter
+    candidates = state.override_records() if companies is None else state.override_records_of(companies)
+    return [r for r in candidates if keep(r)]
 
 
 list_overrides, count_overrides = listing(_overrides, _override, "/company-overrides")

@@ -68,8 +68,7 @@ def lookup_company(state: SchematicState, call: Call) -> Reply:
     keys = _lookup_keys(call)
     if not keys:
         raise Rejected(400, "keys is required")
-    found = {c["id"]: c for c in state.companies.values()
-             if any(c["keys"].get(k, ("", None))[1] == v for k, v in keys.items())}
+    found = {c["id"]: c for k, v in keys.items() if (c := state.company_with_key(k, v)) is not None}
     if not found:
         raise Rejected(404, "company not found")
     if len(found) > 1:

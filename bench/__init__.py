@@ -1,0 +1,1 @@
+"""Benchmarks of crmsync and its emulators; run by hand, never part of the test suite."""
