@@ -43,7 +43,7 @@ overrides:
 
 
 def measure(label: str, action: Callable[[], T]) -> T:
-    """Run once; print wall time, process CPU (sandbox threads included) and the process's peak resident memory so far (sandbox included)."""
+    """Run once; print wall time, process CPU and peak resident memory so far (sandbox threads included)."""
     started, cpu = time.perf_counter(), time.process_time()
     result = action()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
