@@ -41,7 +41,7 @@ def test_a_date_past_what_utc_holds_is_a_problem_of_that_deal(end: str) -> None:
 @pytest.mark.parametrize("closedate", ["1" * 400, "9999-12-31T23:59:59-23:59", "２０２６-01-01", "9" * 5000])
 def test_an_absurd_hubspot_close_date_is_no_close_date(closedate: str) -> None:
     """Converting a HubSpot deal whose closedate cannot be a datetime gives no close date, not a crash."""
-    raw = SimpleNamespace(id="7", properties={"dealstage": "closedwon", "closedate": closedate}, updated_at=None)
+    raw = {"id": "7", "properties": {"dealstage": "closedwon", "closedate": closedate}}
     assert hubspot_convert.deal(raw).close_date is None
 
 

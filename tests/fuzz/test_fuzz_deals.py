@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -56,11 +55,11 @@ HUBSPOT_PROPS = ("seats_purchased", "sso_addon", "api_call_limit", "contract_end
 
 
 def hubspot_deal(deal_id: str, company: str, props: dict[str, str]) -> Any:
-    """A HubSpot deal converted from an SDK-shaped object, as the connector converts it."""
-    raw = SimpleNamespace(id=deal_id, updated_at=None, properties={
+    """A HubSpot deal converted from its JSON shape, as the connector converts it."""
+    raw = {"id": deal_id, "properties": {
         "dealstage": "closedwon", "pipeline": "default", "seats_purchased": "10", "api_call_limit": "1000",
         "contract_end_date": "2027-06-30", "closedate": "2026-05-01T12:00:00Z", **props,
-    })
+    }}
     return hubspot_convert.with_company(hubspot_convert.deal(raw), company)
 
 

@@ -3,12 +3,14 @@
 Reads with the CRM search API, windowing on `hs_object_id` so that more than 10,000 deals
 are all read (HubSpot refuses to page a single search past 10,000 results), then reads
 deal→company associations in batches of 1,000. The SDK is configured (`host`, retry,
-explicit timeouts on every call), never patched. Its errors become crmsync's here. Searches are
+explicit timeouts on every call), never patched; reads send plain-dict bodies and take the
+raw answer (`_preload_content=False`, then `json.loads`): no SDK model is built per deal. Its errors become crmsync's here. Searches are
 paced by a rate budget; every retry urllib3 makes is logged (`api.retry`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,16 +20,7 @@ from urllib.parse import urlsplit
 import hubspot
 import urllib3
 from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
-from hubspot.crm.associations.v4 import (
-    BatchInputPublicFetchAssociationsBatchRequest,
-    PublicFetchAssociationsBatchRequest,
-)
 from hubspot.crm.deals import ApiException as DealsApiException
-from hubspot.crm.deals import (
-    BatchReadInputSimplePublicObjectId,
-    PublicObjectSearchRequest,
-    SimplePublicObjectId,
-)
 
 from crmsync import pacing
 from crmsync.connectors import hubspot_convert as convert
@@ -113,17 +106,20 @@ class HubSpotConnector:
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         found: list[Deal] = []
         for start in range(0, len(deal_ids), BATCH_READ):
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=i) for i in deal_ids[start : start + BATCH_READ]],
-                properties=properties,
-                properties_with_history=[],
-            )
+            body = {
+                "inputs": [{"id": i} for i in deal_ids[start : start + BATCH_READ]],
+                "properties": properties,
+                "propertiesWithHistory": [],
+            }
             page = self._call(
                 lambda body=body: self._batch_api.read(
-                    batch_read_input_simple_public_object_id=body, archived=False, _request_timeout=self._timeout
+                    batch_read_input_simple_public_object_id=body,
+                    archived=False,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
                 )
             )
-            found.extend(d for d in (convert.deal(r) for r in page.results or []) if _counted(d, query))
+            found.extend(d for d in (convert.deal(r) for r in page["results"]) if _counted(d, query))
         companies = self._primary_companies([d.id for d in found])
         wanted = set(company_refs)
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
@@ -150,28 +146,18 @@ class HubSpotConnector:
             if (last_id, after) in seen_tokens:
                 raise ServiceUnavailable(SERVICE, f"search paging repeated itself at id {last_id}, after {after}")
             seen_tokens.add((last_id, after))
-            request = PublicObjectSearchRequest(
-                filter_groups=convert.filter_groups(query, last_id),
-                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                properties=properties,
-                limit=PAGE,
-                after=after,
-            )
-            page = self._call(
-                lambda request=request: self._search_api.do_search(
-                    public_object_search_request=request, _request_timeout=self._timeout
-                ),
-                search=True,
-            )
-            yield from (convert.deal(r) for r in page.results)
+            request = _search_body(convert.filter_groups(query, last_id), "hs_object_id", properties, after)
+            page = self._search(request)
+            results = page["results"]
+            yield from (convert.deal(r) for r in results)
             in_window += PAGE  # the cursor moves a page on even when a page comes back short
-            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            nxt = _next_after(page)
             if nxt is None:
                 return
-            if not page.results:
+            if not results:
                 raise ServiceUnavailable(SERVICE, "search returned an empty page with a next link")
             if in_window + PAGE > SEARCH_CAP:  # the next page would pass the cap: a new window after the last id
-                last_id, after, in_window = int(page.results[-1].id), None, 0
+                last_id, after, in_window = int(results[-1]["id"]), None, 0
             else:
                 after = str(nxt)
 
@@ -186,28 +172,15 @@ class HubSpotConnector:
         newest = int(cursor)
         after: str | None = None
         while True:
-            request = PublicObjectSearchRequest(
-                filter_groups=[
-                    {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}]}
-                ],
-                sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                properties=["hs_lastmodifieddate"],
-                limit=PAGE,
-                after=after,
-            )
-            page = self._call(
-                lambda request=request: self._search_api.do_search(
-                    public_object_search_request=request, _request_timeout=self._timeout
-                ),
-                search=True,
-            )
-            fresh = [r for r in page.results if DealId(str(r.id)) not in found]
-            for record in page.results:
-                stamp = convert.instant((record.properties or {}).get("hs_lastmodifieddate"))
-                found[DealId(str(record.id))] = str(int(stamp.timestamp() * 1000)) if stamp else ""
+            groups = [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}]}]
+            page = self._search(_search_body(groups, "hs_lastmodifieddate", ["hs_lastmodifieddate"], after))
+            fresh = [r for r in page["results"] if DealId(str(r["id"])) not in found]
+            for record in page["results"]:
+                stamp = convert.instant((record.get("properties") or {}).get("hs_lastmodifieddate"))
+                found[DealId(str(record["id"]))] = str(int(stamp.timestamp() * 1000)) if stamp else ""
                 if stamp is not None:
                     newest = max(newest, int(stamp.timestamp() * 1000))
-            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            nxt = _next_after(page)
             if nxt is None:
                 break
             if len(found) % SEARCH_CAP >= SEARCH_CAP - PAGE:  # the cap is near: a new window from the newest seen
@@ -226,30 +199,31 @@ class HubSpotConnector:
 
     def _deals_of_companies(self, company_ids: Sequence[str]) -> set[str]:
         targets = self._associated("companies", "deals", company_ids)
-        return {str(t.to_object_id) for to in targets.values() for t in to}
+        return {str(t["toObjectId"]) for to in targets.values() for t in to}
 
     def _associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[Any]]:
         """Every association of each id, 1,000 ids a call, following an id's own paging when it
         has more than one answer holds (a primary company may be on a later page)."""
         found: dict[str, list[Any]] = {}
-        pending = [PublicFetchAssociationsBatchRequest(id=i) for i in ids]
+        pending: list[dict[str, str]] = [{"id": str(i)} for i in ids]
         while pending:
             chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
+            body = {"inputs": chunk}
             page = self._call(
                 lambda body=body: self._associations_api.get_page(
                     from_object_type=from_type,
                     to_object_type=to_type,
                     batch_input_public_fetch_associations_batch_request=body,
                     _request_timeout=self._timeout,
+                    _preload_content=False,
                 )
             )
-            for result in page.results or []:
-                origin = str(result._from.id)
-                found.setdefault(origin, []).extend(result.to or [])
-                after = result.paging.next.after if result.paging and result.paging.next else None
+            for result in page["results"]:
+                origin = str(result["from"]["id"])
+                found.setdefault(origin, []).extend(result.get("to") or [])
+                after = _next_after(result)
                 if after:
-                    pending.append(PublicFetchAssociationsBatchRequest(id=origin, after=after))
+                    pending.append({"id": origin, "after": str(after)})
         return found
 
     def deal_schema(self) -> CrmSchema:
@@ -265,16 +239,29 @@ class HubSpotConnector:
         for api in (self._search_api, self._associations_api, self._batch_api):
             api.api_client.rest_client.pool_manager.clear()
 
+    def _search(self, request: dict[str, Any]) -> Any:
+        """One paced search page, as parsed JSON."""
+        return self._call(
+            lambda: self._search_api.do_search(
+                public_object_search_request=request, _request_timeout=self._timeout, _preload_content=False
+            ),
+            search=True,
+        )
+
     def _call(self, send: Any, *, search: bool = False, paged: bool = True) -> Any:
-        """One SDK call under its deadline; a `paged` answer without `results` (a 200 whose body was
-        not the JSON asked for) is a read, so it is sent again."""
+        """One SDK call under its deadline. A `paged` call answers raw (`_preload_content=False`): its
+        body is parsed here, and one that is not a JSON object with a `results` list (a 200 from a
+        proxy, a body cut short) is a read, so it is sent again."""
         if search:
             self._searches.take()
         hubspot_retry.begin(self._deadline)
         for _ in range(UNREADABLE_ATTEMPTS):
             page = self._send(send)
-            if not paged or getattr(page, "results", None) is not None:
+            if not paged:
                 return page
+            parsed = _json_page(page)
+            if parsed is not None:
+                return parsed
             # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again
         raise ServiceUnavailable(SERVICE, "answered with a body that is not JSON, several times", setting=URL_SETTING)
 
@@ -295,6 +282,7 @@ class HubSpotConnector:
         count_call("hubspot", 200)
         return answer
 
+
 class LoggedRetry(hubspot_retry.DeadlineRetry):
     """The SDK's Retry (Retry-After capped, a deadline per call) that logs each retry (`api.retry`) before waiting."""
 
@@ -314,6 +302,36 @@ class LoggedRetry(hubspot_retry.DeadlineRetry):
             retry_after=after,
         )
         super().sleep(response)
+
+
+def _search_body(groups: list[dict[str, Any]], sort: str, properties: Sequence[str], after: str | None) -> Any:
+    """A search request as HubSpot's JSON (no SDK model), sorted ascending on `sort`."""
+    body: dict[str, Any] = {
+        "filterGroups": groups,
+        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+        "properties": list(properties),
+        "limit": PAGE,
+    }
+    if after is not None:
+        body["after"] = after
+    return body
+
+
+def _next_after(page: dict[str, Any]) -> Any:
+    """`paging.next.after` of a page (or of one association result), or None."""
+    return ((page.get("paging") or {}).get("next") or {}).get("after")
+
+
+def _json_page(response: Any) -> dict[str, Any] | None:
+    """The body of a raw 2xx answer as a JSON object with a `results` list, or None when it is not one
+    (not JSON, or cut short while read: a read, sent again by `_call`)."""
+    try:
+        body = json.loads(response.data)
+    except (ValueError, TypeError, urllib3.exceptions.HTTPError):
+        return None
+    finally:
+        response.release_conn()
+    return body if isinstance(body, dict) and isinstance(body.get("results"), list) else None
 
 
 def _counted(deal: Deal, query: DealQuery) -> bool:

@@ -1,5 +1,8 @@
 """Pure pieces of the HubSpot connector: search filter groups, deal conversion, primary
 company choice, and the translation of SDK errors into crmsync's (called from hubspot.py).
+
+Requests and answers are plain JSON (dicts as HubSpot sends them, camelCase keys): the connector
+reads raw bodies, so no SDK model is built per deal or per association.
 """
 
 from __future__ import annotations
@@ -9,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-
-from hubspot.crm.deals import Filter, FilterGroup
 
 from crmsync.connectors.base import DealQuery
 from crmsync.domain import Deal, DealId, Source
@@ -28,46 +29,51 @@ def lowered(values: Sequence[str]) -> list[str]:
     return sorted({v.lower() for v in values})
 
 
-def filter_groups(query: DealQuery, last_id: int | None) -> list[FilterGroup]:
+def _filter(prop: str, operator: str, values: list[str]) -> dict[str, Any]:
+    return {"propertyName": prop, "operator": operator, "values": values}
+
+
+def filter_groups(query: DealQuery, last_id: int | None) -> list[dict[str, Any]]:
     """One group per deal filter (groups OR, filters AND); at most 5 groups, as HubSpot allows."""
     filters = query.filters
     if len(filters) > 5:  # too many groups: read the union of stages and let translation narrow
         stages = lowered([s for f in filters for s in f.stages])
-        groups = [[Filter(property_name="dealstage", operator="IN", values=stages)]]
+        groups = [[_filter("dealstage", "IN", stages)]]
     else:
         groups = []
         for f in filters:
-            group = [Filter(property_name="dealstage", operator="IN", values=lowered(f.stages))]
+            group = [_filter("dealstage", "IN", lowered(f.stages))]
             if f.pipelines is not None:
-                group.append(Filter(property_name="pipeline", operator="IN", values=lowered(f.pipelines)))
+                group.append(_filter("pipeline", "IN", lowered(f.pipelines)))
             groups.append(group)
     if last_id is not None:
         for group in groups:
-            group.append(Filter(property_name="hs_object_id", operator="GT", value=str(last_id)))
-    return [FilterGroup(filters=g) for g in groups]
+            group.append({"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)})
+    return [{"filters": g} for g in groups]
 
 
-def primary(targets: Sequence[Any]) -> str | None:
-    """The primary company of a deal; else the lowest company id (deterministic)."""
+def primary(targets: Sequence[dict[str, Any]]) -> str | None:
+    """The primary company of a deal (v4 association targets); else the lowest company id (deterministic)."""
     if not targets:
         return None
     for target in targets:
-        for kind in target.association_types or []:
-            if kind.type_id == PRIMARY_TYPE_ID or (kind.label or "").lower() == "primary":
-                return str(target.to_object_id)
-    return str(min(int(t.to_object_id) for t in targets))
+        for kind in target.get("associationTypes") or []:
+            if kind.get("typeId") == PRIMARY_TYPE_ID or str(kind.get("label") or "").lower() == "primary":
+                return str(target["toObjectId"])
+    return str(min(int(t["toObjectId"]) for t in targets))
 
 
-def deal(raw: Any) -> Deal:
-    props: dict[str, str | None] = dict(raw.properties or {})
+def deal(raw: dict[str, Any]) -> Deal:
+    """A deal from a search or batch-read result as HubSpot sends it (`id`, `properties`, `updatedAt`)."""
+    props: dict[str, str | None] = dict(raw.get("properties") or {})
     return Deal(
         source=Source.HUBSPOT,
-        id=DealId(str(raw.id)),
+        id=DealId(str(raw["id"])),
         company_ref=None,
         stage=props.get("dealstage") or "",
         pipeline=props.get("pipeline"),
         close_date=instant(props.get("closedate")),
-        modified_at=instant(props.get("hs_lastmodifieddate")) or raw.updated_at,
+        modified_at=instant(props.get("hs_lastmodifieddate")) or instant(raw.get("updatedAt")),
         properties=props,
         name=props.get("dealname"),
     )
