@@ -5,7 +5,8 @@ are all read (HubSpot refuses to page a single search past 10,000 results), then
 deal→company associations in batches of 1,000. The SDK is configured (`host`, retry,
 explicit timeouts on every call), never patched; reads send plain-dict bodies and take the
 raw answer (`_preload_content=False`, then `json.loads`): no SDK model is built per deal.
-Its errors become crmsync's here. Searches are paced by a rate budget; every retry urllib3 makes is logged (`api.retry`).
+Its errors become crmsync's here. Searches are paced by a rate budget; every retry urllib3
+makes is logged (`api.retry`).
 """
 
 from __future__ import annotations
