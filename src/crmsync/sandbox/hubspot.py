@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -66,6 +67,7 @@ class HubSpotState:
         self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.lock = threading.RLock()
         self.search_cache: dict[tuple[object, ...], list[int]] = {}
+        self.indexes: dict[str, Any] = {}  # lookups built from `deals` (hubspot_api.py), dropped on change
         self._faults: list[FaultRule] = []
         self._search_limit = RateLimit()
         self._next_id = 1001
@@ -206,6 +208,7 @@ class HubSpotState:
 
     def _changed(self) -> None:
         self.search_cache.clear()  # results are cached per query between changes
+        self.indexes.clear()
 
     def _derive(self, props: dict[str, str]) -> None:
         """HubSpot's calculated hs_is_closed / hs_is_closed_won, from the pipeline's stage."""

@@ -134,7 +134,8 @@ def batch_read_deals(state: HubSpotState, call: Call) -> Reply:
     ids = [str(i["id"]) for i in inputs]
     body = call.body if isinstance(call.body, dict) else {}
     id_property = body.get("idProperty") or "hs_object_id"
-    by_key = {deal.properties.get(id_property): deal for deal in state.deals.values()}
+    by_key = _index(state, f"by:{id_property}",
+                    lambda: {deal.properties.get(id_property): deal for deal in state.deals.values()})
     archived = _archived(call)
     found = [by_key.get(i) for i in ids]
     results = [render_deal(d, body.get("properties") or None) for d in found if d and d.archived == archived]
@@ -186,9 +187,25 @@ def _companies_of_deal(state: HubSpotState, deal_id: str) -> list[dict[str, Any]
             for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
 
 
+def _company_deals(state: HubSpotState) -> dict[str, list[StoredDeal]]:
+    """company id → its live deals by id ascending."""
+    found: dict[str, list[StoredDeal]] = {}
+    for deal in sorted((d for d in state.deals.values() if not d.archived), key=lambda d: d.id):
+        for company in dict.fromkeys(deal.company_ids):
+            found.setdefault(company, []).append(deal)
+    return found
+
+
+def _index(state: HubSpotState, name: str, build: Callable[[], Any]) -> Any:
+    """A lookup over the deals, built once between two changes of the state (`indexes`)."""
+    index = state.indexes.get(name)
+    if index is None:
+        index = state.indexes[name] = build()
+    return index
+
+
 def _deals_of_company(state: HubSpotState, company_id: str) -> list[dict[str, Any]] | None:
-    deals = sorted((d for d in state.deals.values() if not d.archived and company_id in d.company_ids),
-                   key=lambda d: d.id)
+    deals = _index(state, "company_deals", lambda: _company_deals(state)).get(company_id, [])
     return [{"toObjectId": str(d.id),
              "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
              if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
