@@ -83,8 +83,8 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
     except CrmsyncError as exc:
         err.print(f"crmsync: {exc}", markup=False)
         code = error_code or exc.exit_code
-    except KeyboardInterrupt:
-        err.print("crmsync: interrupted", markup=False)
+    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C anywhere, also at the `Apply …?` prompt
+        err.print("crmsync: cancelled", markup=False)
         code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
