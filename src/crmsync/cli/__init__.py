@@ -21,6 +21,7 @@ from rich.console import Console
 from crmsync.app import mapped_context, schematic_client
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
+from crmsync.cli.helptext import Group
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import MappingsOption
 from crmsync.cli.ownership import register as register_ownership
@@ -36,6 +37,7 @@ from crmsync.service.sync import PlanRun, check_mappings
 from crmsync.settings import load_settings
 
 app = typer.Typer(
+    cls=Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -46,6 +48,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"crmsync {version('crmsync')}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -61,8 +71,13 @@ def logging_options(
         typer.Option("--log-level", envvar="CRMSYNC_LOG_LEVEL", metavar="debug|info|warning|error",
                      help="Least severe log event shown (default: warning; info for serve)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print crmsync's version and exit."),
+    ] = False,
 ) -> None:
     """Keep Schematic company overrides equal to what closed CRM deals say."""
+    _ = version  # handled eagerly by `_print_version`
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
         configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))

@@ -28,7 +28,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     def rebuild_ledger(
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
     ) -> None:
-        """Re-create ownership from the `[crmsync:<token>]` marker in each override's note (zero API writes):
+        """Re-create ownership from the `\\[crmsync:<token>]` marker in each override's note (zero API writes):
         every marked override the ledger does not know becomes owned again; unmarked ones stay unowned."""
 
         def body() -> int:

@@ -35,7 +35,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     @app.command("release")
     def release_overrides(
         override_ids: Annotated[
-            list[str] | None, typer.Argument(metavar="OVERRIDE_ID…", help="Overrides (cmov_…) to stop managing.")
+            list[str] | None, typer.Argument(metavar="OVERRIDE_ID", help="Overrides (cmov_…) to stop managing.")
         ] = None,
         company: CompanyOption = None,
         feature: FeatureOption = None,
