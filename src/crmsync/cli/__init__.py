@@ -23,7 +23,7 @@ from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.helptext import Group
 from crmsync.cli.ledger import register as register_ledger
-from crmsync.cli.options import MappingsOption
+from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
@@ -33,6 +33,7 @@ from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.logs import configure_logging, secret_values
 from crmsync.mapping.loader import load_mappings
 from crmsync.service.reconcile import Mode, Request, reconcile
+from crmsync.service.scope import resolve_scope
 from crmsync.service.sync import PlanRun, check_mappings
 from crmsync.settings import load_settings
 
@@ -112,6 +113,7 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
 @app.command()
 def plan(
     mappings: MappingsOption = None,
+    companies: CompaniesOption = None,
     as_json: JsonOption = False,
     fail_on_warning: Annotated[
         bool, typer.Option("--fail-on-warning", help="Exit 1 when the plan has any warning (for CI).")
@@ -127,7 +129,8 @@ def plan(
 
     def body() -> int:
         with mapped_context(mappings) as (ctx, maps):
-            outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN))
+            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
+            outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
             (err if as_json else out).print(database_line(ctx.store), markup=False)
@@ -156,6 +159,7 @@ def apply(
         typer.Argument(metavar="FILE", help="A plan saved by `crmsync plan --out`: applied exactly, without asking."),
     ] = None,
     mappings: MappingsOption = None,
+    companies: CompaniesOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     allow_mass_change: Annotated[
         bool,
@@ -170,8 +174,8 @@ def apply(
     def body() -> int:
         settings = load_settings()
         if plan_file is not None:
-            if mappings is not None:
-                raise ConfigError("a saved plan is applied as it is: drop --mappings, or plan again with it")
+            if mappings is not None or companies:
+                raise ConfigError("a saved plan is applied as it is: drop --mappings/--company, or plan again with them")
             return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change)
         shown: list[bool] = []
 
@@ -182,7 +186,11 @@ def apply(
 
         with mapped_context(mappings, settings) as (ctx, maps):
             request = Request(
-                Trigger.MANUAL, Mode.APPLY, allow_mass_change=allow_mass_change, lock_wait=settings.lock_wait_seconds
+                Trigger.MANUAL,
+                Mode.APPLY,
+                scope=resolve_scope(ctx, companies),
+                allow_mass_change=allow_mass_change,
+                lock_wait=settings.lock_wait_seconds,
             )
             outcome = reconcile(ctx, maps, request, review)
         if not shown and outcome.run is not None:
