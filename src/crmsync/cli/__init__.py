@@ -175,7 +175,7 @@ def apply(
         settings = load_settings()
         if plan_file is not None:
             if mappings is not None or companies:
-                raise ConfigError("a saved plan is applied as it is: drop --mappings/--company, or plan again with them")
+                raise ConfigError("a saved plan is applied as is: drop --mappings and --company, or plan again")
             return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change)
         shown: list[bool] = []
 
