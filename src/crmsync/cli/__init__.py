@@ -24,6 +24,7 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.helptext import Group
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
+from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
@@ -262,6 +263,7 @@ register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
 register_ledger(app, guarded, out)  # `ledger rebuild`
+register_owned(app, guarded, out)  # `owned`
 
 
 def _confirm(count: int) -> bool:
