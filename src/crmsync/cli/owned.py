@@ -42,7 +42,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
 def render_owned(console: Console, entries: list[OwnedEntry]) -> None:
     """One line per override (company / feature = value, id), its deals on an indented line; a count."""
-    say = lambda text: console.print(text, markup=False, highlight=False, emoji=False)  # noqa: E731 - a tiny printer
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, emoji=False)
+
     for e in entries:
         value = e.value.describe() if e.value else "?"
         state = "" if e.status == "active" else f" ({e.status})"
