@@ -8,7 +8,6 @@ user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsa
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -22,8 +21,10 @@ from crmsync.app import mapped_context, schematic_client
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.helptext import Group
+from crmsync.cli.jsonout import emit
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
+from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
 from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
@@ -139,7 +140,7 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            print(json.dumps({**run.plan.to_json(), "refusals": refusals}, indent=2, sort_keys=True))
+            emit({**run.plan.to_json(), "refusals": refusals})
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
@@ -162,6 +163,9 @@ def apply(
     mappings: MappingsOption = None,
     companies: CompaniesOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (the plan, each change's result); needs --yes.")
+    ] = False,
     allow_mass_change: Annotated[
         bool,
         typer.Option(
@@ -177,10 +181,14 @@ def apply(
         if plan_file is not None:
             if mappings is not None or companies:
                 raise ConfigError("a saved plan is applied as is: drop --mappings and --company, or plan again")
-            return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change)
+            return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change, as_json=as_json)
+        if as_json and not yes:
+            raise ConfigError("apply --json never asks: pass --yes too (or apply a saved plan FILE)")
         shown: list[bool] = []
 
         def review(run: PlanRun, _refusals: object) -> bool:
+            if as_json:
+                return True
             render_plan(out, run.plan)
             shown.append(True)
             return yes or _confirm(len(run.plan.changes) + len(run.plan.ledger_only()))
@@ -194,6 +202,9 @@ def apply(
                 lock_wait=settings.lock_wait_seconds,
             )
             outcome = reconcile(ctx, maps, request, review)
+        if as_json:
+            emit(outcome_json(outcome))
+            return outcome_exit(outcome)
         if not shown and outcome.run is not None:
             render_plan(out, outcome.run.plan)
         return apply_exit(out, err, outcome)
@@ -205,18 +216,28 @@ def apply(
 def validate(
     mappings: MappingsOption = None,
     offline: Annotated[bool, typer.Option("--offline", help="Skip the checks that need Schematic's features.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check every mapping file (and its features against Schematic); never writes."""
 
     def body() -> int:
         settings = load_settings()
         folder = mappings or settings.mappings
-        maps = load_mappings(folder)
-        if not offline:
-            with schematic_client(settings) as schematic:
-                check_mappings(maps, schematic.list_features())
+        try:
+            maps = load_mappings(folder)
+            if not offline:
+                with schematic_client(settings) as schematic:
+                    check_mappings(maps, schematic.list_features())
+        except MappingError as exc:
+            if not as_json:
+                raise
+            emit(validation_json(str(folder), 0, 0, online=not offline, problems=exc.problems))
+            return exc.exit_code
         rules = sum(len(f.overrides) for f in maps.files)
         checked = "" if offline else " and checked against Schematic's features"
+        if as_json:
+            emit(validation_json(str(folder), len(maps.files), rules, online=not offline))
+            return 0
         out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
         return 0
 

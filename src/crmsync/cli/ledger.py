@@ -7,13 +7,13 @@ Exit codes: 0 ok (also when nothing needed rebuilding), 1 Schematic or the datab
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from crmsync.app import schematic_context
+from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard
 from crmsync.service.ledger import Rebuilt, rebuild
 from crmsync.settings import load_settings
@@ -35,7 +35,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             with schematic_context(load_settings()) as ctx:
                 done = rebuild(ctx)
             if as_json:
-                print(json.dumps(rebuilt_json(done), indent=2, sort_keys=True))
+                emit(rebuilt_json(done))
             else:
                 render_rebuilt(out, done)
             return 0

@@ -7,13 +7,13 @@ Exit codes: 0 ok, 1 nothing matched or an unknown id, 2 bad configuration or map
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from crmsync.app import mapped_context, schematic_context
+from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.errors import ConfigError
 from crmsync.reconcile.plan import live_json
@@ -72,7 +72,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             with mapped_context(mappings) as (ctx, maps):
                 done = adopt(ctx, maps, company, feature)
             if as_json:
-                print(json.dumps(adopted_json(done), indent=2, sort_keys=True))
+                emit(adopted_json(done))
             else:
                 render_adopted(out, done)
             return 0

@@ -8,7 +8,6 @@ Exit codes: 0 ok, 1 a failing case (or an unknown company), 2 a malformed mappin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Annotated
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from crmsync.app import mapped_context
+from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.cli.render import SYMBOL
 from crmsync.domain import Action, RuleRef
@@ -64,7 +64,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             with mapped_context(mappings) as (ctx, maps):
                 story = explain(ctx, maps, company)
             if as_json:
-                print(json.dumps(story.to_json(), indent=2, sort_keys=True))
+                emit(story.to_json())
             else:
                 render_explanation(out, story)
             return 0
