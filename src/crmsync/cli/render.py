@@ -9,34 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from crmsync.domain import Action
+from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
+from crmsync.cli.layout import render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.service.apply import ApplyReport
 
-SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
-
 
 def render_plan(console: Console, plan: Plan) -> None:
-    """The plan as a table plus its reports and a summary line."""
+    """The plan's changes (one line each, cli/layout.py), its reports and a summary line."""
     if plan.changes:
-        table = Table(box=None, pad_edge=False, show_edge=False)
-        for column in ("", "company", "feature", "before", "after", "why"):
-            table.add_column(column, overflow="fold")
-        for change in plan.changes:
-            symbol, colour = SYMBOL[change.action]
-            table.add_row(
-                Text(symbol, style=f"bold {colour}"),
-                plan.name(change.company_id),
-                plan.name(change.feature_id),
-                change.before.value.describe() if change.before else "",
-                change.after.value.describe() if change.after else "",
-                Text(change.reason, style="dim"),
-            )
-        console.print(table)
+        render_changes(console, plan)
     elif plan.ledger_only():
         records = "; ".join(plan.ledger_only())
         console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
@@ -53,6 +37,13 @@ def render_plan(console: Console, plan: Plan) -> None:
             f"[bold magenta]![/] conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: "
             f"override {conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
             f"untouched; the deals want {conflict.desired.value.describe()}",
+            highlight=False,
+        )
+    for c in plan.released:
+        console.print(
+            f"[dim]○ released (not managed): {plan.name(c.company_id)} / {plan.name(c.feature_id)}: override "
+            f"{c.live.id} ({c.live.value.describe()}) stays as people set it; the deals want "
+            f"{c.desired.value.describe()} (crmsync adopt takes it back)[/]",
             highlight=False,
         )
     for a in plan.adoptions:
