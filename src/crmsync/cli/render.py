@@ -6,7 +6,7 @@ companies, deal errors and warnings; then one summary line. JSON output is `Plan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 
@@ -17,8 +17,9 @@ from crmsync.reconcile.plan import Plan
 from crmsync.service.apply import ApplyReport
 
 
-def render_plan(console: Console, plan: Plan) -> None:
-    """The plan's changes (one line each, cli/layout.py), its reports and a summary line."""
+def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None = None) -> None:
+    """The plan's changes (one line each, cli/layout.py), its reports and a summary line (`reported`:
+    the conflict/pending/error counts a saved plan recorded, which it does not carry itself)."""
     if plan.changes:
         render_changes(console, plan)
     elif plan.ledger_only():
@@ -64,17 +65,19 @@ def render_plan(console: Console, plan: Plan) -> None:
         console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning_text(warning)}", highlight=False)
-    console.print(summary_line(plan), highlight=False)
+    console.print(summary_line(plan, reported), highlight=False)
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, reported: Mapping[str, int] | None = None) -> str:
     """`Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending, 2 errors.` (ledger-only
     records, when any, are counted after the deletes)."""
     s = plan.summary()
+    counts = {"conflicts": len(plan.conflicts), "pending": len(plan.pending), "errors": len(plan.problems)}
+    counts |= dict(reported or {})
     extras = [
-        count_of(len(plan.conflicts), "conflict"),
-        count_of(len(plan.pending), "pending company", "pending companies"),
-        count_of(len(plan.problems), "deal error"),
+        count_of(counts["conflicts"], "conflict"),
+        count_of(counts["pending"], "pending company", "pending companies"),
+        count_of(counts["errors"], "deal error"),
     ] + ([count_of(len(plan.drift), "drift", "drift")] if plan.drift else [])
     records = len(plan.ledger_only())
     changes = f"{s['create']} to create, {s['update']} to update, {s['delete']} to delete"

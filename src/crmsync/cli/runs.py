@@ -74,9 +74,11 @@ def apply_file(
     doc = read_plan(path)
     shown: list[bool] = []
 
+    reported = saved_counts(doc)
+
     def review(run: PlanRun, _refusals: object) -> bool:
         if not as_json:
-            render_plan(console, run.plan)
+            render_plan(console, run.plan, reported)
             shown.append(True)
         return True  # a saved plan was reviewed when it was made
 
@@ -93,8 +95,16 @@ def apply_file(
         emit(outcome_json(outcome, where=str(path)))
         return outcome_exit(outcome)
     if not shown and outcome.run is not None and not outcome.refused:
-        render_plan(console, outcome.run.plan)
+        render_plan(console, outcome.run.plan, reported)
     return apply_exit(console, Console(stderr=True, highlight=False, soft_wrap=True), outcome, where=str(path))
+
+
+def saved_counts(doc: Any) -> dict[str, int]:
+    """The conflicts, pending companies and deal errors a saved plan recorded (its summary line shows
+    them; the plan applied carries only its changes)."""
+    if not isinstance(doc, dict):
+        return {}
+    return {k: len(v) for k in ("conflicts", "pending", "errors") if isinstance(v := doc.get(k), list)}
 
 
 def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: str = "") -> int:

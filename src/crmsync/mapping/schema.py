@@ -26,9 +26,12 @@ from crmsync.mapping.nodes import (
     describe,
     fields,
     name,
+    one_of,
     text,
 )
 from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
+
+WRITTEN_TYPES = [t.value for t in (ValueType.BOOLEAN, ValueType.NUMERIC, ValueType.UNLIMITED, ValueType.TRAIT)]
 
 # ---- overrides -------------------------------------------------------------------------
 
@@ -61,7 +64,8 @@ def override_rule(item: Node, rep: Report) -> OverrideRule | None:
     for key, hint in REQUIRED.items():
         if f.lacks(key):
             rep.add(item.pos, f"this override has no {key}:", hint)
-    vtype = choice(f.get("type"), ValueType, rep)
+    word = one_of(f.get("type"), WRITTEN_TYPES, rep)  # credit and unknown are Schematic's, never written
+    vtype = ValueType(word) if word is not None else None
     rule = OverrideRule(
         feature=name(f.get("feature"), rep, "seats") or "",
         value_type=vtype or ValueType.BOOLEAN,
