@@ -20,6 +20,7 @@ from rich.console import Console
 from crmsync.app import mapped_context, schematic_client
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
+from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
 from crmsync.cli.ledger import register as register_ledger
@@ -285,6 +286,7 @@ register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
 register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
+register_doctor(app, guarded, out)  # `doctor`
 
 
 def _confirm(count: int) -> bool:
