@@ -12,17 +12,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
-from crmsync.app import mapped_context, schematic_client
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
+from crmsync.cli.lazy import check_mappings, load_mappings, mapped_context, schematic_client
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
@@ -30,15 +30,12 @@ from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
-from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_status, write_plan
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
-from crmsync.logs import configure_logging, secret_values
-from crmsync.mapping.loader import load_mappings
-from crmsync.service.reconcile import Mode, Request, reconcile
-from crmsync.service.scope import resolve_scope
-from crmsync.service.sync import PlanRun, check_mappings
 from crmsync.settings import load_settings
+
+if TYPE_CHECKING:
+    from crmsync.service.sync import PlanRun
 
 app = typer.Typer(
     cls=Group,
@@ -82,6 +79,8 @@ def logging_options(
 ) -> None:
     """Keep Schematic company overrides equal to what closed CRM deals say."""
     _ = version  # handled eagerly by `_print_version`
+    from crmsync.logs import configure_logging, secret_values
+
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
         configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))
@@ -131,6 +130,10 @@ def plan(
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
+        from crmsync.cli.runs import render_refusals, write_plan
+        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.scope import resolve_scope
+
         with mapped_context(mappings) as (ctx, maps):
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
             outcome = reconcile(ctx, maps, request)
@@ -178,6 +181,10 @@ def apply(
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
+        from crmsync.cli.runs import apply_exit, apply_file
+        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.scope import resolve_scope
+
         settings = load_settings()
         if plan_file is not None:
             if mappings is not None or companies:
@@ -248,9 +255,10 @@ def validate(
 @app.command()
 def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
-    from crmsync.store.repository import Store
-
     def body() -> int:
+        from crmsync.cli.runs import show_status
+        from crmsync.store.repository import Store
+
         store = Store(load_settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)

@@ -7,16 +7,16 @@ Exit codes: 0 ok (also when nothing needed rebuilding), 1 Schematic or the datab
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from crmsync.app import schematic_context
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard
-from crmsync.service.ledger import Rebuilt, rebuild
-from crmsync.settings import load_settings
+
+if TYPE_CHECKING:
+    from crmsync.service.ledger import Rebuilt
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -32,6 +32,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         every marked override the ledger does not know becomes owned again; unmarked ones stay unowned."""
 
         def body() -> int:
+            from crmsync.app import schematic_context
+            from crmsync.service.ledger import rebuild
+            from crmsync.settings import load_settings
+
             with schematic_context(load_settings()) as ctx:
                 done = rebuild(ctx)
             if as_json:

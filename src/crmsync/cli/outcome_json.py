@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmsync.cli.render import refusal_text
 from crmsync.domain import RunStatus
 from crmsync.errors import Problem
-from crmsync.service.reconcile import Outcome
+
+if TYPE_CHECKING:
+    from crmsync.service.reconcile import Outcome
 
 
 def outcome_json(outcome: Outcome, *, where: str = "") -> dict[str, Any]:

@@ -5,16 +5,16 @@ Exit codes: 0 ok, 1 an unknown company or an unreachable service, 2 bad configur
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import CompaniesOption, Guard
-from crmsync.service.owned import OwnedEntry, owned_entries
-from crmsync.service.scope import resolve_scope
-from crmsync.settings import load_settings
+
+if TYPE_CHECKING:
+    from crmsync.service.owned import OwnedEntry
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -26,9 +26,12 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
     ) -> None:
         """List the overrides crmsync manages: last applied value and the deals behind each."""
-        from crmsync.app import schematic_context
-
         def body() -> int:
+            from crmsync.app import schematic_context
+            from crmsync.service.owned import owned_entries
+            from crmsync.service.scope import resolve_scope
+            from crmsync.settings import load_settings
+
             with schematic_context(load_settings()) as ctx:
                 entries = owned_entries(ctx, resolve_scope(ctx, companies))
             if as_json:

@@ -7,6 +7,7 @@ companies, deal errors and warnings; then one summary line. JSON output is `Plan
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -14,7 +15,9 @@ from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
 from crmsync.cli.layout import render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
-from crmsync.service.apply import ApplyReport
+
+if TYPE_CHECKING:
+    from crmsync.service.apply import ApplyReport
 
 
 def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None = None) -> None:
