@@ -38,6 +38,8 @@ def schematic_client(settings: Settings, store: Store | None = None) -> Schemati
             budget=rate_budget(
                 "schematic.writes", settings.schematic_writes_per_second, store.engine if store else None
             ),
+            deadline=settings.schematic_deadline,
+            retry_after_max=settings.schematic_retry_after_max,
         )
     )
 
@@ -60,13 +62,16 @@ def connectors_for(settings: Settings, mappings: Mappings, store: Store | None =
                     access_token=token,
                     searches_per_second=settings.hubspot_searches_per_second,
                     backoff=settings.hubspot_backoff,
+                    deadline=settings.hubspot_deadline,
+                    retry_after_max=settings.hubspot_retry_after_max,
                 ),
                 rate_budget("hubspot.search", settings.hubspot_searches_per_second, store.engine if store else None),
             )
         elif source is Source.SALESFORCE:
             from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
 
-            connectors[source] = SalesforceConnector(SalesforceSettings.from_env(settings.environ))
+            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce_deadline)
+            connectors[source] = SalesforceConnector(salesforce)
     return connectors
 
 

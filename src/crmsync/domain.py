@@ -254,7 +254,10 @@ class Trigger(StrEnum):
     MANUAL = "manual"  # crmsync plan / apply at a terminal or in CI
     SAVED_PLAN = "saved-plan"  # crmsync apply FILE
     DEMO = "demo"
-    WEBHOOK = "webhook"  # a CRM or Schematic event (crmsync serve)
+    WEBHOOK = "webhook"  # events from several sources at once (crmsync serve)
+    WEBHOOK_HUBSPOT = "webhook:hubspot"  # a HubSpot deal event
+    WEBHOOK_SALESFORCE = "webhook:salesforce"  # a Salesforce Outbound Message
+    WEBHOOK_SCHEMATIC = "webhook:schematic"  # a company.override.* event (a hand edit, or crmsync's own echo)
     POLL = "poll"  # the polling fallback (crmsync serve)
     SCHEDULE = "schedule"  # the scheduled full resync (crmsync serve)
     OPS = "ops"  # POST /reconcile (crmsync serve)

@@ -18,6 +18,7 @@ exceptions; they raise these with `raise … from exc`. Messages never contain s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
 class CrmsyncError(Exception):
@@ -97,3 +98,36 @@ class UnsafePlanError(CrmsyncError):
     """A safety guard refused the plan; the message names numbers, threshold and flag."""
 
     exit_code = 3
+
+
+QUOTE_LIMIT = 200  # characters of an outside value an error message shows
+SENSITIVE_KEYS = ("password", "passwd", "pwd", "token", "key", "secret", "sig", "signature", "auth", "credential")
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A value as an error message shows it: repr'd, cut to about `limit` characters, saying how long
+    it was (a 10 MB deal property must not make every plan and run record 10 MB)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: user info and the values of sensitive query keys (password, token,
+    key, secret, sig…) become `***`. Anything that does not parse is not shown at all."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        if parts.username is not None or parts.password is not None:
+            netloc = f"***@{netloc}"
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        hidden = [(k, "***" if any(s in k.lower() for s in SENSITIVE_KEYS) else v) for k, v in pairs]
+    except ValueError:
+        return "<unparsable URL>"
+    slashes = "//" if url[len(parts.scheme) + 1 :].startswith("//") else ""
+    query = f"?{urlencode(hidden, safe='*/:')}" if hidden else ""
+    return f"{parts.scheme}:{slashes}{netloc}{parts.path}{query}" if parts.scheme else f"{netloc}{parts.path}{query}"

@@ -18,11 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crmsync.errors import ConfigError
+from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
 
 DEFAULT_CONFIG = Path("config/crmsync.toml")
+
+
+@dataclass(frozen=True)
+class ServeTuning:
+    """[serve] of the TOML file: the periodic jobs of `crmsync serve` (its flags win)."""
+
+    poll_interval: float = 60.0  # seconds between polls of the CRMs
+    resync_interval: float = 6 * 3600.0  # seconds between full reconciles
+    resync_cron: str | None = None  # a crontab expression (UTC) instead of resync_interval
 
 
 @dataclass(frozen=True)
@@ -40,9 +49,15 @@ class Settings:
     schematic_writes_per_second: float = 20.0  # [schematic] writes_per_second; Schematic documents 20/s
     schematic_timeout: float = 10.0  # [schematic] timeout in seconds
     schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
+    schematic_deadline: float = 15.0  # [schematic] deadline: seconds one call may take, retries included
+    hubspot_deadline: float = 15.0  # [hubspot] deadline: seconds one call may take, retries included
+    salesforce_deadline: float = 15.0  # [salesforce] deadline: seconds one call may take, retries included
+    schematic_retry_after_max: float = 30.0  # [schematic] retry_after_max: longest Retry-After waited
+    hubspot_retry_after_max: float = 30.0  # [hubspot] retry_after_max: longest Retry-After waited
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
     lease_seconds: float = 60.0  # [locks] lease_seconds: a company's lease lasts this long unless renewed
     lock_wait_seconds: float = 30.0  # [locks] wait_seconds: how long apply waits for companies another run holds
+    serve: ServeTuning = field(default_factory=ServeTuning)  # [serve]: crmsync serve's periodic jobs
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
@@ -61,6 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         explicit=bool(env.get("CRMSYNC_CONFIG")),
     )
     hubspot, schematic = _section(tuning, "hubspot"), _section(tuning, "schematic")
+    salesforce = _section(tuning, "salesforce")
     defaults = Settings()
     return Settings(
         schematic_url=env.get("SCHEMATIC_API_URL") or defaults.schematic_url,
@@ -74,9 +90,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
         schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
         schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
+        schematic_deadline=_number(schematic, "deadline", defaults.schematic_deadline),
+        hubspot_deadline=_number(hubspot, "deadline", defaults.hubspot_deadline),
+        salesforce_deadline=_number(salesforce, "deadline", defaults.salesforce_deadline),
+        schematic_retry_after_max=_number(schematic, "retry_after_max", defaults.schematic_retry_after_max),
+        hubspot_retry_after_max=_number(hubspot, "retry_after_max", defaults.hubspot_retry_after_max),
         guards=_guards(_section(tuning, "guards")),
         lease_seconds=_number(_section(tuning, "locks"), "lease_seconds", defaults.lease_seconds),
         lock_wait_seconds=_number(_section(tuning, "locks"), "wait_seconds", defaults.lock_wait_seconds),
+        serve=_serve(_section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
     )
@@ -124,7 +146,7 @@ def _section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """A `[name]` table of the TOML file ({} when absent)."""
     section = tuning.get(name, {})
     if not isinstance(section, dict):
-        raise ConfigError(f"config: [{name}] must be a table of settings, not {section!r}")
+        raise ConfigError(f"config: [{name}] must be a table of settings, not {_shown(section)}")
     return section
 
 
@@ -138,12 +160,34 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
     )
 
 
+def _serve(section: Mapping[str, Any]) -> ServeTuning:
+    d = ServeTuning()
+    cron = section.get("resync_cron", d.resync_cron)
+    if cron is not None and not isinstance(cron, str):
+        raise ConfigError(f"config: resync_cron must be a crontab expression in quotes, not {cron!r}")
+    return ServeTuning(
+        poll_interval=_number(section, "poll_interval", d.poll_interval),
+        resync_interval=_number(section, "resync_interval", d.resync_interval),
+        resync_cron=cron or None,
+    )
+
+
 def _number(section: Mapping[str, Any], key: str, default: float) -> float:
     """A finite number ≥ 0 (TOML's inf and nan are not)."""
     value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"config: {key} must be a number ≥ 0, not {value!r}")
+    try:  # an integer past what a float holds (10**400) is no usable number either
+        usable = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:
+        usable = False
+    if not usable or value < 0:
+        raise ConfigError(f"config: {key} must be a number ≥ 0, not {_shown(value)}")
     return float(value)
+
+
+def _shown(value: object) -> str:
+    """A setting's value in a message: as written when short, else cut (a 400-digit number)."""
+    text = repr(value)
+    return text if len(text) <= 60 else quote(text, 40)
 
 
 def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
@@ -151,5 +195,5 @@ def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
     _number(section, key, default)
     value = section.get(key, default)
     if isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {value!r}")
+        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {_shown(value)}")
     return int(value)

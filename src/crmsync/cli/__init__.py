@@ -30,6 +30,7 @@ from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
+from crmsync.cli.serve import register as register_serve
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
 from crmsync.settings import load_settings
@@ -295,6 +296,7 @@ register_db(app, guarded, out)  # `db upgrade` and `db current`
 register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
+register_serve(app, guarded, out)  # `serve`
 
 
 def _confirm(count: int) -> bool:

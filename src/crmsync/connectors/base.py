@@ -65,6 +65,11 @@ class Connector(Protocol):
         a cursor of now."""
         ...
 
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """deal id → the CRM company it belongs to now (its primary company; a deleted deal's last one
+        where the CRM still tells), read from the CRM for every id at once; unknown ids are left out."""
+        ...
+
     def close(self) -> None:
         """Release the connector's connections (the run's end)."""
         ...

@@ -28,21 +28,23 @@ from hubspot.crm.deals import (
     PublicObjectSearchRequest,
     SimplePublicObjectId,
 )
-from urllib3.util.retry import Retry
 
 from crmsync import pacing
 from crmsync.connectors import hubspot_convert as convert
+from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.logs import get_logger
 from crmsync.mapping.translate import deal_counts
+from crmsync.metrics import count_call
 
 PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
 BATCH_READ = 100  # deals per batch read
+UNREADABLE_ATTEMPTS = 3  # sends of a read answered 200 with a body that is not JSON
 BASE_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "hs_lastmodifieddate")
 log = get_logger(__name__)
 
@@ -54,10 +56,12 @@ class HubSpotSettings:
     base_url: str  # HUBSPOT_API_URL
     access_token: str  # HUBSPOT_ACCESS_TOKEN (a secret: never printed)
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # per attempt, and never more than half the deadline
     searches_per_second: float = 4.0  # HubSpot allows 5/s per account; search 429s carry no Retry-After
     retries: int = 5
     backoff: float = 1.0  # urllib3 backoff factor for 429/5xx
+    deadline: float = 15.0  # seconds one SDK call may take, retries and waits included
+    retry_after_max: float = 30.0  # the longest Retry-After waited
 
     def __repr__(self) -> str:
         return f"HubSpotSettings(base_url={self.base_url!r}, access_token=***)"
@@ -70,7 +74,10 @@ class HubSpotConnector:
 
     def __init__(self, settings: HubSpotSettings, budget: pacing.RateBudget | None = None) -> None:
         """`budget` paces searches (default: this process alone, at `settings.searches_per_second`)."""
+        read_timeout = min(settings.read_timeout, settings.deadline / 2)
         retry = LoggedRetry(
+            retry_after_cap=settings.retry_after_max,
+            attempt_time=read_timeout,
             total=settings.retries,
             backoff_factor=settings.backoff,
             status_forcelist=(429, 500, 502, 503, 504),
@@ -83,7 +90,8 @@ class HubSpotConnector:
         self._search_api = client.crm.deals.search_api
         self._associations_api = client.crm.associations.v4.batch_api
         self._batch_api = client.crm.deals.batch_api
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._timeout = (min(settings.connect_timeout, read_timeout), read_timeout)
+        self._deadline = settings.deadline
         self._searches = budget or pacing.budget("hubspot.search", settings.searches_per_second)
         self.requests = 0  # API calls of the read in progress
 
@@ -116,6 +124,12 @@ class HubSpotConnector:
         wanted = set(company_refs)
         deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
         return self._result(deals)
+
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """deal id → primary company id, by v4 association batch reads (1,000 ids a call)."""
+        found = self._primary_companies([DealId(i) for i in sorted(set(deal_ids))])
+        self.requests = 0
+        return found
 
     def _result(self, deals: tuple[Deal, ...]) -> ReadResult:
         """One read's deals and the API calls it made (the counter starts again for the next read)."""
@@ -242,20 +256,33 @@ class HubSpotConnector:
     def _call(self, send: Any, *, search: bool = False) -> Any:
         if search:
             self._searches.take()
+        hubspot_retry.begin(self._deadline)
+        for _ in range(UNREADABLE_ATTEMPTS):
+            page = self._send(send)
+            if getattr(page, "results", None) is not None:
+                return page
+            # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again
+        raise ServiceUnavailable(SERVICE, "answered with a body that is not JSON, several times", setting=URL_SETTING)
+
+    def _send(self, send: Any) -> Any:
         self.requests += 1
         try:
-            return send()
+            answer = send()
         except (DealsApiException, AssociationsApiException) as exc:
+            count_call("hubspot", exc.status or "error")
             raise convert.translate(exc) from exc
         except urllib3.exceptions.HTTPError as exc:
+            count_call("hubspot", "error")
             reason = getattr(exc, "reason", None) or exc
             error = (
                 ServiceUnreachable if isinstance(reason, urllib3.exceptions.NewConnectionError) else ServiceUnavailable
             )
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
+        count_call("hubspot", 200)
+        return answer
 
-class LoggedRetry(Retry):
-    """urllib3's Retry, configured into the SDK, that logs each retry (`api.retry`) before waiting."""
+class LoggedRetry(hubspot_retry.DeadlineRetry):
+    """The SDK's Retry (Retry-After capped, a deadline per call) that logs each retry (`api.retry`) before waiting."""
 
     def sleep(self, response: Any = None) -> None:
         """Log what is retried and how long we wait (Retry-After, else backoff), then wait."""

@@ -80,13 +80,13 @@ def with_company(deal: Deal, company: str | None) -> Deal:
 def instant(raw: str | None) -> datetime | None:
     if not raw:
         return None
-    try:
-        if raw.isdigit():
+    try:  # an absurd date (a 400-digit epoch, a year past 9999 in UTC) is no date, not a crash
+        if raw.isascii() and raw.isdigit():
             return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def translate(exc: Any) -> ServiceError:

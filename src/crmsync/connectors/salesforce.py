@@ -9,6 +9,7 @@ Retries and re-logins are logged (`api.retry`, `api.relogin`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.salesforce_auth import (
@@ -33,6 +34,7 @@ from crmsync.connectors.salesforce_auth import (
 )
 from crmsync.connectors.salesforce_soql import (
     SalesforceCursor,
+    accounts_query,
     changed_query,
     check_field_names,
     companies_query,
@@ -44,6 +46,7 @@ from crmsync.connectors.salesforce_soql import (
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
 from crmsync.logs import get_logger
+from crmsync.metrics import count_call
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
@@ -156,8 +159,9 @@ class SalesforceConnector:
         self._session = make_session(settings)
         self._client: Salesforce | None = None
         self._requests = 0
+        self._deadline_at = 0.0
         self._retrying = Retrying(
-            stop=stop_after_attempt(retries + 1),
+            stop=stop_after_attempt(retries + 1) | stop_before_delay(settings.deadline),
             wait=wait_exponential(multiplier=retry_wait, max=10),
             retry=retry_if_exception(_transient),
             before_sleep=_log_retry,
@@ -184,6 +188,23 @@ class SalesforceConnector:
                 total.problem = part.problem
                 break
         return self._result(total)
+
+    def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
+        """Opportunity Id → AccountId, `chunk_size` Ids per query (queryAll: deleted ones keep theirs)."""
+        ids = sorted(set(deal_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), self.chunk_size):
+            for page in self._pages(accounts_query(ids[start : start + self.chunk_size])):
+                found.update({str(r["Id"]): str(r["AccountId"]) for r in page.get("records", ()) if r.get("AccountId")})
+        self._requests = 0
+        return found
+
+    def _pages(self, soql: str) -> Iterator[Page]:
+        timeout = self.settings.timeout
+        return walk_pages(
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, timeout=timeout)),
+            lambda url: self._call(lambda sf: sf.query_more(url, identifier_is_url=True, timeout=timeout)),
+        )
 
     def read_changed_since(
         self, query: DealQuery, cursor: SalesforceCursor | None
@@ -242,11 +263,11 @@ class SalesforceConnector:
     def _collect(self, soql: str, query: DealQuery, *, incremental: bool = False) -> _Read:
         read = _Read()
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
-        timeout = self.settings.timeout  # simple-salesforce has no default; it reaches every page
+        timeout = self._attempt_timeout  # the SDK has no default; cut to what is left of the deadline
         pages = walk_pages(
-            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout)),
+            lambda: self._call(lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout())),
             lambda url: self._call(
-                lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers, timeout=timeout)
+                lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers, timeout=timeout())
             ),
         )
         try:
@@ -277,7 +298,12 @@ class SalesforceConnector:
             read.gone.add(opp_id)
 
     # --- one API call: retries, one re-login, translation --------------------------------------
+    def _attempt_timeout(self) -> float:
+        """One attempt's timeout: the setting, cut to what is left of the call's deadline."""
+        return max(0.05, min(self.settings.timeout, self._deadline_at - time.monotonic()))
+
     def _call(self, request: Callable[[Salesforce], Page]) -> Page:
+        self._deadline_at = time.monotonic() + self.settings.deadline
         for attempt in (1, 2):
             try:
                 result: Page = self._retrying(self._attempt, request)
@@ -301,10 +327,14 @@ class SalesforceConnector:
                 self.logins += 1
         self._requests += 1
         try:
-            return request(self._client)
+            answer = request(self._client)
         except SalesforceError as exc:
+            count_call("salesforce", exc.status)
             raise _translate(exc) from exc
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:  # not Salesforce's JSON
             raise ServiceUnavailable(SERVICE, f"unreadable response ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
+            count_call("salesforce", "error")
             raise unreachable(exc) from exc
+        count_call("salesforce", 200)
+        return answer

@@ -58,6 +58,7 @@ class SalesforceSettings:
     domain: str = "login"  # login, test, a My Domain ("acme.my") or its URL
     ca_bundle: str | None = None  # PEM CA bundle to trust instead of the system's (proxies, sandbox)
     timeout: float = 30.0  # seconds, applied to every HTTP call including logins
+    deadline: float = 15.0  # seconds one call may take, retries included ([salesforce] deadline)
     api_version: str = "59.0"
 
     @classmethod
@@ -157,7 +158,8 @@ def make_session(settings: SalesforceSettings) -> requests.Session:
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
         raise ConfigError(f"{CA_BUNDLE} does not name a readable file")
     session = requests.Session()
-    session.mount("https://", _PinnedAdapter(timeout=settings.timeout, ca_bundle=settings.ca_bundle))
+    timeout = min(settings.timeout, settings.deadline / 2)  # two attempts fit the deadline
+    session.mount("https://", _PinnedAdapter(timeout=timeout, ca_bundle=settings.ca_bundle))
     return session
 
 

@@ -110,6 +110,11 @@ def companies_query(filters: Iterable[DealFilter], properties: Iterable[str], ac
     return full_query(filters, properties) + format_soql(" AND AccountId IN {}", sorted(account_ids))
 
 
+def accounts_query(opportunity_ids: Collection[str]) -> str:
+    """The AccountId of some Opportunities, won or not (used with queryAll, deleted ones too)."""
+    return format_soql("SELECT Id, AccountId FROM Opportunity WHERE Id IN {}", sorted(opportunity_ids))
+
+
 def changed_query(properties: Iterable[str], cursor: SalesforceCursor | None) -> str:
     """Every Opportunity changed after the cursor, in (SystemModstamp, Id) order, won or not."""
     where = ""
@@ -140,11 +145,16 @@ def render(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, Decimal | int | float):
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite() or abs(number.adjusted()) > 100:  # kept as written: translation reports it
+            return str(number)
         if number == number.to_integral_value():
             return str(int(number))
         return format(number.normalize(), "f")
     if isinstance(value, str) and _DATETIME_TEXT.fullmatch(value):
-        return parse_datetime(value).isoformat()
+        try:
+            return parse_datetime(value).isoformat()
+        except (ValueError, OverflowError):  # text that only looks like a datetime: translation reports it
+            return value
     return str(value)
 
 

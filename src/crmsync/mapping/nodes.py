@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TypeVar
 
-from crmsync.errors import Problem
+from crmsync.errors import QUOTE_LIMIT, Problem, quote
 from crmsync.mapping.rules import Position
 from crmsync.mapping.values import FALSE_WORDS, TRUE_WORDS
 
@@ -81,7 +81,10 @@ def choices_hint(word: str, choices: Sequence[str], label: str) -> str:
 def describe(node: Node) -> str:
     """How a node reads in a message: 'nothing', a quoted scalar, 'a list', 'a mapping'."""
     if isinstance(node, Scalar):
-        return "nothing" if node.kind == "null" else f"'{node.text}'"
+        if node.kind == "null":
+            return "nothing"
+        plain = len(node.text) <= QUOTE_LIMIT and node.text.isprintable()  # a newline would break the line
+        return f"'{node.text}'" if plain else quote(node.text)
     return "a list" if isinstance(node, Seq) else "a mapping"
 
 
@@ -183,8 +186,10 @@ def decimal(node: Node) -> Decimal | None:
     word = text(node)
     if word is None or (isinstance(node, Scalar) and node.kind == "bool"):
         return None
+    if not word.isascii():  # Decimal reads Arabic-Indic and full-width digits: a mapping must not
+        return None
     try:
         number = Decimal(word.strip().replace("_", ""))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() else None
+    return number if number.is_finite() and (number.adjusted() > -100 or number.is_zero()) else None

@@ -30,6 +30,7 @@ from crmsync.mapping.nodes import (
     text,
 )
 from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
+from crmsync.mapping.values import MAX_INT64
 
 WRITTEN_TYPES = [t.value for t in (ValueType.BOOLEAN, ValueType.NUMERIC, ValueType.UNLIMITED, ValueType.TRAIT)]
 
@@ -152,6 +153,9 @@ def _typed(vtype: ValueType, fld: Field, rep: Report, *, whole: bool = True, in_
         typed = word or None
     elif number is None or number < 0 or (whole and not integral):
         typed = None
+    elif number > MAX_INT64:  # a 100,000-digit limit: located here, not an internal error
+        rep.add(at(fld), f"{key.text}: {describe(node)} is too large", f"limits go up to {MAX_INT64:,}")
+        return None
     else:
         typed = str(int(number)) if integral else format(number, "f")
     if typed is None:
@@ -187,7 +191,7 @@ def _lookup(fld: Field, vtype: ValueType, scale: bool, rep: Report) -> dict[str,
 def _number(fld: Field | None, rep: Report, *, whole: bool) -> Decimal | None:
     """`expires_after_days:` (a whole number, 1 or more) or `multiply:` (a number above 0)."""
     number = decimal(fld[1]) if fld else None
-    if fld is None or (number is not None and number > 0 and (not whole or number % 1 == 0)):
+    if fld is None or (number is not None and number > 0 and (not whole or number == number.to_integral_value())):
         return number
     what, example = ("a whole number, 1 or more", 365) if whole else ("a number above 0", 1000)
     rep.add(at(fld), f"{fld[0].text}: {describe(fld[1])} is not {what}", f"for example {fld[0].text}: {example}")
@@ -203,7 +207,7 @@ def _days(fld: Field | None, rep: Report) -> int | None:
     if fld is not None and number is not None and number > MAX_DAYS:
         rep.add(
             at(fld),
-            f"{fld[0].text}: {number} days is more than {MAX_DAYS:,} (a hundred years)",
+            f"{fld[0].text}: {describe(fld[1])} days is more than {MAX_DAYS:,} (a hundred years)",
             "for a contract without an end, leave out expires_after_days",
         )
         return None

@@ -23,6 +23,7 @@ from crmsync.domain import (
     Source,
     ValueType,
 )
+from crmsync.errors import quote
 from crmsync.mapping.rules import Condition, DealFilter, MappingFile, Op, OverrideRule
 from crmsync.mapping.values import (
     BadValue,
@@ -110,7 +111,7 @@ def rule_value(rule: OverrideRule, deal: Deal, now: datetime) -> tuple[OverrideV
         if start_raw is None:
             return None, f"no start date in {rule.starts_from!r}"
         if parse_instant(start_raw, end_of_day=False) > now:
-            return None, f"the contract starts {start_raw.strip()}"
+            return None, f"the contract starts {start_raw.strip()[:40]}"
     raw = _raw_value(rule, deal)
     if raw is None and rule.value_type is not ValueType.UNLIMITED:
         return None, f"no value in {rule.source_property!r}"
@@ -163,7 +164,7 @@ def _raw_value(rule: OverrideRule, deal: Deal) -> str | None:
         key = raw.strip().lower()
         if key not in rule.lookup:
             choices = ", ".join(sorted(rule.lookup))
-            raise BadValue(f"{raw!r} is not in the rule's `map` (known: {choices})")
+            raise BadValue(f"{quote(raw)} is not in the rule's `map` (known: {choices})")
         raw = rule.lookup[key]
     return raw
 

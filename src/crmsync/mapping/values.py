@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from crmsync.domain import MetricPeriod, MonthReset
+from crmsync.errors import quote
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 FALSE_WORDS = frozenset({"false", "no", "0"})
 MAX_INT64 = 2**63 - 1
-NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")  # ASCII digits only, not Arabic-Indic or full-width
 
 
 class BadValue(ValueError):
@@ -27,7 +28,7 @@ def parse_decimal(raw: str) -> Decimal:
     """A plain decimal number from text (`" 50 "`, `"50.0"`, `"-3.5"`); BadValue otherwise."""
     text = raw.strip()
     if not NUMBER.fullmatch(text):
-        raise BadValue(f"{raw!r} is not a number")
+        raise BadValue(f"{quote(raw)} is not a number")
     return Decimal(text)
 
 
@@ -37,11 +38,11 @@ def parse_whole(raw: str, multiply: Decimal | None = None) -> int:
     if multiply is not None:
         number *= multiply
     if number != number.to_integral_value():
-        raise BadValue(f"{raw!r} is not a whole number")
+        raise BadValue(f"{quote(raw)} is not a whole number")
     if number < 0:
-        raise BadValue(f"{raw!r} is negative; limits must be 0 or more")
+        raise BadValue(f"{quote(raw)} is negative; limits must be 0 or more")
     if number > MAX_INT64:
-        raise BadValue(f"{raw!r} is too large")
+        raise BadValue(f"{quote(raw)} is too large")
     return int(number)
 
 
@@ -52,7 +53,7 @@ def parse_bool(raw: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise BadValue(f"{raw!r} is not a yes/no value (use true/false, yes/no or 1/0)")
+    raise BadValue(f"{quote(raw)} is not a yes/no value (use true/false, yes/no or 1/0)")
 
 
 def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
@@ -65,7 +66,7 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
     if not text:
         raise BadValue("empty date")
     try:
-        if text.isdigit() and len(text) >= 11:  # epoch milliseconds, as HubSpot stores datetimes
+        if text.isascii() and text.isdigit() and len(text) >= 11:  # epoch milliseconds, as HubSpot stores datetimes
             return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -73,11 +74,11 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
                 return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
             return datetime.combine(day, time(0, 0), tzinfo=UTC)
         moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)  # 9999-12-31T23:59:59-23:59 is past the year 9999 in UTC
     except (ValueError, OverflowError, OSError) as exc:
-        raise BadValue(f"{raw!r} is not a date (use YYYY-MM-DD or an ISO 8601 date-time)") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        raise BadValue(f"{quote(raw)} is not a date (use YYYY-MM-DD or an ISO 8601 date-time)") from exc
 
 
 def add_days(moment: datetime, days: int) -> datetime:

@@ -8,7 +8,7 @@ semantics in `hubspot_search.py`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,6 +67,7 @@ class HubSpotState:
         self._faults: list[FaultRule] = []
         self._search_limit = RateLimit()
         self._next_id = 1001
+        self.listeners: list[Callable[[str, dict[str, object]], None]] = []  # webhooks (sandbox/hubspot_push.py)
 
     def load(self, seed: HubSpotSeed) -> None:
         """Add a seed's token, companies, pipelines and deals."""
@@ -123,6 +124,7 @@ class HubSpotState:
                                          created, updated, now if archived else None)
             self._next_id = max(self._next_id, number + 1)
             self._changed()
+            self._emit("deal.creation", objectId=number)
             return key
 
     def update_deal(self, deal_id: str, **properties: str | None) -> None:
@@ -139,6 +141,8 @@ class HubSpotState:
             deal.updated = now
             self._derive(deal.properties)
             self._changed()
+            for name, value in properties.items():
+                self._emit("deal.propertyChange", objectId=deal.id, propertyName=name, propertyValue=value or "")
 
     def set_associations(
         self, deal_id: str, company_ids: Sequence[str], primary_company_id: str | None = None
@@ -146,9 +150,14 @@ class HubSpotState:
         """Replace a deal's company associations (does not bump hs_lastmodifieddate, as HubSpot)."""
         with self.lock:
             deal = self.deals[str(deal_id)]
+            before = set(deal.company_ids)
             deal.company_ids = list(company_ids)
             deal.primary_company_id = primary_company_id or next(iter(company_ids), None)
             self._changed()
+            for company in sorted(before ^ set(company_ids)):
+                self._emit("deal.associationChange", objectId=deal.id, associationType="DEAL_TO_COMPANY",
+                           fromObjectId=deal.id, toObjectId=int(company), associationRemoved=company in before,
+                           isPrimaryAssociation=company == deal.primary_company_id)
 
     def archive_deal(self, deal_id: str) -> None:
         """Move a deal to the recycle bin: search stops returning it; hs_lastmodifieddate stays."""
@@ -156,6 +165,7 @@ class HubSpotState:
             deal = self.deals[str(deal_id)]
             deal.archived, deal.archived_at = True, self.clock()
             self._changed()
+            self._emit("deal.deletion", objectId=deal.id)
 
     def fail_next(self, status: int, times: int = 1, path_prefix: str = "", *,
                   retry_after: float | None = None) -> None:
@@ -178,6 +188,10 @@ class HubSpotState:
             if call.path == SEARCH_PATH and self._search_limit.take(self.search_rate_per_second) > 0:
                 return api.rate_limit_reply("SECONDLY", "You have reached your secondly limit.")
             return None
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        for listener in self.listeners:
+            listener(kind, fields)
 
     def _changed(self) -> None:
         self.search_cache.clear()  # results are cached per query between changes

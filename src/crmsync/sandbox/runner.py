@@ -15,11 +15,13 @@ from pathlib import Path
 from types import TracebackType
 
 from crmsync.sandbox.data import SandboxData, load_data
+from crmsync.sandbox.faults import FaultInjector, SandboxFaults
 from crmsync.sandbox.hubspot import HubSpotState, make_hubspot_app
 from crmsync.sandbox.salesforce import SalesforceState, make_salesforce_app
 from crmsync.sandbox.schematic import SchematicState, make_schematic_app
 from crmsync.sandbox.serve import ServedApp, serve_app
 from crmsync.sandbox.tls import TlsFiles, make_tls_files
+from crmsync.sandbox.webhook_push import Subscriptions
 
 
 class Sandbox:
@@ -41,24 +43,28 @@ class Sandbox:
         self.salesforce: SalesforceState | None = (
             SalesforceState.from_seed(dict(self.data.salesforce)) if self.data.salesforce is not None else None
         )
+        self.faults = SandboxFaults()  # injected faults, per emulator (none until a rule is added)
         self._ports = (hubspot_port, schematic_port, salesforce_port)
         self._servers: list[ServedApp] = []
         self._tls_dir: Path | None = None
         self.tls: TlsFiles | None = None
+        self.webhooks = Subscriptions()  # off until subscribe()
 
     def start(self) -> Sandbox:
         """Serve both emulators on loopback; returns self."""
         if self._servers:
             return self
         try:
-            self._servers.append(serve_app(make_hubspot_app(self.hubspot), port=self._ports[0]))
-            self._servers.append(serve_app(make_schematic_app(self.schematic), port=self._ports[1]))
+            hubspot_app = FaultInjector(make_hubspot_app(self.hubspot), self.faults.hubspot)
+            schematic_app = FaultInjector(make_schematic_app(self.schematic), self.faults.schematic)
+            self._servers.append(serve_app(hubspot_app, port=self._ports[0]))
+            self._servers.append(serve_app(schematic_app, port=self._ports[1]))
             if self.salesforce is not None:
                 self._tls_dir = Path(tempfile.mkdtemp(prefix="crmsync-sandbox-tls-"))
                 self.tls = make_tls_files(self._tls_dir)
                 self._servers.append(
                     serve_app(
-                        make_salesforce_app(self.salesforce),
+                        FaultInjector(make_salesforce_app(self.salesforce), self.faults.salesforce),
                         port=self._ports[2],
                         ssl_certfile=str(self.tls.certfile),
                         ssl_keyfile=str(self.tls.keyfile),
@@ -69,8 +75,16 @@ class Sandbox:
             raise
         return self
 
+    def subscribe(self, base_url: str) -> dict[str, str]:
+        """Push webhooks to crmsync at `base_url` (HubSpot, Salesforce, Schematic, like the real services);
+        returns the variables crmsync needs to verify them (secrets, portal and organization ids)."""
+        self.webhooks.stop()
+        self.webhooks.start(self, base_url)
+        return self.webhooks.env()
+
     def stop(self) -> None:
         """Shut the servers down, in parallel: each takes a poll interval to notice (safe twice)."""
+        self.webhooks.stop()
         stoppers = [threading.Thread(target=server.stop) for server in self._servers]
         for thread in stoppers:
             thread.start()

@@ -90,6 +90,7 @@ class SalesforceState:
         self._failures: list[int] = []
         self._log: list[LoggedRequest] = []
         self.api_used = 0
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # Outbound Messages (salesforce_push.py)
 
     @classmethod
     def from_seed(cls, seed: Mapping[str, Any], **options: Any) -> SalesforceState:
@@ -201,6 +202,7 @@ class SalesforceState:
                 self._store("Opportunity", row, {**stamps, **{k: v for k, v in fields.items() if k != "Id"}})
                 self._rows["Opportunity"][opp_id] = row
                 ids.append(opp_id)
+                self._emit(row)
         return ids
 
     def update_opportunity(self, opportunity_id: str, **fields: Any) -> None:
@@ -209,6 +211,11 @@ class SalesforceState:
             row = self._rows["Opportunity"][opportunity_id]
             now = self.clock()
             self._store("Opportunity", row, {"SystemModstamp": now, "LastModifiedDate": now, **fields})
+            self._emit(row)
+
+    def _emit(self, row: Mapping[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(dict(row))
 
     def delete_opportunity(self, opportunity_id: str) -> None:
         """Move an Opportunity to the recycle bin: IsDeleted=true, seen only through queryAll."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -65,6 +65,7 @@ class SchematicState:
         self._faults: list[FaultRule] = []
         self._hangs: list[FaultRule] = []
         self._limit = RateLimit()
+        self.listeners: list[Callable[[str, Record], None]] = []  # webhooks (sandbox/schematic_push.py)
 
     def now(self) -> str:
         """The clock as Schematic renders times."""
@@ -189,6 +190,7 @@ class SchematicState:
             record = empty_override(oid, company_id, feature_id, self.environment_id, now)
             self._apply(record, fields, now)
             self._overrides[oid] = record
+            self._emit("company.override.created", record)
             return oid
 
     def update_override(self, override_id: str, fields: Mapping[str, Any]) -> Record:
@@ -198,12 +200,20 @@ class SchematicState:
             now = self.now()
             self._apply(record, fields, now)
             record["updated_at"] = now
+            self._emit("company.override.updated", record)
             return record
 
     def delete_override(self, override_id: str) -> bool:
         """Remove an override; False when there was none."""
         with self.lock:
-            return self._overrides.pop(override_id, None) is not None
+            record = self._overrides.pop(override_id, None)
+            if record is not None:
+                self._emit("company.override.deleted", record)
+            return record is not None
+
+    def _emit(self, action: str, record: Record) -> None:
+        for listener in self.listeners:
+            listener(action, copy.deepcopy(record))
 
     @property
     def overrides(self) -> dict[str, Record]:

@@ -1,16 +1,22 @@
 """HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (each retry logged as
 `api.retry`), writes paced by a rate budget, and the one place where httpx errors become crmsync errors.
 
+Every call has a total deadline (all attempts, their waits and a hung server included): each
+attempt's timeout is cut to what is left of it, and a wait that would pass it ends the call.
+Retry-After is read as seconds (`0.5` too) and capped at `retry_after_max`.
+
 Only `client.py` uses this. A create (POST) is never retried once it may have reached
 the server: its outcome is unknown, and the caller finds out by listing (no duplicates).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential_jitter
 from tenacity.wait import wait_base
 
 from crmsync import pacing
@@ -21,8 +27,10 @@ from crmsync.errors import (
     ServiceError,
     ServiceUnavailable,
     ServiceUnreachable,
+    redact_url,
 )
 from crmsync.logs import get_logger
+from crmsync.metrics import count_call
 
 log = get_logger(__name__)
 SERVICE = "Schematic API"
@@ -69,6 +77,8 @@ class Transport:
         attempts: int = 5,
         max_wait: float = 30.0,
         writes_per_second: float = 20.0,
+        deadline: float = 15.0,
+        retry_after_max: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         budget: pacing.RateBudget | None = None,
     ) -> None:
@@ -81,7 +91,10 @@ class Transport:
             transport=transport,
         )
         self._attempts = attempts
-        self._wait = _WaitRetryAfter(wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2), cap=max_wait)
+        self._timeout = timeout
+        self._deadline = deadline
+        cap = min(max_wait, retry_after_max)
+        self._wait = _WaitRetryAfter(wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2), cap=cap)
         self._writes = budget or pacing.budget("schematic.writes", writes_per_second)
         self.calls = 0
         self.writes = 0
@@ -92,31 +105,36 @@ class Transport:
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
         """Send with retries; raise a crmsync ServiceError subclass on failure."""
+        deadline_at = time.monotonic() + self._deadline
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
-            stop=stop_after_attempt(self._attempts),
+            stop=stop_after_attempt(self._attempts) | stop_before_delay(self._deadline),
             before_sleep=lambda state: _log_retry(method, path, state),
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, path, params=params, json=json)
+                    return self._once(method, path, params=params, json=json, deadline_at=deadline_at)
         except _Retry as exc:
             raise exc.error from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, path: str, *, params: Any, json: Any) -> Any:
+    def _once(self, method: str, path: str, *, params: Any, json: Any, deadline_at: float) -> Any:
         idempotent = method != "POST"
         if method != "GET":
             self._writes.take()
         self.calls += 1
+        left = max(0.001, min(self._timeout, deadline_at - time.monotonic()))  # this attempt's share
         try:
-            response = self._http.request(method, path, params=params, json=json)
+            response = self._http.request(
+                method, path, params=params, json=json, timeout=httpx.Timeout(left, connect=min(left, 5.0))
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            count_call("schematic", "error")
             raise _Retry(
-                ServiceUnreachable(SERVICE, f"cannot connect to {self._base_url}", setting=URL_SETTING)
+                ServiceUnreachable(SERVICE, f"cannot connect to {redact_url(self._base_url)}", setting=URL_SETTING)
             ) from exc
         except httpx.TransportError as exc:
             error_cls = ServiceUnavailable if idempotent else OutcomeUnknown
@@ -130,16 +148,21 @@ class Transport:
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
+        count_call("schematic", status)
         if status < 400:
             try:
                 return response.json()
             except ValueError as exc:
                 # A write that answered 2xx happened, but we cannot see what it made: for a create
                 # that is an unknown outcome (found again by its token), never a plain failure.
+                # A read changed nothing: it is retried, as a 5xx would be.
                 error_cls = OutcomeUnknown if method == "POST" else ServiceUnavailable
-                raise error_cls(
+                error = error_cls(
                     SERVICE, f"{method} {path} answered {status} with a body that is not JSON", setting=URL_SETTING
-                ) from exc
+                )
+                if method == "GET":
+                    raise _Retry(error) from exc
+                raise error from exc
         message = _error_message(response)
         if status in (401, 403):
             raise AuthError(SERVICE, f"rejected the API key ({status}: {message})", setting=KEY_SETTING, status=status)
@@ -183,8 +206,15 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+    """Retry-After as seconds (`2`, `0.5`); None when absent or not a finite number (an HTTP date
+    is not sent by Schematic). Capped by the caller."""
+    return retry_after_seconds(response.headers.get("Retry-After"))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header as a number of seconds ≥ 0, or None (absent, a date, nan, inf)."""
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None

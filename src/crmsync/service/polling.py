@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from crmsync.connectors.base import Changes, Connector
 from crmsync.domain import Source
 from crmsync.logs import get_logger
+from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.repository import Store
 
 log = get_logger("crmsync.poll")
@@ -55,3 +56,27 @@ def poll(
         queued[source] = len(changes.deal_ids)
         log.info("poll.done", source=source.value, changed=len(changes.deal_ids), requests=changes.requests)
     return queued
+
+
+def poll_action(
+    store: Store,
+    connectors: Callable[[], Mapping[Source, Connector]],
+    intake: IntakeStore,
+    wake: Callable[[], None],
+    *,
+    overlap: float = DEFAULT_OVERLAP,
+) -> Callable[[], object]:
+    """serve's poll job: changed deals become intake hints (kind `poll`), then the worker is woken."""
+
+    def queue(changes: Changes) -> None:
+        events = [
+            NewEvent(changes.source.value, "poll", deal_id, f"poll:{changes.source.value}:{deal_id}:{changes.cursor}")
+            for deal_id in changes.deal_ids
+        ]
+        intake.add_events(events)
+        wake()
+
+    def action() -> None:
+        poll(store, connectors(), queue, overlap=overlap)
+
+    return action

@@ -82,6 +82,11 @@ class Outcome:
     applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
 
     @property
+    def ok(self) -> bool:
+        """True when the run did all it set out to (the serve worker retries the companies otherwise)."""
+        return self.status is RunStatus.OK
+
+    @property
     def refused(self) -> bool:
         """True when nothing was written because a guard or a stale saved plan refused."""
         return self.status is RunStatus.REFUSED

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
+from crmsync.errors import redact_url
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -29,11 +31,8 @@ class Opened:
 
 
 def redact(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is never shown raw: it may hold a password
-        return "<unparsable URL>"
+    """The database URL without its user info or any secret query value (`?password=…`)."""
+    return redact_url(url)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -1,0 +1,205 @@
+"""The intake worker of `crmsync serve`: stored hints → companies → one reconcile per batch of companies.
+
+Each pass claims pending hints under a lease, resolves them to Schematic companies (intake_resolve.py)
+and queues those in `company_work`; then it claims queued companies (never one another process
+runs) and calls the injected `ReconcileScope` once for the batch, renewing the leases while it runs.
+N hints for one company become one reconcile; a hint arriving meanwhile causes exactly one more.
+`wake()` (set by the webhook endpoints after an insert) makes the local worker react at once; every
+replica also polls the database every `poll` seconds (≤ 0.5 s), so work stored elsewhere is found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from crmsync.domain import CompanyId
+from crmsync.errors import CrmsyncError
+from crmsync.metrics import LATENCY, RUNS
+from crmsync.service.intake_resolve import Resolver
+from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
+
+log = logging.getLogger("crmsync.intake")
+
+# The one reconcile use case, scoped: (Schematic company ids, or None for every company; trigger) → outcome.
+# An exception, or an outcome whose `ok` is False, counts as a failed run (retried after a delay).
+ReconcileScope = Callable[[frozenset[CompanyId] | None, str], object]
+
+
+def worker_name() -> str:
+    """host:pid:random, unique per worker (it is what a lease is held by)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How the worker paces itself."""
+
+    lease: float = 30.0  # seconds a claim is held without renewal (a crashed worker's rows return after it)
+    poll: float = 0.5  # seconds between looks at the database when nothing woke the worker
+    event_batch: int = 100  # hints resolved together
+    company_batch: int = 50  # companies reconciled in one call
+    max_attempts: int = 5  # a hint that cannot be resolved this often is given up (the resync catches it)
+    retry_delay: float = 5.0  # seconds before a failed resolution or run is tried again (times the attempts)
+
+
+class IntakeWorker:
+    """Claims, resolves and reconciles; `run(stop)` loops until `stop` is set, finishing the run in flight."""
+
+    def __init__(
+        self,
+        intake: IntakeStore,
+        resolver: Resolver,
+        reconcile: ReconcileScope,
+        settings: WorkerSettings | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.intake, self.resolver, self.reconcile = intake, resolver, reconcile
+        self.settings = settings or WorkerSettings()
+        self.name = name or worker_name()
+        self.woken = threading.Event()
+
+    def wake(self) -> None:
+        """Something was stored: look now instead of at the next poll."""
+        self.woken.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; the pass in progress is finished first."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except CrmsyncError as exc:  # the database is away: wait, then look again
+                log.error("intake worker: %s", exc)
+                busy = False
+            except Exception:  # a bug must not stop the worker; claimed rows return after their lease
+                log.exception("intake worker pass failed")
+                busy = False
+            if not busy:
+                self.woken.wait(self.settings.poll)
+                self.woken.clear()
+
+    def run_once(self) -> bool:
+        """One pass: resolve a batch of hints, then reconcile a batch of companies. True if it did anything."""
+        resolved = self.resolve_batch()
+        ran = self.reconcile_batch()
+        return resolved or ran
+
+    def resolve_batch(self) -> bool:
+        """Claim hints, queue their companies, mark them done (or retry them later)."""
+        s = self.settings
+        events = self.intake.claim_events(self.name, s.event_batch, s.lease)
+        if not events:
+            return False
+        ids = [e.id for e in events]
+        try:
+            companies = self.resolver.companies(events)
+        except Exception as exc:  # noqa: BLE001 - whatever failed (an API, a bug), the hints are tried again
+            attempts = max(e.attempts for e in events)
+            log.warning("%d hint(s) not resolved (attempt %d): %s", len(events), attempts, exc)
+            self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
+            return True
+        if companies:
+            self.intake.enqueue_companies(companies, _trigger(events), first_hint_at=min(e.received_at for e in events))
+        self.intake.finish_events(ids, self.name)
+        log.info("%d hint(s) → %d company(ies) queued", len(events), len(companies))
+        return True
+
+    def reconcile_batch(self) -> bool:
+        """Claim queued companies and reconcile them (a full run on its own), renewing the leases meanwhile."""
+        s = self.settings
+        work = self.intake.claim_companies(self.name, s.company_batch, s.lease)
+        if not work:
+            return False
+        full = [w for w in work if w.company_id == ALL_COMPANIES]
+        scoped = [w for w in work if w.company_id != ALL_COMPANIES]
+        for batch, scope in ((full, None), (scoped, frozenset(CompanyId(w.company_id) for w in scoped))):
+            if batch:
+                self._run(batch, scope)
+        return True
+
+    def _run(self, work: Sequence[ClaimedWork], scope: frozenset[CompanyId] | None) -> None:
+        trigger = work[0].trigger if len({w.trigger for w in work}) == 1 else "webhook"
+        ok, why = False, ""
+        with _Renewal(self.intake, [w.id for w in work], self.name, self.settings.lease):
+            try:
+                outcome = self.reconcile(scope, trigger)
+                ok = getattr(outcome, "ok", True) is not False
+                why = "" if ok else f"run ended not ok: {outcome!r}"[:300]
+            except CrmsyncError as exc:
+                why = str(exc)
+            except Exception as exc:
+                log.exception("reconcile of %s raised", _describe(scope))
+                why = f"{type(exc).__name__}: {exc}"
+        RUNS.labels(trigger=trigger, result="ok" if ok else "failed").inc()
+        done = utcnow()
+        for w in work:
+            give_up = not ok and w.attempts >= self.settings.max_attempts
+            if ok and w.first_hint_at is not None:
+                LATENCY.observe(max(0.0, (done - w.first_hint_at).total_seconds()))
+            self.intake.finish_company(
+                w.id, self.name, ok=ok or give_up, retry_delay=self.settings.retry_delay * w.attempts
+            )
+            if give_up:
+                log.error("giving up on %s after %d attempts: %s", w.company_id, w.attempts, why)
+        if ok:
+            log.info("reconciled %s (trigger %s)", _describe(scope), trigger)
+        else:
+            log.warning("reconcile of %s failed, will retry: %s", _describe(scope), why)
+
+
+class _Renewal:
+    """Renews the leases of running companies every lease/3 seconds until the block ends."""
+
+    def __init__(self, intake: IntakeStore, ids: list[int], worker: str, lease: float) -> None:
+        self.intake, self.ids, self.worker, self.lease = intake, ids, worker, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="crmsync-lease", daemon=True)
+
+    def __enter__(self) -> _Renewal:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            try:
+                held = self.intake.renew(self.ids, self.worker, self.lease)
+            except CrmsyncError as exc:
+                log.warning("lease renewal failed: %s", exc)
+                continue
+            if held < len(self.ids):
+                log.error("lost %d lease(s) while reconciling: another worker may take them over", len(self.ids) - held)
+
+
+def _trigger(events: Sequence[ClaimedEvent]) -> str:
+    if events and all(e.kind == "poll" for e in events):
+        return "poll"
+    sources = {e.source for e in events}
+    return f"webhook:{sources.pop()}" if len(sources) == 1 else "webhook"
+
+
+def _describe(scope: frozenset[CompanyId] | None) -> str:
+    if scope is None:
+        return "every company"
+    return ", ".join(sorted(scope)[:5]) + (f" and {len(scope) - 5} more" if len(scope) > 5 else "")
+
+
+def wait_idle(intake: IntakeStore, timeout: float, clock: Callable[[], float] = time.monotonic) -> bool:
+    """True once nothing is pending or running (tests, the demo, graceful drains); False at the timeout."""
+    end = clock() + timeout
+    while clock() < end:
+        depth = intake.depth()
+        if depth.events == 0 and depth.companies == 0:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,94 @@
+"""Intake hints → the Schematic companies to reconcile, in bulk; called by the intake worker (service/intake.py).
+
+A payload is only a hint: the CRM is asked again which company each deal belongs to now (HubSpot v4
+association batch reads, one SOQL `Id IN (…)` for Salesforce). The companies a deal used to drive
+come from the ownership ledger (the note of every override crmsync writes names its deals), so a
+deleted or moved deal still reconciles the company it left. CRM company refs become Schematic
+company ids through the company keys the mapping files name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from crmsync.connectors.base import Connector
+from crmsync.domain import CompanyId, Source
+from crmsync.mapping.rules import Mappings
+from crmsync.metrics import SuccessTracker
+from crmsync.schematic.client import SchematicClient
+from crmsync.store.intake import ClaimedEvent, IntakeStore
+
+log = logging.getLogger("crmsync.intake")
+
+# service/apply.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
+_NOTE_DEALS = re.compile(r"\b(hubspot|salesforce) deals? ([^;]+?)(?=; |$)")
+
+
+def deals_in_note(note: str) -> set[tuple[str, str]]:
+    """(source, deal id) pairs an override note names."""
+    head = note.split("; rule ", 1)[0]
+    return {(src, d.strip()) for src, ids in _NOTE_DEALS.findall(head) for d in ids.split(",") if d.strip()}
+
+
+@dataclass
+class Resolver:
+    """Finds the Schematic companies behind a batch of hints."""
+
+    connectors: Mapping[Source, Connector]
+    schematic: SchematicClient
+    intake: IntakeStore
+    mappings: Callable[[], Mappings]  # called per batch: a reloaded mapping takes effect at once
+    tracker: SuccessTracker | None = None
+    _lookups: dict[tuple[str, str], CompanyId | None] = field(default_factory=dict, init=False)
+
+    def companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
+        """Every company the hints touch: named by Schematic, owning the deal now, or driven by it before."""
+        self._lookups.clear()  # a company created since the last batch must be found
+        found = {CompanyId(e.company_key) for e in events if e.source == "schematic" and e.company_key}
+        crm = [e for e in events if e.source in (Source.HUBSPOT.value, Source.SALESFORCE.value)]
+        if not crm:
+            return found
+        maps = self.mappings()
+        found |= self._from_ledger(crm)
+        for source in (Source.HUBSPOT, Source.SALESFORCE):
+            mine = [e for e in crm if e.source == source.value]
+            if mine:
+                found |= self._from_crm(source, mine, maps)
+        return found
+
+    def _from_ledger(self, events: Collection[ClaimedEvent]) -> set[CompanyId]:
+        wanted = {(e.source, e.object_id) for e in events}
+        return {CompanyId(c) for c, note in self.intake.ledger_notes() if deals_in_note(note) & wanted}
+
+    def _from_crm(self, source: Source, events: Sequence[ClaimedEvent], maps: Mappings) -> set[CompanyId]:
+        keys = sorted({f.company_key for f in maps.for_source(source)})
+        connector = self.connectors.get(source)
+        if not keys or connector is None:
+            log.info("%d %s hint(s) skipped: no mapping file reads %s", len(events), source.value, source.value)
+            return set()
+        refs = {e.company_key for e in events if e.company_key}
+        live = [e.object_id for e in events if e.kind != "deal.deletion"]
+        if live:
+            refs |= set(connector.companies_of_deals(live).values())
+            self._succeeded(source.value)
+        return {c for ref in sorted(refs) if (c := self._schematic_company(keys, ref)) is not None}
+
+    def _schematic_company(self, keys: Sequence[str], ref: str) -> CompanyId | None:
+        """The Schematic company carrying `ref` under one of the mapping's company keys (None: no such
+        company yet, which a plan reports as pending)."""
+        for key in keys:
+            if (key, ref) not in self._lookups:
+                company = self.schematic.lookup_company({key: ref})
+                self._succeeded("schematic")
+                self._lookups[(key, ref)] = company.id if company is not None else None
+            if (found := self._lookups[(key, ref)]) is not None:
+                return found
+        log.info("no Schematic company has %s = %s; nothing to reconcile for it yet", "/".join(keys), ref)
+        return None
+
+    def _succeeded(self, source: str) -> None:
+        if self.tracker is not None:
+            self.tracker.succeeded(source)

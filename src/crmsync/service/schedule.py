@@ -1,0 +1,71 @@
+"""Periodic jobs of `crmsync serve` that run once per interval across every replica.
+
+Each replica's in-process timer (APScheduler, in cli/serve.py) fires every job; the job first claims
+its slot — the start of the current interval — with a unique (job, slot) row, and only the replica
+that inserted it runs the job. A dead replica is replaced at the next slot; no leader is needed.
+The jobs queue their work through the intake, so they run under the same per-company exclusivity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from crmsync.store.intake import ALL_COMPANIES, IntakeStore
+
+log = logging.getLogger("crmsync.schedule")
+
+
+def slot_start(now: datetime, seconds: float) -> datetime:
+    """The start of the interval of `seconds` that `now` falls in, counted from the Unix epoch (the same
+    for every replica, whenever each one started)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    step = max(1, round(seconds))
+    return epoch + timedelta(seconds=int((now - epoch).total_seconds()) // step * step)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job that runs at most once per slot of `seconds` (for cron jobs: per minute) across replicas."""
+
+    name: str
+    seconds: float
+    action: Callable[[], object]
+
+    def fire(self, intake: IntakeStore, runner: str, now: datetime | None = None) -> bool:
+        """Run the action if this replica wins the current slot; True if it ran."""
+        slot = slot_start(now or datetime.now(UTC), self.seconds)
+        if not intake.win_slot(self.name, slot, runner):
+            log.debug("%s: slot %s taken by another replica", self.name, slot.isoformat())
+            return False
+        log.info("%s: running for slot %s", self.name, slot.isoformat())
+        self.action()
+        return True
+
+
+def queue_full_run(intake: IntakeStore, trigger: str, wake: Callable[[], None]) -> Callable[[], object]:
+    """An action queuing a reconcile of every company (the worker runs it; many queued make one run).
+
+    TEMPORARY SEAM for the poll job: until the connectors' incremental reads feed hints into the intake,
+    a poll is a full reconcile — correct (polling alone keeps overrides in step), but not cheap."""
+
+    def action() -> None:
+        intake.enqueue_companies([ALL_COMPANIES], trigger)
+        wake()
+
+    return action
+
+
+KEEP = timedelta(days=3)  # HubSpot retries for 24 h, Salesforce for 24 h: dedupe keys must outlive that
+
+
+def prune_intake(intake: IntakeStore, keep: timedelta = KEEP) -> Callable[[], object]:
+    """An action deleting finished hints and old schedule slots."""
+
+    def action() -> None:
+        removed = intake.prune(datetime.now(UTC) - keep)
+        log.info("pruned %d finished intake row(s)", removed)
+
+    return action

@@ -1,0 +1,287 @@
+"""Queries of the durable intake (`intake_tables.py`): store hints, claim them under a lease, queue and
+claim per-company work, win schedule slots, report the depth.
+
+Called by the webhook endpoints (insert before answering) and the intake worker. Every claim is one
+`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` statement: on PostgreSQL
+concurrent workers skip each other's rows, on SQLite the statement holds the single write lock, so a
+row is never claimed twice. Times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from crmsync.errors import ServiceUnavailable
+from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
+from crmsync.store.repository import SERVICE, SETTING, redact
+from crmsync.store.tables import OwnedOverride
+
+EVENTS = IntakeEvent.__table__  # type: ignore[attr-defined]
+WORK = CompanyWork.__table__  # type: ignore[attr-defined]
+SLOTS = ScheduleSlot.__table__  # type: ignore[attr-defined]
+ALL_COMPANIES = "*"  # the company_work row of a full reconcile
+
+
+def utcnow() -> datetime:
+    """Now, as the intake tables store it (aware UTC)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A hint to store: what changed, where it came from, and the key that makes a redelivery a no-op."""
+
+    source: str
+    kind: str
+    object_id: str
+    dedupe_key: str
+    company_key: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """An intake row the caller now holds under a lease."""
+
+    id: int
+    source: str
+    kind: str
+    object_id: str
+    company_key: str | None
+    received_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class ClaimedWork:
+    """A company the caller now reconciles, alone, under a lease."""
+
+    id: int
+    company_id: str
+    trigger: str
+    first_hint_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Depth:
+    """How much is waiting: rows not yet done, and when the oldest of them arrived (None: nothing)."""
+
+    events: int
+    companies: int
+    oldest: datetime | None
+
+
+class IntakeStore:
+    """The intake queries over an engine (the `Store`'s); creates its tables when missing."""
+
+    def __init__(self, engine: Engine, url: str = "") -> None:
+        self.engine = engine
+        self.url = url or engine.url.render_as_string(hide_password=True)
+        with self._begin() as conn:
+            SQLModel.metadata.create_all(conn, tables=[EVENTS, WORK, SLOTS])
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", "") or type(exc).__name__).strip().splitlines()[:1]
+            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {''.join(reason)[:200]}", setting=SETTING) from exc
+
+    def _insert(self, table: Any) -> Any:
+        module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return module.insert(table)
+
+    def ping(self) -> None:
+        """Raise ServiceUnavailable unless the database answers."""
+        with self._begin() as conn:
+            conn.execute(text("select 1"))
+
+    # --- intake events ---------------------------------------------------------------------------
+    def add_events(self, events: Sequence[NewEvent], now: datetime | None = None) -> int:
+        """Store hints in one transaction; a dedupe key already present is skipped. Returns how many were new."""
+        now = now or utcnow()
+        added = 0
+        with self._begin() as conn:
+            for e in events:
+                row = {
+                    "source": e.source, "kind": e.kind[:48], "object_id": e.object_id[:64],
+                    "company_key": e.company_key[:64] if e.company_key else None, "occurred_at": e.occurred_at,
+                    "received_at": now, "dedupe_key": e.dedupe_key[:200], "state": "pending", "attempts": 0,
+                    "not_before": now, "error": "",
+                }  # fmt: skip
+                stmt = self._insert(EVENTS).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                added += len(conn.execute(stmt.returning(EVENTS.c.id)).all())  # rowcount is -1 on psycopg
+        return added
+
+    def claim_events(self, worker: str, limit: int, lease: float, now: datetime | None = None) -> list[ClaimedEvent]:
+        """Take up to `limit` pending events (and expired claims) under a lease of `lease` seconds."""
+        now = now or utcnow()
+        ready = or_(
+            and_(EVENTS.c.state == "pending", EVENTS.c.not_before <= now),
+            and_(EVENTS.c.state == "claimed", EVENTS.c.claimed_until < now),
+        )
+        chosen = select(EVENTS.c.id).where(ready).order_by(EVENTS.c.id).limit(limit).with_for_update(skip_locked=True)
+        stmt = (
+            update(EVENTS)
+            .where(EVENTS.c.id.in_(chosen))
+            .values(state="claimed", claimed_by=worker, claimed_until=now + timedelta(seconds=lease),
+                    attempts=EVENTS.c.attempts + 1)
+            .returning(EVENTS.c.id, EVENTS.c.source, EVENTS.c.kind, EVENTS.c.object_id, EVENTS.c.company_key,
+                       EVENTS.c.received_at, EVENTS.c.attempts)
+        )  # fmt: skip
+        with self._begin() as conn:
+            rows = conn.execute(stmt).all()
+        return sorted((ClaimedEvent(*row) for row in rows), key=lambda e: e.id)
+
+    def finish_events(self, ids: Collection[int], worker: str) -> int:
+        """The events are resolved (their companies queued): done. Returns how many this worker still held."""
+        stmt = update(EVENTS).where(EVENTS.c.id.in_(list(ids)), EVENTS.c.claimed_by == worker)
+        with self._begin() as conn:
+            return len(conn.execute(stmt.values(state="done", claimed_until=None).returning(EVENTS.c.id)).all())
+
+    def retry_events(
+        self,
+        ids: Collection[int],
+        worker: str,
+        error: str,
+        delay: float,
+        max_attempts: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Resolution failed: pending again after `delay` seconds, or failed after `max_attempts`."""
+        now = now or utcnow()
+        state = case((EVENTS.c.attempts >= max_attempts, "failed"), else_="pending")
+        stmt = update(EVENTS).where(EVENTS.c.id.in_(list(ids)), EVENTS.c.claimed_by == worker)
+        with self._begin() as conn:
+            conn.execute(stmt.values(state=state, claimed_until=None, error=error[:500],
+                                     not_before=now + timedelta(seconds=delay)))  # fmt: skip
+
+    # --- company work ----------------------------------------------------------------------------
+    def enqueue_companies(
+        self, company_ids: Collection[str], trigger: str, first_hint_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> None:  # fmt: skip
+        """Queue a reconcile of each company: a pending row stays one row, a running one is marked dirty."""
+        now = now or utcnow()
+        hint = first_hint_at or now
+        with self._begin() as conn:
+            for company in sorted(set(company_ids)):
+                stmt = self._insert(WORK).values(
+                    company_id=company, state="pending", dirty=False, trigger=trigger[:32], first_hint_at=hint,
+                    attempts=0, not_before=now, updated_at=now,
+                )  # fmt: skip
+                running, done = WORK.c.state == "running", WORK.c.state == "done"
+                new = stmt.excluded
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["company_id"],
+                    set_={
+                        "state": case((running, "running"), else_="pending"),
+                        "dirty": case((running, True), else_=WORK.c.dirty),
+                        "dirty_since": case((running, func.coalesce(WORK.c.dirty_since, new.first_hint_at)),
+                                            else_=WORK.c.dirty_since),
+                        "first_hint_at": case((done, new.first_hint_at),
+                                              else_=func.coalesce(WORK.c.first_hint_at, new.first_hint_at)),
+                        "trigger": case((done, new.trigger), else_=WORK.c.trigger),
+                        "not_before": case((done, new.not_before), else_=WORK.c.not_before),
+                        "attempts": case((done, 0), else_=WORK.c.attempts),
+                        "updated_at": new.updated_at,
+                    },
+                )  # fmt: skip
+                conn.execute(stmt)
+
+    def claim_companies(self, worker: str, limit: int, lease: float, now: datetime | None = None) -> list[ClaimedWork]:
+        """Take up to `limit` pending companies (and expired runs of a crashed worker) under a lease."""
+        now = now or utcnow()
+        ready = or_(
+            and_(WORK.c.state == "pending", WORK.c.not_before <= now),
+            and_(WORK.c.state == "running", WORK.c.claimed_until < now),
+        )
+        chosen = select(WORK.c.id).where(ready).order_by(WORK.c.id).limit(limit).with_for_update(skip_locked=True)
+        stmt = (
+            update(WORK)
+            .where(WORK.c.id.in_(chosen))
+            .values(state="running", claimed_by=worker, claimed_until=now + timedelta(seconds=lease),
+                    attempts=WORK.c.attempts + 1, updated_at=now)
+            .returning(WORK.c.id, WORK.c.company_id, WORK.c.trigger, WORK.c.first_hint_at, WORK.c.attempts)
+        )  # fmt: skip
+        with self._begin() as conn:
+            rows = conn.execute(stmt).all()
+        return sorted((ClaimedWork(*row) for row in rows), key=lambda w: w.id)
+
+    def renew(self, work_ids: Collection[int], worker: str, lease: float, now: datetime | None = None) -> int:
+        """Extend this worker's leases on running companies; returns how many it still holds."""
+        now = now or utcnow()
+        stmt = update(WORK).where(WORK.c.id.in_(list(work_ids)), WORK.c.claimed_by == worker, WORK.c.state == "running")
+        with self._begin() as conn:
+            until = now + timedelta(seconds=lease)
+            return len(conn.execute(stmt.values(claimed_until=until).returning(WORK.c.id)).all())
+
+    def finish_company(
+        self, work_id: int, worker: str, *, ok: bool, retry_delay: float = 0.0, now: datetime | None = None
+    ) -> None:
+        """End a run: done (or pending again when dirtied meanwhile); a failed run is pending after a delay."""
+        now = now or utcnow()
+        mine = update(WORK).where(WORK.c.id == work_id, WORK.c.claimed_by == worker, WORK.c.state == "running")
+        if ok:
+            values: dict[str, Any] = {
+                "state": case((WORK.c.dirty, "pending"), else_="done"),
+                "first_hint_at": case((WORK.c.dirty, WORK.c.dirty_since), else_=None),
+                "attempts": 0,
+                "not_before": now,
+            }
+        else:
+            values = {"state": "pending", "not_before": now + timedelta(seconds=retry_delay)}
+        values |= {"dirty": False, "dirty_since": None, "claimed_by": None, "claimed_until": None, "updated_at": now}
+        if not ok:  # a failed run still owes the hints that arrived during it
+            values["first_hint_at"] = func.coalesce(WORK.c.first_hint_at, WORK.c.dirty_since)
+        with self._begin() as conn:
+            conn.execute(mine.values(values))
+
+    # --- schedule slots, depth, ledger -----------------------------------------------------------
+    def win_slot(self, job_name: str, slot_start: datetime, runner: str, now: datetime | None = None) -> bool:
+        """True for exactly one caller per (job, slot) across every replica sharing the database."""
+        row = {"job_name": job_name, "slot_start": slot_start, "runner": runner[:64], "claimed_at": now or utcnow()}
+        with self._begin() as conn:
+            stmt = self._insert(SLOTS).values(row).on_conflict_do_nothing()
+            return len(conn.execute(stmt.returning(SLOTS.c.job_name)).all()) == 1
+
+    def prune(self, before: datetime) -> int:
+        """Delete finished hints and schedule slots older than `before` (keep hints as long as senders retry:
+        their dedupe keys must outlive every redelivery). Returns how many rows went."""
+        with self._begin() as conn:
+            done = EVENTS.c.state.in_(("done", "failed")) & (EVENTS.c.received_at < before)
+            gone = conn.execute(EVENTS.delete().where(done).returning(EVENTS.c.id)).all()
+            slots = conn.execute(SLOTS.delete().where(SLOTS.c.slot_start < before).returning(SLOTS.c.job_name)).all()
+        return len(gone) + len(slots)
+
+    def depth(self) -> Depth:
+        """Events and companies not yet done, and the arrival of the oldest."""
+        with self._begin() as conn:
+            events, oldest_event = conn.execute(
+                select(func.count(), func.min(EVENTS.c.received_at)).where(EVENTS.c.state.in_(("pending", "claimed")))
+            ).one()
+            work, oldest_work = conn.execute(
+                select(func.count(), func.min(WORK.c.first_hint_at)).where(WORK.c.state.in_(("pending", "running")))
+            ).one()
+        oldest = min((t for t in (oldest_event, oldest_work) if t is not None), default=None)
+        return Depth(int(events), int(work), oldest)
+
+    def ledger_notes(self) -> list[tuple[str, str]]:
+        """(company id, note) of every override crmsync manages: how a deleted deal's companies are found."""
+        table = OwnedOverride.__table__  # type: ignore[attr-defined]
+        query = select(table.c.company_id, table.c.note).where(table.c.status.in_(("active", "intent")))
+        with self._begin() as conn:
+            return [(str(c), str(n or "")) for c, n in conn.execute(query).all()]

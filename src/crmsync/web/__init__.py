@@ -1,0 +1,1 @@
+"""crmsync.web: the HTTP entry point of `crmsync serve` (webhooks, health, metrics, ops)."""

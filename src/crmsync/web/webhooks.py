@@ -1,0 +1,146 @@
+"""The three webhook endpoints: verify, turn the body into hints, store them, then answer.
+
+Called by Starlette (routes in `web/app.py`). Nothing is stored unless the request is genuine and
+well formed; a 2xx (or the Salesforce acknowledgement) is sent only after the hints are committed,
+so a crash after answering loses nothing. Every refusal is one log line on `crmsync.web`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from crmsync.errors import ServiceError
+from crmsync.metrics import WEBHOOKS
+from crmsync.store.intake import IntakeStore
+from crmsync.web import payloads
+from crmsync.web.config import WebSettings
+from crmsync.web.signatures import check_hubspot, check_schematic
+
+log = logging.getLogger("crmsync.web")
+
+
+@dataclass
+class Intake:
+    """What the endpoints write to and whom they wake."""
+
+    store: IntakeStore
+    settings: WebSettings
+    wake: Callable[[], None] = field(default=lambda: None)  # the local worker reacts at once
+    clock: Callable[[], float] = time.time  # seconds since the epoch (signature windows)
+
+
+def refuse(source: str, status: int, reason: str) -> Response:
+    """A 4xx/5xx answer with its log line; the body says why (never a secret)."""
+    log.warning("%s webhook refused (%d): %s", source, status, reason)
+    WEBHOOKS.labels(source=source, outcome="rejected").inc()
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def signed_url(request: Request, public_url: str | None) -> str:
+    """The URL the sender signed: CRMSYNC_PUBLIC_URL + path + query when set, else the one requested."""
+    if public_url is None:
+        return str(request.url)
+    query = request.url.query
+    return f"{public_url}{request.url.path}{'?' + query if query else ''}"
+
+
+async def store(intake: Intake, source: str, parsed: payloads.Parsed) -> int | Response:
+    """Commit the hints; returns how many were new, or a 503 the sender will retry."""
+    try:
+        added = await run_in_threadpool(intake.store.add_events, parsed.events)
+    except ServiceError as exc:
+        log.error("%s webhook not stored: %s", source, exc)
+        return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
+    if added:
+        intake.wake()
+    for outcome, count in (("stored", added), ("duplicate", len(parsed.events) - added), ("ignored", parsed.ignored)):
+        if count:
+            WEBHOOKS.labels(source=source, outcome=outcome).inc(count)
+    if parsed.ignored:
+        log.info("%s webhook: %d event(s) ignored (not a handled type, or another account)", source, parsed.ignored)
+    return added
+
+
+def make_hubspot(intake: Intake) -> Callable[[Request], object]:
+    """POST /webhooks/hubspot: v3 signature, ±window, batches of deal events."""
+
+    async def hubspot(request: Request) -> Response:
+        cfg = intake.settings
+        if not cfg.hubspot_client_secret:
+            return refuse("hubspot", 404, "HubSpot webhooks are off: HUBSPOT_CLIENT_SECRET is not set")
+        body = await request.body()
+        url = signed_url(request, cfg.public_url)
+        now_ms = int(intake.clock() * 1000)
+        reason = check_hubspot(body, request.headers, url, cfg.hubspot_client_secret, now_ms, cfg.window)
+        if reason:
+            return refuse("hubspot", 401, reason)
+        try:
+            parsed = payloads.hubspot_events(body, cfg.hubspot_portal_id)
+        except payloads.BadPayload as exc:
+            return refuse("hubspot", 400, str(exc))
+        added = await store(intake, "hubspot", parsed)
+        if isinstance(added, Response):
+            return added
+        return JSONResponse({"stored": added, "duplicates": len(parsed.events) - added, "ignored": parsed.ignored})
+
+    return hubspot
+
+
+def make_salesforce(intake: Intake) -> Callable[[Request], object]:
+    """POST /webhooks/salesforce: an Outbound Message from our organization; acknowledged once stored."""
+
+    async def salesforce(request: Request) -> Response:
+        expected = intake.settings.salesforce_organization_id
+        if not expected:
+            return refuse("salesforce", 404, "Outbound Messages are off: SALESFORCE_ORGANIZATION_ID is not set")
+        try:
+            parsed = payloads.salesforce_notifications(await request.body())
+        except payloads.BadPayload as exc:
+            return refuse("salesforce", 400, str(exc))
+        if not same_org(parsed.organization_id, expected):
+            return refuse(
+                "salesforce", 403, f"OrganizationId {parsed.organization_id!r} is not SALESFORCE_ORGANIZATION_ID"
+            )
+        added = await store(intake, "salesforce", parsed)
+        if isinstance(added, Response):
+            return added
+        return Response(payloads.ACK, media_type="text/xml")
+
+    return salesforce
+
+
+def same_org(got: str, expected: str) -> bool:
+    """Organization ids match, in their 15- or 18-character forms (the first 15 are the id)."""
+    if not got:
+        return False
+    return got == expected or (min(len(got), len(expected)) == 15 and got[:15] == expected[:15])
+
+
+def make_schematic(intake: Intake) -> Callable[[Request], object]:
+    """POST /webhooks/schematic: signed `company.override.*` events, ±window."""
+
+    async def schematic(request: Request) -> Response:
+        cfg = intake.settings
+        if not cfg.schematic_webhook_secret:
+            return refuse("schematic", 404, "Schematic webhooks are off: SCHEMATIC_WEBHOOK_SECRET is not set")
+        body = await request.body()
+        reason = check_schematic(body, request.headers, cfg.schematic_webhook_secret, int(intake.clock()), cfg.window)
+        if reason:
+            return refuse("schematic", 401, reason)
+        try:
+            parsed = payloads.schematic_event(body)
+        except payloads.BadPayload as exc:
+            return refuse("schematic", 400, str(exc))
+        added = await store(intake, "schematic", parsed)
+        if isinstance(added, Response):
+            return added
+        return JSONResponse({"stored": added, "ignored": parsed.ignored})
+
+    return schematic

@@ -1,0 +1,81 @@
+"""Benchmark: deal close → override visible through the serve ingress, p50 / p95 over N pushed webhooks.
+
+Not part of the test suite (timings do not belong in tests). Run:
+    python3 -m uv run python -m tests.benchmarks.serve_latency [--changes 100]
+The sandbox pushes its real, signed webhooks to the web app on loopback; the intake worker resolves
+and reconciles (one company a change, sequentially). All in one process, no emulated latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import replace
+
+from crmsync.app import mapped_context
+from crmsync.cli.demo import sample_mappings
+from crmsync.metrics import SuccessTracker
+from crmsync.sandbox import Sandbox
+from crmsync.sandbox.serve import serve_app
+from crmsync.service.intake import IntakeWorker, WorkerSettings
+from crmsync.service.intake_resolve import Resolver
+from crmsync.service.serve_seam import reconcile_scope
+from crmsync.settings import load_settings
+from crmsync.store.intake import IntakeStore
+from crmsync.web.app import make_app
+from crmsync.web.config import WebSettings
+from crmsync.web.webhooks import Intake
+
+NOW = "2026-11-21T12:00:00Z"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--changes", type=int, default=100)
+    args = parser.parse_args()
+    with Sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
+        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
+               "CRMSYNC_MAPPINGS": str(sample_mappings()), "CRMSYNC_NOW": NOW}  # fmt: skip
+        settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
+        with mapped_context(settings.mappings, settings) as (ctx, maps):
+            intake = IntakeStore(ctx.store.engine)
+            tracker = SuccessTracker()
+            resolver = Resolver(ctx.connectors, ctx.schematic, intake, lambda: maps, tracker)
+            worker = IntakeWorker(intake, resolver, reconcile_scope(ctx, lambda: maps, tracker), WorkerSettings())
+            stop = threading.Event()
+            thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+            thread.start()
+            web = WebSettings.from_environ(sb.webhooks.env())  # the secrets the sandbox will sign with
+            with serve_app(make_app(Intake(intake, web, wake=worker.wake), tracker)) as server:
+                sb.subscribe(server.url)
+                samples = measure(sb, args.changes)
+            stop.set()
+            worker.wake()
+            thread.join()
+    samples.sort()
+    p50, p95 = statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
+    print(f"{len(samples)} deal changes pushed as signed webhooks → override visible in Schematic:")
+    print(f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms")
+
+
+def measure(sb: Sandbox, changes: int) -> list[float]:
+    """Close (re-price) Hooli's deal 1023 `changes` times, each time waiting for the override to follow."""
+    samples = []
+    for n in range(changes):
+        seats = 1000 + n
+        start = time.perf_counter()
+        sb.hubspot.update_deal("1023", dealstage="closedwon", seats_purchased=str(seats))
+        while not any(o["company_id"] == "comp_hooli" and o["feature_id"] == "feat_seats"
+                      and o["value_numeric"] == seats for o in sb.schematic.overrides.values()):  # fmt: skip
+            if time.perf_counter() - start > 30:
+                raise SystemExit(f"change {n} not visible after 30 s")
+            time.sleep(0.002)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+if __name__ == "__main__":
+    main()
