@@ -28,6 +28,7 @@ from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
 from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
+from crmsync.cli.progress import working
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.serve import register as register_serve
@@ -49,6 +50,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
+READING = "Reading deals and live overrides…"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
 
@@ -135,7 +137,7 @@ def plan(
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
 
-        with mapped_context(mappings) as (ctx, maps):
+        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
@@ -196,13 +198,20 @@ def apply(
         shown: list[bool] = []
 
         def review(run: PlanRun, _refusals: object) -> bool:
+            count = len(run.plan.changes) + len(run.plan.ledger_only())
+            spinner.stop()  # the plan and the prompt, then the spinner again while applying
             if as_json:
-                return True
-            render_plan(out, run.plan)
-            shown.append(True)
-            return yes or _confirm(len(run.plan.changes) + len(run.plan.ledger_only()))
+                ok = True
+            else:
+                render_plan(out, run.plan)
+                shown.append(True)
+                ok = yes or _confirm(count)
+            if ok:
+                spinner.update(f"Applying {count} change(s)…")
+                spinner.start()
+            return ok
 
-        with mapped_context(mappings, settings) as (ctx, maps):
+        with mapped_context(mappings, settings) as (ctx, maps), working(err, READING, quiet=as_json) as spinner:
             request = Request(
                 Trigger.MANUAL,
                 Mode.APPLY,
