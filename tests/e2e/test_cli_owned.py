@@ -42,3 +42,9 @@ def test_owned_before_any_apply_says_none(harness: Harness) -> None:
     """An empty ledger: one line, exit 0."""
     result = invoke(harness, "owned")
     assert result.exit_code == 0 and result.output.strip() == "crmsync manages no overrides."
+
+
+def test_releasing_an_unknown_id_points_at_owned(harness: Harness) -> None:
+    """`release cmov_nope`: exit 1, and the hint names the command that lists what crmsync manages."""
+    result = invoke(harness, "release", "cmov_nope")
+    assert result.exit_code == 1 and "crmsync owned lists the overrides it manages" in result.output
