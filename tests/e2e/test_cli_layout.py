@@ -41,3 +41,25 @@ def test_the_same_plan_prints_the_same_text(harness: Harness) -> None:
     """Piped output is stable: two plans at COLUMNS=80 print identical text."""
     first = invoke(harness, "plan", env={"COLUMNS": "80"}).output
     assert invoke(harness, "plan", env={"COLUMNS": "80"}).output == first
+
+
+def test_report_lines_wrap_on_a_terminal_and_stay_whole_when_piped() -> None:
+    """A long conflict line: on a 60-column terminal it wraps under an indent within 60 columns; piped it
+    stays one line, whole, for grep."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from crmsync.cli.layout import note
+
+    text = "conflict: Globex / Seats: override cmov_1 (35) was not created by crmsync and is left untouched; " + (
+        "the deals want 40"
+    )
+    tty = StringIO()
+    note(Console(file=tty, width=60, force_terminal=True, color_system=None, soft_wrap=True), "!", "bold magenta", text)
+    lines = tty.getvalue().splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("! conflict:") and all(line.startswith("    ") for line in lines[1:])
+    piped = StringIO()
+    note(Console(file=piped, width=60, force_terminal=False, soft_wrap=True), "!", "bold magenta", text)
+    assert piped.getvalue() == f"! {text}\n"

@@ -64,3 +64,21 @@ def render_changes(console: Console, plan: Plan) -> None:
         console.print(change_line(plan, change, company_width, feature_width), highlight=False, crop=False)
         for line in why_lines(change.reason, console.width):
             console.print(Text(line, style="dim"), highlight=False, crop=False)
+
+
+def note(console: Console, symbol: str, symbol_style: str, text: str, *, style: str = "") -> None:
+    """A report line under the changes (drift, conflict, pending, error, warning): the symbol, then
+    the text word-wrapped at the console's width with the continuation lines indented. Printed as
+    plain text: deal names and messages may hold [brackets] that are not markup. Piped, each stays one
+    line (for grep)."""
+    width = max(console.width, 40) - len(symbol) - 1 if console.is_terminal else 1 << 16
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        subsequent_indent="  ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    ) or [""]
+    console.print(Text.assemble((symbol, symbol_style), " ", (lines[0], style)), highlight=False, crop=False)
+    for line in lines[1:]:
+        console.print(Text(" " * (len(symbol) + 1) + line, style=style), highlight=False, crop=False)

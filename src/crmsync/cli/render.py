@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
-from crmsync.cli.layout import render_changes
+from crmsync.cli.layout import note, render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 
@@ -31,25 +31,18 @@ def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None
     else:
         console.print("No changes: Schematic already matches the deals.")
     for d in plan.drift:
-        console.print(
-            f"[bold yellow]≠[/] drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
-            f"{d.override_id} {d.describe()}",
-            highlight=False,
-        )
+        note(console, "≠", "bold yellow", f"drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
+             f"{d.override_id} {d.describe()}")  # fmt: skip
     for conflict in plan.conflicts:
-        console.print(
-            f"[bold magenta]![/] conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: "
-            f"override {conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
-            f"untouched; the deals want {conflict.desired.value.describe()}",
-            highlight=False,
-        )
+        note(console, "!", "bold magenta",
+             f"conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: override "
+             f"{conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
+             f"untouched; the deals want {conflict.desired.value.describe()}")  # fmt: skip
     for c in plan.released:
-        console.print(
-            f"[dim]○ released (not managed): {plan.name(c.company_id)} / {plan.name(c.feature_id)}: override "
-            f"{c.live.id} ({c.live.value.describe()}) stays as people set it; the deals want "
-            f"{c.desired.value.describe()} (crmsync adopt takes it back)[/]",
-            highlight=False,
-        )
+        note(console, "○", "dim",
+             f"released (not managed): {plan.name(c.company_id)} / {plan.name(c.feature_id)}: override "
+             f"{c.live.id} ({c.live.value.describe()}) stays as people set it; the deals want "
+             f"{c.desired.value.describe()} (crmsync adopt takes it back)", style="dim")  # fmt: skip
     for a in plan.adoptions:
         where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
         how = (
@@ -57,17 +50,15 @@ def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None
             if a.auto
             else f"take it over with crmsync adopt --company {a.live.company_id} --feature {a.live.feature_id}"
         )
-        console.print(f"[magenta]⇆[/] adoptable: {where}: override {a.live.id}: {how}", highlight=False)
+        note(console, "⇆", "magenta", f"adoptable: {where}: override {a.live.id}: {how}")
     for pending in plan.pending:
         deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
-        console.print(
-            f"[cyan]…[/] pending: no Schematic company has key {pending.company} yet (deal {deals}); retried next run",
-            highlight=False,
-        )
+        waiting = f"no Schematic company has key {pending.company} yet (deal {deals}); retried next run"
+        note(console, "…", "cyan", f"pending: {waiting}")
     for problem in plan.problems:
-        console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
+        note(console, "✗", "bold red", f"error: {problem}")
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {warning_text(warning)}", highlight=False)
+        note(console, "warning:", "yellow", warning_text(warning))
     console.print(summary_line(plan, reported), highlight=False)
 
 
