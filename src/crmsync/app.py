@@ -16,10 +16,13 @@ from pathlib import Path
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Source
-from crmsync.mapping.loader import load_mappings
+from crmsync.errors import MappingError
+from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
+from crmsync.reconcile.notices import PlanWarning
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.service.preflight import preflight
 from crmsync.service.sync import Context
 from crmsync.settings import Settings, load_settings
 from crmsync.store.budget import rate_budget
@@ -31,21 +34,21 @@ def schematic_client(settings: Settings, store: Store | None = None) -> Schemati
     key = _schematic_key(settings)
     return SchematicClient(
         Transport(
-            settings.schematic_url,
+            settings.schematic.url,
             key,
-            timeout=settings.schematic_timeout,
-            attempts=settings.schematic_attempts,
+            timeout=settings.schematic.timeout,
+            attempts=settings.schematic.attempts,
             budget=rate_budget(
-                "schematic.writes", settings.schematic_writes_per_second, store.engine if store else None
+                "schematic.writes", settings.schematic.writes_per_second, store.engine if store else None
             ),
-            deadline=settings.schematic_deadline,
-            retry_after_max=settings.schematic_retry_after_max,
+            deadline=settings.schematic.deadline,
+            retry_after_max=settings.schematic.retry_after_max,
         )
     )
 
 
 def _schematic_key(settings: Settings) -> str:
-    return settings.require(settings.schematic_key, "SCHEMATIC_API_KEY", "your Schematic secret API key")
+    return settings.require(settings.schematic.key, "SCHEMATIC_API_KEY", "your Schematic secret API key")
 
 
 def connectors_for(settings: Settings, mappings: Mappings, store: Store | None = None) -> dict[Source, Connector]:
@@ -54,23 +57,23 @@ def connectors_for(settings: Settings, mappings: Mappings, store: Store | None =
     for source in mappings.sources():
         if source is Source.HUBSPOT:
             token = settings.require(
-                settings.hubspot_token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
+                settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
             )
             connectors[source] = HubSpotConnector(
                 HubSpotSettings(
-                    base_url=settings.hubspot_url,
+                    base_url=settings.hubspot.url,
                     access_token=token,
-                    searches_per_second=settings.hubspot_searches_per_second,
-                    backoff=settings.hubspot_backoff,
-                    deadline=settings.hubspot_deadline,
-                    retry_after_max=settings.hubspot_retry_after_max,
+                    searches_per_second=settings.hubspot.searches_per_second,
+                    backoff=settings.hubspot.backoff,
+                    deadline=settings.hubspot.deadline,
+                    retry_after_max=settings.hubspot.retry_after_max,
                 ),
-                rate_budget("hubspot.search", settings.hubspot_searches_per_second, store.engine if store else None),
+                rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
             )
         elif source is Source.SALESFORCE:
             from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
 
-            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce_deadline)
+            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
             connectors[source] = SalesforceConnector(salesforce)
     return connectors
 
@@ -88,7 +91,7 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     store = Store(settings.database_url)
     try:
         with schematic_client(settings, store) as schematic:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.lease_seconds)
+            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds)
     finally:
         store.close()
 
@@ -111,3 +114,17 @@ def mapped_context(folder: Path | None, settings: Settings | None = None) -> Ite
     maps = load_mappings(folder or settings.mappings)
     with open_context(settings, maps) as ctx:
         yield ctx, maps
+
+
+def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
+    """`validate`: load what parses and check it against Schematic and the CRMs, reporting the
+    structural and the online problems together (MappingError); returns the mappings and warnings."""
+    maps, structural = load_mappings_leniently(folder)
+    if not maps.files:
+        raise MappingError(list(structural))
+    with schematic_client(settings) as schematic, ExitStack() as stack:
+        connectors = connectors_for(settings, maps)
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        checked = preflight(schematic, connectors, maps, companies=schematic.list_companies(), structural=structural)
+    return maps, checked.warnings

@@ -13,11 +13,12 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crmsync.config_check import check_config
 from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
@@ -35,31 +36,68 @@ class ServeTuning:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything a run needs to know about its surroundings."""
+class SchematicSettings:
+    """Schematic's API: where, the secret key, and how crmsync calls it (`[schematic]`)."""
 
-    schematic_url: str = "https://api.schematichq.com"  # SCHEMATIC_API_URL
-    schematic_key: str | None = field(default=None, repr=False)  # SCHEMATIC_API_KEY (secret)
-    hubspot_url: str = "https://api.hubapi.com"  # HUBSPOT_API_URL
-    hubspot_token: str | None = field(default=None, repr=False)  # HUBSPOT_ACCESS_TOKEN (secret)
+    url: str = "https://api.schematichq.com"  # SCHEMATIC_API_URL
+    key: str | None = field(default=None, repr=False)  # SCHEMATIC_API_KEY (secret)
+    writes_per_second: float = 20.0  # writes_per_second; Schematic documents 20/s (shared by every process)
+    timeout: float = 10.0  # timeout: seconds one attempt may take
+    attempts: int = 5  # attempts per request (429/5xx/connection errors)
+    deadline: float = 15.0  # deadline: seconds one call may take, retries included
+    retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
+
+
+@dataclass(frozen=True)
+class HubSpotTuning:
+    """HubSpot's API: where, the secret token, and how crmsync calls it (`[hubspot]`)."""
+
+    url: str = "https://api.hubapi.com"  # HUBSPOT_API_URL
+    token: str | None = field(default=None, repr=False)  # HUBSPOT_ACCESS_TOKEN (secret)
+    searches_per_second: float = 4.0  # searches_per_second; HubSpot allows 5/s (shared by every process)
+    backoff: float = 1.0  # backoff: urllib3 backoff factor on 429/5xx
+    deadline: float = 15.0  # deadline: seconds one call may take, retries included
+    retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
+
+
+@dataclass(frozen=True)
+class SalesforceTuning:
+    """Salesforce: how crmsync calls it (`[salesforce]`); the login variables (SALESFORCE_*) are read
+    from `Settings.environ` by connectors/salesforce_auth.py, which knows the three flows."""
+
+    deadline: float = 15.0  # deadline: seconds one call may take, retries included
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """Exclusion between processes sharing the state database (`[locks]`)."""
+
+    lease_seconds: float = 60.0  # a company's lease lasts this long unless its holder renews it
+    wait_seconds: float = 30.0  # how long apply waits for companies another run holds, then skips them
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know about its surroundings, grouped per outside system."""
+
+    schematic: SchematicSettings = field(default_factory=SchematicSettings)
+    hubspot: HubSpotTuning = field(default_factory=HubSpotTuning)
+    salesforce: SalesforceTuning = field(default_factory=SalesforceTuning)
     database_url: str = field(default="", repr=False)  # CRMSYNC_DATABASE_URL (may hold a password)
+    locks: LockSettings = field(default_factory=LockSettings)
     mappings: Path = Path("mappings")  # CRMSYNC_MAPPINGS
-    hubspot_searches_per_second: float = 4.0  # [hubspot] searches_per_second; HubSpot allows 5/s
-    hubspot_backoff: float = 1.0  # [hubspot] backoff: urllib3 backoff factor on 429/5xx
-    schematic_writes_per_second: float = 20.0  # [schematic] writes_per_second; Schematic documents 20/s
-    schematic_timeout: float = 10.0  # [schematic] timeout in seconds
-    schematic_attempts: int = 5  # [schematic] attempts per request (429/5xx/connection errors)
-    schematic_deadline: float = 15.0  # [schematic] deadline: seconds one call may take, retries included
-    hubspot_deadline: float = 15.0  # [hubspot] deadline: seconds one call may take, retries included
-    salesforce_deadline: float = 15.0  # [salesforce] deadline: seconds one call may take, retries included
-    schematic_retry_after_max: float = 30.0  # [schematic] retry_after_max: longest Retry-After waited
-    hubspot_retry_after_max: float = 30.0  # [hubspot] retry_after_max: longest Retry-After waited
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
-    lease_seconds: float = 60.0  # [locks] lease_seconds: a company's lease lasts this long unless renewed
-    lock_wait_seconds: float = 30.0  # [locks] wait_seconds: how long apply waits for companies another run holds
     serve: ServeTuning = field(default_factory=ServeTuning)  # [serve]: crmsync serve's periodic jobs
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
+
+    def unpaced(self) -> Settings:
+        """The same settings with no client-side pacing (the sandbox has no rate limit unless asked)."""
+        return replace(
+            self,
+            schematic=replace(self.schematic, writes_per_second=0.0),
+            hubspot=replace(self.hubspot, searches_per_second=0.0),
+        )
 
     def require(self, value: str | None, variable: str, what: str) -> str:
         """A secret that must be set, or a ConfigError naming the variable."""
@@ -76,28 +114,34 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         explicit=bool(env.get("CRMSYNC_CONFIG")),
     )
     hubspot, schematic = _section(tuning, "hubspot"), _section(tuning, "schematic")
-    salesforce = _section(tuning, "salesforce")
-    defaults = Settings()
+    salesforce, locks = _section(tuning, "salesforce"), _section(tuning, "locks")
+    sd, hd, ld = SchematicSettings(), HubSpotTuning(), LockSettings()
     return Settings(
-        schematic_url=env.get("SCHEMATIC_API_URL") or defaults.schematic_url,
-        schematic_key=env.get("SCHEMATIC_API_KEY") or None,
-        hubspot_url=env.get("HUBSPOT_API_URL") or defaults.hubspot_url,
-        hubspot_token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
+        schematic=SchematicSettings(
+            url=env.get("SCHEMATIC_API_URL") or sd.url,
+            key=env.get("SCHEMATIC_API_KEY") or None,
+            writes_per_second=_number(schematic, "writes_per_second", sd.writes_per_second),
+            timeout=_number(schematic, "timeout", sd.timeout),
+            attempts=_whole(schematic, "attempts", sd.attempts),
+            deadline=_number(schematic, "deadline", sd.deadline),
+            retry_after_max=_number(schematic, "retry_after_max", sd.retry_after_max),
+        ),
+        hubspot=HubSpotTuning(
+            url=env.get("HUBSPOT_API_URL") or hd.url,
+            token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
+            searches_per_second=_number(hubspot, "searches_per_second", hd.searches_per_second),
+            backoff=_number(hubspot, "backoff", hd.backoff),
+            deadline=_number(hubspot, "deadline", hd.deadline),
+            retry_after_max=_number(hubspot, "retry_after_max", hd.retry_after_max),
+        ),
+        salesforce=SalesforceTuning(deadline=_number(salesforce, "deadline", SalesforceTuning().deadline)),
         database_url=env.get("CRMSYNC_DATABASE_URL") or default_database_url(env),
-        mappings=Path(env.get("CRMSYNC_MAPPINGS") or defaults.mappings),
-        hubspot_searches_per_second=_number(hubspot, "searches_per_second", defaults.hubspot_searches_per_second),
-        hubspot_backoff=_number(hubspot, "backoff", defaults.hubspot_backoff),
-        schematic_writes_per_second=_number(schematic, "writes_per_second", defaults.schematic_writes_per_second),
-        schematic_timeout=_number(schematic, "timeout", defaults.schematic_timeout),
-        schematic_attempts=_whole(schematic, "attempts", defaults.schematic_attempts),
-        schematic_deadline=_number(schematic, "deadline", defaults.schematic_deadline),
-        hubspot_deadline=_number(hubspot, "deadline", defaults.hubspot_deadline),
-        salesforce_deadline=_number(salesforce, "deadline", defaults.salesforce_deadline),
-        schematic_retry_after_max=_number(schematic, "retry_after_max", defaults.schematic_retry_after_max),
-        hubspot_retry_after_max=_number(hubspot, "retry_after_max", defaults.hubspot_retry_after_max),
+        locks=LockSettings(
+            lease_seconds=_number(locks, "lease_seconds", ld.lease_seconds),
+            wait_seconds=_number(locks, "wait_seconds", ld.wait_seconds),
+        ),
+        mappings=Path(env.get("CRMSYNC_MAPPINGS") or "mappings"),
         guards=_guards(_section(tuning, "guards")),
-        lease_seconds=_number(_section(tuning, "locks"), "lease_seconds", defaults.lease_seconds),
-        lock_wait_seconds=_number(_section(tuning, "locks"), "wait_seconds", defaults.lock_wait_seconds),
         serve=_serve(_section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
         environ=env,
@@ -122,11 +166,14 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
             raise ConfigError(f"CRMSYNC_CONFIG names {path}, which does not exist")
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path} ({exc.strerror or exc}); check that crmsync may read it") from exc
+    check_config(text, data, str(path))  # unknown sections and keys, bad values: all at once, located
+    return data
 
 
 def _instant(raw: str | None) -> datetime | None:
@@ -157,6 +204,7 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
         min_affected=_whole(section, "min_affected", d.min_affected),
         max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
+        min_existing=_whole(section, "min_existing", d.min_existing),
     )
 
 

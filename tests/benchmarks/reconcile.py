@@ -13,7 +13,6 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,6 +62,13 @@ def data(deals: int, companies: int) -> SandboxData:
     raw = {
         "hubspot": {
             "companies": [{"id": str(10_000 + c), "name": f"Co {c}"} for c in range(companies)],
+            "pipelines": [  # the mapping's stages are checked against the pipelines API before the read
+                {
+                    "id": "default",
+                    "label": "Sales Pipeline",
+                    "stages": [{"id": "closedwon", "label": "Closed won", "is_closed": True, "probability": 1.0}],
+                }
+            ],
             "deals": [
                 {
                     "id": str(1_000_000 + d),
@@ -103,7 +109,7 @@ def main() -> None:
         (Path(tmp) / "maps").mkdir()
         (Path(tmp) / "maps" / "hubspot.yaml").write_text(MAPPING)
         env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db", "CRMSYNC_MAPPINGS": f"{tmp}/maps"}
-        settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
+        settings = load_settings(env).unpaced()
         maps = load_mappings(settings.mappings)
         with open_context(settings, maps) as ctx:
             first = measure("plan (empty Schematic)", lambda: reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN)))

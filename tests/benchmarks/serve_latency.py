@@ -13,7 +13,6 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import replace
 
 from crmsync.app import mapped_context
 from crmsync.cli.demo import sample_mappings
@@ -39,7 +38,7 @@ def main() -> None:
     with Sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
         env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
                "CRMSYNC_MAPPINGS": str(sample_mappings()), "CRMSYNC_NOW": NOW}  # fmt: skip
-        settings = replace(load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0)
+        settings = load_settings(env).unpaced()
         with mapped_context(settings.mappings, settings) as (ctx, maps):
             intake = IntakeStore(ctx.store.engine)
             tracker = SuccessTracker()

@@ -66,7 +66,6 @@ def quiet_converged(h: Harness) -> bool:
             faults.rules.extend(rules[faults.style])
 
 
-@pytest.mark.xfail(reason="settling unknown outcomes at the next run is the lead's change (issue 12)")
 def test_the_ledger_settles_every_unknown_outcome(harness: Harness) -> None:
     """After chaos and one clean apply, no ledger row is `intent` and every recorded value is Schematic's."""
     world = World(harness, random.Random(99))

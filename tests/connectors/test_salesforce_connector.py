@@ -120,7 +120,8 @@ def test_reads_more_than_2000_opportunities_across_pages(org: RunningOrg) -> Non
 
 
 def test_deal_fields_and_property_rendering(org: RunningOrg) -> None:
-    """A deal carries AccountId, stage, record type, dates and properties rendered as text."""
+    """A deal carries AccountId, stage, record type (when the files name record types), dates and
+    properties rendered as text."""
     rt = org.state.add_record_type("New_Business")
     opp = org.state.add_opportunity(
         Name="Acme 2026",
@@ -134,7 +135,8 @@ def test_deal_fields_and_property_rendering(org: RunningOrg) -> None:
         SSO_Addon__c=True,
         Contract_End_Date__c="2027-01-31",
     )
-    (deal,) = org.connector().read_deals(QUERY).deals
+    by_type = DealQuery(filters=(DealFilter(stages=("Closed Won",), record_types=("New_Business",)),), properties=PROPS)
+    (deal,) = org.connector().read_deals(by_type).deals
     assert (deal.source, deal.id, deal.company_ref, deal.stage, deal.pipeline, deal.name) == (
         Source.SALESFORCE,
         opp,
@@ -381,3 +383,54 @@ def test_ca_bundle_wins_over_requests_ca_bundle(org: RunningOrg, monkeypatch: py
         untrusting.read_deals(QUERY)
     assert time.monotonic() - started < 0.9  # a verification failure is not retried
     assert "SALESFORCE_CA_BUNDLE" in str(info.value)
+
+
+# --- orgs with and without Opportunity record types -----------------------------------------------
+def test_an_org_without_record_types_syncs_and_no_query_names_record_type(org: RunningOrg) -> None:
+    """In an org with no Opportunity record types, every read works and no query names RecordType."""
+    both = set(org.state.add_opportunities(won(2)))
+    connector = org.connector()
+    assert {d.id for d in connector.read_deals(QUERY).deals} == both
+    assert {d.id for d in connector.read_deals_of_companies(QUERY, [ACME]).deals} == both
+    changed, _cursor = connector.read_changed_since(QUERY, None)
+    assert len(changed.deals) == 2
+    soql = [r.soql or "" for r in org.state.requests if r.soql]
+    assert soql and not any("RecordType" in q for q in soql)
+
+
+def test_an_org_without_record_types_refuses_record_type_like_salesforce(org: RunningOrg) -> None:
+    """A file naming record_types: in an org without them fails as Salesforce does (INVALID_FIELD)."""
+    org.state.add_opportunities(won(1))
+    query = DealQuery(filters=(DealFilter(stages=("Closed Won",), record_types=("Renewal",)),), properties=())
+    with pytest.raises(RequestRejected, match="Didn't understand relationship 'RecordType' in field path"):
+        org.connector().read_deals(query)
+
+
+def test_an_org_with_record_types_filters_incremental_reads_by_record_type(org: RunningOrg) -> None:
+    """With record types, an incremental read reports an opportunity of another record type as gone."""
+    renewal, new = org.state.add_record_type("Renewal"), org.state.add_record_type("New_Business")
+    keep, other = org.state.add_opportunities(won(1, RecordTypeId=renewal) + won(1, RecordTypeId=new))
+    query = DealQuery(filters=(DealFilter(stages=("Closed Won",), record_types=("Renewal",)),), properties=())
+    changed, _ = org.connector().read_changed_since(query, None)
+    assert ([d.id for d in changed.deals], set(changed.deleted_ids)) == ([keep], {other})
+
+
+def test_deal_schema_reads_fields_stages_and_record_types_from_describe(org: RunningOrg) -> None:
+    """describe gives field kinds, StageName's picklist values and the org's record types (no Master)."""
+    from crmsync.mapping.crm_schema import FieldKind
+
+    connector = org.connector()
+    bare = connector.deal_schema()
+    assert bare.record_types == ()
+    kinds = {f.name: f.kind for f in bare.fields}
+    assert (kinds["Seats__c"], kinds["Contract_End_Date__c"], kinds["StageName"]) == (
+        FieldKind.NUMBER,
+        FieldKind.DATE,
+        FieldKind.CHOICE,
+    )
+    assert bare.field("seats__c") is not None and bare.field("RecordTypeId") is None
+    assert "Closed Won" in {s.id for s in bare.stages}
+    org.state.add_record_type("Renewal")
+    fresh = org.connector().deal_schema()
+    assert fresh.record_types == ("Renewal",) and fresh.field("RecordTypeId") is not None
+    assert connector.deal_schema() is bare  # fetched once per connector (once per run)

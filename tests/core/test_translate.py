@@ -124,11 +124,13 @@ def test_starts_from_waits_for_the_contract_start() -> None:
     assert len(one([deal("1", seats_purchased="5", start="2026-01-01")], r).contributions) == 1
 
 
-def test_expires_after_days_counts_from_the_close_date() -> None:
-    """A trial of N days expires N days after the close date."""
-    close = datetime(2026, 11, 1, tzinfo=UTC)
+@pytest.mark.parametrize("hour", [0, 12, 23], ids=["midnight", "noon", "late"])
+def test_expires_after_days_ends_at_the_end_of_the_utc_day_n_days_after_the_close(hour: int) -> None:
+    """A trial of N days ends at 23:59:59 UTC of the day N days after the close date, as expires_from
+    does, whatever time of day the deal closed."""
+    close = datetime(2026, 11, 1, hour, tzinfo=UTC)
     result = one([deal("1", close=close, seats_purchased="5")], rule(expires_after_days=30))
-    assert result.contributions[0].value.expiration == close + timedelta(days=30)
+    assert result.contributions[0].value.expiration == datetime(2026, 12, 1, 23, 59, 59, tzinfo=UTC)
 
 
 def test_comparison_conditions() -> None:

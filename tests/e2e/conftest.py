@@ -55,7 +55,8 @@ def crmsync_env(sb: Sandbox, database_url: str, mappings: Path) -> dict[str, str
 
 def fast(settings: Settings) -> Settings:
     """No pacing and short backoffs: the sandbox has no rate limit unless a test sets one."""
-    return replace(settings, hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0, hubspot_backoff=0.01)
+    unpaced = settings.unpaced()
+    return replace(unpaced, hubspot=replace(unpaced.hubspot, backoff=0.01))
 
 
 @pytest.fixture

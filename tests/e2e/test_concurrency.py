@@ -4,6 +4,7 @@ expire, and a CRM change made meanwhile converges on the next run. Real processe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -173,7 +174,17 @@ def test_a_killed_process_holding_leases_blocks_the_next_run_only_until_they_exp
     assert code == 0, output
     assert_each_pair_once(many)
     assert len(ledger_rows(many)) == desired_pairs_now(many)
-    print(f"\nkilled after {killed_at} writes; the next run converged")
+    code, output = finish(start(many, config(tmp_path), "status", "--json"))
+    runs = json.loads(output[output.index("{"):])["runs"]
+    killed = [r for r in runs if r["status"] == "interrupted" and r["command"] == "apply"]
+    assert len(killed) == 1, runs  # the killed run is in the history, not left `running`
+    store = Store(many.settings.database_url)
+    try:
+        made = [c for c in store.run_changes(killed[0]["id"]) if c.ok]
+        assert len(made) >= killed_at - 1  # with the writes it made (the last one's answer may not have come)
+    finally:
+        store.close()
+    print(f"\nkilled after {killed_at} writes; the next run converged; the killed run shows as interrupted")
 
 
 def desired_pairs_now(h: Harness) -> int:
@@ -181,3 +192,22 @@ def desired_pairs_now(h: Harness) -> int:
     run = h.plan()
     assert run.plan.is_empty, run.plan.changes
     return sum(1 for o in run.owned if o.override_id)
+
+
+def test_an_interrupted_apply_is_recorded_as_interrupted_with_its_writes(many: Harness, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) part way: the run ends `interrupted` in the history, with the changes it made."""
+    many.sb.schematic.hang_after_commit("POST", "/company-overrides", 0.3, times=20)
+    process = start(many, config(tmp_path), "apply", "--yes")
+    deadline = time.monotonic() + 60
+    while many.sb.schematic.write_count < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process)
+    assert code == 130, output
+    store = Store(many.settings.database_url)
+    try:
+        (run,) = [r for r in store.runs() if r.command == "apply"]
+        assert run.status == "interrupted" and run.finished_at is not None
+        assert len([c for c in store.run_changes(run.id or 0) if c.ok]) >= 2
+    finally:
+        store.close()

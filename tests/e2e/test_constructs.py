@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from crmsync.cli.demo import sample_mappings
 from crmsync.domain import ValueType
+from crmsync.sandbox.schematic_traits import add_trait
 from tests.e2e.conftest import Harness
 
 HEAD = """\
@@ -99,6 +100,12 @@ CONSTRUCTS = {
         "feat_seats",
         lambda v: v.value_type is ValueType.TRAIT and v.value_trait_id == "trait_seat_count",
     ),
+    "trait-by-name": Construct(
+        "  - {feature: seats, type: trait, trait: Seat count}",
+        "comp_hooli",
+        "feat_seats",
+        lambda v: v.value_type is ValueType.TRAIT and v.value_trait_id == "trait_seat_count",
+    ),
     "combine-per-override": Construct(
         "  - {feature: seats, type: numeric, from: seats_purchased, combine: sum}", "comp_acme", "feat_seats", value(80)
     ),
@@ -123,6 +130,8 @@ CONSTRUCTS = {
 def test_each_construct_through_validate_translate_and_plan(harness: Harness, tmp_path: Path, name: str) -> None:
     """The construct's override is planned on the sandbox with the value the mapping language promises."""
     construct = CONSTRUCTS[name]
+    harness.sb.hubspot.property_types["seats_extra"] = "number"  # defined in HubSpot, on no deal
+    add_trait(harness.sb.schematic, "Seat count", trait_id="trait_seat_count")
     for deal_id, props in construct.deals.items():
         harness.sb.hubspot.update_deal(deal_id, **props)
     (tmp_path / "hubspot.yaml").write_text(HEAD + construct.rule + "\n")
@@ -132,7 +141,7 @@ def test_each_construct_through_validate_translate_and_plan(harness: Harness, tm
 
 
 def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: Harness, tmp_path: Path) -> None:
-    """A 400-day trial ends 400 days after the deal's close date."""
+    """A 400-day trial ends at the end of the UTC day 400 days after the deal's close date."""
     (tmp_path / "hubspot.yaml").write_text(
         HEAD + "  - {feature: seats, type: numeric, value: 10, expires_after_days: 400}\n"
     )
@@ -142,7 +151,8 @@ def test_expires_after_days_counts_from_the_close_date_on_the_sandbox(harness: H
     hooli = next(c for c in run.plan.changes if (c.company_id, c.feature_id) == ("comp_hooli", "feat_seats"))
     closes = [harness.sb.hubspot.deals[d].properties["closedate"] for d in ("1010", "1011")]
     latest = max(datetime.fromisoformat(c.replace("Z", "+00:00")) for c in closes)
-    assert hooli.after is not None and hooli.after.value.expiration == (latest + timedelta(days=400)).astimezone(UTC)
+    last_day = (latest.astimezone(UTC) + timedelta(days=400)).date()
+    assert hooli.after is not None and hooli.after.value.expiration == datetime.combine(last_day, time(23, 59, 59), UTC)
 
 
 def test_an_expiry_counted_from_a_close_date_with_milliseconds_is_stable(harness: Harness, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ deletes nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -62,15 +63,21 @@ def test_a_refused_apply_is_recorded_as_refused(hub: Harness) -> None:
 
 
 def test_a_crm_returning_no_deals_deletes_nothing_and_says_so(hub: Harness) -> None:
-    """Zero deals where the last apply read some: every delete is withheld with a warning; nothing is written."""
+    """Zero deals where the last apply read some: every delete is withheld and said to be, never "No changes";
+    plan --detailed-exitcode answers 2, apply exits 3, nothing is written."""
     assert invoke(hub, "apply", "--yes").exit_code == 0
     owned, writes = owned_count(hub), hub.sb.schematic.write_count
     lose_every_deal(hub)
+    plan = invoke(hub, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert f"{owned} change(s) withheld by the shrink guard: hubspot returned no deals" in plan.output
+    assert json.loads(invoke(hub, "plan", "--json").stdout)["withheld"] == owned
     result = invoke(hub, "apply", "--yes")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     found = WITHHELD.search(result.output)
     assert found and int(found.group(1)) == owned, result.output
-    assert "No changes" in result.output and hub.sb.schematic.write_count == writes and owned_count(hub) == owned
+    assert "already matches" not in result.output and "No changes:" not in result.output
+    assert hub.sb.schematic.write_count == writes and owned_count(hub) == owned
 
 
 def test_withheld_deletes_stay_withheld_until_allowed(hub: Harness) -> None:
@@ -86,12 +93,30 @@ def test_withheld_deletes_stay_withheld_until_allowed(hub: Harness) -> None:
     assert owned_count(hub) == 0
 
 
-def test_a_mapping_pointed_at_an_empty_stage_deletes_nothing(hub: Harness) -> None:
-    """A mapping edit that selects a stage with no deals reads zero deals: its deletes are withheld."""
+def test_a_stage_typo_is_a_located_error_before_any_write(hub: Harness) -> None:
+    """A stage HubSpot's pipelines do not have: plan and apply stop at its file:line with did-you-mean, exit 2."""
     invoke(hub, "apply", "--yes")
     mapping = hub.settings.mappings / "hubspot.yaml"
     mapping.write_text(mapping.read_text().replace("stages: [closedwon, ent_won]", "stages: [closedwon_typo]"))
     writes = hub.sb.schematic.write_count
+    for command in ("plan", "apply"):
+        result = invoke(hub, command, "--yes") if command == "apply" else invoke(hub, command)
+        assert result.exit_code == 2, result.output
+        assert f"{mapping}:6:12: unknown stage 'closedwon_typo'" in result.output
+        assert "did you mean 'closedwon'?" in result.output
+    assert hub.sb.schematic.write_count == writes
+
+
+def test_a_mapping_pointed_at_an_empty_stage_deletes_nothing(hub: Harness) -> None:
+    """A mapping edit that selects a stage with no deals reads zero deals: its deletes are withheld."""
+    from crmsync.sandbox.data import Stage
+
+    invoke(hub, "apply", "--yes")
+    hub.sb.hubspot.add_pipeline("renewals", "Renewals", [Stage("renewal_won", "Renewal won", True, 1.0)])
+    mapping = hub.settings.mappings / "hubspot.yaml"
+    text = mapping.read_text().replace("stages: [closedwon, ent_won]", "stages: [renewal_won]")
+    mapping.write_text(text.replace("pipelines: [default, enterprise]", "pipelines: [renewals]"))
+    writes = hub.sb.schematic.write_count
     result = invoke(hub, "apply", "--yes")
-    assert result.exit_code == 0 and WITHHELD.search(result.output), result.output
+    assert result.exit_code == 3 and WITHHELD.search(result.output), result.output
     assert hub.sb.schematic.write_count == writes

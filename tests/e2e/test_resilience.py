@@ -67,10 +67,10 @@ def test_schematic_429_honours_retry_after(harness: Harness) -> None:
 def test_a_create_whose_response_was_lost_is_not_duplicated(harness: Harness) -> None:
     """The sandbox commits a create but answers too late; retries and the next run leave exactly one override."""
     harness.sb.schematic.hang_after_commit("POST", "/company-overrides", seconds=2.0, times=1)
-    harness.settings = replace(harness.settings, schematic_timeout=0.5)
+    harness.settings = replace(harness.settings, schematic=replace(harness.settings.schematic, timeout=0.5))
     _, first = harness.apply()
     assert first.ok, first.failed  # the timed-out create was found by its token, not reported failed
-    harness.settings = replace(harness.settings, schematic_timeout=10.0)
+    harness.settings = replace(harness.settings, schematic=replace(harness.settings.schematic, timeout=10.0))
     time.sleep(1.6)  # let the hung response finish
     _, second = harness.apply()
     assert second.ok
@@ -87,7 +87,7 @@ def test_a_failed_update_is_reported_and_the_rest_proceed(harness: Harness, stat
     harness.sb.hubspot.update_deal("1001", seats_purchased="99")
     harness.sb.hubspot.update_deal("1010", seats_purchased="99")
     harness.sb.schematic.fail_next("PUT", "/company-overrides", status, times=1)
-    harness.settings = replace(harness.settings, schematic_attempts=1)
+    harness.settings = replace(harness.settings, schematic=replace(harness.settings.schematic, attempts=1))
     _, report = harness.apply()
     assert len(report.failed) == 1 and str(status) in report.failed[0].message
     assert [r.ok for r in report.results].count(True) == 1

@@ -64,12 +64,13 @@ def test_a_bad_opportunity_value_names_the_opportunity_id(harness: Harness) -> N
 
 
 def test_a_mapped_field_missing_on_opportunity_stops_before_any_write(harness: Harness, tmp_path: Path) -> None:
-    """A field Opportunity does not have: Salesforce's error text at the mapping's file:line, exit 2, no writes."""
+    """A field Opportunity does not have (describe): a located error with did-you-mean, exit 2, no writes."""
     maps = tmp_path / "maps"
     maps.mkdir()
     text = (sample_mappings() / "salesforce.yaml").read_text().replace("from: Seats__c", "from: Seatz__c")
     (maps / "salesforce.yaml").write_text(text)
     result = CliRunner().invoke(app, ["apply", "--yes", "--mappings", str(maps)], env=harness.env())
     assert result.exit_code == 2
-    assert f"{maps}/salesforce.yaml:10:14: salesforce refused field 'Seatz__c'" in result.output
-    assert "No such column" in result.output and harness.sb.schematic.write_count == 0
+    expected = f"{maps}/salesforce.yaml:12:11: unknown Opportunity field 'Seatz__c'; did you mean 'Seats__c'?"
+    assert expected in result.output, result.output
+    assert harness.sb.schematic.write_count == 0

@@ -33,7 +33,7 @@ def test_a_partial_salesforce_read_withholds_the_downgrade_it_would_cause(harnes
     harness.sb.salesforce.update_opportunity(ACME_SF_OPP, Seats__c=70)  # type: ignore[union-attr]
     assert harness.apply()[1].ok
     writes = harness.sb.schematic.write_count
-    harness.sb.salesforce.fail_next(403)  # type: ignore[union-attr]  # REQUEST_LIMIT_EXCEEDED
+    harness.sb.salesforce.fail_next(403, path_contains="/query")  # type: ignore[union-attr]  # REQUEST_LIMIT_EXCEEDED
     run, report = harness.apply()
     assert report.ok and harness.sb.schematic.write_count == writes
     assert [c for c in run.plan.changes if c.action is Action.UPDATE] == []

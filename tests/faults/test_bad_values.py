@@ -169,4 +169,4 @@ def test_a_setting_of_four_hundred_digits_is_a_config_error(tmp_path: Path) -> N
     (tmp_path / "c.toml").write_text("[schematic]\ndeadline = 1" + "0" * 400 + "\n")
     with pytest.raises(ConfigError, match="deadline must be a number") as caught:
         load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
-    assert len(str(caught.value)) < 200
+    assert "0" * 60 not in str(caught.value) and len(str(caught.value).replace(str(tmp_path), "")) < 200

@@ -383,3 +383,32 @@ def test_session_trusting_only_the_environment_bundle_is_refused(org: RunningOrg
     """A client that does not trust the sandbox CA fails TLS verification: the server really is TLS."""
     with requests.Session() as session, pytest.raises(requests.exceptions.SSLError):
         session.get(f"{org.url}/services/data/v59.0/limits", timeout=5, verify=True)
+
+
+def test_an_org_without_record_types_has_no_record_type_relationship(org: RunningOrg) -> None:
+    """Until a record type exists, RecordType.DeveloperName and RecordTypeId fail as in Salesforce."""
+    org.state.add_opportunity(Name="Plain", AccountId=ACME)
+    client = org.salesforce()
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        client.query("SELECT Id, RecordType.DeveloperName FROM Opportunity")
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    assert "Didn't understand relationship 'RecordType' in field path" in caught.value.content[0]["message"]
+    with pytest.raises(SalesforceMalformedRequest, match="No such column 'RecordTypeId'"):
+        client.query("SELECT Id, RecordTypeId FROM Opportunity")
+    org.state.add_record_type("Renewal")
+    assert client.query("SELECT Id, RecordType.DeveloperName FROM Opportunity")["totalSize"] == 1
+
+
+def test_describe_lists_fields_stage_values_and_record_types(org: RunningOrg) -> None:
+    """sobjects/Opportunity/describe: typed fields, StageName's picklist, Master plus the org's types."""
+    org.state.add_opportunity(Name="Odd stage", StageName="Signed")
+    client = org.salesforce()
+    bare = client.Opportunity.describe()
+    names = {f["name"]: f for f in bare["fields"]}
+    assert "RecordTypeId" not in names and names["StageName"]["type"] == "picklist"
+    assert {"Closed Won", "Signed"} <= {p["value"] for p in names["StageName"]["picklistValues"]}
+    assert [(r["developerName"], r["master"]) for r in bare["recordTypeInfos"]] == [("Master", True)]
+    org.state.add_record_type("Renewal")
+    typed = client.Opportunity.describe()
+    assert [r["developerName"] for r in typed["recordTypeInfos"]] == ["Master", "Renewal"]
+    assert {f["name"]: f for f in typed["fields"]}["RecordTypeId"]["relationshipName"] == "RecordType"

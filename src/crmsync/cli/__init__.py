@@ -22,7 +22,7 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import check_mappings, load_mappings, mapped_context, schematic_client
+from crmsync.cli.lazy import check_online, load_mappings, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
@@ -34,6 +34,7 @@ from crmsync.cli.revops import register as register_revops
 from crmsync.cli.serve import register as register_serve
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
+from crmsync.reconcile.withheld import withheld_count
 from crmsync.settings import load_settings
 
 if TYPE_CHECKING:
@@ -127,7 +128,10 @@ def plan(
         Path | None, typer.Option("--out", help="Also save the plan to FILE: `crmsync apply FILE` applies exactly it.")
     ] = None,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on any error.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
+        ),
     ] = False,
 ) -> None:
     """Show what apply would change, without writing anything."""
@@ -147,7 +151,7 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            emit({**run.plan.to_json(), "refusals": refusals})
+            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
@@ -155,7 +159,7 @@ def plan(
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
             (err if as_json else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
-            return 0 if run.plan.is_empty else 2
+            return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
 
     guarded(body, error_code=1 if detailed_exitcode else None)
@@ -217,7 +221,7 @@ def apply(
                 Mode.APPLY,
                 scope=resolve_scope(ctx, companies),
                 allow_mass_change=allow_mass_change,
-                lock_wait=settings.lock_wait_seconds,
+                lock_wait=settings.locks.wait_seconds,
             )
             outcome = reconcile(ctx, maps, request, review)
         if as_json:
@@ -233,26 +237,30 @@ def apply(
 @app.command()
 def validate(
     mappings: MappingsOption = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Skip the checks that need Schematic's features.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip the checks that need Schematic and the CRMs (files only).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every mapping file (and its features against Schematic); never writes."""
+    """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
         settings = load_settings()
         folder = mappings or settings.mappings
         try:
-            maps = load_mappings(folder)
-            if not offline:
-                with schematic_client(settings) as schematic:
-                    check_mappings(maps, schematic.list_features())
+            if offline:
+                maps = load_mappings(folder)
+            else:
+                maps, warnings = check_online(settings, folder)
+                for warning in warnings:
+                    err.print(f"warning: {warning}", markup=False)
         except MappingError as exc:
             if not as_json:
                 raise
             emit(validation_json(str(folder), 0, 0, online=not offline, problems=exc.problems))
             return exc.exit_code
         rules = sum(len(f.overrides) for f in maps.files)
-        checked = "" if offline else " and checked against Schematic's features"
+        checked = "" if offline else " and checked against Schematic and the CRMs"
         if as_json:
             emit(validation_json(str(folder), len(maps.files), rules, online=not offline))
             return 0
@@ -272,6 +280,7 @@ def status(as_json: JsonOption = False) -> None:
         store = Store(load_settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)
+            store.close_dead_runs()  # a run a killed process left `running` is shown as interrupted
             return show_status(out, store, as_json=as_json)
         finally:
             store.close()

@@ -48,7 +48,7 @@ def run_demo(console: Console) -> int:
             "CRMSYNC_MAPPINGS": str(sample_mappings()),
         }
         settings = replace(
-            load_settings(env), hubspot_searches_per_second=0.0, schematic_writes_per_second=0.0, now=as_of
+            load_settings(env).unpaced(), now=as_of
         )
         console.print(
             f"Sandbox: HubSpot at {sb.hubspot_url}, Salesforce at {sb.salesforce_url} (TLS), "

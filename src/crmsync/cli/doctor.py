@@ -58,14 +58,14 @@ def run_checks(folder: Path | None) -> list[Probe]:
 
     settings = load_settings()
     probes: list[Probe] = []
-    if not settings.schematic_key:
+    if not settings.schematic.key:
         probes.append(Probe("schematic", "credentials", False, "SCHEMATIC_API_KEY is not set"))
     else:
         try:
             with schematic_client(settings) as schematic:
                 features = schematic.list_features()
             probes += [
-                Probe("schematic", "reachability", True, f"{settings.schematic_url} answers"),
+                Probe("schematic", "reachability", True, f"{settings.schematic.url} answers"),
                 Probe("schematic", "credentials", True, f"SCHEMATIC_API_KEY accepted ({len(features)} features)"),
             ]
         except CrmsyncError as exc:
@@ -92,8 +92,8 @@ def _probe_source(source: Source, settings: Settings) -> list[Probe]:
         from crmsync.connectors.hubspot import HubSpotSettings
         from crmsync.connectors.hubspot_probe import probe_hubspot
 
-        token = settings.require(settings.hubspot_token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
-        return probe_hubspot(HubSpotSettings(base_url=settings.hubspot_url, access_token=token))
+        token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+        return probe_hubspot(HubSpotSettings(base_url=settings.hubspot.url, access_token=token))
     from crmsync.connectors.salesforce_auth import SalesforceSettings
     from crmsync.connectors.salesforce_probe import probe_salesforce
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crmsync.domain import Feature
     from crmsync.mapping.rules import Mappings
-    from crmsync.schematic.client import SchematicClient
+    from crmsync.reconcile.notices import PlanWarning
     from crmsync.service.sync import Context
     from crmsync.settings import Settings
 
@@ -27,18 +26,11 @@ def load_mappings(folder: Path) -> Mappings:
     return load(folder)
 
 
-def check_mappings(mappings: Mappings, features: list[Feature]) -> None:
-    """crmsync.service.sync.check_mappings."""
-    from crmsync.service.sync import check_mappings as check
+def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
+    """crmsync.app.check_online (`validate` against Schematic and the CRMs)."""
+    from crmsync.app import check_online as check
 
-    check(mappings, features)
-
-
-def schematic_client(settings: Settings) -> SchematicClient:
-    """crmsync.app.schematic_client."""
-    from crmsync.app import schematic_client as make
-
-    return make(settings)
+    return check(settings, folder)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
 from crmsync.cli.layout import note, render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
+from crmsync.reconcile.withheld import withheld_count, withheld_lines
 
 if TYPE_CHECKING:
     from crmsync.service.apply import ApplyReport
@@ -28,8 +29,12 @@ def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None
     elif plan.ledger_only():
         records = "; ".join(plan.ledger_only())
         console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
+    elif withheld_count(plan):  # withheld is not "already matches": say so first (reconcile/withheld.py)
+        console.print(f"No changes to apply, but {withheld_count(plan)} change(s) are withheld:", highlight=False)
     else:
         console.print("No changes: Schematic already matches the deals.")
+    for line in withheld_lines(plan):
+        note(console, "‖", "bold yellow", line)
     for d in plan.drift:
         note(console, "≠", "bold yellow", f"drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
              f"{d.override_id} {d.describe()}")  # fmt: skip

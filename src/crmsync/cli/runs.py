@@ -22,6 +22,7 @@ from crmsync.cli.outcome_json import outcome_exit, outcome_json
 from crmsync.cli.render import count_of, refusals_text, render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import ConfigError
+from crmsync.reconcile.withheld import withheld_count
 from crmsync.service.reconcile import Mode, Outcome, Request, SavedDocument, reconcile
 from crmsync.service.saved import save_plan
 from crmsync.service.sync import Context, PlanRun
@@ -88,7 +89,7 @@ def apply_file(
             Mode.APPLY_SAVED,
             saved=SavedDocument(doc, str(path)),
             allow_mass_change=allow_mass_change,
-            lock_wait=settings.lock_wait_seconds,
+            lock_wait=settings.locks.wait_seconds,
         )
         outcome = reconcile(ctx, None, request, review)
     if as_json:
@@ -109,7 +110,7 @@ def saved_counts(doc: Any) -> dict[str, int]:
 
 def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: str = "") -> int:
     """Word an apply's outcome; its exit code: 0 all applied, 1 a change failed or companies were busy,
-    3 refused (nothing written for what was refused)."""
+    3 refused (nothing written for what was refused) or a guard withheld changes."""
     if outcome.status is RunStatus.REFUSED and outcome.report is None:
         for line in refusals_text(outcome.refusals, where=where):
             errors.print(f"crmsync: {line}", markup=False)
@@ -117,8 +118,15 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
     if outcome.status is RunStatus.DECLINED:
         console.print("Nothing applied.")
         return 1
+    withheld = withheld_count(outcome.run.plan) if outcome.run is not None else 0
+    if withheld:  # applied what was safe, but a cron or CI must notice what a guard held back: exit 3
+        errors.print(
+            f"crmsync: {withheld} change(s) withheld by the guards (see above); review with crmsync plan, then "
+            "apply them with --allow-mass-change",
+            markup=False,
+        )
     if outcome.report is None:
-        return 0
+        return 3 if withheld else 0
     render_report(console, outcome.report)
     if outcome.replanned:
         console.print(
@@ -126,7 +134,7 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
             "were planned again from fresh reads under their lease.",
             highlight=False,
         )
-    if outcome.status is RunStatus.REFUSED:
+    if outcome.status is RunStatus.REFUSED or (withheld and outcome.status is RunStatus.OK):
         return 3
     return 0 if outcome.status is RunStatus.OK else 1
 
@@ -136,7 +144,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
     runs = store.runs(limit)
     latest = next((r for r in runs if _details(r) is not None), None)  # a saved-plan apply has none
     details = _details(latest) or {}
-    last_apply = store.last_run(("apply",), ("ok", "failed"))
+    last_apply = store.last_run(("apply",), ("ok", "failed", "busy", "interrupted"))
     results = store.run_changes(last_apply.id) if last_apply and last_apply.id else []
     if as_json:
         doc = {

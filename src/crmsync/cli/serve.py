@@ -149,7 +149,7 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
         alerter = Alerter(ctx.store, slack.send)
     resolver = Resolver(ctx.connectors, ctx.schematic, intake, live, tracker)
     worker = IntakeWorker(
-        intake, resolver, reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.lock_wait_seconds)
+        intake, resolver, reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.locks.wait_seconds)
     )
     polled = poll_action(ctx.store, lambda: ctx.connectors, intake, worker.wake)  # changed deals since the cursor
     poll = PeriodicJob("poll", options.poll_interval, polled)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from crmsync.domain import Deal, DealId, Source
+from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.rules import DealFilter
 
 
@@ -57,6 +58,11 @@ class Connector(Protocol):
 
     def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
         """The matching deals of the given CRM companies only (a scoped reconcile)."""
+        ...
+
+    def deal_schema(self) -> CrmSchema:
+        """The CRM's deal fields, pipelines / stages and record types, for the mapping checks
+        (fetched once per connector, so once per run)."""
         ...
 
     def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:

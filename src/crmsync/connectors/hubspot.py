@@ -34,9 +34,11 @@ from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
+from crmsync.connectors.hubspot_meta import read_deal_schema
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.logs import get_logger
+from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.translate import deal_counts
 from crmsync.metrics import count_call
 
@@ -86,6 +88,8 @@ class HubSpotConnector:
             raise_on_status=False,
         )
         client = hubspot.Client.create(access_token=settings.access_token, host=settings.base_url, retry=retry)
+        self._client = client
+        self._schema: CrmSchema | None = None  # the deal schema (hubspot_meta.py), read once per run
         # Each attribute access builds a new API client and pool: take them once.
         self._search_api = client.crm.deals.search_api
         self._associations_api = client.crm.associations.v4.batch_api
@@ -248,18 +252,28 @@ class HubSpotConnector:
                     pending.append(PublicFetchAssociationsBatchRequest(id=origin, after=after))
         return found
 
+    def deal_schema(self) -> CrmSchema:
+        """Deal properties and pipelines (properties and pipelines APIs), fetched once per connector."""
+        schema = self._schema
+        if schema is None:
+            schema = self._schema = self._call(lambda: read_deal_schema(self._client, self._timeout), paged=False)
+            self.requests = 0  # not part of a deal read's count
+        return schema
+
     def close(self) -> None:
         """Close the SDK's connection pools."""
         for api in (self._search_api, self._associations_api, self._batch_api):
             api.api_client.rest_client.pool_manager.clear()
 
-    def _call(self, send: Any, *, search: bool = False) -> Any:
+    def _call(self, send: Any, *, search: bool = False, paged: bool = True) -> Any:
+        """One SDK call under its deadline; a `paged` answer without `results` (a 200 whose body was
+        not the JSON asked for) is a read, so it is sent again."""
         if search:
             self._searches.take()
         hubspot_retry.begin(self._deadline)
         for _ in range(UNREADABLE_ATTEMPTS):
             page = self._send(send)
-            if getattr(page, "results", None) is not None:
+            if not paged or getattr(page, "results", None) is not None:
                 return page
             # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again
         raise ServiceUnavailable(SERVICE, "answered with a body that is not JSON, several times", setting=URL_SETTING)

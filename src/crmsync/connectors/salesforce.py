@@ -32,6 +32,7 @@ from crmsync.connectors.salesforce_auth import (
     open_client,
     unreachable,
 )
+from crmsync.connectors.salesforce_describe import DESCRIBE_PATH, schema_from_describe
 from crmsync.connectors.salesforce_soql import (
     SalesforceCursor,
     accounts_query,
@@ -42,10 +43,12 @@ from crmsync.connectors.salesforce_soql import (
     full_query,
     matches,
     to_deal,
+    uses_record_types,
 )
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
 from crmsync.logs import get_logger
+from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.metrics import count_call
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
@@ -160,6 +163,7 @@ class SalesforceConnector:
         self._client: Salesforce | None = None
         self._requests = 0
         self._deadline_at = 0.0
+        self._schema: CrmSchema | None = None
         self._retrying = Retrying(
             stop=stop_after_attempt(retries + 1) | stop_before_delay(settings.deadline),
             wait=wait_exponential(multiplier=retry_wait, max=10),
@@ -217,8 +221,18 @@ class SalesforceConnector:
         read, so the next read resumes there without losing records that share a timestamp.
         """
         check_field_names(query.properties)
-        read = self._collect(changed_query(query.properties, cursor), query, incremental=True)
+        soql = changed_query(query.properties, cursor, record_types=uses_record_types(query.filters))
+        read = self._collect(soql, query, incremental=True)
         return self._result(read), read.last or cursor
+
+    def deal_schema(self) -> CrmSchema:
+        """Opportunity's fields, StageName values and record types (describe), fetched once per connector."""
+        if self._schema is None:
+            timeout = self.settings.timeout
+            describe = self._call(lambda sf: sf.restful(DESCRIBE_PATH, timeout=timeout) or {})
+            self._schema = schema_from_describe(describe)
+            self._requests = 0  # a describe is not part of a deal read's count
+        return self._schema
 
     def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
         """Opportunities changed after the (SystemModstamp, Id) cursor less `overlap`, won or not, deleted

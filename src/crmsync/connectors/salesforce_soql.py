@@ -29,8 +29,10 @@ BASE_FIELDS = (
     "AccountId",
     "CloseDate",
     "SystemModstamp",
-    "RecordType.DeveloperName",
 )
+# Selected only when a mapping file names `record_types:`: an org without Opportunity record types
+# has no RecordType relationship, and Salesforce refuses any query naming it (INVALID_FIELD).
+RECORD_TYPE = "RecordType.DeveloperName"
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 _DATETIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})")
 
@@ -71,10 +73,16 @@ def check_field_names(properties: Iterable[str]) -> None:
             raise RequestRejected("Salesforce", f"'{prop}' is not a Salesforce field name", status=None)
 
 
-def select_fields(properties: Iterable[str]) -> tuple[str, ...]:
-    """The base fields plus the requested properties, each once (field names are case-insensitive)."""
+def uses_record_types(filters: Iterable[DealFilter]) -> bool:
+    """Whether any filter narrows by record type (only then is RecordType queried)."""
+    return any(f.record_types for f in filters)
+
+
+def select_fields(properties: Iterable[str], *, record_types: bool = False) -> tuple[str, ...]:
+    """The base fields (and the record type, when asked) plus the requested properties, each once
+    (field names are case-insensitive)."""
     chosen: dict[str, str] = {}
-    for name in (*BASE_FIELDS, *properties):
+    for name in (*BASE_FIELDS, *((RECORD_TYPE,) if record_types else ()), *properties):
         chosen.setdefault(name.lower(), name)
     return tuple(chosen.values())
 
@@ -96,13 +104,14 @@ def won_condition(filters: Iterable[DealFilter]) -> str:
     return "IsWon = true AND (" + " OR ".join(f"({c})" for c in dict.fromkeys(clauses)) + ")"
 
 
-def _select(properties: Iterable[str]) -> str:
-    return f"SELECT {', '.join(select_fields(properties))} FROM Opportunity"
+def _select(properties: Iterable[str], record_types: bool) -> str:
+    return f"SELECT {', '.join(select_fields(properties, record_types=record_types))} FROM Opportunity"
 
 
 def full_query(filters: Iterable[DealFilter], properties: Iterable[str]) -> str:
     """Every closed-won Opportunity the filters admit."""
-    return f"{_select(properties)} WHERE {won_condition(filters)}"
+    flts = tuple(filters)
+    return f"{_select(properties, uses_record_types(flts))} WHERE {won_condition(flts)}"
 
 
 def companies_query(filters: Iterable[DealFilter], properties: Iterable[str], account_ids: Collection[str]) -> str:
@@ -115,8 +124,9 @@ def accounts_query(opportunity_ids: Collection[str]) -> str:
     return format_soql("SELECT Id, AccountId FROM Opportunity WHERE Id IN {}", sorted(opportunity_ids))
 
 
-def changed_query(properties: Iterable[str], cursor: SalesforceCursor | None) -> str:
-    """Every Opportunity changed after the cursor, in (SystemModstamp, Id) order, won or not."""
+def changed_query(properties: Iterable[str], cursor: SalesforceCursor | None, *, record_types: bool = False) -> str:
+    """Every Opportunity changed after the cursor, in (SystemModstamp, Id) order, won or not
+    (with its record type when `record_types`, for `matches`)."""
     where = ""
     if cursor is not None:
         where = format_soql(
@@ -124,7 +134,7 @@ def changed_query(properties: Iterable[str], cursor: SalesforceCursor | None) ->
             ts=soql_datetime(cursor.modstamp),
             opp_id=cursor.opportunity_id,
         )
-    return f"{_select(properties)}{where} ORDER BY SystemModstamp ASC, Id ASC"
+    return f"{_select(properties, record_types)}{where} ORDER BY SystemModstamp ASC, Id ASC"
 
 
 def lookup(record: Mapping[str, Any], path: str) -> Any:
@@ -173,7 +183,7 @@ def matches(record: Mapping[str, Any], filters: Iterable[DealFilter]) -> bool:
 
 
 def to_deal(record: Mapping[str, Any], properties: Iterable[str]) -> Deal:
-    """An Opportunity record as a Deal: AccountId is the company, the record type the pipeline."""
+    """An Opportunity record as a Deal: AccountId is the company, the record type (when read) the pipeline."""
     close = record.get("CloseDate")
     stamp = record.get("SystemModstamp")
     return Deal(

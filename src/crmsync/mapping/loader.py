@@ -69,6 +69,37 @@ def load_mappings(folder: Path | str) -> Mappings:
     return Mappings(tuple(files))
 
 
+def load_mappings_leniently(folder: Path | str) -> tuple[Mappings, list[Problem]]:
+    """Every problem of `load_mappings`, and beside them what parsed: the valid files whole and, of a
+    file with problems, its source, filter, company key and the overrides without problems (so that
+    `validate` checks them online in the same run). A file without a readable source is left out."""
+    try:
+        return load_mappings(folder), []
+    except MappingError as exc:
+        problems = list(exc.problems)
+    files: list[MappingFile] = []
+    root = Path(folder)
+    for path in yaml_files(root) if root.is_dir() else []:
+        try:
+            files.append(_load_path(path))
+        except MappingError:
+            part = _partial(path)
+            if part is not None:
+                files.append(part)
+    return Mappings(tuple(files)), problems
+
+
+def _partial(path: Path) -> MappingFile | None:
+    """What parsed of a file with problems (see `load_mappings_leniently`)."""
+    try:
+        rep = Report()
+        decoded = _decode(read_capped(path), str(path), rep)
+        root = _parse(decoded, str(path), rep) if decoded is not None else None
+        return _file(root, str(path), rep, partial=True) if root is not None else None
+    except Exception:  # noqa: BLE001 - its problems are reported already; the online checks skip it
+        return None
+
+
 def yaml_files(folder: Path) -> list[Path]:
     """The *.yaml / *.yml files directly in `folder`, in path order; OSError when it cannot be listed."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
@@ -220,8 +251,9 @@ def _convert(node: Any, path: str, seen: dict[int, Node]) -> Node:
     return Scalar(str(node.value), kind if kind in SCALAR_KINDS else "str", pos)
 
 
-def _file(root: Node, path: str, rep: Report) -> MappingFile | None:
-    """The whole file: source, deal filter, company key, overrides and file-level policies."""
+def _file(root: Node, path: str, rep: Report, *, partial: bool = False) -> MappingFile | None:
+    """The whole file: source, deal filter, company key, overrides and file-level policies.
+    `partial`: whatever parsed, problems or not (None only without a source)."""
     if not isinstance(root, Map):
         hint = f"{NEEDS}, each at the start of a line"
         rep.add(root.pos, f"a mapping file must be 'key: value' settings, not {nodes.describe(root)}", hint)
@@ -233,14 +265,16 @@ def _file(root: Node, path: str, rep: Report) -> MappingFile | None:
             rep.add(root.pos, f"this file has no {key}:", hint)
     source = nodes.choice(f.get("source"), Source, rep)
     deals = _deal_filter(f, source, root, rep)
-    company = _company(f.get("company"), rep)
+    company, company_pos = _company(f.get("company"), rep)
     overrides = _overrides(f.get("overrides"), rep)
     combine = nodes.choice(f.get("combine"), Combine, rep) or Combine.MAX
     drift = nodes.choice(f.get("drift"), DriftPolicy, rep) or DriftPolicy.OVERWRITE
     on_conflict = nodes.one_of(f.get("on_conflict"), ("skip", "adopt"), rep) or "skip"
-    if len(rep.problems) > before or source is None or deals is None or company is None:
+    if partial and source is not None:  # what parsed, for the online checks of `validate`
+        deals, company = deals or DealFilter(()), company or ""
+    elif len(rep.problems) > before or source is None or deals is None or company is None:
         return None
-    return MappingFile(path, source, deals, company, overrides, combine, drift, on_conflict, root.pos)
+    return MappingFile(path, source, deals, company, overrides, combine, drift, on_conflict, root.pos, company_pos)
 
 
 def _deal_filter(f: Fields, source: Source | None, root: Map, rep: Report) -> DealFilter | None:
@@ -283,22 +317,33 @@ def _one_filter(fld: Field, rep: Report) -> DealFilter | None:
     stages = nodes.names(g.get("stages"), rep, "['Closed Won']" if key.text == "opportunities" else "[closedwon]")
     pipelines = nodes.names(g.get("pipelines"), rep, "[default]")
     record_types = nodes.names(g.get("record_types"), rep, "[Enterprise]")
-    return DealFilter(stages, pipelines, record_types) if stages else None
+    return DealFilter(stages, pipelines, record_types, _places(g)) if stages else None
 
 
-def _company(fld: Field | None, rep: Report) -> str | None:
-    """`company: {key: …}`: the Schematic company key that holds the CRM's company id."""
+def _places(g: Fields) -> dict[str, Position]:
+    """Where the filter's lists and each of their names are written (`stages`, `stages.0`, …)."""
+    places: dict[str, Position] = {}
+    for key, fld in g.items():
+        places[key] = nodes.at(fld)
+        for i, item in enumerate(fld[1].items if isinstance(fld[1], Seq) else ()):
+            places[f"{key}.{i}"] = item.pos
+    return places
+
+
+def _company(fld: Field | None, rep: Report) -> tuple[str | None, Position | None]:
+    """`company: {key: …}`: the Schematic company key that holds the CRM's company id, and where."""
     if fld is None:
-        return None
+        return None, None
     if not isinstance(fld[1], Map):
         hint = "for example company: {key: hubspot_company_id}"
         rep.add(nodes.at(fld), f"company: must hold key:, not {nodes.describe(fld[1])}", hint)
-        return None
+        return None, None
     g = nodes.fields(fld[1], ("key",), "under company:", rep)
     if g.lacks("key"):
         hint = "name the Schematic company key that holds the CRM company id, e.g. key: hubspot_company_id"
         rep.add(fld[0].pos, "company: has no key:", hint)
-    return nodes.name(g.get("key"), rep, "hubspot_company_id")
+    key = g.get("key")
+    return nodes.name(key, rep, "hubspot_company_id"), nodes.at(key) if key else None
 
 
 def _overrides(fld: Field | None, rep: Report) -> tuple[OverrideRule, ...]:

@@ -77,6 +77,9 @@ class OverrideRule:
     lookup: Mapping[str, str] | None = None  # `map:` raw value (trimmed, lower case) → value
     trait: str | None = None  # trait id (or name) for value_type trait
     drift: DriftPolicy | None = None  # None: the file's policy
+    # Where `from:`, `expires_from:`, `starts_from:` and `trait:` values are written, for the checks
+    # against the CRM and Schematic (not part of what the rule means: no equality, no hash).
+    places: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
 
     def ref(self) -> RuleRef:
         """The rule's provenance: file, line and feature."""
@@ -95,6 +98,8 @@ class DealFilter:
     stages: tuple[str, ...]
     pipelines: tuple[str, ...] | None = None  # None: any pipeline
     record_types: tuple[str, ...] | None = None  # Salesforce only; None: any
+    # Where each name is written, keyed `stages`, `stages.0`, `pipelines.1`, `record_types` …
+    places: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
 
     # Casefolded once per filter rather than once per deal (cached on first use; not fields, so
     # equality and hashing are unchanged).
@@ -127,6 +132,7 @@ class MappingFile:
     drift: DriftPolicy = DriftPolicy.OVERWRITE
     on_conflict: str = "skip"
     position: Position | None = None
+    company_position: Position | None = field(default=None, compare=False)  # where `company: key:` names it
 
     def policy_for(self, rule: OverrideRule) -> Combine:
         """The combine policy of a rule: its own, else the file's."""

@@ -82,6 +82,7 @@ def override_rule(item: Node, rep: Report) -> OverrideRule | None:
         multiply=_number(f.get("multiply"), rep, whole=False),
         trait=name(f.get("trait"), rep, "trait_abc123"),
         drift=choice(f.get("drift"), DriftPolicy, rep),
+        places={k: at(f[k]) for k in ("from", "expires_from", "starts_from", "trait") if k in f},
     )
     if vtype is not None:
         rule = _values(rule, f, item, rep)

@@ -82,9 +82,11 @@ def parse_instant(raw: str, *, end_of_day: bool) -> datetime:
 
 
 def add_days(moment: datetime, days: int) -> datetime:
-    """`moment` plus whole days (for trials counted from the close date)."""
+    """The end of the UTC day `days` days after `moment`'s (a trial counted from the close date):
+    the same convention as a plain-date `expires_from`, whatever time of day the deal closed."""
     try:
-        return moment + timedelta(days=days)
+        day = moment.astimezone(UTC).date() + timedelta(days=days)
+        return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     except OverflowError as exc:
         raise BadValue(f"{days} days after {moment:%Y-%m-%d} is past the year 9999") from exc
 

@@ -19,6 +19,7 @@ from crmsync.domain import Action, Change, OverrideId
 from crmsync.reconcile.combine import generosity
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import DriftAction
+from crmsync.reconcile.entitlements import LIMITS, is_more_generous
 from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 
@@ -36,15 +37,24 @@ class GuardPolicy:
     min_source_percent: float = 50.0
     """A source returning fewer deals than this share (in %) of its last successful apply, or none
     at all, has every delete it drives withheld this run."""
+    min_existing: int = 10
+    """The percentages (`max_percent`, `min_source_percent`) apply only from this many owned
+    overrides, or deals at the last apply, up (octoDNS's floor): 2 of a small customer's 3 lost
+    deals are a normal day, not a mass change."""
     allow_mass_change: bool = False
     """This run only (the CLI's `--allow-mass-change`): nothing is refused and no delete is withheld."""
 
 
 def is_downgrade(change: Change) -> bool:
-    """An update that grants less than the live override does (unlimited > any number; on > off)."""
+    """An update that grants less than the live override does: on > off, and limits measured as the
+    entitlement warnings and Schematic measure them (unlimited above any number; event limits per
+    day: a week's ÷ 7, a month's ÷ 30), so 100/day → 1,000/month (33/day) is a downgrade."""
     if change.action is not Action.UPDATE or change.before is None or change.after is None:
         return False
-    return generosity(change.after.value) < generosity(change.before.value)
+    before, after = change.before.value, change.after.value
+    if before.value_type in LIMITS and after.value_type in LIMITS:
+        return is_more_generous(before, after)
+    return generosity(after) < generosity(before)
 
 
 def affected(plan: Plan) -> list[Change]:
@@ -59,7 +69,8 @@ def check_guards(plan: Plan, owned_count: int, policy: GuardPolicy) -> list[Refu
     count = len(affected(plan))
     refusals: list[Refusal] = []
     share = Fraction(count, owned_count) if owned_count else Fraction(count > 0)
-    if count >= policy.min_affected and share * 100 > _exact(policy.max_percent):
+    above_floor = owned_count >= policy.min_existing
+    if above_floor and count >= policy.min_affected and share * 100 > _exact(policy.max_percent):
         refusals.append(
             Refusal(
                 RefusalKind.MASS_CHANGE_SHARE,
@@ -113,7 +124,11 @@ def shrunk_sources(counts: Mapping[str, int], last: Mapping[str, int], policy: G
         if count == 0:
             was = f" (the last successful apply read {before})" if before else ""
             shrunk[source] = f"{source} returned no deals{was}"
-        elif before and Fraction(count * 100, before) < _exact(policy.min_source_percent):
+        elif (
+            before
+            and before >= policy.min_existing
+            and Fraction(count * 100, before) < _exact(policy.min_source_percent)
+        ):
             shrunk[source] = (
                 f"{source} returned {count} deals, under {_percent(_exact(policy.min_source_percent))}% of the "
                 f"{before} of the last successful apply"

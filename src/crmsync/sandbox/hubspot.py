@@ -15,6 +15,7 @@ from datetime import datetime
 from starlette.applications import Starlette
 
 from crmsync.sandbox import hubspot_api as api
+from crmsync.sandbox import hubspot_meta as meta
 from crmsync.sandbox.common import (
     Call,
     Clock,
@@ -60,6 +61,7 @@ class HubSpotState:
         self.deals: dict[str, StoredDeal] = {}
         self.companies: dict[str, str] = {}
         self.pipelines: dict[str, Pipeline] = {}
+        self.property_types: dict[str, str] = {}  # custom deal property → HubSpot type (hubspot_meta.py)
         self.requests: list[RecordedRequest] = []
         self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.lock = threading.RLock()
@@ -80,6 +82,15 @@ class HubSpotState:
             for deal in seed.deals:
                 self.add_deal(deal.id, properties=dict(deal.properties), company_ids=deal.company_ids,
                               primary_company_id=deal.primary_company_id, archived=deal.archived)
+            self._fix_property_types()
+
+    def _fix_property_types(self) -> None:
+        """A portal's custom properties have a type from their creation on: the seed's values decide it
+        once, so a value written later (a test's absurd date) does not change the property's type."""
+        from crmsync.sandbox.hubspot_meta import deal_properties
+
+        for prop in deal_properties(self):
+            self.property_types.setdefault(prop["name"], prop["type"])
 
     def add_company(self, company_id: str, name: str) -> None:
         """Add (or rename) a HubSpot company."""
@@ -231,4 +242,6 @@ def make_hubspot_app(state: HubSpotState) -> Starlette:
         ("GET", "/crm/v4/associations/deals/companies/labels", api.association_labels),
         ("POST", "/crm/v4/associations/companies/deals/batch/read", api.read_associations(api.COMPANY_TO_DEALS)),
         ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
+        ("GET", "/crm/v3/properties/deals", meta.list_properties),
+        ("GET", "/crm/v3/properties/deals/{property_name}", meta.get_property),
     ], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")

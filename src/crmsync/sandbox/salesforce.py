@@ -1,8 +1,9 @@
 """The Salesforce emulator: a Starlette app serving a `SalesforceState` the way Salesforce does.
 
-REST query/queryAll with nextRecordsUrl paging, /limits, the OAuth token endpoint (JWT bearer),
-the SOAP login, Sforce-Limit-Info and Salesforce's JSON error lists. Serve it over TLS
-(`tls.make_tls_files` + `serve.serve_app`): simple-salesforce only speaks https.
+REST query/queryAll with nextRecordsUrl paging, /limits, sObject describe (salesforce_describe.py),
+the OAuth token endpoint (JWT bearer), the SOAP login, Sforce-Limit-Info and Salesforce's JSON
+error lists. Serve it over TLS (`tls.make_tls_files` + `serve.serve_app`): simple-salesforce only
+speaks https.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from crmsync.sandbox.salesforce_auth import (
     soap_fault,
     soap_login_response,
 )
+from crmsync.sandbox.salesforce_describe import describe_body
 from crmsync.sandbox.salesforce_schema import salesforce_id
 from crmsync.sandbox.salesforce_state import LoggedRequest, SalesforceState
 from crmsync.sandbox.soql_lex import SoqlError
@@ -38,6 +40,7 @@ _SOAP = re.compile(r"^(?:/(?P<prefix>.+?))?/services/Soap/u/(?P<version>\d+\.\d+
 _QUERY = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)/(?P<resource>query|queryAll)/?$")
 _MORE = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)/(?P<resource>query|queryAll)/(?P<locator>[^/]+)$")
 _LIMITS = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)/limits/?$")
+_DESCRIBE = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)/sobjects/(?P<entity>\w+)/describe/?$")
 _CANNED: dict[int, tuple[str, str]] = {
     400: ("MALFORMED_QUERY", "injected failure"),
     401: ("INVALID_SESSION_ID", "Session expired or invalid"),
@@ -149,10 +152,10 @@ class _App:
 
     # --- the REST API ----------------------------------------------------------------------------
     def api(self, request: Request, path: str) -> Response:
-        routes = (_QUERY, _MORE, _LIMITS)
+        routes = (_QUERY, _MORE, _LIMITS, _DESCRIBE)
         if request.method != "GET" or not any(r.match(path) for r in routes):
             return _canned(404)
-        if (status := self.state.take_failure()) is not None:
+        if (status := self.state.take_failure(path)) is not None:
             return _canned(status)
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
@@ -165,6 +168,11 @@ class _App:
             return self.query(request, m.group("version"), m.group("resource"), batch)
         if m := _MORE.match(path):
             return self.more(m.group("version"), m.group("resource"), m.group("locator"), batch)
+        if m := _DESCRIBE.match(path):
+            body = describe_body(self.state, m.group("entity"), m.group("version"))
+            if body is None:
+                return _error(404, "NOT_FOUND", f"The requested resource does not exist: {m.group('entity')}")
+            return JSONResponse(body)
         return self.limits()
 
     def query(self, request: Request, version: str, resource: str, batch: int | None) -> Response:

@@ -11,6 +11,9 @@ tests and the sandbox runner change; `salesforce.py` serves it. Seed format (all
      "opportunities": [{"Name": "Acme 2026", "StageName": "Closed Won", "IsWon": true, "AccountId": "001…",
                         "CloseDate": "2026-01-31", "SystemModstamp": "2026-02-01T10:00:00Z", "Seats__c": 50}]}
 
+An org has Opportunity record types only when the seed (or `add_record_type`) defines one: until
+then Opportunity has no `RecordTypeId` field and no `RecordType` relationship, as in Salesforce,
+so a query naming them fails with INVALID_FIELD and describe lists only the Master record type.
 Custom field types are double, currency, boolean, date, datetime, string; undeclared `__c` fields
 take the type of their first value (a "YYYY-MM-DD" text is a date). Opportunity Ids are made up
 (18 characters, prefix 006) unless given; dates and datetimes may be ISO strings.
@@ -87,7 +90,7 @@ class SalesforceState:
         self._custom: dict[str, dict[str, FieldType]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
         self._counter = 0
         self._tokens: set[str] = set()
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str]] = []  # (status, path part)
         self._log: list[LoggedRequest] = []
         self.api_used = 0
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # Outbound Messages (salesforce_push.py)
@@ -133,7 +136,26 @@ class SalesforceState:
             self._custom[entity][name] = ftype
 
     def _schema_fields(self, entity: str) -> dict[str, FieldType]:
-        return {**STANDARD_FIELDS[entity], **self._custom[entity]}
+        fields = {**STANDARD_FIELDS[entity], **self._custom[entity]}
+        if entity == "Opportunity" and not self._rows["RecordType"]:
+            fields.pop("RecordTypeId")  # an org without Opportunity record types has no such field
+        return fields
+
+    @property
+    def has_record_types(self) -> bool:
+        """Whether the org defines Opportunity record types (and so RecordTypeId and RecordType)."""
+        with self._lock:
+            return bool(self._rows["RecordType"])
+
+    def describe(self, entity: str) -> tuple[dict[str, FieldType], list[dict[str, Any]], list[str]] | None:
+        """An entity's fields, its record types and the StageName values in use (for describe)."""
+        with self._lock:
+            schema = self.schema(entity)
+            if schema is None:
+                return None
+            types = [dict(rt) for rt in self._rows["RecordType"].values()] if schema.name == "Opportunity" else []
+            stages = sorted({str(r["StageName"]) for r in self._rows["Opportunity"].values() if r.get("StageName")})
+            return dict(schema.fields), types, stages
 
     def _store(self, entity: str, row: dict[str, Any], fields: Mapping[str, Any]) -> None:
         known = self._schema_fields(entity)
@@ -232,6 +254,8 @@ class SalesforceState:
         if canonical is None:
             return None
         rels = dict(RELATIONSHIPS) if canonical == "Opportunity" else {}
+        if not self._rows["RecordType"]:
+            rels.pop("RecordType", None)
         return EntitySchema(canonical, self._schema_fields(canonical), rels)
 
     def rows(self, entity: str) -> Iterator[Row]:
@@ -264,15 +288,20 @@ class SalesforceState:
         with self._lock:
             self._tokens.clear()
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` API requests with `status` (401, 403, 500, 503 …)."""
+    def fail_next(self, status: int, times: int = 1, *, path_contains: str = "") -> None:
+        """Answer the next `times` API requests (whose path contains `path_contains`, e.g. `/query`)
+        with `status` (401, 403, 500, 503 …)."""
         with self._lock:
-            self._failures.extend([status] * times)
+            self._failures.extend([(status, path_contains)] * times)
 
-    def take_failure(self) -> int | None:
-        """The injected status for this request, if any."""
+    def take_failure(self, path: str = "") -> int | None:
+        """The injected status for a request to `path`, if any."""
         with self._lock:
-            return self._failures.pop(0) if self._failures else None
+            for i, (status, part) in enumerate(self._failures):
+                if part in path:
+                    del self._failures[i]
+                    return status
+            return None
 
     def count_request(self) -> bool:
         """Count one API request; False when the request limit is already used up."""

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from crmsync.sandbox import schematic_api as api
 from crmsync.sandbox import schematic_catalog as catalog
+from crmsync.sandbox import schematic_traits as traits
 from crmsync.sandbox.common import (
     Call,
     Clock,
@@ -57,6 +58,7 @@ class SchematicState:
         self.features: dict[str, Record] = {}
         self.plans: dict[str, Record] = {}  # by plan id; each has one version (`version_id`) or none
         self.entitlements: dict[str, Record] = {}
+        self.traits: dict[str, Record] = {}  # trait definitions by id (schematic_traits.py)
         self.requests: list[RecordedRequest] = []
         self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.write_count = 0  # POST/PUT/DELETE requests received under /company-overrides
@@ -298,6 +300,8 @@ def make_schematic_app(state: SchematicState) -> Starlette:
         ("GET", "/features/{feature_id}", catalog.get_feature),
         ("GET", "/flags", catalog.list_flags),
         ("GET", "/plan-entitlements", catalog.list_entitlements),
+        ("GET", "/entity-trait-definitions", traits.list_traits),
+        ("GET", "/entity-trait-definitions/count", traits.count_traits),
         ("GET", OVERRIDES_PATH, api.list_overrides),
         ("POST", OVERRIDES_PATH, api.create_override),
         ("GET", f"{OVERRIDES_PATH}/count", api.count_overrides),

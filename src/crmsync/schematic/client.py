@@ -26,6 +26,7 @@ from crmsync.domain import (
     ValueType,
 )
 from crmsync.errors import RequestRejected, ServiceUnavailable
+from crmsync.mapping.crm_schema import Trait
 from crmsync.reconcile.entitlements import PlanEntitlements
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import SERVICE, URL_SETTING, OutcomeUnknown, Transport
@@ -50,6 +51,12 @@ class SchematicClient:
         """Every feature, with the key of its flag."""
         with _readable("GET", "/features"):
             return [_feature(item) for item in self._pages("/features", {})]
+
+    def list_traits(self) -> list[Trait]:
+        """Every company trait definition (`/entity-trait-definitions`), for `trait:` by name."""
+        with _readable("GET", "/entity-trait-definitions"):
+            items = self._pages("/entity-trait-definitions", {"entity_type": "company"})
+            return [Trait(str(i["id"]), str(i["display_name"]), str(i.get("trait_type") or "")) for i in items]
 
     def list_companies(self, ids: Collection[CompanyId] | None = None) -> list[Company]:
         """Every company (or just `ids`), with keys as a name → value map."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
-from crmsync.errors import AuthError, ServiceError, ServiceUnreachable
+from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
 from crmsync.logs import logged_change
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
@@ -32,9 +32,16 @@ class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)  # ledger-only records (adopt, release, forget)
     busy: list[str] = field(default_factory=list)  # companies another process held until the wait ran out
+    recorder: Callable[[ChangeResult], None] | None = field(default=None, repr=False, compare=False)  # each result
     refused: list[str] = field(default_factory=list)  # companies whose fresh re-plan a guard refused
     stopped: str = ""  # why the remaining changes were not attempted
     not_attempted: int = 0
+
+    def add(self, result: ChangeResult) -> None:
+        """One change's outcome (told to the recorder at once, so a killed run still shows it)."""
+        self.results.append(result)
+        if self.recorder is not None:
+            self.recorder(result)
 
     @property
     def failed(self) -> list[ChangeResult]:
@@ -58,14 +65,14 @@ def apply_changes(
             before_each()
         try:
             override_id = _execute(ctx, change)
-            report.results.append(_result(change, override_id, ok=True))
+            report.add(_result(change, override_id, ok=True))
         except (AuthError, ServiceUnreachable) as exc:
-            report.results.append(_result(change, None, ok=False, message=str(exc)))
+            report.add(_result(change, None, ok=False, message=str(exc)))
             report.not_attempted += len(changes) - index - 1
             report.stopped = f"{exc}; {report.not_attempted} remaining change(s) not attempted"
             return
         except (ServiceError, LedgerConflict) as exc:
-            report.results.append(_result(change, None, ok=False, message=str(exc)))
+            report.add(_result(change, None, ok=False, message=str(exc)))
 
 
 @logged_change  # one `change` log event per change: action, ids, result, duration
@@ -79,7 +86,12 @@ def _execute(ctx: Context, change: Change) -> OverrideId | None:
     if change.action is Action.UPDATE:
         assert change.before is not None
         note = make_note(change.after, token=ctx.store.token_of(change.before.id))  # the marker stays on it
-        ctx.schematic.update_override(change.before.id, change.after.value, note)
+        ctx.store.mark_update(change.before.id, value_json(change.after.value))
+        try:
+            ctx.schematic.update_override(change.before.id, change.after.value, note)
+        except (RequestRejected, AuthError):
+            ctx.store.clear_pending(change.before.id)  # refused: nothing changed
+            raise  # any other failure may have changed it: the next run reads Schematic and settles it
         ctx.store.record_update(change.before.id, sources_of(change.after), value_json(change.after.value), note)
         return change.before.id
     return _create(ctx, change.after)

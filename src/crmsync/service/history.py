@@ -32,7 +32,9 @@ def finish_run(
     details = run_details(run, applied=report is not None and report.ok) if run.reads else None
     summary = {**run_summary(run, report, details=details), **(extra or {})}
     errors = list(reasons) + run_errors(run, report)
-    ctx.store.finish_run(run_id, status, summary, errors, report.results if report else ())
+    live = report is not None and report.recorder is not None  # its changes were recorded one by one
+    changes = report.results if report is not None and not live else ()
+    ctx.store.finish_run(run_id, status, summary, errors, changes)
 
 
 def run_summary(

@@ -121,6 +121,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
     if mappings is None:
         raise ValueError("a plan or apply needs the mapping files")
     command = "plan" if request.mode is Mode.PLAN else "apply"
+    ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
     run_id = ctx.store.start_run(command, request.trigger)
     run: PlanRun | None = None
     try:
@@ -139,7 +140,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
         unmanaged = unmanaged_refusal(ctx, run)
         if unmanaged is not None:
             return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
-        report, replanned = Exclusive(ctx, run, mappings, request.lock_wait).apply()
+        report, replanned = Exclusive(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
             remember_counts(ctx, run)
@@ -191,7 +192,7 @@ def _apply_loaded(
             return _finish(ctx, run_id, RunStatus.OK, run, extra=extra)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run, extra=extra)
-        report, _ = Exclusive(ctx, run, None, request.lock_wait).apply()
+        report, _ = Exclusive(ctx, run, None, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK and saved.deals:
             ctx.store.save_source_counts(dict(saved.deals))
@@ -202,8 +203,15 @@ def _apply_loaded(
 
 
 def settle_found_creates(ctx: Context, run: PlanRun) -> PlanRun:
-    """Confirm in the ledger the creates whose answer was lost but whose override exists (found by the
-    token in its note), even when the plan has nothing else to do; the run then knows them as active."""
+    """Settle in the ledger the writes whose answer was lost, as the plan read Schematic: creates whose
+    override exists (found by the token in its note) become active, updates that went through record
+    their value (and those that did not, nothing pending), even when the plan has nothing else to do."""
+    sources = {o.override_id: o.sources for o in run.owned if o.override_id}
+    for override_id, value in run.settled.items():
+        if value is None:
+            ctx.store.clear_pending(override_id)
+        else:
+            ctx.store.record_update(override_id, sources.get(override_id, ()), value)
     if not run.found_intents:
         return run
     for token, override_id in run.found_intents.items():
@@ -220,10 +228,12 @@ def settle_found_creates(ctx: Context, run: PlanRun) -> PlanRun:
 class Exclusive:
     """Applies a plan company by company, each under its lease, re-reading each company first."""
 
-    def __init__(self, ctx: Context, run: PlanRun, mappings: Mappings | None, lock_wait: float) -> None:
+    def __init__(
+        self, ctx: Context, run: PlanRun, mappings: Mappings | None, lock_wait: float, run_id: int = 0
+    ) -> None:
         self.ctx, self.run, self.mappings, self.lock_wait = ctx, run, mappings, lock_wait
         self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
-        self.report = ApplyReport()
+        self.report = ApplyReport(recorder=lambda result: ctx.store.record_change(run_id, result))
         self.replanned: list[CompanyId] = []
 
     def apply(self) -> tuple[ApplyReport, tuple[CompanyId, ...]]:

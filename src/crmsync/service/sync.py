@@ -8,7 +8,7 @@ companies; the pure core never learns what triggered it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -36,11 +36,12 @@ from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_delet
 from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
 from crmsync.reconcile.ledger_check import note_token
 from crmsync.reconcile.notices import PlanWarning, WarningKind
-from crmsync.reconcile.plan import Plan
+from crmsync.reconcile.plan import Plan, value_json
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.entitlements import plan_warnings
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
+from crmsync.service.preflight import preflight
 from crmsync.store.repository import Owned, Store
 
 TOKEN_MARK = LEDGER_TOKEN_MARK
@@ -73,6 +74,7 @@ class PlanRun:
     scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
     released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
     baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
+    settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
 
     @property
     def owned_ids(self) -> set[OverrideId]:
@@ -92,8 +94,11 @@ def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, Fea
 def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
     """Compute what an apply would do. Reads only."""
     features = ctx.schematic.list_features()
-    resolved = check_mappings(mappings, features)
     companies = ctx.schematic.list_companies(scope)
+    # Every online check validate runs, before anything is read or written (preflight.py).
+    every = companies if scope is None else None
+    checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
+    mappings, resolved = checked.mappings, dict(checked.resolved)
     reads = tuple(
         _read(ctx, mappings, source, companies if scope is not None else None) for source in mappings.sources()
     )
@@ -103,6 +108,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
+    owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
     unknown = unknown_markers(ctx.store, live, owned, released)  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
@@ -120,7 +126,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     result, drift = settle(result, own.drift, held)
     result, adoptions = hide_marked(result, own.adoptions, unknown)
     result, let_go = split_released(result, released)
-    warnings = ledger_warnings(ctx.store, unknown) + withheld + uncounted_warnings(reads, mappings)
+    warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
     plan = Plan.build(
@@ -145,6 +151,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         frozenset(scope) if scope is not None else None,
         tuple(released),
         baseline,
+        settled,
     )
 
 
@@ -155,6 +162,30 @@ def split_released(result: DiffResult, released: Collection[Owned]) -> tuple[Dif
     let_go = tuple(c for c in result.conflicts if c.live.id in gone)
     kept = tuple(c for c in result.conflicts if c.live.id not in gone)
     return replace(result, conflicts=kept), let_go
+
+
+def settle_updates(
+    owned: Sequence[Owned], live: Collection[LiveOverride]
+) -> tuple[list[Owned], dict[OverrideId, Mapping[str, object] | None]]:
+    """Updates whose answer was lost, settled by what Schematic holds now: the override shows the value
+    the update wrote (it went through: that is now the last applied value), or the value before it (it
+    did not), else it stays pending (a hand edit since: drift is judged against the last applied
+    value). Returns the rows as this run should see them and what settled: id → value, or None."""
+    values = {o.id: value_json(o.value) for o in live}
+    rows: list[Owned] = []
+    settled: dict[OverrideId, Mapping[str, object] | None] = {}
+    for row in owned:
+        ident = row.override_id
+        now = values.get(ident) if ident else None
+        if row.pending and ident and now is not None:
+            if now == dict(row.pending):
+                settled[ident] = dict(row.pending)
+                row = replace(row, last_applied=dict(row.pending), pending={})
+            elif now == dict(row.last_applied):
+                settled[ident] = None
+                row = replace(row, pending={})
+        rows.append(row)
+    return rows, settled
 
 
 def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[PlanWarning, ...]:

@@ -8,6 +8,8 @@ CRMSYNC_DATABASE_URL, with any password in the URL redacted.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class Owned:
     sources: tuple[str, ...]
     status: LedgerState
     last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
+    pending: Mapping[str, Any] = field(default_factory=dict, compare=False)  # an update whose outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -234,17 +237,38 @@ class Store:
             if row is not None and row.status == LedgerState.INTENT:
                 s.delete(row)
 
-    def record_update(self, override_id: str, sources: Sequence[str], value: dict[str, Any], note: str) -> None:
-        """After an update: what crmsync last applied."""
+    def record_update(
+        self, override_id: str, sources: Sequence[str], value: Mapping[str, Any], note: str | None = None
+    ) -> None:
+        """After an update (or on finding that one whose answer was lost went through): what crmsync
+        last applied; nothing is pending any more."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).one()
-            row.sources, row.value_json, row.note, row.updated_at = (
+            row.sources, row.value_json, row.pending_json, row.updated_at = (
                 ",".join(sources),
-                json.dumps(value, sort_keys=True),
-                note,
+                json.dumps(dict(value), sort_keys=True),
+                None,
                 _now(),
             )
+            if note is not None:
+                row.note = note
             s.add(row)
+
+    def mark_update(self, override_id: str, value: dict[str, Any]) -> None:
+        """Before an update is sent: the value it writes, so an update whose answer is lost is settled
+        by reading Schematic at the next run, never guessed."""
+        self._set_pending(override_id, json.dumps(value, sort_keys=True))
+
+    def clear_pending(self, override_id: str) -> None:
+        """An update that was refused (nothing changed), or found not to have happened."""
+        self._set_pending(override_id, None)
+
+    def _set_pending(self, override_id: str, pending: str | None) -> None:
+        with self._session() as s:
+            row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
+            if row is not None:
+                row.pending_json = pending
+                s.add(row)
 
     def record_delete(self, override_id: str) -> None:
         """After a delete (or a 404 on delete): no longer managed."""
@@ -285,7 +309,9 @@ class Store:
         if self.readonly:
             return 0
         with self._session() as s:
-            run = RunRecord(command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum)
+            run = RunRecord(
+                command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum, holder=_holder()
+            )
             s.add(run)
             s.flush()
             assert run.id is not None
@@ -309,17 +335,33 @@ class Store:
             run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
             s.add(run)
             for c in changes:
-                s.add(
-                    RunChange(
-                        run_id=run_id,
-                        action=c.action,
-                        company_id=c.company_id,
-                        feature_id=c.feature_id,
-                        override_id=c.override_id,
-                        ok=c.ok,
-                        message=c.message,
-                    )
-                )
+                s.add(_change_row(run_id, c))
+
+    def record_change(self, run_id: int, change: ChangeResult) -> None:
+        """One change's outcome, as soon as it is known (a run killed part way still shows its writes)."""
+        if self.readonly or not run_id:
+            return
+        with self._session() as s:
+            s.add(_change_row(run_id, change))
+
+    def close_dead_runs(self) -> int:
+        """Runs left `running` by a process of this host that is gone (killed) become `interrupted`; a
+        run of another host cannot be judged from here and is left as it is. Returns how many."""
+        if self.readonly:
+            return 0
+        host = _holder().rsplit(":", 1)[0]
+        closed = 0
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.status == RunStatus.RUNNING)
+            for run in s.exec(query).all():
+                where, _, pid = (run.holder or "").rpartition(":")
+                if where != host or not pid.isdigit() or _alive(int(pid)):
+                    continue
+                run.status, run.finished_at = RunStatus.INTERRUPTED, _now()
+                run.errors_json = json.dumps(["the process running it stopped (killed?) before the run ended"])
+                s.add(run)
+                closed += 1
+        return closed
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent runs, newest first."""
@@ -396,7 +438,36 @@ def _owned(row: OwnedOverride) -> Owned:
         sources=tuple(s for s in row.sources.split(",") if s),
         status=LedgerState(row.status),
         last_applied=_json_object(row.value_json),
+        pending=_json_object(row.pending_json or "{}"),
     )
+
+
+def _change_row(run_id: int, c: ChangeResult) -> RunChange:
+    return RunChange(
+        run_id=run_id,
+        action=c.action,
+        company_id=c.company_id,
+        feature_id=c.feature_id,
+        override_id=c.override_id,
+        ok=c.ok,
+        message=c.message,
+    )
+
+
+def _holder() -> str:
+    """Who runs a run: this host and process (to tell a killed run from a running one)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with that id still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class OwnedOverride(SQLModel, table=True):
     feature_id: str = Field(max_length=64)
     sources: str = Field(default="", max_length=64)  # comma-separated CRMs that drive it
     value_json: str = Field(default="{}")  # what crmsync last applied
+    pending_json: str | None = Field(default=None)  # an update sent whose answer never came (settled next run)
     note: str = Field(default="")
     status: str = Field(default="intent", index=True, max_length=16)  # a domain.LedgerState
     created_at: datetime
@@ -62,6 +63,7 @@ class RunRecord(SQLModel, table=True):
     finished_at: datetime | None = None
     status: str = Field(default="running", max_length=16)  # a domain.RunStatus
     plan_checksum: str | None = Field(default=None, index=True, max_length=80)  # the saved plan a run applied
+    holder: str | None = Field(default=None, max_length=128)  # host:pid of the process running it
     summary_json: str = Field(default="{}")
     errors_json: str = Field(default="[]")
 
