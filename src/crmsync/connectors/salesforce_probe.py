@@ -1,7 +1,7 @@
 """`crmsync doctor` for Salesforce: does the login (or access token) work, may the user query the
-objects crmsync reads (Opportunity, Account: a one-row SOQL query each, as describe-level access
-shows in whether the query is allowed), and how much of the daily API allocation is left (the
-`Sforce-Limit-Info` header simple-salesforce parses, else /limits)."""
+objects crmsync reads (Opportunity, Account: each object's describe, and its `queryable` flag), and
+how much of the daily API allocation is left (the `Sforce-Limit-Info` header simple-salesforce
+parses after each call)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def probe_salesforce(settings: SalesforceSettings) -> list[Probe]:
         probes = [Probe(SERVICE, "credentials", True, f"{settings.flow()} accepted")]
         for name in OBJECTS:
             try:
-                client.query(f"SELECT Id FROM {name} LIMIT 1")
+                described = getattr(client, name).describe()
             except SalesforceError as exc:
                 if exc.status == 401:
                     return [Probe(SERVICE, "credentials", False, "the session was rejected (401)")]
@@ -36,7 +36,10 @@ def probe_salesforce(settings: SalesforceSettings) -> list[Probe]:
             except requests.RequestException as exc:
                 return [Probe(SERVICE, "reachability", False, f"unreachable ({type(exc).__name__}); check "
                               "SALESFORCE_INSTANCE_URL")]  # fmt: skip
-            probes.append(Probe(SERVICE, "object access", True, f"may query {name}"))
+            if not (isinstance(described, dict) and described.get("queryable")):
+                probes.append(Probe(SERVICE, "object access", False, f"{name} is not queryable for this user"))
+                continue
+            probes.append(Probe(SERVICE, "object access", True, f"may query {name} (describe: queryable)"))
         usage = (client.api_usage or {}).get("api-usage")
         used, total = (getattr(usage, "used", None), getattr(usage, "total", None)) if usage else (None, None)
         remaining = total - used if used is not None and total is not None else None
