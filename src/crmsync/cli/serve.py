@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from crmsync.cli.options import Guard, MappingsOption
-from crmsync.errors import ConfigError
+from crmsync.errors import ConfigError, ServiceError
 
 log = logging.getLogger("crmsync.serve")
 
@@ -141,6 +141,11 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     ctx = resources.enter_context(open_context(settings, maps))
     intake = IntakeStore(ctx.store.engine, settings.database_url)
     tracker = SuccessTracker()
+    try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
+        ctx.schematic.list_features()
+        tracker.succeeded("schematic")
+    except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
+        log.warning("schematic not reachable at start: %s", exc)
     alerter = None
     slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
     if slack_url:

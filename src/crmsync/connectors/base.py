@@ -6,7 +6,7 @@ files need; nothing CRM-specific leaks past the connector modules.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +45,11 @@ class Changes:
     deal_ids: tuple[DealId, ...]
     cursor: str | None  # opaque to the caller; None: nothing to store yet
     requests: int = 0
+    versions: Mapping[DealId, str] = field(default_factory=dict)  # deal → its modification stamp, when known
+
+    def version(self, deal_id: DealId) -> str:
+        """What tells this change of a deal from the next one (a later poll re-seeing it is a duplicate)."""
+        return self.versions.get(deal_id) or self.cursor or ""
 
 
 class Connector(Protocol):

@@ -182,7 +182,7 @@ class HubSpotConnector:
         if cursor is None:
             return Changes(self.source, (), str(int(time.time() * 1000)), 0)
         since = max(0, int(cursor) - int(overlap * 1000))
-        found: dict[DealId, None] = {}
+        found: dict[DealId, str] = {}
         newest = int(cursor)
         after: str | None = None
         while True:
@@ -203,8 +203,8 @@ class HubSpotConnector:
             )
             fresh = [r for r in page.results if DealId(str(r.id)) not in found]
             for record in page.results:
-                found.setdefault(DealId(str(record.id)), None)
                 stamp = convert.instant((record.properties or {}).get("hs_lastmodifieddate"))
+                found[DealId(str(record.id))] = str(int(stamp.timestamp() * 1000)) if stamp else ""
                 if stamp is not None:
                     newest = max(newest, int(stamp.timestamp() * 1000))
             nxt = page.paging.next.after if page.paging and page.paging.next else None
@@ -217,7 +217,7 @@ class HubSpotConnector:
             else:
                 after = str(nxt)
         made, self.requests = self.requests, 0
-        return Changes(self.source, tuple(found), str(newest), made)
+        return Changes(self.source, tuple(found), str(newest), made, {d: v for d, v in found.items() if v})
 
     def _primary_companies(self, deal_ids: Sequence[DealId]) -> dict[str, str]:
         targets = self._associated("deals", "companies", deal_ids)

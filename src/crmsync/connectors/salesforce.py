@@ -138,6 +138,7 @@ class _Read:
     gone: set[str] = field(default_factory=set)
     last: SalesforceCursor | None = None
     problem: str = ""
+    stamps: dict[DealId, str] = field(default_factory=dict)  # an incremental read's SystemModstamp per record
 
 
 class SalesforceConnector:
@@ -248,7 +249,7 @@ class SalesforceConnector:
         requests_made, self._requests = self._requests, 0
         if read.problem:
             raise ServiceUnavailable(SERVICE, f"polling stopped early: {read.problem}")
-        return Changes(self.source, ids, last.to_text(), requests_made)
+        return Changes(self.source, ids, last.to_text(), requests_made, dict(read.stamps))
 
     def close(self) -> None:
         """Close the HTTP session's connections."""
@@ -301,6 +302,7 @@ class SalesforceConnector:
         opp_id = str(record["Id"])
         if incremental:
             read.last = cursor_of(record)
+            read.stamps[DealId(opp_id)] = read.last.to_text()
             live = matches(record, query.filters)
         else:
             live = not record.get("IsDeleted")

@@ -69,8 +69,9 @@ def poll_action(
     """serve's poll job: changed deals become intake hints (kind `poll`), then the worker is woken."""
 
     def queue(changes: Changes) -> None:
-        events = [
-            NewEvent(changes.source.value, "poll", deal_id, f"poll:{changes.source.value}:{deal_id}:{changes.cursor}")
+        source = changes.source.value
+        events = [  # one hint per change of a deal: a later poll re-seeing the same change adds nothing
+            NewEvent(source, "poll", deal_id, f"poll:{source}:{deal_id}:{changes.version(deal_id)}")
             for deal_id in changes.deal_ids
         ]
         intake.add_events(events)
