@@ -68,16 +68,21 @@ def test_sandbox_on_a_port_in_use_is_one_line_naming_the_port(harness: Harness) 
 
 
 def test_sigterm_stops_the_sandbox_and_removes_its_tls_folder() -> None:
-    """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its TLS temp folder."""
+    """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its TLS temp folder; its
+    exports leave CRMSYNC_MAPPINGS alone (the user's mappings stay in force)."""
     ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0"]
     with subprocess.Popen([*CLI, "sandbox", *ports], stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         bundle = None
+        exported = []
         for line in proc.stdout:
+            exported.append(line)
             if line.startswith("export SALESFORCE_CA_BUNDLE="):
                 bundle = Path(line.strip().split("=", 1)[1])
+            if line.startswith("crmsync plan --mappings"):  # the last line it prints
                 break
         assert bundle is not None and bundle.exists()
+        assert not any(line.startswith("export CRMSYNC_MAPPINGS") for line in exported)  # ./mappings stay in force
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     assert not bundle.parent.exists()
