@@ -20,7 +20,7 @@ def test_a_terminal_sees_what_plan_is_doing(harness: Harness) -> None:
     seen = bytearray()
     try:
         read_until(fd, b"Plan: ", seen)
-        read_until(fd, b"deal errors.", seen, timeout=20)
+        read_until(fd, b"deal errors.", seen, timeout=60)
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)

@@ -19,7 +19,7 @@ from tests.e2e.scenarios import invoke
 CLI = [sys.executable, "-c", "from crmsync.cli import main; main()"]
 
 
-def read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 60.0) -> None:
+def read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 120.0) -> None:
     """Read from `fd` into `seen` until `needle` appears (fails after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while needle not in seen:
@@ -45,7 +45,7 @@ def test_ctrl_c_at_the_apply_prompt_is_cancelled_with_exit_130(harness: Harness)
     try:
         read_until(fd, b"[y/N]", seen)
         os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT
-        read_until(fd, b"cancelled", seen, timeout=20)
+        read_until(fd, b"cancelled", seen, timeout=60)
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)
