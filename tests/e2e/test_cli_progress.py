@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
@@ -22,6 +23,10 @@ def test_a_terminal_sees_what_plan_is_doing(harness: Harness) -> None:
         read_until(fd, b"Plan: ", seen)
         read_until(fd, b"deal errors.", seen, timeout=60)
         _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # never leave the child behind
+        os.waitpid(pid, 0)
+        raise
     finally:
         os.close(fd)
     text = bytes(seen).decode(errors="replace")

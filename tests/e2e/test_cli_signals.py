@@ -47,6 +47,10 @@ def test_ctrl_c_at_the_apply_prompt_is_cancelled_with_exit_130(harness: Harness)
         os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT
         read_until(fd, b"cancelled", seen, timeout=60)
         _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # never leave the child behind
+        os.waitpid(pid, 0)
+        raise
     finally:
         os.close(fd)
     text = bytes(seen).decode(errors="replace")
