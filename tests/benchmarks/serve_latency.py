@@ -1,7 +1,7 @@
 """Benchmark: deal close → override visible through the serve ingress, p50 / p95 over N pushed webhooks.
 
 Not part of the test suite (timings do not belong in tests). Run:
-    python3 -m uv run python -m tests.benchmarks.serve_latency [--changes 100]
+    python3 -m uv run python -m tests.benchmarks.serve_latency [--changes 100] [--latency-ms 50]
 The sandbox pushes its real, signed webhooks to the web app on loopback; the intake worker resolves
 and reconciles (one company a change, sequentially). All in one process, no emulated latency.
 """
@@ -18,6 +18,7 @@ from crmsync.app import mapped_context
 from crmsync.cli.demo import sample_mappings
 from crmsync.metrics import SuccessTracker
 from crmsync.sandbox import Sandbox
+from crmsync.sandbox.faults import Mode
 from crmsync.sandbox.serve import serve_app
 from crmsync.service.intake import IntakeWorker, WorkerSettings
 from crmsync.service.intake_resolve import Resolver
@@ -34,8 +35,12 @@ NOW = "2026-11-21T12:00:00Z"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency of every API call")
     args = parser.parse_args()
     with Sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
+        if args.latency_ms:
+            for faults in (sb.faults.hubspot, sb.faults.schematic, sb.faults.salesforce):
+                faults.add(Mode.LATENCY, seconds=args.latency_ms / 1000)
         env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
                "CRMSYNC_MAPPINGS": str(sample_mappings()), "CRMSYNC_NOW": NOW}  # fmt: skip
         settings = load_settings(env).unpaced()
@@ -56,7 +61,8 @@ def main() -> None:
             thread.join()
     samples.sort()
     p50, p95 = statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
-    print(f"{len(samples)} deal changes pushed as signed webhooks → override visible in Schematic:")
+    print(f"{len(samples)} deal changes pushed as signed webhooks → override visible in Schematic "
+          f"({args.latency_ms:.0f} ms per API call):")
     print(f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms")
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from crmsync.app import mapped_context
+from crmsync.cli.demo_serve import show_serve
 from crmsync.cli.render import render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import CrmsyncError
@@ -58,17 +59,17 @@ def run_demo(console: Console) -> int:
         console.print(f"Deals judged as of {as_of:%Y-%m-%d %H:%M}Z (the sample's day; CRMSYNC_NOW changes it)\n")
         manual_before = {i: dict(o) for i, o in sb.schematic.overrides.items()}
         with mapped_context(settings.mappings, settings) as (ctx, maps):
-            console.print(Rule("1/3  crmsync plan"))
+            console.print(Rule("1/4  crmsync plan"))
             first = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.PLAN)).run
             assert first is not None
             render_plan(console, first.plan)
 
-            console.print(Rule("2/3  crmsync apply --yes"))
+            console.print(Rule("2/4  crmsync apply --yes"))
             applied = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.APPLY))
             report = applied.report or ApplyReport()
             render_report(console, report)
 
-            console.print(Rule("3/3  crmsync plan (again: nothing should change)"))
+            console.print(Rule("3/4  crmsync plan (again: nothing should change)"))
             second = reconcile(ctx, maps, Request(Trigger.DEMO, Mode.PLAN)).run
             assert second is not None
             render_plan(console, second.plan)
@@ -78,9 +79,12 @@ def run_demo(console: Console) -> int:
             note = "; ".join(n.get("note", "") for n in before.get("notes", []))
             state = "untouched" if sb.schematic.overrides.get(override_id) == before else "CHANGED"
             console.print(f"Manual override {override_id} ({note}): {state}.")
-        ok = applied.status is RunStatus.OK and second.plan.is_empty and untouched
+        console.print(Rule("4/4  crmsync serve: a deal closes, nobody runs a command"))
+        followed = show_serve(console, sb, env, as_of)
+        console.print(Rule())
+        ok = applied.status is RunStatus.OK and second.plan.is_empty and untouched and followed
         console.print(
-            "Demo passed: the second plan is empty and the manual override is untouched."
+            "Demo passed: the second plan is empty, the manual override is untouched, and serve followed the deal."
             if ok
             else "Demo FAILED: see above."
         )

@@ -1,0 +1,84 @@
+"""The last step of `crmsync demo`: `crmsync serve` running against the sandbox, which pushes signed
+webhooks like HubSpot does; a deal closes in the HubSpot emulator and the demo measures how long its
+override takes to appear in Schematic, with nobody running a command.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import httpx
+from rich.console import Console
+
+from crmsync.sandbox import Sandbox
+
+DEAL, COMPANY, SEATS = "1023", "comp_hooli", 300  # a sample deal that is not won yet, and what it will grant
+ENTRY = "from crmsync.cli import main; main()"
+
+
+def show_serve(console: Console, sb: Sandbox, env: Mapping[str, str], as_of: datetime) -> bool:
+    """Start serve, close a deal, report the delay until its override is visible; True when it appeared."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve_env = {**os.environ, **env, **sb.subscribe(url), "CRMSYNC_NOW": as_of.isoformat(),
+                 "CRMSYNC_LOG_LEVEL": "warning"}  # fmt: skip
+    command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        if not _wait(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200, 30):
+            console.print("crmsync serve did not become ready within 30 s.")
+            return False
+        console.print(f"crmsync serve listens at {url}; the sandbox's HubSpot, Salesforce and Schematic push to it.")
+        started = time.monotonic()
+        sb.hubspot.update_deal(DEAL, dealstage="closedwon", seats_purchased=str(SEATS))
+        seen = _wait(lambda: _seats(sb) == SEATS, 20)
+        delay = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        sb.webhooks.stop()
+    if not seen:
+        console.print(f"Deal {DEAL} closed, but its override did not appear within 20 s.", markup=False)
+        console.print(err.strip()[-2000:], markup=False)
+        return False
+    console.print(
+        f"Deal {DEAL} (Hooli) closed won in HubSpot → its override (seats {SEATS}) is in Schematic "
+        f"{delay:.2f} s later: signed webhook → durable intake → one reconcile of that company.",
+        markup=False,
+    )
+    return True
+
+
+def _seats(sb: Sandbox) -> object:
+    found = [o["value_numeric"] for o in sb.schematic.overrides.values()
+             if o["company_id"] == COMPANY and o["feature_id"] == "feat_seats"]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if check():
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
