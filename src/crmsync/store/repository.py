@@ -318,5 +318,6 @@ def _now() -> datetime:
 
 def _reason(exc: BaseException) -> str:
     """The driver's first line (never the URL), else the exception's type."""
-    detail = str(getattr(exc, "orig", None) or (exc if isinstance(exc, OSError) else "")).strip().splitlines()
+    own = exc if isinstance(exc, (OSError, ValueError)) else ""  # ValueError: an unsupported backend or driver
+    detail = str(getattr(exc, "orig", None) or own).strip().splitlines()
     return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__
