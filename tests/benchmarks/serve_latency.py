@@ -22,7 +22,7 @@ from crmsync.sandbox.faults import Mode
 from crmsync.sandbox.serve import serve_app
 from crmsync.service.intake import IntakeWorker, WorkerSettings
 from crmsync.service.intake_resolve import Resolver
-from crmsync.service.serve_seam import reconcile_scope
+from crmsync.service.serve_runs import reconcile_scope
 from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
 from crmsync.web.app import make_app

@@ -52,7 +52,7 @@ def test_an_edited_owned_override_under_overwrite_is_restored_and_reported() -> 
     result, drift = run(DriftPolicy.OVERWRITE, [live("cmov_1", *KEY, numeric(5))])
     assert [c.action for c in result.changes] == [Action.UPDATE]
     assert [(d.action, d.last_applied, d.live) for d in drift] == [(DriftAction.RESTORE, numeric(75), numeric(5))]
-    assert drift[0].describe() == "edited by hand: 75 → 5; restored (drift: overwrite)"
+    assert drift[0].describe() == "edited by hand: 75 → 5; would restore (drift: overwrite)"
 
 
 def test_an_edited_owned_override_under_keep_is_left_and_reported() -> None:

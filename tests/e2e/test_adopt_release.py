@@ -32,7 +32,8 @@ def crmsync_note(record: dict[str, object]) -> str:
 
 
 def test_release_writes_nothing_and_stops_management(hub: Harness) -> None:
-    """Released: zero writes; a deal change no longer updates it; it is now a conflict like any other."""
+    """Released: zero writes; a deal change no longer updates it; the plan says it is released (not
+    managed), not a conflict, and the text plan words it so."""
     override_id = the_override(hub, *HOOLI)["id"]
     writes = hub.sb.schematic.write_count
     result = invoke(hub, "release", override_id)
@@ -41,8 +42,12 @@ def test_release_writes_nothing_and_stops_management(hub: Harness) -> None:
     hub.sb.hubspot.update_deal("1010", seats_purchased="90")
     run, _ = hub.apply()
     assert run.plan.changes == () and the_override(hub, *HOOLI)["value_numeric"] == 75
-    assert (HOOLI, override_id) in {((c.company_id, c.feature_id), c.live.id) for c in run.plan.conflicts}
+    assert [((c.company_id, c.feature_id), c.live.id) for c in run.plan.released] == [(HOOLI, override_id)]
+    assert override_id not in {c.live.id for c in run.plan.conflicts}
     assert hub.sb.schematic.write_count == writes
+    text = invoke(hub, "plan").output
+    assert f"released (not managed): Hooli / Seats: override {override_id}" in text
+    assert "conflict: Hooli / Seats" not in text
 
 
 def test_release_by_company_key_and_feature_name(hub: Harness) -> None:

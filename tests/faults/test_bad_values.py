@@ -125,14 +125,14 @@ def test_a_sqlite_url_is_shown_unchanged() -> None:
 def test_deadlines_default_to_fifteen_seconds_and_are_configurable(tmp_path: Path) -> None:
     """Every service's call deadline is 15 s unless `deadline` says otherwise; Retry-After caps ≤ 60 s."""
     defaults = load_settings({})
-    assert (defaults.schematic_deadline, defaults.hubspot_deadline, defaults.salesforce_deadline) == (15, 15, 15)
-    assert defaults.schematic_retry_after_max <= 60 and defaults.hubspot_retry_after_max <= 60
+    assert (defaults.schematic.deadline, defaults.hubspot.deadline, defaults.salesforce.deadline) == (15, 15, 15)
+    assert defaults.schematic.retry_after_max <= 60 and defaults.hubspot.retry_after_max <= 60
     (tmp_path / "c.toml").write_text(
         "[schematic]\ndeadline = 3\nretry_after_max = 2.5\n[hubspot]\ndeadline = 4\n[salesforce]\ndeadline = 5\n"
     )
     tuned = load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})
-    assert (tuned.schematic_deadline, tuned.hubspot_deadline, tuned.salesforce_deadline) == (3, 4, 5)
-    assert tuned.schematic_retry_after_max == 2.5
+    assert (tuned.schematic.deadline, tuned.hubspot.deadline, tuned.salesforce.deadline) == (3, 4, 5)
+    assert tuned.schematic.retry_after_max == 2.5
     with pytest.raises(ConfigError, match="deadline"):
         (tmp_path / "c.toml").write_text("[hubspot]\ndeadline = -1\n")
         load_settings({"CRMSYNC_CONFIG": str(tmp_path / "c.toml")})

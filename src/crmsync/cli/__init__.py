@@ -8,36 +8,40 @@ user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsa
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
-from crmsync.app import check_online, mapped_context
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
+from crmsync.cli.doctor import register as register_doctor
+from crmsync.cli.helptext import Group
+from crmsync.cli.jsonout import emit
+from crmsync.cli.lazy import check_online, load_mappings, mapped_context
 from crmsync.cli.ledger import register as register_ledger
-from crmsync.cli.options import MappingsOption
+from crmsync.cli.options import CompaniesOption, MappingsOption
+from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
+from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
+from crmsync.cli.progress import working
 from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
-from crmsync.cli.runs import apply_exit, apply_file, render_refusals, show_status, write_plan
 from crmsync.cli.serve import register as register_serve
 from crmsync.domain import Trigger
 from crmsync.errors import ConfigError, CrmsyncError, MappingError
-from crmsync.logs import configure_logging, secret_values
-from crmsync.mapping.loader import load_mappings
 from crmsync.reconcile.withheld import withheld_count
-from crmsync.service.reconcile import Mode, Request, reconcile
-from crmsync.service.sync import PlanRun
 from crmsync.settings import load_settings
 
+if TYPE_CHECKING:
+    from crmsync.service.sync import PlanRun
+
 app = typer.Typer(
+    cls=Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -47,7 +51,16 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
+READING = "Reading deals and live overrides…"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"crmsync {version('crmsync')}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -63,8 +76,15 @@ def logging_options(
         typer.Option("--log-level", envvar="CRMSYNC_LOG_LEVEL", metavar="debug|info|warning|error",
                      help="Least severe log event shown (default: warning; info for serve)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print crmsync's version and exit."),
+    ] = False,
 ) -> None:
     """Keep Schematic company overrides equal to what closed CRM deals say."""
+    _ = version  # handled eagerly by `_print_version`
+    from crmsync.logs import configure_logging, secret_values
+
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
         configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))
@@ -85,8 +105,8 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
     except CrmsyncError as exc:
         err.print(f"crmsync: {exc}", markup=False)
         code = error_code or exc.exit_code
-    except KeyboardInterrupt:
-        err.print("crmsync: interrupted", markup=False)
+    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C anywhere, also at the `Apply …?` prompt
+        err.print("crmsync: cancelled", markup=False)
         code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
@@ -99,6 +119,7 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
 @app.command()
 def plan(
     mappings: MappingsOption = None,
+    companies: CompaniesOption = None,
     as_json: JsonOption = False,
     fail_on_warning: Annotated[
         bool, typer.Option("--fail-on-warning", help="Exit 1 when the plan has any warning (for CI).")
@@ -116,8 +137,13 @@ def plan(
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
-        with mapped_context(mappings) as (ctx, maps):
-            outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.PLAN))
+        from crmsync.cli.runs import render_refusals, write_plan
+        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.scope import resolve_scope
+
+        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
+            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
+            outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
             (err if as_json else out).print(database_line(ctx.store), markup=False)
@@ -125,8 +151,7 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            doc = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
-            print(json.dumps(doc, indent=2, sort_keys=True))
+            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
@@ -147,7 +172,11 @@ def apply(
         typer.Argument(metavar="FILE", help="A plan saved by `crmsync plan --out`: applied exactly, without asking."),
     ] = None,
     mappings: MappingsOption = None,
+    companies: CompaniesOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (the plan, each change's result); needs --yes.")
+    ] = False,
     allow_mass_change: Annotated[
         bool,
         typer.Option(
@@ -159,23 +188,45 @@ def apply(
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
+        from crmsync.cli.runs import apply_exit, apply_file
+        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.scope import resolve_scope
+
         settings = load_settings()
         if plan_file is not None:
-            if mappings is not None:
-                raise ConfigError("a saved plan is applied as it is: drop --mappings, or plan again with it")
-            return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change)
+            if mappings is not None or companies:
+                raise ConfigError("a saved plan is applied as is: drop --mappings and --company, or plan again")
+            return apply_file(out, settings, plan_file, allow_mass_change=allow_mass_change, as_json=as_json)
+        if as_json and not yes:
+            raise ConfigError("apply --json never asks: pass --yes too (or apply a saved plan FILE)")
         shown: list[bool] = []
 
         def review(run: PlanRun, _refusals: object) -> bool:
-            render_plan(out, run.plan)
-            shown.append(True)
-            return yes or _confirm(len(run.plan.changes) + len(run.plan.ledger_only()))
+            count = len(run.plan.changes) + len(run.plan.ledger_only())
+            spinner.stop()  # the plan and the prompt, then the spinner again while applying
+            if as_json:
+                ok = True
+            else:
+                render_plan(out, run.plan)
+                shown.append(True)
+                ok = yes or _confirm(count)
+            if ok:
+                spinner.update(f"Applying {count} change(s)…")
+                spinner.start()
+            return ok
 
-        with mapped_context(mappings, settings) as (ctx, maps):
+        with mapped_context(mappings, settings) as (ctx, maps), working(err, READING, quiet=as_json) as spinner:
             request = Request(
-                Trigger.MANUAL, Mode.APPLY, allow_mass_change=allow_mass_change, lock_wait=settings.locks.wait_seconds
+                Trigger.MANUAL,
+                Mode.APPLY,
+                scope=resolve_scope(ctx, companies),
+                allow_mass_change=allow_mass_change,
+                lock_wait=settings.locks.wait_seconds,
             )
             outcome = reconcile(ctx, maps, request, review)
+        if as_json:
+            emit(outcome_json(outcome))
+            return outcome_exit(outcome)
         if not shown and outcome.run is not None:
             render_plan(out, outcome.run.plan)
         return apply_exit(out, err, outcome)
@@ -189,20 +240,30 @@ def validate(
     offline: Annotated[
         bool, typer.Option("--offline", help="Skip the checks that need Schematic and the CRMs (files only).")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
         settings = load_settings()
         folder = mappings or settings.mappings
-        if offline:
-            maps = load_mappings(folder)
-        else:
-            maps, warnings = check_online(settings, folder)
-            for warning in warnings:
-                err.print(f"warning: {warning}", markup=False)
+        try:
+            if offline:
+                maps = load_mappings(folder)
+            else:
+                maps, warnings = check_online(settings, folder)
+                for warning in warnings:
+                    err.print(f"warning: {warning}", markup=False)
+        except MappingError as exc:
+            if not as_json:
+                raise
+            emit(validation_json(str(folder), 0, 0, online=not offline, problems=exc.problems))
+            return exc.exit_code
         rules = sum(len(f.overrides) for f in maps.files)
         checked = "" if offline else " and checked against Schematic and the CRMs"
+        if as_json:
+            emit(validation_json(str(folder), len(maps.files), rules, online=not offline))
+            return 0
         out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
         return 0
 
@@ -212,9 +273,10 @@ def validate(
 @app.command()
 def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
-    from crmsync.store.repository import Store
-
     def body() -> int:
+        from crmsync.cli.runs import show_status
+        from crmsync.store.repository import Store
+
         store = Store(load_settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)
@@ -250,6 +312,8 @@ register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
 register_ledger(app, guarded, out)  # `ledger rebuild`
+register_owned(app, guarded, out)  # `owned`
+register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
 
 

@@ -7,13 +7,15 @@ before the new version starts) and `db current` only looks. Exit codes: 0 ok, 1 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 
 from crmsync.cli.options import Guard
-from crmsync.settings import load_settings
-from crmsync.store.migrations import HEAD
-from crmsync.store.repository import Store
+
+if TYPE_CHECKING:  # the state store (sqlmodel) is imported when a command runs: `--help` starts fast
+    from crmsync.store.repository import Store
 
 
 def database_line(store: Store) -> str:
@@ -32,6 +34,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Upgrade the state database to the newest schema (crmsync also does this whenever it opens it)."""
 
         def body() -> int:
+            from crmsync.settings import load_settings
+            from crmsync.store.migrations import HEAD
+            from crmsync.store.repository import Store
+
             store = Store(load_settings().database_url, migrate=False)
             try:
                 done = store.migrate()
@@ -53,6 +59,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Show the state database in use and its schema revision, without changing anything."""
 
         def body() -> int:
+            from crmsync.settings import load_settings
+            from crmsync.store.migrations import HEAD
+            from crmsync.store.repository import Store
+
             store = Store(load_settings().database_url, migrate=False)
             try:
                 revision = store.revision()

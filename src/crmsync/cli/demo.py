@@ -7,6 +7,7 @@ a temporary folder, and shows that the second plan is empty and that the manual 
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 from dataclasses import replace
@@ -21,6 +22,7 @@ from crmsync.app import mapped_context
 from crmsync.cli.demo_serve import show_serve
 from crmsync.cli.render import render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
+from crmsync.errors import CrmsyncError
 from crmsync.sandbox import Sandbox
 from crmsync.service.apply import ApplyReport
 from crmsync.service.reconcile import Mode, Request, reconcile
@@ -90,15 +92,23 @@ def run_demo(console: Console) -> int:
 
 
 def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, salesforce_port: int) -> int:
-    """Serve the emulators in the foreground and print the environment to use them."""
+    """Serve the emulators in the foreground and print the environment to use them, until Ctrl-C or
+    SIGTERM (either stops the servers and removes the TLS temp folder). A port in use is one line."""
     sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port, salesforce_port=salesforce_port)
-    sb.start()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
+        try:
+            sb.start()
+        except OSError as exc:
+            raise CrmsyncError(
+                f"sandbox: {exc.strerror or exc}; pick other ports with --hubspot-port, "
+                "--schematic-port, --salesforce-port (0: any free port)"
+            ) from exc
         console.print("crmsync sandbox is running (Ctrl-C to stop). In another shell:\n")
         for name, value in sb.env().items():
-            console.print(f"export {name}={value}")
-        console.print(f"export CRMSYNC_MAPPINGS={sample_mappings()}")
-        console.print("crmsync plan")
+            console.print(f"export {name}={value}", markup=False, highlight=False)
+        console.print("crmsync plan                      # your mappings (./mappings or CRMSYNC_MAPPINGS)")
+        console.print(f"crmsync plan --mappings {sample_mappings()}   # the sample's", markup=False, highlight=False)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -106,3 +116,9 @@ def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, sale
         return 0
     finally:
         sb.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    """`kill -TERM` stops the sandbox as Ctrl-C does (the `finally` cleans up)."""
+    raise KeyboardInterrupt

@@ -11,10 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-import httpx
 from rich.console import Console
 
 from crmsync.sandbox import Sandbox
@@ -32,7 +33,7 @@ def show_serve(console: Console, sb: Sandbox, env: Mapping[str, str], as_of: dat
     command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        if not _wait(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200, 30):
+        if not _wait(lambda: _ready(f"{url}/readyz"), 30):
             console.print("crmsync serve did not become ready within 30 s.")
             return False
         console.print(f"crmsync serve listens at {url}; the sandbox's HubSpot, Salesforce and Schematic push to it.")
@@ -69,13 +70,19 @@ def _seats(sb: Sandbox) -> object:
 def _wait(check: Callable[[], bool], timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
-            if check():
-                return True
-        except httpx.HTTPError:
-            pass
+        if check():
+            return True
         time.sleep(0.02)
     return False
+
+
+def _ready(url: str) -> bool:
+    """Whether our own serve answers its readiness probe (a local check, not an outside API)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _free_port() -> int:

@@ -7,16 +7,16 @@ Exit codes: 0 ok (also when nothing needed rebuilding), 1 Schematic or the datab
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from crmsync.app import schematic_context
+from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard
-from crmsync.service.ledger import Rebuilt, rebuild
-from crmsync.settings import load_settings
+
+if TYPE_CHECKING:
+    from crmsync.service.ledger import Rebuilt
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -28,14 +28,18 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     def rebuild_ledger(
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
     ) -> None:
-        """Re-create ownership from the `[crmsync:<token>]` marker in each override's note (zero API writes):
+        """Re-create ownership from the `\\[crmsync:<token>]` marker in each override's note (zero API writes):
         every marked override the ledger does not know becomes owned again; unmarked ones stay unowned."""
 
         def body() -> int:
+            from crmsync.app import schematic_context
+            from crmsync.service.ledger import rebuild
+            from crmsync.settings import load_settings
+
             with schematic_context(load_settings()) as ctx:
                 done = rebuild(ctx)
             if as_json:
-                print(json.dumps(rebuilt_json(done), indent=2, sort_keys=True))
+                emit(rebuilt_json(done))
             else:
                 render_rebuilt(out, done)
             return 0

@@ -13,3 +13,12 @@ Guard = Callable[[Callable[[], int]], None]
 MappingsOption = Annotated[
     Path | None, typer.Option("--mappings", help="Mapping folder (default: CRMSYNC_MAPPINGS or mappings/).")
 ]
+CompaniesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--company",
+        metavar="COMPANY",
+        help="Only this company: a Schematic id (comp_…) or a key, e.g. hubspot_company_id=5001. Repeatable; "
+        "the guards judge the scoped plan.",
+    ),
+]

@@ -7,18 +7,17 @@ Exit codes: 0 ok, 1 nothing matched or an unknown id, 2 bad configuration or map
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from crmsync.app import mapped_context, schematic_context
+from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.errors import ConfigError
-from crmsync.reconcile.plan import live_json
-from crmsync.service.manage import Adopted, adopt, release
-from crmsync.settings import load_settings
+
+if TYPE_CHECKING:
+    from crmsync.service.manage import Adopted
 
 CompanyOption = Annotated[
     str | None,
@@ -35,7 +34,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     @app.command("release")
     def release_overrides(
         override_ids: Annotated[
-            list[str] | None, typer.Argument(metavar="OVERRIDE_ID…", help="Overrides (cmov_…) to stop managing.")
+            list[str] | None, typer.Argument(metavar="OVERRIDE_ID", help="Overrides (cmov_…) to stop managing.")
         ] = None,
         company: CompanyOption = None,
         feature: FeatureOption = None,
@@ -43,6 +42,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Stop managing overrides without deleting them (zero API writes); `crmsync adopt` takes them back."""
 
         def body() -> int:
+            from crmsync.app import schematic_context
+            from crmsync.service.manage import release
+            from crmsync.settings import load_settings
+
             if bool(override_ids) == bool(company) or (feature and not company):
                 raise ConfigError("give either OVERRIDE_ID… or --company (with an optional --feature)")
             with schematic_context(load_settings()) as ctx:
@@ -69,10 +72,13 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         no API write: the next apply updates any whose value differs."""
 
         def body() -> int:
+            from crmsync.app import mapped_context
+            from crmsync.service.manage import adopt
+
             with mapped_context(mappings) as (ctx, maps):
                 done = adopt(ctx, maps, company, feature)
             if as_json:
-                print(json.dumps(adopted_json(done), indent=2, sort_keys=True))
+                emit(adopted_json(done))
             else:
                 render_adopted(out, done)
             return 0
@@ -82,6 +88,8 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
 def adopted_json(done: Adopted) -> dict[str, object]:
     """`crmsync adopt --json`: the adopted overrides and the resumed pairs."""
+    from crmsync.reconcile.plan import live_json
+
     plan = done.run.plan
     return {
         "adopted": [

@@ -6,38 +6,26 @@ companies, deal errors and warnings; then one summary line. JSON output is `Plan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from crmsync.domain import Action
+from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
+from crmsync.cli.layout import note, render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.reconcile.withheld import withheld_count, withheld_lines
-from crmsync.service.apply import ApplyReport
 
-SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
+if TYPE_CHECKING:
+    from crmsync.service.apply import ApplyReport
 
 
-def render_plan(console: Console, plan: Plan) -> None:
-    """The plan as a table plus its reports and a summary line."""
+def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None = None) -> None:
+    """The plan's changes (one line each, cli/layout.py), its reports and a summary line (`reported`:
+    the conflict/pending/error counts a saved plan recorded, which it does not carry itself)."""
     if plan.changes:
-        table = Table(box=None, pad_edge=False, show_edge=False)
-        for column in ("", "company", "feature", "before", "after", "why"):
-            table.add_column(column, overflow="fold")
-        for change in plan.changes:
-            symbol, colour = SYMBOL[change.action]
-            table.add_row(
-                Text(symbol, style=f"bold {colour}"),
-                plan.name(change.company_id),
-                plan.name(change.feature_id),
-                change.before.value.describe() if change.before else "",
-                change.after.value.describe() if change.after else "",
-                Text(change.reason, style="dim"),
-            )
-        console.print(table)
+        render_changes(console, plan)
     elif plan.ledger_only():
         records = "; ".join(plan.ledger_only())
         console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
@@ -46,20 +34,20 @@ def render_plan(console: Console, plan: Plan) -> None:
     else:
         console.print("No changes: Schematic already matches the deals.")
     for line in withheld_lines(plan):
-        console.print(f"[bold yellow]‖[/] {line}", highlight=False)
+        note(console, "‖", "bold yellow", line)
     for d in plan.drift:
-        console.print(
-            f"[bold yellow]≠[/] drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
-            f"{d.override_id} {d.describe()}",
-            highlight=False,
-        )
+        note(console, "≠", "bold yellow", f"drift: {plan.name(d.company_id)} / {plan.name(d.feature_id)}: override "
+             f"{d.override_id} {d.describe()}")  # fmt: skip
     for conflict in plan.conflicts:
-        console.print(
-            f"[bold magenta]![/] conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: "
-            f"override {conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
-            f"untouched; the deals want {conflict.desired.value.describe()}",
-            highlight=False,
-        )
+        note(console, "!", "bold magenta",
+             f"conflict: {plan.name(conflict.company_id)} / {plan.name(conflict.feature_id)}: override "
+             f"{conflict.live.id} ({conflict.live.value.describe()}) was not created by crmsync and is left "
+             f"untouched; the deals want {conflict.desired.value.describe()}")  # fmt: skip
+    for c in plan.released:
+        note(console, "○", "dim",
+             f"released (not managed): {plan.name(c.company_id)} / {plan.name(c.feature_id)}: override "
+             f"{c.live.id} ({c.live.value.describe()}) stays as people set it; the deals want "
+             f"{c.desired.value.describe()} (crmsync adopt takes it back)", style="dim")  # fmt: skip
     for a in plan.adoptions:
         where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
         how = (
@@ -67,28 +55,28 @@ def render_plan(console: Console, plan: Plan) -> None:
             if a.auto
             else f"take it over with crmsync adopt --company {a.live.company_id} --feature {a.live.feature_id}"
         )
-        console.print(f"[magenta]⇆[/] adoptable: {where}: override {a.live.id}: {how}", highlight=False)
+        note(console, "⇆", "magenta", f"adoptable: {where}: override {a.live.id}: {how}")
     for pending in plan.pending:
         deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
-        console.print(
-            f"[cyan]…[/] pending: no Schematic company has key {pending.company} yet (deal {deals}); retried next run",
-            highlight=False,
-        )
+        waiting = f"no Schematic company has key {pending.company} yet (deal {deals}); retried next run"
+        note(console, "…", "cyan", f"pending: {waiting}")
     for problem in plan.problems:
-        console.print(f"[bold red]✗[/] error: {problem}", highlight=False)
+        note(console, "✗", "bold red", f"error: {problem}")
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {warning_text(warning)}", highlight=False)
-    console.print(summary_line(plan), highlight=False)
+        note(console, "warning:", "yellow", warning_text(warning))
+    console.print(summary_line(plan, reported), highlight=False)
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, reported: Mapping[str, int] | None = None) -> str:
     """`Plan: 7 to create, 0 to update, 0 to delete; 1 conflict, 1 pending, 2 errors.` (ledger-only
     records, when any, are counted after the deletes)."""
     s = plan.summary()
+    counts = {"conflicts": len(plan.conflicts), "pending": len(plan.pending), "errors": len(plan.problems)}
+    counts |= dict(reported or {})
     extras = [
-        count_of(len(plan.conflicts), "conflict"),
-        count_of(len(plan.pending), "pending company", "pending companies"),
-        count_of(len(plan.problems), "deal error"),
+        count_of(counts["conflicts"], "conflict"),
+        count_of(counts["pending"], "pending company", "pending companies"),
+        count_of(counts["errors"], "deal error"),
     ] + ([count_of(len(plan.drift), "drift", "drift")] if plan.drift else [])
     records = len(plan.ledger_only())
     changes = f"{s['create']} to create, {s['update']} to update, {s['delete']} to delete"

@@ -8,25 +8,22 @@ Exit codes: 0 ok, 1 a failing case (or an unknown company), 2 a malformed mappin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from crmsync.app import mapped_context
+from crmsync.cli.jsonout import emit
+from crmsync.cli.layout import SYMBOL
 from crmsync.cli.options import Guard, MappingsOption
-from crmsync.cli.render import SYMBOL
 from crmsync.domain import Action, RuleRef
-from crmsync.mapping.cases import load_cases
-from crmsync.mapping.loader import load_mappings
-from crmsync.mapping.testing import CaseResult
-from crmsync.service.explain import Explanation, FeatureStory, explain
-from crmsync.service.testing import run_case
-from crmsync.settings import load_settings
+
+if TYPE_CHECKING:  # the service and its edges are imported when a command runs: `--help` starts fast
+    from crmsync.mapping.testing import CaseResult
+    from crmsync.service.explain import Explanation, FeatureStory
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -42,6 +39,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Run the mapping test cases offline; exit 1 if any case fails, 2 if a file is malformed."""
 
         def body() -> int:
+            from crmsync.mapping.cases import load_cases
+            from crmsync.mapping.loader import load_mappings
+            from crmsync.service.testing import run_case
+            from crmsync.settings import load_settings
+
             folder = Path(mappings or load_settings().mappings)
             maps = load_mappings(folder)
             sources = maps.sources()
@@ -61,10 +63,13 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Show why a company's overrides are what they are: deals, rules, live overrides, the plan."""
 
         def body() -> int:
+            from crmsync.app import mapped_context
+            from crmsync.service.explain import explain
+
             with mapped_context(mappings) as (ctx, maps):
                 story = explain(ctx, maps, company)
             if as_json:
-                print(json.dumps(story.to_json(), indent=2, sort_keys=True))
+                emit(story.to_json())
             else:
                 render_explanation(out, story)
             return 0

@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 
 from crmsync.app import schematic_context
+from crmsync.cli.jsonout import emit
+from crmsync.cli.outcome_json import outcome_exit, outcome_json
 from crmsync.cli.render import count_of, refusals_text, render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import ConfigError
@@ -66,14 +68,19 @@ def read_plan(path: Path) -> Any:
         raise ConfigError(f"{path} is not a crmsync plan file: {exc}") from exc
 
 
-def apply_file(console: Console, settings: Settings, path: Path, *, allow_mass_change: bool = False) -> int:
+def apply_file(
+    console: Console, settings: Settings, path: Path, *, allow_mass_change: bool = False, as_json: bool = False
+) -> int:
     """`crmsync apply FILE`: apply exactly the saved plan, once, or refuse with nothing written."""
     doc = read_plan(path)
     shown: list[bool] = []
 
+    reported = saved_counts(doc)
+
     def review(run: PlanRun, _refusals: object) -> bool:
-        render_plan(console, run.plan)
-        shown.append(True)
+        if not as_json:
+            render_plan(console, run.plan, reported)
+            shown.append(True)
         return True  # a saved plan was reviewed when it was made
 
     with schematic_context(settings) as ctx:
@@ -85,9 +92,20 @@ def apply_file(console: Console, settings: Settings, path: Path, *, allow_mass_c
             lock_wait=settings.locks.wait_seconds,
         )
         outcome = reconcile(ctx, None, request, review)
+    if as_json:
+        emit(outcome_json(outcome, where=str(path)))
+        return outcome_exit(outcome)
     if not shown and outcome.run is not None and not outcome.refused:
-        render_plan(console, outcome.run.plan)
+        render_plan(console, outcome.run.plan, reported)
     return apply_exit(console, Console(stderr=True, highlight=False, soft_wrap=True), outcome, where=str(path))
+
+
+def saved_counts(doc: Any) -> dict[str, int]:
+    """The conflicts, pending companies and deal errors a saved plan recorded (its summary line shows
+    them; the plan applied carries only its changes)."""
+    if not isinstance(doc, dict):
+        return {}
+    return {k: len(v) for k in ("conflicts", "pending", "errors") if isinstance(v := doc.get(k), list)}
 
 
 def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: str = "") -> int:
@@ -139,7 +157,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
             if last_apply is None
             else {**_run_json(last_apply), "changes": [asdict(c) for c in results]},
         }
-        print(json.dumps(doc, indent=2, sort_keys=True))
+        emit(doc)
         return 0
     if not runs:
         console.print("No runs yet.")

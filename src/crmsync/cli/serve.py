@@ -121,7 +121,7 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     from crmsync.service.mapping_watch import LiveMappings
     from crmsync.service.polling import poll_action
     from crmsync.service.schedule import PeriodicJob, prune_intake, queue_full_run
-    from crmsync.service.serve_seam import reconcile_scope
+    from crmsync.service.serve_runs import reconcile_scope
     from crmsync.settings import load_settings
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore

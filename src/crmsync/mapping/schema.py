@@ -26,10 +26,13 @@ from crmsync.mapping.nodes import (
     describe,
     fields,
     name,
+    one_of,
     text,
 )
 from crmsync.mapping.rules import Condition, Op, OverrideRule, Position
 from crmsync.mapping.values import MAX_INT64
+
+WRITTEN_TYPES = [t.value for t in (ValueType.BOOLEAN, ValueType.NUMERIC, ValueType.UNLIMITED, ValueType.TRAIT)]
 
 # ---- overrides -------------------------------------------------------------------------
 
@@ -62,7 +65,8 @@ def override_rule(item: Node, rep: Report) -> OverrideRule | None:
     for key, hint in REQUIRED.items():
         if f.lacks(key):
             rep.add(item.pos, f"this override has no {key}:", hint)
-    vtype = choice(f.get("type"), ValueType, rep)
+    word = one_of(f.get("type"), WRITTEN_TYPES, rep)  # credit and unknown are Schematic's, never written
+    vtype = ValueType(word) if word is not None else None
     rule = OverrideRule(
         feature=name(f.get("feature"), rep, "seats") or "",
         value_type=vtype or ValueType.BOOLEAN,

@@ -65,7 +65,7 @@ class Drift:
         return (self.company_id, self.feature_id)
 
     def describe(self) -> str:
-        """e.g. `edited by hand: 75 → 5; restored (drift: overwrite)`."""
+        """e.g. `edited by hand: 75 → 5; would restore (drift: overwrite)`."""
         if self.live is None:
             what = f"deleted by hand (crmsync had applied {self.last_applied.describe()})"
         else:
@@ -73,14 +73,14 @@ class Drift:
         return f"{what}; {OUTCOME[self.action]} (drift: {self.policy.value})"
 
 
-OUTCOME = {
-    DriftAction.RESTORE: "restored",
+OUTCOME = {  # what apply would do: a plan says it before anything is applied
+    DriftAction.RESTORE: "would restore",
     DriftAction.KEEP: "kept: crmsync leaves the edit in place",
     DriftAction.REFUSE: "apply refuses until it is restored by hand, released, or the policy changes",
-    DriftAction.DELETE: "deleted: no counted deal grants it any more",
-    DriftAction.RECREATE: "re-created",
-    DriftAction.RELEASE: "released: crmsync stops managing it and does not re-create it",
-    DriftAction.FORGET: "nothing to re-create: dropped from crmsync's ledger",
+    DriftAction.DELETE: "would delete: no counted deal grants it any more",
+    DriftAction.RECREATE: "would re-create",
+    DriftAction.RELEASE: "would release: crmsync stops managing it and does not re-create it",
+    DriftAction.FORGET: "nothing to re-create: would drop it from crmsync's ledger",
 }
 
 

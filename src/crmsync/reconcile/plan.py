@@ -48,6 +48,7 @@ class Plan:
     names: Mapping[str, str] = field(default_factory=dict)  # comp_/feat_ id → display name
     drift: tuple[Drift, ...] = ()  # owned overrides changed or deleted by hand, and what this run does
     adoptions: tuple[Adoption, ...] = ()  # unowned overrides crmsync could take over (`auto`: apply does)
+    released: tuple[Conflict, ...] = ()  # overrides released by `crmsync release` where deals want one: not managed
 
     @classmethod
     def build(
@@ -60,6 +61,7 @@ class Plan:
         names: Mapping[str, str] | None = None,
         drift: tuple[Drift, ...] = (),
         adoptions: tuple[Adoption, ...] = (),
+        released: tuple[Conflict, ...] = (),
     ) -> Plan:
         """Order the diff's changes and attach the reports."""
         changes = tuple(sorted(result.changes, key=lambda c: (ORDER[c.action], c.company_id, c.feature_id)))
@@ -67,7 +69,8 @@ class Plan:
         problems = tuple(sorted(problems, key=lambda p: (p.source.value, p.deal_id, str(p.rule))))
         drift = tuple(sorted(drift, key=lambda d: (d.company_id, d.feature_id, d.override_id)))
         adoptions = tuple(sorted(adoptions, key=lambda a: (a.key, a.live.id)))
-        return cls(changes, conflicts, pending, problems, warnings, dict(names or {}), drift, adoptions)
+        released = tuple(sorted(released, key=lambda c: (c.company_id, c.feature_id, c.live.id)))
+        return cls(changes, conflicts, pending, problems, warnings, dict(names or {}), drift, adoptions, released)
 
     def summary(self) -> dict[str, int]:
         """How many creates, updates and deletes."""
@@ -109,6 +112,18 @@ class Plan:
                     "reason": "an override crmsync did not create is in the way; it is left untouched",
                 }
                 for c in self.conflicts
+            ],
+            "released": [
+                {
+                    "company_id": c.company_id,
+                    "company": self.name(c.company_id),
+                    "feature_id": c.feature_id,
+                    "feature": self.name(c.feature_id),
+                    "live": live_json(c.live),
+                    "desired": desired_json(c.desired),
+                    "reason": "released with crmsync release: not managed; crmsync adopt takes it back",
+                }
+                for c in self.released
             ],
             "pending": [
                 {

@@ -66,7 +66,11 @@ def serve_app(
     # Accepted connections inherit TCP_NODELAY: without it a response's headers and body,
     # written separately, wait ~40 ms for the client's delayed ACK on every request.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # name the port: the bare errno does not say which of the emulators' ports is taken
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

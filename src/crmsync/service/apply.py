@@ -101,19 +101,25 @@ def _create(ctx: Context, want: DesiredOverride) -> OverrideId:
     token = secrets.token_hex(8)
     note = make_note(want, token=token)
     ctx.store.record_intent(token, want.company_id, want.feature_id, sources_of(want), value_json(want.value), note)
-    try:
-        created = ctx.schematic.create_override(want.company_id, want.feature_id, want.value, note)
-    except OutcomeUnknown:
-        found = _find_by_token(ctx, want, token)
-        if found is None:
-            raise  # the intent stays: the next run looks for the token again before creating
-        ctx.store.confirm(token, found)
-        return found
-    except ServiceError:
-        ctx.store.forget(token)  # rejected: nothing was created
-        raise
-    ctx.store.confirm(token, created.id)
-    return created.id
+    for attempt in (1, 2):
+        try:
+            created = ctx.schematic.create_override(want.company_id, want.feature_id, want.value, note)
+        except OutcomeUnknown as exc:
+            found = _find_by_token(ctx, want, token)
+            if found is not None:
+                ctx.store.confirm(token, found)
+                return found
+            # Not there. After a complete 5xx answer the server said no: send it once more, with the same
+            # token (a later lookup still finds either). After a timeout it may still be in flight: never.
+            if exc.status is None or attempt == 2:
+                raise  # the intent stays: the next run looks for the token again before creating
+            continue
+        except ServiceError:
+            ctx.store.forget(token)  # rejected: nothing was created
+            raise
+        ctx.store.confirm(token, created.id)
+        return created.id
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _find_by_token(ctx: Context, want: DesiredOverride, token: str) -> OverrideId | None:

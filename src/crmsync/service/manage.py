@@ -40,7 +40,7 @@ def release(ctx: Context, override_ids: Sequence[str], company: str | None, feat
         if unknown:
             raise CrmsyncError(
                 f"crmsync does not manage {', '.join(unknown)} (not in its ledger, or already released); "
-                "nothing was released. crmsync plan --json lists the overrides it manages"
+                "nothing was released. crmsync owned lists the overrides it manages"
             )
         chosen = list({i: by_id[i] for i in override_ids}.values())
     else:

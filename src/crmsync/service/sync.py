@@ -17,6 +17,7 @@ from crmsync.domain import (
     Company,
     CompanyId,
     CompanyKey,
+    Conflict,
     Feature,
     FeatureId,
     LedgerState,
@@ -29,6 +30,7 @@ from crmsync.mapping.check import check_consistency, check_types, resolve_featur
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translation, deal_counts, translate
 from crmsync.reconcile.combine import combine
+from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
 from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
@@ -123,6 +125,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
     result, adoptions = hide_marked(result, own.adoptions, unknown)
+    result, let_go = split_released(result, released)
     warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
     warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
@@ -134,6 +137,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         names=names,
         drift=drift,
         adoptions=adoptions,
+        released=let_go,
     )
     return PlanRun(
         plan,
@@ -149,6 +153,15 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         baseline,
         settled,
     )
+
+
+def split_released(result: DiffResult, released: Collection[Owned]) -> tuple[DiffResult, tuple[Conflict, ...]]:
+    """An override a person released (`crmsync release`) is not managed, not a conflict: it is said
+    once as released, not every run as "not created by crmsync"."""
+    gone = {r.override_id for r in released if r.override_id}
+    let_go = tuple(c for c in result.conflicts if c.live.id in gone)
+    kept = tuple(c for c in result.conflicts if c.live.id not in gone)
+    return replace(result, conflicts=kept), let_go
 
 
 def settle_updates(

@@ -66,6 +66,7 @@ def open_engine(url: str, *, readonly: bool = False) -> Opened:
     """An engine on `url`; read-only when asked or when the SQLite file cannot be written."""
     path = sqlite_file(url)
     if path is None:  # a server, or SQLite in memory or by URI (as given)
+        _check_backend(url)
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         return Opened(create_engine(url, connect_args=args), readonly, redact(url))
     name = f"sqlite:///{path.absolute()}"
@@ -87,6 +88,28 @@ def open_engine(url: str, *, readonly: bool = False) -> Opened:
         engine.dispose()
         engine = _readonly_engine(path, "immutable=1")
     return Opened(engine, True, name)
+
+
+SUPPORTED = "sqlite:///FILE or postgresql://USER@HOST/DB (psycopg)"
+
+
+def _check_backend(url: str) -> None:
+    """A one-line ValueError for a database crmsync does not support, or whose driver is missing."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL at all: create_engine says so
+        return
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"{backend} is not a supported state database; crmsync supports {SUPPORTED}")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        driver = parsed.get_driver_name()
+        raise ValueError(
+            f"the {driver} driver for {backend} is not installed (pip install {exc.name or driver}); "
+            f"crmsync supports {SUPPORTED}"
+        ) from exc
 
 
 def _readonly_engine(path: Path, mode: str) -> Engine:

@@ -1,0 +1,42 @@
+"""The service functions the command bodies in cli/__init__.py call, imported on first call.
+
+`crmsync --help`, `--version` and `validate --offline` must start fast (bench/startup.py): importing
+the state store (sqlmodel/sqlalchemy), the CRM SDKs and httpx costs seconds, so nothing on the
+command-line's import path imports them; these shims do, when a command runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmsync.mapping.rules import Mappings
+    from crmsync.reconcile.notices import PlanWarning
+    from crmsync.service.sync import Context
+    from crmsync.settings import Settings
+
+
+def load_mappings(folder: Path) -> Mappings:
+    """crmsync.mapping.loader.load_mappings."""
+    from crmsync.mapping.loader import load_mappings as load
+
+    return load(folder)
+
+
+def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
+    """crmsync.app.check_online (`validate` against Schematic and the CRMs)."""
+    from crmsync.app import check_online as check
+
+    return check(settings, folder)
+
+
+@contextmanager
+def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
+    """crmsync.app.mapped_context."""
+    from crmsync.app import mapped_context as opened
+
+    with opened(folder, settings) as pair:
+        yield pair

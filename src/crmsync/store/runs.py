@@ -1,0 +1,199 @@
+"""The state database's run history, poll cursors and guard baselines: the part of `Store` that is
+not the ownership ledger (store/repository.py), as a mixin over the same engine and sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from crmsync.domain import RunStatus
+from crmsync.store.tables import Cursor, RunChange, RunRecord, SourceCount
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """How one change of a run ended."""
+
+    action: str
+    company_id: str
+    feature_id: str
+    override_id: str | None
+    ok: bool
+    message: str = ""
+
+
+class RunHistory:
+    """Runs (started, changes one by one, finished), cursors and source counts; mixed into `Store`."""
+
+    readonly: bool
+
+    def _session(self) -> AbstractContextManager[Session]:
+        raise NotImplementedError  # Store's
+
+    # --- run history ------------------------------------------------------------------
+
+    def start_run(self, command: str, trigger: str, plan_checksum: str | None = None) -> int:
+        """Open a run record (status `running`); returns its id (0, and nothing recorded, on a read-only
+        database)."""
+        if self.readonly:
+            return 0
+        with self._session() as s:
+            run = RunRecord(
+                command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum, holder=_holder()
+            )
+            s.add(run)
+            s.flush()
+            assert run.id is not None
+            return run.id
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        summary: dict[str, Any],
+        errors: Sequence[str],
+        changes: Sequence[ChangeResult] = (),
+    ) -> None:
+        """Close a run record with its outcome and per-change results."""
+        if self.readonly or not run_id:
+            return
+        with self._session() as s:
+            run = s.get(RunRecord, run_id)
+            assert run is not None
+            run.finished_at, run.status = _now(), status
+            run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
+            s.add(run)
+            for c in changes:
+                s.add(_change_row(run_id, c))
+
+    def record_change(self, run_id: int, change: ChangeResult) -> None:
+        """One change's outcome, as soon as it is known (a run killed part way still shows its writes)."""
+        if self.readonly or not run_id:
+            return
+        with self._session() as s:
+            s.add(_change_row(run_id, change))
+
+    def close_dead_runs(self) -> int:
+        """Runs left `running` by a process of this host that is gone (killed) become `interrupted`; a
+        run of another host cannot be judged from here and is left as it is. Returns how many."""
+        if self.readonly:
+            return 0
+        host = _holder().rsplit(":", 1)[0]
+        closed = 0
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.status == RunStatus.RUNNING)
+            for run in s.exec(query).all():
+                where, _, pid = (run.holder or "").rpartition(":")
+                if where != host or not pid.isdigit() or _alive(int(pid)):
+                    continue
+                run.status, run.finished_at = RunStatus.INTERRUPTED, _now()
+                run.errors_json = json.dumps(["the process running it stopped (killed?) before the run ended"])
+                s.add(run)
+                closed += 1
+        return closed
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        with self._session() as s:
+            rows = s.exec(select(RunRecord).order_by(RunRecord.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+            s.expunge_all()
+            return list(rows)
+
+    def last_run(self, commands: Sequence[str], statuses: Sequence[str]) -> RunRecord | None:
+        """The newest run of one of `commands` that ended in one of `statuses`."""
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.command.in_(commands), RunRecord.status.in_(statuses))  # type: ignore[attr-defined]
+            row = s.exec(query.order_by(RunRecord.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+            s.expunge_all()
+            return row
+
+    def run_of_plan(self, checksum: str, statuses: Sequence[RunStatus]) -> RunRecord | None:
+        """The newest run that applied the saved plan with this checksum and ended in one of `statuses`."""
+        with self._session() as s:
+            query = select(RunRecord).where(
+                RunRecord.plan_checksum == checksum,
+                RunRecord.status.in_(statuses),  # type: ignore[attr-defined]
+            )
+            row = s.exec(query.order_by(RunRecord.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+            s.expunge_all()
+            return row
+
+    def run_changes(self, run_id: int) -> list[ChangeResult]:
+        """The per-change results of one run, in the order they were applied."""
+        with self._session() as s:
+            rows = s.exec(select(RunChange).where(RunChange.run_id == run_id).order_by(RunChange.id)).all()  # type: ignore[arg-type]
+            return [ChangeResult(r.action, r.company_id, r.feature_id, r.override_id, r.ok, r.message) for r in rows]
+
+    # --- poll cursors -------------------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        """Where the poll named `name` (e.g. `poll:hubspot`) got to; None before its first run."""
+        with self._session() as s:
+            row = s.get(Cursor, name)
+            return row.value if row is not None else None
+
+    def save_cursor(self, name: str, value: str) -> None:
+        """After the changes up to `value` are safely queued: the next poll starts there."""
+        with self._session() as s:
+            row = s.get(Cursor, name) or Cursor(source=name, value=value, updated_at=_now())
+            row.value, row.updated_at = value, _now()
+            s.add(row)
+
+    # --- guard baselines --------------------------------------------------------------
+
+    def source_counts(self) -> dict[str, int]:
+        """Deals per source at the last successful apply that counted it."""
+        with self._session() as s:
+            return {r.source: r.deals for r in s.exec(select(SourceCount)).all()}
+
+    def save_source_counts(self, counts: dict[str, int]) -> None:
+        """After a successful apply: remember how many deals each (trusted) source returned."""
+        if self.readonly:
+            return
+        now = _now()
+        with self._session() as s:
+            for source, deals in counts.items():
+                row = s.get(SourceCount, source) or SourceCount(source=source, deals=deals, updated_at=now)
+                row.deals, row.updated_at = deals, now
+                s.add(row)
+
+
+def _change_row(run_id: int, c: ChangeResult) -> RunChange:
+    return RunChange(
+        run_id=run_id,
+        action=c.action,
+        company_id=c.company_id,
+        feature_id=c.feature_id,
+        override_id=c.override_id,
+        ok=c.ok,
+        message=c.message,
+    )
+
+
+def _holder() -> str:
+    """Who runs a run: this host and process (to tell a killed run from a running one)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with that id still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,101 @@
+"""No false "bug" messages: Ctrl-C (also at the apply prompt), a busy port, SIGTERM of the sandbox and
+an unsupported database each end in one plain line and a fitting exit code."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import Harness
+from tests.e2e.scenarios import invoke
+
+CLI = [sys.executable, "-c", "from crmsync.cli import main; main()"]
+
+
+def read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 120.0) -> None:
+    """Read from `fd` into `seen` until `needle` appears (fails after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        assert time.monotonic() < deadline, bytes(seen).decode(errors="replace")
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen.extend(chunk)
+
+
+def test_ctrl_c_at_the_apply_prompt_is_cancelled_with_exit_130(harness: Harness) -> None:
+    """On a real terminal, Ctrl-C at `Apply …? [y/N]` prints "cancelled", exits 130 and writes nothing."""
+    env = {**os.environ, **harness.env(), "COLUMNS": "120", "NO_COLOR": "1"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: crmsync apply on the pseudo-terminal
+        os.execve(CLI[0], [*CLI, "apply"], env)
+    seen = bytearray()
+    try:
+        read_until(fd, b"[y/N]", seen)
+        os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT
+        read_until(fd, b"cancelled", seen, timeout=60)
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # never leave the child behind
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(fd)
+    text = bytes(seen).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130, text
+    assert "bug" not in text and "Abort" not in text
+    assert harness.sb.schematic.write_count == 0
+
+
+def test_sandbox_on_a_port_in_use_is_one_line_naming_the_port(harness: Harness) -> None:
+    """`crmsync sandbox` on a taken port: exit 1, one line that names the port, no "bug" message."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(harness, "sandbox", "--hubspot-port", "0", "--schematic-port", str(port))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "bug" not in lines[0]
+
+
+def test_sigterm_stops_the_sandbox_and_removes_its_tls_folder() -> None:
+    """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its TLS temp folder; its
+    exports leave CRMSYNC_MAPPINGS alone (the user's mappings stay in force)."""
+    ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0"]
+    with subprocess.Popen([*CLI, "sandbox", *ports], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        bundle = None
+        exported = []
+        for line in proc.stdout:
+            exported.append(line)
+            if line.startswith("export SALESFORCE_CA_BUNDLE="):
+                bundle = Path(line.strip().split("=", 1)[1])
+            if line.startswith("crmsync plan --mappings"):  # the last line it prints
+                break
+        assert bundle is not None and bundle.exists()
+        assert not any(line.startswith("export CRMSYNC_MAPPINGS") for line in exported)  # ./mappings stay in force
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert not bundle.parent.exists()
+
+
+def test_a_mysql_url_says_it_is_not_supported(harness: Harness) -> None:
+    """A MySQL state database: one line saying which backends crmsync supports, not a ModuleNotFoundError."""
+    result = invoke(harness, "status", env={"CRMSYNC_DATABASE_URL": "mysql://u@localhost/crm"})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1
+    assert "mysql is not a supported state database" in lines[0] and "postgresql://" in lines[0]
+    assert "ModuleNotFoundError" not in lines[0]
