@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,24 @@ def test_apply_killed_at_a_write_converges_on_the_next_apply(
     assert ledger(harness)["active"] == noted
     assert all(harness.sb.schematic.overrides.get(i) == r for i, r in unowned.items())
 
-    override_id = next(i for i in sorted(noted) if harness.sb.schematic.overrides[i]["feature_id"] == SEATS)
+    seats = [i for i in sorted(noted) if harness.sb.schematic.overrides[i]["feature_id"] == SEATS]
+    override_id = seats[0]
     harness.sb.schematic.update_override(override_id, {"value_numeric": 99_999})  # a hand edit
     harness.apply()
     assert harness.sb.schematic.overrides[override_id]["value_numeric"] != 99_999  # crmsync still owns it
+    for policy, edited in (("keep", seats[1]), ("fail", seats[2])):  # the ledger knows them: drift is judged
+        strict = with_drift(harness, tmp_path, policy)
+        harness.sb.schematic.update_override(edited, {"value_numeric": 12_345})
+        run, _ = strict.apply()
+        assert [d.override_id for d in run.plan.drift] == [edited], (policy, run.plan.drift)
+        assert harness.sb.schematic.overrides[edited]["value_numeric"] == 12_345  # kept, or refused: untouched
+        harness.sb.schematic.update_override(edited, {"value_numeric": run.plan.drift[0].last_applied.value_numeric})
+
+
+def with_drift(h: Harness, tmp_path: Path, policy: str) -> Harness:
+    """The same sandbox and ledger with every mapping file saying `drift: POLICY`."""
+    folder = tmp_path / f"drift-{policy}"
+    shutil.copytree(h.settings.mappings, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("tests"))
+    for path in folder.glob("*.yaml"):
+        path.write_text(path.read_text() + f"\ndrift: {policy}\n")
+    return Harness(h.sb, replace(h.settings, mappings=folder))

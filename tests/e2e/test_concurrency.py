@@ -16,15 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import add_seat_deals, hubspot_only, overrides_per_pair
-from tests.store.conftest import postgres_available
+from tests.store.conftest import new_postgres_database
 
 COMPANIES = 60
-ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -33,16 +31,8 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/state.db"
         return
-    if not postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    name = f"crmsync_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"create database {name}"))
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"drop database if exists {name} with (force)"))
-    admin.dispose()
+    with new_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

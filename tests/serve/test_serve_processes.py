@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,8 @@ from crmsync.sandbox import Sandbox
 from tests.e2e.conftest import crmsync_env
 from tests.serve.signing import hubspot_headers
 from tests.serve.test_serve_command import free_port, start, wait_for
-from tests.store.conftest import postgres_available
+from tests.store.conftest import new_postgres_database
 
-ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SECRET = "hs-secret-for-replicas"
 COMPANIES = 40
 WEBHOOKS = 200
@@ -38,16 +36,8 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new PostgreSQL database for this test, dropped afterwards."""
-    if not postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    name = f"crmsync_serve_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"create database {name}"))
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"drop database if exists {name} with (force)"))
-    admin.dispose()
+    with new_postgres_database("crmsync_serve") as url:
+        yield url
 
 
 def stop(process: object) -> str:
