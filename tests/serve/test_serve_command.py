@@ -8,9 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from tests.e2e.conftest import crmsync_env
 
 OPS = "ops-token-for-tests"
 ENTRY = "from crmsync.cli import main; main()"
+LOGS: dict[int, Any] = {}  # pid → the temporary file a started serve writes to
 
 
 def free_port() -> int:
@@ -31,10 +34,23 @@ def free_port() -> int:
 
 
 def start(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[str]:
+    """`crmsync serve` in its own process; its output goes to a temporary file, never a pipe (a pipe
+    nobody reads while serve runs fills up and blocks its logging, and with it serve)."""
     command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port), "--poll-interval", "3600", *extra]
-    return subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - outlives this call: finish() closes it
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, text=True)
+    LOGS[process.pid] = log
+    return process
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    """Wait for a serve process to end; everything it printed."""
+    process.wait(timeout=timeout)
+    log = LOGS.pop(process.pid)
+    log.seek(0)
+    text = log.read()
+    log.close()
+    return text
 
 
 def wait_for(check: object, timeout: float = 60) -> None:
@@ -71,12 +87,12 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
                              for o in sandbox.schematic.overrides.values()))  # fmt: skip
         assert "crmsync_intake_pending" in httpx.get(f"{url}/metrics").text
         second = start(env, free_port())
-        _, second_err = second.communicate(timeout=60)
+        second_err = finish(second)
         assert second.returncode == 2
         assert "another crmsync serve is running" in second_err
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        err = finish(process)
     assert process.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
     assert "stopped cleanly" in err
     assert "Traceback" not in err
@@ -86,7 +102,7 @@ def test_serve_refuses_both_resync_flags(tmp_path: Path) -> None:
     """--resync-interval and --resync-cron together are a one-line configuration error (exit 2)."""
     process = start({"CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}, free_port(),
                     "--resync-interval", "60", "--resync-cron", "0 * * * *")  # fmt: skip
-    _, err = process.communicate(timeout=60)
+    err = finish(process)
     assert process.returncode == 2
     assert err.strip() == "crmsync: give --resync-interval or --resync-cron, not both"
 
@@ -111,7 +127,7 @@ def test_a_webhook_answered_just_before_a_sigkill_is_processed_after_restart(san
         assert httpx.post(f"{url}/webhooks/hubspot", content=body, headers=headers).status_code == 200
     finally:
         first.kill()
-        first.communicate(timeout=30)
+        finish(first, timeout=30)
     assert not any(o["company_id"] == "comp_hooli" for o in sandbox.schematic.overrides.values())
     second = start(env, port)
     try:
@@ -125,4 +141,4 @@ def test_a_webhook_answered_just_before_a_sigkill_is_processed_after_restart(san
                    for o in sandbox.schematic.overrides.values())  # fmt: skip
     finally:
         second.send_signal(signal.SIGTERM)
-        second.communicate(timeout=60)
+        finish(second)

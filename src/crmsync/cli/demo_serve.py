@@ -10,11 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import IO
 
 from rich.console import Console
 
@@ -26,29 +28,12 @@ ENTRY = "from crmsync.cli import main; main()"
 
 def show_serve(console: Console, sb: Sandbox, env: Mapping[str, str], as_of: datetime) -> bool:
     """Start serve, close a deal, report the delay until its override is visible; True when it appeared."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    serve_env = {**os.environ, **env, **sb.subscribe(url), "CRMSYNC_NOW": as_of.isoformat(),
-                 "CRMSYNC_LOG_LEVEL": "warning"}  # fmt: skip
-    command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        if not _wait(lambda: _ready(f"{url}/readyz"), 30):
-            console.print("crmsync serve did not become ready within 30 s.")
-            return False
-        console.print(f"crmsync serve listens at {url}; the sandbox's HubSpot, Salesforce and Schematic push to it.")
-        started = time.monotonic()
-        sb.hubspot.update_deal(DEAL, dealstage="closedwon", seats_purchased=str(SEATS))
-        seen = _wait(lambda: _seats(sb) == SEATS, 20)
-        delay = time.monotonic() - started
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, err = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        sb.webhooks.stop()
+    with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: nobody reads it while serve runs
+        seen, delay = _follow(console, sb, env, as_of, log)
+        log.seek(0)
+        err = log.read()
+    if seen is None:
+        return False
     if not seen:
         console.print(f"Deal {DEAL} closed, but its override did not appear within 20 s.", markup=False)
         console.print(err.strip()[-2000:], markup=False)
@@ -59,6 +44,34 @@ def show_serve(console: Console, sb: Sandbox, env: Mapping[str, str], as_of: dat
         markup=False,
     )
     return True
+
+
+def _follow(
+    console: Console, sb: Sandbox, env: Mapping[str, str], as_of: datetime, log: IO[str]
+) -> tuple[bool | None, float]:
+    """Run serve (output to `log`), close the deal; (seen, delay), seen None when serve never got ready."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve_env = {**os.environ, **env, **sb.subscribe(url), "CRMSYNC_NOW": as_of.isoformat(),
+                 "CRMSYNC_LOG_LEVEL": "warning"}  # fmt: skip
+    command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=serve_env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    try:
+        if not _wait(lambda: _ready(f"{url}/readyz"), 30):
+            console.print("crmsync serve did not become ready within 30 s.")
+            return None, 0.0
+        console.print(f"crmsync serve listens at {url}; the sandbox's HubSpot, Salesforce and Schematic push to it.")
+        started = time.monotonic()
+        sb.hubspot.update_deal(DEAL, dealstage="closedwon", seats_purchased=str(SEATS))
+        return _wait(lambda: _seats(sb) == SEATS, 20), time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        sb.webhooks.stop()
 
 
 def _seats(sb: Sandbox) -> object:

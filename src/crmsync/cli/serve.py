@@ -93,8 +93,8 @@ def run_serve(options: ServeOptions, mappings: Path | None) -> int:
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for chatty in ("httpx", "apscheduler"):  # one line per request / per tick is noise at INFO
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    for chatty in ("httpx", "apscheduler"):  # one line per request / per scheduler tick is noise at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     resources = ExitStack()
     try:
         app = build_app(options, mappings, resources)
