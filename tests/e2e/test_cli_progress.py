@@ -4,33 +4,22 @@ print nothing of it when piped or with --json."""
 from __future__ import annotations
 
 import os
-import pty
-import signal
 
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
-from tests.e2e.test_cli_signals import CLI, read_until
+from tests.e2e.test_cli_signals import on_terminal, read_until
 
 
 def test_a_terminal_sees_what_plan_is_doing(harness: Harness) -> None:
     """On a pseudo-terminal, `plan` shows "Reading deals and live overrides…" before its summary line."""
     env = {**os.environ, **harness.env(), "COLUMNS": "120", "TERM": "xterm"}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: crmsync plan on the pseudo-terminal
-        os.execve(CLI[0], [*CLI, "plan"], env)
-    seen = bytearray()
-    try:
+
+    def until_the_summary(fd: int, seen: bytearray) -> None:
         read_until(fd, b"Plan: ", seen)
         read_until(fd, b"deal errors.", seen, timeout=60)
-        _, status = os.waitpid(pid, 0)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)  # never leave the child behind
-        os.waitpid(pid, 0)
-        raise
-    finally:
-        os.close(fd)
-    text = bytes(seen).decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+
+    code, text = on_terminal(env, ["plan"], until_the_summary)
+    assert code == 0, text
     assert "Reading deals and live overrides" in text.split("Plan: ")[0]
 
 

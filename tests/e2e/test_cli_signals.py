@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.e2e.conftest import Harness
@@ -35,26 +36,36 @@ def read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 120.0) 
             seen.extend(chunk)
 
 
-def test_ctrl_c_at_the_apply_prompt_is_cancelled_with_exit_130(harness: Harness) -> None:
-    """On a real terminal, Ctrl-C at `Apply …? [y/N]` prints "cancelled", exits 130 and writes nothing."""
-    env = {**os.environ, **harness.env(), "COLUMNS": "120", "NO_COLOR": "1"}
+def on_terminal(env: dict[str, str], args: list[str], interact: Callable[[int, bytearray], None]) -> tuple[int, str]:
+    """`crmsync ARGS` on a pseudo-terminal, driven by `interact(fd, seen)`; its exit code and all it printed.
+    The child is killed if `interact` fails, so none is left behind."""
     pid, fd = pty.fork()
-    if pid == 0:  # the child: crmsync apply on the pseudo-terminal
-        os.execve(CLI[0], [*CLI, "apply"], env)
+    if pid == 0:  # the child: crmsync on the pseudo-terminal
+        os.execve(CLI[0], [*CLI, *args], env)
     seen = bytearray()
     try:
-        read_until(fd, b"[y/N]", seen)
-        os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT
-        read_until(fd, b"cancelled", seen, timeout=60)
+        interact(fd, seen)
         _, status = os.waitpid(pid, 0)
     except BaseException:
-        os.kill(pid, signal.SIGKILL)  # never leave the child behind
+        os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
     finally:
         os.close(fd)
-    text = bytes(seen).decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 130, text
+    return os.waitstatus_to_exitcode(status), bytes(seen).decode(errors="replace")
+
+
+def test_ctrl_c_at_the_apply_prompt_is_cancelled_with_exit_130(harness: Harness) -> None:
+    """On a real terminal, Ctrl-C at `Apply …? [y/N]` prints "cancelled", exits 130 and writes nothing."""
+    env = {**os.environ, **harness.env(), "COLUMNS": "120", "NO_COLOR": "1"}
+
+    def ctrl_c_at_the_prompt(fd: int, seen: bytearray) -> None:
+        read_until(fd, b"[y/N]", seen)
+        os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT
+        read_until(fd, b"cancelled", seen, timeout=60)
+
+    code, text = on_terminal(env, ["apply"], ctrl_c_at_the_prompt)
+    assert code == 130, text
     assert "bug" not in text and "Abort" not in text
     assert harness.sb.schematic.write_count == 0
 
