@@ -4,7 +4,7 @@
 company's live overrides and ledger rows again under it, applies the plan where nothing changed and
 plans the company again from fresh reads where something did (a saved plan refuses instead).
 Companies another process holds are retried until the wait runs out, then reported busy.
-`settle_found_creates` records the creates and updates whose answer was lost, as the plan read them.
+`settle_lost_answers` records the creates and updates whose answer was lost, as the plan read them.
 Called only by the reconcile use case (service/reconcile.py).
 """
 
@@ -27,7 +27,7 @@ from crmsync.store.repository import Owned
 CHUNK = 50  # companies leased, re-read (one Schematic call) and applied together
 
 
-def settle_found_creates(ctx: Context, run: PlanRun) -> PlanRun:
+def settle_lost_answers(ctx: Context, run: PlanRun) -> PlanRun:
     """Settle in the ledger the writes whose answer was lost, as the plan read Schematic: creates whose
     override exists (found by the token in its note) become active, updates that went through record
     their value (and those that did not, nothing pending), even when the plan has nothing else to do."""
@@ -113,7 +113,7 @@ class Exclusive:
         if self.mappings is None:  # a saved plan is applied as it is, or not at all
             self.report.refused.extend(companies)
             return
-        fresh = build_plan(self.ctx, self.mappings, scope=frozenset(companies))
+        fresh = settle_lost_answers(self.ctx, build_plan(self.ctx, self.mappings, scope=frozenset(companies)))
         self.replanned.extend(companies)
         if refusals(self.ctx, fresh, self.ctx.store.owned_of(companies)) or unmanaged_refusal(self.ctx, fresh):
             self.report.refused.extend(companies)

@@ -29,7 +29,7 @@ from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
 from crmsync.service.apply import ApplyReport
-from crmsync.service.exclusive import Exclusive, settle_found_creates
+from crmsync.service.exclusive import Exclusive, settle_lost_answers
 from crmsync.service.history import finish_run
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
 from crmsync.service.saved import load_plan
@@ -127,7 +127,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
             return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
         if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
             return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
-        run = settle_found_creates(ctx, run)
+        run = settle_lost_answers(ctx, run)
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
             return _finish(ctx, run_id, RunStatus.OK, run)

@@ -46,10 +46,8 @@ class PeriodicJob:
 
 
 def queue_full_run(intake: IntakeStore, trigger: str, wake: Callable[[], None]) -> Callable[[], object]:
-    """An action queuing a reconcile of every company (the worker runs it; many queued make one run).
-
-    TEMPORARY SEAM for the poll job: until the connectors' incremental reads feed hints into the intake,
-    a poll is a full reconcile — correct (polling alone keeps overrides in step), but not cheap."""
+    """An action queuing a reconcile of every company (the worker runs it; many queued make one run): the
+    scheduled full resync. Polls queue hints instead (polling.py)."""
 
     def action() -> None:
         intake.enqueue_companies([ALL_COMPANIES], trigger)
