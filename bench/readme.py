@@ -111,15 +111,16 @@ def render(results: dict[str, Any]) -> str:
     )
     for size in results.get("sizes", []):
         lines += ["", *size_lines(size)]
-    lines += [
-        "",
-        "Reads are plan reads + verification reads; the ratio is of the plan reads to their lower bound "
-        "(per endpoint read, the fewest pages its collection needs: a Schematic list whose size is a "
-        "multiple of the page size takes one more, empty, page to see its end). Verification reads are "
-        "the apply's re-read, under the companies' leases, of the overrides of each chunk of 50 companies "
-        "it writes to (one company-filtered list per chunk: a cold reconcile of 2,000 companies makes "
-        "40, a no-op none).",
-    ]
+    if results.get("sizes"):
+        lines += [
+            "",
+            "Reads are plan reads + verification reads; the ratio is of the plan reads to their lower bound "
+            "(per endpoint read, the fewest pages its collection needs: a Schematic list whose size is a "
+            "multiple of the page size takes one more, empty, page to see its end). Verification reads are "
+            "the apply's re-read, under the companies' leases, of the overrides of each chunk of 50 companies "
+            "it writes to (one company-filtered list per chunk: a cold reconcile of 2,000 companies makes "
+            "40, a no-op none).",
+        ]
     lines += ["", *_per_deal(results), "", *_other(results)]
     return "\n".join(lines)
 

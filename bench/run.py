@@ -66,7 +66,7 @@ def sizes(plan: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]
 
 def webhook(plan: dict[str, Any]) -> dict[str, float]:
     """p50/p95 of tests/benchmarks/serve_latency.py at 0 and 50 ms per call (a subprocess each)."""
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"webhooks": plan["webhooks"]}
     for ms in (0, 50):
         _say(f"webhook latency, {plan['webhooks']} webhooks at {ms} ms per call")
         command = [
