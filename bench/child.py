@@ -75,15 +75,19 @@ def serve(deals: int, companies: int, conn: Connection) -> None:
 
 def _since(sb: Any, states: dict[str, Any], mark: dict[str, int]) -> dict[str, Any]:
     calls: Counter[str] = Counter()
+    refused: Counter[str] = Counter()  # answered with an error (a 429 retried is two calls, one refused)
     written: set[str] = set()
     for name, state in states.items():
         with state.lock:
             recent = state.requests[mark[name] :]
         calls.update(endpoint(name, r.method, r.path, r.query) for r in recent)
+        refused.update(f"{endpoint(name, r.method, r.path, r.query)} {r.status}" for r in recent if r.status >= 400)
         if name != "schematic":
             continue
         with state.lock:
             for r in recent:
+                if r.status >= 400:
+                    continue
                 if r.method == "POST" and r.path == "/company-overrides" and isinstance(r.json, dict):
                     written.add(str(r.json.get("company_id")))
                 elif r.method in ("PUT", "DELETE") and r.path.startswith("/company-overrides/"):
@@ -91,7 +95,12 @@ def _since(sb: Any, states: dict[str, Any], mark: dict[str, int]) -> dict[str, A
                     written.add(record["company_id"] if record else r.path)
     with sb.schematic.lock:
         overrides = len(sb.schematic.override_records())
-    return {"calls": dict(sorted(calls.items())), "companies_written": len(written), "overrides": overrides}
+    return {
+        "calls": dict(sorted(calls.items())),
+        "refused": dict(sorted(refused.items())),
+        "companies_written": len(written),
+        "overrides": overrides,
+    }
 
 
 def _change(sb: Any, fraction: float, seed: int) -> tuple[int, dict[str, int]]:

@@ -60,6 +60,8 @@ def _run_row(label: str, run: dict[str, Any]) -> tuple[Any, ...]:
     reads = f"{_n(run['plan_reads'])} + {_n(run['verification_reads'])} / {_n(run['read_lower_bound'])}"
     reads += f" ({run['read_ratio']:.3f}x)" if isinstance(run["read_ratio"], float) else ""
     writes = _n(run["writes"])
+    if run.get("writes_refused"):
+        writes += f" (+{_n(run['writes_refused'])} refused, retried)"
     if "expected_writes" in run:
         writes += f" (expected {_n(run['expected_writes'])})"
     return (label, calls, reads, writes, run["client_cpu_s"], run["wall_s"], run["peak_rss_mb"])

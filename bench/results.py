@@ -58,12 +58,19 @@ def run_figures(
     companies_written: int,
     failed: int,
     expected: dict[str, Any] | None = None,
+    refused: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """One reconcile's figures. reads = plan reads + verification reads: the apply re-reads, under the
     leases, the overrides of each chunk of `CHUNK` companies it writes to (one company-filtered
-    list per chunk); those are counted apart and the ratio is of the plan reads to their bound."""
-    writes = sum(n for k, n in calls.items() if k.startswith("schematic") and not _is_read(k))
-    reads = sum(calls.values()) - writes
+    list per chunk); those are counted apart and the ratio is of the plan reads to their bound.
+    `refused`: calls answered with an error, as "endpoint status"; writes are the write calls that
+    succeeded, a refused one (a 429 under the write limit, then retried) is in `writes_refused`."""
+    attempts = sum(n for k, n in calls.items() if k.startswith("schematic") and not _is_read(k))
+    rejected = sum(
+        n for k, n in (refused or {}).items() if k.startswith("schematic") and not _is_read(k.rsplit(" ", 1)[0])
+    )
+    writes = attempts - rejected
+    reads = sum(calls.values()) - attempts
     verification = sum(n for k, n in calls.items() if k.endswith(BY_COMPANY))
     bound = lower_bound(calls, deals, companies, overrides)
     out: dict[str, Any] = {
@@ -75,9 +82,11 @@ def run_figures(
         "read_lower_bound": bound,
         "read_ratio": round((reads - verification) / bound, 3) if bound else None,
         "writes": writes,
+        "writes_refused": rejected,
         "companies_written": companies_written,
         "failed": failed,
         "calls": calls,
+        "refused": refused or {},
     }
     if expected is not None:
         out.update(

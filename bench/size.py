@@ -125,6 +125,7 @@ def measure_size(deals: int, companies: int, per_deal: int | None, change: float
                         companies_written=seen["companies_written"],
                         failed=failed,
                         expected=expected,
+                        refused=seen["refused"],
                     )
 
                 reconciled("cold reconcile")

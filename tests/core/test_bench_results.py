@@ -22,7 +22,10 @@ PLAN_READS = {
 COLD = {**PLAN_READS, "schematic GET /company-overrides": 1, "schematic GET /company-overrides?company_ids": 40,
         "schematic POST /company-overrides": 6000}  # fmt: skip
 NOOP = {**PLAN_READS, "schematic GET /company-overrides": 25}
-CHANGED = {**NOOP, "schematic GET /company-overrides?company_ids": 9, "schematic PUT /company-overrides/{id}": 440}
+CHANGED = {**NOOP, "schematic GET /company-overrides?company_ids": 9, "schematic PUT /company-overrides/{id}": 445}
+
+# 5 PUTs answered 429 under the write limit (then retried), one company page too: writes are the others
+REFUSED = {"schematic PUT /company-overrides/{id} 429": 5, "schematic GET /companies 429": 1}
 
 
 def fake_size() -> dict[str, Any]:
@@ -33,7 +36,7 @@ def fake_size() -> dict[str, Any]:
         "cold reconcile": run_figures(COLD, FIGURES, overrides=0, companies_written=2_000, **common),
         "no-op reconcile": run_figures(NOOP, FIGURES, overrides=6_000, companies_written=0, **common),
         "1% changed": run_figures(CHANGED, FIGURES, overrides=6_000, companies_written=440, **common,
-                                  expected={"deals": 500, "companies": 440}),
+                                  expected={"deals": 500, "companies": 440}, refused=REFUSED),
     }  # fmt: skip
     runs["1% changed"]["verified"] = {"companies": 440, "wrong": 0}
     per_deal = {**FIGURES, "deals": 50_000, "deals_resynced": 5_000, "schematic_calls": 10_000,
@@ -62,7 +65,8 @@ def test_reads_are_plan_reads_plus_verification_reads_and_the_ratio_is_of_the_pl
     assert cold["read_lower_bound"] == 310  # 250 + 50 + 8 company pages + 1 (empty) override page + 1 feature page
     assert cold["writes"] == 6000
     changed = fake_size()["runs"]["1% changed"]
-    assert changed["writes"] == 440 and changed["writes_match"] is True
+    assert (changed["writes"], changed["writes_refused"], changed["writes_match"]) == (440, 5, True)
+    assert changed["reads"] == 335 + 9
 
 
 def test_results_json_holds_every_required_key_and_each_target(tmp_path: Path) -> None:
