@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,12 @@ def render(results: dict[str, Any]) -> str:
             "40, a no-op none).",
         ]
     lines += ["", *_per_deal(results), "", *_other(results)]
-    return "\n".join(lines)
+    return "\n".join(line if line.startswith("|") else _wrap(line) for line in lines)
+
+
+def _wrap(paragraph: str) -> str:
+    """Prose at the README's width (tables are left as they are)."""
+    return textwrap.fill(paragraph, width=100, break_long_words=False, break_on_hyphens=False)
 
 
 def _per_deal(results: dict[str, Any]) -> list[str]:
