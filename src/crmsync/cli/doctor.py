@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crmsync.connectors.probe import Probe
     from crmsync.domain import Source
     from crmsync.settings import Settings

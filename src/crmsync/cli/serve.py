@@ -9,7 +9,6 @@ closed), then re-raises the signal, so nothing after `Server.run()` may be relie
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -17,13 +16,15 @@ from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.errors import ConfigError, ServiceError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger("crmsync.serve")
 
@@ -172,6 +173,8 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        import asyncio  # here, not at the top: `crmsync --help` must not pay for asyncio
+
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -208,6 +211,8 @@ def _fire(job: Any, intake: Any, runner: str) -> Callable[[], Any]:
     """The coroutine APScheduler awaits: the slot claim and the action run off the event loop."""
 
     async def fire() -> None:
+        import asyncio
+
         try:
             await asyncio.to_thread(job.fire, intake, runner)
         except Exception:
