@@ -220,6 +220,7 @@ def apply(
                 ok = yes or _confirm(count)
             if ok:
                 spinner.update(f"Applying {count} change(s)…")
+                spinner.expect_writes(len(run.plan.changes))
                 spinner.start()
             return ok
 
