@@ -41,6 +41,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
                     mark = "[green]✓[/]" if p.ok else "[bold red]✗[/]"
                     out.print(f"{mark} {p.service} {p.check}: ", end="", highlight=False)
                     out.print(p.detail, markup=False, highlight=False)
+                    if p.warning:
+                        out.print("  [yellow]warning:[/] ", end="", highlight=False)
+                        out.print(p.warning, markup=False, highlight=False)
                 failed = sum(1 for p in probes if not p.ok)
                 out.print(f"{len(probes) - failed} of {len(probes)} checks passed.", highlight=False)
             return 0 if all(p.ok for p in probes) else 1
