@@ -42,7 +42,7 @@ def test_the_pacing_line_says_whose_rate_limit_makes_the_call_wait() -> None:
 
 def test_the_display_shows_deals_and_pages_per_source_companies_and_writes_with_a_rate() -> None:
     """Fed a plan's and an apply's events, the display reads: deals and pages per CRM, pacing, companies
-    planned, writes applied N/M with a rate."""
+    planned (a re-plan while applying leaves that line alone), writes applied N/M."""
     console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
     display = Display(console, "Reading deals and live overrides…")
     display.hear(progress.Planning("reading", 6))
@@ -54,6 +54,7 @@ def test_the_display_shows_deals_and_pages_per_source_companies_and_writes_with_
     display.expect_writes(4)
     for ok in (True, True, False):
         display.hear(progress.WriteDone(ok=ok))
+    display.hear(progress.Planning("reading", 1))  # a company re-planned under its lease: the plan's line stays
     console.print(display.progress.get_renderable())
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "HubSpot deals read: 431 (3 pages)" in text

@@ -165,6 +165,8 @@ class Display:
         self.progress.update(self._pacing, pacing=pacing, waits=self._waits)
 
     def _planning(self, event: progress.Planning) -> None:
+        if self._writes is not None:  # a company re-planned under its lease while applying: the plan's line stays
+            return
         if self._companies is None:
             self._companies = self.progress.add_task("Companies planned", total=event.companies, counted=True)
         done = event.companies if event.stage == "planned" else 0
