@@ -40,7 +40,7 @@ def test_the_pacing_line_says_whose_rate_limit_makes_the_call_wait() -> None:
     )
 
 
-def test_the_display_shows_deals_and_pages_per_source_companies_and_writes_with_a_rate() -> None:
+def test_the_display_shows_deals_and_pages_per_source_pacing_companies_and_writes() -> None:
     """Fed a plan's and an apply's events, the display reads: deals and pages per CRM, pacing, companies
     planned (a re-plan while applying leaves that line alone), writes applied N/M."""
     console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
