@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from crmsync import progress
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
 from crmsync.logs import logged_change
@@ -40,6 +41,7 @@ class ApplyReport:
     def add(self, result: ChangeResult) -> None:
         """One change's outcome (told to the recorder at once, so a killed run still shows it)."""
         self.results.append(result)
+        progress.emit(progress.WriteDone(result.ok))
         if self.recorder is not None:
             self.recorder(result)
 
