@@ -127,7 +127,13 @@ class Deal:
     def ref(self) -> DealRef:
         """What a plan keeps of this deal once it is translated (its properties are dropped)."""
         company = sys.intern(self.company_ref) if self.company_ref is not None else None
-        return DealRef(self.source, self.id, company, sys.intern(self.stage), self.close_date, self.name)
+        stage = sys.intern(self.stage)
+        return DealRef(self.source, self.id, company, stage, self.close_date, self.name, (self.source, self.id))
+
+    @property
+    def key(self) -> tuple[Source, DealId]:
+        """(source, id): who the deal is across CRMs."""
+        return (self.source, self.id)
 
 
 class DealRef(NamedTuple):
@@ -141,7 +147,8 @@ class DealRef(NamedTuple):
     company_ref: str | None
     stage: str
     close_date: datetime | None
-    name: str | None = None
+    name: str | None
+    key: tuple[Source, DealId]  # (source, id), built once: the provenance of each override shares it
 
 
 @dataclass(frozen=True)

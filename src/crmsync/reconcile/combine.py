@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import groupby, repeat
+from itertools import groupby
 from operator import attrgetter
 
 from crmsync.domain import (
@@ -35,8 +35,8 @@ Key = tuple[CompanyId, FeatureId]
 # The order contributions are combined in (Source is a StrEnum: it sorts as its value does), and a
 # contribution's deal; attrgetter runs in C, once per contribution.
 ORDER = attrgetter("deal.source", "deal.id", "rule.path", "rule.line")
-DEAL = attrgetter("deal.source", "deal.id")
 DEAL_ID = attrgetter("deal.id")
+DEAL_KEY = attrgetter("deal.key")  # (source, id), one tuple per deal
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -101,10 +101,9 @@ def _combine_group(key: Key, group: Sequence[Contribution]) -> DesiredOverride:
 
 def _deals(ordered: Sequence[Contribution]) -> tuple[tuple[Source, DealId], ...]:
     """Each deal once, in (source, id) order: `ordered` is sorted by them already."""
-    source = ordered[0].deal.source
-    if ordered[-1].deal.source is source:  # one CRM (sorted by source: the first and last tell)
-        return tuple(zip(repeat(source), dict.fromkeys(map(DEAL_ID, ordered)), strict=False))
-    return tuple(pair for pair, _ in groupby(map(DEAL, ordered)))
+    if ordered[-1].deal.source is ordered[0].deal.source:  # one CRM (sorted by source: first and last tell)
+        return tuple(dict(zip(map(DEAL_ID, ordered), map(DEAL_KEY, ordered), strict=True)).values())
+    return tuple(pair for pair, _ in groupby(map(DEAL_KEY, ordered)))
 
 
 def _rules(ordered: Sequence[Contribution]) -> tuple[RuleRef, ...]:
