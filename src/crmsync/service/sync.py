@@ -65,8 +65,8 @@ class PlanRun:
     """A plan with everything it was computed from (apply and explain need it)."""
 
     plan: Plan
-    reads: tuple[ReadResult, ...]
-    translation: Translation
+    reads: tuple[ReadResult, ...]  # streamed: how many deals each read gave, not the deals
+    translation: Translation  # a full run keeps only its problems; a scoped one all (`explain` traces it)
     live: tuple[LiveOverride, ...]
     owned: tuple[Owned, ...]
     found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
@@ -108,8 +108,11 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         for source in mappings.sources()
     )
     translation = translator.result()
+    del translator  # it holds every contribution too
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
+    if scope is None:  # only a scoped run is traced back deal by deal (`explain`): let the rest go now
+        translation = replace(translation, contributions=(), skipped=(), deals={})
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
