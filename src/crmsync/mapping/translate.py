@@ -112,7 +112,7 @@ class Translator:
                 self._file(index, mfile, rules, page)
 
     def _file(self, index: int, mfile: MappingFile, rules: list[_Rule], page: Sequence[Deal]) -> None:
-        counts, contributions = self._counts[index], self._contributions[index]
+        counts, contribute = self._counts[index], self._contributions[index].append
         problems, skipped = self._problems[index], self._skipped[index]
         for deal in page:
             stage_key = (deal.source, deal.stage, deal.pipeline)
@@ -127,8 +127,11 @@ class Translator:
                 self._deals[(deal.source, deal.id)] = ref
                 continue
             company = self._key(mfile.company_key, deal.company_ref)
+            props = deal.properties
             for rule in rules:
-                value, reason, bad = rule.value(deal)
+                # the hot path (a value seen before, one input) inline; `_Rule.value` is the same, in full
+                found = rule.cache.get(props.get(rule.only)) if rule.only else None
+                value, reason, bad = found or rule.value(deal)
                 if value is None:
                     self._deals[(deal.source, deal.id)] = ref
                     if bad:
@@ -136,7 +139,7 @@ class Translator:
                     else:
                         skipped.append(Skip(deal.id, rule.ref, reason))
                     continue
-                contributions.append(Contribution(company, rule.feature, value, rule.policy, ref, rule.ref))
+                contribute(Contribution(company, rule.feature, value, rule.policy, ref, rule.ref))
 
     def _key(self, name: str, value: str) -> CompanyKey:
         key = self._keys.get((name, value))
@@ -162,13 +165,15 @@ class _Rule:
     value depends on nothing else: the properties the rule reads, the close date when it counts days
     from it, and `now`). The same inputs give the same (shared, immutable) value object."""
 
-    __slots__ = ("cache", "dated", "feature", "inputs", "now", "policy", "ref", "rule")
+    __slots__ = ("cache", "dated", "feature", "inputs", "now", "only", "policy", "ref", "rule")
     LIMIT = 4096  # distinct inputs remembered (values repeat across deals); then it starts again
 
     def __init__(self, rule: OverrideRule, feature: FeatureId, policy: Combine, now: datetime) -> None:
         self.rule, self.feature, self.policy, self.ref, self.now = rule, feature, policy, rule.ref(), now
         self.inputs = tuple(dict.fromkeys(rule.properties()))
         self.dated = rule.expires_after_days is not None
+        # the one property a rule's value depends on, when it depends on one only (its cache key)
+        self.only = self.inputs[0] if len(self.inputs) == 1 and not self.dated else ""
         self.cache: dict[object, _Value] = {}
 
     def value(self, deal: Deal) -> _Value:
@@ -177,8 +182,8 @@ class _Rule:
         key: object
         if self.dated:
             key = (*map(deal.properties.get, inputs), deal.close_date)
-        elif len(inputs) == 1:
-            key = deal.properties.get(inputs[0])  # None or the raw string (one rule: one kind of key)
+        elif self.only:
+            key = deal.properties.get(self.only)  # None or the raw string (one rule: one kind of key)
         else:
             key = tuple(map(deal.properties.get, inputs))
         found = self.cache.get(key)

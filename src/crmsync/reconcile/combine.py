@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import groupby
 from operator import attrgetter
+from typing import TypeVar
 
 from crmsync.domain import (
     Combine,
@@ -37,6 +38,8 @@ Key = tuple[CompanyId, FeatureId]
 ORDER = attrgetter("deal.source", "deal.id", "rule.path", "rule.line")
 DEAL_ID = attrgetter("deal.id")
 DEAL_KEY = attrgetter("deal.key")  # (source, id), one tuple per deal
+VALUE, RULE = attrgetter("value"), attrgetter("rule")
+T = TypeVar("T")
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -82,10 +85,10 @@ def _combine(
 def _combine_group(key: Key, group: Sequence[Contribution]) -> DesiredOverride:
     ordered = sorted(group, key=ORDER)
     policy = ordered[0].combine
-    values = [c.value for c in ordered]
+    values = list(map(VALUE, ordered))
     # Equal inputs share one value object (translation remembers them): max and min weigh each once,
     # the first of its kind where it first comes (they keep the first of equals, as over all values).
-    distinct = list({id(v): v for v in values}.values())
+    distinct = _distinct(values)
     if policy is Combine.LATEST:
         latest = max(ordered, key=lambda c: (c.deal.close_date or NEVER, c.deal.id))  # no close date: oldest
         value = latest.value
@@ -108,8 +111,12 @@ def _deals(ordered: Sequence[Contribution]) -> tuple[tuple[Source, DealId], ...]
 
 def _rules(ordered: Sequence[Contribution]) -> tuple[RuleRef, ...]:
     """Each rule once, by file and line (the few distinct rule objects are compared, not every one)."""
-    distinct = {id(c.rule): c.rule for c in ordered}.values()
-    return tuple(sorted(set(distinct), key=lambda r: (r.path, r.line)))
+    return tuple(sorted(set(_distinct(list(map(RULE, ordered)))), key=lambda r: (r.path, r.line)))
+
+
+def _distinct(items: list[T]) -> list[T]:
+    """Each object once (by identity, not equality: no hashing), where it first comes."""
+    return list(dict(zip(map(id, items), items, strict=True)).values())
 
 
 def generosity(value: OverrideValue) -> tuple[int, int]:
