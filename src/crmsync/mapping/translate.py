@@ -95,7 +95,9 @@ class Translator:
     the same Translation, in the same order, as translating every deal at once would."""
 
     def __init__(self, files: Sequence[MappingFile], features: Mapping[str, FeatureId], now: datetime) -> None:
-        self._files = [(f, [_Rule(r, features[r.feature], f.policy_for(r), now) for r in f.overrides]) for f in files]
+        self._files = [
+            (f, [_Rule(r, features.get(r.feature), f.policy_for(r), now) for r in f.overrides]) for f in files
+        ]
         # per file, in file order (as if each file had translated every deal in turn)
         self._contributions: list[list[Contribution]] = [[] for _ in files]
         self._problems: list[list[DealProblem]] = [[] for _ in files]
@@ -168,12 +170,14 @@ class _Rule:
     __slots__ = ("cache", "dated", "feature", "inputs", "now", "only", "policy", "ref", "rule")
     LIMIT = 4096  # distinct inputs remembered (values repeat across deals); then it starts again
 
-    def __init__(self, rule: OverrideRule, feature: FeatureId, policy: Combine, now: datetime) -> None:
-        self.rule, self.feature, self.policy, self.ref, self.now = rule, feature, policy, rule.ref(), now
+    def __init__(self, rule: OverrideRule, feature: FeatureId | None, policy: Combine, now: datetime) -> None:
+        # A feature left unresolved fails (KeyError) where a value would use it, as a lookup per deal would.
+        self.rule, self.policy, self.ref, self.now = rule, policy, rule.ref(), now
+        self.feature = feature or FeatureId("")
         self.inputs = tuple(dict.fromkeys(rule.properties()))
         self.dated = rule.expires_after_days is not None
         # the one property a rule's value depends on, when it depends on one only (its cache key)
-        self.only = self.inputs[0] if len(self.inputs) == 1 and not self.dated else ""
+        self.only = self.inputs[0] if len(self.inputs) == 1 and not self.dated and feature is not None else ""
         self.cache: dict[object, _Value] = {}
 
     def value(self, deal: Deal) -> _Value:
@@ -195,6 +199,8 @@ class _Rule:
             if len(self.cache) >= self.LIMIT:
                 self.cache.clear()
             self.cache[key] = found
+        if found[0] is not None and not self.feature:
+            raise KeyError(self.rule.feature)
         return found
 
 
