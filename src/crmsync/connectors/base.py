@@ -6,7 +6,7 @@ files need; nothing CRM-specific leaks past the connector modules.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,10 +23,18 @@ class DealQuery:
     properties: tuple[str, ...]
 
 
+PageSink = Callable[[Sequence[Deal]], None]
+"""Takes a read's deals a page at a time (a streamed read: the connector keeps none of them)."""
+
+
 @dataclass(frozen=True)
 class ReadResult:
     """The deals of one read. `complete` is False when the read stopped early (rate limit,
-    error): then the deals are only a part, and nothing may be deleted on their strength."""
+    error): then the deals are only a part, and nothing may be deleted on their strength.
+
+    A streamed read (a `PageSink` was given) hands its deals over page by page and keeps none:
+    `deals` is empty, `streamed` says how many were handed over and `stages` which distinct
+    (stage, pipeline or record type) they were in (for the "none counted" warning)."""
 
     source: Source
     deals: tuple[Deal, ...]
@@ -34,6 +42,17 @@ class ReadResult:
     deleted_ids: frozenset[DealId] = field(default_factory=frozenset)
     problem: str = ""  # why the read is partial, for the report
     requests: int = 0  # API calls made, for reports and benchmarks
+    streamed: int = 0
+    stages: frozenset[tuple[str, str | None]] = frozenset()
+
+    @property
+    def count(self) -> int:
+        """How many deals the read returned (kept or handed over)."""
+        return len(self.deals) + self.streamed
+
+    def stage_pairs(self) -> frozenset[tuple[str, str | None]]:
+        """The distinct (stage, pipeline or record type) of the deals read."""
+        return self.stages | {(d.stage, d.pipeline) for d in self.deals}
 
 
 @dataclass(frozen=True)
@@ -57,12 +76,15 @@ class Connector(Protocol):
 
     source: Source
 
-    def read_deals(self, query: DealQuery) -> ReadResult:
-        """Every deal matching the query, each with its primary company reference."""
+    def read_deals(self, query: DealQuery, on_page: PageSink | None = None) -> ReadResult:
+        """Every deal matching the query, each with its primary company reference; with `on_page`,
+        handed over page by page as they are read (and not kept in the result)."""
         ...
 
-    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
-        """The matching deals of the given CRM companies only (a scoped reconcile)."""
+    def read_deals_of_companies(
+        self, query: DealQuery, company_refs: Collection[str], on_page: PageSink | None = None
+    ) -> ReadResult:
+        """The matching deals of the given CRM companies only (a scoped reconcile); `on_page` as above."""
         ...
 
     def deal_schema(self) -> CrmSchema:

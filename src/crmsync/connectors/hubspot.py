@@ -26,7 +26,7 @@ from hubspot.crm.deals import ApiException as DealsApiException
 from crmsync import pacing, progress
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors import hubspot_retry
-from crmsync.connectors.base import Changes, DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
 from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
 from crmsync.connectors.hubspot_meta import read_deal_schema
 from crmsync.domain import Deal, DealId, Source
@@ -93,14 +93,29 @@ class HubSpotConnector:
         self._searches = budget or pacing.budget("hubspot.search", settings.searches_per_second)
         self.requests = 0  # API calls of the read in progress
 
-    def read_deals(self, query: DealQuery) -> ReadResult:
-        """Every deal in the query's stages and pipelines, each with its primary company."""
-        found = list(self._search_all(query))
-        companies = self._primary_companies([d.id for d in found])
-        deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found)
-        return self._result(deals)
+    def read_deals(self, query: DealQuery, on_page: PageSink | None = None) -> ReadResult:
+        """Every deal in the query's stages and pipelines, each with its primary company. With `on_page`,
+        the deals are handed over as read, one association batch (1,000) at a time, and not kept."""
+        kept: list[Deal] = []
+        sink = on_page or kept.extend
+        batch: list[Deal] = []
+        for deal in self._search_all(query):
+            batch.append(deal)
+            if len(batch) == ASSOCIATION_BATCH:  # five search pages: one association read
+                sink(self._with_companies(batch))
+                batch = []
+        if batch:
+            sink(self._with_companies(batch))
+        return self._result(tuple(kept))
 
-    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
+    def _with_companies(self, found: Sequence[Deal]) -> list[Deal]:
+        """The deals, each with its primary company (read for all of them at once)."""
+        companies = self._primary_companies([d.id for d in found])
+        return [convert.with_company(d, companies.get(d.id)) for d in found]
+
+    def read_deals_of_companies(
+        self, query: DealQuery, company_refs: Collection[str], on_page: PageSink | None = None
+    ) -> ReadResult:
         """The matching deals whose primary company is one of `company_refs` (a scoped reconcile):
         company→deal associations, then a batch read of those deals, then their primary companies."""
         deal_ids = sorted(self._deals_of_companies(sorted(set(company_refs))), key=int)
@@ -121,10 +136,12 @@ class HubSpotConnector:
                 )
             )
             found.extend(d for d in (convert.deal(r) for r in page["results"]) if _counted(d, query))
-        companies = self._primary_companies([d.id for d in found])
         wanted = set(company_refs)
-        deals = tuple(convert.with_company(d, companies.get(d.id)) for d in found if companies.get(d.id) in wanted)
-        return self._result(deals)
+        deals = tuple(d for d in self._with_companies(found) if d.company_ref in wanted)
+        if on_page is None:
+            return self._result(deals)
+        on_page(deals)  # a scoped read is small: one page
+        return self._result(())
 
     def companies_of_deals(self, deal_ids: Collection[str]) -> dict[str, str]:
         """deal id → primary company id, by v4 association batch reads (1,000 ids a call)."""

@@ -22,7 +22,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
 from crmsync import progress
-from crmsync.connectors.base import Changes, DealQuery, ReadResult
+from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
 from crmsync.connectors.salesforce_auth import (
     ACCESS_TOKEN,
     FLOW_VARIABLES,
@@ -140,6 +140,17 @@ class _Read:
     last: SalesforceCursor | None = None
     problem: str = ""
     stamps: dict[DealId, str] = field(default_factory=dict)  # an incremental read's SystemModstamp per record
+    handed: set[str] = field(default_factory=set)  # ids handed to a page sink (a streamed read keeps no deal)
+
+
+def _hand_over(read: _Read, on_page: PageSink) -> None:
+    """A streamed read: the deals of the page just read go to the sink and are not kept. A full read
+    returns each record once; an id seen again is not handed over twice (a page repeated)."""
+    fresh = [deal for opp_id, deal in read.deals.items() if opp_id not in read.handed]
+    read.handed.update(read.deals)
+    read.deals.clear()
+    if fresh:
+        on_page(fresh)
 
 
 class SalesforceConnector:
@@ -175,19 +186,22 @@ class SalesforceConnector:
         )
 
     # --- the Connector Protocol ----------------------------------------------------------------
-    def read_deals(self, query: DealQuery) -> ReadResult:
-        """Every closed-won Opportunity the query's filters admit; deleted ones (queryAll) as deleted_ids."""
+    def read_deals(self, query: DealQuery, on_page: PageSink | None = None) -> ReadResult:
+        """Every closed-won Opportunity the query's filters admit; deleted ones (queryAll) as deleted_ids.
+        With `on_page`, the deals are handed over a page at a time and not kept."""
         check_field_names(query.properties)
-        return self._result(self._collect(full_query(query.filters, query.properties), query))
+        return self._result(self._collect(full_query(query.filters, query.properties), query, on_page=on_page))
 
-    def read_deals_of_companies(self, query: DealQuery, company_refs: Collection[str]) -> ReadResult:
+    def read_deals_of_companies(
+        self, query: DealQuery, company_refs: Collection[str], on_page: PageSink | None = None
+    ) -> ReadResult:
         """The same, for the given Account Ids only, `chunk_size` Ids per query."""
         check_field_names(query.properties)
         ids = sorted(set(company_refs))
         total = _Read()
         for start in range(0, len(ids), self.chunk_size):
             soql = companies_query(query.filters, query.properties, ids[start : start + self.chunk_size])
-            part = self._collect(soql, query)
+            part = self._collect(soql, query, on_page=on_page)
             total.deals.update(part.deals)
             total.gone |= part.gone
             if part.problem:
@@ -276,7 +290,9 @@ class SalesforceConnector:
             requests=requests_made,
         )
 
-    def _collect(self, soql: str, query: DealQuery, *, incremental: bool = False) -> _Read:
+    def _collect(
+        self, soql: str, query: DealQuery, *, incremental: bool = False, on_page: PageSink | None = None
+    ) -> _Read:
         read = _Read()
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
         timeout = self._attempt_timeout  # the SDK has no default; cut to what is left of the deadline
@@ -291,11 +307,13 @@ class SalesforceConnector:
                 progress.emit(progress.PageRead("salesforce", len(page.get("records", ()))))
                 for record in page.get("records", ()):
                     self._take(read, record, query, incremental)
+                if on_page is not None:
+                    _hand_over(read, on_page)
         except RateLimited as exc:
             log.warning("api.rate_limited", service="salesforce", detail=str(exc), partial=True)
             read.problem = f"stopped early: {exc}"
         except ServiceUnavailable as exc:
-            if read.last is None and not read.deals and not read.gone:
+            if read.last is None and not read.deals and not read.gone and not read.handed:
                 raise
             read.problem = f"stopped early: {exc}"
         return read

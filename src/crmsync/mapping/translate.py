@@ -8,20 +8,23 @@ everything else proceeds. Combining contributions per company happens in `reconc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from crmsync.domain import (
+    Combine,
     CompanyKey,
     Contribution,
     Deal,
     DealId,
     DealProblem,
+    DealRef,
     FeatureId,
     OverrideValue,
     RuleRef,
     Source,
     ValueType,
+    gc_paused,
 )
 from crmsync.errors import quote
 from crmsync.mapping.rules import Condition, DealFilter, MappingFile, Op, OverrideRule
@@ -48,11 +51,13 @@ class Skip:
 
 @dataclass(frozen=True)
 class Translation:
-    """What one translation produced."""
+    """What one translation produced. `deals` are the counted deals that gave a rule nothing or
+    an error (`explain` finds their company by them); contributing deals are in `contributions`."""
 
     contributions: tuple[Contribution, ...]
     problems: tuple[DealProblem, ...]
     skipped: tuple[Skip, ...]
+    deals: Mapping[tuple[Source, DealId], DealRef] = field(default_factory=dict)
 
 
 def deal_counts(deal: Deal, deal_filter: DealFilter) -> bool:
@@ -61,10 +66,15 @@ def deal_counts(deal: Deal, deal_filter: DealFilter) -> bool:
     Compared without regard to case, as the CRMs' own filters do (SOQL `IN`, HubSpot `EQ`):
     otherwise `closed won` would read every opportunity and count none.
     """
-    if deal.stage.casefold() not in deal_filter.folded_stages:
+    return stage_counts(deal.source, deal.stage, deal.pipeline, deal_filter)
+
+
+def stage_counts(source: Source, stage: str, pipeline: str | None, deal_filter: DealFilter) -> bool:
+    """`deal_counts` of a deal of `source` in `stage` and `pipeline` (or record type)."""
+    if stage.casefold() not in deal_filter.folded_stages:
         return False
-    allowed = deal_filter.folded_pipelines if deal.source is Source.HUBSPOT else deal_filter.folded_record_types
-    return allowed is None or (deal.pipeline or "").casefold() in allowed
+    allowed = deal_filter.folded_pipelines if source is Source.HUBSPOT else deal_filter.folded_record_types
+    return allowed is None or (pipeline or "").casefold() in allowed
 
 
 def translate(
@@ -74,31 +84,124 @@ def translate(
     now: datetime,
 ) -> Translation:
     """Apply every file's rules to the deals of its source."""
-    contributions: list[Contribution] = []
-    problems: list[DealProblem] = []
-    skipped: list[Skip] = []
-    deal_list = list(deals)
-    for mfile in files:
-        for deal in deal_list:
-            if deal.source is not mfile.source or not deal_counts(deal, mfile.deals):
+    translator = Translator(files, features, now)
+    translator.add(deals)
+    return translator.result()
+
+
+class Translator:
+    """Translation a page of deals at a time (a read is never held whole): `add` each page as it
+    arrives, then `result`. Keeps only what the plan needs of each deal (`Deal.ref`), and gives
+    the same Translation, in the same order, as translating every deal at once would."""
+
+    def __init__(self, files: Sequence[MappingFile], features: Mapping[str, FeatureId], now: datetime) -> None:
+        self._files = [
+            (f, [_Rule(r, features.get(r.feature), f.policy_for(r), now) for r in f.overrides]) for f in files
+        ]
+        # per file, in file order (as if each file had translated every deal in turn)
+        self._contributions: list[list[Contribution]] = [[] for _ in files]
+        self._problems: list[list[DealProblem]] = [[] for _ in files]
+        self._skipped: list[list[Skip]] = [[] for _ in files]
+        self._deals: dict[tuple[Source, DealId], DealRef] = {}
+        self._counts: list[dict[tuple[Source, str, str | None], bool]] = [{} for _ in files]
+        self._keys: dict[tuple[str, str], CompanyKey] = {}
+
+    def add(self, deals: Iterable[Deal]) -> None:
+        """Translate one page of deals."""
+        page = deals if isinstance(deals, (list, tuple)) else list(deals)
+        with gc_paused():
+            for index, (mfile, rules) in enumerate(self._files):
+                self._file(index, mfile, rules, page)
+
+    def _file(self, index: int, mfile: MappingFile, rules: list[_Rule], page: Sequence[Deal]) -> None:
+        counts, contribute = self._counts[index], self._contributions[index].append
+        problems, skipped = self._problems[index], self._skipped[index]
+        for deal in page:
+            stage_key = (deal.source, deal.stage, deal.pipeline)
+            counted = counts.get(stage_key)
+            if counted is None:
+                counted = counts[stage_key] = deal.source is mfile.source and deal_counts(deal, mfile.deals)
+            if not counted:
                 continue
+            ref = deal.ref()
             if not deal.company_ref:
                 problems.append(DealProblem(deal.source, deal.id, "has no associated company; associate one"))
+                self._deals[(deal.source, deal.id)] = ref
                 continue
-            company = CompanyKey(mfile.company_key, deal.company_ref)
-            for rule in mfile.overrides:
-                try:
-                    value, reason = rule_value(rule, deal, now)
-                except BadValue as exc:
-                    problems.append(DealProblem(deal.source, deal.id, str(exc), rule.ref()))
-                    continue
+            company = self._key(mfile.company_key, deal.company_ref)
+            props = deal.properties
+            for rule in rules:
+                # the hot path (a value seen before, one input) inline; `_Rule.value` is the same, in full
+                found = rule.cache.get(props.get(rule.only)) if rule.only else None
+                value, reason, bad = found or rule.value(deal)
                 if value is None:
-                    skipped.append(Skip(deal.id, rule.ref(), reason))
+                    self._deals[(deal.source, deal.id)] = ref
+                    if bad:
+                        problems.append(DealProblem(deal.source, deal.id, reason, rule.ref))
+                    else:
+                        skipped.append(Skip(deal.id, rule.ref, reason))
                     continue
-                contributions.append(
-                    Contribution(company, features[rule.feature], value, mfile.policy_for(rule), deal, rule.ref())
-                )
-    return Translation(tuple(contributions), tuple(problems), tuple(skipped))
+                contribute(Contribution(company, rule.feature, value, rule.policy, ref, rule.ref))
+
+    def _key(self, name: str, value: str) -> CompanyKey:
+        key = self._keys.get((name, value))
+        if key is None:
+            key = self._keys[(name, value)] = CompanyKey(name, value)
+        return key
+
+    def result(self) -> Translation:
+        """Everything added so far, file by file."""
+        return Translation(
+            tuple(c for part in self._contributions for c in part),
+            tuple(p for part in self._problems for p in part),
+            tuple(s for part in self._skipped for s in part),
+            dict(self._deals),
+        )
+
+
+_Value = tuple[OverrideValue | None, str, bool]
+
+
+class _Rule:
+    """One rule as a translation applies it: `rule_value`, remembered by the deal inputs it reads (a
+    value depends on nothing else: the properties the rule reads, the close date when it counts days
+    from it, and `now`). The same inputs give the same (shared, immutable) value object."""
+
+    __slots__ = ("cache", "dated", "feature", "inputs", "now", "only", "policy", "ref", "rule")
+    LIMIT = 4096  # distinct inputs remembered (values repeat across deals); then it starts again
+
+    def __init__(self, rule: OverrideRule, feature: FeatureId | None, policy: Combine, now: datetime) -> None:
+        # A feature left unresolved fails (KeyError) where a value would use it, as a lookup per deal would.
+        self.rule, self.policy, self.ref, self.now = rule, policy, rule.ref(), now
+        self.feature = feature or FeatureId("")
+        self.inputs = tuple(dict.fromkeys(rule.properties()))
+        self.dated = rule.expires_after_days is not None
+        # the one property a rule's value depends on, when it depends on one only (its cache key)
+        self.only = self.inputs[0] if len(self.inputs) == 1 and not self.dated and feature is not None else ""
+        self.cache: dict[object, _Value] = {}
+
+    def value(self, deal: Deal) -> _Value:
+        """The value, the reason when there is none, and whether that reason is a bad value (a deal problem)."""
+        inputs = self.inputs
+        key: object
+        if self.dated:
+            key = (*map(deal.properties.get, inputs), deal.close_date)
+        elif self.only:
+            key = deal.properties.get(self.only)  # None or the raw string (one rule: one kind of key)
+        else:
+            key = tuple(map(deal.properties.get, inputs))
+        found = self.cache.get(key)
+        if found is None:
+            try:
+                found = (*rule_value(self.rule, deal, self.now), False)
+            except BadValue as exc:
+                found = (None, str(exc), True)
+            if len(self.cache) >= self.LIMIT:
+                self.cache.clear()
+            self.cache[key] = found
+        if found[0] is not None and not self.feature:
+            raise KeyError(self.rule.feature)
+        return found
 
 
 def rule_value(rule: OverrideRule, deal: Deal, now: datetime) -> tuple[OverrideValue | None, str]:

@@ -22,6 +22,7 @@ from crmsync.domain import (
     FeatureId,
     LiveOverride,
     OverrideId,
+    gc_paused,
 )
 
 Key = tuple[CompanyId, FeatureId]
@@ -51,6 +52,19 @@ def diff(
     override already past its expiration (at `now`) is left in place: Schematic keeps it
     inert, and a contract extension updates it in place.
     """
+    with gc_paused():  # a plan's worth of small objects, no cycles (domain.gc_paused)
+        return _diff(desired, live, owned, scope=scope, keep=keep, now=now)
+
+
+def _diff(
+    desired: Mapping[Key, DesiredOverride],
+    live: Iterable[LiveOverride],
+    owned: Collection[OverrideId],
+    *,
+    scope: Collection[CompanyId] | None,
+    keep: Collection[OverrideId],
+    now: datetime | None,
+) -> DiffResult:
     owned_ids = frozenset(owned)
     in_scope = (lambda c: True) if scope is None else frozenset(scope).__contains__
     by_key: dict[Key, list[LiveOverride]] = defaultdict(list)

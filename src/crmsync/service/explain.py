@@ -19,8 +19,8 @@ from crmsync.domain import (
     CompanyKey,
     Conflict,
     Contribution,
-    Deal,
     DealProblem,
+    DealRef,
     DesiredOverride,
     FeatureId,
     LiveOverride,
@@ -54,7 +54,7 @@ class Explanation:
 
     company: Company
     features: tuple[FeatureStory, ...]
-    skipped: tuple[tuple[Deal, Skip], ...]  # counted deals that gave a rule nothing
+    skipped: tuple[tuple[DealRef, Skip], ...]  # counted deals that gave a rule nothing
     problems: tuple[DealProblem, ...]
     warnings: tuple[PlanWarning, ...]
     names: Mapping[str, str]
@@ -105,7 +105,7 @@ def _value(want: DesiredOverride | None) -> dict[str, Any] | None:
     return value_json(want.value) if want else None
 
 
-def deal_json(deal: Deal) -> dict[str, Any]:
+def deal_json(deal: DealRef) -> dict[str, Any]:
     """The facts about a deal that explain shows: CRM, id, name, stage, close date."""
     return {
         "source": deal.source.value,
@@ -150,10 +150,10 @@ def explain(ctx: Context, mappings: Mappings, company_text: str) -> Explanation:
 def trace(run: PlanRun, mappings: Mappings, company: Company) -> Explanation:
     """Regroup a scoped plan run by feature for one company (pure)."""
     keys = {CompanyKey(k, v) for k, v in company.keys.items()}
-    deals = {(d.source, d.id): d for r in run.reads for d in r.deals}
+    deals = run.translation.deals  # the counted deals that gave a rule nothing or an error
     files = {f.path: f for f in mappings.files}
 
-    def ours(source: Source, deal: Deal | None) -> bool:
+    def ours(source: Source, deal: DealRef | None) -> bool:
         """Whether a deal's company (by any mapping file of its CRM) is this company."""
         return deal is not None and any(CompanyKey(f.company_key, deal.company_ref or "") in keys
                                         for f in mappings.for_source(source))  # fmt: skip

@@ -19,6 +19,7 @@ from crmsync.domain import (
     CompanyId,
     CompanyKey,
     Conflict,
+    Deal,
     Feature,
     FeatureId,
     LedgerState,
@@ -29,7 +30,7 @@ from crmsync.domain import (
 from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.translate import Translation, deal_counts, translate
+from crmsync.mapping.translate import Translation, Translator, stage_counts
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import settle
@@ -65,8 +66,8 @@ class PlanRun:
     """A plan with everything it was computed from (apply and explain need it)."""
 
     plan: Plan
-    reads: tuple[ReadResult, ...]
-    translation: Translation
+    reads: tuple[ReadResult, ...]  # streamed: how many deals each read gave, not the deals
+    translation: Translation  # a full run keeps only its problems; a scoped one all (`explain` traces it)
     live: tuple[LiveOverride, ...]
     owned: tuple[Owned, ...]
     found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
@@ -101,13 +102,19 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     every = companies if scope is None else None
     checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
     mappings, resolved = checked.mappings, dict(checked.resolved)
-    reads = tuple(
-        _read(ctx, mappings, source, companies if scope is not None else None) for source in mappings.sources()
-    )
     now = ctx.clock()
-    translation = translate((d for r in reads for d in r.deals), mappings.files, resolved, now)
+    # Deals are translated page by page as they are read; only what the plan needs of them is kept.
+    translator = Translator(mappings.files, resolved, now)
+    reads = tuple(
+        _read(ctx, mappings, source, companies if scope is not None else None, translator)
+        for source in mappings.sources()
+    )
+    translation = translator.result()
+    del translator  # it holds every contribution too
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
+    if scope is None:  # only a scoped run is traced back deal by deal (`explain`): let the rest go now
+        translation = replace(translation, contributions=(), skipped=(), deals={})
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
@@ -196,12 +203,13 @@ def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tup
     warnings = []
     for read in reads:
         files = mappings.for_source(read.source)
-        if read.deals and not any(deal_counts(d, f.deals) for d in read.deals for f in files):
-            stages = sorted({d.stage for d in read.deals})[:5]
+        pairs = read.stage_pairs()
+        if pairs and not any(stage_counts(read.source, s, p, f.deals) for s, p in pairs for f in files):
+            stages = sorted({s for s, _ in pairs})[:5]
             warnings.append(
                 PlanWarning(
                     WarningKind.NOTHING_COUNTED,
-                    f"{read.source.value}: {len(read.deals)} deal(s) read but none is in the mapping's stages "
+                    f"{read.source.value}: {read.count} deal(s) read but none is in the mapping's stages "
                     f"(their stages: {', '.join(stages)}); check `stages:` (and pipelines / record types)",
                     read.source.value,
                 )
@@ -211,7 +219,7 @@ def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tup
 
 def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
     """Deals per source, for the reads that completed (a partial read says nothing)."""
-    return {r.source.value: len(r.deals) for r in reads if r.complete}
+    return {r.source.value: r.count for r in reads if r.complete}
 
 
 def _owned_ids(owned: Collection[Owned], found: Mapping[str, OverrideId]) -> set[OverrideId]:
@@ -235,8 +243,11 @@ def token_in(note: str) -> str | None:
     return note_token(note)
 
 
-def _read(ctx: Context, mappings: Mappings, source: Source, companies: Collection[Company] | None) -> ReadResult:
-    """All deals of a source, or (scoped) those of the CRM companies behind `companies`' keys."""
+def _read(
+    ctx: Context, mappings: Mappings, source: Source, companies: Collection[Company] | None, translator: Translator
+) -> ReadResult:
+    """All deals of a source, or (scoped) those of the CRM companies behind `companies`' keys, each page
+    translated as it arrives and dropped; the result keeps how many deals and which stages were read."""
     connector = ctx.connectors.get(source)
     if connector is None:
         raise ConfigError(f"mapping files read {source.value}, but no {source.value} connector is configured")
@@ -244,12 +255,15 @@ def _read(ctx: Context, mappings: Mappings, source: Source, companies: Collectio
         filters=tuple(f.deals for f in mappings.for_source(source)),
         properties=mappings.properties_for(source),
     )
+    tally = _Tally(translator)
     try:
         if companies is None:
-            return connector.read_deals(query)
-        keys = {f.company_key for f in mappings.for_source(source)}
-        refs = {c.keys[k] for c in companies for k in keys if k in c.keys}
-        return connector.read_deals_of_companies(query, refs) if refs else ReadResult(source, ())
+            read = connector.read_deals(query, tally.page)
+        else:
+            keys = {f.company_key for f in mappings.for_source(source)}
+            refs = {c.keys[k] for c in companies for k in keys if k in c.keys}
+            read = connector.read_deals_of_companies(query, refs, tally.page) if refs else ReadResult(source, ())
+        return replace(read, streamed=read.streamed + tally.count, stages=read.stages | tally.stages)
     except RequestRejected as exc:
         unknown = getattr(exc, "field", None)  # a connector names the field the CRM refused, when it can
         rules = mappings.rules_using(source, unknown) if unknown else ()
@@ -267,3 +281,17 @@ def _read(ctx: Context, mappings: Mappings, source: Source, companies: Collectio
                 for r in rules
             ]
         ) from exc
+
+
+class _Tally:
+    """A read's page sink: translates each page and counts what the plan says of the read."""
+
+    def __init__(self, translator: Translator) -> None:
+        self._translator = translator
+        self.count = 0
+        self.stages: set[tuple[str, str | None]] = set()
+
+    def page(self, deals: Sequence[Deal]) -> None:
+        self._translator.add(deals)
+        self.count += len(deals)
+        self.stages.update((d.stage, d.pipeline) for d in deals)
