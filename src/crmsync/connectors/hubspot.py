@@ -11,12 +11,10 @@ makes is logged (`api.retry`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import hubspot
 import urllib3
@@ -27,7 +25,7 @@ from crmsync import pacing, progress
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
-from crmsync.connectors.hubspot_convert import SERVICE, URL_SETTING
+from crmsync.connectors.hubspot_convert import PAGE, SERVICE, URL_SETTING
 from crmsync.connectors.hubspot_meta import read_deal_schema
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
@@ -36,7 +34,6 @@ from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.translate import deal_counts
 from crmsync.metrics import count_call
 
-PAGE = 200  # search's maximum page size
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
 BATCH_READ = 100  # deals per batch read
@@ -71,7 +68,7 @@ class HubSpotConnector:
     def __init__(self, settings: HubSpotSettings, budget: pacing.RateBudget | None = None) -> None:
         """`budget` paces searches (default: this process alone, at `settings.searches_per_second`)."""
         read_timeout = min(settings.read_timeout, settings.deadline / 2)
-        retry = LoggedRetry(
+        retry = hubspot_retry.LoggedRetry(
             retry_after_cap=settings.retry_after_max,
             attempt_time=read_timeout,
             total=settings.retries,
@@ -164,13 +161,13 @@ class HubSpotConnector:
             if (last_id, after) in seen_tokens:
                 raise ServiceUnavailable(SERVICE, f"search paging repeated itself at id {last_id}, after {after}")
             seen_tokens.add((last_id, after))
-            request = _search_body(convert.filter_groups(query, last_id), "hs_object_id", properties, after)
+            request = convert.search_body(convert.filter_groups(query, last_id), "hs_object_id", properties, after)
             page = self._search(request)
             results = page["results"]
             progress.emit(progress.PageRead("hubspot", len(results)))
             yield from (convert.deal(r) for r in results)
             in_window += PAGE  # the cursor moves a page on even when a page comes back short
-            nxt = _next_after(page)
+            nxt = convert.next_after(page)
             if nxt is None:
                 return
             if not results:
@@ -192,14 +189,14 @@ class HubSpotConnector:
         after: str | None = None
         while True:
             groups = [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}]}]
-            page = self._search(_search_body(groups, "hs_lastmodifieddate", ["hs_lastmodifieddate"], after))
+            page = self._search(convert.search_body(groups, "hs_lastmodifieddate", ["hs_lastmodifieddate"], after))
             fresh = [r for r in page["results"] if DealId(str(r["id"])) not in found]
             for record in page["results"]:
                 stamp = convert.instant((record.get("properties") or {}).get("hs_lastmodifieddate"))
                 found[DealId(str(record["id"]))] = str(int(stamp.timestamp() * 1000)) if stamp else ""
                 if stamp is not None:
                     newest = max(newest, int(stamp.timestamp() * 1000))
-            nxt = _next_after(page)
+            nxt = convert.next_after(page)
             if nxt is None:
                 break
             if len(found) % SEARCH_CAP >= SEARCH_CAP - PAGE:  # the cap is near: a new window from the newest seen
@@ -240,7 +237,7 @@ class HubSpotConnector:
             for result in page["results"]:
                 origin = str(result["from"]["id"])
                 found.setdefault(origin, []).extend(result.get("to") or [])
-                after = _next_after(result)
+                after = convert.next_after(result)
                 if after:
                     pending.append({"id": origin, "after": str(after)})
         return found
@@ -278,7 +275,7 @@ class HubSpotConnector:
             page = self._send(send)
             if not paged:
                 return page
-            parsed = _json_page(page)
+            parsed = convert.json_page(page)
             if parsed is not None:
                 return parsed
             # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again
@@ -300,57 +297,6 @@ class HubSpotConnector:
             raise error(SERVICE, f"cannot reach HubSpot ({type(reason).__name__})", setting=URL_SETTING) from exc
         count_call("hubspot", 200)
         return answer
-
-
-class LoggedRetry(hubspot_retry.DeadlineRetry):
-    """The SDK's Retry (Retry-After capped, a deadline per call) that logs each retry (`api.retry`) before waiting."""
-
-    def sleep(self, response: Any = None) -> None:
-        """Log what is retried and how long we wait (Retry-After, else backoff), then wait."""
-        last = self.history[-1] if self.history else None
-        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
-        log.info(
-            "api.retry",
-            service="hubspot",
-            method=last.method if last else None,
-            path=urlsplit(last.url or "").path if last else None,  # never the query string
-            status=last.status if last else None,
-            reason=type(last.error).__name__ if last and last.error else None,
-            attempt=len(self.history),
-            wait_s=round(after if after is not None else self.get_backoff_time(), 3),
-            retry_after=after,
-        )
-        super().sleep(response)
-
-
-def _search_body(groups: list[dict[str, Any]], sort: str, properties: Sequence[str], after: str | None) -> Any:
-    """A search request as HubSpot's JSON (no SDK model), sorted ascending on `sort`."""
-    body: dict[str, Any] = {
-        "filterGroups": groups,
-        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-        "properties": list(properties),
-        "limit": PAGE,
-    }
-    if after is not None:
-        body["after"] = after
-    return body
-
-
-def _next_after(page: dict[str, Any]) -> Any:
-    """`paging.next.after` of a page (or of one association result), or None."""
-    return ((page.get("paging") or {}).get("next") or {}).get("after")
-
-
-def _json_page(response: Any) -> dict[str, Any] | None:
-    """The body of a raw 2xx answer as a JSON object with a `results` list, or None when it is not one
-    (not JSON, or cut short while read: a read, sent again by `_call`)."""
-    try:
-        body = json.loads(response.data)
-    except (ValueError, TypeError, urllib3.exceptions.HTTPError):
-        return None
-    finally:
-        response.release_conn()
-    return body if isinstance(body, dict) and isinstance(body.get("results"), list) else None
 
 
 def _counted(deal: Deal, query: DealQuery) -> bool:

@@ -1,5 +1,6 @@
-"""Pure pieces of the HubSpot connector: search filter groups, deal conversion, primary
-company choice, and the translation of SDK errors into crmsync's (called from hubspot.py).
+"""Pieces of the HubSpot connector without a connection: search filter groups and request bodies,
+reading a raw answer's JSON page, deal conversion, primary company choice, and the translation of SDK
+errors into crmsync's (called from hubspot.py).
 
 Requests and answers are plain JSON (dicts as HubSpot sends them, camelCase keys): the connector
 reads raw bodies, so no SDK model is built per deal or per association.
@@ -13,6 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
+
 from crmsync.connectors.base import DealQuery
 from crmsync.domain import Deal, DealId, Source
 from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
@@ -21,6 +24,7 @@ SERVICE = "HubSpot API"
 URL_SETTING = "HUBSPOT_API_URL"
 TOKEN_SETTING = "HUBSPOT_ACCESS_TOKEN"
 PRIMARY_TYPE_ID = 5
+PAGE = 200  # search's maximum page size
 
 
 def lowered(values: Sequence[str]) -> list[str]:
@@ -118,3 +122,35 @@ def error_message(exc: Any) -> str:
     if isinstance(parsed, dict) and parsed.get("message"):
         return str(parsed["message"])
     return str(getattr(exc, "reason", "") or "")
+
+
+def search_body(
+    groups: list[dict[str, Any]], sort: str, properties: Sequence[str], after: str | None, *, limit: int = PAGE
+) -> Any:
+    """A search request as HubSpot's JSON (no SDK model), sorted ascending on `sort`."""
+    body: dict[str, Any] = {
+        "filterGroups": groups,
+        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+        "properties": list(properties),
+        "limit": limit,
+    }
+    if after is not None:
+        body["after"] = after
+    return body
+
+
+def next_after(page: dict[str, Any]) -> Any:
+    """`paging.next.after` of a page (or of one association result), or None."""
+    return ((page.get("paging") or {}).get("next") or {}).get("after")
+
+
+def json_page(response: Any) -> dict[str, Any] | None:
+    """The body of a raw 2xx answer as a JSON object with a `results` list, or None when it is not one
+    (not JSON, or cut short while read: a read, which the connector sends again)."""
+    try:
+        body = json.loads(response.data)
+    except (ValueError, TypeError, urllib3.exceptions.HTTPError):
+        return None
+    finally:
+        response.release_conn()
+    return body if isinstance(body, dict) and isinstance(body.get("results"), list) else None

@@ -5,7 +5,7 @@ hubspot-api-client takes a Retry as configuration (`hubspot.Client.create(retry=
 Retry, never a patch. urllib3 keeps one Retry per call chain but has no clock of its own, so the
 connector marks the start of each SDK call with `begin()` (per thread: the call is synchronous).
 A retry is given up, and the last answer or error stands, when the wait it needs plus one more
-attempt would end past the deadline.
+attempt would end past the deadline. `LoggedRetry` logs each retry (`api.retry`) before waiting.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ import math
 import threading
 import time
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
+
+from crmsync.logs import get_logger
+
+log = get_logger("crmsync.connectors.hubspot")
 
 _call = threading.local()
 
@@ -74,3 +79,24 @@ class DeadlineRetry(Retry):
             pool: Any = kwargs.get("_pool")
             raise MaxRetryError(pool, url or "", error) from error
         return retry
+
+
+class LoggedRetry(DeadlineRetry):
+    """The SDK's Retry (Retry-After capped, a deadline per call) that logs each retry (`api.retry`) before waiting."""
+
+    def sleep(self, response: Any = None) -> None:
+        """Log what is retried and how long we wait (Retry-After, else backoff), then wait."""
+        last = self.history[-1] if self.history else None
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        log.info(
+            "api.retry",
+            service="hubspot",
+            method=last.method if last else None,
+            path=urlsplit(last.url or "").path if last else None,  # never the query string
+            status=last.status if last else None,
+            reason=type(last.error).__name__ if last and last.error else None,
+            attempt=len(self.history),
+            wait_s=round(after if after is not None else self.get_backoff_time(), 3),
+            retry_after=after,
+        )
+        super().sleep(response)

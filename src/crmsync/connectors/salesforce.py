@@ -8,7 +8,6 @@ Retries and re-logins are logged (`api.retry`, `api.relogin`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 import requests
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
 from crmsync import progress
@@ -34,6 +33,15 @@ from crmsync.connectors.salesforce_auth import (
     unreachable,
 )
 from crmsync.connectors.salesforce_describe import DESCRIBE_PATH, schema_from_describe
+from crmsync.connectors.salesforce_errors import (
+    FieldRejected,
+    Page,
+    SessionExpired,
+    log_retry,
+    transient,
+    translate_error,
+    walk_pages,
+)
 from crmsync.connectors.salesforce_soql import (
     SalesforceCursor,
     accounts_query,
@@ -47,88 +55,14 @@ from crmsync.connectors.salesforce_soql import (
     uses_record_types,
 )
 from crmsync.domain import Deal, DealId, Source
-from crmsync.errors import AuthError, RateLimited, RequestRejected, ServiceError, ServiceUnavailable
+from crmsync.errors import AuthError, RateLimited, ServiceUnavailable
 from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.metrics import count_call
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
-Page = Mapping[str, Any]
 log = get_logger(__name__)
-
-
-class FieldRejected(RequestRejected):
-    """Salesforce refused a query naming a field it does not have (INVALID_FIELD)."""
-
-    def __init__(self, message: str, *, error_code: str, field: str | None) -> None:
-        super().__init__(SERVICE, message, status=400)
-        self.error_code = error_code
-        self.field = field  # the unknown field as Salesforce quotes it, when it does
-
-
-class _SessionExpired(Exception):
-    """401 INVALID_SESSION_ID: log in again (once) or give up."""
-
-
-def walk_pages(first: Callable[[], Page], more: Callable[[str], Page]) -> Iterator[Page]:
-    """Yield the first page and every page its `nextRecordsUrl` chain leads to; a repeat is an error."""
-    page = first()
-    seen: set[str] = set()
-    while True:
-        yield page
-        if page.get("done", True):
-            return
-        url = str(page.get("nextRecordsUrl") or "")
-        if not url or url in seen:
-            what = f"repeated nextRecordsUrl {url}" if url else "a page not done without nextRecordsUrl"
-            raise ServiceUnavailable(SERVICE, f"query paging broke: {what}")
-        seen.add(url)
-        page = more(url)
-
-
-def _salesforce_error(exc: SalesforceError) -> tuple[str, str]:
-    content = exc.content
-    if isinstance(content, list) and content and isinstance(content[0], Mapping):
-        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
-    return "", str(content)[:200]
-
-
-def _translate(exc: SalesforceError) -> ServiceError | _SessionExpired:
-    """One simple-salesforce error as crmsync's (the only place these are interpreted)."""
-    code, message = _salesforce_error(exc)
-    sentence = " ".join(line for line in message.splitlines() if line and not line.strip().startswith("^"))
-    sentence = re.sub(r"^.*ERROR at Row:\d+:Column:\d+ ", "", sentence)
-    if isinstance(exc, SalesforceExpiredSession):
-        return _SessionExpired(code)
-    if exc.status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-        return RateLimited(SERVICE, f"API request limit reached ({code}: {message})")
-    if exc.status >= 500:
-        return ServiceUnavailable(SERVICE, f"HTTP {exc.status} {code}".strip(), status=exc.status)
-    if code == "INVALID_FIELD":
-        quoted = re.search(r"No such column '([^']+)'", sentence)
-        text = f"Opportunity query rejected ({code}): {sentence}"
-        return FieldRejected(text, error_code=code, field=quoted.group(1) if quoted else None)
-    return RequestRejected(SERVICE, f"request rejected ({exc.status} {code}): {sentence}", status=exc.status)
-
-
-def _log_retry(state: Any) -> None:
-    """An `api.retry` event for a transient failure about to be retried."""
-    exc = state.outcome.exception() if state.outcome else None
-    log.info(
-        "api.retry",
-        service="salesforce",
-        status=getattr(exc, "status", None),
-        reason=type(exc).__name__,
-        detail=str(exc),  # crmsync's own message: no secret, and scrubbed anyway
-        attempt=state.attempt_number,
-        wait_s=round(state.next_action.sleep, 3) if state.next_action else None,
-    )
-
-
-def _transient(exc: BaseException) -> bool:
-    """Worth another try: unreachable, timed out or 5xx; never a TLS verification failure."""
-    return isinstance(exc, ServiceUnavailable) and not isinstance(exc.__cause__, requests.exceptions.SSLError)
 
 
 @dataclass
@@ -180,8 +114,8 @@ class SalesforceConnector:
         self._retrying = Retrying(
             stop=stop_after_attempt(retries + 1) | stop_before_delay(settings.deadline),
             wait=wait_exponential(multiplier=retry_wait, max=10),
-            retry=retry_if_exception(_transient),
-            before_sleep=_log_retry,
+            retry=retry_if_exception(transient),
+            before_sleep=log_retry,
             reraise=True,
         )
 
@@ -344,7 +278,7 @@ class SalesforceConnector:
             try:
                 result: Page = self._retrying(self._attempt, request)
                 return result
-            except _SessionExpired as exc:
+            except SessionExpired as exc:
                 if self.flow is AuthFlow.ACCESS_TOKEN:
                     message = "session expired or invalid; the access-token flow cannot log in again"
                     raise AuthError(SERVICE, message, setting=ACCESS_TOKEN, status=401) from exc
@@ -366,7 +300,7 @@ class SalesforceConnector:
             answer = request(self._client)
         except SalesforceError as exc:
             count_call("salesforce", exc.status)
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:  # not Salesforce's JSON
             raise ServiceUnavailable(SERVICE, f"unreadable response ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
