@@ -41,6 +41,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Keep Schematic company overrides equal to what closed CRM deals say.",
 )
 out = lazy_console()

@@ -1,11 +1,15 @@
 """The CLI's two rich consoles (stdout for results, stderr for messages), built on first use.
 
 Importing rich.console costs ~0.1 s; `crmsync --help` and `--version` print without it, so
-cli/__init__.py hands commands a `LazyConsole` that builds the real `Console` when first used.
+cli/__init__.py hands commands a `LazyConsole` that builds the real `Console` when first used. Plain
+text (`markup=False, emoji=False`) bound for a pipe or a file is written without rich at all, as
+rich would write it there: `validate --offline` in a script never imports rich.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -27,6 +31,23 @@ class LazyConsole:
             self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
         return self._console
 
+    def print(self, *objects: Any, **options: Any) -> None:
+        """`Console.print`; plain text (markup and emoji off) for a pipe or file is written without rich,
+        exactly as rich would write it there (no colour, no wrapping, control codes dropped)."""
+        if self._console is None and _plain(objects, options) and not self._terminal():
+            stream = sys.stderr if self._stderr else sys.stdout
+            text = options.get("sep", " ").join(objects).translate(_CONTROL) + options.get("end", "\n")
+            stream.write(text)
+            return
+        self.real().print(*objects, **options)
+
+    def _terminal(self) -> bool:
+        if any(os.environ.get(name) for name in _TERMINAL_ENV):
+            return True  # rich would colour or treat the stream as a terminal
+        stream = sys.stderr if self._stderr else sys.stdout
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real(), name)
 
@@ -35,6 +56,22 @@ class LazyConsole:
 
     def __exit__(self, *exc: object) -> None:
         self.real().__exit__(*exc)
+
+
+_PLAIN_OPTIONS = {"markup", "emoji", "highlight", "end", "sep", "soft_wrap"}
+_TERMINAL_ENV = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES")
+_CONTROL = dict.fromkeys((7, 8, 11, 12, 13))  # what rich's Text drops (bell, backspace, VT, FF, CR)
+
+
+def _plain(objects: tuple[Any, ...], options: dict[str, Any]) -> bool:
+    """Strings printed with markup and emoji off and nothing but separators asked for."""
+    return (
+        all(type(o) is str and "\t" not in o for o in objects)
+        and options.get("markup") is False
+        and options.get("emoji") is False
+        and not options.get("highlight")
+        and options.keys() <= _PLAIN_OPTIONS
+    )
 
 
 def real_console(console: Console) -> Console:

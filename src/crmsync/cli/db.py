@@ -27,7 +27,11 @@ def database_line(store: Store) -> str:
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     """Add `db upgrade` and `db current` to the app; `guarded` turns crmsync errors into exit codes."""
-    db = typer.Typer(no_args_is_help=True, help="The state database's schema: upgrade it, or show its version.")
+    db = typer.Typer(
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        help="The state database's schema: upgrade it, or show its version.",
+    )
     app.add_typer(db, name="db")
 
     @db.command("upgrade")

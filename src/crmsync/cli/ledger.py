@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     """Add `ledger rebuild` to the app; `guarded` turns crmsync errors into exit codes."""
-    ledger = typer.Typer(no_args_is_help=True, help="crmsync's ownership ledger (in the state database).")
+    ledger = typer.Typer(
+        no_args_is_help=True, rich_markup_mode=None, help="crmsync's ownership ledger (in the state database)."
+    )
     app.add_typer(ledger, name="ledger")
 
     @ledger.command("rebuild")
