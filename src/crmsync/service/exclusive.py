@@ -22,6 +22,7 @@ from crmsync.service.ownership import record_ownership
 from crmsync.service.safety import refusals, unmanaged_refusal
 from crmsync.service.sync import Context, PlanRun, build_plan
 from crmsync.store.leases import LeaseBook
+from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Owned
 
 CHUNK = 50  # companies leased, re-read (one Schematic call) and applied together
@@ -58,7 +59,8 @@ class Exclusive:
     ) -> None:
         self.ctx, self.run, self.mappings, self.lock_wait = ctx, run, mappings, lock_wait
         self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
-        self.report = ApplyReport(recorder=lambda result: ctx.store.record_change(run_id, result))
+        self.ledger = LedgerBatch(ctx.store, run_id)  # the apply's ledger writes, committed in batches
+        self.report = ApplyReport(recorder=self.ledger.record_change)
         self.replanned: list[CompanyId] = []
 
     def apply(self) -> tuple[ApplyReport, tuple[CompanyId, ...]]:
@@ -134,7 +136,7 @@ class Exclusive:
             drift=tuple(d for d in plan.drift if d.company_id in chosen),
         )
         self.report.recorded.extend(record_ownership(self.ctx.store, part))
-        apply_changes(self.ctx, part.changes, self.report, before_each=self._renew)
+        apply_changes(self.ctx, part.changes, self.report, before_each=self._renew, ledger=self.ledger)
 
     def _renew(self) -> None:
         lost = self.book.renew_due()
