@@ -43,11 +43,13 @@ def many(harness: Harness, tmp_path: Path, state_url: str) -> Harness:
     return Harness(hub.sb, replace(hub.settings, database_url=state_url))
 
 
-def config(tmp_path: Path, *, lease: float = 60.0, wait: float = 60.0) -> Path:
-    """A config file with no client-side pacing (the sandbox has no rate limit) and the given leases."""
+def config(tmp_path: Path, *, lease: float = 60.0, wait: float = 60.0, in_flight: int = 8) -> Path:
+    """A config file with no client-side pacing (the sandbox has no rate limit), `in_flight` writes at
+    once and the given leases."""
     path = tmp_path / f"crmsync-{uuid.uuid4().hex[:6]}.toml"
     path.write_text(
-        "[schematic]\nwrites_per_second = 0\n[hubspot]\nsearches_per_second = 0\nbackoff = 0.01\n"
+        f"[schematic]\nwrites_per_second = 0\nmax_in_flight = {in_flight}\n"
+        "[hubspot]\nsearches_per_second = 0\nbackoff = 0.01\n"
         f"[locks]\nlease_seconds = {lease}\nwait_seconds = {wait}\n"
     )
     return path
@@ -151,12 +153,16 @@ def test_a_killed_process_holding_leases_blocks_the_next_run_only_until_they_exp
     many: Harness, tmp_path: Path
 ) -> None:
     """SIGKILL an apply mid-way (its leases held): the next apply waits out the 2 s lease and converges."""
+    in_flight = 2
+    # At most 2 * in_flight writes are sent and not yet recorded at any moment: `in_flight` under way,
+    # as many more taken by a worker from the prepared queue before their predecessor's outcome is committed.
+    unrecorded = 2 * in_flight
     many.sb.schematic.hang_after_commit("POST", "/company-overrides", 0.3, times=20)
-    victim = start(many, config(tmp_path, lease=2.0), "apply", "--yes")
+    victim = start(many, config(tmp_path, lease=2.0, in_flight=in_flight), "apply", "--yes")
     deadline = time.monotonic() + 60
-    while many.sb.schematic.write_count < 3 and time.monotonic() < deadline:
+    while many.sb.schematic.write_count < 3 + unrecorded and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert many.sb.schematic.write_count >= 3, "the apply never started writing"
+    assert many.sb.schematic.write_count >= 3 + unrecorded, "the apply never started writing"
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     killed_at = many.sb.schematic.write_count

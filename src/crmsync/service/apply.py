@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,6 +35,7 @@ from crmsync.store.ledger_batch import LedgerBatch, tokens_of
 from crmsync.store.repository import ChangeResult
 
 NOTE_LIMIT = 900
+SETTLE_WINDOW = 0.01  # seconds: outcomes arriving this close together are committed together
 
 
 @dataclass
@@ -113,23 +115,33 @@ class _Writer:
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
             if self.running:
-                done, _ = wait(self.running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._settle(self.running.pop(future), future)
+                self._collect()
             steps: list[Step] = []
             if self.stop is None and self.ready and len(self.running) <= self.width:
                 if self.renew is not None:
                     self.renew()
                 steps = self._prepare(2 * self.width - len(self.running))
-            if steps or self.ledger.pending >= self.width or not self.running:
-                refused = self.ledger.commit()  # outcomes, then this batch's intents: before any is sent
-                for step in steps:
-                    if step.token in refused:
-                        self._failed(step, refused[step.token])
-                    else:
-                        self.running[pool.submit(send, self.ctx.schematic, step)] = step
+            refused = self.ledger.commit()  # the outcomes, then this batch's intents: before any is sent
+            for step in steps:
+                if step.token in refused:
+                    self._failed(step, refused[step.token])
+                else:
+                    self.running[pool.submit(send, self.ctx.schematic, step)] = step
             if not self.running and (self.stop is not None or not self.ready):
+                self.ledger.commit()
                 return
+
+    def _collect(self) -> None:
+        """Settle the next outcome, and those that follow it within SETTLE_WINDOW (one commit for them)."""
+        until = time.monotonic() + SETTLE_WINDOW
+        done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+        while done:
+            for future in done:
+                self._settle(self.running.pop(future), future)
+            left = until - time.monotonic()
+            if left <= 0 or not self.running:
+                return
+            done, _ = wait(self.running, timeout=left, return_when=FIRST_COMPLETED)
 
     def _prepare(self, room: int) -> list[Step]:
         """The next change of up to `room` companies, ledger records buffered (intents, pending updates)."""

@@ -25,7 +25,7 @@ from crmsync.store.leases import LeaseBook
 from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Owned
 
-CHUNK = 50  # companies leased, re-read (one Schematic call) and applied together
+CHUNK = 50  # companies leased, re-read (one Schematic call: 100 ids at most) and applied together
 
 
 def settle_lost_answers(ctx: Context, run: PlanRun) -> PlanRun:
