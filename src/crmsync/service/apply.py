@@ -36,6 +36,7 @@ from crmsync.store.repository import ChangeResult
 
 NOTE_LIMIT = 900
 SETTLE_WINDOW = 0.01  # seconds: outcomes arriving this close together are committed together
+AHEAD = 4  # changes prepared (intents committed) per worker: a queue that outlasts a slow moment of this thread
 
 
 @dataclass
@@ -117,10 +118,10 @@ class _Writer:
             if self.running:
                 self._collect()
             steps: list[Step] = []
-            if self.stop is None and self.ready and len(self.running) <= self.width:
+            if self.stop is None and self.ready and len(self.running) <= (AHEAD - 1) * self.width:
                 if self.renew is not None:
                     self.renew()
-                steps = self._prepare(2 * self.width - len(self.running))
+                steps = self._prepare(AHEAD * self.width - len(self.running))
             refused = self.ledger.commit()  # the outcomes, then this batch's intents: before any is sent
             for step in steps:
                 if step.token in refused:
