@@ -142,3 +142,15 @@ def test_one_at_a_time_still_applies_everything(harness: Harness) -> None:
     _, report = harness.apply()
     assert report.ok and len(report.results) == 15
     assert_converged(harness)
+
+
+def test_more_429s_than_attempts_still_succeed_within_the_deadline(harness: Harness) -> None:
+    """Eight 429s in a row (attempts is 5): a refused write performed nothing, so only the deadline
+    ends its retries; the create succeeds and every 429 is counted."""
+    harness.sb.schematic.fail_next("POST", WRITES, 429, times=8, retry_after=0.01)
+    with mapped_context(None, harness.settings) as (ctx, maps):
+        assert harness.settings.schematic.attempts == 5
+        outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, RunMode.APPLY))
+        assert ctx.schematic.transport.rate_limited == 8
+    assert outcome.report is not None and outcome.report.ok, outcome.report
+    assert_converged(harness)

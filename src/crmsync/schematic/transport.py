@@ -155,7 +155,7 @@ class Transport:
     def _once(self, method: str, path: str, *, params: Any, json: Any, deadline_at: float) -> Any:
         idempotent = method != "POST"
         if method != "GET":
-            self._hold()
+            self._hold(deadline_at)
             self._writes.take()
         with self._count:
             self.calls += 1
@@ -180,9 +180,10 @@ class Transport:
                 self.writes += 1
         return self._decode(method, path, response)
 
-    def _hold(self) -> None:
-        """Wait out the Retry-After of the last 429 any thread got (the server's bucket is shared too)."""
-        wait = self._hold_until - time.monotonic()
+    def _hold(self, deadline_at: float) -> None:
+        """Wait out the Retry-After of the last 429 any thread got (the server's bucket is shared too),
+        at most until this call's deadline."""
+        wait = min(self._hold_until, deadline_at) - time.monotonic()
         if wait > 0:
             time.sleep(wait)
 
