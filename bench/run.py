@@ -1,159 +1,176 @@
 """Benchmark suite: crmsync measured on its own, the emulators in another process.
 
-Run (not part of the test suite; takes a few minutes at the default size):
-    python3 -m uv run python -m bench.run [--deals 50000] [--companies 2000]
+Run (not part of the test suite; the default takes a while: run it on a quiet machine):
+    python3 -m uv run python -m bench.run [--readme]
+    python3 -m uv run python -m bench.run --quick                  # one small size, to iterate
+    python3 -m uv run python -m bench.run --only sizes --size 3000x300
+Parts (--only, comma-separated): sizes (cold, no-op and 1 % changed reconciles per size, and the
+per-deal resync at 50k deals), webhook, writes, memory, core. The default runs every part at
+50,000 deals / 2,000 companies and 30,000 deals / 10,000 companies and writes bench/results.json
+(machine, date, command, each figure, the targets and whether each is met); a partial or quick run
+writes to a temporary file unless --out is given. --readme then regenerates the README's block.
 
-Prints a table and writes `bench/results.json` (machine, date, sizes, each figure). The sandbox
-is seeded and served by a child process, so the client CPU (`time.process_time`) and peak RSS
-(`ru_maxrss`) are crmsync's alone. Calls are counted per endpoint by the emulators; the read
-lower bound is, per endpoint read, the fewest pages its collection needs (at least one).
+Each size runs in a fresh client process against a sandbox child (bench/size.py, bench/child.py),
+so client CPU (`time.process_time`) and peak RSS (`ru_maxrss`) are crmsync's alone; calls are
+counted per endpoint by the emulators.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import multiprocessing
 import os
 import platform
-import re
-import resource
+import shlex
+import subprocess
+import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from tests.benchmarks.reconcile import MAPPING, data
+from bench import readme
+from bench.results import NOT_MEASURED, PRIMARY, assemble, parse_latency, write
+from bench.size import in_fresh_process, measure_size
 
-from crmsync.app import open_context
-from crmsync.connectors.base import DealQuery
-from crmsync.connectors.hubspot import ASSOCIATION_BATCH, PAGE, HubSpotConnector, HubSpotSettings
-from crmsync.domain import Trigger
-from crmsync.mapping.loader import load_mappings
-from crmsync.mapping.rules import DealFilter
-from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
-from crmsync.settings import load_settings
-
-T = TypeVar("T")
-RESULTS = Path(__file__).with_name("results.json")
-SCHEMATIC_PAGE = 250
-_ID = re.compile(r"/(comp|cmov|feat)_[A-Za-z0-9]+|/\d+(?=/|$)")
-
-
-def _sandbox(deals: int, companies: int, conn: Connection) -> None:
-    """The child: seed and serve the sandbox, answer `counts` with calls per endpoint, stop on `stop`."""
-    from crmsync.sandbox import Sandbox
-
-    with Sandbox(data(deals, companies)) as sb:
-        conn.send({"env": sb.env(), "hubspot_url": sb.hubspot_url, "token": sb.hubspot.access_token})
-        while True:
-            command = conn.recv()
-            if command == "stop":
-                return
-            calls: Counter[str] = Counter()
-            for name, state in (("hubspot", sb.hubspot), ("schematic", sb.schematic)):
-                with state.lock:
-                    calls.update(f"{name} {r.method} {_ID.sub('/{id}', r.path)}" for r in state.requests)
-            conn.send({"calls": dict(calls), "overrides": len(sb.schematic.overrides)})
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+PARTS = ("sizes", "webhook", "writes", "memory", "core")
+FULL = {
+    "sizes": [PRIMARY, (30_000, 10_000)],
+    "webhooks": 100,
+    "creates": 1200,
+    "memory": [(50_000, 2_000), (100_000, 2_000)],
+    "core": 50_000,
+}
+QUICK = {"sizes": [(3_000, 300)], "webhooks": 20, "creates": 240, "memory": [(5_000, 200)], "core": 5_000}
 
 
-def measure(action: Callable[[], T]) -> tuple[T, dict[str, float]]:
-    """Run once: the result, wall and client CPU seconds, client peak RSS so far (MiB)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = action()
-    figures = {"wall_s": round(time.perf_counter() - wall, 2), "client_cpu_s": round(time.process_time() - cpu, 2),
-               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    return result, figures
+def _size(text: str) -> tuple[int, int]:
+    deals, _, companies = text.lower().partition("x")
+    return int(deals), int(companies)
 
 
-def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    """Calls per endpoint made between two counts."""
-    return {k: n - before.get(k, 0) for k, n in sorted(after.items()) if n - before.get(k, 0)}
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def lower_bound(calls: dict[str, int], deals: int, companies: int, overrides: int) -> int:
-    """The fewest reads that return the same data: per endpoint read, the pages its collection needs."""
-    sizes = {"hubspot POST /crm/v3/objects/deals/search": math.ceil(deals / PAGE),
-             "hubspot POST /crm/v4/associations/deals/companies/batch/read": math.ceil(deals / ASSOCIATION_BATCH),
-             "schematic GET /companies": math.ceil(companies / SCHEMATIC_PAGE),
-             "schematic GET /company-overrides": math.ceil(overrides / SCHEMATIC_PAGE) or 1}
-    return sum(sizes.get(k, 1) for k, n in calls.items() if " GET " in k or k.endswith(("/search", "/read")))
+def sizes(plan: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    measured = []
+    for n, (deals, companies) in enumerate(plan["sizes"]):
+        per_deal = args.per_deal_sample if n == 0 else None  # the ratio is of the first (50k) size
+        _say(f"size {deals} deals / {companies} companies" + (" + per-deal resync" if per_deal is not None else ""))
+        measured.append(in_fresh_process(measure_size, deals, companies, per_deal, args.change, args.seed))
+    return measured
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--deals", type=int, default=50_000)
-    parser.add_argument("--companies", type=int, default=2_000)
-    args = parser.parse_args()
-    ctx_mp = multiprocessing.get_context("spawn")
-    parent, child = ctx_mp.Pipe()
-    proc = ctx_mp.Process(target=_sandbox, args=(args.deals, args.companies, child), daemon=True)
-    proc.start()
-    info = parent.recv()
+def webhook(plan: dict[str, Any]) -> dict[str, float]:
+    """p50/p95 of tests/benchmarks/serve_latency.py at 0 and 50 ms per call (a subprocess each)."""
+    out: dict[str, float] = {"webhooks": plan["webhooks"]}
+    for ms in (0, 50):
+        _say(f"webhook latency, {plan['webhooks']} webhooks at {ms} ms per call")
+        command = [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.serve_latency",
+            "--changes",
+            str(plan["webhooks"]),
+            "--latency-ms",
+            str(ms),
+        ]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+        if done.returncode:
+            raise RuntimeError(f"serve_latency failed ({done.returncode}): {done.stderr[-2000:]}")
+        out[f"p50_{ms}ms"], out[f"p95_{ms}ms"] = parse_latency(done.stdout)
+    return out
 
-    def counts() -> dict[str, Any]:
-        parent.send("counts")
-        answer: dict[str, Any] = parent.recv()
-        return answer
 
-    rows: list[tuple[str, dict[str, Any]]] = []
-    results: dict[str, Any] = {}
+def writes(plan: dict[str, Any]) -> dict[str, Any] | str:
     try:
-        connector = HubSpotConnector(HubSpotSettings(info["hubspot_url"], info["token"], searches_per_second=0))
-        query = DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchased", "sso_addon", "api_call_limit"))
-        read, figures = measure(lambda: connector.read_deals(query))
-        rows.append(("HubSpot read", {**figures, "calls": read.requests}))
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "maps").mkdir()
-            (Path(tmp) / "maps" / "hubspot.yaml").write_text(MAPPING)
-            env = {**info["env"], "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
-                   "CRMSYNC_MAPPINGS": f"{tmp}/maps"}
-            settings = load_settings(env).unpaced()
-            maps = load_mappings(settings.mappings)
-            with open_context(settings, maps) as ctx:
-                for label in ("cold reconcile (apply)", "no-op reconcile (apply)"):
-                    before = counts()
-                    request = Request(Trigger.MANUAL, Mode.APPLY)
+        from bench.writes import measure_writes  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return NOT_MEASURED
+    _say(f"writes: {plan['creates']} creates at 50 ms per call, limit 120/s")
+    result: dict[str, Any] = measure_writes(creates=plan["creates"], latency_ms=50, limit=120)
+    return result
 
-                    def run(request: Request = request) -> Outcome:
-                        return reconcile(ctx, maps, request)
 
-                    outcome, figures = measure(run)
-                    after = counts()
-                    calls = delta(before["calls"], after["calls"])
-                    writes = sum(n for k, n in calls.items() if k.startswith("schematic") and " GET " not in k)
-                    reads = sum(calls.values()) - writes
-                    bound = lower_bound(calls, args.deals, args.companies, before["overrides"])
-                    failed = len(outcome.report.failed) if outcome.report else 0
-                    rows.append((label, {**figures, "reads": reads, "read_lower_bound": bound,
-                                         "read_ratio": round(reads / bound, 3), "writes": writes, "failed": failed,
-                                         "calls": calls}))
-                    results[label] = rows[-1][1]
-    finally:
-        parent.send("stop")
-        proc.join(timeout=30)
-    noop = results["no-op reconcile (apply)"]
-    results = {
+def memory(plan: dict[str, Any]) -> dict[str, Any] | str:
+    try:
+        from bench.memory import measure_rss  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return NOT_MEASURED
+    out: dict[str, Any] = {}
+    for deals, companies in plan["memory"]:
+        _say(f"memory: fresh client at {deals} deals / {companies} companies")
+        out[f"{deals // 1000}k"] = measure_rss(deals, companies)
+    return out
+
+
+def core(plan: dict[str, Any]) -> dict[str, Any] | str:
+    try:
+        from bench.core import measure_core  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return NOT_MEASURED
+    _say(f"core: translate + combine + diff of {plan['core']} deals")
+    result: dict[str, Any] = measure_core(deals=plan["core"])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to iterate (not the targets' sizes)")
+    parser.add_argument(
+        "--size",
+        action="append",
+        type=_size,
+        metavar="DEALSxCOMPANIES",
+        help="instead of the default sizes (repeatable; the first gets the per-deal resync)",
+    )
+    parser.add_argument(
+        "--per-deal-sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="per-deal resync of a random sample of N deals, extrapolated (0: every deal)",
+    )
+    parser.add_argument("--change", type=float, default=0.01, help="fraction of deals re-priced (default 1 %%)")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, help="results file (default bench/results.json for a full run)")
+    parser.add_argument("--readme", action="store_true", help="then regenerate the README's Performance block")
+    args = parser.parse_args(argv)
+    only = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(only) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    plan = dict(QUICK if args.quick else FULL)
+    if args.size:
+        plan["sizes"] = args.size
+    full = not args.quick and not args.size and set(only) == set(PARTS)
+    out = args.out or (RESULTS if full else Path(tempfile.gettempdir()) / "crmsync-bench-results.json")
+    started = time.perf_counter()
+    parts: dict[str, Any] = {}
+    measured = sizes(plan, args) if "sizes" in only else []
+    for name, part in (("writes", writes), ("memory", memory), ("core", core), ("webhook", webhook)):
+        if name in only:
+            parts[name] = part(plan)
+    meta = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python3 -m uv run python -m bench.run " + f"--deals {args.deals} --companies {args.companies}",
-        "sizes": {"deals": args.deals, "companies": args.companies},
-        "noop_reconcile": {k: noop[k] for k in ("writes", "reads", "read_lower_bound")},
-        f"client_cpu_s_noop_{args.deals // 1000}k": noop["client_cpu_s"],
-        "peak_rss_mb": {f"client_{args.deals // 1000}k": noop["peak_rss_mb"]},
-        "runs": dict(rows),
+        "command": "python3 -m uv run python -m bench.run" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""),
+        "wall_s_total": round(time.perf_counter() - started, 1),
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'run':<26}{'wall s':>8}{'cpu s':>8}{'RSS MiB':>9}{'reads':>7}{'bound':>7}{'writes':>8}")
-    for label, r in rows:
-        print(f"{label:<26}{r['wall_s']:>8}{r['client_cpu_s']:>8}{r['peak_rss_mb']:>9}"
-              f"{r.get('reads', r.get('calls', '')):>7}{r.get('read_lower_bound', ''):>7}{r.get('writes', ''):>8}")
-    print(f"wrote {RESULTS}")
+    results = assemble(meta, measured, {k: v for k, v in parts.items() if v != NOT_MEASURED})
+    write(results, out)
+    print(readme.render(results))
+    print(f"\nwrote {out}")
+    if args.readme:
+        if out != RESULTS:
+            parser.error("--readme regenerates the README from bench/results.json: run the full suite (or --out)")
+        target = ROOT / "README.md"
+        target.write_text(readme.replace_block(target.read_text(), readme.render(results)))
+        print(f"rewrote the Performance block of {target}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change`
 
 It sits in its own layer below the edges and above the pure core, so every edge, the service and
 the CLI may import it and `mapping`/`reconcile` may not: writing to stderr is I/O.
+
+structlog is imported on first use, not with this module: `import structlog` pulls its console
+renderer's rich tracebacks and pygments (~0.2 s), which commands that never log (`--help`,
+`validate --offline`) must not pay (bench/startup.py). `configure_logging` installs the stderr
+handler at once and configures structlog when the first logger is taken (or at once if structlog
+is already loaded).
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
-from crmsync.domain import Change
+    from crmsync.domain import Change
 
 LogFormat = Literal["console", "json"]
 FORMATS: tuple[LogFormat, ...] = ("console", "json")
@@ -54,6 +60,7 @@ _QUERY_SECRET = re.compile(
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[\w\-.~+/=]+", re.IGNORECASE)
 _secrets: tuple[str, ...] = ()
 _handler_tag = "crmsync"
+_pending = False  # configure_logging ran before structlog was loaded: configure it on the first logger
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -133,12 +140,48 @@ class _Stderr(logging.StreamHandler[TextIO]):
 
 
 def _shared() -> list[Processor]:
+    import structlog
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+
+
+class _Formatter(logging.Formatter):
+    """structlog's ProcessorFormatter for every line on our handler, built at the first line."""
+
+    def __init__(self, log_format: LogFormat | str, colors: bool) -> None:
+        super().__init__()
+        self._format, self._colors = log_format, colors
+        self._inner: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one console or JSON line, tracebacks included, secrets scrubbed."""
+        if self._inner is None:
+            self._inner = _processor_formatter(self._format, self._colors)
+        return self._inner.format(record)
+
+
+def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.Formatter:
+    import structlog
+
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(sort_keys=True)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
+            redact_secrets,
+            renderer,
+        ],
+    )
 
 
 def configure_logging(
@@ -152,30 +195,16 @@ def configure_logging(
 
     console: `time level event key=value …`, coloured only when stderr is a terminal (or `colors`);
     json: one JSON object per line. `secrets` are scrubbed from every line, with URL passwords."""
-    global _secrets
+    global _secrets, _pending
     if log_format not in FORMATS:  # the CLI hands over what the user typed
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {log_format!r}")
     if level.lower() not in LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LEVELS)}, not {level!r}")
     _secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
     use_colors = sys.stderr.isatty() if colors is None else colors
-    renderer: Processor = (
-        structlog.processors.JSONRenderer(sort_keys=True)
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=use_colors, exception_formatter=structlog.dev.plain_traceback)
-    )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
-            redact_secrets,
-            renderer,
-        ],
-    )
     handler = _Stderr()
     handler.set_name(_handler_tag)
-    handler.setFormatter(formatter)
+    handler.setFormatter(_Formatter(log_format, use_colors))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
         root.removeHandler(old)
@@ -183,6 +212,17 @@ def configure_logging(
     root.setLevel(level.upper())
     for name in NOISY:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    _pending = True
+    if "structlog" in sys.modules:  # loggers may exist already (tests): configure them now
+        _configure_structlog()
+
+
+def _configure_structlog() -> None:
+    """structlog's events scrubbed and handed to the standard library's handlers (ours above)."""
+    global _pending
+    import structlog
+
+    _pending = False
     structlog.configure(  # scrubbed before any handler (ours, a test's, an error tracker's) sees the event
         processors=[
             *_shared(),
@@ -198,18 +238,21 @@ def configure_logging(
 
 def reset_logging() -> None:
     """Undo `configure_logging` (tests): our handler removed, the root logger back to WARNING."""
-    global _secrets
+    global _secrets, _pending
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
         root.removeHandler(old)
     root.setLevel(logging.WARNING)
     _secrets = ()
+    _pending = False
     _unconfigured_default()
 
 
 def _unconfigured_default() -> None:
     """Before any entry point configures logging (library use, tests): structlog hands finished,
     scrubbed lines to the standard library, whose last-resort handler shows WARNING and up."""
+    import structlog
+
     structlog.configure(
         processors=[
             *_shared(),
@@ -225,21 +268,24 @@ def _unconfigured_default() -> None:
 
 def get_logger(name: str) -> Any:
     """A structlog logger named after the calling module."""
-    if not structlog.is_configured():
+    import structlog
+
+    if _pending:
+        _configure_structlog()
+    elif not structlog.is_configured():
         _unconfigured_default()
     return structlog.stdlib.get_logger(name)
 
 
 # --- events ----------------------------------------------------------------------------------
 
-_log = get_logger("crmsync.run")
-
 
 @contextmanager
 def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
     """`run.started`, then `run.finished` with status (ok, or failed and the error's type) and
     duration_ms. The body may add fields to the yielded dict (counts, run_id, status) for the end."""
-    _log.info("run.started", command=command, trigger=trigger, **fields)
+    log = get_logger("crmsync.run")
+    log.info("run.started", command=command, trigger=trigger, **fields)
     started = time.monotonic()
     end: dict[str, Any] = {"status": "ok"}
     try:
@@ -249,7 +295,7 @@ def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMappin
         raise
     finally:
         ms = round((time.monotonic() - started) * 1000, 1)
-        _log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
+        log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
 
 
 def log_change(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from crmsync import progress
 from crmsync.logs import get_logger
 
 LOG_WAITS_OVER = 0.05  # seconds: shorter waits are the rhythm of pacing, not worth a line (debug level)
@@ -55,7 +56,9 @@ def reserve(bucket: Bucket | None, now: float, n: float, *, rate: float, burst: 
 
 
 def log_wait(name: str, wait: float, n: int) -> None:
-    """A `rate.wait` event when the wait is long enough to matter: debug level over 50 ms, info over 1 s."""
+    """A `rate.wait` event when the wait is long enough to matter: debug level over 50 ms, info over 1 s
+    (and a progress event, so a terminal shows the pacing)."""
+    progress.emit(progress.RateWait(name, wait))
     if wait > LOG_WAITS_OVER:
         emit = log.info if wait >= NOTABLE_WAIT else log.debug
         emit("rate.wait", budget=name, wait_s=round(wait, 3), tokens=n)

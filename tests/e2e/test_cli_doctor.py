@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
@@ -57,3 +58,27 @@ def test_an_unreachable_crm_is_one_failed_line(harness: Harness) -> None:
     assert result.exit_code == 1
     (line,) = [line for line in result.output.splitlines() if line.startswith("✗")]
     assert "hubspot reachability" in line and "HUBSPOT_API_URL" in line
+
+
+def test_hubspot_rate_limit_headroom_is_reported_from_its_headers(harness: Harness) -> None:
+    """The HubSpot rate-limit line reads the daily budget and the 10 s window from the answers' headers."""
+    lines = [line for line in invoke(harness, "doctor").output.splitlines() if "hubspot rate limit" in line]
+    assert len(lines) == 1 and lines[0].startswith("✓"), lines
+    assert re.search(r"hubspot rate limit: 249,9\d\d of 250,000 daily calls left; \d+ of 100 per 10 s$", lines[0])
+
+
+def test_a_nearly_spent_daily_hubspot_budget_fails_the_check(harness: Harness) -> None:
+    """Under 10% of the daily budget left: the rate-limit check fails (exit 1) and says what happens next."""
+    harness.sb.hubspot.set_api_usage(daily_limit=1_000, used_today=990)
+    code, found = checks(harness)
+    assert code == 1 and found[("hubspot", "rate limit")] == [False]
+    text = invoke(harness, "doctor").output
+    assert "of 1,000 daily calls left" in text and "until it resets at midnight" in text
+
+
+def test_a_nearly_spent_10_second_window_is_a_warning_not_a_failure(harness: Harness) -> None:
+    """Little left of the 10 s window (other apps are busy): the check passes with a warning line."""
+    harness.sb.hubspot.set_api_usage(interval_limit=2)
+    result = invoke(harness, "doctor")
+    assert result.exit_code == 0, result.output
+    assert "0 of 2 per 10 s" in result.output and "warning: only 0 of 2 calls left in this 10 s window" in result.output

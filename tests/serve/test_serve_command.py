@@ -96,6 +96,7 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
     assert process.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
     assert "stopped cleanly" in err
     assert "Traceback" not in err
+    assert "run.finished" in err and "deals read" not in err and "Writes applied" not in err  # logs, not progress
 
 
 def test_serve_refuses_both_resync_flags(tmp_path: Path) -> None:

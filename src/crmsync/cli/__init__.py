@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 
+from crmsync.cli.consoles import lazy_console
 from crmsync.cli.db import database_line
 from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
@@ -25,21 +25,17 @@ from crmsync.cli.jsonout import emit
 from crmsync.cli.lazy import check_online, load_mappings, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
-from crmsync.cli.outcome_json import outcome_exit, outcome_json, validation_json
 from crmsync.cli.owned import register as register_owned
 from crmsync.cli.ownership import register as register_ownership
-from crmsync.cli.progress import working
-from crmsync.cli.render import refusal_text, refusals_text, render_plan, summary_line
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.serve import register as register_serve
-from crmsync.domain import Trigger
-from crmsync.errors import ConfigError, CrmsyncError, MappingError
-from crmsync.reconcile.withheld import withheld_count
-from crmsync.settings import load_settings
 
 if TYPE_CHECKING:
     from crmsync.service.sync import PlanRun
 
+# Only what defines the commands is imported here: `--help`, `--version` and `validate --offline`
+# must start in under 0.5 s (bench/startup.py), so rendering, the service and the settings are
+# imported by the command bodies, and the consoles are built on first use.
 app = typer.Typer(
     cls=Group,
     add_completion=False,
@@ -47,8 +43,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Keep Schematic company overrides equal to what closed CRM deals say.",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = lazy_console()
+err = lazy_console(stderr=True)
 T = TypeVar("T")
 
 READING = "Reading deals and live overrides…"
@@ -95,6 +91,8 @@ def logging_options(
 def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None:
     """Run a command body; turn crmsync errors into one-line messages and exit codes
     (every error exits `error_code` when given: `plan --detailed-exitcode` keeps 2 for changes)."""
+    from crmsync.errors import CrmsyncError, MappingError
+
     try:
         code = action()
     except MappingError as exc:
@@ -137,7 +135,11 @@ def plan(
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
+        from crmsync.cli.progress import working
+        from crmsync.cli.render import refusal_text, refusals_text, render_plan
         from crmsync.cli.runs import render_refusals, write_plan
+        from crmsync.domain import Trigger
+        from crmsync.reconcile.withheld import withheld_count
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
 
@@ -188,9 +190,15 @@ def apply(
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
+        from crmsync.cli.outcome_json import outcome_exit, outcome_json
+        from crmsync.cli.progress import working
+        from crmsync.cli.render import render_plan
         from crmsync.cli.runs import apply_exit, apply_file
+        from crmsync.domain import Trigger
+        from crmsync.errors import ConfigError
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
+        from crmsync.settings import load_settings
 
         settings = load_settings()
         if plan_file is not None:
@@ -212,6 +220,7 @@ def apply(
                 ok = yes or _confirm(count)
             if ok:
                 spinner.update(f"Applying {count} change(s)…")
+                spinner.expect_writes(len(run.plan.changes))
                 spinner.start()
             return ok
 
@@ -245,6 +254,10 @@ def validate(
     """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
+        from crmsync.cli.outcome_json import validation_json
+        from crmsync.errors import MappingError
+        from crmsync.settings import load_settings
+
         settings = load_settings()
         folder = mappings or settings.mappings
         try:
@@ -264,7 +277,8 @@ def validate(
         if as_json:
             emit(validation_json(str(folder), len(maps.files), rules, online=not offline))
             return 0
-        out.print(f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}.")
+        valid = f"{len(maps.files)} mapping file(s), {rules} rule(s) in {folder}: valid{checked}."
+        out.print(valid, markup=False, emoji=False)
         return 0
 
     guarded(body)
@@ -275,6 +289,7 @@ def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
     def body() -> int:
         from crmsync.cli.runs import show_status
+        from crmsync.settings import load_settings
         from crmsync.store.repository import Store
 
         store = Store(load_settings().database_url)
@@ -329,4 +344,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main", "summary_line"]
+__all__ = ["app", "main"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.options import Guard
 
 if TYPE_CHECKING:  # the state store (sqlmodel) is imported when a command runs: `--help` starts fast
+    from rich.console import Console
+
     from crmsync.store.repository import Store
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crmsync.connectors.probe import Probe
     from crmsync.domain import Source
     from crmsync.settings import Settings
@@ -40,6 +41,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
                     mark = "[green]✓[/]" if p.ok else "[bold red]✗[/]"
                     out.print(f"{mark} {p.service} {p.check}: ", end="", highlight=False)
                     out.print(p.detail, markup=False, highlight=False)
+                    if p.warning:
+                        out.print("  [yellow]warning:[/] ", end="", highlight=False)
+                        out.print(p.warning, markup=False, highlight=False)
                 failed = sum(1 for p in probes if not p.ok)
                 out.print(f"{len(probes) - failed} of {len(probes)} checks passed.", highlight=False)
             return 0 if all(p.ok for p in probes) else 1

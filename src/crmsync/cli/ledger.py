@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crmsync.service.ledger import Rebuilt
 
 

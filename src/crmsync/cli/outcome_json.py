@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from crmsync.cli.render import refusal_text
 from crmsync.domain import RunStatus
 from crmsync.errors import Problem
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
 
 def outcome_json(outcome: Outcome, *, where: str = "") -> dict[str, Any]:
     """The apply's outcome as JSON (`plan`: the plan applied, as `crmsync plan --json` shows it)."""
+    from crmsync.cli.render import refusal_text  # rich: not on `validate --json`'s path (fast start)
+
     report = outcome.report
     return {
         "status": outcome.status.value,

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import CompaniesOption, Guard
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crmsync.service.owned import OwnedEntry
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.errors import ConfigError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crmsync.service.manage import Adopted
 
 CompanyOption = Annotated[

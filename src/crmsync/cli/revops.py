@@ -13,15 +13,14 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from crmsync.cli.jsonout import emit
-from crmsync.cli.layout import SYMBOL
 from crmsync.cli.options import Guard, MappingsOption
-from crmsync.domain import Action, RuleRef
 
 if TYPE_CHECKING:  # the service and its edges are imported when a command runs: `--help` starts fast
+    from rich.console import Console
+
+    from crmsync.domain import RuleRef
     from crmsync.mapping.testing import CaseResult
     from crmsync.service.explain import Explanation, FeatureStory
 
@@ -79,6 +78,8 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
 def render_results(console: Console, results: list[CaseResult]) -> None:
     """✓ or ✗ per case; under each failure its diff and why deals gave nothing; a summary line."""
+    from rich.text import Text
+
     for result in results:
         case = result.case
         if result.passed:
@@ -129,6 +130,9 @@ def _printer(console: Console) -> Callable[[str], None]:
 
 def _feature(say: Callable[[str], None], story: Explanation, feature: FeatureStory) -> None:
     """One feature: what the deals want and which deals, what is live, what the plan does."""
+    from crmsync.cli.layout import SYMBOL
+    from crmsync.domain import Action
+
     say(f"{story.name(feature.feature_id)} ({feature.feature_id})")
     if feature.desired is None:
         say("  wanted: nothing (no counted deal grants it)")

@@ -9,23 +9,30 @@ closed), then re-raises the signal, so nothing after `Server.run()` may be relie
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.options import Guard, MappingsOption
 from crmsync.errors import ConfigError, ServiceError
 
-log = logging.getLogger("crmsync.serve")
+if TYPE_CHECKING:
+    import logging
+
+    from rich.console import Console
+
+
+def _log() -> logging.Logger:
+    """serve's logger (the logging package is imported here: `crmsync --help` does without it)."""
+    import logging
+
+    return logging.getLogger("crmsync.serve")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ def _refuse(message: str) -> Callable[[], int]:
 
 def run_serve(options: ServeOptions, mappings: Path | None) -> int:
     """Open the edges, then serve until a signal; every resource is closed by the lifespan."""
+    import logging
+
     import uvicorn
 
     if not logging.getLogger().handlers:
@@ -145,7 +154,7 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
         ctx.schematic.list_features()
         tracker.succeeded("schematic")
     except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
-        log.warning("schematic not reachable at start: %s", exc)
+        _log().warning("schematic not reachable at start: %s", exc)
     alerter = None
     slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
     if slack_url:
@@ -172,6 +181,8 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        import asyncio  # here, not at the top: `crmsync --help` must not pay for asyncio
+
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -187,18 +198,18 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
             extra = {"next_run_time": first} if first else {}
             scheduler.add_job(_fire(job, intake, worker.name), trigger, id=job.name, replace_existing=True, **extra)
         scheduler.start()
-        log.info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval,
+        _log().info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval,
                  options.resync_cron or f"every {options.resync_interval}s")  # fmt: skip
         try:
             yield
         finally:
-            log.info("stopping: no new work; finishing the reconcile in flight")
+            _log().info("stopping: no new work; finishing the reconcile in flight")
             scheduler.shutdown(wait=False)
             stop.set()
             worker.wake()
             await asyncio.to_thread(thread.join)
             resources.close()
-            log.info("stopped cleanly")
+            _log().info("stopped cleanly")
 
     return make_app(Intake(intake, WebSettings.from_environ(settings.environ), wake=worker.wake), tracker,
                     lifespan=lifespan)  # fmt: skip
@@ -208,6 +219,9 @@ def _fire(job: Any, intake: Any, runner: str) -> Callable[[], Any]:
     """The coroutine APScheduler awaits: the slot claim and the action run off the event loop."""
 
     async def fire() -> None:
+        import asyncio
+
+        log = _log()
         try:
             await asyncio.to_thread(job.fire, intake, runner)
         except Exception:

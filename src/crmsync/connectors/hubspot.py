@@ -23,7 +23,7 @@ import urllib3
 from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
 from hubspot.crm.deals import ApiException as DealsApiException
 
-from crmsync import pacing
+from crmsync import pacing, progress
 from crmsync.connectors import hubspot_convert as convert
 from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
@@ -150,6 +150,7 @@ class HubSpotConnector:
             request = _search_body(convert.filter_groups(query, last_id), "hs_object_id", properties, after)
             page = self._search(request)
             results = page["results"]
+            progress.emit(progress.PageRead("hubspot", len(results)))
             yield from (convert.deal(r) for r in results)
             in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = _next_after(page)

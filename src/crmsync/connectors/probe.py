@@ -15,6 +15,7 @@ class Probe:
     check: str  # credentials | reachability | scopes | object access | rate limit
     ok: bool
     detail: str
+    warning: str = ""  # passed, but worth a look (e.g. little left of a short rate-limit window)
 
 
 def headroom(remaining: int | None, limit: int | None, what: str, service: str, *, low: float = 0.1) -> Probe:

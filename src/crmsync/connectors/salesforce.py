@@ -21,6 +21,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
+from crmsync import progress
 from crmsync.connectors.base import Changes, DealQuery, ReadResult
 from crmsync.connectors.salesforce_auth import (
     ACCESS_TOKEN,
@@ -287,6 +288,7 @@ class SalesforceConnector:
         )
         try:
             for page in pages:
+                progress.emit(progress.PageRead("salesforce", len(page.get("records", ()))))
                 for record in page.get("records", ()):
                     self._take(read, record, query, incremental)
         except RateLimited as exc:

@@ -32,6 +32,7 @@ from crmsync.sandbox.common import (
 )
 from crmsync.sandbox.data import DEFAULT_HUBSPOT_TOKEN, HubSpotSeed, Pipeline, Stage
 from crmsync.sandbox.hubspot_api import error_reply, fault_reply
+from crmsync.sandbox.hubspot_limits import ApiUsage
 from crmsync.sandbox.recording import Exchange
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
@@ -70,6 +71,7 @@ class HubSpotState:
         self.indexes: dict[str, Any] = {}  # lookups built from `deals` (hubspot_api.py), dropped on change
         self._faults: list[FaultRule] = []
         self._search_limit = RateLimit()
+        self.usage = ApiUsage()  # the portal's API calls: the X-HubSpot-RateLimit-* headers (hubspot_limits.py)
         self._next_id = 1001
         self.listeners: list[Callable[[str, dict[str, object]], None]] = []  # webhooks (sandbox/hubspot_push.py)
 
@@ -186,6 +188,21 @@ class HubSpotState:
         with self.lock:
             self._faults.append(FaultRule("*", path_prefix, times, status, retry_after))
 
+    def set_api_usage(self, *, daily_limit: int | None = None, used_today: int | None = None,
+                      interval_limit: int | None = None) -> None:
+        """Set the portal's daily (and 10 s) call limits and how many calls today already spent."""
+        with self.lock:
+            usage = self.usage
+            usage.daily_limit = usage.daily_limit if daily_limit is None else daily_limit
+            usage.interval_limit = usage.interval_limit if interval_limit is None else interval_limit
+            if used_today is not None:
+                usage.day, usage.used_today = self.clock().date(), used_today
+
+    def metered(self, reply: Reply) -> Reply:
+        """`reply` with the rate-limit headers HubSpot sends on every authenticated answer."""
+        reply.headers.update(self.usage.headers())
+        return reply
+
     def guard(self, call: Call, authorization: str | None) -> Reply | None:
         """Injected faults, then auth, then the search rate limit: a reply, or None to proceed."""
         with self.lock:
@@ -198,8 +215,12 @@ class HubSpotState:
                                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
             if authorization.removeprefix("Bearer ") != self.access_token:
                 return error_reply(401, "The access token provided is invalid or has been revoked.")
+            today = self.clock().date()
+            if self.usage.exhausted(today):
+                return self.metered(api.rate_limit_reply("DAILY", "You have reached your daily limit."))
+            self.usage.spend(today)
             if call.path == SEARCH_PATH and self._search_limit.take(self.search_rate_per_second) > 0:
-                return api.rate_limit_reply("SECONDLY", "You have reached your secondly limit.")
+                return self.metered(api.rate_limit_reply("SECONDLY", "You have reached your secondly limit."))
             return None
 
     def _emit(self, kind: str, **fields: object) -> None:
@@ -235,8 +256,8 @@ def _parse(text: str, default: datetime) -> datetime:
 
 
 def make_hubspot_app(state: HubSpotState) -> Starlette:
-    """The Starlette app serving `state` at HubSpot's paths."""
-    return make_app(state, [
+    """The Starlette app serving `state` at HubSpot's paths; every answer past the guard is metered."""
+    return make_app(state, [(method, path, _metered(handler)) for method, path, handler in [
         ("POST", SEARCH_PATH, api.search_deals),
         ("POST", "/crm/v3/objects/deals/batch/read", api.batch_read_deals),
         ("GET", "/crm/v3/objects/deals", api.list_deals),
@@ -247,4 +268,9 @@ def make_hubspot_app(state: HubSpotState) -> Starlette:
         ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
         ("GET", "/crm/v3/properties/deals", meta.list_properties),
         ("GET", "/crm/v3/properties/deals/{property_name}", meta.get_property),
-    ], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")
+    ]], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")
+
+
+def _metered(handler: Callable[[HubSpotState, Call], Reply]) -> Callable[[HubSpotState, Call], Reply]:
+    """`handler`, its answer carrying the portal's rate-limit headers (the call was counted by the guard)."""
+    return lambda state, call: state.metered(handler(state, call))

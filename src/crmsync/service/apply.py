@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from crmsync import progress
 from crmsync.domain import Action, Change, CompanyId, DesiredOverride, OverrideId
 from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
 from crmsync.logs import log_change
@@ -54,6 +55,7 @@ class ApplyReport:
     def add(self, result: ChangeResult) -> None:
         """One change's outcome (told to the recorder at once, so a killed run still shows it)."""
         self.results.append(result)
+        progress.emit(progress.WriteDone(result.ok))
         if self.recorder is not None:
             self.recorder(result)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from crmsync import progress
 from crmsync.connectors.base import Connector, DealQuery, ReadResult
 from crmsync.domain import (
     Company,
@@ -95,6 +96,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     """Compute what an apply would do. Reads only."""
     features = ctx.schematic.list_features()
     companies = ctx.schematic.list_companies(scope)
+    progress.emit(progress.Planning("reading", len(companies)))
     # Every online check validate runs, before anything is read or written (preflight.py).
     every = companies if scope is None else None
     checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
@@ -139,6 +141,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         adoptions=adoptions,
         released=let_go,
     )
+    progress.emit(progress.Planning("planned", len(companies)))
     return PlanRun(
         plan,
         reads,

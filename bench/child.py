@@ -1,0 +1,121 @@
+"""The sandbox child of a benchmark: seeds and serves the emulators in their own process, so the
+client process measures crmsync alone, and answers commands over a pipe.
+
+Commands: `"mark"` (remember how many requests each emulator has received; answers the overrides), `"since"` (the calls
+per endpoint made since the mark, and the Schematic companies written to), `("change", fraction,
+seed)` (re-price that fraction of the won deals, as a sales rep would), `"verify"` (whether the
+Schematic seat overrides of the re-priced companies hold the new values) and `"stop"`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from multiprocessing.connection import Connection
+from typing import Any
+
+_ID = re.compile(r"/(comp|cmov|feat)_[A-Za-z0-9]+|/\d+(?=/|$)")
+BY_COMPANY = "?company_ids"  # suffix of a Schematic override list filtered by company (not a full read)
+NEW_SEATS = 100_000  # re-priced deals get NEW_SEATS + n seats: above every seeded value, so the max changes
+
+
+def endpoint(service: str, method: str, path: str, query: dict[str, list[str]]) -> str:
+    """The name a call is counted under: service, method and path with ids replaced by `{id}`; a
+    company-filtered override list is counted apart from the full one (see `BY_COMPANY`)."""
+    name = f"{service} {method} {_ID.sub('/{id}', path)}"
+    return name + BY_COMPANY if path == "/company-overrides" and method == "GET" and "company_ids" in query else name
+
+
+def serve(deals: int, companies: int, conn: Connection) -> None:
+    """The child process: seed, serve, answer commands until `stop`."""
+    from tests.benchmarks.reconcile import data
+
+    from crmsync.sandbox import Sandbox
+
+    with Sandbox(data(deals, companies)) as sb:
+        states = {"hubspot": sb.hubspot, "schematic": sb.schematic}
+        conn.send(
+            {
+                "env": sb.env(),
+                "hubspot_url": sb.hubspot_url,
+                "token": sb.hubspot.access_token,
+                "overrides": len(sb.schematic.override_records()),
+            }
+        )
+        mark = {name: 0 for name in states}
+        changed: dict[str, int] = {}  # Schematic company id → the seats its re-priced deals now give
+        while True:
+            command = conn.recv()
+            if command == "stop":
+                return
+            if command == "mark":
+                mark = {name: len(state.requests) for name, state in states.items()}
+                with sb.schematic.lock:
+                    conn.send({"requests": mark, "overrides": len(sb.schematic.override_records())})
+            elif command == "since":
+                conn.send(_since(sb, states, mark))
+            elif isinstance(command, tuple) and command[0] == "change":
+                deals_changed, changed = _change(sb, command[1], command[2])
+                conn.send({"deals": deals_changed, "companies": len(changed)})
+            elif command == "verify":
+                with sb.schematic.lock:
+                    wrong = [
+                        c
+                        for c, seats in changed.items()
+                        if not any(
+                            r["feature_id"] == "feat_seats" and r.get("value_numeric") == seats
+                            for r in sb.schematic.override_records_of({c})
+                        )
+                    ]
+                conn.send({"companies": len(changed), "wrong": len(wrong)})
+            else:
+                conn.send({"error": f"unknown command {command!r}"})
+
+
+def _since(sb: Any, states: dict[str, Any], mark: dict[str, int]) -> dict[str, Any]:
+    calls: Counter[str] = Counter()
+    refused: Counter[str] = Counter()  # answered with an error (a 429 retried is two calls, one refused)
+    written: set[str] = set()
+    for name, state in states.items():
+        with state.lock:
+            recent = state.requests[mark[name] :]
+        calls.update(endpoint(name, r.method, r.path, r.query) for r in recent)
+        refused.update(f"{endpoint(name, r.method, r.path, r.query)} {r.status}" for r in recent if r.status >= 400)
+        if name != "schematic":
+            continue
+        with state.lock:
+            for r in recent:
+                if r.status >= 400:
+                    continue
+                if r.method == "POST" and r.path == "/company-overrides" and isinstance(r.json, dict):
+                    written.add(str(r.json.get("company_id")))
+                elif r.method in ("PUT", "DELETE") and r.path.startswith("/company-overrides/"):
+                    record = state.override_record(r.path.rsplit("/", 1)[1])
+                    written.add(record["company_id"] if record else r.path)
+    with sb.schematic.lock:
+        overrides = len(sb.schematic.override_records())
+    return {
+        "calls": dict(sorted(calls.items())),
+        "refused": dict(sorted(refused.items())),
+        "companies_written": len(written),
+        "overrides": overrides,
+    }
+
+
+def _change(sb: Any, fraction: float, seed: int) -> tuple[int, dict[str, int]]:
+    """Re-price `fraction` of the won deals (a seeded random choice) to unique seat counts above every
+    other; returns how many, and per Schematic company of those deals the seats its override must hold."""
+    hubspot, schematic = sb.hubspot, sb.schematic
+    with hubspot.lock:
+        won = sorted((d for d in hubspot.deals if hubspot.deals[d].properties.get("dealstage") == "closedwon"), key=int)
+    chosen = random.Random(seed).sample(won, max(1, round(len(won) * fraction)))
+    changed: dict[str, int] = {}
+    for n, deal_id in enumerate(chosen):
+        seats = NEW_SEATS + n
+        hubspot.update_deal(deal_id, seats_purchased=str(seats))
+        for company in hubspot.deals[deal_id].company_ids:
+            record = schematic.company_with_key("hubspot_company_id", company)
+            if record is not None:
+                changed[record["id"]] = max(seats, changed.get(record["id"], 0))
+    return len(chosen), changed
