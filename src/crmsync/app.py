@@ -43,6 +43,7 @@ def schematic_client(settings: Settings, store: Store | None = None) -> Schemati
             ),
             deadline=settings.schematic.deadline,
             retry_after_max=settings.schematic.retry_after_max,
+            max_in_flight=settings.schematic.max_in_flight,
         )
     )
 

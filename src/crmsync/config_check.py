@@ -26,6 +26,7 @@ KNOWN: dict[str, dict[str, str]] = {
         "attempts": WHOLE,
         "deadline": POSITIVE,
         "retry_after_max": NUMBER,
+        "max_in_flight": WHOLE,
     },
     "salesforce": {"deadline": POSITIVE},
     "guards": {

@@ -4,7 +4,7 @@
 the service take a logger from `get_logger` and emit the events named below; the pure core never
 logs. Library logs (urllib3, httpx, …) pass through the same formatter and the same scrubbing.
 
-Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change` (`logged_change`),
+Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change` (`log_change`),
 `api.retry` (a request retried: service, method, path, status, attempt, wait_s), `api.relogin`,
 `api.rate_limited`, `rate.wait` (a rate budget made a caller wait: budget, wait_s) and
 `rate.shared_unavailable` (pacing this process alone). The README's Logs section lists their fields.
@@ -25,10 +25,9 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from functools import wraps
-from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
@@ -280,9 +279,6 @@ def get_logger(name: str) -> Any:
 
 # --- events ----------------------------------------------------------------------------------
 
-C = TypeVar("C")
-R = TypeVar("R")
-
 
 @contextmanager
 def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
@@ -302,28 +298,20 @@ def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMappin
         log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
 
 
-def logged_change(execute: Callable[[C, Change], R]) -> Callable[[C, Change], R]:
-    """Wrap the function that executes one change: a `change` event with action, company_id,
-    feature_id, override_id, result (ok or failed, with the error) and duration_ms."""
+def log_change(
+    change: Change, override_id: str | None, *, duration_ms: float, error: BaseException | None = None
+) -> None:
+    """The `change` event of one change: action, company_id, feature_id, override_id, result (ok or
+    failed, with the error) and duration_ms (emitted by apply's coordinating thread for each result)."""
+    fields: dict[str, Any] = {
+        "action": change.action.value,
+        "company_id": change.company_id,
+        "feature_id": change.feature_id,
+        "duration_ms": duration_ms,
+    }
     log = get_logger("crmsync.apply")
-
-    @wraps(execute)
-    def wrapper(ctx: C, change: Change) -> R:
-        started = time.monotonic()
-        fields: dict[str, Any] = {
-            "action": change.action.value,
-            "company_id": change.company_id,
-            "feature_id": change.feature_id,
-        }
-        try:
-            result = execute(ctx, change)
-        except Exception as exc:
-            ms = round((time.monotonic() - started) * 1000, 1)
-            before = change.before.id if change.before else None
-            log.warning("change", **fields, override_id=before, result="failed", error=str(exc), duration_ms=ms)
-            raise
-        ms = round((time.monotonic() - started) * 1000, 1)
-        log.info("change", **fields, override_id=result, result="ok", duration_ms=ms)
-        return result
-
-    return wrapper
+    if error is not None:
+        before = change.before.id if change.before else None
+        log.warning("change", **fields, override_id=override_id or before, result="failed", error=str(error))
+    else:
+        log.info("change", **fields, override_id=override_id, result="ok")

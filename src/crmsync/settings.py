@@ -46,6 +46,7 @@ class SchematicSettings:
     attempts: int = 5  # attempts per request (429/5xx/connection errors)
     deadline: float = 15.0  # deadline: seconds one call may take, retries included
     retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
+    max_in_flight: int = 8  # max_in_flight: writes apply has under way at once (0 or 1: one at a time)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             attempts=_whole(schematic, "attempts", sd.attempts),
             deadline=_number(schematic, "deadline", sd.deadline),
             retry_after_max=_number(schematic, "retry_after_max", sd.retry_after_max),
+            max_in_flight=max(1, _whole(schematic, "max_in_flight", sd.max_in_flight)),
         ),
         hubspot=HubSpotTuning(
             url=env.get("HUBSPOT_API_URL") or hd.url,

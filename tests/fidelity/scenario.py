@@ -125,7 +125,8 @@ def _schematic_errors(sb: Sandbox) -> None:
     with SchematicClient(Transport(sb.schematic_url, sb.schematic.api_key, attempts=1)) as client:
         client.delete_override(OverrideId("cmov_doesnotexist"))  # 404 is done
         for status in (400, 429, 500):
-            sb.schematic.fail_next("GET", "/company-overrides", status)
+            # a 429 is retried until the deadline whatever `attempts` says: one asking for longer fails now
+            sb.schematic.fail_next("GET", "/company-overrides", status, retry_after=60 if status == 429 else None)
             _expect_error(lambda: client.list_overrides([CompanyId("comp_acme")]))
         sb.schematic.fail_next("GET", "/plan-entitlements", 500)
         _expect_error(lambda: client.plan_entitlements("plvr_starter"))

@@ -309,3 +309,31 @@ def test_an_unserved_route_answers_schematic_error_json(env: Env) -> None:
     missing, wrong_method = env.api.get("/no-such-thing"), env.api.patch("/company-overrides")
     assert missing.status_code == 404 and "error" in missing.json()
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+def test_the_mutation_bucket_answers_as_schematic_does(env: Env) -> None:
+    """limit_writes(rate, burst): past the burst a write is answered 429 with the mutation bucket's
+    body, Retry-After and X-RateLimit-*; writes within it carry the headers; reads are not limited."""
+    env.state.limit_writes(0.5, 2)
+    first, second, third = (create(env.api, value_numeric=10 + n) for n in range(3))
+    assert first.status_code == second.status_code == 201
+    assert first.headers["x-ratelimit-limit"] == "2" and first.headers["x-ratelimit-remaining"] == "1"
+    assert second.headers["x-ratelimit-remaining"] == "0" and int(second.headers["x-ratelimit-reset"]) >= 1
+    assert third.status_code == 429
+    assert third.json() == {"bucket": "mutation", "error": "Rate limit exceeded"}
+    assert third.headers["retry-after"] == "2"  # whole seconds until the next token (0.5/s)
+    assert third.headers["x-ratelimit-limit"] == "2" and third.headers["x-ratelimit-remaining"] == "0"
+    assert third.headers["x-ratelimit-reset"] == "2"
+    assert env.api.get("/features").status_code == 200 and "x-ratelimit-limit" not in env.api.get("/features").headers
+    assert env.state.mutation.refused == 1
+
+
+def test_no_write_limit_and_no_latency_unless_asked(env: Env) -> None:
+    """By default writes are not limited and carry no X-RateLimit-* header; latency_seconds delays
+    every answer by at least that much."""
+    answers = [create(env.api, value_numeric=10 + n) for n in range(30)]
+    assert {a.status_code for a in answers} == {201} and "x-ratelimit-limit" not in answers[0].headers
+    env.state.latency_seconds = 0.2
+    started = time.monotonic()
+    assert env.api.get("/features").status_code == 200
+    assert time.monotonic() - started >= 0.2

@@ -4,6 +4,7 @@ and falls back to pacing one process alone when the database cannot take the wri
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine, text
 from crmsync import logs
 from crmsync.pacing import LocalBudget, Unlimited
 from crmsync.store.budget import SharedBudget, rate_budget
+from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Store
 
 RATE = 20.0
@@ -99,3 +101,36 @@ def test_a_database_from_before_rate_buckets_gets_the_table_on_first_take(store:
     budget.take()
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM rate_buckets")).scalars().all() == ["test.late"]
+
+
+def test_threads_of_one_process_share_its_budget_beside_ledger_commits(store: Store) -> None:
+    """Apply's pool: 8 threads taking from one SharedBudget for ~2 s while this thread commits ledger
+    batches to the same database: no error on either side, and the threads together stay within the rate."""
+    budget = SharedBudget(store.engine, "test.pool", RATE)
+    errors: list[BaseException] = []
+    counts = [0] * 8
+    started = time.monotonic()
+
+    def worker(n: int) -> None:
+        try:
+            while time.monotonic() - started < SECONDS:
+                budget.take()
+                counts[n] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    ledger = LedgerBatch(store)
+    commits = 0
+    while any(t.is_alive() for t in threads):
+        ledger.intent(f"tok-{commits}", f"comp_{commits}", "feat_x", ["hubspot"], {"value_type": "boolean"}, "n")
+        assert ledger.commit() == {}
+        commits += 1
+    elapsed = time.monotonic() - started
+    assert not errors, errors
+    assert commits > 10 and ledger.counts.commits == commits
+    assert sum(counts) <= RATE * elapsed + budget.burst + 1, (counts, elapsed)
+    assert sum(counts) >= 0.4 * RATE * SECONDS, (counts, elapsed)
+    assert len([o for o in store.owned() if o.token.startswith("tok-")]) == commits

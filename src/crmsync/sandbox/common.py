@@ -162,23 +162,36 @@ def fault_reply(rule: FaultRule, error: Callable[[int], Reply],
 
 
 class TokenBucket:
-    """A per-second rate limit with a burst of max(1, rate), on the monotonic clock."""
+    """A per-second rate limit with a burst (default max(1, rate)), on the monotonic clock."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, burst if burst is not None else rate)
         self.tokens = self.capacity
         self.stamp = time.monotonic()
 
     def take(self) -> float:
         """Spend a token and return 0, or return the seconds until one is available."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+        self._refill()
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return 0.0
         return (1.0 - self.tokens) / self.rate
+
+    def remaining(self) -> int:
+        """Whole tokens left now."""
+        self._refill()
+        return int(self.tokens)
+
+    def reset(self) -> float:
+        """Seconds until the bucket is full again."""
+        self._refill()
+        return (self.capacity - self.tokens) / self.rate
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
 
 
 class RateLimit:
@@ -242,14 +255,18 @@ def make_app(
     error: Callable[[int, str], Reply],
     bad_json: str = "{}",
     after_commit: Callable[[Call], FaultRule | None] | None = None,
+    latency: Callable[[], float] | None = None,
+    decorate: Callable[[Call, Reply], None] | None = None,
 ) -> Starlette:
     """A Starlette app serving `state` at `routes` (method, path, handler).
 
     Each request is parsed, passed through `state.guard` (given the `credential_header`), then
     to its handler under the lock; a body that is not JSON answers `error(400, bad_json)` (with
     `{}` the parser's message), a handler that raises `error(500, …)`. `after_commit` may then
-    delay, garble or drop the answer. Every request is logged with the status it got; unserved
-    paths and methods answer `error(404 or 405, …)`; `state.exchanges` records the wire (recording.py)."""
+    delay, garble or drop the answer; `decorate` may add headers to a performed request's answer;
+    `latency()` seconds pass before every answer (a slow network; 0 by default). Every request is
+    logged with the status it got; unserved paths and methods answer `error(404 or 405, …)`;
+    `state.exchanges` records the wire (recording.py)."""
 
     def endpoint(handler: Callable[[S, Call], Reply]) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
@@ -263,12 +280,15 @@ def make_app(
                         reply = handler(state, call)
                 except Exception as exc:  # noqa: BLE001 - answer like a server (500), not drop the connection
                     reply = error(500, f"internal error in the sandbox: {exc!r}")
+                if decorate is not None:
+                    decorate(call, reply)
                 after = after_commit(call) if after_commit is not None else None
                 if after is not None:
                     reply.delay, reply.garble, reply.drop = after.seconds, after.garble, after.drop
             state.requests.append(RecordedRequest(call.method, call.path, call.query, call.body, reply.status))
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
+            delay = reply.delay + (latency() if latency is not None else 0.0)
+            if delay:
+                await asyncio.sleep(delay)
             return reply.response()
 
         return serve

@@ -32,6 +32,7 @@ from crmsync.sandbox.common import (
 )
 from crmsync.sandbox.data import DEFAULT_ENVIRONMENT, DEFAULT_SCHEMATIC_KEY, SchematicSeed
 from crmsync.sandbox.recording import Exchange
+from crmsync.sandbox.schematic_limits import MutationLimit
 from crmsync.sandbox.schematic_model import (
     FEATURE_TYPES,
     Record,
@@ -54,6 +55,8 @@ class SchematicState:
         self.environment_id = environment_id
         self.clock = clock  # settable: a callable returning an aware UTC datetime
         self.rate_limit_per_second: float | None = None  # exceeded → 429 with bucket and Retry-After
+        self.latency_seconds = 0.0  # waited before every answer (a slow network; `bench/writes.py` sets 0.05)
+        self.mutation = MutationLimit()  # `limit_writes`: Schematic's mutation bucket (none by default)
         self.companies: dict[str, Record] = {}
         self.features: dict[str, Record] = {}
         self.plans: dict[str, Record] = {}  # by plan id; each has one version (`version_id`) or none
@@ -283,6 +286,17 @@ class SchematicState:
         with self.lock:
             self._hangs.append(FaultRule(method, path_prefix, times, garble=True))
 
+    def limit_writes(self, rate: float | None, burst: float | None = None) -> None:
+        """Schematic's `mutation` bucket: writes at `rate` per second, `burst` at once (default `rate`,
+        as Schematic's 120/s, burst 120), answered 429 past it (schematic_limits.py). None: no limit."""
+        with self.lock:
+            self.mutation.set(rate, burst)
+
+    def rate_headers(self, call: Call, reply: Reply) -> None:
+        """The mutation bucket's X-RateLimit-* headers on a write's answer (when a limit is set)."""
+        with self.lock:
+            self.mutation.headers(call, reply)
+
     def guard(self, call: Call, api_key: str | None) -> Reply | None:
         """Count writes, then injected faults, auth, the rate limit: a reply, or None to proceed."""
         with self.lock:
@@ -298,7 +312,7 @@ class SchematicState:
             wait = self._limit.take(self.rate_limit_per_second)
             if wait > 0:
                 return api.rate_limited(call.method, wait)
-            return None
+            return self.mutation.check(call)
 
     def after_commit(self, call: Call) -> FaultRule | None:
         """How to answer a request that was just performed: late (`seconds`), or garbled."""
@@ -333,4 +347,5 @@ def make_schematic_app(state: SchematicState) -> Starlette:
         ("GET", OVERRIDES_PATH + "/{override_id}", api.get_override),
         ("PUT", OVERRIDES_PATH + "/{override_id}", api.update_override),
         ("DELETE", OVERRIDES_PATH + "/{override_id}", api.delete_override),
-    ], credential_header="x-schematic-api-key", error=api.error, after_commit=state.after_commit)
+    ], credential_header="x-schematic-api-key", error=api.error, after_commit=state.after_commit,
+       latency=lambda: state.latency_seconds, decorate=state.rate_headers)

@@ -7,6 +7,7 @@ newest first with `limit` (≤250, default 100) and a record `offset`. Catalog r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,16 @@ def rate_limited(method: str, retry_after: float) -> Reply:
     headers = {"Retry-After": seconds_header(retry_after), "X-RateLimit-Limit": str(_BURST[bucket]),
                "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(max(1, round(retry_after)))}
     return Reply(429, {"bucket": bucket, "error": "Rate limit exceeded"}, headers)
+
+
+def mutation_limited(retry_after: float, burst: float) -> Reply:
+    """The mutation bucket's 429 (reference/schematic-api.md §8): `{"bucket": "mutation", "error"}`,
+    `Retry-After` in whole seconds (at least 1) and `X-RateLimit-Limit` (the burst), `-Remaining` 0
+    and `-Reset` (relative seconds)."""
+    seconds = str(max(1, math.ceil(retry_after)))
+    headers = {"Retry-After": seconds, "X-RateLimit-Limit": str(int(burst)), "X-RateLimit-Remaining": "0",
+               "X-RateLimit-Reset": seconds}
+    return Reply(429, {"bucket": "mutation", "error": "Rate limit exceeded"}, headers)
 
 
 class Rejected(Exception):

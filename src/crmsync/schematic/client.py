@@ -47,6 +47,11 @@ class SchematicClient:
     def __exit__(self, *exc: object) -> None:
         self.transport.close()
 
+    @property
+    def max_in_flight(self) -> int:
+        """How many writes apply may have under way at once (`[schematic] max_in_flight`)."""
+        return self.transport.max_in_flight
+
     def list_features(self) -> list[Feature]:
         """Every feature, with the key of its flag."""
         with _readable("GET", "/features"):

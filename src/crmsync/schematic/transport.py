@@ -1,6 +1,12 @@
 """HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (each retry logged as
 `api.retry`), writes paced by a rate budget, and the one place where httpx errors become crmsync errors.
 
+Safe to share between threads (apply's pool of `max_in_flight` writers): httpx's client is, the
+counters take a lock, and a 429's Retry-After holds back every thread's next write, not only the
+one that was refused. A 429 is retried until the deadline without using up `attempts` (the request
+was refused, not performed): 429s never surface as failures unless the deadline passes; they are
+counted in `rate_limited`.
+
 Every call has a total deadline (all attempts, their waits and a hung server included): each
 attempt's timeout is cut to what is left of it, and a wait that would pass it ends the call.
 Retry-After is read as seconds (`0.5` too) and capped at `retry_after_max`.
@@ -12,11 +18,13 @@ the server: its outcome is unknown, and the caller finds out by listing (no dupl
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_before_delay, wait_exponential_jitter
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from crmsync import pacing
@@ -65,6 +73,20 @@ class _WaitRetryAfter(wait_base):
         return float(self.fallback(retry_state))
 
 
+class _StopAfterFailures(stop_base):
+    """Stop after `attempts` failures other than 429s (a 429 performed nothing: only the deadline ends those)."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.failures = 0
+
+    def __call__(self, retry_state: Any) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if not (isinstance(exc, _Retry) and isinstance(exc.error, RateLimited)):
+            self.failures += 1
+        return self.failures >= self.attempts
+
+
 class Transport:
     """Sends one request to Schematic and returns the decoded JSON body."""
 
@@ -81,15 +103,21 @@ class Transport:
         retry_after_max: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         budget: pacing.RateBudget | None = None,
+        max_in_flight: int = 1,
     ) -> None:
-        """`budget` paces writes (default: this process alone, at `writes_per_second`)."""
+        """`budget` paces writes (default: this process alone, at `writes_per_second`); `max_in_flight`
+        is how many calls apply may have under way at once (the connection pool keeps that many)."""
         self._base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self._base_url,
             headers={"X-Schematic-Api-Key": api_key, "Accept": "application/json"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
+            limits=httpx.Limits(
+                max_connections=max(10, 2 * max_in_flight), max_keepalive_connections=max(10, max_in_flight)
+            ),
         )
+        self.max_in_flight = max(1, max_in_flight)
         self._attempts = attempts
         self._timeout = timeout
         self._deadline = deadline
@@ -98,6 +126,9 @@ class Transport:
         self._writes = budget or pacing.budget("schematic.writes", writes_per_second)
         self.calls = 0
         self.writes = 0
+        self.rate_limited = 0  # 429s answered (each retried after its Retry-After)
+        self._count = threading.Lock()
+        self._hold_until = 0.0  # monotonic: no write leaves before this (the last 429's Retry-After)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -109,7 +140,7 @@ class Transport:
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
-            stop=stop_after_attempt(self._attempts) | stop_before_delay(self._deadline),
+            stop=_StopAfterFailures(self._attempts) | stop_before_delay(self._deadline),
             before_sleep=lambda state: _log_retry(method, path, state),
             reraise=True,
         )
@@ -124,8 +155,10 @@ class Transport:
     def _once(self, method: str, path: str, *, params: Any, json: Any, deadline_at: float) -> Any:
         idempotent = method != "POST"
         if method != "GET":
+            self._hold(deadline_at)
             self._writes.take()
-        self.calls += 1
+        with self._count:
+            self.calls += 1
         left = max(0.001, min(self._timeout, deadline_at - time.monotonic()))  # this attempt's share
         try:
             response = self._http.request(
@@ -143,8 +176,16 @@ class Transport:
                 raise _Retry(error) from exc
             raise error from exc
         if method != "GET":
-            self.writes += 1
+            with self._count:
+                self.writes += 1
         return self._decode(method, path, response)
+
+    def _hold(self, deadline_at: float) -> None:
+        """Wait out the Retry-After of the last 429 any thread got (the server's bucket is shared too),
+        at most until this call's deadline."""
+        wait = min(self._hold_until, deadline_at) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
@@ -167,16 +208,19 @@ class Transport:
         if status in (401, 403):
             raise AuthError(SERVICE, f"rejected the API key ({status}: {message})", setting=KEY_SETTING, status=status)
         if status == 429:
-            raise _Retry(
-                RateLimited(SERVICE, f"rate limited ({message})", retry_after=_retry_after(response)),
-                _retry_after(response),
-            )
+            retry_after = _retry_after(response)
+            with self._count:
+                self.rate_limited += 1
+                if retry_after is not None and method != "GET":
+                    self._hold_until = max(self._hold_until, time.monotonic() + min(retry_after, self._wait.cap))
+            raise _Retry(RateLimited(SERVICE, f"rate limited ({message})", retry_after=retry_after), retry_after)
         if status >= 500:
             text = f"{method} {path} answered {status}: {message}"
             if method == "POST":
                 raise OutcomeUnknown(SERVICE, text, setting=URL_SETTING, status=status)
             raise _Retry(ServiceUnavailable(SERVICE, text, setting=URL_SETTING, status=status))
         raise RequestRejected(SERVICE, f"{method} {path} answered {status}: {message}", status=status)
+
 
 def _log_retry(method: str, path: str, state: Any) -> None:
     """An `api.retry` event: what failed, which attempt, and how long we wait (Retry-After or backoff)."""

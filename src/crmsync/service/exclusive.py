@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from crmsync.domain import Change, CompanyId, LedgerState, LiveOverride
@@ -22,9 +23,10 @@ from crmsync.service.ownership import record_ownership
 from crmsync.service.safety import refusals, unmanaged_refusal
 from crmsync.service.sync import Context, PlanRun, build_plan
 from crmsync.store.leases import LeaseBook
+from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Owned
 
-CHUNK = 50  # companies leased, re-read (one Schematic call) and applied together
+CHUNK = 100  # companies leased, re-read (one Schematic call: 100 ids at most) and applied together
 
 
 def settle_lost_answers(ctx: Context, run: PlanRun) -> PlanRun:
@@ -58,7 +60,8 @@ class Exclusive:
     ) -> None:
         self.ctx, self.run, self.mappings, self.lock_wait = ctx, run, mappings, lock_wait
         self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
-        self.report = ApplyReport(recorder=lambda result: ctx.store.record_change(run_id, result))
+        self.ledger = LedgerBatch(ctx.store, run_id)  # the apply's ledger writes, committed in batches
+        self.report = ApplyReport(recorder=self.ledger.record_change)
         self.replanned: list[CompanyId] = []
 
     def apply(self) -> tuple[ApplyReport, tuple[CompanyId, ...]]:
@@ -82,25 +85,40 @@ class Exclusive:
         return self.report, tuple(self.replanned)
 
     def _round(self, pending: Sequence[CompanyId]) -> set[CompanyId]:
+        """One pass over the pending companies, CHUNK at a time: while a chunk is written, the next one
+        is leased and re-read (a reader thread), so the writers wait for no re-read."""
         done: set[CompanyId] = set()
-        for start in range(0, len(pending), CHUNK):
-            chunk = pending[start : start + CHUNK]
-            names = self.book.try_acquire([lease_name(c) for c in chunk])
-            held = [c for c in chunk if lease_name(c) in names]
-            if not held:
-                continue
-            try:
-                self._apply_held(held)
-            finally:
-                self.book.release(names)
-            done.update(held)
-            if self.report.stopped:
-                break
+        chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
+        with ThreadPoolExecutor(1, thread_name_prefix="crmsync-reread") as reader:
+            ahead = self._lease_and_read(reader, chunks, 0)
+            for index in range(len(chunks)):
+                names, held, reading = ahead
+                try:
+                    if reading is None:
+                        ahead = self._lease_and_read(reader, chunks, index + 1)
+                        continue
+                    live_now = reading.result()
+                    ahead = self._lease_and_read(reader, chunks, index + 1)
+                    self._apply_held(held, live_now)
+                finally:
+                    self.book.release(names)
+                done.update(held)
+                if self.report.stopped:
+                    break  # the leases taken ahead are released with the rest (apply)
         return done
 
-    def _apply_held(self, companies: Sequence[CompanyId]) -> None:
-        """Under the leases: re-read; apply the plan where nothing changed, re-plan where it did."""
-        live_now = self.ctx.schematic.list_overrides(companies)
+    def _lease_and_read(
+        self, reader: ThreadPoolExecutor, chunks: Sequence[Sequence[CompanyId]], index: int
+    ) -> tuple[list[str], list[CompanyId], Future[list[LiveOverride]] | None]:
+        """Take the leases of a chunk's companies (those free), then start reading their overrides."""
+        if index >= len(chunks):
+            return [], [], None
+        names = self.book.try_acquire([lease_name(c) for c in chunks[index]])
+        held = [c for c in chunks[index] if lease_name(c) in names]
+        return names, held, reader.submit(self.ctx.schematic.list_overrides, held) if held else None
+
+    def _apply_held(self, companies: Sequence[CompanyId], live_now: Sequence[LiveOverride]) -> None:
+        """Under the leases, read again: apply the plan where nothing changed, re-plan where it did."""
         owned_now = self.ctx.store.owned_of(companies)
         fresh = [c for c in companies if unchanged(c, self.run, live_now, owned_now)]
         stale = [c for c in companies if c not in fresh]
@@ -134,7 +152,7 @@ class Exclusive:
             drift=tuple(d for d in plan.drift if d.company_id in chosen),
         )
         self.report.recorded.extend(record_ownership(self.ctx.store, part))
-        apply_changes(self.ctx, part.changes, self.report, before_each=self._renew)
+        apply_changes(self.ctx, part.changes, self.report, before_each=self._renew, ledger=self.ledger)
 
     def _renew(self) -> None:
         lost = self.book.renew_due()
