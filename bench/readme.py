@@ -94,8 +94,9 @@ def render(results: dict[str, Any]) -> str:
     head = results.get("headline_size")
     lines = [
         f"Measured with `{results['command']}` on {results['date']} "
-        f"({results['machine'].get('cpus')} CPUs, Python {results['machine'].get('python')}), one run on a "
-        "shared machine: the figures are noisy. The emulators run in a child process; client CPU, wall "
+        f"({results['machine'].get('cpus')} CPUs, Python {results['machine'].get('python')}), one run (see "
+        "`machine.load_average` in results.json for how busy the machine was). The emulators run in a "
+        "child process; client CPU, wall "
         "time and peak RSS (so far in the process) are crmsync's alone, calls are counted by the emulators.",
         "",
         "Targets (issue 13)"
@@ -120,9 +121,9 @@ def render(results: dict[str, Any]) -> str:
             "Reads are plan reads + verification reads; the ratio is of the plan reads to their lower bound "
             "(per endpoint read, the fewest pages its collection needs: a Schematic list whose size is a "
             "multiple of the page size takes one more, empty, page to see its end). Verification reads are "
-            "the apply's re-read, under the companies' leases, of the overrides of each chunk of 50 companies "
+            "the apply's re-read, under the companies' leases, of the overrides of each chunk of 100 companies "
             "it writes to (one company-filtered list per chunk: a cold reconcile of 2,000 companies makes "
-            "40, a no-op none).",
+            "20, a no-op none).",
         ]
     lines += ["", *_per_deal(results), "", *_other(results)]
     return "\n".join(line if line.startswith("|") else _wrap(line) for line in lines)
