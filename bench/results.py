@@ -175,40 +175,24 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     util_met = at_least(util, 0.85)
     if util_met is not None:
         util_met = util_met and writes.get("http_429_unhandled") == 0
+    def bound(wanted: str, value: Any, limit: float, *, least: bool) -> dict[str, Any]:
+        return {"target": wanted, "measured": value, "met": (at_least if least else at_most)(value, limit)}
+
+    utilisation = util if _num(util) is None else f"{util} ({writes.get('http_429_unhandled')} unhandled 429)"
     return {
         "noop_reconcile": {"target": "0 writes, reads <= 1.01 x lower bound", "measured": noop_seen, "met": noop_met},
-        "per_deal_ratio": {
-            "target": ">= 250",
-            "measured": r["per_deal_ratio"],
-            "met": at_least(r["per_deal_ratio"], 250),
-        },
-        "client_cpu_s_noop_50k": {
-            "target": "<= 8 s",
-            "measured": r["client_cpu_s_noop_50k"],
-            "met": at_most(r["client_cpu_s_noop_50k"], 8),
-        },
-        "translate_diff_deals_per_s": {
-            "target": ">= 50000",
-            "measured": r["translate_diff_deals_per_s"],
-            "met": at_least(r["translate_diff_deals_per_s"], 50_000),
-        },
-        "peak_rss_mb_50k": {
-            "target": "<= 150 MiB",
-            "measured": rss["client_50k"],
-            "met": at_most(rss["client_50k"], 150),
-        },
-        "peak_rss_mb_100k": {
-            "target": "<= 250 MiB",
-            "measured": rss["client_100k"],
-            "met": at_most(rss["client_100k"], 250),
-        },
+        "per_deal_ratio": bound(">= 250", r["per_deal_ratio"], 250, least=True),
+        "client_cpu_s_noop_50k": bound("<= 8 s", r["client_cpu_s_noop_50k"], 8, least=False),
+        "translate_diff_deals_per_s": bound(">= 50000", r["translate_diff_deals_per_s"], 50_000, least=True),
+        "peak_rss_mb_50k": bound("<= 150 MiB", rss["client_50k"], 150, least=False),
+        "peak_rss_mb_100k": bound("<= 250 MiB", rss["client_100k"], 250, least=False),
         "write_limit_utilisation": {
             "target": ">= 0.85 of 120/s at 50 ms, 0 unhandled 429",
-            "measured": util if _num(util) is None else f"{util} ({writes.get('http_429_unhandled')} unhandled 429)",
+            "measured": utilisation,
             "met": util_met,
         },
-        "webhook_p95_0ms": {"target": "<= 1 s", "measured": lat["p95_0ms"], "met": at_most(lat["p95_0ms"], 1.0)},
-        "webhook_p95_50ms": {"target": "<= 1.5 s", "measured": lat["p95_50ms"], "met": at_most(lat["p95_50ms"], 1.5)},
+        "webhook_p95_0ms": bound("<= 1 s", lat["p95_0ms"], 1.0, least=False),
+        "webhook_p95_50ms": bound("<= 1.5 s", lat["p95_50ms"], 1.5, least=False),
     }
 
 

@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import readme
-from bench.results import NOT_MEASURED, PRIMARY, assemble, parse_latency, write
+from bench.core import measure_core
+from bench.memory import measure_rss
+from bench.results import PRIMARY, assemble, parse_latency, write
 from bench.size import in_fresh_process, measure_size
+from bench.writes import measure_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -85,21 +88,13 @@ def webhook(plan: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def writes(plan: dict[str, Any]) -> dict[str, Any] | str:
-    try:
-        from bench.writes import measure_writes  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return NOT_MEASURED
+def writes(plan: dict[str, Any]) -> dict[str, Any]:
     _say(f"writes: {plan['creates']} creates at 50 ms per call, limit 120/s")
     result: dict[str, Any] = measure_writes(creates=plan["creates"], latency_ms=50, limit=120)
     return result
 
 
-def memory(plan: dict[str, Any]) -> dict[str, Any] | str:
-    try:
-        from bench.memory import measure_rss  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return NOT_MEASURED
+def memory(plan: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for deals, companies in plan["memory"]:
         _say(f"memory: fresh client at {deals} deals / {companies} companies")
@@ -107,11 +102,7 @@ def memory(plan: dict[str, Any]) -> dict[str, Any] | str:
     return out
 
 
-def core(plan: dict[str, Any]) -> dict[str, Any] | str:
-    try:
-        from bench.core import measure_core  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return NOT_MEASURED
+def core(plan: dict[str, Any]) -> dict[str, Any]:
     _say(f"core: translate + combine + diff of {plan['core']} deals, in a fresh process")
     # A fresh process, like the memory figures: this one's heap, grown by the parts before, slowed the
     # pure core by ~20% (47k deals/s here against 57k alone, same code, same machine).
@@ -163,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python3 -m uv run python -m bench.run" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""),
         "wall_s_total": round(time.perf_counter() - started, 1),
     }
-    results = assemble(meta, measured, {k: v for k, v in parts.items() if v != NOT_MEASURED})
+    results = assemble(meta, measured, parts)
     write(results, out)
     print(readme.render(results))
     print(f"\nwrote {out}")

@@ -102,27 +102,11 @@ class Plan:
             "changes": changes,
             "summary": self.summary(),
             "conflicts": [
-                {
-                    "company_id": c.company_id,
-                    "company": self.name(c.company_id),
-                    "feature_id": c.feature_id,
-                    "feature": self.name(c.feature_id),
-                    "live": live_json(c.live),
-                    "desired": desired_json(c.desired),
-                    "reason": "an override crmsync did not create is in the way; it is left untouched",
-                }
+                self._conflict_json(c, "an override crmsync did not create is in the way; it is left untouched")
                 for c in self.conflicts
             ],
             "released": [
-                {
-                    "company_id": c.company_id,
-                    "company": self.name(c.company_id),
-                    "feature_id": c.feature_id,
-                    "feature": self.name(c.feature_id),
-                    "live": live_json(c.live),
-                    "desired": desired_json(c.desired),
-                    "reason": "released with crmsync release: not managed; crmsync adopt takes it back",
-                }
+                self._conflict_json(c, "released with crmsync release: not managed; crmsync adopt takes it back")
                 for c in self.released
             ],
             "pending": [
@@ -153,6 +137,18 @@ class Plan:
     def checksum(self) -> str:
         """A digest of the changes and of the live state they were computed from."""
         return _checksum([self._change_json(c) for c in self.changes])
+
+    def _conflict_json(self, c: Conflict, reason: str) -> dict[str, Any]:
+        """An override in the way (or released), with names, its live and wanted values and why."""
+        return {
+            "company_id": c.company_id,
+            "company": self.name(c.company_id),
+            "feature_id": c.feature_id,
+            "feature": self.name(c.feature_id),
+            "live": live_json(c.live),
+            "desired": desired_json(c.desired),
+            "reason": reason,
+        }
 
     def _change_json(self, change: Change) -> dict[str, Any]:
         return {
