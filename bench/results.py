@@ -175,6 +175,7 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     util_met = at_least(util, 0.85)
     if util_met is not None:
         util_met = util_met and writes.get("http_429_unhandled") == 0
+
     def bound(wanted: str, value: Any, limit: float, *, least: bool) -> dict[str, Any]:
         return {"target": wanted, "measured": value, "met": (at_least if least else at_most)(value, limit)}
 

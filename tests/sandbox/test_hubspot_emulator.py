@@ -25,10 +25,9 @@ from hubspot.crm.deals import (
     SimplePublicObjectId,
 )
 
-from crmsync.sandbox import HubSpotState, Sandbox, SandboxData, load_data
-from crmsync.sandbox.hubspot import make_hubspot_app
+from crmsync.sandbox import HubSpotState, Sandbox, SandboxData
 from crmsync.sandbox.hubspot_search import encode_cursor
-from crmsync.sandbox.serve import ServedApp, serve_app
+from crmsync.sandbox.serve import ServedApp
 
 TIMEOUT = (3, 10)
 
@@ -48,15 +47,6 @@ def big() -> Iterator[Sandbox]:
         sandbox.hubspot.add_deal(properties={"dealstage": "closedwon", "hs_lastmodifieddate": "2026-01-01T00:00:00Z"})
     with sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def fresh() -> Iterator[tuple[HubSpotState, ServedApp]]:
-    """A HubSpot emulator of its own, seeded with the sample, for tests that mutate state."""
-    state = HubSpotState()
-    state.load(load_data().hubspot)
-    with serve_app(make_hubspot_app(state)) as served:
-        yield state, served
 
 
 def client(url: str, token: str) -> Any:

@@ -3,26 +3,14 @@ portal's daily budget and its 10 s window, consistently, and a spent daily budge
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from crmsync.sandbox import HubSpotState, load_data
-from crmsync.sandbox.hubspot import make_hubspot_app
-from crmsync.sandbox.serve import ServedApp, serve_app
+from crmsync.sandbox import HubSpotState
+from crmsync.sandbox.serve import ServedApp
 
 DEALS = "/crm/v3/objects/deals"
-
-
-@pytest.fixture
-def fresh() -> Iterator[tuple[HubSpotState, ServedApp]]:
-    """A HubSpot emulator of its own, seeded with the sample."""
-    state = HubSpotState()
-    state.load(load_data().hubspot)
-    with serve_app(make_hubspot_app(state)) as served:
-        yield state, served
 
 
 def calls(served: ServedApp, token: str, n: int, path: str = DEALS) -> list[httpx.Response]:

@@ -7,12 +7,12 @@ Never writes. `register(app, guarded, out)` adds it to the main app (cli/__init_
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
 from crmsync.cli.jsonout import emit
-from crmsync.cli.options import Guard, MappingsOption
+from crmsync.cli.options import Guard, JsonLinesOption, MappingsOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,7 +28,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     @app.command("doctor")
     def doctor(
         mappings: MappingsOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+        as_json: JsonLinesOption = False,
     ) -> None:
         """Check credentials, reachability, permissions and rate-limit headroom of Schematic and each CRM."""
 

@@ -7,12 +7,12 @@ Exit codes: 0 ok (also when nothing needed rebuilding), 1 Schematic or the datab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from crmsync.cli.jsonout import emit
-from crmsync.cli.options import Guard
+from crmsync.cli.options import Guard, JsonLinesOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,7 +29,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
     @ledger.command("rebuild")
     def rebuild_ledger(
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+        as_json: JsonLinesOption = False,
     ) -> None:
         """Re-create ownership from the `\\[crmsync:<token>]` marker in each override's note (zero API writes):
         every marked override the ledger does not know becomes owned again; unmarked ones stay unowned."""

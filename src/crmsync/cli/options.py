@@ -1,5 +1,5 @@
-"""What the command modules share: the `--mappings` option and the type of `guarded` (cli/__init__.py),
-which the modules that register commands (cli/revops.py, cli/ownership.py) are handed."""
+"""What the command modules share: the `--mappings`, `--company` and `--json` options and the type of
+`guarded` (cli/__init__.py), which the modules that register commands (cli/revops.py, …) are handed."""
 
 from __future__ import annotations
 
@@ -22,3 +22,4 @@ CompaniesOption = Annotated[
         "the guards judge the scoped plan.",
     ),
 ]
+JsonLinesOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")]

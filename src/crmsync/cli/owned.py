@@ -5,12 +5,12 @@ Exit codes: 0 ok, 1 an unknown company or an unreachable service, 2 bad configur
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
 from crmsync.cli.jsonout import emit
-from crmsync.cli.options import CompaniesOption, Guard
+from crmsync.cli.options import CompaniesOption, Guard, JsonLinesOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,7 +24,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
     @app.command("owned")
     def owned(
         companies: CompaniesOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+        as_json: JsonLinesOption = False,
     ) -> None:
         """List the overrides crmsync manages: last applied value and the deals behind each."""
         def body() -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crmsync.cli.jsonout import emit
-from crmsync.cli.options import Guard, MappingsOption
+from crmsync.cli.options import Guard, JsonLinesOption, MappingsOption
 from crmsync.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         company: CompanyOption = None,
         feature: FeatureOption = None,
         mappings: MappingsOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+        as_json: JsonLinesOption = False,
     ) -> None:
         """Take over the overrides crmsync did not create that stand where the deals want one (see `plan`);
         no API write: the next apply updates any whose value differs."""

@@ -162,7 +162,6 @@ class Plan:
             "reason": change.reason,
         }
 
-
     def _drift_json(self, d: Drift) -> dict[str, Any]:
         return {
             "company_id": d.company_id,
