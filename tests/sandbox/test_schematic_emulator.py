@@ -337,3 +337,18 @@ def test_no_write_limit_and_no_latency_unless_asked(env: Env) -> None:
     started = time.monotonic()
     assert env.api.get("/features").status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+def test_a_company_filtered_list_keeps_the_full_lists_order_after_a_delete() -> None:
+    """Creation numbers break ties of equal creation times; one freed by a delete is never reused."""
+    frozen = datetime(2026, 1, 1, tzinfo=UTC)
+    state = SchematicState(clock=lambda: frozen)
+    a = state.add_company("A", {"id": "a"})
+    b = state.add_company("B", {"id": "b"})
+    feature = state.add_feature("Seats", "trait")
+    first = state.add_override(a, feature, "numeric", value_numeric=1)
+    state.add_override(b, feature, "numeric", value_numeric=2)
+    state.delete_override(first)
+    state.add_override(a, feature, "numeric", value_numeric=3)
+    full = [r["id"] for r in state.override_records()]
+    assert [r["id"] for r in state.override_records_of({a, b})] == full

@@ -75,8 +75,7 @@ def _follow(
 
 
 def _seats(sb: Sandbox) -> object:
-    found = [o["value_numeric"] for o in sb.schematic.overrides.values()
-             if o["company_id"] == COMPANY and o["feature_id"] == "feat_seats"]  # fmt: skip
+    found = [o["value_numeric"] for o in sb.schematic.overrides_for(COMPANY, "feat_seats")]
     return found[0] if len(found) == 1 else None
 
 

@@ -8,6 +8,7 @@ server thread serves it; every access takes `state.lock`. Endpoints live in `sch
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -68,6 +69,7 @@ class SchematicState:
         self.lock = threading.RLock()
         self._overrides: dict[str, Record] = {}  # in creation order, the tie-break of "newest first"
         self._seq: dict[str, int] = {}  # override id → creation number (the tie-break, as an index)
+        self._numbers = itertools.count()  # creation numbers: never reused after a delete
         self._by_company: dict[str, dict[str, Record]] = {}  # company id → its overrides in creation order
         self._newest: list[Record] | None = None  # override_records() cached until an override is added/removed
         self._company_keys: dict[tuple[str, str], str] = {}  # (key, value) → company id holding it
@@ -205,7 +207,7 @@ class SchematicState:
             record = empty_override(oid, company_id, feature_id, self.environment_id, now)
             self._apply(record, fields, now)
             self._overrides[oid] = record
-            self._seq[oid] = len(self._seq)
+            self._seq[oid] = next(self._numbers)
             self._by_company.setdefault(company_id, {})[oid] = record
             self._newest = None
             self._emit("company.override.created", record)
