@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from crmsync.domain import LedgerState
 from crmsync.errors import ServiceUnavailable
-from crmsync.store.repository import SERVICE, SETTING, LedgerConflict, Store
+from crmsync.store.repository import SERVICE, SETTING, LedgerConflict, Store, _reason
 from crmsync.store.runs import ChangeResult
 from crmsync.store.tables import OwnedOverride, RunChange
 
@@ -35,7 +35,7 @@ INTENT, ACTIVE, DELETED = LedgerState.INTENT.value, LedgerState.ACTIVE.value, Le
 
 @dataclass
 class Counts:
-    """What the batches cost (read by the benchmark): transactions committed, statements executed."""
+    """What the batches cost (tests/store/test_ledger_batch.py reads it): transactions committed, statements run."""
 
     commits: int = 0
     statements: int = 0
@@ -127,12 +127,6 @@ class LedgerBatch:
                     "message": result.message,
                 }
             )
-
-    @property
-    def pending(self) -> int:
-        """How many outcomes and records wait for the next commit."""
-        buffers = (self._marks, self._confirms, self._forgets, self._updates, self._deletes, self._changes)
-        return sum(len(b) for b in buffers)
 
     @property
     def empty(self) -> bool:
@@ -246,20 +240,9 @@ def tokens_of(store: Store, override_ids: Collection[str]) -> dict[str, str]:
     """The ledger token of each override (an update writes it into the note again): one query."""
     if not override_ids:
         return {}
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                select(LEDGER.c.override_id, LEDGER.c.token).where(LEDGER.c.override_id.in_(list(override_ids)))
-            ).all()
-    except SQLAlchemyError as exc:
-        raise ServiceUnavailable(SERVICE, f"{store.name}: {_reason(exc)}", setting=SETTING) from exc
+    query = select(LEDGER.c.override_id, LEDGER.c.token).where(LEDGER.c.override_id.in_(list(override_ids)))
+    rows = store.transact(lambda conn: conn.execute(query).all())
     return {str(oid): str(token) for oid, token in rows}
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's first line (never the URL), else the exception's type."""
-    detail = str(getattr(exc, "orig", None) or "").strip().splitlines()
-    return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__
 
 
 def _now() -> datetime:

@@ -242,20 +242,12 @@ class Store(RunHistory):
                 row.note = note
             s.add(row)
 
-    def mark_update(self, override_id: str, value: dict[str, Any]) -> None:
-        """Before an update is sent: the value it writes, so an update whose answer is lost is settled
-        by reading Schematic at the next run, never guessed."""
-        self._set_pending(override_id, json.dumps(value, sort_keys=True))
-
     def clear_pending(self, override_id: str) -> None:
-        """An update that was refused (nothing changed), or found not to have happened."""
-        self._set_pending(override_id, None)
-
-    def _set_pending(self, override_id: str, pending: str | None) -> None:
+        """An update found not to have happened (its pending value is dropped)."""
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.override_id == override_id)).first()
             if row is not None:
-                row.pending_json = pending
+                row.pending_json = None
                 s.add(row)
 
     def record_delete(self, override_id: str) -> None:
@@ -271,11 +263,6 @@ class Store(RunHistory):
         with self._session() as s:
             rows = s.exec(select(OwnedOverride.token, OwnedOverride.override_id)).all()
             return {t for t, _ in rows}, {i for _, i in rows if i}
-
-    def token_of(self, override_id: str) -> str | None:
-        """The token of the ledger row of an override (an update writes it into the note again)."""
-        with self._session() as s:
-            return s.exec(select(OwnedOverride.token).where(OwnedOverride.override_id == override_id)).first()
 
     def restore(self, marked: Marked, sources: Sequence[str], value: dict[str, Any]) -> None:
         """Rebuild: an override carrying crmsync's marker becomes an active row with its token (an

@@ -75,13 +75,6 @@ class RunHistory:
             for c in changes:
                 s.add(_change_row(run_id, c))
 
-    def record_change(self, run_id: int, change: ChangeResult) -> None:
-        """One change's outcome, as soon as it is known (a run killed part way still shows its writes)."""
-        if self.readonly or not run_id:
-            return
-        with self._session() as s:
-            s.add(_change_row(run_id, change))
-
     def close_dead_runs(self) -> int:
         """Runs left `running` by a process of this host that is gone (killed) become `interrupted`; a
         run of another host cannot be judged from here and is left as it is. Returns how many."""
