@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crmsync.domain import DealId, OverrideValue, Source, ValueType
+from crmsync.reconcile.ledger_check import note_deals as deals_of_note
 from crmsync.service.apply import make_note
-from crmsync.service.owned import deals_of_note
 from tests.core.builders import desired
 
 
@@ -31,3 +31,9 @@ def test_a_cut_short_note_keeps_the_deals_it_names_whole() -> None:
         ("salesforce", "1"),
         ("salesforce", "2"),
     )
+
+
+def test_a_note_cut_inside_its_deals_keeps_the_whole_ids_only() -> None:
+    """Cut at the length limit within the deal list: the ids named whole, never the fragment."""
+    note = "Managed by crmsync from hubspot deals 7, 8; salesforce deals 1, 10… [crmsync:abc]"
+    assert deals_of_note(note) == (("hubspot", "7"), ("hubspot", "8"), ("salesforce", "1"))

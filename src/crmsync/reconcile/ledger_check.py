@@ -9,12 +9,14 @@ the CRMs a note names (the inverse of service/apply.py `make_note`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import CompanyId, FeatureId, OverrideId
+from crmsync.domain import CompanyId, FeatureId, OverrideId, Source
 
 NOTE_START = "Managed by crmsync from "
+_NOTE_DEALS = re.compile(rf"\b({'|'.join(s.value for s in Source)}) deals? ([^;]+?)(?=; |$)")
 TOKEN_MARK = "[crmsync:"  # then the token and "]": the marker at the end of every note crmsync writes
 
 
@@ -111,3 +113,12 @@ def note_sources(note: str, sources: Collection[str]) -> tuple[str, ...]:
         if word in sources and word not in found:
             found.append(word)
     return tuple(found)
+
+
+def note_deals(note: str) -> tuple[tuple[str, str], ...]:
+    """The (source, deal id) pairs a crmsync note names, in order: `Managed by crmsync from hubspot deals
+    1001, 1014; salesforce deal 006A; rule …` → hubspot 1001, hubspot 1014, salesforce 006A. A note cut
+    short (…) gives the deals it still names whole; a person's note, none."""
+    head = note.split("; rule ", 1)[0]
+    pairs = [(src, d.strip()) for src, ids in _NOTE_DEALS.findall(head) for d in ids.split(",")]
+    return tuple(dict.fromkeys(p for p in pairs if p[1] and "…" not in p[1]))

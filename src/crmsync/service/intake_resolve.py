@@ -10,7 +10,6 @@ company ids through the company keys the mapping files name.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -18,21 +17,13 @@ from crmsync.connectors.base import Connector
 from crmsync.domain import CompanyId, Source
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import SuccessTracker
+from crmsync.reconcile.ledger_check import note_deals
 from crmsync.schematic.client import SchematicClient
 from crmsync.store.intake import ClaimedEvent, IntakeStore
 
 log = logging.getLogger("crmsync.intake")
 
 # service/apply.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
-_NOTE_DEALS = re.compile(r"\b(hubspot|salesforce) deals? ([^;]+?)(?=; |$)")
-
-
-def deals_in_note(note: str) -> set[tuple[str, str]]:
-    """(source, deal id) pairs an override note names."""
-    head = note.split("; rule ", 1)[0]
-    return {(src, d.strip()) for src, ids in _NOTE_DEALS.findall(head) for d in ids.split(",") if d.strip()}
-
-
 @dataclass
 class Resolver:
     """Finds the Schematic companies behind a batch of hints."""
@@ -61,7 +52,7 @@ class Resolver:
 
     def _from_ledger(self, events: Collection[ClaimedEvent]) -> set[CompanyId]:
         wanted = {(e.source, e.object_id) for e in events}
-        return {CompanyId(c) for c, note in self.intake.ledger_notes() if deals_in_note(note) & wanted}
+        return {CompanyId(c) for c, note in self.intake.ledger_notes() if wanted.intersection(note_deals(note))}
 
     def _from_crm(self, source: Source, events: Sequence[ClaimedEvent], maps: Mappings) -> set[CompanyId]:
         keys = sorted({f.company_key for f in maps.for_source(source)})

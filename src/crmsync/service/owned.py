@@ -5,17 +5,13 @@ company and feature names from Schematic. Reads only.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from crmsync.domain import CompanyId, OverrideValue
+from crmsync.reconcile.ledger_check import note_deals
 from crmsync.reconcile.plan import value_from_json, value_json
 from crmsync.service.sync import Context
-from crmsync.store.notes import ledger_notes
-
-NOTE_DEALS = re.compile(r"^Managed by crmsync from (?P<deals>.*?); rule ")
-DEALS = re.compile(r"(?P<source>[a-z_]+) deals? (?P<ids>[^;]+)")
 
 
 @dataclass(frozen=True)
@@ -47,25 +43,9 @@ class OwnedEntry:
         }
 
 
-def deals_of_note(note: str) -> tuple[tuple[str, str], ...]:
-    """The (source, deal id) pairs a crmsync note names: `Managed by crmsync from hubspot deals 1001,
-    1014; salesforce deal 006…; rule …` → hubspot 1001, hubspot 1014, salesforce 006…. A note cut
-    short (…) gives the deals it still names whole."""
-    found = NOTE_DEALS.match(note)
-    if found is None:
-        return ()
-    pairs: list[tuple[str, str]] = []
-    for part in found.group("deals").split("; "):
-        m = DEALS.fullmatch(part.strip())
-        if m is not None:
-            pairs += [(m.group("source"), i.strip()) for i in m.group("ids").split(",") if i.strip()]
-    return tuple(pairs)
-
-
 def owned_entries(ctx: Context, scope: frozenset[CompanyId] | None = None) -> list[OwnedEntry]:
     """Every managed ledger row (or those of `scope`'s companies), by company and feature name."""
-    rows = [o for o in ctx.store.owned() if scope is None or o.company_id in scope]
-    notes = ledger_notes(ctx.store)
+    rows = ctx.store.owned() if scope is None else ctx.store.owned_of(scope)
     companies = {c.id: c.name for c in ctx.schematic.list_companies({o.company_id for o in rows})} if rows else {}
     features = {f.id: f.name for f in ctx.schematic.list_features()} if rows else {}
     entries = [
@@ -78,7 +58,7 @@ def owned_entries(ctx: Context, scope: frozenset[CompanyId] | None = None) -> li
             status=o.status.value,
             sources=o.sources,
             value=_value(o.last_applied),
-            deals=deals_of_note(notes.get(o.token, "")),
+            deals=note_deals(o.note),
         )
         for o in rows
     ]

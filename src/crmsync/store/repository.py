@@ -48,6 +48,7 @@ class Owned:
     status: LedgerState
     last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
     pending: Mapping[str, Any] = field(default_factory=dict, compare=False)  # an update whose outcome is unknown
+    note: str = field(default="", compare=False)  # the note crmsync last wrote on it
 
 
 class LedgerConflict(CrmsyncError):
@@ -287,6 +288,7 @@ def _owned(row: OwnedOverride) -> Owned:
         status=LedgerState(row.status),
         last_applied=_json_object(row.value_json),
         pending=_json_object(row.pending_json or "{}"),
+        note=row.note or "",
     )
 
 
