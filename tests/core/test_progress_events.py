@@ -12,15 +12,11 @@ from crmsync import progress
 from crmsync.cli.progress import Display, pacing_text
 
 
-def test_without_a_listener_an_event_goes_nowhere() -> None:
-    """emit() with nobody listening does nothing (and does not fail)."""
-    progress.emit(progress.PageRead("hubspot", 200))
-    progress.emit(progress.WriteDone(ok=True))
-
-
 def test_a_listener_hears_events_only_while_it_listens() -> None:
-    """Events emitted inside `listening` reach the listener, from any thread; none after the block."""
+    """Events emitted inside `listening` reach the listener, from any thread; none before or after the
+    block (with nobody listening, emit() does nothing and does not fail)."""
     heard: list[progress.Event] = []
+    progress.emit(progress.PageRead("hubspot", 200))
     with progress.listening(heard.append):
         progress.emit(progress.PageRead("hubspot", 3))
         thread = threading.Thread(target=progress.emit, args=(progress.WriteDone(ok=False),))

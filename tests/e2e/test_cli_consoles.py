@@ -19,13 +19,19 @@ TEXTS = [
 ]
 
 
+@pytest.fixture
+def plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No variable that makes rich treat a pipe as a terminal."""
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("plain_env")
 @pytest.mark.parametrize("objects", TEXTS)
 @pytest.mark.parametrize("options", [{}, {"end": ""}, {"sep": " | ", "end": "\n\n"}])
 def test_plain_text_for_a_pipe_is_what_rich_writes(
     objects: tuple[str, ...], options: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES"):
-        monkeypatch.delenv(name, raising=False)
     ours = io.StringIO()
     monkeypatch.setattr(sys, "stdout", ours)
     lazy = LazyConsole()
@@ -36,6 +42,7 @@ def test_plain_text_for_a_pipe_is_what_rich_writes(
     assert lazy._console is None  # rich was not needed
 
 
+@pytest.mark.usefixtures("plain_env")
 def test_markup_colour_or_a_forced_terminal_go_through_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
