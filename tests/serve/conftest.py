@@ -59,6 +59,13 @@ class Stack:
 
 
 @pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """The sandbox with the sample data, for a test of its own."""
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """The sample sandbox, an empty SQLite state database, the app and a worker (not yet running)."""
     with Sandbox() as sb:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,12 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> str:
     return text
 
 
+def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM a serve process; everything it printed."""
+    process.send_signal(signal.SIGTERM)
+    return finish(process)
+
+
 def wait_for(check: object, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -63,12 +68,6 @@ def wait_for(check: object, timeout: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
 
 
 def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -91,8 +90,7 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
         assert second.returncode == 2
         assert "another crmsync serve is running" in second_err
     finally:
-        process.send_signal(signal.SIGTERM)
-        err = finish(process)
+        err = stop(process)
     assert process.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
     assert "stopped cleanly" in err
     assert "Traceback" not in err
@@ -141,5 +139,4 @@ def test_a_webhook_answered_just_before_a_sigkill_is_processed_after_restart(san
         assert any(o["company_id"] == "comp_hooli" and o["value_numeric"] == 300
                    for o in sandbox.schematic.overrides.values())  # fmt: skip
     finally:
-        second.send_signal(signal.SIGTERM)
-        finish(second)
+        stop(second)

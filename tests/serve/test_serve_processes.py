@@ -5,7 +5,6 @@ periodic job run once per interval."""
 from __future__ import annotations
 
 import json
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from crmsync.cli.demo import sample_mappings
 from crmsync.sandbox import Sandbox
 from tests.e2e.conftest import crmsync_env
 from tests.serve.signing import hubspot_headers
-from tests.serve.test_serve_command import finish, free_port, start, wait_for
+from tests.serve.test_serve_command import free_port, start, stop, wait_for
 from tests.store.conftest import new_postgres_database
 
 SECRET = "hs-secret-for-replicas"
@@ -28,22 +27,10 @@ WEBHOOKS = 200
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new PostgreSQL database for this test, dropped afterwards."""
     with new_postgres_database("crmsync_serve") as url:
         yield url
-
-
-def stop(process: object) -> str:
-    """SIGTERM a serve process; its stderr."""
-    process.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
-    return finish(process)  # type: ignore[arg-type]
 
 
 def seats(sb: Sandbox, company: str) -> list[object]:
