@@ -14,6 +14,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from crmsync.cli import app
+from crmsync.domain import LedgerState
 from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
 
@@ -62,6 +63,23 @@ def ledger(h: Harness) -> dict[str, set[str]]:
         }
     finally:
         store.close()
+
+
+def intents_left(h: Harness) -> int:
+    """Unconfirmed create intents in the harness's ledger."""
+    store = Store(h.settings.database_url)
+    try:
+        return sum(1 for o in store.owned() if o.status == LedgerState.INTENT)
+    finally:
+        store.close()
+
+
+def assert_converged(h: Harness) -> None:
+    """Each pair once, the ledger's active overrides exactly those carrying crmsync's note, no intent left."""
+    assert set(overrides_per_pair(h).values()) == {1}
+    noted = {i for i, r in h.sb.schematic.overrides.items() if carries_crmsync_note(r)}
+    assert ledger(h)["active"] == noted
+    assert intents_left(h) == 0
 
 
 def add_seat_deals(h: Harness, count: int) -> list[str]:

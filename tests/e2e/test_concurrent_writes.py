@@ -8,33 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crmsync.app import mapped_context
-from crmsync.domain import Action, Change, DealId, DesiredOverride, LedgerState, Provenance, Source, Trigger
+from crmsync.domain import Action, Change, DealId, DesiredOverride, Provenance, Source, Trigger
 from crmsync.sandbox.faults import Mode
 from crmsync.service.apply import ApplyReport, apply_changes
 from crmsync.service.reconcile import Mode as RunMode
 from crmsync.service.reconcile import Request, reconcile
-from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import add_seat_deals, carries_crmsync_note, ledger, overrides_per_pair
+from tests.e2e.scenarios import add_seat_deals, assert_converged, carries_crmsync_note, intents_left
 
 WRITES = "/company-overrides"
-
-
-def intents_left(h: Harness) -> int:
-    """Unconfirmed create intents in the harness's ledger."""
-    store = Store(h.settings.database_url)
-    try:
-        return sum(1 for o in store.owned() if o.status == LedgerState.INTENT)
-    finally:
-        store.close()
-
-
-def assert_converged(h: Harness) -> None:
-    """Each pair once, the ledger's active overrides exactly those carrying crmsync's note, no intent left."""
-    assert set(overrides_per_pair(h).values()) == {1}
-    noted = {i for i, r in h.sb.schematic.overrides.items() if carries_crmsync_note(r)}
-    assert ledger(h)["active"] == noted
-    assert intents_left(h) == 0
 
 
 def test_a_429_storm_during_a_concurrent_apply_fails_no_change(harness: Harness) -> None:
