@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         plan["sizes"] = args.size
     full = not args.quick and not args.size and set(only) == set(PARTS)
     out = args.out or (RESULTS if full else Path(tempfile.gettempdir()) / "crmsync-bench-results.json")
+    if args.readme and out != RESULTS:  # said before the run, not after it
+        parser.error("--readme regenerates the README from bench/results.json: run the full suite (or --out)")
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     parts: dict[str, Any] = {}
     measured = sizes(plan, args) if "sizes" in only else []
@@ -159,8 +161,6 @@ def main(argv: list[str] | None = None) -> None:
     print(readme.render(results))
     print(f"\nwrote {out}")
     if args.readme:
-        if out != RESULTS:
-            parser.error("--readme regenerates the README from bench/results.json: run the full suite (or --out)")
         target = ROOT / "README.md"
         target.write_text(readme.replace_block(target.read_text(), readme.render(results)))
         print(f"rewrote the Performance block of {target}")

@@ -94,7 +94,7 @@ class _Writer:
         self, ctx: Context, report: ApplyReport, ledger: LedgerBatch, renew: Callable[[], None] | None
     ) -> None:
         self.ctx, self.report, self.ledger, self.renew = ctx, report, ledger, renew
-        self.width = max(1, ctx.schematic.max_in_flight)
+        self.width = ctx.schematic.max_in_flight  # at least 1 (the transport's)
         self.queues: dict[CompanyId, deque[Change]] = {}
         self.ready: deque[CompanyId] = deque()
         self.running: dict[Future[OverrideId], Step] = {}
