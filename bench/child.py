@@ -13,6 +13,7 @@ import random
 import re
 from collections import Counter
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 _ID = re.compile(r"/(comp|cmov|feat)_[A-Za-z0-9]+|/\d+(?=/|$)")
@@ -25,6 +26,15 @@ def endpoint(service: str, method: str, path: str, query: dict[str, list[str]]) 
     company-filtered override list is counted apart from the full one (see `BY_COMPANY`)."""
     name = f"{service} {method} {_ID.sub('/{id}', path)}"
     return name + BY_COMPANY if path == "/company-overrides" and method == "GET" and "company_ids" in query else name
+
+
+def client_env(sandbox_env: dict[str, str], folder: str) -> dict[str, str]:
+    """A client's environment: the sandbox's, the benchmark mapping in `folder`/maps, state in `folder`."""
+    from tests.benchmarks.reconcile import MAPPING
+
+    (Path(folder) / "maps").mkdir(exist_ok=True)
+    (Path(folder) / "maps" / "hubspot.yaml").write_text(MAPPING)
+    return {**sandbox_env, "CRMSYNC_DATABASE_URL": f"sqlite:///{folder}/state.db", "CRMSYNC_MAPPINGS": f"{folder}/maps"}
 
 
 def serve(deals: int, companies: int, conn: Connection) -> None:

@@ -23,18 +23,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.reconcile import MAPPING, data
+from bench.child import client_env, serve
 
 PATIENT = "[hubspot]\ndeadline = 300.0\n\n[schematic]\ntimeout = 120.0\ndeadline = 300.0\n"
-
-
-def _serve(deals: int, companies: int, conn: Connection) -> None:
-    """The sandbox child: seed, serve, send the environment, stop on any message."""
-    from crmsync.sandbox import Sandbox
-
-    with Sandbox(data(deals, companies)) as sb:
-        conn.send(sb.env())
-        conn.recv()
 
 
 def _client(env: dict[str, str], conn: Connection) -> None:
@@ -82,22 +73,15 @@ def measure_rss(deals: int, companies: int) -> dict[str, Any]:
     `deals` won HubSpot deals over `companies` companies, the sandbox in another process."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    sandbox = ctx.Process(target=_serve, args=(deals, companies, child), daemon=True)
+    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
     sandbox.start()
     try:
-        sandbox_env: dict[str, str] = parent.recv()
+        sandbox_env: dict[str, str] = parent.recv()["env"]
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "maps").mkdir()
-            (Path(tmp) / "maps" / "hubspot.yaml").write_text(MAPPING)
             # The emulator at 100k deals on a shared machine can answer slower than a real CRM: generous
             # deadlines, so a slow answer is waited for (memory is measured, not the emulator's speed).
             (Path(tmp) / "crmsync.toml").write_text(PATIENT)
-            state = {
-                "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
-                "CRMSYNC_MAPPINGS": f"{tmp}/maps",
-                "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml",
-            }
-            env = {**sandbox_env, **state}
+            env = {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
             cold = _spawned_client(env)  # creates every override: the state the measured run finds
             if cold["failed"] or cold["status"] != "ok":
                 raise RuntimeError(f"the cold apply did not succeed: {cold}")

@@ -13,10 +13,9 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.child import serve
+from bench.child import client_env, serve
 from bench.results import run_figures
 
 T = TypeVar("T")
@@ -61,7 +60,6 @@ def measure(action: Callable[[], T]) -> tuple[T, dict[str, float]]:
 def measure_size(deals: int, companies: int, per_deal: int | None, change: float, seed: int) -> dict[str, Any]:
     """Every run at one size (in the calling process, which should be fresh: see `in_fresh_process`).
     `per_deal`: None skips the per-deal resync, 0 does it for every deal, n for a random sample of n."""
-    from tests.benchmarks.reconcile import MAPPING
 
     from crmsync.app import open_context
     from crmsync.connectors.base import DealQuery
@@ -100,14 +98,7 @@ def measure_size(deals: int, companies: int, per_deal: int | None, change: float
         }
         del read
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "maps").mkdir()
-            (Path(tmp) / "maps" / "hubspot.yaml").write_text(MAPPING)
-            env = {
-                **info["env"],
-                "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
-                "CRMSYNC_MAPPINGS": f"{tmp}/maps",
-            }
-            settings = load_settings(env).unpaced()
+            settings = load_settings(client_env(info["env"], tmp)).unpaced()
             maps = load_mappings(settings.mappings)
             with open_context(settings, maps) as ctx:
 

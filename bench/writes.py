@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from tests.benchmarks.reconcile import MAPPING, data
+from tests.benchmarks.reconcile import data
 
+from bench.child import client_env
 from crmsync.app import open_context
 from crmsync.domain import Trigger
 from crmsync.mapping.loader import load_mappings
@@ -87,10 +87,7 @@ def _served(companies: int, latency_s: float, limit: float) -> Iterator[tuple[di
 
 
 def _settings(env: dict[str, str], tmp: str, *, rate: float, in_flight: int | None) -> Settings:
-    (Path(tmp) / "maps").mkdir(exist_ok=True)
-    (Path(tmp) / "maps" / "hubspot.yaml").write_text(MAPPING)
-    env = {**env, "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db", "CRMSYNC_MAPPINGS": f"{tmp}/maps"}
-    settings = load_settings(env).unpaced()
+    settings = load_settings(client_env(env, tmp)).unpaced()
     schematic = replace(settings.schematic, writes_per_second=rate)
     if in_flight is not None and hasattr(schematic, "max_in_flight"):
         schematic = replace(schematic, max_in_flight=in_flight)
