@@ -22,8 +22,8 @@ from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import PlanWarning
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.service.context import Context
 from crmsync.service.preflight import preflight
-from crmsync.service.sync import Context
 from crmsync.settings import Settings, load_settings
 from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store

@@ -20,9 +20,9 @@ from crmsync.metrics import SuccessTracker
 from crmsync.sandbox import Sandbox
 from crmsync.sandbox.faults import Mode
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.intake import IntakeWorker, WorkerSettings
-from crmsync.service.intake_resolve import Resolver
-from crmsync.service.serve_runs import reconcile_scope
+from crmsync.serving.resolve import Resolver
+from crmsync.serving.runs import reconcile_scope
+from crmsync.serving.worker import IntakeWorker, WorkerSettings
 from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
 from crmsync.web.app import make_app

@@ -13,8 +13,8 @@ import pytest
 from crmsync.domain import CompanyId
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
-from crmsync.service.intake import IntakeWorker, WorkerSettings, wait_idle
-from crmsync.service.intake_resolve import Resolver
+from crmsync.serving.resolve import Resolver
+from crmsync.serving.worker import IntakeWorker, WorkerSettings, wait_idle
 from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.repository import Store
 from tests.serve.conftest import Stack

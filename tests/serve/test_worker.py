@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from crmsync.domain import CompanyId
-from crmsync.service.intake import wait_idle
+from crmsync.serving.worker import wait_idle
 from crmsync.store.intake import NewEvent
 from tests.serve.conftest import HUBSPOT_SECRET, ORG, SCHEMATIC_SECRET, Stack
 from tests.serve.signing import hubspot_headers, outbound_message, schematic_headers

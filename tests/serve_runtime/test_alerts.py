@@ -16,7 +16,7 @@ from starlette.routing import Route
 from crmsync.domain import RunStatus
 from crmsync.notify.slack import SlackWebhook
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.alerts import Alerter, RunFacts
+from crmsync.serving.alerts import Alerter, RunFacts
 from crmsync.store.repository import Store
 from tests.e2e.test_cli import free_port
 

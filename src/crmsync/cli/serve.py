@@ -124,13 +124,13 @@ def build_app(options: ServeOptions, mappings: Path | None, resources: ExitStack
     from crmsync.mapping.loader import load_mappings
     from crmsync.metrics import SuccessTracker
     from crmsync.notify.slack import SlackWebhook
-    from crmsync.service.alerts import Alerter
-    from crmsync.service.intake import IntakeWorker
-    from crmsync.service.intake_resolve import Resolver
-    from crmsync.service.mapping_watch import LiveMappings
-    from crmsync.service.polling import poll_action
-    from crmsync.service.schedule import PeriodicJob, prune_intake, queue_full_run
-    from crmsync.service.serve_runs import reconcile_scope
+    from crmsync.serving.alerts import Alerter
+    from crmsync.serving.mapping_watch import LiveMappings
+    from crmsync.serving.polling import poll_action
+    from crmsync.serving.resolve import Resolver
+    from crmsync.serving.runs import reconcile_scope
+    from crmsync.serving.schedule import PeriodicJob, prune_intake, queue_full_run
+    from crmsync.serving.worker import IntakeWorker
     from crmsync.settings import load_settings
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore

@@ -1,6 +1,6 @@
 """Plan-entitlement warnings for a plan: fetch each plan version's entitlements once, then judge.
 
-Called by `sync.build_plan` after the diff. Only the plan versions of companies with a
+Called by `planning.build_plan` after the diff. Only the plan versions of companies with a
 create or update are fetched (one paged call per version, not per company). The warnings
 are advisory: if Schematic cannot tell us the entitlements, the plan says so and goes on.
 A company's add-on plans count with its base plan (the most generous wins); a company on no

@@ -33,7 +33,8 @@ from crmsync.reconcile.combine import combine
 from crmsync.reconcile.notices import PlanWarning
 from crmsync.reconcile.plan import desired_json, live_json, value_json
 from crmsync.schematic.client import SchematicClient
-from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.service.context import Context, PlanRun
+from crmsync.service.planning import build_plan
 
 
 @dataclass(frozen=True)

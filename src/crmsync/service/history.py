@@ -11,7 +11,8 @@ from typing import Any
 from crmsync.domain import RunStatus
 from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
-from crmsync.service.sync import Context, PlanRun, source_deal_counts
+from crmsync.service.context import Context, PlanRun
+from crmsync.service.planning import source_deal_counts
 
 
 def finish_run(

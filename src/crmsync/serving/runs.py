@@ -10,10 +10,10 @@ from collections.abc import Callable
 from crmsync.domain import CompanyId, RunStatus, Trigger
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import CHANGES, SuccessTracker
-from crmsync.service.alerts import Alerter, RunFacts
-from crmsync.service.intake import ReconcileScope
+from crmsync.service.context import Context
 from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
-from crmsync.service.sync import Context
+from crmsync.serving.alerts import Alerter, RunFacts
+from crmsync.serving.worker import ReconcileScope
 
 TRIGGERS = {"resync": Trigger.SCHEDULE, "schedule": Trigger.SCHEDULE, "poll": Trigger.POLL, "ops": Trigger.OPS}
 

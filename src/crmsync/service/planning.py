@@ -1,96 +1,45 @@
 """Orchestration of one reconcile: read deals → translate → combine → diff (with adoption and
 drift, service/ownership.py) → Plan.
 
-Called by the CLI (and later by the scheduler and the webhook intake) with a `Context`
+Called by the reconcile use case (service/reconcile.py) and `explain` with a `Context`
 of ready edges. It never writes: `apply.py` does. A reconcile can be scoped to some
 companies; the pure core never learns what triggered it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 
 from crmsync import progress
-from crmsync.connectors.base import Connector, DealQuery, ReadResult
+from crmsync.connectors.base import DealQuery, ReadResult
 from crmsync.domain import (
     Company,
     CompanyId,
     CompanyKey,
     Conflict,
     Deal,
-    Feature,
-    FeatureId,
     LedgerState,
     LiveOverride,
     OverrideId,
     Source,
 )
 from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
-from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.translate import Translation, Translator, stage_counts
+from crmsync.mapping.translate import Translator, stage_counts
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import settle
-from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
-from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
-from crmsync.reconcile.ledger_check import note_token
+from crmsync.reconcile.guards import shrunk_sources, withhold_deletes
+from crmsync.reconcile.note import note_token
 from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.reconcile.plan import Plan, value_json
-from crmsync.schematic.client import SchematicClient
+from crmsync.service.context import Context, PlanRun, owned_ids_of
 from crmsync.service.entitlements import plan_warnings
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.service.preflight import preflight
-from crmsync.store.repository import Owned, Store
-
-TOKEN_MARK = LEDGER_TOKEN_MARK
-
-
-@dataclass
-class Context:
-    """The edges one run talks to, built by the caller from settings."""
-
-    schematic: SchematicClient
-    connectors: Mapping[Source, Connector]
-    store: Store
-    clock: Callable[[], datetime]
-    guards: GuardPolicy = field(default_factory=GuardPolicy)
-    lease_ttl: float = 60.0  # seconds a company's lease lasts unless renewed (a killed run blocks no longer)
-
-
-@dataclass(frozen=True)
-class PlanRun:
-    """A plan with everything it was computed from (apply and explain need it)."""
-
-    plan: Plan
-    reads: tuple[ReadResult, ...]  # streamed: how many deals each read gave, not the deals
-    translation: Translation  # a full run keeps only its problems; a scoped one all (`explain` traces it)
-    live: tuple[LiveOverride, ...]
-    owned: tuple[Owned, ...]
-    found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
-    companies: tuple[Company, ...] = ()
-    features: tuple[Feature, ...] = ()
-    scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
-    released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
-    baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
-    settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
-
-    @property
-    def owned_ids(self) -> set[OverrideId]:
-        """The overrides crmsync owns: its ledger's, and those of lost creates found by their token."""
-        return _owned_ids(self.owned, self.found_intents)
-
-
-def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, FeatureId]:
-    """Resolve features and run every check; raise MappingError with all problems."""
-    resolved, problems = resolve_features(mappings, features)
-    problems = [*problems, *check_types(mappings, features, resolved), *check_consistency(mappings, resolved)]
-    if problems:
-        raise MappingError(problems)
-    return dict(resolved)
+from crmsync.store.repository import Owned
 
 
 def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
@@ -124,8 +73,9 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
     held = held_keys(released, owned)
+    ids = owned_ids_of(owned, found)
     own = reconcile_ownership(
-        desired, live, owned, _owned_ids(owned, found), held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
+        desired, live, owned, ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
     )
     # A scoped read says nothing about how many deals a CRM holds: only full reads feed the guard.
     counts = source_deal_counts(reads) if scope is None else {}
@@ -222,25 +172,16 @@ def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
     return {r.source.value: r.count for r in reads if r.complete}
 
 
-def _owned_ids(owned: Collection[Owned], found: Mapping[str, OverrideId]) -> set[OverrideId]:
-    return {o.override_id for o in owned if o.override_id} | set(found.values())
-
-
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:
     """Create intents whose override exists after all (its response was lost), by note token."""
     intents = {o.token for o in owned if o.status == LedgerState.INTENT}
     found: dict[str, OverrideId] = {}
     for override in live:
         for note in override.notes:
-            token = token_in(note)
+            token = note_token(note)
             if token in intents:
                 found.setdefault(token, override.id)
     return found
-
-
-def token_in(note: str) -> str | None:
-    """The intent token crmsync put in a note, if any."""
-    return note_token(note)
 
 
 def _read(

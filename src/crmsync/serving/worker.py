@@ -1,6 +1,6 @@
 """The intake worker of `crmsync serve`: stored hints → companies → one reconcile per batch of companies.
 
-Each pass claims pending hints under a lease, resolves them to Schematic companies (intake_resolve.py)
+Each pass claims pending hints under a lease, resolves them to Schematic companies (resolve.py)
 and queues those in `company_work`; then it claims queued companies (never one another process
 runs) and calls the injected `ReconcileScope` once for the batch, renewing the leases while it runs.
 N hints for one company become one reconcile; a hint arriving meanwhile causes exactly one more.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from crmsync.domain import CompanyId
 from crmsync.errors import CrmsyncError
 from crmsync.metrics import LATENCY, RUNS
-from crmsync.service.intake_resolve import Resolver
+from crmsync.serving.resolve import Resolver
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
 
 log = logging.getLogger("crmsync.intake")
