@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from crmsync.domain import Trigger
 from crmsync.store.intake import ALL_COMPANIES, IntakeStore
 
 log = logging.getLogger("crmsync.schedule")
@@ -45,7 +46,7 @@ class PeriodicJob:
         return True
 
 
-def queue_full_run(intake: IntakeStore, trigger: str, wake: Callable[[], None]) -> Callable[[], object]:
+def queue_full_run(intake: IntakeStore, trigger: Trigger, wake: Callable[[], None]) -> Callable[[], object]:
     """An action queuing a reconcile of every company (the worker runs it; many queued make one run): the
     scheduled full resync. Polls queue hints instead (polling.py)."""
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from crmsync.domain import Trigger
 from crmsync.errors import ServiceError
 from crmsync.metrics import SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
@@ -90,7 +91,7 @@ def reconcile(intake: Intake) -> Callable[[Request], Any]:
         except ValueError as exc:
             return _refused(400, str(exc))
         try:
-            await run_in_threadpool(intake.store.enqueue_companies, companies, "ops")
+            await run_in_threadpool(intake.store.enqueue_companies, companies, Trigger.OPS)
         except ServiceError as exc:
             log.error("reconcile request not queued: %s", exc)
             return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
