@@ -160,7 +160,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.store.intake import IntakeStore
     from crmsync.web.app import make_app
     from crmsync.web.config import WebSettings
-    from crmsync.web.webhooks import Intake
+    from crmsync.web.webhooks import Ingress
 
     try:
         cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
@@ -204,7 +204,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
-        web = Intake(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
+        web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
         app = make_app(web, tracker, lifespan=lifespan)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
         app.state.service = service  # the lifespan starts and stops what it holds

@@ -1,4 +1,4 @@
-"""Reads mapping test cases (`mappings/tests/*.yaml`) into `testing.CaseFile`s, every problem at once.
+"""Reads mapping test cases (`mappings/tests/*.yaml`) into `case_results.CaseFile`s, every problem at once.
 
 `crmsync test` calls `load_cases`. YAML comes through `loader.read_yaml` (positions kept,
 ruamel stays there); the readers of `schema` check each key. A malformed file raises

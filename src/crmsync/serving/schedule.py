@@ -1,6 +1,6 @@
 """Periodic jobs of `crmsync serve` that run once per interval across every replica.
 
-Each replica's in-process timer (APScheduler, in cli/serve.py) fires every job; the job first claims
+Each replica's in-process timer (APScheduler, serving/runtime.py) fires every job; the job first claims
 its slot — the start of the current interval — with a unique (job, slot) row, and only the replica
 that inserted it runs the job. A dead replica is replaced at the next slot; no leader is needed.
 The jobs queue their work through the intake, so they run under the same per-company exclusivity.
