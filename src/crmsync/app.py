@@ -9,17 +9,17 @@ state store, the Schematic write and HubSpot search rates are budgets shared thr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.domain import Source, Trigger
-from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.domain import CompanyId, Source, Trigger
+from crmsync.errors import ConfigError, MappingError, Problem, ServiceError
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import PlanWarning
@@ -32,7 +32,10 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.serving.alerts import Alerter
+    from crmsync.serving.mapping_watch import ConnectorSet, LiveMappings
     from crmsync.serving.runtime import ServeOptions, Service
+    from crmsync.web.ops import OpsHooks
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -60,29 +63,28 @@ def _schematic_key(settings: Settings) -> str:
 
 def connectors_for(settings: Settings, mappings: Mappings, store: Store | None = None) -> dict[Source, Connector]:
     """A connector for every CRM that at least one mapping file reads (searches paced through `store`)."""
-    connectors: dict[Source, Connector] = {}
-    for source in mappings.sources():
-        if source is Source.HUBSPOT:
-            token = settings.require(
-                settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
-            )
-            connectors[source] = HubSpotConnector(
-                HubSpotSettings(
-                    base_url=settings.hubspot.url,
-                    access_token=token,
-                    searches_per_second=settings.hubspot.searches_per_second,
-                    backoff=settings.hubspot.backoff,
-                    deadline=settings.hubspot.deadline,
-                    retry_after_max=settings.hubspot.retry_after_max,
-                ),
-                rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
-            )
-        elif source is Source.SALESFORCE:
-            from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    return {source: connector_for(settings, source, store) for source in mappings.sources()}
 
-            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
-            connectors[source] = SalesforceConnector(salesforce)
-    return connectors
+
+def connector_for(settings: Settings, source: Source, store: Store | None = None) -> Connector:
+    """The connector of one CRM, from settings (its credentials are required: ConfigError names them)."""
+    if source is Source.HUBSPOT:
+        token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+        return HubSpotConnector(
+            HubSpotSettings(
+                base_url=settings.hubspot.url,
+                access_token=token,
+                searches_per_second=settings.hubspot.searches_per_second,
+                backoff=settings.hubspot.backoff,
+                deadline=settings.hubspot.deadline,
+                retry_after_max=settings.hubspot.retry_after_max,
+            ),
+            rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
+        )
+    from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+
+    salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
+    return SalesforceConnector(salesforce)
 
 
 def clock_of(settings: Settings) -> Callable[[], datetime]:
@@ -139,9 +141,10 @@ def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[Plan
 
 def build_service(settings: Settings, options: ServeOptions, mappings: Path | None = None) -> Service:
     """The whole of `crmsync serve` from settings and flags: the web app, the intake worker, the poll,
-    resync and prune jobs, the alerter (when CRMSYNC_SLACK_WEBHOOK_URL is set), the mapping watcher and
-    the /readyz tracker. The edges are opened now, so a bad mapping or a missing variable fails before a
-    port is bound; the app's lifespan runs the worker and the jobs and closes them all (or, when it
+    resync and prune jobs, the health job, the alerter (when CRMSYNC_SLACK_WEBHOOK_URL is set), the
+    mapping watcher (an edit takes effect once it passes `validate`'s online checks) and the health
+    tracker behind /readyz. The edges are opened now, so a bad mapping or a missing variable fails before
+    a port is bound; the app's lifespan runs the worker and the jobs and closes them all (or, when it
     never starts, `service.resources.close()` does)."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -149,7 +152,8 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.metrics import SuccessTracker
     from crmsync.notify.slack import SlackWebhook
     from crmsync.serving.alerts import Alerter
-    from crmsync.serving.mapping_watch import LiveMappings
+    from crmsync.serving.health import HealthCheck, report
+    from crmsync.serving.mapping_watch import ConnectorSet, LiveMappings
     from crmsync.serving.polling import poll_action
     from crmsync.serving.resolve import Resolver
     from crmsync.serving.runs import reconcile_scope
@@ -168,29 +172,33 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         raise ConfigError(f"--resync-cron {options.resync_cron!r}: {exc}") from exc
     folder = mappings or settings.mappings
     maps = load_mappings(folder)
-    live = LiveMappings(folder)  # an edited mapping file takes effect; an invalid edit is logged and refused
     resources = ExitStack()
     with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
         ctx = resources.enter_context(open_context(settings, maps))
+        connectors = ConnectorSet(ctx.connectors)  # a reload that adds or drops a source swaps the set
+        ctx = replace(ctx, connectors=connectors)
         intake = IntakeStore(ctx.store.engine, settings.database_url)
-        tracker = SuccessTracker()
-        try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
-            ctx.schematic.list_features()
-            tracker.succeeded("schematic")
-        except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
-            logging.getLogger("crmsync.serve").warning("schematic not reachable at start: %s", exc)
         alerter = None
         slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
         if slack_url:
             slack = SlackWebhook(slack_url)
             resources.callback(slack.close)
             alerter = Alerter(ctx.store, slack.send)
-        resolver = Resolver(ctx.connectors, ctx.schematic, intake, live, tracker)
+        tracker = SuccessTracker(listener=alerter.listen if alerter else None)
+        try:  # Schematic's state is known from the start (not ready while it is down)
+            ctx.schematic.list_features()
+            tracker.succeeded("schematic")
+        except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
+            report(tracker, exc)
+            logging.getLogger("crmsync.serve").warning("schematic not reachable at start: %s", exc)
+        check = _reload_check(settings, ctx, connectors, resources)
+        live = LiveMappings(folder, check=check, tracker=tracker)  # an edit takes effect once it validates
+        resolver = Resolver(connectors, ctx.schematic, intake, live, tracker)
         scope = reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.locks.wait_seconds)
         worker = IntakeWorker(intake, resolver, scope)
-        polled = poll_action(ctx.store, lambda: ctx.connectors, intake, worker.wake)  # changed deals since the cursor
+        polled = poll_action(ctx.store, lambda: connectors, intake, worker.wake, tracker=tracker)
         poll = PeriodicJob("poll", options.poll_interval, polled)
         resync = PeriodicJob(
             "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, Trigger.SCHEDULE, worker.wake)
@@ -204,9 +212,67 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
+        retry = alerter.retry if alerter else (lambda: None)
+        health = HealthCheck(tracker, intake, ctx.schematic, connectors, live, retry, options.intake_max_age)
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        app = make_app(web, tracker, lifespan=lifespan)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
+        hooks = _ops_hooks(ctx, live, alerter, settings.locks.wait_seconds)
+        app = make_app(web, tracker, lifespan=lifespan, hooks=hooks)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, health)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
+
+
+def _reload_check(
+    settings: Settings, ctx: Context, connectors: ConnectorSet, resources: ExitStack
+) -> Callable[[Mappings], None]:
+    """serve's check of edited mappings: `validate`'s online checks against fresh CRM schemas, with a
+    connector built for each source the edit adds; on success the set follows the edit (a dropped
+    source's connector is closed when serve stops: a run in flight may still hold it)."""
+
+    def check(fresh: Mappings) -> None:
+        wanted = set(fresh.sources())
+        built: dict[Source, Connector] = {}
+        try:
+            for source in wanted - set(connectors):
+                try:
+                    built[source] = connector_for(settings, source, ctx.store)
+                except ConfigError as exc:  # a new source without its credentials: the edit is refused
+                    where = fresh.for_source(source)[0].path
+                    raise MappingError([Problem(where, 1, 1, f"{source.value} is read but {exc}")]) from exc
+            candidate = {s: c for s, c in connectors.items() if s in wanted} | built
+            for connector in candidate.values():
+                connector.refresh_schema()
+            preflight(ctx.schematic, candidate, fresh, companies=ctx.schematic.list_companies())
+        except BaseException:
+            for connector in built.values():
+                connector.close()
+            raise
+        for source, connector in connectors.items():
+            if source not in wanted:
+                resources.callback(connector.close)
+        for connector in built.values():
+            resources.callback(connector.close)
+        connectors.replace(candidate)
+
+    return check
+
+
+def _ops_hooks(ctx: Context, live: LiveMappings, alerter: Alerter | None, lock_wait: float) -> OpsHooks:
+    """What serve's operators' endpoints ask: the services the mappings need, unknown companies, approval."""
+    from crmsync.service.approve import approval_json, approve
+    from crmsync.serving.alerts import RunFacts
+    from crmsync.web.ops import OpsHooks
+
+    def unknown(ids: Sequence[str]) -> list[str]:
+        found = {c.id for c in ctx.schematic.list_companies([CompanyId(i) for i in ids])}
+        return sorted(set(ids) - found)
+
+    def approved(companies: list[str] | None, actor: str) -> dict[str, Any]:
+        outcome = approve(ctx, live(), actor, companies, lock_wait=lock_wait)
+        if alerter is not None:
+            alerter.observe(RunFacts.of(outcome, Trigger.APPROVE, full=companies is None))
+        return approval_json(outcome, actor)
+
+    return OpsHooks(needed=lambda: {"schematic", *(s.value for s in live.current.sources())},
+                    unknown=unknown, approve=approved)  # fmt: skip

@@ -91,7 +91,7 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
         assert "another crmsync serve is running" in second_err
     finally:
         err = stop(process)
-    assert process.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    assert process.returncode == 0  # stopped cleanly: 0, not 143 (uvicorn re-raises the signal otherwise)
     assert "stopped cleanly" in err
     assert "Traceback" not in err
     assert "run.finished" in err and "deals read" not in err and "Writes applied" not in err  # logs, not progress

@@ -7,6 +7,7 @@ a temporary folder, and shows that the second plan is empty and that the manual 
 
 from __future__ import annotations
 
+import shlex
 import signal
 import tempfile
 import time
@@ -92,10 +93,13 @@ def run_demo(console: Console) -> int:
 
 
 def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, salesforce_port: int) -> int:
-    """Serve the emulators in the foreground and print the environment to use them, until Ctrl-C or
-    SIGTERM (either stops the servers and removes the TLS temp folder). A port in use is one line."""
+    """Serve the emulators in the foreground and print the environment to use them (every value quoted
+    for the shell, and a state database of its own in the sandbox's temporary folder, so a rehearsal never
+    touches the user's real ledger), until Ctrl-C or SIGTERM (either stops the servers and removes the
+    temporary folders). A port in use is one line."""
     sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port, salesforce_port=salesforce_port)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    state = tempfile.TemporaryDirectory(prefix="crmsync-sandbox-")
     try:
         try:
             sb.start()
@@ -105,8 +109,9 @@ def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, sale
                 "--schematic-port, --salesforce-port (0: any free port)"
             ) from exc
         console.print("crmsync sandbox is running (Ctrl-C to stop). In another shell:\n")
-        for name, value in sb.env().items():
-            console.print(f"export {name}={value}", markup=False, highlight=False)
+        env = sb.env() | {"CRMSYNC_DATABASE_URL": f"sqlite:///{state.name}/state.db"}
+        for name, value in env.items():
+            console.print(f"export {name}={shlex.quote(value)}", markup=False, highlight=False, soft_wrap=True)
         console.print("crmsync plan                      # your mappings (./mappings or CRMSYNC_MAPPINGS)")
         console.print(f"crmsync plan --mappings {sample_mappings()}   # the sample's", markup=False, highlight=False)
         while True:
@@ -116,6 +121,7 @@ def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, sale
         return 0
     finally:
         sb.stop()
+        state.cleanup()
         signal.signal(signal.SIGTERM, previous)
 
 

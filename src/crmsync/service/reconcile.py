@@ -64,6 +64,7 @@ class Request:
     allow_mass_change: bool = False  # this run only: no guard refuses, no delete is withheld
     saved: SavedDocument | None = None  # with Mode.APPLY_SAVED
     lock_wait: float = 30.0  # seconds to wait for companies another process is reconciling
+    actor: str | None = None  # who asked (an operator's approval): recorded in the run's summary
 
 
 @dataclass
@@ -120,28 +121,29 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
     command = "plan" if request.mode is Mode.PLAN else "apply"
     ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
     run_id = ctx.store.start_run(command, request.trigger)
+    who = {"actor": request.actor} if request.actor else None
     run: PlanRun | None = None
     try:
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
-            return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
+            return _finish(ctx, run_id, RunStatus.OK, run, refusals=found, extra=who)
         if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found, extra=who)
         run = settle_lost_answers(ctx, run)
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
-            return _finish(ctx, run_id, RunStatus.OK, run)
+            return _finish(ctx, run_id, RunStatus.OK, run, extra=who)
         if review is not None and not review(run, found):
-            return _finish(ctx, run_id, RunStatus.DECLINED, run)
+            return _finish(ctx, run_id, RunStatus.DECLINED, run, extra=who)
         unmanaged = unmanaged_refusal(ctx, run)
         if unmanaged is not None:
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,), extra=who)
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
             remember_counts(ctx, run)
-        return _finish(ctx, run_id, status, run, report=report, replanned=replanned)
+        return _finish(ctx, run_id, status, run, report=report, replanned=replanned, extra=who)
     except BaseException as exc:
         _close_unfinished(ctx, run_id, run, exc)
         raise

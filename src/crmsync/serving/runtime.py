@@ -35,6 +35,8 @@ class ServeOptions:
     poll_interval: float = 60.0  # seconds
     resync_interval: float = 6 * 3600.0  # seconds; ignored when resync_cron is set
     resync_cron: str | None = None  # a crontab expression (UTC)
+    health_interval: float = 30.0  # seconds between the health job's checks (every replica runs it)
+    intake_max_age: float = 300.0  # seconds the oldest hint may wait before the `intake` state alerts
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Service:
     jobs: tuple[Scheduled, ...]
     options: ServeOptions
     resources: ExitStack
+    health: Callable[[], None] | None = None  # the health job (serving/health.py), run by every replica
 
 
 @asynccontextmanager
@@ -84,6 +87,11 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         extra = {"next_run_time": entry.first} if entry.first else {}
         fire = _fire(entry.job, svc.intake, worker.name)
         scheduler.add_job(fire, entry.trigger, id=entry.job.name, replace_existing=True, **extra)
+    if svc.health is not None:  # not slot-claimed: each replica checks what its own /readyz reports
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        every = IntervalTrigger(seconds=options.health_interval)
+        scheduler.add_job(_local("health", svc.health), every, id="health", replace_existing=True)
     scheduler.start()
     resync = options.resync_cron or f"every {options.resync_interval}s"
     log.info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval, resync)
@@ -97,6 +105,20 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         await asyncio.to_thread(thread.join)
         svc.resources.close()
         log.info("stopped cleanly")
+
+
+def _local(name: str, action: Callable[[], None]) -> Callable[[], Any]:
+    """The coroutine APScheduler awaits for a job every replica runs: the action runs off the event loop."""
+
+    async def fire() -> None:
+        import asyncio
+
+        try:
+            await asyncio.to_thread(action)
+        except Exception:
+            log.exception("%s: tick failed", name)
+
+    return fire
 
 
 def _fire(job: PeriodicJob, intake: IntakeStore, runner: str) -> Callable[[], Any]:

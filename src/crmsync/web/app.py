@@ -1,35 +1,26 @@
-"""The Starlette app of `crmsync serve`: webhooks, `/healthz`, `/readyz`, `/metrics`, `POST /reconcile`.
+"""The Starlette app of `crmsync serve`: webhooks, `/healthz`, `/readyz`, `/metrics`, `POST /reconcile`,
+`POST /approve` (the operators' endpoints are in web/ops.py).
 
-Built by `make_app` from an `Ingress` (store, settings, wake-up) and a success tracker; the caller
-(app.py `build_service`, or a test) owns the lifespan. Webhook bodies over `max_body` bytes get 413
-from Starlette's own limit, chunked bodies included.
+Built by `make_app` from an `Ingress` (store, settings, wake-up), the health tracker and the `OpsHooks`
+app.py gives it; the caller (app.py `build_service`, or a test) owns the lifespan. Webhook bodies over
+`max_body` bytes get 413 from Starlette's own limit, chunked bodies included.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from crmsync.domain import Trigger
-from crmsync.errors import ServiceError
 from crmsync.metrics import SuccessTracker
-from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.metrics import metrics_endpoint
+from crmsync.web.ops import READY_MAX_AGE, OpsHooks, approve, readyz, reconcile
 from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic
-
-log = logging.getLogger("crmsync.web")
-READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
-MAX_COMPANIES = 1000  # ids in one POST /reconcile
 
 
 def make_app(
@@ -38,17 +29,22 @@ def make_app(
     *,
     ready_max_age: float = READY_MAX_AGE,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+    hooks: OpsHooks | None = None,
 ) -> Starlette:
-    """The app; `tracker` says when an outside API last answered (for /readyz)."""
+    """The app; `tracker` holds each check's last result (for /readyz), `hooks` what the operators'
+    endpoints ask of the service."""
     limit = ingress.settings.max_body
+    hooks = hooks or OpsHooks()
+    tracker = tracker or SuccessTracker()
     routes = [
         Route("/webhooks/hubspot", make_hubspot(ingress), methods=["POST"], max_body_size=limit),
         Route("/webhooks/salesforce", make_salesforce(ingress), methods=["POST"], max_body_size=limit),
         Route("/webhooks/schematic", make_schematic(ingress), methods=["POST"], max_body_size=limit),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz(ingress, tracker or SuccessTracker(), ready_max_age), methods=["GET"]),
+        Route("/readyz", readyz(ingress, tracker, ready_max_age, hooks), methods=["GET"]),
         Route("/metrics", metrics_endpoint(ingress.store.depth), methods=["GET"]),
-        Route("/reconcile", reconcile(ingress), methods=["POST"], max_body_size=limit),
+        Route("/reconcile", reconcile(ingress, hooks), methods=["POST"], max_body_size=limit),
+        Route("/approve", approve(ingress, hooks), methods=["POST"], max_body_size=limit),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -58,73 +54,3 @@ def healthz(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def readyz(ingress: Ingress, tracker: SuccessTracker, max_age: float) -> Callable[[Request], Any]:
-    """Ready: the state database answers and an outside API answered successfully within `max_age` s."""
-
-    async def ready(_request: Request) -> Response:
-        try:
-            await run_in_threadpool(ingress.store.ping)
-        except ServiceError as exc:
-            log.warning("readyz: %s", exc)
-            return JSONResponse({"ready": False, "reason": "state database unreachable"}, status_code=503)
-        age = tracker.age()
-        if age is None or age > max_age:
-            reason = "no successful API call yet" if age is None else f"last successful API call {age:.0f} s ago"
-            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
-        return JSONResponse({"ready": True, "last_success_age_seconds": round(age, 3)})
-
-    return ready
-
-
-def reconcile(ingress: Ingress) -> Callable[[Request], Any]:
-    """POST /reconcile (bearer CRMSYNC_OPS_TOKEN): `{"companies": [...]}` queues those, no body a full run."""
-
-    async def queue(request: Request) -> Response:
-        token = ingress.settings.ops_token
-        if not token:
-            return _refused(404, "POST /reconcile is off: CRMSYNC_OPS_TOKEN is not set")
-        given = request.headers.get("authorization", "")
-        if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
-            return _refused(401, "missing or wrong bearer token")
-        try:
-            companies = _companies(await request.body())
-        except ValueError as exc:
-            return _refused(400, str(exc))
-        try:
-            await run_in_threadpool(ingress.store.enqueue_companies, companies, Trigger.OPS)
-        except ServiceError as exc:
-            log.error("reconcile request not queued: %s", exc)
-            return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
-        ingress.wake()
-        log.info(
-            "reconcile queued by ops: %s",
-            "full run" if companies == [ALL_COMPANIES] else f"{len(companies)} company(ies)",
-        )
-        return JSONResponse({"queued": companies}, status_code=202)
-
-    return queue
-
-
-def _companies(body: bytes) -> list[str]:
-    """The company ids of a request body; an empty body (or no `companies`) means a full run."""
-    if not body.strip():
-        return [ALL_COMPANIES]
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body is not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ValueError('body must be a JSON object: {"companies": ["comp_…", …]}')
-    companies = data.get("companies")
-    if companies is None:
-        return [ALL_COMPANIES]
-    if not isinstance(companies, list) or not companies or not all(isinstance(c, str) and c.strip() for c in companies):
-        raise ValueError("companies must be a non-empty list of Schematic company ids")
-    if len(companies) > MAX_COMPANIES:
-        raise ValueError(f"at most {MAX_COMPANIES} companies per request")
-    return sorted({c.strip()[:64] for c in companies} - {ALL_COMPANIES}) or [ALL_COMPANIES]
-
-
-def _refused(status: int, reason: str) -> Response:
-    log.warning("reconcile request refused (%d): %s", status, reason)
-    return JSONResponse({"error": reason}, status_code=status)
