@@ -32,6 +32,7 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.metrics import SuccessTracker
     from crmsync.serving.alerts import Alerter
     from crmsync.serving.mapping_watch import ConnectorSet, LiveMappings
     from crmsync.serving.runtime import ServeOptions, Service
@@ -215,7 +216,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         retry = alerter.retry if alerter else (lambda: None)
         health = HealthCheck(tracker, intake, ctx.schematic, connectors, live, retry, options.intake_max_age)
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        hooks = _ops_hooks(ctx, live, alerter, settings.locks.wait_seconds)
+        hooks = _ops_hooks(ctx, live, tracker, alerter, settings.locks.wait_seconds)
         app = make_app(web, tracker, lifespan=lifespan, hooks=hooks)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, health)
         app.state.service = service  # the lifespan starts and stops what it holds
@@ -258,10 +259,13 @@ def _reload_check(
     return check
 
 
-def _ops_hooks(ctx: Context, live: LiveMappings, alerter: Alerter | None, lock_wait: float) -> OpsHooks:
+def _ops_hooks(
+    ctx: Context, live: LiveMappings, tracker: SuccessTracker, alerter: Alerter | None, lock_wait: float
+) -> OpsHooks:
     """What serve's operators' endpoints ask: the services the mappings need, unknown companies, approval."""
     from crmsync.service.approve import approval_json, approve
     from crmsync.serving.alerts import RunFacts
+    from crmsync.serving.runs import observe_run
     from crmsync.web.ops import OpsHooks
 
     def unknown(ids: Sequence[str]) -> list[str]:
@@ -270,8 +274,7 @@ def _ops_hooks(ctx: Context, live: LiveMappings, alerter: Alerter | None, lock_w
 
     def approved(companies: list[str] | None, actor: str) -> dict[str, Any]:
         outcome = approve(ctx, live(), actor, companies, lock_wait=lock_wait)
-        if alerter is not None:
-            alerter.observe(RunFacts.of(outcome, Trigger.APPROVE, full=companies is None))
+        observe_run(tracker, alerter, RunFacts.of(outcome, Trigger.APPROVE, full=companies is None))
         return approval_json(outcome, actor)
 
     return OpsHooks(needed=lambda: {"schematic", *(s.value for s in live.current.sources())},

@@ -80,12 +80,12 @@ class SuccessTracker:
         self._failing: dict[str, tuple[str, float]] = {}  # check → (why, wall time it began)
         self._lock = threading.Lock()
 
-    def succeeded(self, source: str) -> None:
-        """A call to `source` (hubspot, salesforce, schematic) succeeded now."""
+    def succeeded(self, source: str, *, tell: bool = False) -> None:
+        """A call to `source` (hubspot, salesforce, schematic) succeeded now (`tell`: as `cleared`)."""
         with self._lock:
             self._last[source] = self._clock()
         LAST_SUCCESS.labels(source=source).set(self._wall())
-        self.cleared(source)
+        self.cleared(source, tell=tell)
 
     def failed(self, check: str, why: str, message: str = "") -> None:
         """`check` (a service, or a state such as `runs`) failed now, because of `why` (never a secret)."""
@@ -100,15 +100,16 @@ class SuccessTracker:
         if self.listener is not None:
             self.listener(check, why, message)  # told every time: an alert not delivered yet is retried
 
-    def cleared(self, check: str, message: str = "") -> None:
-        """`check` passed now: the state it was in (if any) ends."""
+    def cleared(self, check: str, message: str = "", *, tell: bool = False) -> None:
+        """`check` passed now: the state it was in (if any) ends. The listener hears of it when this
+        replica saw the state, or with `tell` (a deliberate check: another replica may have seen it)."""
         with self._lock:
             ended = self._failing.pop(check, None) is not None
             count = len(self._failing)
         FAILING_STATES.set(count)
         if check in SERVICES:
             UP.labels(service=check).set(1)
-        if self.listener is not None and ended:
+        if self.listener is not None and (ended or tell):
             self.listener(check, None, message)
 
     def failing(self) -> dict[str, tuple[str, float]]:

@@ -182,3 +182,78 @@ def test_reconcile_of_an_unknown_company_is_404_naming_it(live: Live) -> None:
     assert "comp_hooli" not in answer.json()["error"]
     assert live.service.intake.depth().companies == 0
     assert httpx.post(f"{live.url}/reconcile", json={"companies": ["comp_hooli"]}, headers=auth).status_code == 202
+
+
+def test_changes_a_guard_withholds_are_alerted_and_applied_once_an_operator_approves(live: Live) -> None:
+    """Every HubSpot deal lost: the full run withholds its deletes (one alert with the numbers and how to
+    approve, a metric); POST /approve by an operator applies them, records who, and ends the state."""
+    live.sb.webhooks.stop()  # one full run decides, not a webhook per deal
+    owned = sum("crmsync" in json.dumps(o.get("notes", "")) for o in live.sb.schematic.overrides.values())
+    lost = {"closedwon": "closedlost", "ent_won": "ent_lost"}
+    for deal_id, deal in list(live.sb.hubspot.deals.items()):
+        if deal.properties.get("dealstage", "") in lost:
+            live.sb.hubspot.update_deal(deal_id, dealstage=lost[deal.properties["dealstage"]])
+    auth = {"Authorization": f"Bearer {OPS}"}
+    assert httpx.post(f"{live.url}/reconcile", headers=auth).status_code == 202
+    eventually(lambda: any("withheld" in m for m in live.slack.received), what="the withheld alert")
+    (alert,) = live.slack.received
+    assert "hubspot returned no deals" in alert and "/approve" in alert
+    withheld = live.metric('crmsync_last_run{count="withheld_changes"}')
+    assert withheld is not None and withheld > 0
+    assert "withheld" in live.get("/readyz").json()["failing"]
+    refused = httpx.post(f"{live.url}/approve", json={"scope": "all"}, headers=auth)
+    assert refused.status_code == 400 and "actor" in refused.json()["error"]
+    assert httpx.post(f"{live.url}/approve", json={"scope": "all", "actor": "x"}).status_code == 401
+    answer = httpx.post(f"{live.url}/approve", json={"scope": "all", "actor": "ana@example.com"}, headers=auth,
+                        timeout=60)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "ok" and answer.json()["changes"]["delete"] > 0
+    run = live.service.context.store.runs(1)[0]
+    assert run.trigger == "approve" and json.loads(run.summary_json)["actor"] == "ana@example.com"
+    after = sum("crmsync" in json.dumps(o.get("notes", "")) for o in live.sb.schematic.overrides.values())
+    assert after < owned
+    assert len(live.slack.received) == 2 and "nothing is withheld any more" in live.slack.received[1]
+    assert "withheld" not in live.get("/readyz").json()["failing"]
+
+
+def test_readyz_is_not_ready_while_schematic_was_never_reachable_though_hubspot_answers(tmp_path: Path) -> None:
+    """Schematic unreachable for serve's whole life: HubSpot's answers do not make it ready; the body
+    names Schematic and its URL variable, and holds no secret."""
+    port = free_port()
+    with Sandbox() as sb:
+        env = crmsync_env(sb, f"sqlite:///{tmp_path}/state.db", sample_mappings())
+        env |= {"SCHEMATIC_API_URL": f"http://127.0.0.1:{free_port()}"}
+        settings = fast(load_settings(env))
+        settings = replace(settings, schematic=replace(settings.schematic, attempts=1, deadline=1.0))
+        service = build_service(settings, ServeOptions(port=port, health_interval=0.3))
+        try:
+            with serve_app(service.app, port=port, lifespan=True):
+                eventually(lambda: service.tracker.seen("hubspot"), what="HubSpot answering")
+                answer = httpx.get(f"http://127.0.0.1:{port}/readyz")
+        finally:
+            service.resources.close()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert "schematic" in body["failing"] and "SCHEMATIC_API_URL" in body["failing"]["schematic"]["reason"]
+    assert "hubspot" not in body["failing"]
+    for secret in (sb.hubspot.access_token, env["SCHEMATIC_API_KEY"]):
+        assert secret not in answer.text
+
+
+def test_a_reload_that_drops_or_adds_a_source_drops_or_builds_its_connector(live: Live) -> None:
+    """Removing salesforce.yaml drops the Salesforce connector (and /readyz stops needing it); putting it
+    back builds one again, checked online first; the revision in force follows each edit."""
+    from crmsync.domain import Source
+
+    connectors = live.service.context.connectors
+    path = live.folder / "salesforce.yaml"
+    text = path.read_text()
+    first = live.get("/metrics").text
+    path.unlink()
+    eventually(lambda: Source.SALESFORCE not in connectors, what="the connector dropped")
+    assert Source.HUBSPOT in connectors
+    path.write_text(text.replace("source: salesforce", "source: salesforce\n", 1))
+    eventually(lambda: Source.SALESFORCE in connectors, what="the connector built again")
+    assert live.metric("crmsync_mappings_rejected ") == 0.0
+    revisions = [line for line in live.get("/metrics").text.splitlines() if line.startswith("crmsync_mappings_rev")]
+    assert len(revisions) == 1 and revisions[0] not in first

@@ -60,6 +60,8 @@ class RunFacts:
             lines += [r.message for r in outcome.report.failed]
             lines += [outcome.report.stopped] if outcome.report.stopped else []
         guards = tuple(r.message for r in outcome.refusals if r.kind in MASS_CHANGE)
+        if outcome.run is not None:  # a source that shrank or was read in part: its deletes are held back
+            guards += tuple(w.message for w in outcome.run.plan.warnings if w.withheld)
         lines += [str(r) for r in outcome.refusals if r.kind not in MASS_CHANGE]
         return cls(outcome.run_id, trigger, outcome.status, counts, tuple(lines), guards, full)
 
@@ -96,6 +98,23 @@ def withheld_text(facts: RunFacts) -> str:
     return "\n".join(lines)
 
 
+def run_states(facts: RunFacts) -> list[tuple[str, str | None, str]]:
+    """What a run says of the `runs` and `withheld` states: (state, why or None when fine, message)."""
+    if facts.status not in (*FAILING, RunStatus.OK):
+        return []  # busy or declined: says nothing either way
+    states: list[tuple[str, str | None, str]] = []
+    if facts.failing:
+        head = f"run #{facts.run_id} ({facts.trigger.value}) {facts.status.value}"
+        states.append(("runs", f"{head}: {facts.errors[0][:300]}" if facts.errors else head, failure_text(facts)))
+    elif facts.status is RunStatus.OK:
+        states.append(("runs", None, recovery_text(facts)))
+    if facts.withheld:
+        states.append(("withheld", "; ".join(facts.withheld), withheld_text(facts)))
+    elif facts.status is RunStatus.OK and facts.full:  # every company applied: nothing is withheld now
+        states.append(("withheld", None, ""))
+    return states
+
+
 def begin_text(check: str, why: str, since: datetime) -> str:
     """The standard message when a state begins."""
     return f":red_circle: crmsync: {WHAT.get(check, check)} failing since {since:%Y-%m-%d %H:%M:%S}Z: {why[:500]}"
@@ -104,6 +123,8 @@ def begin_text(check: str, why: str, since: datetime) -> str:
 def end_text(check: str, since: str) -> str:
     """The standard message when a state ends."""
     was = f" (failing since {since})" if since else ""
+    if check == "withheld":
+        return f":large_green_circle: crmsync: nothing is withheld any more: a full run applied its plan{was}."
     return f":large_green_circle: crmsync: {WHAT.get(check, check)} recovered{was}."
 
 
@@ -117,21 +138,14 @@ class Alerter:
         self.store, self.send, self.clock = store, send, clock
         self._lock = threading.Lock()  # the worker, the jobs and web requests may report at once
         self.undelivered: dict[str, tuple[str | None, str]] = {}  # state → (why or None, message)
+        self.late: dict[str, str] = {}  # state → a message telling a state that began and ended unannounced
 
     def observe(self, facts: RunFacts) -> str | None:
-        """A run's outcome: the `runs` and `withheld` states; the message sent, if any (busy and declined
-        runs change nothing)."""
-        if facts.status not in (*FAILING, RunStatus.OK):
-            return None
+        """A run's outcome: the `runs` and `withheld` states; the last message sent, if any (busy and
+        declined runs change nothing)."""
         sent = None
-        if facts.failing:
-            sent = self.state("runs", f"run #{facts.run_id} {facts.status.value}", failure_text(facts))
-        elif facts.status is RunStatus.OK:
-            sent = self.state("runs", None, recovery_text(facts))
-        if facts.withheld:
-            return self.state("withheld", "; ".join(facts.withheld), withheld_text(facts)) or sent
-        if facts.status is RunStatus.OK and facts.full:  # every company applied: nothing is withheld now
-            return self.state("withheld", None) or sent
+        for check, why, message in run_states(facts):
+            sent = self.state(check, why, message) or sent
         return sent
 
     def state(self, check: str, why: str | None, message: str = "") -> str | None:
@@ -141,7 +155,9 @@ class Alerter:
             name = f"alert:{check}"
             recorded = self.store.cursor(name) or ""
             if (why is not None) == recorded.startswith("failing"):
-                self.undelivered.pop(check, None)
+                late = self.undelivered.pop(check, None)
+                if why is None and late is not None and late[0] is not None:  # began and ended while Slack
+                    return self._late(check, late[1])  # refused: both are told, in one message
                 return None
             now = self.clock()
             since = recorded.removeprefix("failing ").split(" ", 1)[0]
@@ -155,6 +171,14 @@ class Alerter:
             log.info("alert.sent", state=check, kind="begins" if why is not None else "ends")
             return text
 
+    def _late(self, check: str, began: str) -> str | None:
+        text = f"{began}\n{end_text(check, '')} (both told late: Slack refused the first message)"
+        if not self.send(text):
+            self.late[check] = text
+            return None
+        log.info("alert.sent", state=check, kind="began and ended")
+        return text
+
     def listen(self, check: str, why: str | None, message: str) -> None:
         """The health tracker's listener: every state that fails or ends (never raises: an alert must
         never fail a run)."""
@@ -165,5 +189,8 @@ class Alerter:
 
     def retry(self) -> None:
         """Send again every message Slack refused (each state's latest)."""
+        for check, text in list(self.late.items()):
+            if self.send(text):
+                self.late.pop(check, None)
         for check, (why, text) in list(self.undelivered.items()):
             self.listen(check, why, text)

@@ -70,13 +70,13 @@ class HealthCheck:
         except ServiceError as exc:
             self.tracker.failed("state database", str(exc)[:300])
             return
-        self.tracker.cleared("state database")
+        self.tracker.cleared("state database", tell=True)
         age = 0.0 if depth.oldest is None else time.time() - depth.oldest.timestamp()  # as the metric does
         if age > self.intake_max_age:
             why = f"the oldest of {depth.events} hint(s) and {depth.companies} company(ies) has waited {age:.0f} s"
             self.tracker.failed("intake", f"{why} (threshold {self.intake_max_age:.0f} s)")
         else:
-            self.tracker.cleared("intake")
+            self.tracker.cleared("intake", tell=True)
 
     def _schematic(self) -> None:
         try:
@@ -85,7 +85,7 @@ class HealthCheck:
             if not report(self.tracker, exc):
                 log.warning("health.schematic", error=str(exc)[:300])
             return
-        self.tracker.succeeded("schematic")
+        self.tracker.succeeded("schematic", tell=True)
 
     def _crms(self) -> None:
         """Each CRM's deal schema, read again when due (or while it fails): a CRM's check and the
@@ -104,4 +104,4 @@ class HealthCheck:
                 if not report(self.tracker, exc):
                     log.warning("health.crm", source=source.value, error=str(exc)[:300])
                 continue
-            self.tracker.succeeded(source.value)
+            self.tracker.succeeded(source.value, tell=True)

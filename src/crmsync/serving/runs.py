@@ -14,7 +14,7 @@ from crmsync.metrics import CHANGES, LAST_RUN, SuccessTracker
 from crmsync.reconcile.notices import MASS_CHANGE
 from crmsync.service.context import Context
 from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
-from crmsync.serving.alerts import Alerter, RunFacts
+from crmsync.serving.alerts import Alerter, RunFacts, run_states
 from crmsync.serving.health import report
 from crmsync.serving.worker import ReconcileScope
 
@@ -34,9 +34,7 @@ def reconcile_scope(
             outcome = reconcile(ctx, mappings(), request)
         except Exception as exc:
             report(tracker, exc)  # an API down is its own state, beside the failing run
-            if alerter is not None:
-                facts = RunFacts(None, trigger, RunStatus.FAILED, {}, (f"{type(exc).__name__}: {exc}",))
-                alerter.observe(facts)
+            _observe(tracker, alerter, RunFacts(None, trigger, RunStatus.FAILED, {}, (f"{type(exc).__name__}: {exc}",)))
             raise
         if tracker is not None and outcome.run is not None:
             tracker.succeeded("schematic")
@@ -44,11 +42,27 @@ def reconcile_scope(
                 if read.complete:
                     tracker.succeeded(read.source.value)
         _count(outcome)
-        if alerter is not None:
-            alerter.observe(RunFacts.of(outcome, trigger, full=scope is None))
+        _observe(tracker, alerter, RunFacts.of(outcome, trigger, full=scope is None))
         return outcome
 
     return run
+
+
+def observe_run(tracker: SuccessTracker | None, alerter: Alerter | None, facts: RunFacts) -> None:
+    """A run's `runs` and `withheld` states, told to the tracker (which tells its listener, the alerter),
+    or straight to the alerter when there is no tracker."""
+    if tracker is None:
+        if alerter is not None:
+            alerter.observe(facts)
+        return
+    for check, why, message in run_states(facts):
+        if why is None:
+            tracker.cleared(check, message, tell=True)  # another replica may have seen it fail
+        else:
+            tracker.failed(check, why, message)
+
+
+_observe = observe_run
 
 
 def _count(outcome: Outcome) -> None:
@@ -60,6 +74,7 @@ def _count(outcome: Outcome) -> None:
         return
     plan = outcome.run.plan
     withheld = sum(r.affected for r in outcome.refusals if r.kind in MASS_CHANGE)
+    withheld += sum(sum(w.withheld.values()) for w in plan.warnings)
     counts = {"deal_errors": len(plan.problems), "conflicts": len(plan.conflicts),
               "pending_companies": len({p.company for p in plan.pending}), "withheld_changes": withheld}  # fmt: skip
     for name, value in counts.items():
