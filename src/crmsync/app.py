@@ -218,7 +218,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
         hooks = _ops_hooks(ctx, live, tracker, alerter, settings.locks.wait_seconds)
         app = make_app(web, tracker, lifespan=lifespan, hooks=hooks)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, health)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, health, live)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service

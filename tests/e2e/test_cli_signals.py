@@ -77,7 +77,7 @@ def test_sandbox_on_a_port_in_use_is_one_line_naming_the_port(harness: Harness) 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = invoke(harness, "sandbox", "--hubspot-port", "0", "--schematic-port", str(port))
+        result = invoke(harness, "sandbox", "--hubspot-port", "0", "--schematic-port", str(port), "--control-port", "0")
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1, result.output
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "bug" not in lines[0]
@@ -86,7 +86,7 @@ def test_sandbox_on_a_port_in_use_is_one_line_naming_the_port(harness: Harness) 
 def test_sigterm_stops_the_sandbox_and_removes_its_tls_folder() -> None:
     """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its temp folders; its exports
     are shell-quoted, name a state database of its own, and leave CRMSYNC_MAPPINGS alone."""
-    ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0"]
+    ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0", "--control-port", "0"]
     with subprocess.Popen([*CLI, "sandbox", *ports], stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         bundle = None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest
     from crmsync.store.intake import IntakeStore
 
 log = logging.getLogger("crmsync.serve")
+WATCH_SECONDS = 2.0  # between looks at the mapping folder (a stat of each file; a parse only after an edit)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Service:
     options: ServeOptions
     resources: ExitStack
     health: Callable[[], None] | None = None  # the health job (serving/health.py), run by every replica
+    watch: Callable[[], object] | None = None  # a look at the mapping folder (an edit is checked at once)
 
 
 @asynccontextmanager
@@ -92,6 +94,11 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
         every = IntervalTrigger(seconds=options.health_interval)
         scheduler.add_job(_local("health", svc.health), every, id="health", replace_existing=True)
+    if svc.watch is not None:  # an edit is judged within seconds, even while no hint arrives
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        look = IntervalTrigger(seconds=WATCH_SECONDS)
+        scheduler.add_job(_local("mappings", svc.watch), look, id="mappings", replace_existing=True)
     scheduler.start()
     resync = options.resync_cron or f"every {options.resync_interval}s"
     log.info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval, resync)
@@ -107,7 +114,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         log.info("stopped cleanly")
 
 
-def _local(name: str, action: Callable[[], None]) -> Callable[[], Any]:
+def _local(name: str, action: Callable[[], object]) -> Callable[[], Any]:
     """The coroutine APScheduler awaits for a job every replica runs: the action runs off the event loop."""
 
     async def fire() -> None:
