@@ -44,6 +44,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         resync_cron: Annotated[
             str | None, typer.Option(help="Crontab expression (UTC) for full reconciles, instead of an interval.")
         ] = None,
+        intake_max_age: Annotated[
+            float, typer.Option(help="Seconds a hint may wait before the `intake` state alerts.")
+        ] = 300.0,
     ) -> None:
         """Run the service: webhooks, polling, scheduled resync, /healthz, /readyz, /metrics, POST /reconcile."""
         if resync_interval is not None and resync_cron is not None:
@@ -61,9 +64,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
                 tuning.poll_interval if poll_interval is None else poll_interval,
                 tuning.resync_interval if resync_interval is None else resync_interval,
                 cron if cron is not None else (tuning.resync_cron if resync_interval is None else None),
+                intake_max_age=intake_max_age,
             )
-            if options.poll_interval <= 0 or options.resync_interval <= 0:
-                raise ConfigError("the poll and resync intervals must be more than 0 seconds")
+            if options.poll_interval <= 0 or options.resync_interval <= 0 or options.intake_max_age <= 0:
+                raise ConfigError("the poll and resync intervals and --intake-max-age must be more than 0 seconds")
             return run_serve(options, mappings, settings)
 
         guarded(body)
