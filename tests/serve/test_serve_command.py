@@ -140,3 +140,17 @@ def test_a_webhook_answered_just_before_a_sigkill_is_processed_after_restart(san
                    for o in sandbox.schematic.overrides.values())  # fmt: skip
     finally:
         stop(second)
+
+
+def test_ctrl_c_stops_serve_cleanly_with_exit_0(sandbox: Sandbox, tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) as documented: the lifespan's cleanup runs and the exit code is 0, not 130."""
+    port = free_port()
+    env = crmsync_env(sandbox, f"sqlite:///{tmp_path}/state.db", sample_mappings())
+    process = start(env, port)
+    try:
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process)
+    assert process.returncode == 0, output
+    assert "stopped cleanly" in output and "Traceback" not in output

@@ -33,8 +33,9 @@ def reconcile_scope(
         try:
             outcome = reconcile(ctx, mappings(), request)
         except Exception as exc:
-            report(tracker, exc)  # an API down is its own state, beside the failing run
-            _observe(tracker, alerter, RunFacts(None, trigger, RunStatus.FAILED, {}, (f"{type(exc).__name__}: {exc}",)))
+            if not report(tracker, exc):  # an API down is its own state: one outage, one message
+                facts = RunFacts(None, trigger, RunStatus.FAILED, {}, (f"{type(exc).__name__}: {exc}",))
+                _observe(tracker, alerter, facts)
             raise
         if tracker is not None and outcome.run is not None:
             tracker.succeeded("schematic")
