@@ -1,11 +1,8 @@
-"""Alerts for `crmsync serve`, on states rather than run results: one message when a state begins (an
-API unreachable or rejecting credentials, the state database, runs failing, intake waiting too long,
-mappings rejected, changes withheld by a guard) and one when it ends, never one per failed call or run.
-
-Whether a state's message went out is kept in the state database (the `alert:<state>` cursor), so
-several replicas share it: a failure seen by one and a recovery seen by another make one pair of
-messages. The cursor is saved only once Slack took the message; one it refused is kept and sent again
-(`retry`, every health tick), so an outage of Slack delays an alert but never drops it or its recovery.
+"""Alerts for `crmsync serve` on states, not run results: one message when a state begins (an API or the
+state database down, runs failing, intake waiting too long, mappings rejected, changes withheld by a guard)
+and one when it ends. Whether a state's message went out is kept in the state database (`alert:<state>`),
+shared by replicas, and saved only once Slack took it: a refused message is sent again (`retry`, every
+health tick), so a Slack outage delays an alert but never drops it or its recovery.
 """
 
 from __future__ import annotations

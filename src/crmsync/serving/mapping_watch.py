@@ -1,10 +1,8 @@
-"""Hot reload of the mapping files for `crmsync serve`: `LiveMappings()` returns the mappings in
-force, re-reading the folder when a file changed (a cheap stat of every file, at most every
-`interval` seconds). An edit takes effect only once it passes the file checks and then `check`, the
-same online checks as `validate` (app.py: CRM schemas refreshed, connectors built for new sources);
-otherwise each located problem is logged, the `mappings` state fails (metrics, /readyz, one alert)
-and the previous mappings stay in force until the files are fixed. An edit that cannot be checked
-because an API is down is neither taken nor rejected: it is checked again `retry` seconds later.
+"""Hot reload of the mapping files for `crmsync serve`: `LiveMappings()` returns the mappings in force,
+re-reading the folder when a file changed. An edit takes effect only once it passes the file checks and
+`check`, `validate`'s online checks (app.py: fresh CRM schemas, connectors for new sources); otherwise its
+located problems are logged, the `mappings` state fails (metrics, /readyz, one alert) and the previous
+mappings stay in force. An edit that cannot be checked (an API down) is checked again `retry` s later.
 """
 
 from __future__ import annotations

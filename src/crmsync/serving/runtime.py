@@ -1,9 +1,8 @@
-"""The running part of `crmsync serve`: the intake worker's thread and the APScheduler 3 scheduler (in-memory
-job store) that fires the poll, resync and prune jobs, started and stopped by the web app's lifespan.
-
-app.py (`build_service`) builds a `Service` from settings and `ServeOptions`; this module only runs it.
-Stopping (SIGTERM through uvicorn, or a test's server stop): the scheduler stops, the worker finishes
-the reconcile in flight, then every edge the service opened (`resources`) is closed.
+"""The running part of `crmsync serve`: the intake worker's thread and the APScheduler 3 scheduler that fires
+the poll, resync and prune jobs (once per slot across replicas) and, on every replica, the health job and a
+look at the mapping folder every 2 s; app.py (`build_service`) builds the `Service`, this module runs it.
+Stopping (SIGTERM through uvicorn, or a test's server stop): the scheduler stops, the worker finishes the
+reconcile in flight, then every edge the service opened (`resources`) is closed.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""The operators' endpoints of `crmsync serve`: `/readyz`, `POST /reconcile` and `POST /approve`.
-
-/readyz is ready only when the state database answers and every API the mappings in force need passed
-its last check; its body names what is failing and since when (the reasons are crmsync's own error
-texts, never a secret). The POST endpoints need the bearer CRMSYNC_OPS_TOKEN (compared in constant
-time); what they ask of the service comes through `OpsHooks`, given by app.py.
+"""The operators' endpoints of `crmsync serve`: `/readyz`, `POST /reconcile` and `POST /approve`. /readyz
+is ready only when the state database answers and every API the mappings in force need passed its last
+check; its body names what is failing and since when (crmsync's own error texts, never a secret). The POST
+endpoints need the bearer CRMSYNC_OPS_TOKEN; what they ask of the service comes through `OpsHooks` (app.py).
 """
 
 from __future__ import annotations
