@@ -134,9 +134,8 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
             return _finish(ctx, run_id, RunStatus.OK, run)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
-        unmanaged = unmanaged_refusal(ctx, run)
-        if unmanaged is not None:
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
+        # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
+        # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
