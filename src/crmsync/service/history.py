@@ -1,11 +1,14 @@
 """Run history: every plan and apply is stored with its counts, per-change results and
 errors, for `crmsync status`. The reconcile use case opens the record when a run starts and
-closes it here, so a run that never finished shows as `running`.
+closes it here, so a run that never finished shows as `running`; while it runs, `heartbeat` marks it
+alive in the database (by its clock), so a run killed on any host is closed as interrupted later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from crmsync.domain import RunStatus
@@ -13,6 +16,30 @@ from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.planning import source_deal_counts
+from crmsync.store.repository import Store
+
+
+@contextlib.contextmanager
+def heartbeat(store: Store, run_id: int, every: float) -> Iterator[None]:
+    """Beat the run's heartbeat every `every` seconds (a thread) until the block ends. A beat that fails
+    is skipped: the state database being away is the run's own error to report, not the heartbeat's."""
+    if not run_id:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            with contextlib.suppress(Exception):
+                store.heartbeat(run_id)
+
+    thread = threading.Thread(target=beat, name=f"crmsync-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def finish_run(
