@@ -81,7 +81,9 @@ def test_a_saved_plan_is_refused_after_the_override_it_changes_was_released(hub:
     writes = hub.sb.schematic.write_count
     result = invoke(hub, "apply", str(tmp_path / "plan.json"))
     assert result.exit_code == 3, result.output
-    assert f"crmsync no longer manages override {override_id} (Hooli / Seats): it was released" in result.output
+    # the release wrote its note on the override: the saved plan is refused as made before that change
+    assert f"refusing to apply {tmp_path / 'plan.json'}: Schematic changed since the plan was made" in result.output
+    assert f"override {override_id} (Hooli / Seats) was changed" in result.output
     assert hub.sb.schematic.write_count == writes and hub.sb.schematic.overrides[override_id]["value_numeric"] == 75
     assert override_id in ledger(hub)["released"]
 
@@ -105,7 +107,7 @@ def test_apply_replans_an_override_released_between_its_plan_and_the_yes(hub: Ha
                             release_then_say_yes)
     assert outcome.status is RunStatus.OK and not outcome.refusals, outcome.refusals
     assert len(outcome.replanned) == 1
-    assert hub.sb.schematic.write_count == writes
+    assert hub.sb.schematic.write_count == writes + 1  # the release's own note, and nothing of the apply
     assert hub.sb.schematic.overrides[released[0]]["value_numeric"] == 75 and released[0] in ledger(hub)["released"]
 
 
