@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from crmsync.domain import LedgerState
+from crmsync.domain import LedgerState, Trigger
 from crmsync.sandbox.faults import Mode
 from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.leases import LeaseBook
@@ -71,7 +71,7 @@ def test_a_serve_replica_whose_clock_runs_ahead_takes_no_live_intake_claim(state
     try:
         intake = IntakeStore(store.engine)
         intake.add_events([NewEvent("hubspot", "deal.propertyChange", "1", "k1")])
-        intake.enqueue_companies(["comp_x"], "webhook")
+        intake.enqueue_companies(["comp_x"], Trigger.WEBHOOK)
         assert len(intake.claim_events("here", 10, lease=30)) == 1
         assert len(intake.claim_companies("here", 10, lease=30)) == 1
         code = (

@@ -114,6 +114,11 @@ class IntakeStore:
         module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return module.insert(table)
 
+    def now(self) -> datetime:
+        """Now by the database's clock (store/clock.py): what every replica sharing it agrees on."""
+        with self._begin() as conn:
+            return db_now(conn)
+
     def ping(self) -> None:
         """Raise ServiceUnavailable unless the database answers."""
         with self._begin() as conn:
