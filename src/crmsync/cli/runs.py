@@ -153,6 +153,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
             "conflicts": details.get("conflicts", []),
             "pending": details.get("pending", []),
             "drift": details.get("drift", []),
+            "omitted": details.get("omitted", {}),  # beyond the first 100 of each list, counted
             "as_of_run": latest.id if latest else None,
             "last_apply": None
             if last_apply is None
@@ -223,6 +224,10 @@ def _render_open(console: Console, run: RunRecord | None, details: dict[str, Any
         deals = ", ".join(p["deals"])
         said = f"no Schematic company has key {p['company_key']} yet (deal {deals})"
         console.print(f"  [cyan]…[/] pending: {outside(said)}", highlight=False)
+    omitted = {k: n for k, n in details.get("omitted", {}).items() if k in ("conflicts", "drift", "pending")}
+    if omitted:  # the run kept a count and the first of each list (service/history.py)
+        more = ", ".join(f"{n} {kind}" for kind, n in omitted.items())
+        console.print(f"  … and {more} more (crmsync plan lists them all)", highlight=False)
 
 
 def _details(run: RunRecord | None) -> dict[str, Any] | None:
