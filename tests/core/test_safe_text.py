@@ -95,3 +95,13 @@ def test_the_console_log_renderer_escapes_outside_text_but_keeps_a_tracebacks_li
     """A log field holding an ANSI escape and a newline is escaped; a traceback keeps its line breaks."""
     event = show_safely(None, "info", {"event": "change", "company": "Acme\x1b[2J\nFAKE", "exception": "a\nb\x1b"})
     assert event == {"event": "change", "company": "Acme\\x1b[2J\\nFAKE", "exception": "a\nb\\x1b"}
+
+
+def test_a_slack_failure_message_keeps_one_line_per_error() -> None:
+    """An error quoting a name with a newline and an escape stays on its bullet line in the alert."""
+    from crmsync.domain import RunStatus, Trigger
+    from crmsync.serving.alerts import RunFacts, failure_text
+
+    facts = RunFacts(7, Trigger.WEBHOOK, RunStatus.FAILED, {"failed": 1}, ("Acme\n• forged\x1b[31m: 503",))
+    lines = failure_text(facts).split("\n")
+    assert lines[1:] == ["• Acme\\n• forged\\x1b[31m: 503"]
