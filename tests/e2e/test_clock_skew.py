@@ -1,7 +1,7 @@
 """Clocks that disagree (SQLite and PostgreSQL): a process whose clock runs ahead takes no live company
-lease, no live intake claim and creates no duplicate; a run killed on another host is closed as
-interrupted, counting its changes, once its heartbeat is older than its lease. Real processes whose
-clock is moved by tests/skew/sitecustomize.py; the database's clock stays right."""
+lease, no live intake claim and no periodic job's slot early, and creates no duplicate; a run killed on
+another host is closed as interrupted, counting its changes, once its heartbeat is older than its lease.
+Real processes whose clock is moved by tests/skew/sitecustomize.py; the database's clock stays right."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crmsync.domain import LedgerState, Trigger
 from crmsync.sandbox.faults import Mode
+from crmsync.serving.schedule import PeriodicJob
 from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.leases import LeaseBook
 from crmsync.store.repository import Store
@@ -80,6 +81,25 @@ def test_a_serve_replica_whose_clock_runs_ahead_takes_no_live_intake_claim(state
             "print(len(intake.claim_events('ahead', 10, lease=30)), len(intake.claim_companies('ahead', 10, lease=30)))"
         )
         assert skewed(code, state_url) == "0 0"
+    finally:
+        store.close()
+
+
+def test_a_serve_replica_whose_clock_runs_ahead_runs_no_periodic_job_twice(state_url: str) -> None:
+    """A one-minute job fired by one replica is not fired again in the same minute by a replica 90 s ahead
+    (whose own clock is already in a later slot): replicas agree on the slot by the database's clock."""
+    store = Store(state_url)
+    try:
+        intake = IntakeStore(store.engine)
+        if intake.now().second >= 45:  # leave the skewed child the rest of this minute to fire in
+            time.sleep(61 - intake.now().second)
+        assert PeriodicJob("poll", 60, lambda: None).fire(intake, "here")
+        code = (
+            "from crmsync.store.repository import Store\nfrom crmsync.store.intake import IntakeStore\n"
+            "from crmsync.serving.schedule import PeriodicJob\n"
+            "print(PeriodicJob('poll', 60, lambda: None).fire(IntakeStore(Store(URL).engine), 'ahead'))"
+        )
+        assert skewed(code, state_url) == "False"
     finally:
         store.close()
 
