@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from crmsync.domain import RunStatus, Trigger
 from crmsync.logs import get_logger
 from crmsync.reconcile.notices import MASS_CHANGE
+from crmsync.safe_text import shown
 from crmsync.service.reconcile import Outcome
 from crmsync.store.repository import Store
 
@@ -72,10 +73,11 @@ def failure_text(facts: RunFacts) -> str:
     """The failure message: run, trigger, counts, the first errors."""
     counts = ", ".join(f"{n} {k}" for k, n in facts.counts.items() if n) or "no changes"
     head = f":red_circle: crmsync run #{facts.run_id} ({facts.trigger.value}) {facts.status.value}: {counts}."
-    shown = [f"• {e[:300]}" for e in facts.errors[:FIRST_ERRORS]]
+    # an error quoting a name from outside could otherwise start a line of its own in the message
+    first = [f"• {shown(e[:300])}" for e in facts.errors[:FIRST_ERRORS]]
     more = len(facts.errors) - FIRST_ERRORS
     tail = [f"… and {more} more (crmsync status)"] if more > 0 else []
-    return "\n".join([head, *shown, *tail])
+    return "\n".join([head, *first, *tail])
 
 
 def recovery_text(facts: RunFacts) -> str:
@@ -87,7 +89,7 @@ def recovery_text(facts: RunFacts) -> str:
 def withheld_text(facts: RunFacts) -> str:
     """Changes a guard withholds under serve: the numbers, and how an operator approves them."""
     lines = [f":warning: crmsync run #{facts.run_id} ({facts.trigger.value}) withheld its changes:"]
-    lines += [f"• {w[:300]}" for w in facts.withheld]
+    lines += [f"• {shown(w[:300])}" for w in facts.withheld]
     lines.append(
         "Check them with `crmsync plan`, then approve: `curl -X POST -H 'Authorization: Bearer $CRMSYNC_OPS_TOKEN' "
         '-d \'{"scope": "all", "actor": "you@example.com"}\' <serve URL>/approve` (or the console\'s Approve button).'
@@ -114,7 +116,8 @@ def run_states(facts: RunFacts) -> list[tuple[str, str | None, str]]:
 
 def begin_text(check: str, why: str, since: datetime) -> str:
     """The standard message when a state begins."""
-    return f":red_circle: crmsync: {WHAT.get(check, check)} failing since {since:%Y-%m-%d %H:%M:%S}Z: {why[:500]}"
+    when = f"{since:%Y-%m-%d %H:%M:%S}Z"
+    return f":red_circle: crmsync: {WHAT.get(check, check)} failing since {when}: {shown(why[:500])}"
 
 
 def end_text(check: str, since: str) -> str:

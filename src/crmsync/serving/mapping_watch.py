@@ -20,6 +20,7 @@ from crmsync.logs import get_logger
 from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import MAPPINGS_REJECTED, MAPPINGS_REVISION, SuccessTracker
+from crmsync.safe_text import shown
 
 log = get_logger("crmsync.mappings")
 Stamp = tuple[tuple[str, int, int], ...]
@@ -152,7 +153,7 @@ class LiveMappings:
         MAPPINGS_REJECTED.set(1)
         if self.tracker is None:
             return
-        shown = [f"• {str(p)[:300]}" for p in problems[:SHOWN]]
+        lines = [f"• {shown(str(p)[:300])}" for p in problems[:SHOWN]]  # a name from the file: one line
         more = [f"… and {len(problems) - SHOWN} more (crmsync validate)"] if len(problems) > SHOWN else []
         why = (
             f"{len(problems)} problem(s) in the edited mapping files, first: {problems[0]}" if problems else "rejected"
@@ -160,6 +161,6 @@ class LiveMappings:
         message = "\n".join([
             f":red_circle: crmsync: an edit of the mapping files in {self.folder} was rejected at "
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}Z; revision {self.revision} stays in force:",
-            *shown, *more,
+            *lines, *more,
         ])  # fmt: skip
         self.tracker.failed("mappings", why[:500], message)
