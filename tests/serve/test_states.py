@@ -257,3 +257,17 @@ def test_a_reload_that_drops_or_adds_a_source_drops_or_builds_its_connector(live
     assert live.metric("crmsync_mappings_rejected ") == 0.0
     revisions = [line for line in live.get("/metrics").text.splitlines() if line.startswith("crmsync_mappings_rev")]
     assert len(revisions) == 1 and revisions[0] not in first
+
+
+def test_an_outage_longer_than_the_attempt_budget_loses_no_hint(live: Live) -> None:
+    """Schematic down for many times the hints' retry budget: no hint is given up for it; once Schematic is
+    back the deal closed during the outage is applied (not left for the resync hours later)."""
+    from crmsync.serving.worker import WorkerSettings
+
+    live.service.worker.settings = WorkerSettings(retry_delay=0.05, max_attempts=2, outage_retry_max=0.3)
+    live.sb.faults.schematic.add(Mode.ERROR_BEFORE, status=500)
+    live.sb.hubspot.update_deal("1023", dealstage="closedwon", seats_purchased="300")
+    eventually(lambda: live.get("/readyz").status_code == 503, what="not ready")
+    time.sleep(3)  # about ten resolution attempts, five times the budget
+    live.sb.faults.schematic.clear()
+    eventually(lambda: live.seats("comp_hooli") == 300, timeout=30, what="the hint applied after the outage")
