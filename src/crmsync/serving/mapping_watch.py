@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
 from pathlib import Path
 from threading import Lock
 
@@ -57,6 +57,14 @@ class ConnectorSet(Mapping[Source, Connector]):
 
     def __len__(self) -> int:
         return len(self._current)
+
+    def items(self) -> ItemsView[Source, Connector]:
+        """The pairs of one set (a swap meanwhile cannot make a key vanish mid-iteration)."""
+        return self._current.items()
+
+    def values(self) -> ValuesView[Connector]:
+        """The connectors of one set."""
+        return self._current.values()
 
     def replace(self, connectors: Mapping[Source, Connector]) -> None:
         """Put `connectors` in force."""
