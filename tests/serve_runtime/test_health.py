@@ -93,3 +93,28 @@ def test_a_crm_field_added_since_start_is_seen_by_the_checks(
         sb.hubspot.property_types["seats_bought"] = "number"
     health()
     assert hubspot.deal_schema().field("seats_bought") is not None
+
+
+def test_a_poll_rejected_for_its_token_is_the_crms_credential_state(tmp_path: Path) -> None:
+    """A poll answered 401 by HubSpot fails the `hubspot` state naming the token variable; the next good
+    poll ends it (polls were silent before: only failing runs were told)."""
+    from crmsync.serving.polling import poll
+
+    with Sandbox() as sb:
+        settings = fast(load_settings(crmsync_env(sb, f"sqlite:///{tmp_path}/s.db", sample_mappings())))
+        store = Store(settings.database_url)
+        connectors = connectors_for(settings, load_mappings(sample_mappings()), store)
+        tracker = SuccessTracker()
+        try:
+            poll(store, connectors, lambda _changes: None, tracker=tracker)  # sets the cursors
+            sb.faults.hubspot.add(Mode.ERROR_BEFORE, status=401)
+            poll(store, connectors, lambda _changes: None, tracker=tracker)
+            failing = tracker.failing()
+            sb.faults.hubspot.clear()
+            poll(store, connectors, lambda _changes: None, tracker=tracker)
+        finally:
+            for connector in connectors.values():
+                connector.close()
+            store.close()
+    assert set(failing) == {"hubspot"} and "HUBSPOT_ACCESS_TOKEN" in failing["hubspot"][0]
+    assert tracker.failing() == {}
