@@ -22,7 +22,7 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import check_online, load_mappings, mapped_context
+from crmsync.cli.lazy import check_offline, check_online, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
@@ -263,7 +263,7 @@ def validate(
         folder = mappings or settings.mappings
         try:
             if offline:
-                maps = load_mappings(folder)
+                maps = check_offline(folder)
             else:
                 maps, warnings = check_online(settings, folder)
                 for warning in warnings:

@@ -107,6 +107,12 @@ def check_consistency(mappings: Mappings, resolved: Mapping[str, FeatureId]) -> 
     return sorted(problems)
 
 
+def check_offline(mappings: Mappings) -> list[Problem]:
+    """`check_consistency` without Schematic: rules name one feature when they write the same text
+    (`validate --offline` cannot know that 'seats' and 'Seats' are one feature; online does)."""
+    return check_consistency(mappings, {rule.feature: FeatureId(rule.feature) for _, rule in _rules(mappings)})
+
+
 def _disagreements(
     first_file: MappingFile, first: OverrideRule, file: MappingFile, rule: OverrideRule
 ) -> Iterator[Problem]:
