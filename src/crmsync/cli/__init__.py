@@ -132,8 +132,19 @@ def plan(
             "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
         ),
     ] = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="text|json|markdown",
+            help="text (default), json (same as --json), or markdown: a pull-request comment that fits GitHub's limit.",
+        ),
+    ] = "text",
 ) -> None:
     """Show what apply would change, without writing anything."""
+    if output_format not in ("text", "json", "markdown"):
+        raise typer.BadParameter(f"'{output_format}' is not text, json or markdown", param_hint="--format")
+    as_json = as_json or output_format == "json"
+    as_markdown = output_format == "markdown"
 
     def body() -> int:
         from crmsync.cli.progress import working
@@ -144,23 +155,29 @@ def plan(
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
 
-        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
+        machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
+        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=machine):
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
-            (err if as_json else out).print(database_line(ctx.store), markup=False)
+            (err if machine else out).print(database_line(ctx.store), markup=False)
             if out_file is not None:
                 write_plan(ctx, run, out_file)
+        refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
+        document = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
         if as_json:
-            refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
+            emit(document)
+        elif as_markdown:
+            from crmsync.cli.markdown import plan_markdown
+
+            sys.stdout.write(plan_markdown(document, root=os.getcwd()))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
         if out_file is not None:
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
-            (err if as_json else out).print(saved, markup=False)
+            (err if machine else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
             return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
