@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.domain import Source, Trigger
+from crmsync.domain import Feature, Source, Trigger
 from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.mapping.crm_schema import CrmSchema, Trait
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import PlanWarning
@@ -60,29 +61,43 @@ def _schematic_key(settings: Settings) -> str:
 
 def connectors_for(settings: Settings, mappings: Mappings, store: Store | None = None) -> dict[Source, Connector]:
     """A connector for every CRM that at least one mapping file reads (searches paced through `store`)."""
-    connectors: dict[Source, Connector] = {}
-    for source in mappings.sources():
-        if source is Source.HUBSPOT:
-            token = settings.require(
-                settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
-            )
-            connectors[source] = HubSpotConnector(
-                HubSpotSettings(
-                    base_url=settings.hubspot.url,
-                    access_token=token,
-                    searches_per_second=settings.hubspot.searches_per_second,
-                    backoff=settings.hubspot.backoff,
-                    deadline=settings.hubspot.deadline,
-                    retry_after_max=settings.hubspot.retry_after_max,
-                ),
-                rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
-            )
-        elif source is Source.SALESFORCE:
-            from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    return {source: connector_for(settings, source, store) for source in mappings.sources()}
 
-            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
-            connectors[source] = SalesforceConnector(salesforce)
-    return connectors
+
+def connector_for(settings: Settings, source: Source, store: Store | None = None) -> Connector:
+    """The connector of one CRM (its credentials are required here, naming the variable)."""
+    if source is Source.SALESFORCE:
+        from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+
+        salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
+        return SalesforceConnector(salesforce)
+    token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+    return HubSpotConnector(
+        HubSpotSettings(
+            base_url=settings.hubspot.url,
+            access_token=token,
+            searches_per_second=settings.hubspot.searches_per_second,
+            backoff=settings.hubspot.backoff,
+            deadline=settings.hubspot.deadline,
+            retry_after_max=settings.hubspot.retry_after_max,
+        ),
+        rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
+    )
+
+
+def crm_schema(settings: Settings, source: Source) -> CrmSchema:
+    """One CRM's deal fields, pipelines and stages (`crmsync schema properties|stages`); read-only."""
+    connector = connector_for(settings, source)
+    try:
+        return connector.deal_schema()
+    finally:
+        connector.close()
+
+
+def schematic_catalog(settings: Settings) -> tuple[list[Feature], list[Trait]]:
+    """Schematic's features and company traits (`crmsync schema features|traits`); read-only."""
+    with schematic_client(settings) as schematic:
+        return schematic.list_features(), schematic.list_traits()
 
 
 def clock_of(settings: Settings) -> Callable[[], datetime]:

@@ -28,6 +28,7 @@ from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
 from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
+from crmsync.cli.schema import register as register_schema
 from crmsync.cli.serve import register as register_serve
 
 if TYPE_CHECKING:
@@ -348,6 +349,7 @@ register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
+register_schema(app, guarded, out)  # `schema features|traits|properties|stages`
 
 
 def _confirm(count: int) -> bool:
