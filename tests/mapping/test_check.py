@@ -277,3 +277,13 @@ def test_offline_files_that_agree_pass() -> None:
     hub = mapping_file("{feature: seats, type: numeric, from: seats_purchased}")
     sf = mapping_file("{feature: seats, type: numeric, from: Seats__c}", "mappings/salesforce.yaml", "salesforce")
     assert check_offline(mappings(hub, sf)) == []
+
+
+def test_an_unknown_feature_without_a_near_match_lists_candidates_and_the_command() -> None:
+    """`feature: Widgets` (nothing close) lists the features and points to `crmsync schema features`."""
+    maps = mappings(mapping_file("{feature: Widgets, type: boolean, value: true}"))
+    _, (problem,) = resolve_features(maps, FEATURES)
+    assert problem.hint == (
+        "features are matched by id, flag key or exact name; they are: 'API calls', 'Plan', 'Seats', 'SSO'; "
+        "crmsync schema features lists them all"
+    )

@@ -13,11 +13,13 @@ from dataclasses import replace
 
 from crmsync.domain import Source, ValueType
 from crmsync.errors import Problem
+from crmsync.mapping.check import candidates
 from crmsync.mapping.crm_schema import CrmField, CrmSchema, CrmStage, FieldKind, Trait
 from crmsync.mapping.nodes import did_you_mean
 from crmsync.mapping.rules import DealFilter, MappingFile, Mappings, OverrideRule, Position
 
 WORD = {Source.HUBSPOT: "deal property", Source.SALESFORCE: "Opportunity field"}
+LISTS_ALL = " (crmsync schema stages lists them with their labels)"
 # What a rule needs of the field it reads, by use: (kinds that fit, what to say).
 DATES = (frozenset({FieldKind.DATE}), "a date")
 NUMBERS = (frozenset({FieldKind.NUMBER, FieldKind.TEXT}), "a number (or text holding one)")
@@ -67,10 +69,12 @@ def _field_problem(name: str, pos: Position, schema: CrmSchema) -> Problem | Non
     if by_label is not None:
         hint = f"'{name}' is the label of '{by_label.name}'; mapping files name the internal (API) name"
         return _problem(pos, f"unknown {word} '{name}'", f"use '{by_label.name}'; {hint}")
-    then = "check the internal name in the CRM's settings" + (
-        " (custom fields end in __c)" if schema.source is Source.SALESFORCE else ""
-    )
-    return _problem(pos, f"unknown {word} '{name}'", _guess(name, [f.name for f in schema.fields], then))
+    names = [f.name for f in schema.fields]
+    custom = " (custom fields end in __c)" if schema.source is Source.SALESFORCE else ""
+    then = f"check the internal name{custom}; {candidates(names, 'properties', schema.source.value)}"
+    guess = did_you_mean(name, names)
+    hint = f"did you mean '{guess}'? check the internal name in the CRM's settings{custom}" if guess else then
+    return _problem(pos, f"unknown {word} '{name}'", hint)
 
 
 def _type_problem(field: CrmField, pos: Position, need: tuple[frozenset[FieldKind], str], word: str) -> Problem | None:
@@ -116,7 +120,7 @@ def _by_id_or_label(word: str, items: Sequence[CrmStage], what: str, listing: st
     if labelled:
         ids = " or ".join(f"'{i.id}'" for i in labelled)
         return f"'{word}' is the label of {what} {ids}; mapping files name {what}s by id: write {ids}"
-    return _guess(word, [i.id for i in items] + [i.label for i in items], f"{listing}: " + _few(items))
+    return _guess(word, [i.id for i in items] + [i.label for i in items], f"{listing}: {_few(items)}{LISTS_ALL}")
 
 
 def _few(items: Sequence[CrmStage]) -> str:
@@ -232,5 +236,5 @@ def _trait(rule: OverrideRule, traits: Sequence[Trait]) -> tuple[str | None, Pro
     if by_name:
         ids = ", ".join(sorted(t.id for t in by_name))
         return None, _problem(pos, f"{len(by_name)} traits are named '{text}' ({ids})", "use the trait's id instead")
-    then = "traits are matched by id or exact name; check the traits in Schematic"
+    then = f"traits are matched by id or exact name; {candidates([t.name for t in traits], 'traits')}"
     return None, _problem(pos, f"unknown trait '{text}'", _guess(text, [t.name for t in traits], then))
