@@ -119,3 +119,14 @@ def test_names_cannot_break_the_comment() -> None:
     """A company named with HTML or a table pipe is escaped, not rendered."""
     text = plan_markdown({"changes": [_change("<b>Evil|Co</b>", "Seats", None, 5)]})
     assert "&lt;b&gt;Evil\\|Co&lt;/b&gt;" in text and "<b>Evil" not in text
+
+
+def test_expired_overrides_are_listed_with_their_day() -> None:
+    """An override that expired since the last run is listed plainly, with the day it ended."""
+    live = {"id": "cmov_1", "value_type": "numeric", "value_numeric": 10, "expiration_date": "2026-10-31T23:59:59Z"}
+    doc = {"changes": [], "expired": [{"company_id": "comp_t", "company": "Tyrell", "feature_id": "feat_seats",
+                                       "feature": "Seats", "override_id": "cmov_1", "live": live,
+                                       "reason": "expired 2026-10-31"}]}  # fmt: skip
+    text = plan_markdown(doc)
+    assert "### Expired since the last run (left in Schematic, inert)\n\n- Tyrell / Seats: override `cmov_1` " in text
+    assert "(10, expires 2026-10-31T23:59:59Z): expired 2026-10-31" in text

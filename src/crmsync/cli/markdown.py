@@ -173,6 +173,10 @@ def _error(e: Doc, rel: Callable[[str], str]) -> str:
     return f"- {e.get('source')} deal {_esc(str(e.get('deal_id')))}: {_esc(str(e.get('message')))}{rule}"
 
 
+def _expired(e: Doc) -> str:
+    return f"- {_where(e)}: override `{e.get('override_id')}` ({_esc(value_text(e.get('live')))}): {e.get('reason')}"
+
+
 def _reports(doc: Doc, rel: Callable[[str], str]) -> list[Section]:
     """Everything beside the changes, each in plain words."""
     warnings = _l(doc, "warnings")
@@ -185,6 +189,7 @@ def _reports(doc: Doc, rel: Callable[[str], str]) -> list[Section]:
             "Adoptable",
             [f"- {_where(a)}: override `{a.get('override_id')}` (crmsync adopt)" for a in _l(doc, "adoptable")],
         ),
+        Section("Expired since the last run (left in Schematic, inert)", [_expired(e) for e in _l(doc, "expired")]),
         Section("Drift", [f"- {_where(d)}: {_esc(str(d.get('reason', '')))}" for d in _l(doc, "drift")]),
         Section(
             "Released (not managed)", [f"- {_where(r)}: {_esc(str(r.get('reason', '')))}" for r in _l(doc, "released")]

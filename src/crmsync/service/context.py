@@ -47,6 +47,7 @@ class PlanRun:
     released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
     baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
     settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
+    as_of: datetime | None = None  # the instant the deals were judged at (the next run's `since` for expiries)
 
     @property
     def owned_ids(self) -> set[OverrideId]:

@@ -139,6 +139,16 @@ class RunHistory:
             s.expunge_all()
             return row
 
+    def last_judged(self) -> datetime | None:
+        """The instant the newest finished plan or apply judged the deals at (its summary's `as_of`);
+        None before any. A plan names the overrides that expired after it (reconcile/diff.newly_expired)."""
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.command.in_(("plan", "apply")), RunRecord.status != "running")  # type: ignore[attr-defined]
+            rows = s.exec(query.order_by(RunRecord.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+            stamps = [json.loads(r.summary_json or "{}").get("as_of") for r in rows]
+        found = next((t for t in stamps if isinstance(t, str)), None)
+        return datetime.fromisoformat(found.replace("Z", "+00:00")) if found else None
+
     def run_of_plan(self, checksum: str, statuses: Sequence[RunStatus]) -> RunRecord | None:
         """The newest run that applied the saved plan with this checksum and ended in one of `statuses`."""
         with self._session() as s:
