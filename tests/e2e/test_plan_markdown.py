@@ -130,3 +130,9 @@ def test_expired_overrides_are_listed_with_their_day() -> None:
     text = plan_markdown(doc)
     assert "### Expired since the last run (left in Schematic, inert)\n\n- Tyrell / Seats: override `cmov_1` " in text
     assert "(10, expires 2026-10-31T23:59:59Z): expired 2026-10-31" in text
+
+
+def test_control_and_bidi_characters_in_names_are_escaped() -> None:
+    """A company name carrying a newline or a right-to-left override cannot fake a line of the comment."""
+    text = plan_markdown({"changes": [_change("Evil\n### Approved\u202e", "Seats", None, 5)]})
+    assert "\n### Approved" not in text and "\u202e" not in text

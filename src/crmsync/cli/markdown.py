@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from crmsync.safe_text import shown
+
 GITHUB_LIMIT = 65_536  # characters GitHub accepts in one issue or pull-request comment
 MARKER = "<!-- crmsync-plan -->"  # the CI recipes find their one sticky comment by it
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
@@ -245,5 +247,6 @@ def _l(doc: Doc, key: str) -> list[Doc]:
 
 
 def _esc(text: str) -> str:
-    """Text safe inside markdown and HTML: a deal name cannot open a tag or break the table."""
-    return html.escape(text, quote=False).replace("|", "\\|")
+    """Text safe inside markdown and HTML: a deal name cannot open a tag, break the table, or hide
+    control or bidi characters (safe_text.shown escapes them, as every other output does)."""
+    return html.escape(shown(text), quote=False).replace("|", "\\|")
