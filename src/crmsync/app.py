@@ -98,7 +98,9 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     store = Store(settings.database_url)
     try:
         with schematic_client(settings, store) as schematic:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds)
+            yield Context(
+                schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds, settings.actor
+            )
     finally:
         store.close()
 
@@ -173,7 +175,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
-        ctx = resources.enter_context(open_context(settings, maps))
+        ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
         intake = IntakeStore(ctx.store.engine, settings.database_url)
         tracker = SuccessTracker()
         try:  # ready as soon as Schematic answers, even when the other replicas win every job slot

@@ -154,7 +154,8 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
+            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan),
+                  "run_id": outcome.run_id, "actor": outcome.actor or None})  # fmt: skip
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
