@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
@@ -32,7 +32,9 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.service.console_reads import ConsoleData
     from crmsync.serving.runtime import ServeOptions, Service
+    from crmsync.web.console.pages import Console
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -207,8 +209,27 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        app = make_app(web, tracker, lifespan=lifespan)
+        app = make_app(web, tracker, lifespan=lifespan, extra=_console_routes(settings, folder, ctx.store, options.host))
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
+
+
+def build_console(settings: Settings, folder: Path, data: ConsoleData, *, host: str = "127.0.0.1") -> Console:
+    """The console over `data`, with the mapping files of `folder`; explain and the actions open the
+    edges per request from `settings` (`crmsync ui`, the demo, and serve's /ui)."""
+    from crmsync.web.console.build import assemble_console
+
+    return assemble_console(settings, folder, data, lambda: mapped_context(folder, settings), host=host)
+
+
+def _console_routes(settings: Settings, folder: Path, store: Store, host: str) -> list[Any]:
+    """serve's /ui: the console over serve's own state database, when a login for it is configured."""
+    if not settings.ui.enabled:
+        return []
+    from crmsync.service.console_reads import ConsoleData
+    from crmsync.web.console.build import mount
+
+    return list(mount(build_console(settings, folder, ConsoleData(store), host=host)))
+

@@ -29,6 +29,7 @@ from crmsync.cli.owned_cmd import register as register_owned
 from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.serve import register as register_serve
+from crmsync.cli.ui import register as register_ui
 
 if TYPE_CHECKING:
     from crmsync.service.context import PlanRun
@@ -332,6 +333,7 @@ register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
+register_ui(app, guarded, out)  # `ui`
 
 
 def _confirm(count: int) -> bool:

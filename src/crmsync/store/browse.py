@@ -37,6 +37,28 @@ class LedgerRow:
     value: dict[str, Any]
     updated_at: datetime
 
+    @property
+    def shown(self) -> str:
+        """The value as a person reads it: `on`, `50`, `50 per month`, with its expiry."""
+        v = self.value
+        kind = v.get("value_type")
+        if kind == "boolean":
+            text = "on" if v.get("value_bool") else "off"
+        elif kind == "numeric":
+            number = v.get("value_numeric")
+            text = "?" if number is None else f"{number:g}" if isinstance(number, int | float) else str(number)
+        elif kind == "unlimited":
+            text = "unlimited"
+        elif kind == "trait":
+            text = f"trait {v.get('value_trait_id')}"
+        else:
+            text = "?"
+        if v.get("metric_period"):
+            text += f" per {str(v['metric_period']).replace('current_', '')}"
+        if v.get("expiration_date"):
+            text += f" until {str(v['expiration_date'])[:10]}"
+        return text
+
 
 @dataclass(frozen=True)
 class CompanyRow:
