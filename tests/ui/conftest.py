@@ -5,7 +5,7 @@ Clients are httpx over real sockets; the browser tests (test_browser.py) drive C
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,12 +68,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from make_world(tmp_path_factory.mktemp("console"))
 
 
-def login(base: str, token: str, name: str = "") -> httpx.Client:
-    """A client logged in with `token` (as `name`)."""
-    client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
-    answer = client.post("/login", data={"token": token, "name": name, "next": "/"})
-    assert answer.status_code == 303, answer.text
-    return client
+@contextmanager
+def login(base: str, token: str, name: str = "") -> Iterator[httpx.Client]:
+    """A client logged in with `token` (as `name`), closed on exit."""
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
+        answer = client.post("/login", data={"token": token, "name": name, "next": "/"})
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 @pytest.fixture(scope="module")
