@@ -10,8 +10,8 @@ import httpx
 
 from crmsync.cli.demo import sample_mappings
 
-TYPO = (sample_mappings() / "hubspot.yaml").read_text().replace("    type: numeric\n    from: seats_purchased",
-                                                                  "    typ: numeric\n    from: seats_purchased")  # fmt: skip
+SEATS_RULE = "    type: numeric\n    from: seats_purchased"
+TYPO = (sample_mappings() / "hubspot.yaml").read_text().replace(SEATS_RULE, SEATS_RULE.replace("type:", "typ:"))
 
 
 def listing(folder: Path) -> dict[str, float]:

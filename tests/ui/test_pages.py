@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from crmsync.web.console.auth import SESSION_COOKIE
-from tests.ui.conftest import OPERATOR_TOKEN, PROXY, TOKENS, VIEW_TOKEN, World, login
+from tests.ui.conftest import OPERATOR_TOKEN, PROXY, VIEW_TOKEN, World, login
 
 PAGES = ["/", "/runs", "/runs/1", "/companies", "/companies?q=acme", "/companies/comp_acme", "/problems", "/owned",
          "/owned?company=acme", "/mappings", "/mappings?edit=salesforce.yaml"]  # fmt: skip
