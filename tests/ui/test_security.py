@@ -46,7 +46,7 @@ def scope(method: str, **headers: str) -> dict[str, object]:
         "other-port",
         "other-scheme",
         "no-browser-headers",
-    ],  # fmt: skip
+    ],
 )
 def test_the_cross_site_check_follows_fetch_metadata_then_origin(
     method: str, headers: dict[str, str], refused: bool
