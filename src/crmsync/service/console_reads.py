@@ -153,9 +153,9 @@ def ledger_page(store: Store, *, after: str = "", company: str = "", feature: st
     return Page(tuple(rows[:PAGE]), str(rows[PAGE - 1].id) if more else None)
 
 
-def ledger_rows(store: Store, *, company: str = "", feature: str = "") -> Iterator[LedgerRow]:
-    """Every ledger row the filters keep (the CSV export), read in keyset batches."""
-    return store.ledger_rows(company=company.strip(), feature=feature.strip())
+def ledger_batches(store: Store, *, company: str = "", feature: str = "") -> Iterator[list[LedgerRow]]:
+    """Every ledger row the filters keep (the CSV export), in keyset batches."""
+    return store.ledger_batches(company=company.strip(), feature=feature.strip())
 
 
 def companies_page(store: Store, *, text: str = "", after: str = "") -> Page[CompanyRow]:
@@ -220,9 +220,9 @@ class ConsoleData:
         """A page of the ledger."""
         return ledger_page(self.store, after=after, company=company, feature=feature)
 
-    def ledger_rows(self, *, company: str = "", feature: str = "") -> Iterator[LedgerRow]:
+    def ledger_batches(self, *, company: str = "", feature: str = "") -> Iterator[list[LedgerRow]]:
         """The whole filtered ledger, in batches."""
-        return ledger_rows(self.store, company=company, feature=feature)
+        return ledger_batches(self.store, company=company, feature=feature)
 
     def companies(self, *, text: str = "", after: str = "") -> Page[CompanyRow]:
         """A page of companies."""

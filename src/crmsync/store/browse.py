@@ -120,12 +120,15 @@ class Browse:
             rows = s.exec(query.order_by(col(OwnedOverride.id)).limit(min(limit, MAX_PAGE) + 1)).all()
             return [_ledger_row(o, name) for o, name in rows]
 
-    def ledger_rows(self, *, company: str = "", feature: str = "", batch: int = MAX_PAGE) -> Iterator[LedgerRow]:
-        """Every ledger row the filters keep, read in keyset batches (the CSV export streams them)."""
+    def ledger_batches(
+        self, *, company: str = "", feature: str = "", batch: int = MAX_PAGE
+    ) -> Iterator[list[LedgerRow]]:
+        """Every ledger row the filters keep, in keyset batches (the CSV export streams them)."""
+        batch = min(batch, MAX_PAGE)  # a page holds no more: a bigger batch would end the walk early
         after: int | None = None
         while True:
             page = self.ledger_page(after=after, limit=batch, company=company, feature=feature)
-            yield from page[:batch]
+            yield page[:batch]
             if len(page) <= batch:
                 return
             after = page[batch - 1].id
