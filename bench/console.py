@@ -24,11 +24,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
+from crmsync.app import build_console
 from crmsync.sandbox.serve import serve_app
 from crmsync.service.console_reads import open_console_data
 from crmsync.settings import load_settings
 from crmsync.store.tables import OwnedOverride, RunRecord
-from crmsync.web.console.build import build_console, standalone
+from crmsync.web.console.build import standalone
 
 FEATURES = ("feat_seats", "feat_sso", "feat_api_calls", "feat_exports", "feat_audit")
 

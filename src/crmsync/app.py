@@ -209,7 +209,8 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        app = make_app(web, tracker, lifespan=lifespan, extra=_console_routes(settings, folder, ctx.store, options.host))
+        console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
+        app = make_app(web, tracker, lifespan=lifespan, extra=console)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crmsync.app import build_console
 from crmsync.cli.demo import sample_mappings
 from crmsync.domain import Trigger
 from crmsync.sandbox import Sandbox
@@ -19,7 +20,7 @@ from crmsync.sandbox.serve import serve_app
 from crmsync.service.console_reads import ConsoleData, open_console_data
 from crmsync.service.reconcile import Mode, Request
 from crmsync.settings import Settings, load_settings
-from crmsync.web.console.build import build_console, standalone
+from crmsync.web.console.build import standalone
 from tests.e2e.conftest import Harness, crmsync_env, fast
 
 VIEW_TOKEN, OPERATOR_TOKEN = "view-token-7f3a", "operator-token-91c2"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from crmsync.app import build_console
 from crmsync.errors import ConfigError
 from crmsync.service.console_reads import ConsoleData
 from crmsync.settings import UiSettings, load_settings
 from crmsync.web.console.auth import LOGIN_LOCK_AFTER, Sessions, Throttle, token_role
-from crmsync.web.console.build import build_console
 from crmsync.web.console.permissions import Action, Actor, Forbidden, Role, ensure
 from crmsync.web.console.security import cross_site
 from crmsync.web.console.views.ledger import _line

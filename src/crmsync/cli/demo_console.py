@@ -10,10 +10,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from crmsync.app import build_console
 from crmsync.sandbox.serve import serve_app
 from crmsync.service.console_reads import open_console_data
 from crmsync.settings import load_settings
-from crmsync.web.console.build import build_console, standalone
+from crmsync.web.console.build import standalone
 
 PORT = 8090  # the console's usual port; a free one when it is taken
 

@@ -44,8 +44,8 @@ def run_console(out: Console, settings: Settings, folder: Path, host: str, port:
     """Build the console and serve it with uvicorn until a signal."""
     import uvicorn
 
-    from crmsync.service.console_reads import open_console_data
     from crmsync.app import build_console
+    from crmsync.service.console_reads import open_console_data
     from crmsync.web.console.build import standalone
 
     data = open_console_data(settings.database_url)
