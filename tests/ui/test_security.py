@@ -108,3 +108,24 @@ def test_an_open_console_is_refused_off_loopback(tmp_path: Path) -> None:
     header_only = load_settings({"HOME": str(tmp_path), "CRMSYNC_UI_USER_HEADER": "X-User"})
     with pytest.raises(ConfigError, match="CRMSYNC_UI_TRUSTED_PROXIES"):
         build_console(header_only, tmp_path, data)
+
+
+def test_crmsync_ui_off_loopback_without_a_login_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`crmsync ui --host 0.0.0.0` with no login configured says what to set, exit 2, no state database made."""
+    from typer.testing import CliRunner
+
+    from crmsync.cli import app
+
+    database = tmp_path / "state.db"
+    result = CliRunner().invoke(app, ["ui", "--host", "0.0.0.0"], env={"CRMSYNC_DATABASE_URL": f"sqlite:///{database}",
+                                                                    "CRMSYNC_UI_TOKEN": ""})  # fmt: skip
+    assert result.exit_code == 2 and "CRMSYNC_UI_TOKEN" in result.output and "Traceback" not in result.output
+    assert not database.exists()
+
+
+def test_untrusted_proxy_addresses_are_a_configuration_error(tmp_path: Path) -> None:
+    """A proxy list entry that is not an address or network is refused at start, naming the variable."""
+    settings = load_settings({"HOME": str(tmp_path), "CRMSYNC_UI_USER_HEADER": "X-User",
+                              "CRMSYNC_UI_TRUSTED_PROXIES": "proxy.internal"})  # fmt: skip
+    with pytest.raises(ConfigError, match="CRMSYNC_UI_TRUSTED_PROXIES"):
+        build_console(settings, tmp_path, ConsoleData.__new__(ConsoleData))

@@ -46,8 +46,9 @@ def run_console(out: Console, settings: Settings, folder: Path, host: str, port:
 
     from crmsync.app import build_console
     from crmsync.service.console_reads import open_console_data
-    from crmsync.web.console.build import standalone
+    from crmsync.web.console.build import refuse_unsafe, standalone
 
+    refuse_unsafe(settings, host)  # before the state database is opened
     data = open_console_data(settings.database_url)
     try:
         console = build_console(settings, folder, data, host=host)

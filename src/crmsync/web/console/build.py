@@ -5,6 +5,7 @@ apps that serve it (`crmsync ui` alone, or `crmsync serve` mounting it at `/ui`)
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -24,8 +25,6 @@ from crmsync.web.console.auth import Identity, Sessions, signing_keys
 from crmsync.web.console.pages import Console
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
 Workspace = Callable[[], AbstractContextManager[tuple[Context, Mappings]]]
 
 
@@ -34,6 +33,20 @@ def assemble_console(
 ) -> Console:
     """A console over `data`, reading mappings from `folder`. Without a login configured it runs only on
     loopback, for the person at the machine (as an operator named by CRMSYNC_ACTOR or the OS user)."""
+    refuse_unsafe(settings, host)
+    ui = settings.ui
+    sessions = Sessions(signing_keys(ui), ui.session_hours * 3600)
+    identity = Identity(ui, sessions, local_actor=None if ui.enabled else settings.actor)
+    links = {
+        "hubspot_portal": settings.environ.get("HUBSPOT_PORTAL_ID", ""),
+        "salesforce_instance": settings.environ.get("SALESFORCE_INSTANCE_URL", ""),
+    }
+    return Console(data, workspace, folder, identity, ui, links)
+
+
+def refuse_unsafe(settings: Settings, host: str) -> None:
+    """ConfigError (exit 2) for a console that would let anyone in: open off loopback, a user header
+    believed from anywhere, or proxy addresses that are not addresses."""
     ui = settings.ui
     if not ui.enabled and host not in LOOPBACK:
         raise ConfigError(
@@ -43,17 +56,13 @@ def assemble_console(
     if ui.user_header and not ui.trusted_proxies:
         raise ConfigError("CRMSYNC_UI_USER_HEADER is set but CRMSYNC_UI_TRUSTED_PROXIES is not: name the proxy's "
                           "addresses, or anyone could claim any user with that header")  # fmt: skip
-    try:
-        sessions = Sessions(signing_keys(ui), ui.session_hours * 3600)
-        identity = Identity(ui, sessions, local_actor=None if ui.enabled else settings.actor)
-    except ValueError as exc:
-        raise ConfigError(f"CRMSYNC_UI_TRUSTED_PROXIES: {exc}; give addresses or networks, comma-separated") from exc
-
-    links = {
-        "hubspot_portal": settings.environ.get("HUBSPOT_PORTAL_ID", ""),
-        "salesforce_instance": settings.environ.get("SALESFORCE_INSTANCE_URL", ""),
-    }
-    return Console(data, workspace, folder, identity, ui, links)
+    for proxy in ui.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"CRMSYNC_UI_TRUSTED_PROXIES: {exc}; give addresses or networks, comma-separated"
+            ) from exc
 
 
 def standalone(console: Console) -> Starlette:
