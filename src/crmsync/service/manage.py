@@ -127,7 +127,9 @@ def adopt(
         log.changes = [ChangeResult("adopt", *a.key, a.live.id, True) for a in chosen] + [
             ChangeResult("resume", r.company_id, r.feature_id, r.override_id, True) for r in resumed
         ]
-        log.summary = {"adopted": len(chosen), "resumed": len(resumed)}
+        touched = {k for a in chosen for k in a.key} | {k for r in resumed for k in (r.company_id, r.feature_id)}
+        names = {k: run.plan.name(k) for k in sorted(touched)}  # the run's page names what it touched
+        log.summary = {"adopted": len(chosen), "resumed": len(resumed), "names": names}
     return Adopted(run, chosen, resumed)
 
 
