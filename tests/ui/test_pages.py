@@ -153,3 +153,10 @@ def test_the_ledger_csv_has_every_owned_override(viewer: httpx.Client) -> None:
     assert rows[0][:3] == ["override_id", "company_id", "company"] and len(rows) > 5
     acme = list(csv.reader(io.StringIO(viewer.get("/owned.csv", params={"company": "acme"}).text)))
     assert 1 < len(acme) < len(rows) and all(r[1] == "comp_acme" for r in acme[1:])
+
+
+def test_a_name_cannot_forge_what_a_page_shows(viewer: httpx.Client, world: World) -> None:
+    """A company name with a bidi override and a newline is shown with them escaped, never raw."""
+    world.data.store.save_companies([("comp_evil", "Evil\u202eCorp\nline", {})], every=False)
+    page = viewer.get("/companies", params={"q": "evil"}).text
+    assert "Evil\\u202eCorp\\nline" in page and "\u202e" not in page

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from crmsync.safe_text import JINJA_FILTERS, shown
 from crmsync.service.console_reads import ConsoleData
 from crmsync.service.context import Context
 from crmsync.settings import UiSettings
@@ -22,13 +23,21 @@ from crmsync.web.console.permissions import Actor
 NAV = (("", "Overview"), ("/runs", "Runs"), ("/companies", "Companies"), ("/problems", "Problems"),
        ("/owned", "Owned overrides"), ("/mappings", "Mappings"))  # fmt: skip
 
+def _finalize(value: object) -> object:
+    """Every plain text a page prints goes through safe_text.shown (controls and bidi overrides escaped,
+    which HTML escaping does not do); markup (macros, `|e`: the editor's raw text) passes as it is."""
+    return shown(value) if type(value) is str else value
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("crmsync.web.console", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_finalize,
 )
+_env.filters.update(JINJA_FILTERS)
 templates = Jinja2Templates(env=_env)
 
 

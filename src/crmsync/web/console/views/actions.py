@@ -27,8 +27,8 @@ log = logging.getLogger("crmsync.web.console")
 WHAT = {
     "adopt": (Action.ADOPT, "Adopt", "crmsync records the override standing there as its own (ledger only; nothing "
               "is written to Schematic now). The next apply updates it to what the deals say."),
-    "release": (Action.RELEASE, "Release", "crmsync stops managing this override. It is not deleted or changed; "
-                "the pair is not re-created until someone adopts it again."),
+    "release": (Action.RELEASE, "Release", "crmsync stops managing this override. It is not deleted and its value "
+                "stays (a release note is added to it); the pair is not re-created until someone adopts it again."),
     "reconcile": (Action.RECONCILE, "Reconcile now", "crmsync plans this company from fresh reads and applies the "
                   "changes (the guards still apply)."),
 }  # fmt: skip
@@ -72,7 +72,7 @@ def _do(kind: str, target: dict[str, str], actor: Actor, workspace: Callable[[],
             if not target["override"]:
                 raise CrmsyncError("name the override to release")
             released = release(ctx, [target["override"]], None, None, trigger=Trigger.CONSOLE)
-            return f"Released {len(released)} override(s): crmsync no longer manages them.", "/runs"
+            return f"Released {len(released.rows)} override(s): crmsync no longer manages them.", "/runs"
         if not target["company"]:
             raise CrmsyncError("name the company")
         if kind == "adopt":
