@@ -160,3 +160,12 @@ def test_a_name_cannot_forge_what_a_page_shows(viewer: httpx.Client, world: Worl
     world.data.store.save_companies([("comp_evil", "Evil\u202eCorp\nline", {})], every=False)
     page = viewer.get("/companies", params={"q": "evil"}).text
     assert "Evil\\u202eCorp\\nline" in page and "\u202e" not in page
+
+
+def test_no_page_shows_a_secret(viewer: httpx.Client, world: World) -> None:
+    """Neither the API keys and tokens crmsync runs with nor the console's tokens appear on any page."""
+    secrets = [v for k, v in world.env.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET")) and len(v) >= 8]
+    assert secrets  # the sandbox's Schematic key and HubSpot token at least
+    for path in PAGES:
+        page = viewer.get(path).text
+        assert not [s for s in secrets + [VIEW_TOKEN, OPERATOR_TOKEN] if s in page], path
