@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
@@ -33,7 +33,9 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.service.console_reads import ConsoleData
     from crmsync.serving.runtime import ServeOptions, Service
+    from crmsync.web.console.pages import Console
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -113,7 +115,9 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     store = Store(settings.database_url)
     try:
         with schematic_client(settings, store) as schematic:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds)
+            yield Context(
+                schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds, settings.actor
+            )
     finally:
         store.close()
 
@@ -188,7 +192,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
-        ctx = resources.enter_context(open_context(settings, maps))
+        ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
         intake = IntakeStore(ctx.store.engine, settings.database_url)
         tracker = SuccessTracker()
         try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
@@ -220,8 +224,28 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        app = make_app(web, tracker, lifespan=lifespan)
+        console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
+        app = make_app(web, tracker, lifespan=lifespan, extra=console)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
+
+
+def build_console(settings: Settings, folder: Path, data: ConsoleData, *, host: str = "127.0.0.1") -> Console:
+    """The console over `data`, with the mapping files of `folder`; explain and the actions open the
+    edges per request from `settings` (`crmsync ui`, the demo, and serve's /ui)."""
+    from crmsync.web.console.build import assemble_console
+
+    return assemble_console(settings, folder, data, lambda: mapped_context(folder, settings), host=host)
+
+
+def _console_routes(settings: Settings, folder: Path, store: Store, host: str) -> list[Any]:
+    """serve's /ui: the console over serve's own state database, when a login for it is configured."""
+    if not settings.ui.enabled:
+        return []
+    from crmsync.service.console_reads import ConsoleData
+    from crmsync.web.console.build import mount
+
+    return list(mount(build_console(settings, folder, ConsoleData(store), host=host)))
+

@@ -30,6 +30,7 @@ from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.schema import register as register_schema
 from crmsync.cli.serve import register as register_serve
+from crmsync.cli.ui import register as register_ui
 
 if TYPE_CHECKING:
     from crmsync.service.context import PlanRun
@@ -168,7 +169,7 @@ def plan(
         refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
         document = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
         if as_json:
-            emit(document)
+            emit({**document, "run_id": outcome.run_id, "actor": outcome.actor or None})
         elif as_markdown:
             from crmsync.cli.markdown import plan_markdown
 
@@ -350,6 +351,7 @@ register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
 register_schema(app, guarded, out)  # `schema features|traits|properties|stages`
+register_ui(app, guarded, out)  # `ui`
 
 
 def _confirm(count: int) -> bool:

@@ -29,6 +29,7 @@ class Context:
     clock: Callable[[], datetime]
     guards: GuardPolicy = field(default_factory=GuardPolicy)
     lease_ttl: float = 60.0  # seconds a company's lease lasts unless renewed (a killed run blocks no longer)
+    actor: str = ""  # who starts its runs: CRMSYNC_ACTOR or the OS user, a console user, `serve`
 
 
 @dataclass(frozen=True)

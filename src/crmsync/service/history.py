@@ -57,6 +57,9 @@ def finish_run(
         summary: dict[str, Any] = dict(extra or {})
         ctx.store.finish_run(run_id, status, summary, list(reasons))
         return
+    if run.companies:  # the console searches and names companies by what the last runs read
+        every = run.scope is None
+        ctx.store.save_companies([(c.id, c.name, c.keys) for c in run.companies], every=every)
     details = run_details(run, applied=report is not None and report.ok) if run.reads else None
     summary = {**run_summary(run, report, details=details), **(extra or {})}
     errors = bounded_errors(list(reasons) + run_errors(run, report))
