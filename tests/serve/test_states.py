@@ -209,7 +209,7 @@ def test_changes_a_guard_withholds_are_alerted_and_applied_once_an_operator_appr
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "ok" and answer.json()["changes"]["delete"] > 0
     run = live.service.context.store.runs(1)[0]
-    assert run.trigger == "approve" and json.loads(run.summary_json)["actor"] == "ana@example.com"
+    assert run.trigger == "approve" and run.actor == "ana@example.com"
     after = sum("crmsync" in json.dumps(o.get("notes", "")) for o in live.sb.schematic.overrides.values())
     assert after < owned
     assert len(live.slack.received) == 2 and "nothing is withheld any more" in live.slack.received[1]

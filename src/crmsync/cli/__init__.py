@@ -22,14 +22,16 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import check_online, load_mappings, mapped_context
+from crmsync.cli.lazy import check_offline, check_online, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
 from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.sandbox_cmd import register as register_sandbox
+from crmsync.cli.schema import register as register_schema
 from crmsync.cli.serve import register as register_serve
+from crmsync.cli.ui import register as register_ui
 
 if TYPE_CHECKING:
     from crmsync.service.context import PlanRun
@@ -133,8 +135,19 @@ def plan(
             "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
         ),
     ] = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="text|json|markdown",
+            help="text (default), json (same as --json), or markdown: a pull-request comment that fits GitHub's limit.",
+        ),
+    ] = "text",
 ) -> None:
     """Show what apply would change, without writing anything."""
+    if output_format not in ("text", "json", "markdown"):
+        raise typer.BadParameter(f"'{output_format}' is not text, json or markdown", param_hint="--format")
+    as_json = as_json or output_format == "json"
+    as_markdown = output_format == "markdown"
 
     def body() -> int:
         from crmsync.cli.progress import working
@@ -145,23 +158,29 @@ def plan(
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
 
-        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
+        machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
+        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=machine):
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
-            (err if as_json else out).print(database_line(ctx.store), markup=False)
+            (err if machine else out).print(database_line(ctx.store), markup=False)
             if out_file is not None:
                 write_plan(ctx, run, out_file)
+        refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
+        document = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
         if as_json:
-            refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
+            emit({**document, "run_id": outcome.run_id, "actor": outcome.actor or None})
+        elif as_markdown:
+            from crmsync.cli.markdown import plan_markdown
+
+            sys.stdout.write(plan_markdown(document, root=os.getcwd()))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))
         if out_file is not None:
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
-            (err if as_json else out).print(saved, markup=False)
+            (err if machine else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
             return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
@@ -264,7 +283,7 @@ def validate(
         folder = mappings or settings.mappings
         try:
             if offline:
-                maps = load_mappings(folder)
+                maps = check_offline(folder)
             else:
                 maps, warnings = check_online(settings, folder)
                 for warning in warnings:
@@ -321,6 +340,8 @@ register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
 register_sandbox(app, guarded, out)  # `sandbox`, `sandbox deal …`, `sandbox opportunity …`
+register_schema(app, guarded, out)  # `schema features|traits|properties|stages`
+register_ui(app, guarded, out)  # `ui`
 
 
 def _confirm(count: int) -> bool:

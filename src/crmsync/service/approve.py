@@ -1,11 +1,12 @@
 """Approving what a guard withheld: one apply of the mappings in force that no guard refuses (the mass
 change allowed for this run only), for every company or the named ones, recorded with the operator who
-approved it (the run's summary keeps the `actor`). serve's `POST /approve` and the console call it.
+approved it as the run's actor (trigger `approve`). serve's `POST /approve` and the console call it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from crmsync.domain import CompanyId, Trigger
@@ -21,10 +22,8 @@ def approve(
     if not actor.strip():
         raise ValueError("an approval needs the actor who gives it")
     scope = None if companies is None else frozenset(CompanyId(c) for c in companies)
-    request = Request(
-        Trigger.APPROVE, Mode.APPLY, scope=scope, allow_mass_change=True, lock_wait=lock_wait, actor=actor.strip()
-    )
-    return reconcile(ctx, mappings, request)
+    request = Request(Trigger.APPROVE, Mode.APPLY, scope=scope, allow_mass_change=True, lock_wait=lock_wait)
+    return reconcile(replace(ctx, actor=actor.strip()), mappings, request)
 
 
 def approval_json(outcome: Outcome, actor: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translator, stage_counts
 from crmsync.reconcile.combine import combine
-from crmsync.reconcile.diff import DiffResult
+from crmsync.reconcile.diff import DiffResult, newly_expired
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import shrunk_sources, withhold_deletes
 from crmsync.reconcile.note import note_token
@@ -97,6 +97,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         drift=drift,
         adoptions=adoptions,
         released=let_go,
+        expired=newly_expired(desired.keys(), live, ids, now, ctx.store.last_judged()),
     )
     progress.emit(progress.Planning("planned", len(companies)))
     return PlanRun(
@@ -112,6 +113,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         tuple(released),
         baseline,
         settled,
+        now,
     )
 
 

@@ -64,7 +64,6 @@ class Request:
     allow_mass_change: bool = False  # this run only: no guard refuses, no delete is withheld
     saved: SavedDocument | None = None  # with Mode.APPLY_SAVED
     lock_wait: float = 30.0  # seconds to wait for companies another process is reconciling
-    actor: str | None = None  # who asked (an operator's approval): recorded in the run's summary
 
 
 @dataclass
@@ -78,6 +77,7 @@ class Outcome:
     refusals: tuple[Refusal, ...] = ()  # why an apply was (or would be) refused
     replanned: tuple[CompanyId, ...] = ()  # companies planned again under their lease (changed meanwhile)
     applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
+    actor: str = ""  # who started the run (recorded with it)
 
     @property
     def ok(self) -> bool:
@@ -120,7 +120,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
         raise ValueError("a plan or apply needs the mapping files")
     command = "plan" if request.mode is Mode.PLAN else "apply"
     ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
-    run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl)
+    run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl, actor=ctx.actor)
     with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
         return _plan_and_apply(ctx, mappings, request, review, run_id)
 
@@ -128,28 +128,27 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
 def _plan_and_apply(
     ctx: Context, mappings: Mappings, request: Request, review: Review | None, run_id: int
 ) -> Outcome:
-    who = {"actor": request.actor} if request.actor else None  # an approval records who gave it
     run: PlanRun | None = None
     try:
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
-            return _finish(ctx, run_id, RunStatus.OK, run, refusals=found, extra=who)
+            return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
         if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found, extra=who)
+            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         run = settle_lost_answers(ctx, run)
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
-            return _finish(ctx, run_id, RunStatus.OK, run, extra=who)
+            return _finish(ctx, run_id, RunStatus.OK, run)
         if review is not None and not review(run, found):
-            return _finish(ctx, run_id, RunStatus.DECLINED, run, extra=who)
+            return _finish(ctx, run_id, RunStatus.DECLINED, run)
         # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
         # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
             remember_counts(ctx, run)
-        return _finish(ctx, run_id, status, run, report=report, replanned=replanned, extra=who)
+        return _finish(ctx, run_id, status, run, report=report, replanned=replanned)
     except BaseException as exc:
         _close_unfinished(ctx, run_id, run, exc)
         raise
@@ -185,7 +184,9 @@ def _apply_saved(ctx: Context, request: Request, review: Review | None) -> Outco
 def _apply_loaded(
     ctx: Context, run: PlanRun, saved: SavedPlan, request: Request, review: Review | None, checksum: str
 ) -> Outcome:
-    run_id = ctx.store.start_run("apply", request.trigger, plan_checksum=checksum, lease_s=ctx.lease_ttl)
+    run_id = ctx.store.start_run(
+        "apply", request.trigger, plan_checksum=checksum, lease_s=ctx.lease_ttl, actor=ctx.actor
+    )
     with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
         return _apply_checked(ctx, run, saved, request, review, run_id)
 
@@ -237,15 +238,17 @@ def _finish(
     reasons = [str(r) for r in refusals] if status is RunStatus.REFUSED else []
     details = {"refusals": [r.to_json() for r in refusals]} if refusals else {}
     finish_run(ctx, run_id, status, run, report, reasons=reasons, extra={**details, **(extra or {})})
-    return Outcome(status, run, run_id, report, tuple(refusals), tuple(replanned))
+    return Outcome(status, run, run_id, report, tuple(refusals), tuple(replanned), actor=ctx.actor)
 
 
 def _record_saved_refusal(
     ctx: Context, checksum: str, refusal: Refusal, applied_by: dict[str, Any] | None = None
 ) -> Outcome:
-    run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum)
+    run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum, actor=ctx.actor)
     finish_run(ctx, run_id, RunStatus.REFUSED, None, reasons=[str(refusal)], extra={"plan_checksum": checksum})
-    return Outcome(RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {})
+    return Outcome(
+        RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {}, actor=ctx.actor
+    )
 
 
 def _close_unfinished(ctx: Context, run_id: int, run: PlanRun | None, exc: BaseException) -> None:

@@ -8,14 +8,14 @@ app.py gives it; the caller (app.py `build_service`, or a test) owns the lifespa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from crmsync.metrics import SuccessTracker
 from crmsync.web.metrics import metrics_endpoint
@@ -30,9 +30,10 @@ def make_app(
     ready_max_age: float = READY_MAX_AGE,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     hooks: OpsHooks | None = None,
+    extra: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The app; `tracker` holds each check's last result (for /readyz), `hooks` what the operators'
-    endpoints ask of the service."""
+    endpoints ask of the service; `extra` routes are added (the console's, under /ui, when configured)."""
     limit = ingress.settings.max_body
     hooks = hooks or OpsHooks()
     tracker = tracker or SuccessTracker()
@@ -45,6 +46,7 @@ def make_app(
         Route("/metrics", metrics_endpoint(ingress.store.depth), methods=["GET"]),
         Route("/reconcile", reconcile(ingress, hooks), methods=["POST"], max_body_size=limit),
         Route("/approve", approve(ingress, hooks), methods=["POST"], max_body_size=limit),
+        *extra,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
