@@ -64,6 +64,11 @@ def render_changes(console: Console, plan: Plan) -> None:
         console.print(change_line(plan, change, company_width, feature_width), highlight=False, crop=False)
         for line in why_lines(change.reason, console.width):
             console.print(Text(line, style="dim"), highlight=False, crop=False)
+        effect = plan.effect(change)
+        if effect is not None and not effect.changes_use:  # e.g. an override the plan outvotes
+            console.print(Text.assemble((f"{WHY_INDENT}= ", "bold yellow"), (
+                f"no effect on what the customer can use: {effect.after.describe()}", "yellow")),
+                highlight=False, crop=False)  # fmt: skip
 
 
 def note(console: Console, symbol: str, symbol_style: str, text: str, *, style: str = "") -> None:

@@ -34,13 +34,14 @@ from crmsync.mapping.translate import Translation, Translator, stage_counts
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import settle
+from crmsync.reconcile.effective import change_effects
 from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
 from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
 from crmsync.reconcile.ledger_check import note_token
 from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.reconcile.plan import Plan, value_json
 from crmsync.schematic.client import SchematicClient
-from crmsync.service.entitlements import plan_warnings
+from crmsync.service.entitlements import plan_warnings, read_plans
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.service.preflight import preflight
@@ -137,7 +138,9 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     result, let_go = split_released(result, released)
     warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
-    warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
+    changed = {c.company_id for c in result.changes}
+    plans, unread = read_plans(ctx.schematic, [c for c in companies if c.id in changed])
+    warnings += plan_warnings(result.changes, companies, names, plans, unread)
     plan = Plan.build(
         result,
         pending=pending,
@@ -148,6 +151,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         adoptions=adoptions,
         released=let_go,
     )
+    plan = replace(plan, effects=change_effects(plan.changes, plans, now))
     progress.emit(progress.Planning("planned", len(companies)))
     return PlanRun(
         plan,
