@@ -20,15 +20,15 @@ from crmsync.schematic.client import SchematicClient
 
 
 def read_plans(
-    schematic: SchematicClient, companies: Collection[Company]
+    schematic: SchematicClient, companies: Collection[Company], fetched: dict[str, PlanEntitlements] | None = None
 ) -> tuple[dict[CompanyId, CompanyPlans], tuple[str, ...]]:
-    """Each company's base plan and add-ons as they grant (each version read once), and one line per
-    version Schematic would not give (its companies are judged without it)."""
+    """Each company's base plan and add-ons as they grant (each version read once; `fetched`: versions
+    already read, added to), and one line per version Schematic would not give (judged without it)."""
     wanted = sorted({v for c in companies for v in ((c.plan_version_id,) if c.plan_version_id else ())
                      + c.add_on_version_ids})  # fmt: skip
-    fetched: dict[str, PlanEntitlements] = {}
+    fetched = {} if fetched is None else fetched
     unread: list[str] = []
-    for version in wanted:
+    for version in (v for v in wanted if v not in fetched):
         try:
             fetched[version] = schematic.plan_entitlements(version)
         except ServiceError as exc:

@@ -15,7 +15,8 @@ from crmsync.reconcile.guards import baseline_counts, check_guards, drift_refusa
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.service.ledger import ledger_refusals
 from crmsync.service.ownership import held_keys
-from crmsync.service.sync import Context, PlanRun, source_deal_counts
+from crmsync.service.reading import source_deal_counts
+from crmsync.service.sync import Context, PlanRun
 from crmsync.store.repository import Owned
 
 CLOSES_ROW = (DriftAction.RECREATE, DriftAction.FORGET)  # drift whose ledger row apply closes
