@@ -132,20 +132,34 @@ def plan(
             "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
         ),
     ] = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="DIR_OR_GIT_REF",
+            help="Also plan these mappings (a folder, or the mapping folder at a git ref, read without checkout) "
+            "from the same read, and show what the edit from them changes apart from pending CRM changes.",
+        ),
+    ] = None,
 ) -> None:
     """Show what apply would change, without writing anything."""
 
     def body() -> int:
+        from crmsync.cli.edit_render import render_edit
         from crmsync.cli.progress import working
         from crmsync.cli.render import refusal_text, refusals_text, render_plan
         from crmsync.cli.runs import render_refusals, write_plan
         from crmsync.domain import Trigger
+        from crmsync.mapping.base import load_base
         from crmsync.reconcile.withheld import withheld_count
-        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.reconcile import BaseMappings, Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
+        from crmsync.settings import load_settings
 
         with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
-            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
+            folder = mappings or load_settings().mappings
+            against = BaseMappings(load_base(base, Path(folder)), base) if base is not None else None
+            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies), base=against)
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
@@ -154,7 +168,11 @@ def plan(
                 write_plan(ctx, run, out_file)
         if as_json:
             refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            emit({**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)})
+            doc = outcome.edit.to_json() if outcome.edit is not None else run.plan.to_json()
+            emit({**doc, "refusals": refusals, "withheld": withheld_count(run.plan)})
+        elif outcome.edit is not None:
+            render_edit(out, outcome.edit, str(folder))
+            render_refusals(out, refusals_text(outcome.refusals))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))

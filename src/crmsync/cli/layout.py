@@ -55,8 +55,9 @@ def why_lines(reason: str, width: int) -> list[str]:
     ) or [head.rstrip()]
 
 
-def render_changes(console: Console, plan: Plan) -> None:
-    """One line per change and its provenance below it, in the plan's order."""
+def render_changes(console: Console, plan: Plan, *, use: bool = False) -> None:
+    """One line per change and its provenance below it, in the plan's order; a change that does not
+    change what the customer can use says so; `use`: every other change says what it changes there."""
     names = [(plan.name(c.company_id), plan.name(c.feature_id)) for c in plan.changes]
     company_width = min(MAX_NAME, max((len(c) for c, _ in names), default=0))
     feature_width = min(MAX_NAME, max((len(f) for _, f in names), default=0))
@@ -69,6 +70,9 @@ def render_changes(console: Console, plan: Plan) -> None:
             console.print(Text.assemble((f"{WHY_INDENT}= ", "bold yellow"), (
                 f"no effect on what the customer can use: {effect.after.describe()}", "yellow")),
                 highlight=False, crop=False)  # fmt: skip
+        elif effect is not None and use:
+            line = f"{WHY_INDENT}can use: {effect.before.describe()} → {effect.after.describe()}"
+            console.print(Text(line, style="cyan"), highlight=False, crop=False)
 
 
 def note(console: Console, symbol: str, symbol_style: str, text: str, *, style: str = "") -> None:

@@ -36,11 +36,10 @@ class Grant:
     name: str  # the plan's or add-on's name, or the override's id ("" for one not yet created)
     value: OverrideValue
 
-    def describe(self) -> str:
-        """`plan Pro (20)`, `add-on Seats pack (10)`, `override cmov_1 (50 until 2027-01-31 00:00Z)`."""
+    def label(self) -> str:
+        """`plan Pro`, `add-on Seats pack`, `override cmov_1` (`override` for one not yet created)."""
         word = {GrantKind.PLAN: "plan", GrantKind.ADD_ON: "add-on", GrantKind.OVERRIDE: "override"}[self.kind]
-        label = f"{word} {self.name}" if self.name else word
-        return f"{label} ({self.value.describe()})"
+        return f"{word} {self.name}" if self.name else word
 
     def to_json(self) -> dict[str, Any]:
         """The grant for JSON: kind, name, and the value in Schematic's field names."""
@@ -71,11 +70,11 @@ class Effective:
         return _same(self.value, other.value)
 
     def describe(self) -> str:
-        """`50 (override cmov_1) until 2027-01-31 00:00Z, then 20`, or `nothing`."""
+        """`50 from override cmov_1 until 2027-01-31 00:00Z, then 20`, or `nothing`."""
         if self.value is None:
             return "nothing"
-        who = ", ".join(g.describe() for g in self.granted_by)
-        text = f"{describe(self.value)} (from {who})"
+        who = " and ".join(g.label() for g in self.granted_by)
+        text = f"{describe(self.value)} from {who}"
         if self.expires is not None:
             then = describe(self.after_expiry) if self.after_expiry is not None else "nothing"
             text += f" until {self.expires.strftime('%Y-%m-%d %H:%M')}Z, then {then}"

@@ -29,11 +29,12 @@ from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
 from crmsync.service.apply import ApplyReport
+from crmsync.service.edit import EditPlan, edit_plan
 from crmsync.service.exclusive import Exclusive, settle_lost_answers
 from crmsync.service.history import finish_run
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
 from crmsync.service.saved import load_plan
-from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.service.sync import Context, PlanRun, build_plan, build_plans
 from crmsync.store.leases import LeaseBook
 
 
@@ -63,6 +64,15 @@ class Request:
     allow_mass_change: bool = False  # this run only: no guard refuses, no delete is withheld
     saved: SavedDocument | None = None  # with Mode.APPLY_SAVED
     lock_wait: float = 30.0  # seconds to wait for companies another process is reconciling
+    base: BaseMappings | None = None  # with Mode.PLAN: also plan these mappings and split out the edit
+
+
+@dataclass(frozen=True)
+class BaseMappings:
+    """The mappings an edit started from (`plan --base`), and how the user named them."""
+
+    mappings: Mappings
+    label: str
 
 
 @dataclass
@@ -76,6 +86,7 @@ class Outcome:
     refusals: tuple[Refusal, ...] = ()  # why an apply was (or would be) refused
     replanned: tuple[CompanyId, ...] = ()  # companies planned again under their lease (changed meanwhile)
     applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
+    edit: EditPlan | None = None  # with a base: the edit's changes apart from the pending ones
 
     @property
     def ok(self) -> bool:
@@ -121,6 +132,13 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
     run_id = ctx.store.start_run(command, request.trigger)
     run: PlanRun | None = None
     try:
+        if request.base is not None and request.mode is Mode.PLAN:
+            base = request.base
+            runs = build_plans(ctx, mappings, scope=request.scope, base=base.mappings)
+            run = runs.head
+            edit = edit_plan(ctx, runs, base.label)
+            found = tuple(refusals(ctx, run))
+            return replace(_finish(ctx, run_id, RunStatus.OK, run, refusals=found), edit=edit)
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
