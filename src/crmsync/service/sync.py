@@ -45,9 +45,12 @@ from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.service.preflight import Checked, preflight
 from crmsync.service.reading import read_source, source_deal_counts, uncounted_warnings
+from crmsync.service.snapshot import Keeper
 from crmsync.store.repository import Owned, Store
+from crmsync.store.snapshot import SnapshotStore
 
 TOKEN_MARK = LEDGER_TOKEN_MARK
+Reader = Callable[[Source, Sequence[PageSink]], ReadResult]  # reads one source's deals into the sinks
 
 
 @dataclass
@@ -127,10 +130,11 @@ def build_plans(
     *,
     scope: Collection[CompanyId] | None = None,
     base: Mappings | None = None,
-    sinks: Sequence[PageSink] = (),
+    reader: Reader | None = None,
 ) -> PlanRuns:
     """The plan of `mappings` and, given `base`, the plan of the base mappings from the same read of the
-    deals and live overrides; `sinks` also take each page of deals read (the deal snapshot). Reads only."""
+    deals and live overrides. Deals come from the CRMs (and keep the deal snapshot current), or from
+    `reader` (the preview's snapshot). Writes nothing to Schematic."""
     features = ctx.schematic.list_features()
     companies = ctx.schematic.list_companies(scope)
     progress.emit(progress.Planning("reading", len(companies)))
@@ -142,13 +146,20 @@ def build_plans(
     # Deals are translated page by page as they are read, under each mapping set; only what the plans need is kept.
     translators = [Translator(c.mappings.files, dict(c.resolved), now) for c in checked]
     joined = Mappings(tuple(f for c in checked for f in c.mappings.files))
-    feed = [*(t.add for t in translators), *sinks]
+    feed: list[PageSink] = [t.add for t in translators]
+    scoped = companies if scope is not None else None
+    keeper = None
+    if reader is None and not ctx.store.readonly:  # every read from a CRM keeps the snapshot current
+        keeper = Keeper(SnapshotStore(ctx.store.engine, ctx.store.url), joined, scoped, now)
+        feed.append(keeper.page)
     reads = tuple(
-        read_source(ctx.connectors, joined, source, companies if scope is not None else None, feed)
+        reader(source, feed) if reader is not None else read_source(ctx.connectors, joined, source, scoped, feed)
         for source in joined.sources()
     )
+    if keeper is not None:
+        keeper.finish(reads)
     translations = [t.result() for t in translators]
-    del translators, feed  # they hold every contribution too
+    del translators, feed, keeper  # they hold every contribution too
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
