@@ -56,7 +56,7 @@ def test_an_edit_on_top_of_a_pending_change_starts_from_where_the_base_would_lea
     ((pending),) = split.pending
     ((edit),) = split.edit
     assert pending.after is not None and pending.after.value == numeric(20)
-    assert edit.before is not None and edit.before.value == numeric(20)
+    assert edit.before is not None and edit.before.value == numeric(20) and edit.before.id == "cmov_1"
     assert edit.after is not None and edit.after.value == numeric(40)
 
 

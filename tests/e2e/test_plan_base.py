@@ -127,3 +127,16 @@ def test_a_broken_base_file_is_located_at_the_ref(edited: Harness) -> None:
     result = invoke(edited, "plan", "--base", "HEAD")
     assert result.exit_code == 2 and "HEAD:mappings/hubspot.yaml:" in result.output
     assert len([r for r in edited.sb.schematic.requests if r.method != "GET"]) == writes
+
+
+def test_removing_a_file_reads_its_crm_for_the_base(edited: Harness) -> None:
+    """The edit deletes salesforce.yaml: the base still reads Salesforce (the head alone would not),
+    and the overrides only Salesforce drove are the edit's deletes."""
+    (edited.settings.mappings / "salesforce.yaml").unlink()
+    result = invoke(edited, "plan", "--json", "--base", "main")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    deletes = {(c["company_id"], c["feature_id"]) for c in doc["edit_changes"] if c["action"] == "delete"}
+    assert deletes and deletes == {(c["company_id"], c["feature_id"]) for c in doc["changes"]
+                                   if c["action"] == "delete"}  # fmt: skip
+    assert ("update", "comp_initech", "feat_seats") in keys(doc["pending_changes"])

@@ -22,7 +22,7 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import check_online, load_mappings, mapped_context
+from crmsync.cli.lazy import base_context, check_online, load_mappings, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned import register as register_owned
@@ -150,15 +150,15 @@ def plan(
         from crmsync.cli.render import refusal_text, refusals_text, render_plan
         from crmsync.cli.runs import render_refusals, write_plan
         from crmsync.domain import Trigger
-        from crmsync.mapping.base import load_base
         from crmsync.reconcile.withheld import withheld_count
         from crmsync.service.reconcile import BaseMappings, Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
         from crmsync.settings import load_settings
 
-        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=as_json):
-            folder = mappings or load_settings().mappings
-            against = BaseMappings(load_base(base, Path(folder)), base) if base is not None else None
+        folder = mappings or load_settings().mappings
+        opened = mapped_context(mappings) if base is None else base_context(mappings, base)
+        with opened as (ctx, maps, *older), working(err, READING, quiet=as_json):
+            against = BaseMappings(older[0], base) if base is not None else None
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies), base=against)
             outcome = reconcile(ctx, maps, request)
             run = outcome.run

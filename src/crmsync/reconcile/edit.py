@@ -53,6 +53,7 @@ def split_edit(
     """The edit's changes (where the base's and the head's outcomes differ, base → head, in plan order)
     and the base plan's changes (what happens without the edit); `plans` for effective entitlements."""
     before, after = outcome(live, base.changes), outcome(live, head.changes)
+    ids = {(o.company_id, o.feature_id): o.id for o in live}
     reasons = {(c.company_id, c.feature_id): c.reason for c in head.changes if c.action is not Action.DELETE}
     base_did = {(c.company_id, c.feature_id): c.action for c in base.changes}
     edit: list[Change] = []
@@ -64,7 +65,7 @@ def split_edit(
             continue
         action = Action.CREATE if old is None else Action.DELETE if new is None else Action.UPDATE
         reason = reasons.get(key) or _why(action, base_did.get(key))
-        edit.append(Change(action, key[0], key[1], _as_live(old, key), _as_desired(new, key), reason))
+        edit.append(Change(action, key[0], key[1], _as_live(old, key, ids), _as_desired(new, key), reason))
     ordered = tuple(sorted(edit, key=lambda c: (ORDER[c.action], c.company_id, c.feature_id)))  # the plan's order
     return EditSplit(ordered, base.changes, change_effects(ordered, plans, now))
 
@@ -78,11 +79,14 @@ def _why(action: Action, base_action: Action | None) -> str:
     return "the head mappings keep this override as it is"
 
 
-def _as_live(held: LiveOverride | DesiredOverride | None, key: Key) -> LiveOverride | None:
-    """The base's outcome as the `before` of a change (a live override's id when there is one)."""
+def _as_live(
+    held: LiveOverride | DesiredOverride | None, key: Key, ids: Mapping[Key, OverrideId]
+) -> LiveOverride | None:
+    """The base's outcome as the `before` of a change, with the id of the live override it would be
+    (empty when the base would create it)."""
     if held is None or isinstance(held, LiveOverride):
         return held
-    return LiveOverride(OverrideId(""), key[0], key[1], held.value)
+    return LiveOverride(ids.get(key, OverrideId("")), key[0], key[1], held.value)
 
 
 def _as_desired(held: LiveOverride | DesiredOverride | None, key: Key) -> DesiredOverride | None:
