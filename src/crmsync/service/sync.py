@@ -28,7 +28,7 @@ from crmsync.domain import (
 )
 from crmsync.errors import MappingError
 from crmsync.mapping.check import check_consistency, check_types, resolve_features
-from crmsync.mapping.rules import Mappings
+from crmsync.mapping.rules import MappingFile, Mappings
 from crmsync.mapping.translate import Translation, Translator
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import DiffResult
@@ -143,10 +143,12 @@ def build_plans(
     sets = [mappings] if base is None else [mappings, base]
     checked = [preflight(ctx.schematic, ctx.connectors, m, features=features, companies=every) for m in sets]
     now = ctx.clock()
-    # Deals are translated page by page as they are read, under each mapping set; only what the plans need is kept.
-    translators = [Translator(c.mappings.files, dict(c.resolved), now) for c in checked]
-    joined = Mappings(tuple(f for c in checked for f in c.mappings.files))
-    feed: list[PageSink] = [t.add for t in translators]
+    # Deals are translated page by page as they are read; a file both mapping sets hold is translated once.
+    files: list[MappingFile] = []
+    picks = [[_index(files, f) for f in c.mappings.files] for c in checked]
+    translator = Translator(files, {k: v for c in checked for k, v in c.resolved.items()}, now)
+    joined = Mappings(tuple(files))
+    feed: list[PageSink] = [translator.add]
     scoped = companies if scope is not None else None
     keeper = None
     if reader is None and not ctx.store.readonly:  # every read from a CRM keeps the snapshot current
@@ -158,8 +160,8 @@ def build_plans(
     )
     if keeper is not None:
         keeper.finish(reads)
-    translations = [t.result() for t in translators]
-    del translators, feed, keeper  # they hold every contribution too
+    translations = [translator.result(p) for p in picks]
+    del translator, feed, keeper  # they hold every contribution too
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
@@ -234,6 +236,15 @@ def _plan_from(
         seen.baseline,
         settled,
     )
+
+
+def _index(files: list[MappingFile], mfile: MappingFile) -> int:
+    """The index of `mfile` in `files`, appended when no equal file is there yet."""
+    for i, held in enumerate(files):
+        if held == mfile:
+            return i
+    files.append(mfile)
+    return len(files) - 1
 
 
 def split_released(result: DiffResult, released: Collection[Owned]) -> tuple[DiffResult, tuple[Conflict, ...]]:
