@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.child import BY_COMPANY
 from crmsync.connectors.hubspot import ASSOCIATION_BATCH, PAGE
-from crmsync.service.exclusive import CHUNK
+from crmsync.service.leased_apply import CHUNK
 
 NOT_MEASURED = "not measured"
 SCHEMATIC_PAGE = 250

@@ -1,33 +1,39 @@
 """The composition root: build a run's edges from settings (the Schematic client, the connectors
-the mapping files need, the state store, the clock, the lease policy). Only the sources that have
-mapping files need credentials. The CLI, the demo, `serve` and the tests open their contexts here
-and hand them to the one reconcile use case (service/reconcile.py). With a state store, the
-Schematic write and HubSpot search rates are budgets shared through it.
+the mapping files need, the state store, the clock, the lease policy), and the whole of `crmsync
+serve` (`build_service`: app, intake worker, scheduled jobs, alerter, mapping watcher, metrics).
+Only the sources that have mapping files need credentials. The CLI, the demo, serve, the tests and
+the benchmarks build here and hand runs to the one reconcile use case (service/reconcile.py). With a
+state store, the Schematic write and HubSpot search rates are budgets shared through it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.domain import Source
-from crmsync.errors import MappingError
+from crmsync.domain import Source, Trigger
+from crmsync.errors import ConfigError, MappingError, ServiceError
 from crmsync.mapping.base import load_base
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import PlanWarning
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.service.context import Context
 from crmsync.service.preflight import preflight
-from crmsync.service.sync import Context
 from crmsync.settings import Settings, load_settings
 from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
+
+if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.serving.runtime import ServeOptions, Service
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -144,3 +150,78 @@ def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[Plan
             stack.callback(connector.close)
         checked = preflight(schematic, connectors, maps, companies=schematic.list_companies(), structural=structural)
     return maps, checked.warnings
+
+
+def build_service(settings: Settings, options: ServeOptions, mappings: Path | None = None) -> Service:
+    """The whole of `crmsync serve` from settings and flags: the web app, the intake worker, the poll,
+    resync and prune jobs, the alerter (when CRMSYNC_SLACK_WEBHOOK_URL is set), the mapping watcher and
+    the /readyz tracker. The edges are opened now, so a bad mapping or a missing variable fails before a
+    port is bound; the app's lifespan runs the worker and the jobs and closes them all (or, when it
+    never starts, `service.resources.close()` does)."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from crmsync.metrics import SuccessTracker
+    from crmsync.notify.slack import SlackWebhook
+    from crmsync.serving.alerts import Alerter
+    from crmsync.serving.mapping_watch import LiveMappings
+    from crmsync.serving.polling import poll_action
+    from crmsync.serving.resolve import Resolver
+    from crmsync.serving.runs import reconcile_scope
+    from crmsync.serving.runtime import Scheduled, Service, lifespan
+    from crmsync.serving.schedule import PeriodicJob, prune_intake, queue_full_run
+    from crmsync.serving.worker import IntakeWorker
+    from crmsync.store.instance import single_sqlite_instance
+    from crmsync.store.intake import IntakeStore
+    from crmsync.web.app import make_app
+    from crmsync.web.config import WebSettings
+    from crmsync.web.webhooks import Ingress
+
+    try:
+        cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
+    except ValueError as exc:
+        raise ConfigError(f"--resync-cron {options.resync_cron!r}: {exc}") from exc
+    folder = mappings or settings.mappings
+    maps = load_mappings(folder)
+    live = LiveMappings(folder)  # an edited mapping file takes effect; an invalid edit is logged and refused
+    resources = ExitStack()
+    with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
+        failing.callback(resources.close)
+        resources.enter_context(single_sqlite_instance(settings.database_url))
+        ctx = resources.enter_context(open_context(settings, maps))
+        intake = IntakeStore(ctx.store.engine, settings.database_url)
+        tracker = SuccessTracker()
+        try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
+            ctx.schematic.list_features()
+            tracker.succeeded("schematic")
+        except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
+            logging.getLogger("crmsync.serve").warning("schematic not reachable at start: %s", exc)
+        alerter = None
+        slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
+        if slack_url:
+            slack = SlackWebhook(slack_url)
+            resources.callback(slack.close)
+            alerter = Alerter(ctx.store, slack.send)
+        resolver = Resolver(ctx.connectors, ctx.schematic, intake, live, tracker)
+        scope = reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.locks.wait_seconds)
+        worker = IntakeWorker(intake, resolver, scope)
+        polled = poll_action(ctx.store, lambda: ctx.connectors, intake, worker.wake)  # changed deals since the cursor
+        poll = PeriodicJob("poll", options.poll_interval, polled)
+        resync = PeriodicJob(
+            "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, Trigger.SCHEDULE, worker.wake)
+        )
+        prune = PeriodicJob("prune", 3600.0, prune_intake(intake))
+        # The poll and the full reconcile also run at start: a fresh (or restarted) serve catches up at once
+        # (the first poll only sets its cursors; the resync slot is taken once per interval across replicas).
+        now = datetime.now(UTC)
+        jobs = (
+            Scheduled(poll, IntervalTrigger(seconds=options.poll_interval), now),
+            Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
+            Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
+        )
+        web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
+        app = make_app(web, tracker, lifespan=lifespan)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
+        app.state.service = service  # the lifespan starts and stops what it holds
+        failing.pop_all()
+    return service

@@ -1,7 +1,7 @@
 """Progress events of long work (`plan`, `apply`): what the edges and the service have got through.
 
 The edges and the service call `emit(...)` at a few places — a CRM page read (connectors), a wait
-for a rate budget (pacing), a planning stage (service/sync.py), a write's result (service/apply.py)
+for a rate budget (pacing), a planning stage (service/planning.py), a write's result (service/apply.py)
 — and forget about it: with no listener (the default; `serve`, tests, piped output) an event costs
 a tuple check and goes nowhere. The CLI subscribes a rich display (cli/progress.py) with
 `listening(...)` only on a terminal without `--json`. Events are facts, not text: the listener words

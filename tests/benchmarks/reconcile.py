@@ -23,8 +23,8 @@ from crmsync.domain import Trigger
 from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import DealFilter
 from crmsync.sandbox import Sandbox, SandboxData, parse_data
+from crmsync.service.planning import build_plan
 from crmsync.service.reconcile import Mode, Request, reconcile
-from crmsync.service.sync import build_plan
 from crmsync.settings import load_settings
 
 T = TypeVar("T")

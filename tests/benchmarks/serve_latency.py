@@ -2,8 +2,10 @@
 
 Not part of the test suite (timings do not belong in tests). Run:
     python3 -m uv run python -m tests.benchmarks.serve_latency [--changes 100] [--latency-ms 50]
-The sandbox pushes its real, signed webhooks to the web app on loopback; the intake worker resolves
-and reconciles (one company a change, sequentially). All in one process, no emulated latency.
+The sandbox pushes its real, signed webhooks on loopback to the service `crmsync serve` runs, built by
+the same function (app.py `build_service`: default pacing, scheduler, alerter, mapping watcher), its
+lifespan started; the intake worker resolves and reconciles (one company a change, sequentially). All in
+one process, no emulated latency unless asked. The start-up resync finishes before the first change.
 """
 
 from __future__ import annotations
@@ -11,23 +13,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 
-from crmsync.app import mapped_context
+from crmsync.app import build_service
 from crmsync.cli.demo import sample_mappings
-from crmsync.metrics import SuccessTracker
 from crmsync.sandbox import Sandbox
 from crmsync.sandbox.faults import Mode
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.intake import IntakeWorker, WorkerSettings
-from crmsync.service.intake_resolve import Resolver
-from crmsync.service.serve_runs import reconcile_scope
+from crmsync.serving.runtime import ServeOptions
+from crmsync.serving.worker import wait_idle
 from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
-from crmsync.web.app import make_app
-from crmsync.web.config import WebSettings
-from crmsync.web.webhooks import Intake
 
 NOW = "2026-11-21T12:00:00Z"
 
@@ -41,29 +37,29 @@ def main() -> None:
         if args.latency_ms:
             for faults in (sb.faults.hubspot, sb.faults.schematic, sb.faults.salesforce):
                 faults.add(Mode.LATENCY, seconds=args.latency_ms / 1000)
-        env = {**sb.env(), "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
+        env = {**sb.env(), **sb.webhooks.env(),  # the secrets the sandbox will sign with
+               "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/state.db",
                "CRMSYNC_MAPPINGS": str(sample_mappings()), "CRMSYNC_NOW": NOW}  # fmt: skip
-        settings = load_settings(env).unpaced()
-        with mapped_context(settings.mappings, settings) as (ctx, maps):
-            intake = IntakeStore(ctx.store.engine)
-            tracker = SuccessTracker()
-            resolver = Resolver(ctx.connectors, ctx.schematic, intake, lambda: maps, tracker)
-            worker = IntakeWorker(intake, resolver, reconcile_scope(ctx, lambda: maps, tracker), WorkerSettings())
-            stop = threading.Event()
-            thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-            thread.start()
-            web = WebSettings.from_environ(sb.webhooks.env())  # the secrets the sandbox will sign with
-            with serve_app(make_app(Intake(intake, web, wake=worker.wake), tracker)) as server:
+        service = build_service(load_settings(env), ServeOptions(port=0))
+        try:
+            with serve_app(service.app, lifespan=True) as server:
+                settle(service.intake)
                 sb.subscribe(server.url)
                 samples = measure(sb, args.changes)
-            stop.set()
-            worker.wake()
-            thread.join()
+        finally:
+            service.resources.close()  # when the lifespan never ran (it closes them otherwise)
     samples.sort()
     p50, p95 = statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
     print(f"{len(samples)} deal changes pushed as signed webhooks → override visible in Schematic "
           f"({args.latency_ms:.0f} ms per API call):")
     print(f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms")
+
+
+def settle(intake: IntakeStore) -> None:
+    """Wait for the start-up catch-up (the resync serve queues at start) to be done."""
+    time.sleep(1.0)  # the scheduler fires the start-up jobs just after the lifespan starts
+    if not wait_idle(intake, timeout=120):
+        raise SystemExit("the start-up resync did not finish in 120 s")
 
 
 def measure(sb: Sandbox, changes: int) -> list[float]:

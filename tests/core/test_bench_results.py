@@ -61,7 +61,7 @@ META = {"machine": {"platform": "test", "python": "3.11", "cpus": 2}, "date": "2
 def test_reads_are_plan_reads_plus_verification_reads_and_the_ratio_is_of_the_plan_reads() -> None:
     cold = fake_size()["runs"]["cold reconcile"]
     assert (cold["reads"], cold["plan_reads"], cold["verification_reads"]) == (351, 311, 40)
-    assert cold["verification_expected"] == 20  # 2,000 companies written in chunks of 100 (exclusive.CHUNK)
+    assert cold["verification_expected"] == 20  # 2,000 companies written in chunks of 100 (leased_apply.CHUNK)
     assert cold["read_lower_bound"] == 310  # 250 + 50 + 8 company pages + 1 (empty) override page + 1 feature page
     assert cold["writes"] == 6000
     changed = fake_size()["runs"]["1% changed"]

@@ -4,7 +4,8 @@ a rebuild takes back one override per pair, and a note's CRMs and token are read
 from __future__ import annotations
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
-from crmsync.reconcile.ledger_check import Marked, check_ledger, choose_rebuild, note_sources, note_token
+from crmsync.reconcile.ledger_check import Marked, check_ledger, choose_rebuild
+from crmsync.reconcile.note import note_sources, note_token
 
 SOURCES = ("hubspot", "salesforce")
 

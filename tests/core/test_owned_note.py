@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crmsync.domain import DealId, OverrideValue, Source, ValueType
-from crmsync.reconcile.ledger_check import note_deals as deals_of_note
-from crmsync.service.apply import make_note
+from crmsync.reconcile.note import make_note
+from crmsync.reconcile.note import note_deals as deals_of_note
 from tests.core.builders import desired
 
 

@@ -10,9 +10,9 @@ import signal
 from pathlib import Path
 
 from crmsync.domain import LedgerState
+from crmsync.reconcile.note import note_token
 from crmsync.sandbox.faults import Mode
 from crmsync.sandbox.schematic_model import Record
-from crmsync.service.sync import token_in
 from crmsync.store.repository import Store
 from tests.crash.test_crash import crmsync_apply, wait_for
 from tests.e2e.conftest import Harness
@@ -22,7 +22,7 @@ IN_FLIGHT = 8  # the default `[schematic] max_in_flight`
 
 
 def _tokens(record: Record) -> set[str | None]:
-    return {token_in(n["note"]) for n in record["notes"]}
+    return {note_token(n["note"]) for n in record["notes"]}
 
 
 def test_killed_after_a_batch_of_intents_before_any_confirmation_converges(harness: Harness, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from crmsync.cli.demo import sample_mappings
 from crmsync.domain import Trigger
 from crmsync.sandbox import Sandbox
 from crmsync.service.apply import ApplyReport
+from crmsync.service.context import PlanRun
 from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
-from crmsync.service.sync import PlanRun
 from crmsync.settings import Settings, load_settings
 
 NOW = "2026-11-21T12:00:00Z"  # the sample's contracts end in 2027: judge them on a fixed day

@@ -7,7 +7,7 @@ from typing import Any
 
 from crmsync.app import mapped_context
 from crmsync.domain import Action, CompanyId
-from crmsync.service.sync import build_plan
+from crmsync.service.planning import build_plan
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import hubspot_only, owned_by_crmsync
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from crmsync.service.sync import token_in
+from crmsync.reconcile.note import note_token
 from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import add_seat_deals, invoke, the_override
@@ -53,7 +53,7 @@ def test_an_update_keeps_crmsyncs_marker_with_the_original_token(applied: Harnes
     """The note an update writes carries the token of the override's ledger row."""
     record = the_override(applied, *HOOLI)
     [token] = {r[3] for r in rows(applied) if r[2] == record["id"]}
-    assert len(record["notes"]) >= 2 and token_in(record["notes"][-1]["note"]) == token
+    assert len(record["notes"]) >= 2 and note_token(record["notes"][-1]["note"]) == token
 
 
 def test_a_ledger_rebuilt_after_the_database_is_lost_equals_the_lost_one(applied: Harness, tmp_path: Path) -> None:

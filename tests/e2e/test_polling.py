@@ -7,7 +7,7 @@ from crmsync.app import open_context
 from crmsync.connectors.base import Changes
 from crmsync.domain import Source
 from crmsync.mapping.loader import load_mappings
-from crmsync.service.polling import cursor_name, poll
+from crmsync.serving.polling import cursor_name, poll
 from tests.e2e.conftest import Harness
 
 WAYNE_OPP = "006000000000102AAA"

@@ -14,7 +14,7 @@ from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import DealFilter
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
-from crmsync.service.sync import build_plan
+from crmsync.service.planning import build_plan
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke, overrides_per_pair
 

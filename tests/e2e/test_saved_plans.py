@@ -14,8 +14,8 @@ from crmsync.app import open_context
 from crmsync.domain import RunStatus, Trigger
 from crmsync.mapping.loader import load_mappings
 from crmsync.reconcile.notices import RefusalKind
+from crmsync.service.context import PlanRun
 from crmsync.service.reconcile import Mode, Request, reconcile
-from crmsync.service.sync import PlanRun
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import grow_to_twenty_then_lose_six, hubspot_only, invoke, ledger, owned_count
 

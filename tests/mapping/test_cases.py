@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from crmsync.cli import app
 from crmsync.domain import Source
 from crmsync.errors import MappingError
+from crmsync.mapping.case_results import CaseResult
 from crmsync.mapping.cases import SHAPE, load_case_text
 from crmsync.mapping.loader import load_mapping_text, load_mappings
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.testing import CaseResult
-from crmsync.service.testing import run_case
+from crmsync.service.case_runner import run_case
 
 ROOT = Path(__file__).parents[2]
 SHIPPED = [ROOT / "mappings", ROOT / "src" / "crmsync" / "sandbox" / "mappings"]

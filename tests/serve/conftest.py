@@ -1,9 +1,9 @@
-"""A whole ingress stack on the sandbox: emulators, the served web app, the intake worker with the real
-connectors and Schematic client, and a reconcile that records its calls around the real one."""
+"""A whole ingress stack on the sandbox: emulators, and the real `crmsync serve` service built by app.py
+(`build_service`: web app, intake worker, jobs, watcher, tracker), its reconcile calls recorded."""
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,21 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from crmsync.app import mapped_context
+from crmsync.app import build_service
 from crmsync.cli.demo import sample_mappings
-from crmsync.domain import CompanyId
-from crmsync.metrics import SuccessTracker
+from crmsync.domain import CompanyId, Trigger
 from crmsync.sandbox import Sandbox
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.intake import IntakeWorker, WorkerSettings
-from crmsync.service.intake_resolve import Resolver
-from crmsync.service.serve_runs import reconcile_scope
+from crmsync.service.reconcile import Outcome
+from crmsync.serving.runtime import ServeOptions, Service
+from crmsync.serving.worker import IntakeWorker, wait_idle
 from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
 from crmsync.store.repository import Store
-from crmsync.web.app import make_app
-from crmsync.web.config import WebSettings
-from crmsync.web.webhooks import Intake
 from tests.e2e.conftest import crmsync_env, fast
 
 HUBSPOT_SECRET = "hs-client-secret-for-tests"
@@ -36,15 +32,28 @@ ORG = "00D000000000001AAA"
 
 @dataclass
 class Stack:
-    """Sandbox + web app + worker; `calls` lists each reconcile's (scope, trigger)."""
+    """Sandbox + the served service; `calls` lists each reconcile's (scope, trigger)."""
 
     sb: Sandbox
     url: str
     client: httpx.Client
-    intake: IntakeStore
-    worker: IntakeWorker
-    store: Store
-    calls: list[tuple[frozenset[CompanyId] | None, str]] = field(default_factory=list)
+    service: Service
+    calls: list[tuple[frozenset[CompanyId] | None, Trigger]] = field(default_factory=list)
+
+    @property
+    def intake(self) -> IntakeStore:
+        """The service's intake (hints and queued companies)."""
+        return self.service.intake
+
+    @property
+    def worker(self) -> IntakeWorker:
+        """The service's intake worker."""
+        return self.service.worker
+
+    @property
+    def store(self) -> Store:
+        """The service's state store."""
+        return self.service.context.store
 
     def drain(self, passes: int = 10) -> None:
         """Run worker passes until one finds nothing to do."""
@@ -65,38 +74,53 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The sample sandbox, an empty SQLite state database, the app and a worker (not yet running)."""
+def served(tmp_path: Path, *, running: bool) -> Iterator[Stack]:
+    """The sample sandbox, an empty SQLite state database and the service built as `crmsync serve` builds
+    it, served on loopback; `running`: with its lifespan (worker thread and scheduled jobs) started."""
     with Sandbox() as sb:
         env = crmsync_env(sb, f"sqlite:///{tmp_path}/state.db", sample_mappings())
-        settings = fast(load_settings(env))
-        with mapped_context(settings.mappings, settings) as (ctx, maps):
-            intake = IntakeStore(ctx.store.engine)
-            tracker = SuccessTracker()
-            real = reconcile_scope(ctx, lambda: maps, tracker)
-            calls: list[tuple[frozenset[CompanyId] | None, str]] = []
+        env |= {"HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET, "SALESFORCE_ORGANIZATION_ID": ORG,
+                "SCHEMATIC_WEBHOOK_SECRET": SCHEMATIC_SECRET}  # fmt: skip
+        service = build_service(fast(load_settings(env)), ServeOptions(port=0))
+        calls: list[tuple[frozenset[CompanyId] | None, Trigger]] = []
+        real = service.worker.reconcile
 
-            def recorded(scope: frozenset[CompanyId] | None, trigger: str) -> object:
-                calls.append((scope, trigger))
-                return real(scope, trigger)
+        def recorded(scope: frozenset[CompanyId] | None, trigger: Trigger) -> Outcome:
+            calls.append((scope, trigger))
+            return real(scope, trigger)
 
-            resolver = Resolver(ctx.connectors, ctx.schematic, intake, lambda: maps, tracker)
-            worker = IntakeWorker(intake, resolver, recorded, WorkerSettings(poll=0.05))
-            web = WebSettings(hubspot_client_secret=HUBSPOT_SECRET, salesforce_organization_id=ORG,
-                              schematic_webhook_secret=SCHEMATIC_SECRET)  # fmt: skip
-            app = make_app(Intake(intake, web, wake=worker.wake), tracker)
-            with serve_app(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-                yield Stack(sb, server.url, client, intake, worker, ctx.store, calls)
+        service.worker.reconcile = recorded
+        try:
+            with (
+                serve_app(service.app, lifespan=running) as server,
+                httpx.Client(base_url=server.url, timeout=10) as client,
+            ):
+                stack = Stack(sb, server.url, client, service, calls)
+                if running:
+                    caught_up(stack)
+                yield stack
+        finally:
+            service.resources.close()  # the lifespan closed them when it ran; closing twice is a no-op
+
+
+def caught_up(stack: Stack, timeout: float = 60) -> None:
+    """Wait for the full reconcile serve runs at start, then forget its call (tests count their own)."""
+    deadline = time.monotonic() + timeout
+    while (None, Trigger.SCHEDULE) not in stack.calls:
+        assert time.monotonic() < deadline, "serve's start-up resync never ran"
+        time.sleep(0.02)
+    assert wait_idle(stack.intake, timeout=timeout)
+    stack.calls.clear()
 
 
 @pytest.fixture
-def running(stack: Stack) -> Iterator[Stack]:
-    """The stack with its worker running in a thread (stopped, in-flight run finished, at the end)."""
-    stop = threading.Event()
-    thread = threading.Thread(target=stack.worker.run, args=(stop,), daemon=True)
-    thread.start()
-    yield stack
-    stop.set()
-    stack.worker.wake()
-    thread.join(timeout=30)
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """The served service with its worker not running: a test drives it pass by pass (`drain`)."""
+    yield from served(tmp_path, running=False)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Stack]:
+    """The served service running as `crmsync serve` runs it (worker thread, scheduler), caught up with its
+    start-up resync; stopped at the end, the reconcile in flight finished."""
+    yield from served(tmp_path, running=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.store.intake import IntakeStore, NewEvent, utcnow
+from crmsync.domain import Trigger
+from crmsync.store.intake import IntakeStore, NewEvent, stored_trigger, utcnow
 from tests.serve.databases import intake_database
 
 
@@ -61,17 +62,32 @@ def test_failed_events_are_retried_later_then_given_up(intake: IntakeStore) -> N
 def test_many_hints_for_a_company_make_one_run(intake: IntakeStore) -> None:
     """Queuing a company again while it waits does not add a second run."""
     for _ in range(3):
-        intake.enqueue_companies(["comp_1"], "webhook")
+        intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK)
     assert [w.company_id for w in intake.claim_companies("w", 10, 30)] == ["comp_1"]
     assert intake.claim_companies("w", 10, 30) == []
 
 
+def test_a_queued_company_comes_back_with_its_trigger(intake: IntakeStore) -> None:
+    """The trigger a company was queued with is claimed as the same enum member, not a string to map back."""
+    intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK_SALESFORCE)
+    [work] = intake.claim_companies("w", 10, 30)
+    assert work.trigger is Trigger.WEBHOOK_SALESFORCE
+
+
+def test_a_row_queued_by_an_older_serve_reads_as_its_trigger() -> None:
+    """"resync", what serve stored for its scheduled full run before, reads as the schedule trigger."""
+    assert stored_trigger("resync") is Trigger.SCHEDULE
+    assert stored_trigger("webhook:hubspot") is Trigger.WEBHOOK_HUBSPOT
+    with pytest.raises(ValueError):
+        stored_trigger("anything else")
+
+
 def test_a_hint_during_a_run_causes_exactly_one_more_run(intake: IntakeStore) -> None:
     """A company queued while it is being reconciled runs once more after, and only once."""
-    intake.enqueue_companies(["comp_1"], "webhook")
+    intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK)
     [work] = intake.claim_companies("w", 10, 30)
-    intake.enqueue_companies(["comp_1"], "webhook")
-    intake.enqueue_companies(["comp_1"], "webhook")
+    intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK)
+    intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK)
     assert intake.claim_companies("other", 10, 30) == []  # never two runs of one company at once
     intake.finish_company(work.id, "w", ok=True)
     [again] = intake.claim_companies("w", 10, 30)
@@ -82,7 +98,7 @@ def test_a_hint_during_a_run_causes_exactly_one_more_run(intake: IntakeStore) ->
 
 def test_a_crashed_run_is_taken_over_after_its_lease(intake: IntakeStore) -> None:
     """A run whose worker stopped renewing its lease is claimed by another worker; renewal keeps it."""
-    intake.enqueue_companies(["comp_1", "comp_2"], "webhook")
+    intake.enqueue_companies(["comp_1", "comp_2"], Trigger.WEBHOOK)
     now = utcnow()
     works = intake.claim_companies("crashed", 10, lease=30, now=now)
     assert intake.renew([works[0].id], "crashed", lease=30, now=now + timedelta(seconds=20)) == 1
@@ -92,7 +108,7 @@ def test_a_crashed_run_is_taken_over_after_its_lease(intake: IntakeStore) -> Non
 
 def test_a_failed_run_is_retried_after_its_delay(intake: IntakeStore) -> None:
     """A run that failed is pending again, not before the delay."""
-    intake.enqueue_companies(["comp_1"], "webhook")
+    intake.enqueue_companies(["comp_1"], Trigger.WEBHOOK)
     now = utcnow()
     [work] = intake.claim_companies("w", 10, 30, now=now)
     intake.finish_company(work.id, "w", ok=False, retry_delay=10, now=now)

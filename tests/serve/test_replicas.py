@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.domain import CompanyId
+from crmsync.domain import CompanyId, RunStatus, Trigger
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
-from crmsync.service.intake import IntakeWorker, WorkerSettings, wait_idle
-from crmsync.service.intake_resolve import Resolver
+from crmsync.service.reconcile import Outcome
+from crmsync.serving.resolve import Resolver
+from crmsync.serving.worker import IntakeWorker, WorkerSettings, wait_idle
 from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.repository import Store
 from tests.serve.conftest import Stack
@@ -41,7 +42,7 @@ class Ledger:
         self.last_start: dict[str, float] = {}
         self.runs: dict[str, int] = defaultdict(int)
 
-    def reconcile(self, scope: frozenset[CompanyId] | None, trigger: str) -> object:
+    def reconcile(self, scope: frozenset[CompanyId] | None, trigger: Trigger) -> Outcome:
         assert scope is not None
         with self.lock:
             self.overlaps += sorted(scope & self.running)
@@ -52,7 +53,7 @@ class Ledger:
         time.sleep(0.02)  # a reconcile takes a while: hints keep arriving meanwhile
         with self.lock:
             self.running -= scope
-        return None
+        return Outcome(RunStatus.OK, None)
 
 
 @pytest.fixture
@@ -72,8 +73,8 @@ def test_two_workers_never_reconcile_one_company_at_once(postgres_url: str) -> N
     settings = WorkerSettings(poll=0.01, company_batch=3)
     by_worker: dict[str, int] = defaultdict(int)
 
-    def counted(name: str) -> Callable[[frozenset[CompanyId] | None, str], object]:
-        def run(scope: frozenset[CompanyId] | None, trigger: str) -> object:
+    def counted(name: str) -> Callable[[frozenset[CompanyId] | None, Trigger], Outcome]:
+        def run(scope: frozenset[CompanyId] | None, trigger: Trigger) -> Outcome:
             by_worker[name] += 1
             return ledger.reconcile(scope, trigger)
 

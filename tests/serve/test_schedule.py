@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crmsync.errors import ConfigError
-from crmsync.service.schedule import PeriodicJob, slot_start
+from crmsync.serving.schedule import PeriodicJob, slot_start
 from crmsync.settings import load_settings
 from tests.serve.databases import intake_database
 

@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
-from crmsync.domain import CompanyId
-from crmsync.service.intake import wait_idle
+from crmsync.domain import CompanyId, Trigger
+from crmsync.serving.worker import wait_idle
 from crmsync.store.intake import NewEvent
 from tests.serve.conftest import HUBSPOT_SECRET, ORG, SCHEMATIC_SECRET, Stack
 from tests.serve.signing import hubspot_headers, outbound_message, schematic_headers
@@ -39,16 +39,16 @@ def test_hints_for_three_deals_of_one_company_make_one_reconcile(stack: Stack) -
     assert stack.calls == [(frozenset({CompanyId("comp_acme")}), "webhook:hubspot")]
 
 
-def test_a_signed_stage_change_makes_the_override_appear(running: Stack) -> None:
-    """A deal moved to a counted stage, then its signed webhook: the override appears in Schematic."""
-    assert seats(running, "comp_hooli") is None
+def test_a_signed_stage_change_makes_the_override_follow(running: Stack) -> None:
+    """A deal moved to a counted stage, then its signed webhook: the override follows in Schematic."""
+    assert seats(running, "comp_hooli") == 75  # what serve's start-up resync applied from the sample
     running.sb.hubspot.update_deal("1023", dealstage="closedwon", seats_purchased="300")
     post_hubspot(running, [deal_event("1023", propertyName="dealstage", propertyValue="closedwon")])
     assert wait_idle(running.intake, timeout=30)
     assert seats(running, "comp_hooli") == 300
     assert running.calls == [(frozenset({CompanyId("comp_hooli")}), "webhook:hubspot")]
     metrics = running.client.get("/metrics").text
-    assert 'crmsync_changes_total{action="create",result="ok"}' in metrics
+    assert 'crmsync_changes_total{action="update",result="ok"}' in metrics
     assert 'crmsync_api_calls_total{service="hubspot",status="200"}' in metrics
     assert "crmsync_webhook_to_applied_seconds_count" in metrics
     assert running.client.get("/readyz").status_code == 200
@@ -90,7 +90,7 @@ def test_an_outbound_message_makes_the_override_appear(running: Stack) -> None:
 
 def test_a_manual_edit_is_healed_by_its_webhook(running: Stack) -> None:
     """An owned override edited by hand in Schematic is restored when Schematic's webhook arrives."""
-    running.intake.enqueue_companies(["comp_hooli"], "test")
+    running.intake.enqueue_companies(["comp_hooli"], Trigger.OPS)
     running.worker.wake()
     assert wait_idle(running.intake, timeout=30)
     [(override_id, _)] = [(i, o) for i, o in running.sb.schematic.overrides.items()

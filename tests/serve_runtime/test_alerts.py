@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from crmsync.domain import RunStatus
+from crmsync.domain import RunStatus, Trigger
 from crmsync.notify.slack import SlackWebhook
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.alerts import Alerter, RunFacts
+from crmsync.serving.alerts import Alerter, RunFacts
 from crmsync.store.repository import Store
 from tests.e2e.test_cli import free_port
 
@@ -38,7 +38,7 @@ def slack() -> Iterator[tuple[str, list[str]]]:
 
 
 def facts(status: RunStatus, run_id: int, errors: tuple[str, ...] = ()) -> RunFacts:
-    return RunFacts(run_id, "webhook", status, {"create": 2, "failed": len(errors)}, errors)
+    return RunFacts(run_id, Trigger.WEBHOOK, status, {"create": 2, "failed": len(errors)}, errors)
 
 
 def test_one_message_when_runs_start_failing_and_one_on_recovery(slack: tuple[str, list[str]], tmp_path: Path) -> None:

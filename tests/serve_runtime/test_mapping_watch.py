@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from crmsync.cli.demo import sample_mappings
-from crmsync.service.mapping_watch import LiveMappings
+from crmsync.serving.mapping_watch import LiveMappings
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from crmsync.domain import Action, Change, CompanyId, FeatureId
 from crmsync.mapping.translate import Translation
 from crmsync.reconcile.adopt import Adoption
 from crmsync.reconcile.plan import Plan
+from crmsync.service.context import PlanRun
 from crmsync.service.ownership import held_keys
 from crmsync.service.safety import unmanaged
-from crmsync.service.sync import PlanRun
 from crmsync.store.repository import Store
 from tests.core.builders import desired, live, numeric
 

@@ -15,7 +15,7 @@ from crmsync.sandbox.serve import serve_app
 from crmsync.store.intake import IntakeStore
 from crmsync.web.app import make_app
 from crmsync.web.config import WebSettings
-from crmsync.web.webhooks import Intake
+from crmsync.web.webhooks import Ingress
 from tests.serve.databases import intake_database
 
 HUBSPOT_SECRET = "hs-client-secret-for-tests"
@@ -53,6 +53,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
     woken = threading.Event()
     tracker = SuccessTracker()
     with intake_database("sqlite", tmp_path) as (_store, intake):
-        app = make_app(Intake(intake, settings, wake=woken.set), tracker)
+        app = make_app(Ingress(intake, settings, wake=woken.set), tracker)
         with serve_app(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
             yield Served(server.url, intake, tracker, woken, client)

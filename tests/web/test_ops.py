@@ -11,7 +11,7 @@ from crmsync.sandbox.serve import serve_app
 from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.app import make_app
 from crmsync.web.config import WebSettings
-from crmsync.web.webhooks import Intake
+from crmsync.web.webhooks import Ingress
 from tests.serve.databases import intake_database
 from tests.serve.signing import hubspot_headers
 from tests.web.conftest import OPS_TOKEN, PORTAL, Served
@@ -88,7 +88,7 @@ def test_hubspot_signs_the_public_url_with_its_escapes_decoded(tmp_path: Path) -
     ).encode()
     signed_as = "https://sync.example.com/webhooks/hubspot?tag=a:b"  # what HubSpot hashes
     with intake_database("sqlite", tmp_path) as (_store, intake):
-        app = make_app(Intake(intake, settings))
+        app = make_app(Ingress(intake, settings))
         with serve_app(app) as server, httpx.Client(base_url=server.url) as client:
             answer = client.post(
                 "/webhooks/hubspot?tag=a%3Ab", content=body, headers=hubspot_headers("s3cret", signed_as, body)
@@ -100,7 +100,7 @@ def test_hubspot_signs_the_public_url_with_its_escapes_decoded(tmp_path: Path) -
 def test_an_endpoint_without_its_secret_is_off(tmp_path: Path) -> None:
     """With no HUBSPOT_CLIENT_SECRET the HubSpot endpoint answers 404 and stores nothing."""
     with intake_database("sqlite", tmp_path) as (_store, intake):
-        app = make_app(Intake(intake, WebSettings()))
+        app = make_app(Ingress(intake, WebSettings()))
         with serve_app(app) as server, httpx.Client(base_url=server.url) as client:
             assert client.post("/webhooks/hubspot", content=b"[]").status_code == 404
             assert intake.depth().events == 0

@@ -25,13 +25,13 @@ from crmsync.cli.jsonout import emit
 from crmsync.cli.lazy import base_context, check_online, load_mappings, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
-from crmsync.cli.owned import register as register_owned
-from crmsync.cli.ownership import register as register_ownership
+from crmsync.cli.owned_cmd import register as register_owned
+from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
 from crmsync.cli.serve import register as register_serve
 
 if TYPE_CHECKING:
-    from crmsync.service.sync import PlanRun
+    from crmsync.service.context import PlanRun
 
 # Only what defines the commands is imported here: `--help`, `--version` and `validate --offline`
 # must start in under 0.5 s (bench/startup.py), so rendering, the service and the settings are

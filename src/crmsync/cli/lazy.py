@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crmsync.mapping.rules import Mappings
     from crmsync.reconcile.notices import PlanWarning
-    from crmsync.service.sync import Context
+    from crmsync.service.context import Context
     from crmsync.settings import Settings
 
 

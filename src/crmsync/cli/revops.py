@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the service and its edges are imported when a command runs:
     from rich.console import Console
 
     from crmsync.domain import RuleRef
-    from crmsync.mapping.testing import CaseResult
+    from crmsync.mapping.case_results import CaseResult
     from crmsync.service.explain import Explanation, FeatureStory
 
 
@@ -40,7 +40,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         def body() -> int:
             from crmsync.mapping.cases import load_cases
             from crmsync.mapping.loader import load_mappings
-            from crmsync.service.testing import run_case
+            from crmsync.service.case_runner import run_case
             from crmsync.settings import load_settings
 
             folder = Path(mappings or load_settings().mappings)

@@ -23,9 +23,9 @@ from crmsync.cli.render import count_of, refusals_text, render_plan, render_repo
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import ConfigError
 from crmsync.reconcile.withheld import withheld_count
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.reconcile import Mode, Outcome, Request, SavedDocument, reconcile
 from crmsync.service.saved import save_plan
-from crmsync.service.sync import Context, PlanRun
 from crmsync.settings import Settings
 from crmsync.store.repository import Store
 from crmsync.store.tables import RunRecord

@@ -1,4 +1,4 @@
-"""Reads mapping test cases (`mappings/tests/*.yaml`) into `testing.CaseFile`s, every problem at once.
+"""Reads mapping test cases (`mappings/tests/*.yaml`) into `case_results.CaseFile`s, every problem at once.
 
 `crmsync test` calls `load_cases`. YAML comes through `loader.read_yaml` (positions kept,
 ruamel stays there); the readers of `schema` check each key. A malformed file raises
@@ -13,10 +13,10 @@ from pathlib import Path
 from crmsync.domain import CompanyKey, Deal, DealId, MetricPeriod, MonthReset, OverrideValue, Source, ValueType
 from crmsync.errors import MappingError, Problem
 from crmsync.mapping import nodes, schema
+from crmsync.mapping.case_results import Case, CaseFile, ExpectedError, ExpectedOverride
 from crmsync.mapping.loader import read_capped, read_yaml, yaml_files
 from crmsync.mapping.nodes import Field, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.rules import Position
-from crmsync.mapping.testing import Case, CaseFile, ExpectedError, ExpectedOverride
 from crmsync.mapping.values import BadValue, parse_bool, parse_instant, parse_whole
 
 TOP_KEYS = ("source", "now", "features", "companies", "cases")

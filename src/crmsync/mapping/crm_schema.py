@@ -73,10 +73,6 @@ class CrmSchema:
             return exact
         return next((f for f in self.fields if f.name.lower() == name.lower()), None)
 
-    def all_stages(self) -> tuple[CrmStage, ...]:
-        """Every stage: Salesforce's, or those of every HubSpot pipeline."""
-        return self.stages or tuple(s for p in self.pipelines for s in p.stages)
-
 
 @dataclass(frozen=True)
 class Trait:

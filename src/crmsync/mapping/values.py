@@ -1,6 +1,6 @@
 """Parsing of raw CRM property strings into override values: numbers, booleans, dates.
 
-Pure functions used by `translate.py` (and by the mapping and case readers, `testing.py` and
+Pure functions used by `translate.py` (and by the mapping and case readers, `case_results.py` and
 settings, so each of these rules is written once); each parser raises `BadValue` with a message
 a RevOps person can act on. CRMs hand every property over as text.
 """

@@ -1,7 +1,7 @@
 """What a mapping edit changes, apart from what would change anyway. Pure.
 
 Given the plans of the base and the head mappings, computed from the same deals and live
-overrides (service/sync.build_plans), `split_edit` says per company and feature what Schematic
+overrides (service/planning.build_plans), `split_edit` says per company and feature what Schematic
 would hold after each plan is applied; where the two differ, the edit changes it (before: the
 base's outcome, after: the head's). What the base plan itself does would happen without the edit
 (CRM changes not yet applied). Used by `plan --base` and by the console's mapping preview.

@@ -3,21 +3,16 @@
 Every override crmsync writes carries `[crmsync:<token>]` in its note. `check_ledger` finds marked
 overrides the ledger does not know (an empty ledger facing them is most likely the wrong state
 database: a typed `UnknownMarkers`, never a list of ordinary conflicts); `choose_rebuild` picks
-what `crmsync ledger rebuild` takes back. Called by service/ledger.py; `note_sources` reads back
-the CRMs a note names (the inverse of service/apply.py `make_note`).
+what `crmsync ledger rebuild` takes back. Called by service/ledger.py; the note format itself (write
+and parse) is reconcile/note.py's.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import CompanyId, FeatureId, OverrideId, Source
-
-NOTE_START = "Managed by crmsync from "
-_NOTE_DEALS = re.compile(rf"\b({'|'.join(s.value for s in Source)}) deals? ([^;]+?)(?=; |$)")
-TOKEN_MARK = "[crmsync:"  # then the token and "]": the marker at the end of every note crmsync writes
+from crmsync.domain import CompanyId, FeatureId, OverrideId
 
 
 @dataclass(frozen=True)
@@ -88,37 +83,3 @@ def choose_rebuild(
             taken.add((m.company_id, m.feature_id))
             restore.append(m)
     return RebuildChoice(tuple(restore), tuple(known), tuple(duplicates))
-
-
-def note_token(note: str) -> str | None:
-    """The token crmsync put in a note, if any (the last marker: a note quoting another counts once)."""
-    start = note.rfind(TOKEN_MARK)
-    if start < 0:
-        return None
-    end = note.find("]", start)
-    return note[start + len(TOKEN_MARK) : end] if end > 0 else None
-
-
-def note_sources(note: str, sources: Collection[str]) -> tuple[str, ...]:
-    """The CRMs (of `sources`) a crmsync note names: `Managed by crmsync from hubspot deal 1; salesforce
-    deals 2, 3; rule …` → ("hubspot", "salesforce"). Unknown words are ignored."""
-    start = note.find(NOTE_START)
-    if start < 0:
-        return ()
-    found: list[str] = []
-    for part in note[start + len(NOTE_START) :].split("; "):
-        word = part.split(" ", 1)[0]
-        if part.startswith("rule "):
-            break
-        if word in sources and word not in found:
-            found.append(word)
-    return tuple(found)
-
-
-def note_deals(note: str) -> tuple[tuple[str, str], ...]:
-    """The (source, deal id) pairs a crmsync note names, in order: `Managed by crmsync from hubspot deals
-    1001, 1014; salesforce deal 006A; rule …` → hubspot 1001, hubspot 1014, salesforce 006A. A note cut
-    short (…) gives the deals it still names whole; a person's note, none."""
-    head = note.split("; rule ", 1)[0]
-    pairs = [(src, d.strip()) for src, ids in _NOTE_DEALS.findall(head) for d in ids.split(",")]
-    return tuple(dict.fromkeys(p for p in pairs if p[1] and "…" not in p[1]))

@@ -59,8 +59,11 @@ def serve_app(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     hostname: str = "127.0.0.1",
+    lifespan: bool = False,
 ) -> ServedApp:
-    """Start `app` on host:port in a daemon thread and return once it accepts connections."""
+    """Start `app` on host:port in a daemon thread and return once it accepts connections; with
+    `lifespan`, the app's lifespan runs too (crmsync's service starts its worker and jobs in it, and
+    stops them when the server stops)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit TCP_NODELAY: without it a response's headers and body,
@@ -76,7 +79,7 @@ def serve_app(
         app,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         timeout_graceful_shutdown=1,

@@ -24,18 +24,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from crmsync import progress
-from crmsync.domain import Action, Change, CompanyId, DesiredOverride, OverrideId
+from crmsync.domain import Action, Change, CompanyId, OverrideId
 from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
 from crmsync.logs import log_change
+from crmsync.reconcile.note import make_note
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown
+from crmsync.service.context import Context
 from crmsync.service.ownership import sources_of
 from crmsync.service.sending import Step, send
-from crmsync.service.sync import TOKEN_MARK, Context
 from crmsync.store.ledger_batch import LedgerBatch, tokens_of
 from crmsync.store.repository import ChangeResult
 
-NOTE_LIMIT = 900
 SETTLE_WINDOW = 0.01  # seconds: outcomes arriving this close together are committed together
 AHEAD = 4  # changes prepared (intents committed) per worker: a queue that outlasts a slow moment of this thread
 
@@ -245,19 +245,6 @@ class _Writer:
         self.running.clear()
         with contextlib.suppress(Exception):
             self.ledger.commit()
-
-
-def make_note(want: DesiredOverride, *, token: str | None) -> str:
-    """The note on every override crmsync writes: crmsync, the CRM, the deals, the rule."""
-    by_source: dict[str, list[str]] = {}
-    for source, deal in want.provenance.deals:
-        by_source.setdefault(source.value, []).append(deal)
-    deals = "; ".join(f"{src} deal{'s' if len(ids) > 1 else ''} {', '.join(ids)}" for src, ids in by_source.items())
-    rules = ", ".join(f"{r} ({r.feature})" for r in want.provenance.rules)
-    note = f"Managed by crmsync from {deals}; rule {rules}. Change the deal, not this override."
-    if len(note) > NOTE_LIMIT:
-        note = note[: NOTE_LIMIT - 1] + "…"
-    return f"{note} {TOKEN_MARK}{token}]" if token else note
 
 
 def _result(change: Change, override_id: str | None, *, ok: bool, message: str = "") -> ChangeResult:

@@ -1,7 +1,7 @@
 """What a mapping edit changes: the head and base plans from one read, split into the edit's changes
 and those that happen anyway. The one home of that split, for `plan --base` and the console preview.
 
-`edit_plan(ctx, runs, label)` takes the plans `sync.build_plans` made of the head and base mappings
+`edit_plan(ctx, runs, label)` takes the plans `planning.build_plans` made of the head and base mappings
 from the same deals and live overrides, splits them with the pure `reconcile/edit.py`, and reads
 the plan entitlements of the companies the edit touches for the effective entitlement before → after.
 """
@@ -13,8 +13,9 @@ from typing import Any
 
 from crmsync.reconcile.edit import EditSplit, split_edit
 from crmsync.reconcile.plan import Plan
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.entitlements import read_plans
-from crmsync.service.sync import Context, PlanRun, PlanRuns
+from crmsync.service.planning import PlanRuns
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Plan entitlements for a plan: fetch each plan version's entitlements once, then judge and compare.
 
-Called by `sync.build_plan` after the diff. Only the plan versions of companies with a change are
+Called by `planning.build_plans` after the diff. Only the plan versions of companies with a change are
 fetched (one paged call per version, not per company); `read_plans` is shared with the effective
 entitlement (service/effective.py). Warnings are advisory: if Schematic cannot tell us the
 entitlements, the plan says so and goes on. A company on no plan, or on a plan without version,

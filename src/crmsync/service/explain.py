@@ -34,9 +34,10 @@ from crmsync.reconcile.effective import ChangeEffect, Effective, EffectKey
 from crmsync.reconcile.notices import PlanWarning
 from crmsync.reconcile.plan import desired_json, live_json, value_json
 from crmsync.schematic.client import SchematicClient
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.effective import CompanyEntitlements, judge_companies
 from crmsync.service.entitlements import read_plans
-from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.service.planning import build_plan
 
 
 @dataclass(frozen=True)

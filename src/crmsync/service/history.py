@@ -11,8 +11,8 @@ from typing import Any
 from crmsync.domain import RunStatus
 from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.reading import source_deal_counts
-from crmsync.service.sync import Context, PlanRun
 
 
 def finish_run(

@@ -1,7 +1,7 @@
 """The ledger against crmsync's markers in Schematic: a lost or wrong ledger is said loudly, and
 `crmsync ledger rebuild` takes ownership back from the markers with zero Schematic writes.
 
-Called by service/sync.py (`unknown_markers` while planning), service/safety.py (apply refuses
+Called by service/planning.py (`unknown_markers` while planning), service/safety.py (apply refuses
 facing an empty ledger) and cli/ledger.py (`rebuild`). The decisions are reconcile/ledger_check.py's.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from crmsync.domain import LiveOverride, OverrideId, Source
 from crmsync.reconcile.adopt import Adoption
@@ -19,15 +18,12 @@ from crmsync.reconcile.ledger_check import (
     UnknownMarkers,
     check_ledger,
     choose_rebuild,
-    note_sources,
-    note_token,
 )
+from crmsync.reconcile.note import note_sources, note_token
 from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import value_json
+from crmsync.service.context import Context, PlanRun
 from crmsync.store.repository import Owned, Store
-
-if TYPE_CHECKING:  # service/sync.py calls this module while planning
-    from crmsync.service.sync import Context, PlanRun
 
 SOURCES = tuple(s.value for s in Source)
 
@@ -128,4 +124,3 @@ def rebuild(ctx: Context) -> Rebuilt:
         ctx.store.restore(m, sources, value_json(values[m.override_id]))
         restored.append((m, sources))
     return Rebuilt(ctx.store.name, tuple(restored), choice.known, choice.duplicates, len(live) - len(marked))
-

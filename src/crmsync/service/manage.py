@@ -3,7 +3,7 @@
 Both write only the ledger, never Schematic. A released override is left as it is and becomes
 an unowned override (a conflict where the deals want one); its pair is not re-created while
 released. Adopting records unowned overrides standing where a desired one should be (the plan's
-`adoptable`), and resumes released pairs whose override is gone. Called by cli/ownership.py.
+`adoptable`), and resumes released pairs whose override is gone. Called by cli/release_adopt.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from crmsync.errors import CrmsyncError
 from crmsync.mapping.check import match_feature
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.adopt import Adoption
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.explain import company_id_of, plan_for_company
 from crmsync.service.ownership import adopt_into_ledger
-from crmsync.service.sync import Context, PlanRun, build_plan
+from crmsync.service.planning import build_plan
 from crmsync.store.repository import Owned
 
 

@@ -2,7 +2,7 @@
 (`on_conflict:`), the pairs released from management, adoption on conflict, drift detection,
 and the ledger records an apply makes before its first write.
 
-build_plan (service/sync.py) calls `reconcile_ownership`; apply_plan calls `record_ownership`;
+build_plan (service/planning.py) calls `reconcile_ownership`; apply_plan calls `record_ownership`;
 `crmsync adopt` (service/manage.py) calls `adopt_into_ledger`. The decisions are pure
 (reconcile/drift.py, reconcile/adopt.py); this module feeds them from the mappings and the ledger.
 """

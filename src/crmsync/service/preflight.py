@@ -2,7 +2,7 @@
 features (and their types), the CRMs' properties, fields, pipelines, stages and record types,
 the company key, and traits by id or name.
 
-One function for `validate`, `plan` and `apply` (through `sync.build_plan`), so a typo that
+One function for `validate`, `plan` and `apply` (through `planning.build_plan`), so a typo that
 `validate` passes cannot delete at `apply`. It fetches what the checks need once per call (the
 connectors keep their schema for the run) and raises `MappingError` with every problem at once,
 including the structural ones `validate` found while loading.

@@ -19,14 +19,15 @@ from typing import Any
 from crmsync.connectors.base import PageSink, ReadResult
 from crmsync.domain import Source
 from crmsync.errors import MappingError, Problem
+from crmsync.mapping.case_results import CaseResult
 from crmsync.mapping.cases import load_cases
 from crmsync.mapping.loader import SUFFIXES, load_mapping_text
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.testing import CaseResult
+from crmsync.service.case_runner import run_case
+from crmsync.service.context import Context
 from crmsync.service.edit import EditPlan, edit_plan
+from crmsync.service.planning import build_plans
 from crmsync.service.snapshot import Coverage, covers, feed
-from crmsync.service.sync import Context, build_plans
-from crmsync.service.testing import run_case
 from crmsync.store.snapshot import SnapshotStore
 
 IN_FORCE = "the mappings in force"

@@ -1,6 +1,6 @@
 """Reading a reconcile's deals: each source read once, each page handed to every sink as it arrives.
 
-Called by `sync.build_plans`: a page goes to the translator of each mapping set (the head, and the
+Called by `planning.build_plans`: a page goes to the translator of each mapping set (the head, and the
 base of `plan --base`) and to any other sink (the deal snapshot), and is then dropped. The read
 itself is the connector's (a full read, or the deals of some companies); a CRM's refusal of a
 field a rule uses becomes a located mapping problem here.

@@ -29,12 +29,13 @@ from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
 from crmsync.service.apply import ApplyReport
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.edit import EditPlan, edit_plan
-from crmsync.service.exclusive import Exclusive, settle_lost_answers
 from crmsync.service.history import finish_run
+from crmsync.service.leased_apply import LeasedApply, settle_lost_answers
+from crmsync.service.planning import build_plan, build_plans
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
 from crmsync.service.saved import load_plan
-from crmsync.service.sync import Context, PlanRun, build_plan, build_plans
 from crmsync.store.leases import LeaseBook
 
 
@@ -154,7 +155,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
         unmanaged = unmanaged_refusal(ctx, run)
         if unmanaged is not None:
             return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
-        report, replanned = Exclusive(ctx, run, mappings, request.lock_wait, run_id).apply()
+        report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
             remember_counts(ctx, run)
@@ -206,7 +207,7 @@ def _apply_loaded(
             return _finish(ctx, run_id, RunStatus.OK, run, extra=extra)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run, extra=extra)
-        report, _ = Exclusive(ctx, run, None, request.lock_wait, run_id).apply()
+        report, _ = LeasedApply(ctx, run, None, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK and saved.deals:
             ctx.store.save_source_counts(dict(saved.deals))

@@ -13,10 +13,10 @@ from crmsync.domain import Action, LedgerState
 from crmsync.reconcile.drift import DriftAction
 from crmsync.reconcile.guards import baseline_counts, check_guards, drift_refusal
 from crmsync.reconcile.notices import Refusal, RefusalKind
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.ledger import ledger_refusals
 from crmsync.service.ownership import held_keys
 from crmsync.service.reading import source_deal_counts
-from crmsync.service.sync import Context, PlanRun
 from crmsync.store.repository import Owned
 
 CLOSES_ROW = (DriftAction.RECREATE, DriftAction.FORGET)  # drift whose ledger row apply closes

@@ -14,8 +14,8 @@ from crmsync.errors import UnsafePlanError
 from crmsync.mapping.translate import Translation
 from crmsync.reconcile.guards import baseline_counts
 from crmsync.reconcile.planfile import SavedPlan, encode, stale, watched
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.reading import source_deal_counts
-from crmsync.service.sync import Context, PlanRun
 
 
 def save_plan(ctx: Context, run: PlanRun) -> dict[str, Any]:

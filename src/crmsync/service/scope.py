@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from crmsync.domain import CompanyId
 from crmsync.errors import CrmsyncError
+from crmsync.service.context import Context
 from crmsync.service.explain import company_id_of
-from crmsync.service.sync import Context
 
 
 def resolve_scope(ctx: Context, texts: Sequence[str] | None) -> frozenset[CompanyId] | None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from crmsync.domain import Action, Change, DesiredOverride, OverrideId
 from crmsync.errors import ServiceError
+from crmsync.reconcile.note import note_token
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import OutcomeUnknown
-from crmsync.service.sync import token_in
 
 
 @dataclass
@@ -82,6 +82,6 @@ def find_by_token(schematic: SchematicClient, want: DesiredOverride, token: str)
     except ServiceError:
         return None
     for override in live:
-        if override.feature_id == want.feature_id and any(token_in(n) == token for n in override.notes):
+        if override.feature_id == want.feature_id and any(note_token(n) == token for n in override.notes):
             return override.id
     return None

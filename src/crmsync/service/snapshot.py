@@ -1,6 +1,6 @@
 """The deal snapshot kept current by every reconcile that reads deals, and read back by the preview.
 
-`Keeper` is a page sink `sync.build_plans` adds to each read (full and scoped, so serve's polls and
+`Keeper` is a page sink `planning.build_plans` adds to each read (full and scoped, so serve's polls and
 webhooks keep it fresh with no code of their own): it compares each deal's digest with the one held
 and keeps only the deals that changed, then writes them in one transaction per source. `covers` says
 whether the snapshot holds what some mappings need; `snapshot_reader` feeds its deals to a plan.

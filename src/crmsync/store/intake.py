@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
 from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
 from crmsync.store.repository import SERVICE, SETTING, redact
@@ -62,13 +63,19 @@ class ClaimedEvent:
     attempts: int
 
 
+def stored_trigger(value: str) -> Trigger:
+    """The trigger a queued row was stored with (its enum value); "resync" is what serve stored for the
+    scheduled full run before the enum's value was stored, in rows still queued from then."""
+    return Trigger.SCHEDULE if value == "resync" else Trigger(value)
+
+
 @dataclass(frozen=True)
 class ClaimedWork:
     """A company the caller now reconciles, alone, under a lease."""
 
     id: int
     company_id: str
-    trigger: str
+    trigger: Trigger
     first_hint_at: datetime | None
     attempts: int
 
@@ -171,7 +178,7 @@ class IntakeStore:
 
     # --- company work ----------------------------------------------------------------------------
     def enqueue_companies(
-        self, company_ids: Collection[str], trigger: str, first_hint_at: datetime | None = None,
+        self, company_ids: Collection[str], trigger: Trigger, first_hint_at: datetime | None = None,
         now: datetime | None = None,
     ) -> None:  # fmt: skip
         """Queue a reconcile of each company: a pending row stays one row, a running one is marked dirty."""
@@ -180,7 +187,7 @@ class IntakeStore:
         with self._begin() as conn:
             for company in sorted(set(company_ids)):
                 stmt = self._insert(WORK).values(
-                    company_id=company, state="pending", dirty=False, trigger=trigger[:32], first_hint_at=hint,
+                    company_id=company, state="pending", dirty=False, trigger=trigger.value, first_hint_at=hint,
                     attempts=0, not_before=now, updated_at=now,
                 )  # fmt: skip
                 running, done = WORK.c.state == "running", WORK.c.state == "done"
@@ -219,7 +226,8 @@ class IntakeStore:
         )  # fmt: skip
         with self._begin() as conn:
             rows = conn.execute(stmt).all()
-        return sorted((ClaimedWork(*row) for row in rows), key=lambda w: w.id)
+        work = (ClaimedWork(id_, company, stored_trigger(trigger), hint, n) for id_, company, trigger, hint, n in rows)
+        return sorted(work, key=lambda w: w.id)
 
     def renew(self, work_ids: Collection[int], worker: str, lease: float, now: datetime | None = None) -> int:
         """Extend this worker's leases on running companies; returns how many it still holds."""

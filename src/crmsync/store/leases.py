@@ -105,18 +105,6 @@ class LeaseBook:
         for name in chosen:
             self.held.pop(name, None)
 
-    def holders(self, names: Collection[str]) -> dict[str, str]:
-        """Who holds each of `names` right now (unexpired leases only), for messages."""
-        now = self.clock()
-
-        def work(conn: Connection) -> dict[str, str]:
-            rows = conn.execute(
-                Lease.__table__.select().where(Lease.name.in_(list(names)), Lease.expires_at > now)  # type: ignore[attr-defined]
-            )
-            return {row.name: row.holder for row in rows}
-
-        return self.store.transact(work)
-
     def _take(self, conn: Connection, name: str, now: float) -> bool:
         values = {"name": name, "holder": self.holder, "expires_at": now + self.ttl, "acquired_at": now}
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

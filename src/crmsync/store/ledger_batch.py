@@ -7,7 +7,7 @@ the run's per-change records) and what it is about to send (create intents, pend
 its create leaves. Within one commit the outcomes go first, then the new intents, so a company's
 delete and the create of the same feature that follows it land in that order.
 
-Called only by service/apply.py (and service/exclusive.py, which builds it with the run's id).
+Called only by service/apply.py (and service/leased_apply.py, which builds it with the run's id).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Starlette app of `crmsync serve`: webhooks, `/healthz`, `/readyz`, `/metrics`, `POST /reconcile`.
 
-Built by `make_app` from an `Intake` (store, settings, wake-up) and a success tracker; the caller
-(the serve command, or a test) owns the lifespan. Webhook bodies over `max_body` bytes get 413
+Built by `make_app` from an `Ingress` (store, settings, wake-up) and a success tracker; the caller
+(app.py `build_service`, or a test) owns the lifespan. Webhook bodies over `max_body` bytes get 413
 from Starlette's own limit, chunked bodies included.
 """
 
@@ -20,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from crmsync.domain import Trigger
 from crmsync.errors import ServiceError
 from crmsync.metrics import SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.metrics import metrics_endpoint
-from crmsync.web.webhooks import Intake, make_hubspot, make_salesforce, make_schematic
+from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic
 
 log = logging.getLogger("crmsync.web")
 READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
@@ -32,22 +33,22 @@ MAX_COMPANIES = 1000  # ids in one POST /reconcile
 
 
 def make_app(
-    intake: Intake,
+    ingress: Ingress,
     tracker: SuccessTracker | None = None,
     *,
     ready_max_age: float = READY_MAX_AGE,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
 ) -> Starlette:
     """The app; `tracker` says when an outside API last answered (for /readyz)."""
-    limit = intake.settings.max_body
+    limit = ingress.settings.max_body
     routes = [
-        Route("/webhooks/hubspot", make_hubspot(intake), methods=["POST"], max_body_size=limit),
-        Route("/webhooks/salesforce", make_salesforce(intake), methods=["POST"], max_body_size=limit),
-        Route("/webhooks/schematic", make_schematic(intake), methods=["POST"], max_body_size=limit),
+        Route("/webhooks/hubspot", make_hubspot(ingress), methods=["POST"], max_body_size=limit),
+        Route("/webhooks/salesforce", make_salesforce(ingress), methods=["POST"], max_body_size=limit),
+        Route("/webhooks/schematic", make_schematic(ingress), methods=["POST"], max_body_size=limit),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz(intake, tracker or SuccessTracker(), ready_max_age), methods=["GET"]),
-        Route("/metrics", metrics_endpoint(intake.store.depth), methods=["GET"]),
-        Route("/reconcile", reconcile(intake), methods=["POST"], max_body_size=limit),
+        Route("/readyz", readyz(ingress, tracker or SuccessTracker(), ready_max_age), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(ingress.store.depth), methods=["GET"]),
+        Route("/reconcile", reconcile(ingress), methods=["POST"], max_body_size=limit),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -57,12 +58,12 @@ def healthz(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def readyz(intake: Intake, tracker: SuccessTracker, max_age: float) -> Callable[[Request], Any]:
+def readyz(ingress: Ingress, tracker: SuccessTracker, max_age: float) -> Callable[[Request], Any]:
     """Ready: the state database answers and an outside API answered successfully within `max_age` s."""
 
     async def ready(_request: Request) -> Response:
         try:
-            await run_in_threadpool(intake.store.ping)
+            await run_in_threadpool(ingress.store.ping)
         except ServiceError as exc:
             log.warning("readyz: %s", exc)
             return JSONResponse({"ready": False, "reason": "state database unreachable"}, status_code=503)
@@ -75,11 +76,11 @@ def readyz(intake: Intake, tracker: SuccessTracker, max_age: float) -> Callable[
     return ready
 
 
-def reconcile(intake: Intake) -> Callable[[Request], Any]:
+def reconcile(ingress: Ingress) -> Callable[[Request], Any]:
     """POST /reconcile (bearer CRMSYNC_OPS_TOKEN): `{"companies": [...]}` queues those, no body a full run."""
 
     async def queue(request: Request) -> Response:
-        token = intake.settings.ops_token
+        token = ingress.settings.ops_token
         if not token:
             return _refused(404, "POST /reconcile is off: CRMSYNC_OPS_TOKEN is not set")
         given = request.headers.get("authorization", "")
@@ -90,11 +91,11 @@ def reconcile(intake: Intake) -> Callable[[Request], Any]:
         except ValueError as exc:
             return _refused(400, str(exc))
         try:
-            await run_in_threadpool(intake.store.enqueue_companies, companies, "ops")
+            await run_in_threadpool(ingress.store.enqueue_companies, companies, Trigger.OPS)
         except ServiceError as exc:
             log.error("reconcile request not queued: %s", exc)
             return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
-        intake.wake()
+        ingress.wake()
         log.info(
             "reconcile queued by ops: %s",
             "full run" if companies == [ALL_COMPANIES] else f"{len(companies)} company(ies)",

@@ -27,8 +27,9 @@ log = logging.getLogger("crmsync.web")
 
 
 @dataclass
-class Intake:
-    """What the endpoints write to and whom they wake."""
+class Ingress:
+    """The web side's way in: the intake store the endpoints write hints to, their settings, and the
+    worker they wake (the intake store is the queue, serving/worker.py the worker that empties it)."""
 
     store: IntakeStore
     settings: WebSettings
@@ -51,15 +52,15 @@ def signed_url(request: Request, public_url: str | None) -> str:
     return f"{public_url}{request.url.path}{'?' + query if query else ''}"
 
 
-async def store(intake: Intake, source: str, parsed: payloads.Parsed) -> int | Response:
+async def store(ingress: Ingress, source: str, parsed: payloads.Parsed) -> int | Response:
     """Commit the hints; returns how many were new, or a 503 the sender will retry."""
     try:
-        added = await run_in_threadpool(intake.store.add_events, parsed.events)
+        added = await run_in_threadpool(ingress.store.add_events, parsed.events)
     except ServiceError as exc:
         log.error("%s webhook not stored: %s", source, exc)
         return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
     if added:
-        intake.wake()
+        ingress.wake()
     for outcome, count in (("stored", added), ("duplicate", len(parsed.events) - added), ("ignored", parsed.ignored)):
         if count:
             WEBHOOKS.labels(source=source, outcome=outcome).inc(count)
@@ -68,16 +69,16 @@ async def store(intake: Intake, source: str, parsed: payloads.Parsed) -> int | R
     return added
 
 
-def make_hubspot(intake: Intake) -> Callable[[Request], object]:
+def make_hubspot(ingress: Ingress) -> Callable[[Request], object]:
     """POST /webhooks/hubspot: v3 signature, ±window, batches of deal events."""
 
     async def hubspot(request: Request) -> Response:
-        cfg = intake.settings
+        cfg = ingress.settings
         if not cfg.hubspot_client_secret:
             return refuse("hubspot", 404, "HubSpot webhooks are off: HUBSPOT_CLIENT_SECRET is not set")
         body = await request.body()
         url = signed_url(request, cfg.public_url)
-        now_ms = int(intake.clock() * 1000)
+        now_ms = int(ingress.clock() * 1000)
         reason = check_hubspot(body, request.headers, url, cfg.hubspot_client_secret, now_ms, cfg.window)
         if reason:
             return refuse("hubspot", 401, reason)
@@ -85,7 +86,7 @@ def make_hubspot(intake: Intake) -> Callable[[Request], object]:
             parsed = payloads.hubspot_events(body, cfg.hubspot_portal_id)
         except payloads.BadPayload as exc:
             return refuse("hubspot", 400, str(exc))
-        added = await store(intake, "hubspot", parsed)
+        added = await store(ingress, "hubspot", parsed)
         if isinstance(added, Response):
             return added
         return JSONResponse({"stored": added, "duplicates": len(parsed.events) - added, "ignored": parsed.ignored})
@@ -93,11 +94,11 @@ def make_hubspot(intake: Intake) -> Callable[[Request], object]:
     return hubspot
 
 
-def make_salesforce(intake: Intake) -> Callable[[Request], object]:
+def make_salesforce(ingress: Ingress) -> Callable[[Request], object]:
     """POST /webhooks/salesforce: an Outbound Message from our organization; acknowledged once stored."""
 
     async def salesforce(request: Request) -> Response:
-        expected = intake.settings.salesforce_organization_id
+        expected = ingress.settings.salesforce_organization_id
         if not expected:
             return refuse("salesforce", 404, "Outbound Messages are off: SALESFORCE_ORGANIZATION_ID is not set")
         try:
@@ -108,7 +109,7 @@ def make_salesforce(intake: Intake) -> Callable[[Request], object]:
             return refuse(
                 "salesforce", 403, f"OrganizationId {parsed.organization_id!r} is not SALESFORCE_ORGANIZATION_ID"
             )
-        added = await store(intake, "salesforce", parsed)
+        added = await store(ingress, "salesforce", parsed)
         if isinstance(added, Response):
             return added
         return Response(payloads.ACK, media_type="text/xml")
@@ -123,22 +124,22 @@ def same_org(got: str, expected: str) -> bool:
     return got == expected or (min(len(got), len(expected)) == 15 and got[:15] == expected[:15])
 
 
-def make_schematic(intake: Intake) -> Callable[[Request], object]:
+def make_schematic(ingress: Ingress) -> Callable[[Request], object]:
     """POST /webhooks/schematic: signed `company.override.*` events, ±window."""
 
     async def schematic(request: Request) -> Response:
-        cfg = intake.settings
+        cfg = ingress.settings
         if not cfg.schematic_webhook_secret:
             return refuse("schematic", 404, "Schematic webhooks are off: SCHEMATIC_WEBHOOK_SECRET is not set")
         body = await request.body()
-        reason = check_schematic(body, request.headers, cfg.schematic_webhook_secret, int(intake.clock()), cfg.window)
+        reason = check_schematic(body, request.headers, cfg.schematic_webhook_secret, int(ingress.clock()), cfg.window)
         if reason:
             return refuse("schematic", 401, reason)
         try:
             parsed = payloads.schematic_event(body)
         except payloads.BadPayload as exc:
             return refuse("schematic", 400, str(exc))
-        added = await store(intake, "schematic", parsed)
+        added = await store(ingress, "schematic", parsed)
         if isinstance(added, Response):
             return added
         return JSONResponse({"stored": added, "ignored": parsed.ignored})

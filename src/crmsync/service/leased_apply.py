@@ -1,6 +1,6 @@
 """Applying a plan under per-company exclusion, and settling what the last run left unknown.
 
-`Exclusive.apply()` takes each company's lease (store/leases.py) before its first write, reads the
+`LeasedApply.apply()` takes each company's lease (store/leases.py) before its first write, reads the
 company's live overrides and ledger rows again under it, applies the plan where nothing changed and
 plans the company again from fresh reads where something did (a saved plan refuses instead).
 Companies another process holds are retried until the wait runs out, then reported busy.
@@ -19,9 +19,10 @@ from crmsync.domain import Change, CompanyId, LedgerState, LiveOverride
 from crmsync.errors import UnsafePlanError
 from crmsync.mapping.rules import Mappings
 from crmsync.service.apply import ApplyReport, apply_changes
+from crmsync.service.context import Context, PlanRun
 from crmsync.service.ownership import record_ownership
+from crmsync.service.planning import build_plan
 from crmsync.service.safety import refusals, unmanaged_refusal
-from crmsync.service.sync import Context, PlanRun, build_plan
 from crmsync.store.leases import LeaseBook
 from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Owned
@@ -52,7 +53,7 @@ def settle_lost_answers(ctx: Context, run: PlanRun) -> PlanRun:
     return replace(run, owned=owned, found_intents={})
 
 
-class Exclusive:
+class LeasedApply:
     """Applies a plan company by company, each under its lease, re-reading each company first."""
 
     def __init__(

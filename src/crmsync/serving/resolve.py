@@ -1,4 +1,4 @@
-"""Intake hints → the Schematic companies to reconcile, in bulk; called by the intake worker (service/intake.py).
+"""Intake hints → the Schematic companies to reconcile, in bulk; called by the intake worker (serving/worker.py).
 
 A payload is only a hint: the CRM is asked again which company each deal belongs to now (HubSpot v4
 association batch reads, one SOQL `Id IN (…)` for Salesforce). The companies a deal used to drive
@@ -17,13 +17,13 @@ from crmsync.connectors.base import Connector
 from crmsync.domain import CompanyId, Source
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import SuccessTracker
-from crmsync.reconcile.ledger_check import note_deals
+from crmsync.reconcile.note import note_deals
 from crmsync.schematic.client import SchematicClient
 from crmsync.store.intake import ClaimedEvent, IntakeStore
 
 log = logging.getLogger("crmsync.intake")
 
-# service/apply.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
+# reconcile/note.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
 @dataclass
 class Resolver:
     """Finds the Schematic companies behind a batch of hints."""

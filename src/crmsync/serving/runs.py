@@ -10,22 +10,10 @@ from collections.abc import Callable
 from crmsync.domain import CompanyId, RunStatus, Trigger
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import CHANGES, SuccessTracker
-from crmsync.service.alerts import Alerter, RunFacts
-from crmsync.service.intake import ReconcileScope
+from crmsync.service.context import Context
 from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
-from crmsync.service.sync import Context
-
-TRIGGERS = {"resync": Trigger.SCHEDULE, "schedule": Trigger.SCHEDULE, "poll": Trigger.POLL, "ops": Trigger.OPS}
-
-
-def trigger_of(name: str) -> Trigger:
-    """The run trigger for an intake batch's trigger name (webhooks by default)."""
-    if name in TRIGGERS:
-        return TRIGGERS[name]
-    try:
-        return Trigger(name)
-    except ValueError:
-        return Trigger.WEBHOOK
+from crmsync.serving.alerts import Alerter, RunFacts
+from crmsync.serving.worker import ReconcileScope
 
 
 def reconcile_scope(
@@ -37,8 +25,8 @@ def reconcile_scope(
 ) -> ReconcileScope:
     """Reconcile some companies (None: all) with the edges of `ctx` and the mappings in force."""
 
-    def run(scope: frozenset[CompanyId] | None, trigger: str) -> Outcome:
-        request = Request(trigger_of(trigger), Mode.APPLY, scope=scope, lock_wait=lock_wait)
+    def run(scope: frozenset[CompanyId] | None, trigger: Trigger) -> Outcome:
+        request = Request(trigger, Mode.APPLY, scope=scope, lock_wait=lock_wait)
         try:
             outcome = reconcile(ctx, mappings(), request)
         except Exception as exc:

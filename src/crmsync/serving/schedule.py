@@ -1,6 +1,6 @@
 """Periodic jobs of `crmsync serve` that run once per interval across every replica.
 
-Each replica's in-process timer (APScheduler, in cli/serve.py) fires every job; the job first claims
+Each replica's in-process timer (APScheduler, serving/runtime.py) fires every job; the job first claims
 its slot — the start of the current interval — with a unique (job, slot) row, and only the replica
 that inserted it runs the job. A dead replica is replaced at the next slot; no leader is needed.
 The jobs queue their work through the intake, so they run under the same per-company exclusivity.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from crmsync.domain import Trigger
 from crmsync.store.intake import ALL_COMPANIES, IntakeStore
 
 log = logging.getLogger("crmsync.schedule")
@@ -45,7 +46,7 @@ class PeriodicJob:
         return True
 
 
-def queue_full_run(intake: IntakeStore, trigger: str, wake: Callable[[], None]) -> Callable[[], object]:
+def queue_full_run(intake: IntakeStore, trigger: Trigger, wake: Callable[[], None]) -> Callable[[], object]:
     """An action queuing a reconcile of every company (the worker runs it; many queued make one run): the
     scheduled full resync. Polls queue hints instead (polling.py)."""
 

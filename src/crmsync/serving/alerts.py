@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import RunStatus
+from crmsync.domain import RunStatus, Trigger
 from crmsync.logs import get_logger
 from crmsync.service.reconcile import Outcome
 from crmsync.store.repository import Store
@@ -28,13 +28,13 @@ class RunFacts:
     """What an alert says about a run."""
 
     run_id: int | None
-    trigger: str
+    trigger: Trigger
     status: RunStatus
     counts: dict[str, int]
     errors: tuple[str, ...]
 
     @classmethod
-    def of(cls, outcome: Outcome, trigger: str, errors: Sequence[str] = ()) -> RunFacts:
+    def of(cls, outcome: Outcome, trigger: Trigger, errors: Sequence[str] = ()) -> RunFacts:
         """The facts of a reconcile's outcome (`errors`: extra lines, e.g. an exception's)."""
         counts: dict[str, int] = {}
         lines = list(errors)
@@ -51,7 +51,7 @@ class RunFacts:
 def failure_text(facts: RunFacts) -> str:
     """The failure message: run, trigger, counts, the first errors."""
     counts = ", ".join(f"{n} {k}" for k, n in facts.counts.items() if n) or "no changes"
-    head = f":red_circle: crmsync run #{facts.run_id} ({facts.trigger}) {facts.status.value}: {counts}."
+    head = f":red_circle: crmsync run #{facts.run_id} ({facts.trigger.value}) {facts.status.value}: {counts}."
     shown = [f"• {e[:300]}" for e in facts.errors[:FIRST_ERRORS]]
     more = len(facts.errors) - FIRST_ERRORS
     tail = [f"… and {more} more (crmsync status)"] if more > 0 else []
@@ -61,7 +61,7 @@ def failure_text(facts: RunFacts) -> str:
 def recovery_text(facts: RunFacts) -> str:
     """The recovery message."""
     counts = ", ".join(f"{n} {k}" for k, n in facts.counts.items() if n) or "no changes"
-    return f":large_green_circle: crmsync recovered: run #{facts.run_id} ({facts.trigger}) ok: {counts}."
+    return f":large_green_circle: crmsync recovered: run #{facts.run_id} ({facts.trigger.value}) ok: {counts}."
 
 
 class Alerter:

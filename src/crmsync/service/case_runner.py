@@ -2,13 +2,13 @@
 
 Lives in the service layer because it joins `mapping` (translate) and `reconcile` (combine),
 which may not import each other. `crmsync test` calls `run_case` for every case; the types,
-offline feature and company resolution, and the comparison are in `mapping/testing.py`.
+offline feature and company resolution, and the comparison are in `mapping/case_results.py`.
 """
 
 from __future__ import annotations
 
+from crmsync.mapping.case_results import Case, CaseFile, CaseResult, compare, offline_companies, offline_features
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.testing import Case, CaseFile, CaseResult, compare, offline_companies, offline_features
 from crmsync.mapping.translate import translate
 from crmsync.reconcile.combine import combine
 

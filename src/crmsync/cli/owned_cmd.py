@@ -15,7 +15,7 @@ from crmsync.cli.options import CompaniesOption, Guard, JsonLinesOption
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from crmsync.service.owned import OwnedEntry
+    from crmsync.service.owned_report import OwnedEntry
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
@@ -29,7 +29,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """List the overrides crmsync manages: last applied value and the deals behind each."""
         def body() -> int:
             from crmsync.app import schematic_context
-            from crmsync.service.owned import owned_entries
+            from crmsync.service.owned_report import owned_entries
             from crmsync.service.scope import resolve_scope
             from crmsync.settings import load_settings
 

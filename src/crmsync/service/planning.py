@@ -1,33 +1,32 @@
 """Orchestration of one reconcile: read deals → translate → combine → diff (with adoption and
 drift, service/ownership.py) → Plan.
 
-Called by the CLI (and later by the scheduler and the webhook intake) with a `Context`
-of ready edges. It never writes: `apply.py` does. A reconcile can be scoped to some
-companies; the pure core never learns what triggered it.
+Called by the reconcile use case (service/reconcile.py), `explain`, `plan --base` and the mapping
+preview with a `Context` of ready edges. It never writes to Schematic: `apply.py` does. One read of
+the deals can feed the plans of two mapping sets (`build_plans`); each read from a CRM keeps the
+deal snapshot current (service/snapshot.py). A reconcile can be scoped to some companies; the pure
+core never learns what triggered it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from crmsync import progress
-from crmsync.connectors.base import Connector, PageSink, ReadResult
+from crmsync.connectors.base import PageSink, ReadResult
 from crmsync.domain import (
     Company,
     CompanyId,
     CompanyKey,
     Conflict,
     Feature,
-    FeatureId,
     LedgerState,
     LiveOverride,
     OverrideId,
     Source,
 )
-from crmsync.errors import MappingError
-from crmsync.mapping.check import check_consistency, check_types, resolve_features
 from crmsync.mapping.rules import MappingFile, Mappings
 from crmsync.mapping.translate import Translation, Translator
 from crmsync.reconcile.combine import combine
@@ -35,66 +34,20 @@ from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.effective import change_effects
 from crmsync.reconcile.entitlements import PlanEntitlements
-from crmsync.reconcile.guards import GuardPolicy, shrunk_sources, withhold_deletes
-from crmsync.reconcile.ledger_check import TOKEN_MARK as LEDGER_TOKEN_MARK
-from crmsync.reconcile.ledger_check import note_token
+from crmsync.reconcile.guards import shrunk_sources, withhold_deletes
+from crmsync.reconcile.note import note_token
 from crmsync.reconcile.plan import Plan, value_json
-from crmsync.schematic.client import SchematicClient
+from crmsync.service.context import Context, PlanRun, owned_ids_of
 from crmsync.service.entitlements import plan_warnings, read_plans
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
 from crmsync.service.preflight import Checked, preflight
 from crmsync.service.reading import read_source, source_deal_counts, uncounted_warnings
 from crmsync.service.snapshot import Keeper
-from crmsync.store.repository import Owned, Store
+from crmsync.store.repository import Owned
 from crmsync.store.snapshot import SnapshotStore
 
-TOKEN_MARK = LEDGER_TOKEN_MARK
 Reader = Callable[[Source, Sequence[PageSink]], ReadResult]  # reads one source's deals into the sinks
-
-
-@dataclass
-class Context:
-    """The edges one run talks to, built by the caller from settings."""
-
-    schematic: SchematicClient
-    connectors: Mapping[Source, Connector]
-    store: Store
-    clock: Callable[[], datetime]
-    guards: GuardPolicy = field(default_factory=GuardPolicy)
-    lease_ttl: float = 60.0  # seconds a company's lease lasts unless renewed (a killed run blocks no longer)
-
-
-@dataclass(frozen=True)
-class PlanRun:
-    """A plan with everything it was computed from (apply and explain need it)."""
-
-    plan: Plan
-    reads: tuple[ReadResult, ...]  # streamed: how many deals each read gave, not the deals
-    translation: Translation  # a full run keeps only its problems; a scoped one all (`explain` traces it)
-    live: tuple[LiveOverride, ...]
-    owned: tuple[Owned, ...]
-    found_intents: Mapping[str, OverrideId] = field(default_factory=dict)  # token → id of a lost create
-    companies: tuple[Company, ...] = ()
-    features: tuple[Feature, ...] = ()
-    scope: frozenset[CompanyId] | None = None  # the companies a scoped reconcile covered; None: all
-    released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
-    baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
-    settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
-
-    @property
-    def owned_ids(self) -> set[OverrideId]:
-        """The overrides crmsync owns: its ledger's, and those of lost creates found by their token."""
-        return _owned_ids(self.owned, self.found_intents)
-
-
-def check_mappings(mappings: Mappings, features: list[Feature]) -> dict[str, FeatureId]:
-    """Resolve features and run every check; raise MappingError with all problems."""
-    resolved, problems = resolve_features(mappings, features)
-    problems = [*problems, *check_types(mappings, features, resolved), *check_consistency(mappings, resolved)]
-    if problems:
-        raise MappingError(problems)
-    return dict(resolved)
 
 
 def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
@@ -166,9 +119,7 @@ def build_plans(
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
     cache: dict[str, PlanEntitlements] = {}
-    runs = [
-        _plan_from(ctx, c, t, reads, seen, scope, cache) for c, t in zip(checked, translations, strict=True)
-    ]
+    runs = [_plan_from(ctx, c, t, reads, seen, scope, cache) for c, t in zip(checked, translations, strict=True)]
     progress.emit(progress.Planning("planned", len(companies)))
     return PlanRuns(runs[0], runs[1] if len(runs) > 1 else None)
 
@@ -195,8 +146,9 @@ def _plan_from(
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
     held = held_keys(seen.released, owned)
+    ids = owned_ids_of(owned, found)
     own = reconcile_ownership(
-        desired, live, owned, _owned_ids(owned, found), held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
+        desired, live, owned, ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
     )
     # A scoped read says nothing about how many deals a CRM holds: only full reads feed the guard.
     counts = source_deal_counts(reads) if scope is None else {}
@@ -280,22 +232,13 @@ def settle_updates(
     return rows, settled
 
 
-def _owned_ids(owned: Collection[Owned], found: Mapping[str, OverrideId]) -> set[OverrideId]:
-    return {o.override_id for o in owned if o.override_id} | set(found.values())
-
-
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:
     """Create intents whose override exists after all (its response was lost), by note token."""
     intents = {o.token for o in owned if o.status == LedgerState.INTENT}
     found: dict[str, OverrideId] = {}
     for override in live:
         for note in override.notes:
-            token = token_in(note)
+            token = note_token(note)
             if token in intents:
                 found.setdefault(token, override.id)
     return found
-
-
-def token_in(note: str) -> str | None:
-    """The intent token crmsync put in a note, if any."""
-    return note_token(note)

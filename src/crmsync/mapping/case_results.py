@@ -1,6 +1,6 @@
 """Mapping tests: the cases RevOps write, and how one compares with what the real code gave. Pure.
 
-`cases.py` reads case files into the types here; `service/testing.py` runs each case through
+`cases.py` reads case files into the types here; `service/case_runner.py` runs each case through
 the real translate and combine and calls `compare`; `crmsync test` renders the `CaseResult`s.
 Offline: a rule's `feature:` text is the feature's
 id (or the name an optional `features:` alias table gives it), and each company key is its

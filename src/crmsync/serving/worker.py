@@ -1,6 +1,6 @@
 """The intake worker of `crmsync serve`: stored hints → companies → one reconcile per batch of companies.
 
-Each pass claims pending hints under a lease, resolves them to Schematic companies (intake_resolve.py)
+Each pass claims pending hints under a lease, resolves them to Schematic companies (resolve.py)
 and queues those in `company_work`; then it claims queued companies (never one another process
 runs) and calls the injected `ReconcileScope` once for the batch, renewing the leases while it runs.
 N hints for one company become one reconcile; a hint arriving meanwhile causes exactly one more.
@@ -19,17 +19,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import CompanyId
+from crmsync.domain import CompanyId, Source, Trigger
 from crmsync.errors import CrmsyncError
 from crmsync.metrics import LATENCY, RUNS
-from crmsync.service.intake_resolve import Resolver
+from crmsync.service.reconcile import Outcome
+from crmsync.serving.resolve import Resolver
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
 
 log = logging.getLogger("crmsync.intake")
 
 # The one reconcile use case, scoped: (Schematic company ids, or None for every company; trigger) → outcome.
 # An exception, or an outcome whose `ok` is False, counts as a failed run (retried after a delay).
-ReconcileScope = Callable[[frozenset[CompanyId] | None, str], object]
+ReconcileScope = Callable[[frozenset[CompanyId] | None, Trigger], Outcome]
+WEBHOOK_OF = {  # the trigger of hints from one source (web/ stores these); hints from several: Trigger.WEBHOOK
+    Source.HUBSPOT.value: Trigger.WEBHOOK_HUBSPOT,
+    Source.SALESFORCE.value: Trigger.WEBHOOK_SALESFORCE,
+    "schematic": Trigger.WEBHOOK_SCHEMATIC,
+}
 
 
 def worker_name() -> str:
@@ -125,19 +131,19 @@ class IntakeWorker:
         return True
 
     def _run(self, work: Sequence[ClaimedWork], scope: frozenset[CompanyId] | None) -> None:
-        trigger = work[0].trigger if len({w.trigger for w in work}) == 1 else "webhook"
+        trigger = work[0].trigger if len({w.trigger for w in work}) == 1 else Trigger.WEBHOOK
         ok, why = False, ""
         with _Renewal(self.intake, [w.id for w in work], self.name, self.settings.lease):
             try:
                 outcome = self.reconcile(scope, trigger)
-                ok = getattr(outcome, "ok", True) is not False
+                ok = outcome.ok
                 why = "" if ok else f"run ended not ok: {outcome!r}"[:300]
             except CrmsyncError as exc:
                 why = str(exc)
             except Exception as exc:
                 log.exception("reconcile of %s raised", _describe(scope))
                 why = f"{type(exc).__name__}: {exc}"
-        RUNS.labels(trigger=trigger, result="ok" if ok else "failed").inc()
+        RUNS.labels(trigger=trigger.value, result="ok" if ok else "failed").inc()
         done = utcnow()
         for w in work:
             give_up = not ok and w.attempts >= self.settings.max_attempts
@@ -181,11 +187,11 @@ class _Renewal:
                 log.error("lost %d lease(s) while reconciling: another worker may take them over", len(self.ids) - held)
 
 
-def _trigger(events: Sequence[ClaimedEvent]) -> str:
+def _trigger(events: Sequence[ClaimedEvent]) -> Trigger:
     if events and all(e.kind == "poll" for e in events):
-        return "poll"
+        return Trigger.POLL
     sources = {e.source for e in events}
-    return f"webhook:{sources.pop()}" if len(sources) == 1 else "webhook"
+    return WEBHOOK_OF[sources.pop()] if len(sources) == 1 else Trigger.WEBHOOK
 
 
 def _describe(scope: frozenset[CompanyId] | None) -> str:

@@ -1,5 +1,5 @@
 """`crmsync owned`: what the ledger manages — each override with its last applied value and the
-deals it came from (read back from the note crmsync wrote, see service/apply.py `make_note`), with
+deals it came from (read back from the note crmsync wrote, see reconcile/note.py), with
 company and feature names from Schematic. Reads only.
 """
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmsync.domain import CompanyId, OverrideValue
-from crmsync.reconcile.ledger_check import note_deals
+from crmsync.reconcile.note import note_deals
 from crmsync.reconcile.plan import value_from_json, value_json
-from crmsync.service.sync import Context
+from crmsync.service.context import Context
 
 
 @dataclass(frozen=True)
