@@ -64,20 +64,30 @@ class Keeper:
         for source in mappings.sources():
             keys = {f.company_key for f in mappings.for_source(source)}
             self._refs[source] = {c.keys[k] for c in companies or () for k in keys if k in c.keys}
+        # deal id → digest of the held deals not seen yet in this read: what is left at the end is gone
         self._held: dict[Source, dict[str, int]] = {}
-        self._seen: dict[Source, set[str]] = {}
         self._changed: dict[Source, list[SnapshotRow]] = {}
+        self._broken = False  # a database failure: the snapshot is left as it was (not trusted) this run
 
     def page(self, deals: Sequence[Deal]) -> None:
-        """A page sink: compare each deal with the snapshot and keep the ones that changed."""
+        """A page sink: compare each deal with the snapshot and keep the ones that changed. A database
+        failure stops the upkeep for this run (logged), never the reconcile."""
+        if self._broken:
+            return
+        try:
+            self._page(deals)
+        except CrmsyncError as exc:
+            self._broken = True
+            log.warning("snapshot.not_updated", reason=str(exc))
+
+    def _page(self, deals: Sequence[Deal]) -> None:
         for deal in deals:
             source = deal.source
             held = self._held.get(source)
             if held is None:
                 held = self._load(source)
             value = digest(deal)
-            self._seen[source].add(deal.id)
-            if held.get(deal.id) != value:
+            if held.pop(deal.id, None) != value:
                 changed = self._changed[source]
                 changed.append(SnapshotRow(deal.id, deal.company_ref, value, encode(deal)))
                 if len(changed) >= FLUSH:  # a first read of a large CRM is not held whole in memory
@@ -90,13 +100,15 @@ class Keeper:
 
     def _load(self, source: Source) -> dict[str, int]:
         held = self._store.digests(source, self._refs.get(source, set()) if self._scoped else None)
-        self._held[source], self._seen[source], self._changed[source] = held, set(), []
+        self._held[source], self._changed[source] = held, []
         return held
 
     def finish(self, reads: Sequence[ReadResult]) -> None:
         """Write what the reads changed, one transaction per source; a failure is logged, never raised
         (the snapshot only speeds previews up: a reconcile must not fail for it)."""
         try:
+            if self._broken:
+                return
             known = self._store_sources()
             for read in reads:
                 self._finish(read, known.get(read.source), self._now)
@@ -104,7 +116,6 @@ class Keeper:
             log.warning("snapshot.not_updated", reason=str(exc))
         finally:
             self._held.clear()
-            self._seen.clear()
             self._changed.clear()
 
     def _store_sources(self) -> dict[Source, SnapshotSource]:
@@ -114,7 +125,7 @@ class Keeper:
         source = read.source
         if source not in self._held:
             self._load(source)  # a read that gave no deal still says the held ones are gone
-        held, seen = self._held[source], self._seen[source]
+        unseen = set(self._held[source])
         query = query_of(self._mappings, source)
         same = known is not None and dict(known.query) == query
         gone: set[str]
@@ -122,9 +133,9 @@ class Keeper:
         if not read.complete:
             gone, full = set(read.deleted_ids), None
         elif self._scoped:
-            gone, full = (set(held) - seen) | set(read.deleted_ids), (False if same else None)
+            gone, full = unseen | set(read.deleted_ids), (False if same else None)
         else:
-            gone, full = set(held) - seen, True
+            gone, full = unseen, True
         self._flush(source)
         self._store.finish(source, gone, query, now, full=full)
 
