@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from crmsync.app import mapped_context
-from crmsync.domain import Source
+from crmsync.domain import CompanyId, Source, Trigger
 from crmsync.service.preview import Preview, preview_mapping_edit
+from crmsync.service.reconcile import Mode, Request
 from crmsync.store.repository import Store
 from crmsync.store.snapshot import DEALS, SnapshotStore
 from tests.e2e.conftest import Harness
@@ -143,3 +144,22 @@ def _rows(store: SnapshotStore) -> dict[tuple[str, str], tuple[int, object]]:
         rows = conn.execute(select(DEALS.c.source, DEALS.c.deal_id, DEALS.c.digest, DEALS.c.seen_at)).all()
     assert any(r.source == Source.HUBSPOT.value for r in rows)
     return {(r.source, r.deal_id): (r.digest, r.seen_at) for r in rows}
+
+
+def test_a_scoped_reconcile_keeps_the_snapshot_current(applied: Harness) -> None:
+    """A reconcile of one company (as serve's webhooks run) refreshes that company's deals in the snapshot."""
+    applied.sb.hubspot.update_deal("1006", seats_purchased="275")
+    stale = preview(applied, hubspot_text(applied))
+    assert stale.edit is not None
+    assert _pending_seats(stale) == 300  # the snapshot still holds the last read
+    applied.reconcile(Request(Trigger.MANUAL, Mode.PLAN, scope=frozenset({CompanyId("comp_initech")})))
+    fresh = preview(applied, hubspot_text(applied))
+    assert _pending_seats(fresh) == 275
+
+
+def _pending_seats(result: Preview) -> int:
+    """Initech's seats in the preview's pending changes."""
+    assert result.edit is not None
+    (change,) = [c for c in result.edit.split.pending if c.company_id == "comp_initech"]
+    assert change.after is not None and change.after.value.value_numeric is not None
+    return change.after.value.value_numeric
