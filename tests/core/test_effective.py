@@ -117,3 +117,10 @@ def test_the_effective_limit_is_at_least_every_grant_and_is_one_of_them(
     values = [v.value_numeric for v in (plan, add_on, override) if v is not None]
     assert e.value is not None and e.value.value_numeric == max(values)
     assert e.granted_by and all(g.value.value_numeric == max(values) for g in e.granted_by)
+
+
+def test_an_unread_plan_is_said_to_be_unknown() -> None:
+    """When a plan could not be read, the effective value says so instead of claiming nothing more."""
+    e = effective(ACME, SEATS, CompanyPlans(known=False), n(50), NOW)
+    assert e.value == n(50) and not e.plans_known and "could not be read" in e.describe()
+    assert "could not be read" in effective(ACME, SEATS, CompanyPlans(known=False), None, NOW).describe()

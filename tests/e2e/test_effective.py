@@ -5,9 +5,11 @@ Sandbox sample plans: Starter (20 seats, no SSO) for Acme; Growth (100 seats, SS
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
+from tests.e2e.test_variants import varied
 
 
 def test_plan_json_gives_each_change_its_effective_value_before_and_after(harness: Harness) -> None:
@@ -56,3 +58,16 @@ def test_explain_shows_a_planned_changes_effect(harness: Harness) -> None:
     """Before apply, explain says the planned create takes Acme's seats from Starter's 20 to 50."""
     text = invoke(harness, "explain", "comp_acme").output
     assert "can use: 20 from plan Starter → 50 from override" in text
+
+
+def test_a_company_whose_plan_cannot_be_read_is_not_said_to_have_nothing(tmp_path: Path) -> None:
+    """Umbrella is on a plan without version: its changes' effective values say the plan is not known;
+    Acme's add-on (Seats pack, 60 seats) outvotes its 50 seats: no change in what it can use."""
+    for h in varied("plans", tmp_path):
+        plan = json.loads(invoke(h, "plan", "--json").stdout)
+        umbrella = [c for c in plan["changes"] if c["company_id"] == "comp_umbrella"]
+        assert umbrella and all(not c["effective_before"]["plans_known"] for c in umbrella)
+        seats = next(c for c in plan["changes"] if (c["company_id"], c["feature_id"]) == ("comp_acme", "feat_seats"))
+        assert seats["effective_before"]["plans_known"] and seats["changes_effective"] is False
+        assert seats["effective_after"]["granted_by"] == ["add_on"]
+        assert seats["effective_after"]["granted_by_names"] == ["Seats pack"]

@@ -64,6 +64,7 @@ class Effective:
     expires: datetime | None = None
     after_expiry: OverrideValue | None = None
     expired_override: bool = False  # the override's expiry has passed: it no longer counts
+    plans_known: bool = True  # False: a plan or add-on of the company could not be read; it may grant more
 
     def same_use(self, other: Effective) -> bool:
         """Whether the customer can use the same under both (expiry aside: it changes nothing today)."""
@@ -72,13 +73,13 @@ class Effective:
     def describe(self) -> str:
         """`50 from override cmov_1 until 2027-01-31 00:00Z, then 20`, or `nothing`."""
         if self.value is None:
-            return "nothing"
+            return "nothing" if self.plans_known else "nothing known (the company's plan could not be read)"
         who = " and ".join(g.label() for g in self.granted_by)
         text = f"{describe(self.value)} from {who}"
         if self.expires is not None:
             then = describe(self.after_expiry) if self.after_expiry is not None else "nothing"
             text += f" until {self.expires.strftime('%Y-%m-%d %H:%M')}Z, then {then}"
-        return text
+        return text if self.plans_known else f"{text} (the company's plan could not be read: it may grant more)"
 
     def to_json(self) -> dict[str, Any]:
         """The effective entitlement as JSON: each grant, the value, what grants it, the expiry."""
@@ -91,6 +92,7 @@ class Effective:
             "add_ons": [g.to_json() for g in self.add_ons],
             "override": self.override.to_json() if self.override else None,
             "override_expired": self.expired_override,
+            "plans_known": self.plans_known,
             "expires": self.expires.isoformat() if self.expires else None,
             "after_expiry": value_json(self.after_expiry) if self.after_expiry is not None else None,
         }
@@ -102,6 +104,7 @@ class CompanyPlans:
 
     base: PlanEntitlements | None = None
     add_ons: tuple[PlanEntitlements, ...] = ()
+    known: bool = True  # False: a plan or add-on could not be read (or has no version): it may grant more
 
     def features(self) -> set[FeatureId]:
         """Every feature the plan or an add-on says something about."""
@@ -125,12 +128,16 @@ def effective(
     standing = [g for g in (plan, *add_ons) if g is not None]
     base_value, base_by = _most_generous(standing)
     if own is None or expired:
-        return Effective(company_id, feature_id, plan, add_ons, own, base_value, base_by, expired_override=expired)
+        return Effective(
+            company_id, feature_id, plan, add_ons, own, base_value, base_by, expired_override=expired,
+            plans_known=plans.known,
+        )  # fmt: skip
     value, by = _most_generous([*standing, own])
     expires = own.value.expiration if own in by and not _same(base_value, value) else None
     return Effective(
-        company_id, feature_id, plan, add_ons, own, value, by, expires, base_value if expires else None, False
-    )
+        company_id, feature_id, plan, add_ons, own, value, by, expires, base_value if expires else None, False,
+        plans.known,
+    )  # fmt: skip
 
 
 def effects_of(

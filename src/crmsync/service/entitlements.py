@@ -34,8 +34,13 @@ def read_plans(
         except ServiceError as exc:
             unread.append(f"could not read the entitlements of plan version {version} ({exc}); not checked")
     plans = {
-        c.id: CompanyPlans(fetched.get(c.plan_version_id or ""), tuple(fetched[v] for v in c.add_on_version_ids
-                                                                      if v in fetched))
+        c.id: CompanyPlans(
+            fetched.get(c.plan_version_id or ""),
+            tuple(fetched[v] for v in c.add_on_version_ids if v in fetched),
+            # on a plan without version, or a version Schematic would not give: the plan is not known
+            known=(c.plan_name is None or c.plan_version_id in fetched)
+            and all(v in fetched for v in c.add_on_version_ids),
+        )
         for c in companies
     }
     return plans, tuple(unread)
