@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from crmsync.safe_text import shown
+
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -179,6 +181,7 @@ def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.F
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
             redact_secrets,
+            *([] if log_format == "json" else [show_safely]),  # JSON escapes them itself
             renderer,
         ],
     )
@@ -248,6 +251,16 @@ def reset_logging() -> None:
     _unconfigured_default()
 
 
+def show_safely(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Before the console renderer: text values (names, messages from outside) with control and bidi
+    characters escaped (safe_text.py), so a log line cannot forge another or colour the terminal; a
+    traceback keeps its own line breaks."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = "\n".join(map(shown, value.split("\n"))) if key == "exception" else shown(value)
+    return event
+
+
 def _unconfigured_default() -> None:
     """Before any entry point configures logging (library use, tests): structlog hands finished,
     scrubbed lines to the standard library, whose last-resort handler shows WARNING and up."""
@@ -258,6 +271,7 @@ def _unconfigured_default() -> None:
             *_shared(),
             structlog.processors.format_exc_info,
             redact_secrets,
+            show_safely,
             structlog.dev.ConsoleRenderer(colors=False),
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),

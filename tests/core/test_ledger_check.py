@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crmsync.domain import CompanyId, FeatureId, OverrideId
 from crmsync.reconcile.ledger_check import Marked, check_ledger, choose_rebuild
-from crmsync.reconcile.note import note_sources, note_token
+from crmsync.reconcile.note import note_sources, note_token, release_note, released_after
 
 SOURCES = ("hubspot", "salesforce")
 
@@ -57,3 +57,13 @@ def test_note_token_reads_the_last_marker() -> None:
     assert note_token("Managed by crmsync … [crmsync:0123abcd]") == "0123abcd"
     assert note_token("quoting [crmsync:old] then [crmsync:new]") == "new"
     assert note_token("no marker") is None and note_token("[crmsync:unterminated") is None
+
+
+def test_a_release_note_after_the_newest_marker_means_released() -> None:
+    """A release note for the token that follows the newest marked note: released; a marked note
+    written after it (crmsync manages it again): not; another token's release note: not."""
+    marked, released = "Managed by crmsync from hubspot deal 1; rule m.yaml:1 (seats). [crmsync:t1]", release_note("t1")
+    assert released_after([marked, released, "a person's note"], "t1")
+    assert not released_after([marked, released, marked], "t1")
+    assert not released_after([marked, release_note("t2")], "t1")
+    assert note_token(released) is None  # the release note is not a marker of its own

@@ -31,14 +31,16 @@ def crmsync_note(record: dict[str, object]) -> str:
     return str(notes[-1]["note"])
 
 
-def test_release_writes_nothing_and_stops_management(hub: Harness) -> None:
-    """Released: zero writes; a deal change no longer updates it; the plan says it is released (not
-    managed), not a conflict, and the text plan words it so."""
+def test_release_writes_only_its_note_and_stops_management(hub: Harness) -> None:
+    """Released: one write, the release note (value unchanged); a deal change no longer updates it; the
+    plan says it is released (not managed), not a conflict, and the text plan words it so."""
     override_id = the_override(hub, *HOOLI)["id"]
-    writes = hub.sb.schematic.write_count
     result = invoke(hub, "release", override_id)
+    writes = hub.sb.schematic.write_count
     assert result.exit_code == 0 and f"released {override_id}" in result.output, result.output
-    assert hub.sb.schematic.write_count == writes and override_id in ledger(hub)["released"]
+    assert "1 release note(s) written" in result.output and override_id in ledger(hub)["released"]
+    assert "[crmsync-released:" in crmsync_note(the_override(hub, *HOOLI))
+    assert the_override(hub, *HOOLI)["value_numeric"] == 75
     hub.sb.hubspot.update_deal("1010", seats_purchased="90")
     run, _ = hub.apply()
     assert run.plan.changes == () and the_override(hub, *HOOLI)["value_numeric"] == 75

@@ -70,6 +70,29 @@ def test_a_ledger_rebuilt_after_the_database_is_lost_equals_the_lost_one(applied
     assert invoke(applied, "apply", "--yes").exit_code == 0 and applied.sb.schematic.write_count == writes
 
 
+def test_a_rebuild_keeps_a_released_and_hand_edited_override_released(applied: Harness, tmp_path: Path) -> None:
+    """Released, then edited by a person; the database is lost: the rebuild restores it released (its
+    release note says so), the next plan is empty and apply leaves the person's value alone."""
+    override_id = the_override(applied, *HOOLI)["id"]
+    assert invoke(applied, "release", override_id).exit_code == 0
+    applied.sb.schematic.update_override(override_id, {"value_numeric": 500, "note": "raised by Sam for the pilot"})
+    lose_the_database(applied, tmp_path)
+    result = invoke(applied, "ledger", "rebuild")
+    assert result.exit_code == 0, result.output
+    store = Store(applied.settings.database_url)
+    try:
+        assert [o.override_id for o in store.released()] == [override_id]
+        assert override_id not in {o.override_id for o in store.owned()}
+    finally:
+        store.close()
+    writes = applied.sb.schematic.write_count
+    plan = applied.plan().plan
+    assert plan.is_empty, plan.changes
+    assert [c.live.id for c in plan.released] == [override_id]
+    assert invoke(applied, "apply", "--yes").exit_code == 0
+    assert applied.sb.schematic.write_count == writes and the_override(applied, *HOOLI)["value_numeric"] == 500
+
+
 def test_a_rebuild_is_idempotent_and_leaves_unmarked_overrides_unowned(applied: Harness, tmp_path: Path) -> None:
     """A second rebuild restores nothing; the manual Globex override (no marker) is never taken."""
     lose_the_database(applied, tmp_path)

@@ -13,11 +13,17 @@ import pytest
 from crmsync.app import open_context
 from crmsync.domain import RunStatus, Trigger
 from crmsync.mapping.loader import load_mappings
-from crmsync.reconcile.notices import RefusalKind
 from crmsync.service.context import PlanRun
 from crmsync.service.reconcile import Mode, Request, reconcile
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import grow_to_twenty_then_lose_six, hubspot_only, invoke, ledger, owned_count
+from tests.e2e.scenarios import (
+    assert_converged,
+    grow_to_twenty_then_lose_six,
+    hubspot_only,
+    invoke,
+    ledger,
+    owned_count,
+)
 
 
 @pytest.fixture
@@ -75,13 +81,16 @@ def test_a_saved_plan_is_refused_after_the_override_it_changes_was_released(hub:
     writes = hub.sb.schematic.write_count
     result = invoke(hub, "apply", str(tmp_path / "plan.json"))
     assert result.exit_code == 3, result.output
-    assert f"crmsync no longer manages override {override_id} (Hooli / Seats): it was released" in result.output
+    # the release wrote its note on the override: the saved plan is refused as made before that change
+    assert f"refusing to apply {tmp_path / 'plan.json'}: Schematic changed since the plan was made" in result.output
+    assert f"override {override_id} (Hooli / Seats) was changed" in result.output
     assert hub.sb.schematic.write_count == writes and hub.sb.schematic.overrides[override_id]["value_numeric"] == 75
     assert override_id in ledger(hub)["released"]
 
 
-def test_apply_refuses_an_override_released_between_its_plan_and_the_yes(hub: Harness) -> None:
-    """The interactive path: released while the plan was shown, the apply is refused and writes nothing."""
+def test_apply_replans_an_override_released_between_its_plan_and_the_yes(hub: Harness) -> None:
+    """The interactive path: released while the plan was shown, the company is planned again under its
+    lease and the released override is left as it is (no refusal, nothing written)."""
     assert invoke(hub, "apply", "--yes").exit_code == 0
     hub.sb.hubspot.update_deal("1010", seats_purchased="90")
     released: list[str] = []
@@ -96,10 +105,40 @@ def test_apply_refuses_an_override_released_between_its_plan_and_the_yes(hub: Ha
     with open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx:
         outcome = reconcile(ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY),
                             release_then_say_yes)
-    (refusal,) = outcome.refusals
-    assert outcome.status is RunStatus.REFUSED and refusal.kind is RefusalKind.UNMANAGED
-    assert f"no longer manages override {released[0]}" in str(refusal)
-    assert hub.sb.schematic.write_count == writes
+    assert outcome.status is RunStatus.OK and not outcome.refusals, outcome.refusals
+    assert len(outcome.replanned) == 1
+    assert hub.sb.schematic.write_count == writes + 1  # the release's own note, and nothing of the apply
+    assert hub.sb.schematic.overrides[released[0]]["value_numeric"] == 75 and released[0] in ledger(hub)["released"]
+
+
+def test_apply_replans_a_company_whose_override_another_run_deleted_meanwhile(hub: Harness) -> None:
+    """The concurrent delete: another run deletes the override the plan updates; this apply plans the
+    company again under its lease and creates the one override the deals want (exit 0, no refusal)."""
+    assert invoke(hub, "apply", "--yes").exit_code == 0
+    hub.sb.hubspot.update_deal("1010", seats_purchased="90")
+    deleted: list[str] = []
+
+    def another_run_deletes_it_first(run: PlanRun, _refusals: object) -> bool:
+        (change,) = run.plan.changes
+        assert change.before is not None
+        for deal in ("1010", "1011"):  # Hooli's two seat deals
+            hub.sb.hubspot.update_deal(deal, dealstage="closedlost")
+        assert invoke(hub, "apply", "--yes").exit_code == 0  # the other run: the deal is lost, it deletes
+        assert change.before.id not in hub.sb.schematic.overrides
+        deleted.append(change.before.id)
+        for deal in ("1010", "1011"):  # won again, 90 seats at most
+            hub.sb.hubspot.update_deal(deal, dealstage="closedwon")
+        return True
+
+    with open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx:
+        outcome = reconcile(ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY),
+                            another_run_deletes_it_first)
+    assert outcome.status is RunStatus.OK and not outcome.refusals, outcome.refusals
+    assert deleted and len(outcome.replanned) == 1
+    assert outcome.report is not None and [r.action for r in outcome.report.results] == ["create"]
+    (record,) = [r for r in hub.sb.schematic.overrides.values() if r["value_numeric"] == 90]
+    assert record["id"] in ledger(hub)["active"]
+    assert_converged(hub)
 
 
 def test_a_saved_plan_is_refused_when_an_override_appeared_where_it_creates(hub: Harness, tmp_path: Path) -> None:

@@ -64,3 +64,20 @@ def test_an_intent_whose_pair_is_live_is_refused_alone(store: Store) -> None:
     assert set(refused) == {"mine-1"} and "another run" in str(refused["mine-1"])
     assert set(rows(store)) == {"theirs", "mine-2"}
     assert batch.empty
+
+
+def test_an_intent_of_the_pair_is_replaced_only_once_settled(store: Store) -> None:
+    """Another process's unconfirmed intent is never deleted by a new intent of its pair (its create may
+    still land): the new one is refused; once the caller settled it (token looked for, not found), it is
+    replaced."""
+    other = LedgerBatch(store)
+    other.intent("theirs", "comp_1", "feat_a", ["hubspot"], VALUE, "n")
+    other.commit()
+    batch = LedgerBatch(store)
+    batch.intent("mine", "comp_1", "feat_a", ["hubspot"], VALUE, "n")
+    assert set(batch.commit()) == {"mine"}
+    assert rows(store) == {"theirs": ("intent", None)}
+    batch.replaceable(["theirs"])
+    batch.intent("mine", "comp_1", "feat_a", ["hubspot"], VALUE, "n")
+    assert batch.commit() == {}
+    assert rows(store) == {"mine": ("intent", None)}

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from crmsync.cli.layout import render_changes
 from crmsync.cli.render import render_plan
+from crmsync.safe_text import shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 def render_edit(console: Console, edit: EditPlan, folder: str) -> None:
     """This edit (base → head), then what changes without it, then the head plan's reports and summary."""
-    head = f"This edit ({edit.label} → {folder}): {_count(len(edit.split.edit))}"
+    head = f"This edit ({shown(edit.label)} → {shown(folder)}): {_count(len(edit.split.edit))}"
     console.print(Text(head, style="bold"), highlight=False, crop=False)
     _section(console, edit.edit_plan, "  none: both mapping sets want the same overrides")
     console.print("")

@@ -8,7 +8,9 @@
 Symbol, company, feature, before → after on the first line (company and feature padded to a shared
 width, capped so one long name does not push every row right); the provenance on an indented second
 line, wrapped at the console's width (the terminal's, or COLUMNS when piped; 80 by default) under
-its own indent. Colour comes from the console (rich honours NO_COLOR and leaves pipes plain).
+its own indent. Colour comes from the console (rich honours NO_COLOR and leaves pipes plain). Names,
+values and reasons come from outside: control and bidi characters are shown escaped (safe_text.py),
+so a name can never print a line of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.text import Text
 
 from crmsync.domain import Action, Change
 from crmsync.reconcile.plan import Plan
+from crmsync.safe_text import shown
 
 SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
 WHY_INDENT = "    "
@@ -37,16 +40,16 @@ def change_line(plan: Plan, change: Change, company_width: int, feature_width: i
         values = f"{before} → none"
     else:
         values = f"{before} → {after}"
-    company = plan.name(change.company_id).ljust(company_width)
-    feature = plan.name(change.feature_id).ljust(feature_width)
-    return Text.assemble((symbol, f"bold {colour}"), " ", company, "  ", (feature, "bold"), "  ", values)
+    company = shown(plan.name(change.company_id)).ljust(company_width)
+    feature = shown(plan.name(change.feature_id)).ljust(feature_width)
+    return Text.assemble((symbol, f"bold {colour}"), " ", company, "  ", (feature, "bold"), "  ", shown(values))
 
 
 def why_lines(reason: str, width: int) -> list[str]:
     """The provenance, indented, wrapped to `width` (never narrower than 40) under its own indent."""
     head = f"{WHY_INDENT}why: "
     return textwrap.wrap(
-        reason,
+        shown(reason),
         width=max(width, 40),
         initial_indent=head,
         subsequent_indent=" " * len(head),
@@ -58,7 +61,7 @@ def why_lines(reason: str, width: int) -> list[str]:
 def render_changes(console: Console, plan: Plan, *, use: bool = False) -> None:
     """One line per change and its provenance below it, in the plan's order; a change that does not
     change what the customer can use says so; `use`: every other change says what it changes there."""
-    names = [(plan.name(c.company_id), plan.name(c.feature_id)) for c in plan.changes]
+    names = [(shown(plan.name(c.company_id)), shown(plan.name(c.feature_id))) for c in plan.changes]
     company_width = min(MAX_NAME, max((len(c) for c, _ in names), default=0))
     feature_width = min(MAX_NAME, max((len(f) for _, f in names), default=0))
     for change in plan.changes:
@@ -68,10 +71,10 @@ def render_changes(console: Console, plan: Plan, *, use: bool = False) -> None:
         effect = plan.effect(change)
         if effect is not None and not effect.changes_use:  # e.g. an override the plan outvotes
             console.print(Text.assemble((f"{WHY_INDENT}= ", "bold yellow"), (
-                f"no effect on what the customer can use: {effect.after.describe()}", "yellow")),
+                f"no effect on what the customer can use: {shown(effect.after.describe())}", "yellow")),
                 highlight=False, crop=False)  # fmt: skip
         elif effect is not None and use:
-            line = f"{WHY_INDENT}can use: {effect.before.describe()} → {effect.after.describe()}"
+            line = f"{WHY_INDENT}can use: {shown(effect.before.describe())} → {shown(effect.after.describe())}"
             console.print(Text(line, style="cyan"), highlight=False, crop=False)
 
 
@@ -82,7 +85,7 @@ def note(console: Console, symbol: str, symbol_style: str, text: str, *, style: 
     line (for grep)."""
     width = max(console.width, 40) - len(symbol) - 1 if console.is_terminal else 1 << 16
     lines = textwrap.wrap(
-        text,
+        shown(text),
         width=width,
         subsequent_indent="  ",
         break_on_hyphens=False,

@@ -11,6 +11,7 @@ import typer
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import CompaniesOption, Guard, JsonLinesOption
+from crmsync.safe_text import shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,8 +48,8 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 def render_owned(console: Console, entries: list[OwnedEntry]) -> None:
     """One line per override (company / feature = value, id), its deals on an indented line; a count."""
 
-    def say(text: str) -> None:
-        console.print(text, markup=False, highlight=False, emoji=False)
+    def say(text: str) -> None:  # names and deal ids come from outside: shown escaped (safe_text.py)
+        console.print(shown(text), markup=False, highlight=False, emoji=False)
 
     for e in entries:
         value = e.value.describe() if e.value else "?"

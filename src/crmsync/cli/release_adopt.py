@@ -13,6 +13,7 @@ import typer
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, JsonLinesOption, MappingsOption
+from crmsync.cli.render import outside
 from crmsync.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         company: CompanyOption = None,
         feature: FeatureOption = None,
     ) -> None:
-        """Stop managing overrides without deleting them (zero API writes); `crmsync adopt` takes them back."""
+        """Stop managing overrides without deleting them (one note each says so); `crmsync adopt` takes them back."""
 
         def body() -> int:
             from crmsync.app import schematic_context
@@ -51,14 +52,22 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
                 raise ConfigError("give either OVERRIDE_ID… or --company (with an optional --feature)")
             with schematic_context(load_settings()) as ctx:
                 released = release(ctx, override_ids or [], company, feature)
-            for row in released:
+            for row in released.rows:
                 out.print(f"released {row.override_id} ({row.company_id} / {row.feature_id})", highlight=False)
             out.print(
-                f"crmsync no longer manages {len(released)} override(s): nothing was written to Schematic, they stay "
-                "as they are and are not re-created. Take them back with crmsync adopt.",
+                f"crmsync no longer manages {len(released.rows)} override(s): their values stay as they are and they "
+                f"are not re-created; {released.noted} release note(s) written to Schematic, so a ledger rebuild keeps "
+                "them released. Take them back with crmsync adopt.",
                 highlight=False,
             )
-            return 0
+            for override_id, why in released.unnoted.items():
+                out.print(
+                    f"crmsync: released {override_id} in the ledger, but its release note could not be written "
+                    f"({outside(why)}); run crmsync release {override_id} again, or a ledger rebuild after a lost "
+                    "state database would manage it again",
+                    highlight=False,
+                )
+            return 1 if released.unnoted else 0
 
         guarded(body)
 
@@ -116,11 +125,11 @@ def render_adopted(console: Console, done: Adopted) -> None:
     """One line per adopted override and resumed pair, then what the next apply does."""
     plan = done.run.plan
     for a in done.adopted:
-        where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
+        where = outside(f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}")
         then = "" if a.value_matches else f"; the next apply updates it to {a.desired.value.describe()}"
         console.print(f"adopted {a.live.id} ({where}, {a.live.value.describe()}){then}", highlight=False)
     for r in done.resumed:
-        where = f"{plan.name(r.company_id)} / {plan.name(r.feature_id)}"
+        where = outside(f"{plan.name(r.company_id)} / {plan.name(r.feature_id)}")
         console.print(
             f"resumed {where}: released override {r.override_id} is gone; the next apply creates one if the "
             "deals want it",

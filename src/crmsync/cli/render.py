@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from crmsync.cli.layout import SYMBOL as SYMBOL  # the symbols explain shows too
 from crmsync.cli.layout import note, render_changes
 from crmsync.reconcile.notices import MASS_CHANGE, PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import Plan
 from crmsync.reconcile.withheld import withheld_count, withheld_lines
+from crmsync.safe_text import shown
 
 if TYPE_CHECKING:
     from crmsync.service.apply import ApplyReport
@@ -32,7 +34,7 @@ def render_plan(
     elif plan.changes:
         render_changes(console, plan)
     elif plan.ledger_only():
-        records = "; ".join(plan.ledger_only())
+        records = outside("; ".join(plan.ledger_only()))
         console.print(f"No writes to Schematic; apply only records in crmsync's ledger: {records}", highlight=False)
     elif withheld_count(plan):  # withheld is not "already matches": say so first (reconcile/withheld.py)
         console.print(f"No changes to apply, but {withheld_count(plan)} change(s) are withheld:", highlight=False)
@@ -93,20 +95,23 @@ def render_report(console: Console, report: ApplyReport) -> None:
     """Each change's outcome, failures last with the API's message."""
     done = [r for r in report.results if r.ok]
     for line in report.recorded:
-        console.print(f"[green]✓[/] recorded in the ledger: {line}", highlight=False)
+        console.print(f"[green]✓[/] recorded in the ledger: {outside(line)}", highlight=False)
     for result in done:
         console.print(
-            f"[green]✓[/] {result.action} {result.company_id} / {result.feature_id} → {result.override_id}",
+            f"[green]✓[/] {result.action} {outside(result.company_id)} / {outside(result.feature_id)} → "
+            f"{outside(result.override_id)}",
             highlight=False,
         )
     if report.failed:
         console.print(f"[bold red]{len(report.failed)} change(s) failed[/] (retried next run):")
         for result in report.failed:
             console.print(
-                f"  ✗ {result.action} {result.company_id} / {result.feature_id}: {result.message}", highlight=False
+                f"  ✗ {result.action} {outside(result.company_id)} / {outside(result.feature_id)}: "
+                f"{outside(result.message)}",
+                highlight=False,
             )
     if report.stopped:
-        console.print(f"[bold red]stopped:[/] {report.stopped}", highlight=False)
+        console.print(f"[bold red]stopped:[/] {outside(report.stopped)}", highlight=False)
     if report.busy:
         console.print(
             f"[bold yellow]busy:[/] {len(report.busy)} company(ies) were being reconciled by another process and "
@@ -120,6 +125,12 @@ def render_report(console: Console, report: ApplyReport) -> None:
             highlight=False,
         )
     console.print(f"Applied {len(done)} of {len(report.results) + report.not_attempted} change(s).", highlight=False)
+
+
+def outside(text: object) -> str:
+    """Text from outside in a line printed with markup: control and bidi characters escaped (safe_text.py),
+    [brackets] shown as written."""
+    return escape(shown(text))
 
 
 def count_of(n: int, one: str, many: str | None = None) -> str:

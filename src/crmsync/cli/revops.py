@@ -16,6 +16,7 @@ import typer
 
 from crmsync.cli.jsonout import emit
 from crmsync.cli.options import Guard, MappingsOption
+from crmsync.safe_text import shown
 
 if TYPE_CHECKING:  # the service and its edges are imported when a command runs: `--help` starts fast
     from rich.console import Console
@@ -146,8 +147,9 @@ def _effective(say: Callable[[str], None], story: Explanation) -> None:
 
 
 def _printer(console: Console) -> Callable[[str], None]:
-    """Print text as written: deal names and reasons may hold [brackets] that are not markup."""
-    return lambda text: console.print(text, markup=False, highlight=False, emoji=False)
+    """Print text as written: deal names and reasons may hold [brackets] that are not markup, and their
+    control or bidi characters are shown escaped (each line stays one line; safe_text.py)."""
+    return lambda text: console.print(shown(text), markup=False, highlight=False, emoji=False)
 
 
 def _feature(say: Callable[[str], None], story: Explanation, feature: FeatureStory) -> None:

@@ -19,10 +19,11 @@ from rich.console import Console
 from crmsync.app import schematic_context
 from crmsync.cli.jsonout import emit
 from crmsync.cli.outcome_json import outcome_exit, outcome_json
-from crmsync.cli.render import count_of, refusals_text, render_plan, render_report
+from crmsync.cli.render import count_of, outside, refusals_text, render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import ConfigError
 from crmsync.reconcile.withheld import withheld_count
+from crmsync.safe_text import shown
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.reconcile import Mode, Outcome, Request, SavedDocument, reconcile
 from crmsync.service.saved import save_plan
@@ -44,7 +45,7 @@ STATUS_COLOUR = {"ok": "green", "failed": "bold red", "refused": "bold red"}
 def render_refusals(console: Console, messages: Sequence[str]) -> None:
     """What apply would refuse, shown by `plan` before anyone tries."""
     for message in messages:
-        console.print(f"[bold red]apply would refuse this plan:[/] {message}", highlight=False)
+        console.print(f"[bold red]apply would refuse this plan:[/] {outside(message)}", highlight=False)
 
 
 def write_plan(ctx: Context, run: PlanRun, path: Path) -> None:
@@ -113,7 +114,7 @@ def apply_exit(console: Console, errors: Console, outcome: Outcome, *, where: st
     3 refused (nothing written for what was refused) or a guard withheld changes."""
     if outcome.status is RunStatus.REFUSED and outcome.report is None:
         for line in refusals_text(outcome.refusals, where=where):
-            errors.print(f"crmsync: {line}", markup=False)
+            errors.print(f"crmsync: {shown(line)}", markup=False)
         return 3
     if outcome.status is RunStatus.DECLINED:
         console.print("Nothing applied.")
@@ -152,6 +153,7 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
             "conflicts": details.get("conflicts", []),
             "pending": details.get("pending", []),
             "drift": details.get("drift", []),
+            "omitted": details.get("omitted", {}),  # beyond the first 100 of each list, counted
             "as_of_run": latest.id if latest else None,
             "last_apply": None
             if last_apply is None
@@ -171,7 +173,8 @@ def show_status(console: Console, store: Store, *, as_json: bool, limit: int = 2
         for c in results:
             mark = "[green]✓[/]" if c.ok else "[bold red]✗[/]"
             what = f"{c.action} {names.get(c.company_id, c.company_id)} / {names.get(c.feature_id, c.feature_id)}"
-            console.print(f"  {mark} {what}" + (f": {c.message}" if c.message else ""), highlight=False)
+            said = f"{what}: {c.message}" if c.message else what
+            console.print(f"  {mark} {outside(said)}", highlight=False)
         if not results:
             console.print("  no changes", highlight=False)
     return 0
@@ -191,7 +194,7 @@ def _render_runs(console: Console, runs: Sequence[RunRecord]) -> None:
         )
         if r.status != "ok":
             for error in errors[:3]:
-                console.print(f"      ✗ {error}", highlight=False, markup=False)
+                console.print(f"      ✗ {shown(error)}", highlight=False, markup=False)
             if len(errors) > 3:
                 console.print(f"      … and {len(errors) - 3} more (crmsync status --json)", highlight=False)
 
@@ -209,19 +212,22 @@ def _render_open(console: Console, run: RunRecord | None, details: dict[str, Any
         return
     console.print(f"\nOpen as of run #{run.id}:", highlight=False)
     for c in conflicts:
-        console.print(
-            f"  [bold magenta]![/] conflict: {c['company']} / {c['feature']}: override {c['override_id']} "
-            f"({c['live']}) was not created by crmsync; the deals want {c['desired']}",
-            highlight=False,
+        said = (
+            f"{c['company']} / {c['feature']}: override {c['override_id']} ({c['live']}) was not created by "
+            f"crmsync; the deals want {c['desired']}"
         )
+        console.print(f"  [bold magenta]![/] conflict: {outside(said)}", highlight=False)
     for d in drift:
-        console.print(
-            f"  [bold yellow]≠[/] drift: {d['company']} / {d['feature']}: override {d['override_id']} {d['reason']}",
-            highlight=False,
-        )
+        said = f"{d['company']} / {d['feature']}: override {d['override_id']} {d['reason']}"
+        console.print(f"  [bold yellow]≠[/] drift: {outside(said)}", highlight=False)
     for p in pending:
         deals = ", ".join(p["deals"])
-        console.print(f"  [cyan]…[/] pending: no Schematic company has key {p['company_key']} yet (deal {deals})")
+        said = f"no Schematic company has key {p['company_key']} yet (deal {deals})"
+        console.print(f"  [cyan]…[/] pending: {outside(said)}", highlight=False)
+    omitted = {k: n for k, n in details.get("omitted", {}).items() if k in ("conflicts", "drift", "pending")}
+    if omitted:  # the run kept a count and the first of each list (service/history.py)
+        more = ", ".join(f"{n} {kind}" for kind, n in omitted.items())
+        console.print(f"  … and {more} more (crmsync plan lists them all)", highlight=False)
 
 
 def _details(run: RunRecord | None) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ class Marked:
     feature_id: FeatureId
     token: str
     note: str  # the newest note carrying the marker
+    released: bool = False  # a later note says `crmsync release` let it go: restored released, never managed
 
 
 @dataclass(frozen=True)

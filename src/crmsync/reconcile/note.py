@@ -1,12 +1,14 @@
 """The ownership note crmsync writes on every override, in one place: `make_note` writes it (the
 CRM, the deals, the rule, and the `[crmsync:<token>]` marker that finds a lost create again and
-proves crmsync made the override); `note_token`, `note_sources` and `note_deals` read it back. Pure.
+proves crmsync made the override); `note_token`, `note_sources` and `note_deals` read it back.
+`release_note` is what `crmsync release` appends (`[crmsync-released:<token>]`), and `released_after`
+reads it back, so a ledger rebuilt after state loss keeps a released override released. Pure.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from crmsync.domain import DesiredOverride, Source
 
@@ -14,6 +16,7 @@ NOTE_LIMIT = 900  # characters kept of a note before the marker (the long deal l
 NOTE_START = "Managed by crmsync from "
 _NOTE_DEALS = re.compile(rf"\b({'|'.join(s.value for s in Source)}) deals? ([^;]+?)(?=; |$)")
 TOKEN_MARK = "[crmsync:"  # then the token and "]": the marker at the end of every note crmsync writes
+RELEASE_MARK = "[crmsync-released:"  # then the token and "]": `crmsync release` stopped managing it
 
 
 def make_note(want: DesiredOverride, *, token: str | None) -> str:
@@ -27,6 +30,22 @@ def make_note(want: DesiredOverride, *, token: str | None) -> str:
     if len(note) > NOTE_LIMIT:
         note = note[: NOTE_LIMIT - 1] + "…"
     return f"{note} {TOKEN_MARK}{token}]" if token else note
+
+
+def release_note(token: str) -> str:
+    """The note `crmsync release` appends: it survives a lost state database (a rebuild reads it)."""
+    return (
+        "Released by crmsync: no longer managed; crmsync will not change or delete it "
+        f"(crmsync adopt takes it back). {RELEASE_MARK}{token}]"
+    )
+
+
+def released_after(notes: Sequence[str], token: str) -> bool:
+    """Whether a release note for `token` follows the newest note carrying crmsync's marker (notes oldest
+    first): released, and not written by crmsync since."""
+    marked = [i for i, n in enumerate(notes) if note_token(n)]
+    after = notes[marked[-1] + 1 :] if marked else notes
+    return any(f"{RELEASE_MARK}{token}]" in n for n in after)
 
 
 def note_token(note: str) -> str | None:

@@ -15,6 +15,7 @@ The first matching rule that fires decides the request. Modes:
     error_after    perform it, then answer `status` instead of its answer
     rate_limit     answer 429 with `Retry-After: retry_after` (integer, fractional or huge)
     latency        perform it, then wait `seconds` before answering (late: the client may have gone)
+    delay          wait `seconds`, then perform it and answer (a write that lands late)
     hang           accept, never perform, answer nothing for `seconds`, then drop the connection
     reset_before   drop the connection without performing the request
     reset_after    perform it, then drop the connection mid-answer (a lost answer)
@@ -52,6 +53,7 @@ class Mode(StrEnum):
     ERROR_AFTER = "error_after"
     RATE_LIMIT = "rate_limit"
     LATENCY = "latency"
+    DELAY = "delay"
     HANG = "hang"
     RESET_BEFORE = "reset_before"
     RESET_AFTER = "reset_after"
@@ -180,6 +182,9 @@ class FaultInjector:
             await asyncio.sleep(fault.seconds)
             for message in answer:
                 await send(message)
+        elif mode is Mode.DELAY:
+            await asyncio.sleep(fault.seconds)
+            await self.app(scope, receive, send)
         elif mode is Mode.HANG:
             await asyncio.sleep(fault.seconds or 3600.0)
             await _drop(send)

@@ -1,11 +1,14 @@
 """Run history: every plan and apply is stored with its counts, per-change results and
 errors, for `crmsync status`. The reconcile use case opens the record when a run starts and
-closes it here, so a run that never finished shows as `running`.
+closes it here, so a run that never finished shows as `running`; while it runs, `heartbeat` marks it
+alive in the database (by its clock), so a run killed on any host is closed as interrupted later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from crmsync.domain import RunStatus
@@ -13,6 +16,30 @@ from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.reading import source_deal_counts
+from crmsync.store.repository import Store
+
+
+@contextlib.contextmanager
+def heartbeat(store: Store, run_id: int, every: float) -> Iterator[None]:
+    """Beat the run's heartbeat every `every` seconds (a thread) until the block ends. A beat that fails
+    is skipped: the state database being away is the run's own error to report, not the heartbeat's."""
+    if not run_id:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            with contextlib.suppress(Exception):
+                store.heartbeat(run_id)
+
+    thread = threading.Thread(target=beat, name=f"crmsync-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def finish_run(
@@ -32,10 +59,29 @@ def finish_run(
         return
     details = run_details(run, applied=report is not None and report.ok) if run.reads else None
     summary = {**run_summary(run, report, details=details), **(extra or {})}
-    errors = list(reasons) + run_errors(run, report)
+    errors = bounded_errors(list(reasons) + run_errors(run, report))
     live = report is not None and report.recorder is not None  # its changes were recorded one by one
     changes = report.results if report is not None and not live else ()
     ctx.store.finish_run(run_id, status, summary, errors, changes)
+
+
+DETAIL_LIMIT = (
+    100  # items kept of each list a run records (conflicts, drift, warnings, errors…): a count and the first N
+)
+
+
+def bounded_errors(errors: list[str], limit: int = DETAIL_LIMIT) -> list[str]:
+    """The first `limit` errors, and one line counting the rest (a 10,000-override company's run stays small)."""
+    return errors if len(errors) <= limit else [*errors[:limit], f"… and {len(errors) - limit} more"]
+
+
+def bounded_details(details: dict[str, Any], limit: int = DETAIL_LIMIT) -> dict[str, Any]:
+    """Each list of a run's details cut to its first `limit` items; `omitted` counts what was left out."""
+    omitted = {k: len(v) - limit for k, v in details.items() if isinstance(v, list | dict) and len(v) > limit}
+    if not omitted:
+        return details
+    cut = {k: dict(list(v.items())[:limit]) if isinstance(v, dict) else v[:limit] for k, v in details.items()}
+    return {**details, **{k: v for k, v in cut.items() if k in omitted}, "omitted": omitted}
 
 
 def run_summary(
@@ -75,40 +121,43 @@ def run_errors(run: PlanRun, report: ApplyReport | None = None) -> list[str]:
 def run_details(run: PlanRun, *, applied: bool = False) -> dict[str, Any]:
     """What `crmsync status` shows of a run: open conflicts, pending companies, open drift (after a
     successful apply only the kept edits remain open), deals read per source, warnings, and the
-    display names of the companies and features its changes touch."""
+    display names of the companies and features its changes touch; each list bounded (a count and the
+    first DETAIL_LIMIT: the counts of the summary stay whole)."""
     plan = run.plan
     touched = {c.company_id for c in plan.changes} | {c.feature_id for c in plan.changes}
-    return {
-        "conflicts": [
-            {
-                "company_id": c.company_id,
-                "company": plan.name(c.company_id),
-                "feature_id": c.feature_id,
-                "feature": plan.name(c.feature_id),
-                "override_id": c.live.id,
-                "live": c.live.value.describe(),
-                "desired": c.desired.value.describe(),
-            }
-            for c in plan.conflicts
-        ],
-        "pending": [
-            {"company_key": str(p.company), "deals": [f"{s.value} {d}" for s, d in p.deals]} for p in plan.pending
-        ],
-        "drift": [
-            {
-                "company_id": d.company_id,
-                "company": plan.name(d.company_id),
-                "feature_id": d.feature_id,
-                "feature": plan.name(d.feature_id),
-                "override_id": d.override_id,
-                "policy": d.policy.value,
-                "action": d.action.value,
-                "reason": d.describe(),
-            }
-            for d in plan.drift
-            if not applied or d.action is DriftAction.KEEP
-        ],
-        "deals": source_deal_counts(run.reads),
-        "warnings": [w.to_json() for w in plan.warnings],
-        "names": {ident: plan.name(ident) for ident in sorted(touched)},
-    }
+    return bounded_details(
+        {
+            "conflicts": [
+                {
+                    "company_id": c.company_id,
+                    "company": plan.name(c.company_id),
+                    "feature_id": c.feature_id,
+                    "feature": plan.name(c.feature_id),
+                    "override_id": c.live.id,
+                    "live": c.live.value.describe(),
+                    "desired": c.desired.value.describe(),
+                }
+                for c in plan.conflicts
+            ],
+            "pending": [
+                {"company_key": str(p.company), "deals": [f"{s.value} {d}" for s, d in p.deals]} for p in plan.pending
+            ],
+            "drift": [
+                {
+                    "company_id": d.company_id,
+                    "company": plan.name(d.company_id),
+                    "feature_id": d.feature_id,
+                    "feature": plan.name(d.feature_id),
+                    "override_id": d.override_id,
+                    "policy": d.policy.value,
+                    "action": d.action.value,
+                    "reason": d.describe(),
+                }
+                for d in plan.drift
+                if not applied or d.action is DriftAction.KEEP
+            ],
+            "deals": source_deal_counts(run.reads),
+            "warnings": [w.to_json() for w in plan.warnings],
+            "names": {ident: plan.name(ident) for ident in sorted(touched)},
+        }
+    )

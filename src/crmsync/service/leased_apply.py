@@ -145,6 +145,13 @@ class LeasedApply:
             row = next((o for o in run.owned if o.token == token), None)
             if row is not None and row.company_id in chosen:
                 self.ctx.store.confirm(token, override_id)
+        # Intents read under these leases whose token Schematic does not hold (the earlier holder's lease
+        # expired, by the database's clock): a create of the pair may replace them. No other intent.
+        self.ledger.replaceable(
+            o.token
+            for o in run.owned
+            if o.company_id in chosen and o.status == LedgerState.INTENT and o.token not in run.found_intents
+        )
         plan = run.plan
         part = replace(
             plan,

@@ -19,7 +19,7 @@ from crmsync.reconcile.ledger_check import (
     check_ledger,
     choose_rebuild,
 )
-from crmsync.reconcile.note import note_sources, note_token
+from crmsync.reconcile.note import note_sources, note_token, released_after
 from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import value_json
 from crmsync.service.context import Context, PlanRun
@@ -47,7 +47,8 @@ def marked_overrides(live: Collection[LiveOverride]) -> list[Marked]:
         if notes:
             token = note_token(notes[-1])
             assert token is not None
-            found.append(Marked(o.id, o.company_id, o.feature_id, token, notes[-1]))
+            released = released_after(o.notes, token)
+            found.append(Marked(o.id, o.company_id, o.feature_id, token, notes[-1], released))
     return found
 
 
@@ -111,7 +112,9 @@ def ledger_refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
 
 def rebuild(ctx: Context) -> Rebuilt:
     """Every override carrying crmsync's marker that the ledger does not know becomes an active row with
-    its token, its value as last applied and the CRMs its note names. Reads Schematic, writes only the ledger."""
+    its token, its value as last applied and the CRMs its note names; one whose note says `crmsync
+    release` let it go becomes a released row (never managed again until adopted). Reads Schematic,
+    writes only the ledger."""
     live = ctx.schematic.list_overrides()
     marked = marked_overrides(live)
     tokens, ids = ctx.store.known()

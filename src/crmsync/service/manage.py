@@ -1,9 +1,11 @@
 """`crmsync release` and `crmsync adopt`: take overrides out of crmsync's management and back in.
 
-Both write only the ledger, never Schematic. A released override is left as it is and becomes
-an unowned override (a conflict where the deals want one); its pair is not re-created while
-released. Adopting records unowned overrides standing where a desired one should be (the plan's
-`adoptable`), and resumes released pairs whose override is gone. Called by cli/release_adopt.py.
+A released override keeps its value and becomes an unowned override (a conflict where the deals
+want one); its pair is not re-created while released. Release writes the ledger and appends one
+note to the override (its value sent back unchanged) saying it was released, so a ledger rebuilt
+after state loss keeps it released. Adopting writes only the ledger: it records unowned overrides
+standing where a desired one should be (the plan's `adoptable`), and resumes released pairs whose
+override is gone. Called by cli/release_adopt.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from crmsync.errors import CrmsyncError
 from crmsync.mapping.check import match_feature
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.adopt import Adoption
+from crmsync.reconcile.note import release_note
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.explain import company_id_of, plan_for_company
 from crmsync.service.ownership import adopt_into_ledger
@@ -32,11 +35,40 @@ class Adopted:
     resumed: tuple[Owned, ...]  # released pairs whose override is gone: managed (created) again
 
 
-def release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> list[Owned]:
-    """Mark ledger rows released (by override id, or by company and optional feature); all or nothing."""
+@dataclass(frozen=True)
+class Released:
+    """What `crmsync release` did: the rows released, and the overrides whose release note failed."""
+
+    rows: tuple[Owned, ...]
+    noted: int  # release notes written to Schematic
+    unnoted: dict[str, str]  # override id → why its note could not be written (the ledger has it released)
+
+
+def release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> Released:
+    """Mark ledger rows released (by override id, or by company and optional feature; all or nothing),
+    then append the release note to each override. An id already released gets its note written again
+    (how a failed note is retried)."""
+    chosen = _to_release(ctx, override_ids, company, feature)
+    ctx.store.release([o.override_id for o in chosen if o.override_id])
+    live = {o.id: o for o in ctx.schematic.list_overrides(sorted({o.company_id for o in chosen}))}
+    noted, unnoted = 0, dict[str, str]()
+    for row in chosen:
+        override = live.get(row.override_id) if row.override_id else None
+        if override is None:
+            continue  # gone already: nothing to annotate
+        try:  # the value it has now, sent back as it is: only the note is new
+            ctx.schematic.update_override(override.id, override.value, release_note(row.token))
+            noted += 1
+        except CrmsyncError as exc:
+            unnoted[override.id] = str(exc)
+    return Released(tuple(chosen), noted, unnoted)
+
+
+def _to_release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> list[Owned]:
     active = [o for o in ctx.store.owned() if o.status == LedgerState.ACTIVE and o.override_id]
     if override_ids:
         by_id = {str(o.override_id): o for o in active}
+        by_id |= {str(o.override_id): o for o in ctx.store.released() if o.override_id}
         unknown = [i for i in override_ids if i not in by_id]
         if unknown:
             raise CrmsyncError(
@@ -53,7 +85,6 @@ def release(ctx: Context, override_ids: Sequence[str], company: str | None, feat
         if not chosen:
             which = f"{company}" + (f" / {feature}" if feature else "")
             raise CrmsyncError(f"crmsync manages no override of {which}; nothing was released")
-    ctx.store.release([o.override_id for o in chosen if o.override_id])
     return chosen
 
 

@@ -31,7 +31,7 @@ from crmsync.reconcile.planfile import SavedPlan, decode
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.edit import EditPlan, edit_plan
-from crmsync.service.history import finish_run
+from crmsync.service.history import finish_run, heartbeat
 from crmsync.service.leased_apply import LeasedApply, settle_lost_answers
 from crmsync.service.planning import build_plan, build_plans
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
@@ -130,7 +130,14 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
         raise ValueError("a plan or apply needs the mapping files")
     command = "plan" if request.mode is Mode.PLAN else "apply"
     ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
-    run_id = ctx.store.start_run(command, request.trigger)
+    run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl)
+    with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
+        return _plan_and_apply(ctx, mappings, request, review, run_id)
+
+
+def _plan_and_apply(
+    ctx: Context, mappings: Mappings, request: Request, review: Review | None, run_id: int
+) -> Outcome:
     run: PlanRun | None = None
     try:
         if request.base is not None and request.mode is Mode.PLAN:
@@ -152,9 +159,8 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
             return _finish(ctx, run_id, RunStatus.OK, run)
         if review is not None and not review(run, found):
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
-        unmanaged = unmanaged_refusal(ctx, run)
-        if unmanaged is not None:
-            return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=(unmanaged,))
+        # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
+        # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         status = _status(report)
         if status is RunStatus.OK:
@@ -195,7 +201,15 @@ def _apply_saved(ctx: Context, request: Request, review: Review | None) -> Outco
 def _apply_loaded(
     ctx: Context, run: PlanRun, saved: SavedPlan, request: Request, review: Review | None, checksum: str
 ) -> Outcome:
-    run_id = ctx.store.start_run("apply", request.trigger, plan_checksum=checksum)
+    run_id = ctx.store.start_run("apply", request.trigger, plan_checksum=checksum, lease_s=ctx.lease_ttl)
+    with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
+        return _apply_checked(ctx, run, saved, request, review, run_id)
+
+
+def _apply_checked(
+    ctx: Context, run: PlanRun, saved: SavedPlan, request: Request, review: Review | None, run_id: int
+) -> Outcome:
+    checksum = saved.plan.checksum()
     extra = {"plan_checksum": checksum, "names": dict(run.plan.names)}
     try:
         found = tuple(refusals(ctx, run))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from crmsync.domain import RunStatus, Trigger
 from crmsync.logs import get_logger
+from crmsync.safe_text import shown
 from crmsync.service.reconcile import Outcome
 from crmsync.store.repository import Store
 
@@ -52,10 +53,11 @@ def failure_text(facts: RunFacts) -> str:
     """The failure message: run, trigger, counts, the first errors."""
     counts = ", ".join(f"{n} {k}" for k, n in facts.counts.items() if n) or "no changes"
     head = f":red_circle: crmsync run #{facts.run_id} ({facts.trigger.value}) {facts.status.value}: {counts}."
-    shown = [f"• {e[:300]}" for e in facts.errors[:FIRST_ERRORS]]
+    # an error quoting a name from outside could otherwise start a line of its own in the message
+    first = [f"• {shown(e[:300])}" for e in facts.errors[:FIRST_ERRORS]]
     more = len(facts.errors) - FIRST_ERRORS
     tail = [f"… and {more} more (crmsync status)"] if more > 0 else []
-    return "\n".join([head, *shown, *tail])
+    return "\n".join([head, *first, *tail])
 
 
 def recovery_text(facts: RunFacts) -> str:

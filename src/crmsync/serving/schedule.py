@@ -37,7 +37,7 @@ class PeriodicJob:
 
     def fire(self, intake: IntakeStore, runner: str, now: datetime | None = None) -> bool:
         """Run the action if this replica wins the current slot; True if it ran."""
-        slot = slot_start(now or datetime.now(UTC), self.seconds)
+        slot = slot_start(now or intake.now(), self.seconds)  # the database's clock: replicas agree on the slot
         if not intake.win_slot(self.name, slot, runner):
             log.debug("%s: slot %s taken by another replica", self.name, slot.isoformat())
             return False
@@ -64,7 +64,7 @@ def prune_intake(intake: IntakeStore, keep: timedelta = KEEP) -> Callable[[], ob
     """An action deleting finished hints and old schedule slots."""
 
     def action() -> None:
-        removed = intake.prune(datetime.now(UTC) - keep)
+        removed = intake.prune(intake.now() - keep)
         log.info("pruned %d finished intake row(s)", removed)
 
     return action

@@ -4,7 +4,9 @@ claim per-company work, win schedule slots, report the depth.
 Called by the webhook endpoints (insert before answering) and the intake worker. Every claim is one
 `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` statement: on PostgreSQL
 concurrent workers skip each other's rows, on SQLite the statement holds the single write lock, so a
-row is never claimed twice. Times are aware UTC datetimes.
+row is never claimed twice. Times are aware UTC datetimes by the database's clock (store/clock.py),
+read inside the transaction that judges them: a replica whose clock runs ahead cannot take a live
+claim. `now=` exists for tests that move time on purpose.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlmodel import SQLModel
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
+from crmsync.store.clock import db_now
 from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
 from crmsync.store.repository import SERVICE, SETTING, redact
 from crmsync.store.tables import OwnedOverride
@@ -111,6 +114,11 @@ class IntakeStore:
         module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return module.insert(table)
 
+    def now(self) -> datetime:
+        """Now by the database's clock (store/clock.py): what every replica sharing it agrees on."""
+        with self._begin() as conn:
+            return db_now(conn)
+
     def ping(self) -> None:
         """Raise ServiceUnavailable unless the database answers."""
         with self._begin() as conn:
@@ -119,9 +127,9 @@ class IntakeStore:
     # --- intake events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[NewEvent], now: datetime | None = None) -> int:
         """Store hints in one transaction; a dedupe key already present is skipped. Returns how many were new."""
-        now = now or utcnow()
         added = 0
         with self._begin() as conn:
+            now = now or db_now(conn)
             for e in events:
                 row = {
                     "source": e.source, "kind": e.kind[:48], "object_id": e.object_id[:64],
@@ -135,7 +143,11 @@ class IntakeStore:
 
     def claim_events(self, worker: str, limit: int, lease: float, now: datetime | None = None) -> list[ClaimedEvent]:
         """Take up to `limit` pending events (and expired claims) under a lease of `lease` seconds."""
-        now = now or utcnow()
+        with self._begin() as conn:
+            rows = conn.execute(self._claim_events(worker, limit, lease, now or db_now(conn))).all()
+        return sorted((ClaimedEvent(*row) for row in rows), key=lambda e: e.id)
+
+    def _claim_events(self, worker: str, limit: int, lease: float, now: datetime) -> Any:
         ready = or_(
             and_(EVENTS.c.state == "pending", EVENTS.c.not_before <= now),
             and_(EVENTS.c.state == "claimed", EVENTS.c.claimed_until < now),
@@ -149,9 +161,7 @@ class IntakeStore:
             .returning(EVENTS.c.id, EVENTS.c.source, EVENTS.c.kind, EVENTS.c.object_id, EVENTS.c.company_key,
                        EVENTS.c.received_at, EVENTS.c.attempts)
         )  # fmt: skip
-        with self._begin() as conn:
-            rows = conn.execute(stmt).all()
-        return sorted((ClaimedEvent(*row) for row in rows), key=lambda e: e.id)
+        return stmt
 
     def finish_events(self, ids: Collection[int], worker: str) -> int:
         """The events are resolved (their companies queued): done. Returns how many this worker still held."""
@@ -169,10 +179,10 @@ class IntakeStore:
         now: datetime | None = None,
     ) -> None:
         """Resolution failed: pending again after `delay` seconds, or failed after `max_attempts`."""
-        now = now or utcnow()
         state = case((EVENTS.c.attempts >= max_attempts, "failed"), else_="pending")
         stmt = update(EVENTS).where(EVENTS.c.id.in_(list(ids)), EVENTS.c.claimed_by == worker)
         with self._begin() as conn:
+            now = now or db_now(conn)
             conn.execute(stmt.values(state=state, claimed_until=None, error=error[:500],
                                      not_before=now + timedelta(seconds=delay)))  # fmt: skip
 
@@ -182,9 +192,9 @@ class IntakeStore:
         now: datetime | None = None,
     ) -> None:  # fmt: skip
         """Queue a reconcile of each company: a pending row stays one row, a running one is marked dirty."""
-        now = now or utcnow()
-        hint = first_hint_at or now
         with self._begin() as conn:
+            now = now or db_now(conn)
+            hint = first_hint_at or now
             for company in sorted(set(company_ids)):
                 stmt = self._insert(WORK).values(
                     company_id=company, state="pending", dirty=False, trigger=trigger.value, first_hint_at=hint,
@@ -211,7 +221,12 @@ class IntakeStore:
 
     def claim_companies(self, worker: str, limit: int, lease: float, now: datetime | None = None) -> list[ClaimedWork]:
         """Take up to `limit` pending companies (and expired runs of a crashed worker) under a lease."""
-        now = now or utcnow()
+        with self._begin() as conn:
+            rows = conn.execute(self._claim_companies(worker, limit, lease, now or db_now(conn))).all()
+        work = (ClaimedWork(id_, company, stored_trigger(trigger), hint, n) for id_, company, trigger, hint, n in rows)
+        return sorted(work, key=lambda w: w.id)
+
+    def _claim_companies(self, worker: str, limit: int, lease: float, now: datetime) -> Any:
         ready = or_(
             and_(WORK.c.state == "pending", WORK.c.not_before <= now),
             and_(WORK.c.state == "running", WORK.c.claimed_until < now),
@@ -224,24 +239,23 @@ class IntakeStore:
                     attempts=WORK.c.attempts + 1, updated_at=now)
             .returning(WORK.c.id, WORK.c.company_id, WORK.c.trigger, WORK.c.first_hint_at, WORK.c.attempts)
         )  # fmt: skip
-        with self._begin() as conn:
-            rows = conn.execute(stmt).all()
-        work = (ClaimedWork(id_, company, stored_trigger(trigger), hint, n) for id_, company, trigger, hint, n in rows)
-        return sorted(work, key=lambda w: w.id)
+        return stmt
 
     def renew(self, work_ids: Collection[int], worker: str, lease: float, now: datetime | None = None) -> int:
         """Extend this worker's leases on running companies; returns how many it still holds."""
-        now = now or utcnow()
         stmt = update(WORK).where(WORK.c.id.in_(list(work_ids)), WORK.c.claimed_by == worker, WORK.c.state == "running")
         with self._begin() as conn:
-            until = now + timedelta(seconds=lease)
+            until = (now or db_now(conn)) + timedelta(seconds=lease)
             return len(conn.execute(stmt.values(claimed_until=until).returning(WORK.c.id)).all())
 
     def finish_company(
         self, work_id: int, worker: str, *, ok: bool, retry_delay: float = 0.0, now: datetime | None = None
     ) -> None:
         """End a run: done (or pending again when dirtied meanwhile); a failed run is pending after a delay."""
-        now = now or utcnow()
+        with self._begin() as conn:
+            conn.execute(self._finish(work_id, worker, ok, retry_delay, now or db_now(conn)))
+
+    def _finish(self, work_id: int, worker: str, ok: bool, retry_delay: float, now: datetime) -> Any:
         mine = update(WORK).where(WORK.c.id == work_id, WORK.c.claimed_by == worker, WORK.c.state == "running")
         if ok:
             values: dict[str, Any] = {
@@ -255,14 +269,14 @@ class IntakeStore:
         values |= {"dirty": False, "dirty_since": None, "claimed_by": None, "claimed_until": None, "updated_at": now}
         if not ok:  # a failed run still owes the hints that arrived during it
             values["first_hint_at"] = func.coalesce(WORK.c.first_hint_at, WORK.c.dirty_since)
-        with self._begin() as conn:
-            conn.execute(mine.values(values))
+        return mine.values(values)
 
     # --- schedule slots, depth, ledger -----------------------------------------------------------
     def win_slot(self, job_name: str, slot_start: datetime, runner: str, now: datetime | None = None) -> bool:
         """True for exactly one caller per (job, slot) across every replica sharing the database."""
-        row = {"job_name": job_name, "slot_start": slot_start, "runner": runner[:64], "claimed_at": now or utcnow()}
         with self._begin() as conn:
+            claimed_at = now or db_now(conn)
+            row = {"job_name": job_name, "slot_start": slot_start, "runner": runner[:64], "claimed_at": claimed_at}
             stmt = self._insert(SLOTS).values(row).on_conflict_do_nothing()
             return len(conn.execute(stmt.returning(SLOTS.c.job_name)).all()) == 1
 

@@ -3,9 +3,10 @@
 
 A lease is one row (`leases`): taken by inserting it, or by updating it when it has expired or is
 already ours, in one short transaction, so exactly one holder wins on SQLite and on PostgreSQL
-alike. A holder renews its leases while it works and drops them when done; a process that dies
-simply stops renewing, and its leases are free again `ttl` seconds later. Called by the reconcile
-use case (service/reconcile.py) around each company's writes.
+alike. Expiry is judged by the database's clock (store/clock.py), so a host whose clock runs ahead
+cannot take a live lease. A holder renews its leases while it works and drops them when done; a
+process that dies simply stops renewing, and its leases are free again `ttl` seconds later. Called
+by the reconcile use case (service/reconcile.py) around each company's writes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from crmsync.store.clock import db_epoch
 from crmsync.store.repository import Store
 from crmsync.store.tables import Lease
 
@@ -40,38 +42,42 @@ class LeaseBook:
         *,
         ttl: float = DEFAULT_TTL,
         holder: str | None = None,
-        clock: Callable[[], float] = time.time,
+        elapsed: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store, self.ttl, self.holder, self.clock = store, ttl, holder or holder_name(), clock
-        self.held: dict[str, float] = {}  # name → when we last took or renewed it (our clock)
+        self.store, self.ttl, self.holder, self.elapsed = store, ttl, holder or holder_name(), elapsed
+        # name → when we last took or renewed it, on a monotonic clock: only "is a renewal due" is
+        # judged here; whether a lease expired is always the database's decision.
+        self.held: dict[str, float] = {}
 
     def try_acquire(self, names: Sequence[str]) -> list[str]:
         """Take every free (or expired, or already ours) lease of `names`; return those taken.
         Never waits: a lease held by another live process is simply not returned."""
         if not names:
             return []
-        now = self.clock()
+        began = self.elapsed()
         taken: list[str] = []
 
         def work(conn: Connection) -> None:
+            now = db_epoch(conn)
             for name in names:
                 if self._take(conn, name, now):
                     taken.append(name)
 
         self.store.transact(work)
-        self.held.update(dict.fromkeys(taken, now))
+        self.held.update(dict.fromkeys(taken, began))
         return taken
 
     def renew_due(self) -> list[str]:
         """Renew the held leases when a third of their time has passed; return any found lost
         (taken over after expiring: their holder must stop writing for them)."""
-        now = self.clock()
-        due = [n for n, at in self.held.items() if now - at >= self.ttl / 3]
+        began = self.elapsed()
+        due = [n for n, at in self.held.items() if began - at >= self.ttl / 3]
         if not due:
             return []
         kept: list[str] = []
 
         def work(conn: Connection) -> None:
+            now = db_epoch(conn)
             for name in due:
                 query = (
                     update(Lease)
@@ -85,7 +91,7 @@ class LeaseBook:
         lost = [n for n in due if n not in kept]
         for name in due:
             if name in kept:
-                self.held[name] = now
+                self.held[name] = began
             else:
                 self.held.pop(name, None)
         return lost

@@ -5,7 +5,10 @@ changes, never an ORM session per row.
 the run's per-change records) and what it is about to send (create intents, pending updates), then
 `commit()`s them together before it sends anything of the batch: an intent is still durable before
 its create leaves. Within one commit the outcomes go first, then the new intents, so a company's
-delete and the create of the same feature that follows it land in that order.
+delete and the create of the same feature that follows it land in that order. An older intent of a
+pair is replaced only when the caller settled it (`replaceable`: read under the company's lease, its
+token looked for and not found); any other intent of the pair refuses the new one, so a process never
+deletes an intent another process may still be sending.
 
 Called only by service/apply.py (and service/leased_apply.py, which builds it with the run's id).
 """
@@ -13,7 +16,7 @@ Called only by service/apply.py (and service/leased_apply.py, which builds it wi
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +58,7 @@ class LedgerBatch:
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _deletes: list[str] = field(default_factory=list)
     _changes: list[dict[str, Any]] = field(default_factory=list)
+    _settled: set[str] = field(default_factory=set)  # intent tokens looked for and not found: replaceable
 
     # --- what is about to be sent -------------------------------------------------------
 
@@ -62,7 +66,8 @@ class LedgerBatch:
         self, token: str, company_id: str, feature_id: str, sources: Sequence[str], value: dict[str, Any], note: str
     ) -> None:
         """Before a create: an override with this token is being made (replaces an older intent of the
-        pair whose override never appeared; a live row of the pair makes `commit` report a conflict)."""
+        pair the caller settled as `replaceable`; any other live row of the pair makes `commit` report a
+        conflict)."""
         now = _now()
         self._intents.append(
             {
@@ -78,6 +83,11 @@ class LedgerBatch:
                 "updated_at": now,
             }
         )
+
+    def replaceable(self, tokens: Iterable[str]) -> None:
+        """Intents the caller read under the company's lease and whose token it looked for in Schematic
+        without finding it: a new intent of the same pair may replace them (none other)."""
+        self._settled.update(tokens)
 
     def mark_update(self, override_id: str, value: dict[str, Any]) -> None:
         """Before an update is sent: the value it writes (settled from Schematic if its answer is lost)."""
@@ -166,7 +176,7 @@ class LedgerBatch:
                 except IntegrityError:
                     conflicts[row["token"]] = LedgerConflict(
                         f"the ledger already manages an override of {row['company_id']} / {row['feature_id']} "
-                        "(another run created it); nothing was sent"
+                        "(another run created it, or is creating it); nothing was sent"
                     )
             return conflicts
         except SQLAlchemyError as exc:
@@ -208,7 +218,7 @@ class LedgerBatch:
             self._run(conn, insert(CHANGES), self._changes)
 
     def _prepare(self, conn: Connection, intents: list[dict[str, Any]]) -> None:
-        """Pending updates (set or cleared) and new create intents, each replacing a stale intent of its pair."""
+        """Pending updates (set or cleared) and new create intents, each replacing a settled intent of its pair."""
         if self._marks:
             self._run(
                 conn,
@@ -219,12 +229,15 @@ class LedgerBatch:
             )
         if intents:
             pairs = [(r["company_id"], r["feature_id"]) for r in intents]
-            self._run(
-                conn,
-                delete(LEDGER).where(
-                    tuple_(LEDGER.c.company_id, LEDGER.c.feature_id).in_(pairs), LEDGER.c.status == INTENT
-                ),
-            )
+            if self._settled:
+                self._run(
+                    conn,
+                    delete(LEDGER).where(
+                        tuple_(LEDGER.c.company_id, LEDGER.c.feature_id).in_(pairs),
+                        LEDGER.c.status == INTENT,
+                        LEDGER.c.token.in_(sorted(self._settled)),
+                    ),
+                )
             self._run(conn, insert(LEDGER), intents)
 
     def _run(self, conn: Connection, statement: Any, rows: list[dict[str, Any]] | None = None) -> None:

@@ -267,14 +267,16 @@ class Store(RunHistory):
 
     def restore(self, marked: Marked, sources: Sequence[str], value: dict[str, Any]) -> None:
         """Rebuild: an override carrying crmsync's marker becomes an active row with its token (an
-        unconfirmed intent with that token is confirmed); `value` is its value now, as last applied."""
+        unconfirmed intent with that token is confirmed), or a released row when its note says it was
+        released; `value` is its value now, as last applied."""
         now = _now()
         with self._session() as s:
             row = s.exec(select(OwnedOverride).where(OwnedOverride.token == marked.token)).first()
             row = row or OwnedOverride(token=marked.token, company_id="", feature_id="", created_at=now, updated_at=now)
             row.override_id, row.company_id, row.feature_id = marked.override_id, marked.company_id, marked.feature_id
             row.sources, row.value_json, row.note = ",".join(sources), json.dumps(value, sort_keys=True), marked.note
-            row.status, row.updated_at = LedgerState.ACTIVE, now
+            row.status = LedgerState.RELEASED if marked.released else LedgerState.ACTIVE
+            row.updated_at = now
             s.add(row)
 
 

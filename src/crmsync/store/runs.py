@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from crmsync.domain import RunStatus
+from crmsync.store.clock import db_now
 from crmsync.store.tables import Cursor, RunChange, RunRecord, SourceCount
 
 
@@ -41,14 +43,23 @@ class RunHistory:
 
     # --- run history ------------------------------------------------------------------
 
-    def start_run(self, command: str, trigger: str, plan_checksum: str | None = None) -> int:
-        """Open a run record (status `running`); returns its id (0, and nothing recorded, on a read-only
-        database)."""
+    def start_run(
+        self, command: str, trigger: str, plan_checksum: str | None = None, lease_s: float | None = None
+    ) -> int:
+        """Open a run record (status `running`, a first heartbeat); returns its id (0, and nothing recorded,
+        on a read-only database). `lease_s`: how long it may go without a heartbeat before another process
+        closes it as interrupted (None: only a process of its own host, seeing it dead, does)."""
         if self.readonly:
             return 0
         with self._session() as s:
             run = RunRecord(
-                command=command, trigger=trigger, started_at=_now(), plan_checksum=plan_checksum, holder=_holder()
+                command=command,
+                trigger=trigger,
+                started_at=_now(),
+                plan_checksum=plan_checksum,
+                holder=_holder(),
+                heartbeat_at=db_now(s.connection()),
+                lease_s=lease_s,
             )
             s.add(run)
             s.flush()
@@ -75,21 +86,40 @@ class RunHistory:
             for c in changes:
                 s.add(_change_row(run_id, c))
 
+    def heartbeat(self, run_id: int) -> None:
+        """The run is alive: its heartbeat is now, by the database's clock."""
+        if self.readonly or not run_id:
+            return
+        with self._session() as s:
+            conn = s.connection()
+            table = RunRecord.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                update(table)
+                .where(table.c.id == run_id, table.c.status == RunStatus.RUNNING)
+                .values(heartbeat_at=db_now(conn))
+            )
+
     def close_dead_runs(self) -> int:
-        """Runs left `running` by a process of this host that is gone (killed) become `interrupted`; a
-        run of another host cannot be judged from here and is left as it is. Returns how many."""
+        """Runs left `running` by a process that is gone become `interrupted`, counting the changes they
+        made: on any host once the heartbeat is older than the run's lease (the database's clock judges),
+        and on this host as soon as the process is seen dead. Returns how many."""
         if self.readonly:
             return 0
         host = _holder().rsplit(":", 1)[0]
         closed = 0
         with self._session() as s:
+            now = db_now(s.connection())
             query = select(RunRecord).where(RunRecord.status == RunStatus.RUNNING)
             for run in s.exec(query).all():
-                where, _, pid = (run.holder or "").rpartition(":")
-                if where != host or not pid.isdigit() or _alive(int(pid)):
+                if not (_silent(run, now) or _dead_here(run, host)):
                     continue
-                run.status, run.finished_at = RunStatus.INTERRUPTED, _now()
-                run.errors_json = json.dumps(["the process running it stopped (killed?) before the run ended"])
+                made = _made(s, run.id or 0)
+                run.status, run.finished_at = RunStatus.INTERRUPTED, now
+                run.summary_json = json.dumps({**json.loads(run.summary_json or "{}"), **made}, sort_keys=True)
+                made_text = ", ".join(f"{n} {action}" for action, n in made.items()) or "no change"
+                run.errors_json = json.dumps(
+                    [f"the process running it stopped (killed?) before the run ended, after {made_text}"]
+                )
                 s.add(run)
                 closed += 1
         return closed
@@ -170,6 +200,26 @@ def _change_row(run_id: int, c: ChangeResult) -> RunChange:
         ok=c.ok,
         message=c.message,
     )
+
+
+def _silent(run: RunRecord, now: datetime) -> bool:
+    """Whether a run has gone longer than its lease without a heartbeat (both by the database's clock)."""
+    if run.heartbeat_at is None or run.lease_s is None:
+        return False
+    beat = run.heartbeat_at if run.heartbeat_at.tzinfo else run.heartbeat_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    return (now - beat).total_seconds() > run.lease_s
+
+
+def _dead_here(run: RunRecord, host: str) -> bool:
+    """Whether a run's process was of this host and is gone."""
+    where, _, pid = (run.holder or "").rpartition(":")
+    return where == host and pid.isdigit() and not _alive(int(pid))
+
+
+def _made(s: Session, run_id: int) -> dict[str, int]:
+    """The changes a run made (ok per action) before it stopped, from its per-change records."""
+    query = select(RunChange.action, func.count()).where(RunChange.run_id == run_id, RunChange.ok == True)  # noqa: E712 - SQL
+    return {str(action): int(n) for action, n in s.exec(query.group_by(RunChange.action)).all()}
 
 
 def _holder() -> str:

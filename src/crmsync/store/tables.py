@@ -64,6 +64,8 @@ class RunRecord(SQLModel, table=True):
     status: str = Field(default="running", max_length=16)  # a domain.RunStatus
     plan_checksum: str | None = Field(default=None, index=True, max_length=80)  # the saved plan a run applied
     holder: str | None = Field(default=None, max_length=128)  # host:pid of the process running it
+    heartbeat_at: datetime | None = None  # the database's clock at the run's last sign of life
+    lease_s: float | None = None  # how long without a heartbeat before another process may close it
     summary_json: str = Field(default="{}")
     errors_json: str = Field(default="[]")
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_deal_snapshot"
-down_revision = "0005"
+down_revision = "0008_db_clock"
 branch_labels = None
 depends_on = None
 
