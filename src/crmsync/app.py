@@ -14,13 +14,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.domain import Source, Trigger
+from crmsync.domain import Feature, Source, Trigger
 from crmsync.errors import ConfigError, MappingError, ServiceError
 from crmsync.mapping.base import load_base
+from crmsync.mapping.crm_schema import CrmSchema, Trait
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import PlanWarning
@@ -33,7 +34,9 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.service.console_reads import ConsoleData
     from crmsync.serving.runtime import ServeOptions, Service
+    from crmsync.web.console.pages import Console
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -61,29 +64,43 @@ def _schematic_key(settings: Settings) -> str:
 
 def connectors_for(settings: Settings, mappings: Mappings, store: Store | None = None) -> dict[Source, Connector]:
     """A connector for every CRM that at least one mapping file reads (searches paced through `store`)."""
-    connectors: dict[Source, Connector] = {}
-    for source in mappings.sources():
-        if source is Source.HUBSPOT:
-            token = settings.require(
-                settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token"
-            )
-            connectors[source] = HubSpotConnector(
-                HubSpotSettings(
-                    base_url=settings.hubspot.url,
-                    access_token=token,
-                    searches_per_second=settings.hubspot.searches_per_second,
-                    backoff=settings.hubspot.backoff,
-                    deadline=settings.hubspot.deadline,
-                    retry_after_max=settings.hubspot.retry_after_max,
-                ),
-                rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
-            )
-        elif source is Source.SALESFORCE:
-            from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    return {source: connector_for(settings, source, store) for source in mappings.sources()}
 
-            salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
-            connectors[source] = SalesforceConnector(salesforce)
-    return connectors
+
+def connector_for(settings: Settings, source: Source, store: Store | None = None) -> Connector:
+    """The connector of one CRM (its credentials are required here, naming the variable)."""
+    if source is Source.SALESFORCE:
+        from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+
+        salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
+        return SalesforceConnector(salesforce)
+    token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
+    return HubSpotConnector(
+        HubSpotSettings(
+            base_url=settings.hubspot.url,
+            access_token=token,
+            searches_per_second=settings.hubspot.searches_per_second,
+            backoff=settings.hubspot.backoff,
+            deadline=settings.hubspot.deadline,
+            retry_after_max=settings.hubspot.retry_after_max,
+        ),
+        rate_budget("hubspot.search", settings.hubspot.searches_per_second, store.engine if store else None),
+    )
+
+
+def crm_schema(settings: Settings, source: Source) -> CrmSchema:
+    """One CRM's deal fields, pipelines and stages (`crmsync schema properties|stages`); read-only."""
+    connector = connector_for(settings, source)
+    try:
+        return connector.deal_schema()
+    finally:
+        connector.close()
+
+
+def schematic_catalog(settings: Settings) -> tuple[list[Feature], list[Trait]]:
+    """Schematic's features and company traits (`crmsync schema features|traits`); read-only."""
+    with schematic_client(settings) as schematic:
+        return schematic.list_features(), schematic.list_traits()
 
 
 def clock_of(settings: Settings) -> Callable[[], datetime]:
@@ -99,7 +116,9 @@ def schematic_context(settings: Settings) -> Iterator[Context]:
     store = Store(settings.database_url)
     try:
         with schematic_client(settings, store) as schematic:
-            yield Context(schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds)
+            yield Context(
+                schematic, {}, store, clock_of(settings), settings.guards, settings.locks.lease_seconds, settings.actor
+            )
     finally:
         store.close()
 
@@ -188,7 +207,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
-        ctx = resources.enter_context(open_context(settings, maps))
+        ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
         intake = IntakeStore(ctx.store.engine, settings.database_url)
         tracker = SuccessTracker()
         try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
@@ -220,8 +239,28 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
         web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
-        app = make_app(web, tracker, lifespan=lifespan)
+        console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
+        app = make_app(web, tracker, lifespan=lifespan, extra=console)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
+
+
+def build_console(settings: Settings, folder: Path, data: ConsoleData, *, host: str = "127.0.0.1") -> Console:
+    """The console over `data`, with the mapping files of `folder`; explain and the actions open the
+    edges per request from `settings` (`crmsync ui`, the demo, and serve's /ui)."""
+    from crmsync.web.console.build import assemble_console
+
+    return assemble_console(settings, folder, data, lambda: mapped_context(folder, settings), host=host)
+
+
+def _console_routes(settings: Settings, folder: Path, store: Store, host: str) -> list[Any]:
+    """serve's /ui: the console over serve's own state database, when a login for it is configured."""
+    if not settings.ui.enabled:
+        return []
+    from crmsync.service.console_reads import ConsoleData
+    from crmsync.web.console.build import mount
+
+    return list(mount(build_console(settings, folder, ConsoleData(store), host=host)))
+

@@ -307,6 +307,7 @@ class Trigger(StrEnum):
     POLL = "poll"  # the polling fallback (crmsync serve)
     SCHEDULE = "schedule"  # the scheduled full resync (crmsync serve)
     OPS = "ops"  # POST /reconcile (crmsync serve)
+    CONSOLE = "console"  # an operator's action in the console (crmsync ui, /ui/ of serve)
 
 
 class Action(StrEnum):

@@ -78,6 +78,24 @@ class LockSettings:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    """The console (`crmsync ui`, `/ui/` of serve): off unless a token or a proxy header is set."""
+
+    token: str | None = field(default=None, repr=False)  # CRMSYNC_UI_TOKEN (secret): viewers log in with it
+    operator_token: str | None = field(default=None, repr=False)  # CRMSYNC_UI_OPERATOR_TOKEN (secret): operators'
+    user_header: str | None = None  # CRMSYNC_UI_USER_HEADER: the SSO proxy's user header, e.g. X-Forwarded-User
+    trusted_proxies: tuple[str, ...] = ()  # CRMSYNC_UI_TRUSTED_PROXIES: addresses/networks the header is believed from
+    operators: frozenset[str] = frozenset()  # CRMSYNC_UI_OPERATORS: user names (from the header) who may act
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # CRMSYNC_UI_SECRET: cookie keys, newest last
+    session_hours: float = 12.0  # CRMSYNC_UI_SESSION_HOURS: a login lasts this long
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a way to log in is configured (without one only a loopback `crmsync ui` runs)."""
+        return bool(self.token or self.operator_token or self.user_header)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know about its surroundings, grouped per outside system."""
 
@@ -89,6 +107,8 @@ class Settings:
     mappings: Path = Path("mappings")  # CRMSYNC_MAPPINGS
     guards: GuardPolicy = field(default_factory=GuardPolicy)  # [guards]: blast-radius thresholds
     serve: ServeTuning = field(default_factory=ServeTuning)  # [serve]: crmsync serve's periodic jobs
+    ui: UiSettings = field(default_factory=UiSettings)  # CRMSYNC_UI_*: the console
+    actor: str = ""  # CRMSYNC_ACTOR, else the OS user: who the CLI's runs and actions are recorded as
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
 
@@ -146,8 +166,47 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         guards=_guards(_section(tuning, "guards")),
         serve=_serve(_section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
+        ui=_ui(env),
+        actor=(env.get("CRMSYNC_ACTOR") or "").strip() or _os_user(env),
         environ=env,
     )
+
+
+def _ui(env: Mapping[str, str]) -> UiSettings:
+    """The CRMSYNC_UI_* variables; lists are comma-separated."""
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+    raw_hours = env.get("CRMSYNC_UI_SESSION_HOURS") or "12"
+    try:
+        hours = float(raw_hours)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 30:
+        raise ConfigError(f"CRMSYNC_UI_SESSION_HOURS={raw_hours!r}: give hours between 0 and 720, e.g. 12")
+    return UiSettings(
+        token=env.get("CRMSYNC_UI_TOKEN") or None,
+        operator_token=env.get("CRMSYNC_UI_OPERATOR_TOKEN") or None,
+        user_header=(env.get("CRMSYNC_UI_USER_HEADER") or "").strip().lower() or None,
+        trusted_proxies=listed("CRMSYNC_UI_TRUSTED_PROXIES"),
+        operators=frozenset(listed("CRMSYNC_UI_OPERATORS")),
+        secrets=listed("CRMSYNC_UI_SECRET"),
+        session_hours=hours,
+    )
+
+
+def _os_user(env: Mapping[str, str]) -> str:
+    """The OS user running crmsync (getpass's order of variables, then the password database)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if env.get(name):
+            return env[name]
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return "unknown"
 
 
 def default_database_url(env: Mapping[str, str]) -> str:

@@ -17,6 +17,7 @@ overrides:
   - feature: SSO
     type: boolean
     from: sso_addon
+    parse: text          # a text property holding yes/no: read as a boolean
 """
 
 

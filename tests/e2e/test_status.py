@@ -15,10 +15,10 @@ from tests.e2e.scenarios import hubspot_only, invoke
 
 @pytest.fixture
 def hub(harness: Harness, tmp_path: Path) -> Harness:
-    """The sandbox with only the sample's HubSpot mapping, after an apply whose first create was rejected."""
+    """The sandbox with only the sample's HubSpot mapping, after alice's apply whose first create was rejected."""
     h = hubspot_only(harness, tmp_path)
     h.sb.schematic.fail_next("POST", "/company-overrides", 422, times=1)
-    assert invoke(h, "apply", "--yes").exit_code == 1
+    assert invoke(h, "apply", "--yes", env={"CRMSYNC_ACTOR": "alice"}).exit_code == 1
     return h
 
 
@@ -33,7 +33,7 @@ def status_json(h: Harness) -> dict[str, Any]:
 def test_status_json_lists_runs_with_start_end_trigger_counts_and_failures(hub: Harness) -> None:
     """The failed apply is the newest run, with its times, trigger, counts and the API's message."""
     (run,) = status_json(hub)["runs"]
-    assert (run["command"], run["trigger"], run["status"]) == ("apply", "manual", "failed")
+    assert (run["command"], run["trigger"], run["status"], run["actor"]) == ("apply", "manual", "failed", "alice")
     assert run["started_at"] <= run["finished_at"] and run["counts"]["failed"] == 1
     assert any("422" in failure for failure in run["failures"])
 
@@ -55,7 +55,7 @@ def test_status_json_shows_each_change_of_the_last_apply(hub: Harness) -> None:
 def test_status_shows_the_same_as_text(hub: Harness) -> None:
     """The text form names the failed run, the conflict, the pending key and each change's outcome."""
     out = invoke(hub, "status").output
-    assert "apply (manual)" in out and "failed:" in out and "422" in out
+    assert "apply (manual, by alice)" in out and "failed:" in out and "422" in out
     assert "conflict: Globex / Seats" in out and "hubspot_company_id=5006" in out
     assert "✗ create" in out and "✓ create Acme Corp / Seats" in out
 
@@ -73,3 +73,14 @@ def test_no_runs_yet(harness: Harness) -> None:
     """A fresh state database: says so and exits 0."""
     result = invoke(harness, "status")
     assert result.exit_code == 0 and "No runs yet." in result.output
+
+
+def test_a_release_is_a_run_of_its_actor(hub: Harness) -> None:
+    """`crmsync release` is recorded in the run history with who released what, by the OS user when
+    CRMSYNC_ACTOR is unset."""
+    released = invoke(hub, "release", "--company", "comp_acme", env={"CRMSYNC_ACTOR": "", "USER": "bob",
+                                                                             "LOGNAME": "bob"})  # fmt: skip
+    assert released.exit_code == 0, released.output
+    run = status_json(hub)["runs"][0]
+    assert (run["command"], run["trigger"], run["status"], run["actor"]) == ("release", "manual", "ok", "bob")
+    assert run["counts"]["released"] >= 1

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from crmsync.domain import Feature, FeatureId, MetricPeriod, MonthReset
-from crmsync.mapping.check import check_consistency, check_types, resolve_features
+from crmsync.mapping.check import check_consistency, check_offline, check_types, resolve_features
 from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.rules import MappingFile, Mappings
 
@@ -250,3 +250,40 @@ def test_unresolved_rules_are_not_compared() -> None:
     """Rules whose feature did not resolve are skipped by the consistency check."""
     maps = mappings(mapping_file("{feature: x, type: numeric, from: a}\n{feature: x, type: unlimited}"))
     assert check_consistency(maps, {}) == []
+
+
+# ---- check_offline ---------------------------------------------------------------------
+
+
+def test_offline_two_files_that_disagree_on_a_features_type_are_caught() -> None:
+    """Without Schematic, two files naming one feature with different types is a located problem naming both."""
+    hub = mapping_file("{feature: seats, type: numeric, from: seats_purchased}")
+    sf = mapping_file("{feature: seats, type: unlimited}", "mappings/salesforce.yaml", "salesforce")
+    problems = check_offline(mappings(hub, sf))
+    assert [(p.path, p.line) for p in problems] == [("mappings/salesforce.yaml", 7)]
+    assert "type: unlimited here but numeric at mappings/hubspot.yaml:7" in problems[0].message
+
+
+def test_offline_two_files_that_disagree_on_a_features_policy_are_caught() -> None:
+    """Without Schematic, `combine: sum` in one file and the default max in another is a located problem."""
+    hub = mapping_file("{feature: seats, type: numeric, from: seats_purchased, combine: sum}")
+    sf = mapping_file("{feature: seats, type: numeric, from: Seats__c}", "mappings/salesforce.yaml", "salesforce")
+    problems = check_offline(mappings(hub, sf))
+    assert len(problems) == 1 and "combine: max" in problems[0].message and "sum" in problems[0].message
+
+
+def test_offline_files_that_agree_pass() -> None:
+    """The same feature with the same type and policy in two files is no problem offline."""
+    hub = mapping_file("{feature: seats, type: numeric, from: seats_purchased}")
+    sf = mapping_file("{feature: seats, type: numeric, from: Seats__c}", "mappings/salesforce.yaml", "salesforce")
+    assert check_offline(mappings(hub, sf)) == []
+
+
+def test_an_unknown_feature_without_a_near_match_lists_candidates_and_the_command() -> None:
+    """`feature: Widgets` (nothing close) lists the features and points to `crmsync schema features`."""
+    maps = mappings(mapping_file("{feature: Widgets, type: boolean, value: true}"))
+    _, (problem,) = resolve_features(maps, FEATURES)
+    assert problem.hint == (
+        "features are matched by id, flag key or exact name; they are: 'API calls', 'Plan', 'Seats', 'SSO'; "
+        "crmsync schema features lists them all"
+    )

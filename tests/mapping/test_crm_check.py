@@ -73,3 +73,32 @@ def test_traits_resolve_by_id_or_name_and_ambiguity_is_a_problem() -> None:
     assert problems == [] and resolved.files[0].overrides[0].constant == "etdef_1"
     _, problems = resolve_traits(mappings(text=text), [Trait("etdef_1", "Seats"), Trait("etdef_2", "Seats")])
     assert "2 traits are named 'Seats'" in problems[0].message
+
+
+def test_an_unknown_property_without_a_near_match_lists_candidates_and_the_command() -> None:
+    """`from: quantity` (nothing close) lists the properties and points to `crmsync schema properties`."""
+    (problem,) = check_crm(mappings("quantity"), {Source.HUBSPOT: HUBSPOT})
+    assert problem.message == "unknown deal property 'quantity'"
+    assert problem.hint == (
+        "check the internal name; they are: 'contract_end_date', 'plan_name', 'seats_purchased'; "
+        "crmsync schema properties --source hubspot lists them all"
+    )
+
+
+def test_an_unknown_trait_without_a_near_match_lists_candidates_and_the_command() -> None:
+    """`trait: Headcount` (nothing close) lists a few traits and points to `crmsync schema traits`."""
+    text = FILE.replace(
+        "type: numeric\n    from: {prop}\n    expires_from: {expiry}", "type: trait\n    trait: Headcount"
+    )
+    traits = [Trait(f"etdef_{i}", f"Trait {i}") for i in range(7)]
+    _, problems = resolve_traits(mappings(text=text), traits)
+    assert problems[0].hint.endswith(
+        "some are: 'Trait 0', 'Trait 1', 'Trait 2', 'Trait 3', 'Trait 4', …; crmsync schema traits lists them all"
+    )
+
+
+def test_an_unknown_stage_points_to_the_command_listing_stages_with_labels() -> None:
+    """A stage with nothing close lists the stages and names `crmsync schema stages`."""
+    text = FILE.replace("[closedwon]", "[signed]")
+    problems = check_crm(mappings(text=text), {Source.HUBSPOT: HUBSPOT})
+    assert problems[0].hint.endswith("closedwon (Closed won) (crmsync schema stages lists them with their labels)")

@@ -321,7 +321,7 @@ def test_the_message_reads_path_line_col_what_and_what_to_do() -> None:
     assert str(problem) == (
         "mappings/hubspot.yaml:7:37: unknown key 'fom' in an override; did you mean 'from'? allowed keys: "
         "feature, type, from, value, map, multiply, default, trait, when, metric_period, "
-        "metric_period_month_reset, expires_from, expires_after_days, starts_from, combine, drift"
+        "metric_period_month_reset, expires_from, expires_after_days, starts_from, combine, drift, parse"
     )
 
 
@@ -799,3 +799,17 @@ def test_any_edit_of_the_v1_example_gives_a_mapping_or_mapping_error(data: st.Da
         else:
             text = text[:at] + text[at + data.draw(st.integers(1, 40)) :]
     _outcome(text)
+
+
+def test_parse_takes_only_text_and_needs_from() -> None:
+    """`parse: number` is not a parse mode, and `parse: text` without from: has nothing to parse."""
+    bad = problems(with_overrides("- {feature: seats, type: numeric, from: n, parse: number}"), "m.yaml")
+    assert [p.message for p in bad] == ["parse: 'number' is not allowed"]
+    lone = problems(with_overrides("- {feature: seats, type: numeric, value: 5, parse: text}"), "m.yaml")
+    assert [p.message for p in lone] == ["parse: works on the from: property, and this override has no from:"]
+
+
+def test_parse_text_is_kept_on_the_rule() -> None:
+    """`parse: text` loads onto the rule, for the online type check."""
+    loaded = load_mapping_text(with_overrides("- {feature: seats, type: numeric, from: n, parse: text}"), "m.yaml")
+    assert loaded.overrides[0].parse == "text"

@@ -31,7 +31,8 @@ def test_deal_properties_list_hubspots_own_and_the_custom_ones_typed_by_value(sb
     api = hubspot.Client.create(access_token=sb.hubspot.access_token, host=sb.hubspot_url).crm.properties.core_api
     props = {p.name: p for p in api.get_all("deals", _request_timeout=TIMEOUT).results}
     assert props["api_call_limit"].type == "number" and props["contract_end_date"].type == "date"
-    assert props["seats_purchased"].type == "string"  # the sample holds "fifty" in one deal
+    assert props["seats_purchased"].type == "number"  # defined by the sample (though one deal holds "fifty")
+    assert props["sso_addon"].type == "string"  # undefined: typed by its values ("true", "yes")
     assert props["dealstage"].type == "enumeration" and "ent_won" in {o.value for o in props["dealstage"].options}
     assert props["dealname"].hubspot_defined and not props["seats_purchased"].hubspot_defined
     assert api.get_by_name("deals", "amount", _request_timeout=TIMEOUT).type == "number"

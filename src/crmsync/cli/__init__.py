@@ -22,13 +22,15 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import base_context, check_online, load_mappings, mapped_context
+from crmsync.cli.lazy import base_context, check_offline, check_online, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
 from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
+from crmsync.cli.schema import register as register_schema
 from crmsync.cli.serve import register as register_serve
+from crmsync.cli.ui import register as register_ui
 
 if TYPE_CHECKING:
     from crmsync.service.context import PlanRun
@@ -132,6 +134,13 @@ def plan(
             "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes (or withheld ones), 1 on any error."
         ),
     ] = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="text|json|markdown",
+            help="text (default), json (same as --json), or markdown: a pull-request comment that fits GitHub's limit.",
+        ),
+    ] = "text",
     base: Annotated[
         str | None,
         typer.Option(
@@ -143,6 +152,10 @@ def plan(
     ] = None,
 ) -> None:
     """Show what apply would change, without writing anything."""
+    if output_format not in ("text", "json", "markdown"):
+        raise typer.BadParameter(f"'{output_format}' is not text, json or markdown", param_hint="--format")
+    as_json = as_json or output_format == "json"
+    as_markdown = output_format == "markdown"
 
     def body() -> int:
         from crmsync.cli.edit_render import render_edit
@@ -155,21 +168,27 @@ def plan(
         from crmsync.service.scope import resolve_scope
         from crmsync.settings import load_settings
 
+        machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
         folder = mappings or load_settings().mappings
         opened = mapped_context(mappings) if base is None else base_context(mappings, base)
-        with opened as (ctx, maps, *older), working(err, READING, quiet=as_json):
+        with opened as (ctx, maps, *older), working(err, READING, quiet=machine):
             against = BaseMappings(older[0], base) if base is not None else None
             request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies), base=against)
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
-            (err if as_json else out).print(database_line(ctx.store), markup=False)
+            (err if machine else out).print(database_line(ctx.store), markup=False)
             if out_file is not None:
                 write_plan(ctx, run, out_file)
+        refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
+        plan_doc = outcome.edit.to_json() if outcome.edit is not None else run.plan.to_json()  # --base: + the split
+        document = {**plan_doc, "refusals": refusals, "withheld": withheld_count(run.plan)}
         if as_json:
-            refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-            doc = outcome.edit.to_json() if outcome.edit is not None else run.plan.to_json()
-            emit({**doc, "refusals": refusals, "withheld": withheld_count(run.plan)})
+            emit({**document, "run_id": outcome.run_id, "actor": outcome.actor or None})
+        elif as_markdown:
+            from crmsync.cli.markdown import plan_markdown
+
+            sys.stdout.write(plan_markdown(document, root=os.getcwd()))
         elif outcome.edit is not None:
             render_edit(out, outcome.edit, str(folder))
             render_refusals(out, refusals_text(outcome.refusals))
@@ -178,7 +197,7 @@ def plan(
             render_refusals(out, refusals_text(outcome.refusals))
         if out_file is not None:
             saved = f"Saved the plan to {out_file}; apply exactly it with: crmsync apply {out_file}"
-            (err if as_json else out).print(saved, markup=False)
+            (err if machine else out).print(saved, markup=False)
         if detailed_exitcode and not (fail_on_warning and run.plan.warnings):
             return 0 if run.plan.is_empty and not withheld_count(run.plan) else 2  # withheld is a change too
         return 1 if fail_on_warning and run.plan.warnings else 0
@@ -281,7 +300,7 @@ def validate(
         folder = mappings or settings.mappings
         try:
             if offline:
-                maps = load_mappings(folder)
+                maps = check_offline(folder)
             else:
                 maps, warnings = check_online(settings, folder)
                 for warning in warnings:
@@ -349,6 +368,8 @@ register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
+register_schema(app, guarded, out)  # `schema features|traits|properties|stages`
+register_ui(app, guarded, out)  # `ui`
 
 
 def _confirm(count: int) -> bool:

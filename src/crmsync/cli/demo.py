@@ -88,6 +88,10 @@ def run_demo(console: Console) -> int:
             if ok
             else "Demo FAILED: see above."
         )
+        if console.is_terminal:  # a person is watching: show them the console; piped output ends here as before
+            from crmsync.cli.demo_console import offer_console
+
+            offer_console(console, {**env, "CRMSYNC_NOW": as_of.isoformat()}, settings.mappings)
         return 0 if ok else 1
 
 

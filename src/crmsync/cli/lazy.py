@@ -26,6 +26,18 @@ def load_mappings(folder: Path) -> Mappings:
     return load(folder)
 
 
+def check_offline(folder: Path) -> Mappings:
+    """The files alone (`validate --offline`): each loads, and rules for one feature agree across files."""
+    from crmsync.errors import MappingError
+    from crmsync.mapping.check import check_offline as disagreements
+
+    maps = load_mappings(folder)
+    problems = disagreements(maps)
+    if problems:
+        raise MappingError(problems)
+    return maps
+
+
 def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:
     """crmsync.app.check_online (`validate` against Schematic and the CRMs)."""
     from crmsync.app import check_online as check

@@ -22,6 +22,7 @@ def outcome_json(outcome: Outcome, *, where: str = "") -> dict[str, Any]:
     return {
         "status": outcome.status.value,
         "run_id": outcome.run_id,
+        "actor": outcome.actor or None,
         "plan": outcome.run.plan.to_json() if outcome.run is not None else None,
         "refusals": [{**r.to_json(), "message": refusal_text(r, where=where)} for r in outcome.refusals],
         "results": [asdict(r) for r in report.results] if report else [],

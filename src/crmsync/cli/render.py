@@ -55,6 +55,12 @@ def render_plan(
              f"released (not managed): {plan.name(c.company_id)} / {plan.name(c.feature_id)}: override "
              f"{c.live.id} ({c.live.value.describe()}) stays as people set it; the deals want "
              f"{c.desired.value.describe()} (crmsync adopt takes it back)", style="dim")  # fmt: skip
+    for o in plan.expired:  # named once, on the run they expire (reconcile/diff.newly_expired)
+        ended = f" {o.value.expiration:%Y-%m-%d}" if o.value.expiration else ""
+        note(console, "⌛", "dim",
+             f"expired{ended}: {plan.name(o.company_id)} / {plan.name(o.feature_id)}: override {o.id} "
+             f"({o.value.describe()}) has ended; no deal wants it any more and it stays in Schematic, inert",
+             style="dim")  # fmt: skip
     for a in plan.adoptions:
         where = f"{plan.name(a.live.company_id)} / {plan.name(a.live.feature_id)}"
         how = (

@@ -188,7 +188,8 @@ def _render_runs(console: Console, runs: Sequence[RunRecord]) -> None:
         ended = f" → {r.finished_at:%H:%M:%S}" if r.finished_at else " (not finished)"
         colour = STATUS_COLOUR.get(r.status, "yellow")
         console.print(
-            f"  #{r.id} {r.command} ({r.trigger}) {_when(r.started_at)}{ended} [{colour}]{r.status}[/]: "
+            f"  #{r.id} {r.command} ({r.trigger}{f', by {r.actor}' if r.actor else ''}) "
+            f"{_when(r.started_at)}{ended} [{colour}]{r.status}[/]: "
             f"{_counts(json.loads(r.summary_json))}",
             highlight=False,
         )
@@ -243,6 +244,7 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
         "id": run.id,
         "command": run.command,
         "trigger": run.trigger,
+        "actor": run.actor,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "status": run.status,

@@ -33,8 +33,9 @@ def _field(raw: Any) -> CrmField:
     kind = _KINDS.get(ptype, FieldKind.TEXT)
     if ptype == "enumeration" and raw.field_type == "booleancheckbox":
         kind = FieldKind.BOOLEAN  # a single checkbox is an enumeration of true/false
-    options = tuple(str(o.value) for o in raw.options or () if not o.hidden)
-    return CrmField(str(raw.name), kind, str(raw.label or ""), options, ptype)
+    shown = [o for o in raw.options or () if not o.hidden]
+    options, labels = tuple(str(o.value) for o in shown), tuple(str(o.label or o.value) for o in shown)
+    return CrmField(str(raw.name), kind, str(raw.label or ""), options, ptype, labels)
 
 
 def _pipeline(raw: Any) -> CrmPipeline:

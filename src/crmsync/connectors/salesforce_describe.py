@@ -28,21 +28,23 @@ _KINDS = {
 }
 
 
-def _values(raw: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(p.get("value")) for p in raw.get("picklistValues") or () if p.get("active", True))
+def _picklist(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [p for p in raw.get("picklistValues") or () if p.get("active", True)]
 
 
 def _field(raw: Mapping[str, Any]) -> CrmField:
     crm_type = str(raw.get("type") or "")
     kind = _KINDS.get(crm_type, FieldKind.TEXT)
-    return CrmField(str(raw["name"]), kind, str(raw.get("label") or ""), _values(raw), crm_type)
+    values = tuple(str(p.get("value")) for p in _picklist(raw))
+    labels = tuple(str(p.get("label") or p.get("value")) for p in _picklist(raw))
+    return CrmField(str(raw["name"]), kind, str(raw.get("label") or ""), values, crm_type, labels)
 
 
 def schema_from_describe(describe: Mapping[str, Any]) -> CrmSchema:
     """The CrmSchema of an Opportunity describe; the Master record type is not one RevOps can name."""
     fields = tuple(_field(f) for f in describe.get("fields") or ())
     stage = next((f for f in fields if f.name == "StageName"), None)
-    stages = tuple(CrmStage(v, v) for v in stage.options) if stage else ()
+    stages = tuple(CrmStage(v, stage.label_of(v)) for v in stage.options) if stage else ()
     record_types = tuple(
         str(rt.get("developerName"))
         for rt in describe.get("recordTypeInfos") or ()

@@ -23,10 +23,11 @@ from crmsync.domain import (
     FeatureId,
     MonthReset,
     OverrideValue,
+    Source,
     ValueType,
 )
-from crmsync.mapping.rules import Mappings, Position
-from crmsync.mapping.translate import Translation
+from crmsync.mapping.rules import DealFilter, MappingFile, Mappings, Position
+from crmsync.mapping.translate import Translation, deal_counts
 from crmsync.mapping.values import month_reset
 
 
@@ -100,6 +101,65 @@ class CaseResult:
 
 
 Row = tuple[str, str]  # (company, feature)
+
+# A case deal's fields under the names the connectors give them as properties (hubspot_convert.deal,
+# salesforce_soql.to_deal), so `when: {pipeline: enterprise}` holds in `test` as it does in `plan`.
+READ_AS = {
+    Source.HUBSPOT: {"stage": "dealstage", "pipeline": "pipeline", "close_date": "closedate", "name": "dealname"},
+    Source.SALESFORCE: {
+        "stage": "StageName", "pipeline": "RecordType.DeveloperName", "close_date": "CloseDate",
+        "name": "Name", "company": "AccountId",
+    },
+}  # fmt: skip
+
+
+def as_read(deal: Deal) -> tuple[Deal, list[str]]:
+    """A case's deal as a connector hands it to translate: its stage, pipeline (record type), close date,
+    name (and Salesforce's AccountId) are properties too. Also the fields whose `properties:` entry
+    says otherwise (one CRM field given two values: a mistake in the case)."""
+    close = deal.close_date
+    fields = {
+        "stage": deal.stage,
+        "pipeline": deal.pipeline,
+        "close_date": (close.strftime(TIME_FORMAT) if deal.source is Source.HUBSPOT else close.date().isoformat())
+        if close
+        else None,
+        "name": deal.name,
+        "company": deal.company_ref,
+    }
+    names = READ_AS[deal.source]
+    props = dict(deal.properties)
+    clashes = []
+    for key, prop in names.items():
+        value = fields[key]
+        if value is None:
+            continue
+        if prop in props and props[prop] != value and key != "close_date":  # a date may be written either way
+            clashes.append(f"{key}: {value!r} and properties: {prop}: {props[prop]!r} are one CRM field")
+        props.setdefault(prop, value)
+    return replace(deal, properties=props), clashes
+
+
+def filtered_notes(deals: Iterable[Deal], files: Iterable[MappingFile]) -> tuple[str, ...]:
+    """Why each deal no file of its CRM counts gives nothing (the filters `plan` applies too)."""
+    files = list(files)
+    notes: list[str] = []
+    for deal in deals:
+        mine = [f for f in files if f.source is deal.source]
+        if any(deal_counts(deal, f.deals) for f in mine):
+            continue
+        why = "; ".join(f"{_filtered(deal, f.deals)} ({PurePath(f.path).name})" for f in mine)
+        notes.append(f"deal {deal.id} is not counted: {why or f'no mapping file reads {deal.source.value}'}")
+    return tuple(notes)
+
+
+def _filtered(deal: Deal, flt: DealFilter) -> str:
+    """Which of a filter's lists leaves a deal out."""
+    if deal.stage.casefold() not in flt.folded_stages:
+        return f"stage '{deal.stage}' is not in stages: [{', '.join(flt.stages)}]"
+    word, allowed = ("pipeline", flt.pipelines) if deal.source is Source.HUBSPOT else ("record type", flt.record_types)
+    key = "pipelines" if deal.source is Source.HUBSPOT else "record_types"
+    return f"{word} '{deal.pipeline or ''}' is not in {key}: [{', '.join(allowed or ())}]"
 
 
 def offline_features(mappings: Mappings, cases: CaseFile) -> dict[str, FeatureId]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from crmsync.domain import CompanyKey, Deal, DealId, MetricPeriod, MonthReset, OverrideValue, Source, ValueType
 from crmsync.errors import MappingError, Problem
 from crmsync.mapping import nodes, schema
-from crmsync.mapping.case_results import Case, CaseFile, ExpectedError, ExpectedOverride
+from crmsync.mapping.case_results import Case, CaseFile, ExpectedError, ExpectedOverride, as_read
 from crmsync.mapping.loader import read_capped, read_yaml, yaml_files
 from crmsync.mapping.nodes import Field, Map, Node, Report, Scalar, Seq
 from crmsync.mapping.rules import Position
@@ -141,7 +141,7 @@ def _deal(item: Node, default: Source | None, rep: Report) -> Deal | None:
     deal_id, stage = nodes.name(f.get("id"), rep, "1001"), nodes.name(f.get("stage"), rep, "closedwon")
     if deal_id is None or stage is None or source is None or props is None:
         return None
-    return Deal(
+    deal, clashes = as_read(Deal(
         source=source,
         id=DealId(deal_id),
         company_ref=nodes.text(company[1]) if company else None,
@@ -151,7 +151,10 @@ def _deal(item: Node, default: Source | None, rep: Report) -> Deal | None:
         modified_at=None,
         properties=props,
         name=nodes.name(f.get("name"), rep),
-    )
+    ))  # fmt: skip
+    for clash in clashes:
+        rep.add(item.pos, f"deal {deal_id}: {clash}", "give the value once, as the field (stage:, pipeline:, …)")
+    return deal
 
 
 def _properties(fld: Field | None, rep: Report) -> dict[str, str | None] | None:

@@ -44,8 +44,19 @@ def match_feature(text: str, features: Sequence[Feature]) -> tuple[Feature | Non
             ids = ", ".join(sorted(f.id for f in matches))
             return None, f"{len(matches)} features have the {label} '{text}' ({ids})", "use the feature's id instead"
     guess = did_you_mean(text, [f.name for f in features] + [f.flag_key for f in features if f.flag_key])
-    hint = f"did you mean '{guess}'? {MATCHED_BY}" if guess else f"{MATCHED_BY}; check the feature list in Schematic"
-    return None, f"unknown feature '{text}'", hint
+    if guess:
+        return None, f"unknown feature '{text}'", f"did you mean '{guess}'? {MATCHED_BY}"
+    return None, f"unknown feature '{text}'", f"{MATCHED_BY}; {candidates([f.name for f in features], 'features')}"
+
+
+def candidates(names: Sequence[str], listing: str, source: str = "") -> str:
+    """`some are: a, b, c, …; crmsync schema <listing> lists them all` (what an unknown name could be)."""
+    shown = sorted(dict.fromkeys(names), key=str.casefold)
+    command = f"crmsync schema {listing}" + (f" --source {source}" if source else "")
+    if not shown:
+        return f"there are none; {command} lists them"
+    few = ", ".join(f"'{n}'" for n in shown[:5]) + (", …" if len(shown) > 5 else "")
+    return f"{'some' if len(shown) > 5 else 'they'} are: {few}; {command} lists them all"
 
 
 def resolve_features(mappings: Mappings, features: Sequence[Feature]) -> tuple[dict[str, FeatureId], list[Problem]]:
@@ -105,6 +116,12 @@ def check_consistency(mappings: Mappings, resolved: Mapping[str, FeatureId]) -> 
         for file, rule in group[1:]:
             problems.extend(_disagreements(first_file, first, file, rule))
     return sorted(problems)
+
+
+def check_offline(mappings: Mappings) -> list[Problem]:
+    """`check_consistency` without Schematic: rules name one feature when they write the same text
+    (`validate --offline` cannot know that 'seats' and 'Seats' are one feature; online does)."""
+    return check_consistency(mappings, {rule.feature: FeatureId(rule.feature) for _, rule in _rules(mappings)})
 
 
 def _disagreements(

@@ -13,15 +13,20 @@ from dataclasses import replace
 
 from crmsync.domain import Source, ValueType
 from crmsync.errors import Problem
+from crmsync.mapping.check import candidates
 from crmsync.mapping.crm_schema import CrmField, CrmSchema, CrmStage, FieldKind, Trait
 from crmsync.mapping.nodes import did_you_mean
 from crmsync.mapping.rules import DealFilter, MappingFile, Mappings, OverrideRule, Position
 
 WORD = {Source.HUBSPOT: "deal property", Source.SALESFORCE: "Opportunity field"}
-# What a rule needs of the field it reads, by use: (kinds that fit, what to say).
+LISTS_ALL = " (crmsync schema stages lists them with their labels)"
+# What a rule needs of the field it reads, by use: (kinds that fit, what to say). A text field gives a
+# number or a boolean only when the rule says `parse: text` (else `validate` passes and every deal fails).
 DATES = (frozenset({FieldKind.DATE}), "a date")
-NUMBERS = (frozenset({FieldKind.NUMBER, FieldKind.TEXT}), "a number (or text holding one)")
-NOT_DATES = (frozenset(FieldKind) - {FieldKind.DATE}, "a value that is not a date")
+NUMBERS = (frozenset({FieldKind.NUMBER}), "a number")
+BOOLEANS = (frozenset({FieldKind.BOOLEAN}), "true or false")
+PARSED = (frozenset(FieldKind) - {FieldKind.DATE}, "a value that is not a date")
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "1", "0"})
 
 
 def _problem(pos: Position, message: str, hint: str) -> Problem:
@@ -38,7 +43,7 @@ def _guess(word: str, choices: Sequence[str], then: str) -> str:
 def _uses(rule: OverrideRule) -> Iterator[tuple[str, Position, tuple[frozenset[FieldKind], str] | None]]:
     """Every field a rule reads, where it is written, and what kind of value it must hold."""
     if rule.source_property:
-        need = None if rule.lookup is not None else _need(rule.value_type)
+        need = None if rule.lookup is not None else PARSED if rule.parse == "text" else _need(rule.value_type)
         yield rule.source_property, rule.places.get("from", rule.position), need
     if rule.expires_from:
         yield rule.expires_from, rule.places.get("expires_from", rule.position), DATES
@@ -52,7 +57,7 @@ def _need(value_type: ValueType) -> tuple[frozenset[FieldKind], str] | None:
     if value_type is ValueType.NUMERIC:
         return NUMBERS
     if value_type is ValueType.BOOLEAN:
-        return NOT_DATES
+        return BOOLEANS
     return None
 
 
@@ -67,25 +72,62 @@ def _field_problem(name: str, pos: Position, schema: CrmSchema) -> Problem | Non
     if by_label is not None:
         hint = f"'{name}' is the label of '{by_label.name}'; mapping files name the internal (API) name"
         return _problem(pos, f"unknown {word} '{name}'", f"use '{by_label.name}'; {hint}")
-    then = "check the internal name in the CRM's settings" + (
-        " (custom fields end in __c)" if schema.source is Source.SALESFORCE else ""
-    )
-    return _problem(pos, f"unknown {word} '{name}'", _guess(name, [f.name for f in schema.fields], then))
+    names = [f.name for f in schema.fields]
+    custom = " (custom fields end in __c)" if schema.source is Source.SALESFORCE else ""
+    then = f"check the internal name{custom}; {candidates(names, 'properties', schema.source.value)}"
+    guess = did_you_mean(name, names)
+    hint = f"did you mean '{guess}'? check the internal name in the CRM's settings{custom}" if guess else then
+    return _problem(pos, f"unknown {word} '{name}'", hint)
 
 
 def _type_problem(field: CrmField, pos: Position, need: tuple[frozenset[FieldKind], str], word: str) -> Problem | None:
     kinds, what = need
-    if field.kind in kinds:
+    if field.kind in kinds or _choices_fit(field, need):
         return None
     shown = field.crm_type or field.kind.value
     hint = f"this use needs {what}; pick a {word} of a fitting type, or change the rule"
+    if need in (NUMBERS, BOOLEANS) and field.kind is not FieldKind.DATE:
+        hint = (f"a {'number' if need is NUMBERS else 'boolean'} override needs {what}: translate its values "
+                "with map: {…}, or add parse: text to this rule to read the text as one (a deal whose text "
+                "is not one is then a deal error)")  # fmt: skip
     return _problem(pos, f"{word} '{field.name}' holds {shown} values", hint)
 
 
+def _choices_fit(field: CrmField, need: tuple[frozenset[FieldKind], str]) -> bool:
+    """An enumeration whose every option is a whole number (or a boolean word) gives that type."""
+    if field.kind is not FieldKind.CHOICE or not field.options:
+        return False
+    if need is NUMBERS:
+        return all(o.strip().isdigit() for o in field.options)
+    return need is BOOLEANS and all(o.strip().lower() in BOOLEAN_WORDS for o in field.options)
+
+
+def _when_problems(rule: OverrideRule, schema: CrmSchema) -> Iterator[Problem]:
+    """`when:` values of an enumeration property are among its options (a label is answered with its value)."""
+    for cond in rule.when:
+        field = schema.field(cond.prop)
+        if field is None or field.kind is not FieldKind.CHOICE or not field.options or not cond.values:
+            continue
+        folded = {o.strip().casefold() for o in field.options}
+        for value in (v for v in cond.values if v.strip().casefold() not in folded):
+            pos = cond.position or rule.position
+            labelled = [o for o in field.options if field.label_of(o).strip().casefold() == value.strip().casefold()]
+            if labelled:
+                ids = " or ".join(f"'{o}'" for o in labelled)
+                hint = f"'{value}' is the label of {ids}; when: compares the internal values: write {ids}"
+            else:
+                shown = [o if field.label_of(o) == o else f"{o} ({field.label_of(o)})" for o in field.options]
+                then = f"the options are: {', '.join(shown[:12])}{', …' if len(shown) > 12 else ''}"
+                hint = _guess(value, list(field.options), f"{then} (crmsync schema properties lists them)")
+            yield _problem(pos, f"when: {cond.prop}: '{value}' is not one of its options", hint)
+
+
 def check_fields(file: MappingFile, schema: CrmSchema) -> list[Problem]:
-    """Every property a file's rules read exists on the CRM's deals, with a type that fits its use."""
+    """Every property a file's rules read exists on the CRM's deals, with a type that fits its use;
+    `when:` values of an enumeration are among its options."""
     problems: list[Problem] = []
     for rule in file.overrides:
+        problems.extend(_when_problems(rule, schema))
         for name, pos, need in _uses(rule):
             unknown = _field_problem(name, pos, schema)
             field = schema.field(name)
@@ -116,7 +158,7 @@ def _by_id_or_label(word: str, items: Sequence[CrmStage], what: str, listing: st
     if labelled:
         ids = " or ".join(f"'{i.id}'" for i in labelled)
         return f"'{word}' is the label of {what} {ids}; mapping files name {what}s by id: write {ids}"
-    return _guess(word, [i.id for i in items] + [i.label for i in items], f"{listing}: " + _few(items))
+    return _guess(word, [i.id for i in items] + [i.label for i in items], f"{listing}: {_few(items)}{LISTS_ALL}")
 
 
 def _few(items: Sequence[CrmStage]) -> str:
@@ -179,9 +221,7 @@ def check_crm(mappings: Mappings, schemas: Mapping[Source, CrmSchema]) -> list[P
 
 
 # --- Schematic: the company key, traits --------------------------------------------------------
-def check_company_keys(
-    mappings: Mappings, carried: Collection[str], companies: int
-) -> tuple[list[Problem], list[str]]:
+def check_company_keys(mappings: Mappings, carried: Collection[str], companies: int) -> tuple[list[Problem], list[str]]:
     """A `company: key:` no Schematic company carries: an error when a carried key looks like it
     (a typo), else a warning (companies may not have been given the key yet)."""
     problems: list[Problem] = []
@@ -232,5 +272,5 @@ def _trait(rule: OverrideRule, traits: Sequence[Trait]) -> tuple[str | None, Pro
     if by_name:
         ids = ", ".join(sorted(t.id for t in by_name))
         return None, _problem(pos, f"{len(by_name)} traits are named '{text}' ({ids})", "use the trait's id instead")
-    then = "traits are matched by id or exact name; check the traits in Schematic"
+    then = f"traits are matched by id or exact name; {candidates([t.name for t in traits], 'traits')}"
     return None, _problem(pos, f"unknown trait '{text}'", _guess(text, [t.name for t in traits], then))

@@ -33,6 +33,12 @@ class CrmField:
     label: str = ""
     options: tuple[str, ...] = ()  # the values of a CHOICE field
     crm_type: str = ""  # the CRM's own type name, for messages ("datetime", "enumeration", …)
+    option_labels: tuple[str, ...] = ()  # beside `options`, what people see (a label may differ from its value)
+
+    def label_of(self, option: str) -> str:
+        """The label of one of `options` (the value itself when the CRM gave none)."""
+        labels = dict(zip(self.options, self.option_labels, strict=False))
+        return labels.get(option) or option
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class OverrideRule:
     lookup: Mapping[str, str] | None = None  # `map:` raw value (trimmed, lower case) → value
     trait: str | None = None  # trait id (or name) for value_type trait
     drift: DriftPolicy | None = None  # None: the file's policy
+    parse: str | None = None  # "text": read a text `from:` property's value as the type (said explicitly)
     # Where `from:`, `expires_from:`, `starts_from:` and `trait:` values are written, for the checks
     # against the CRM and Schematic (not part of what the rule means: no equality, no hash).
     places: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)

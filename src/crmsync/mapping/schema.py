@@ -39,6 +39,7 @@ WRITTEN_TYPES = [t.value for t in (ValueType.BOOLEAN, ValueType.NUMERIC, ValueTy
 RULE_KEYS = (
     *("feature", "type", "from", "value", "map", "multiply", "default", "trait", "when", "metric_period"),
     *("metric_period_month_reset", "expires_from", "expires_after_days", "starts_from", "combine", "drift"),
+    "parse",
 )
 OPERATORS = {">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
 WHEN_HINT = "give a value, a list of values, {'>': 10}, {present: true} or {absent: true}"
@@ -82,6 +83,7 @@ def override_rule(item: Node, rep: Report) -> OverrideRule | None:
         multiply=_number(f.get("multiply"), rep, whole=False),
         trait=name(f.get("trait"), rep, "trait_abc123"),
         drift=choice(f.get("drift"), DriftPolicy, rep),
+        parse=one_of(f.get("parse"), ["text"], rep),  # the online check lets a text `from:` give the type
         places={k: at(f[k]) for k in ("from", "expires_from", "starts_from", "trait") if k in f},
     )
     if vtype is not None:
@@ -101,7 +103,9 @@ def _misplaced(vtype: ValueType, f: Fields, rep: Report) -> set[str]:
     misplaced = {key for key, wrong in wrong_type.items() if key in f and wrong}
     for key in sorted(misplaced):
         rep.add(f[key][0].pos, f"{key}: does not work with type: {vtype}", f"remove {key}:, or change the type")
-    for key in [k for k in ("map", "multiply", "default") if k in f and k not in misplaced and "from" not in f]:
+    for key in [
+        k for k in ("map", "multiply", "default", "parse") if k in f and k not in misplaced and "from" not in f
+    ]:
         misplaced.add(key)
         hint = f"add from: <deal property>, or remove {key}:"
         rep.add(f[key][0].pos, f"{key}: works on the from: property, and this override has no from:", hint)

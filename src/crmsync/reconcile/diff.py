@@ -99,6 +99,21 @@ def _diff(
     return DiffResult(tuple(changes), tuple(conflicts))
 
 
+def newly_expired(
+    desired: Collection[Key],
+    live: Iterable[LiveOverride],
+    owned: Collection[OverrideId],
+    now: datetime,
+    since: datetime | None,
+) -> tuple[LiveOverride, ...]:
+    """Owned overrides the deals stopped wanting because they expired since the last run (`since`, the
+    instant that run judged; None: every one already expired). The diff leaves them in place (inert in
+    Schematic); the plan names them once, on the run they expire."""
+    found = (o for o in live if o.id in owned and (o.company_id, o.feature_id) not in desired and expired(o, now))
+    gone = [o for o in found if since is None or (o.value.expiration is not None and o.value.expiration > since)]
+    return tuple(sorted(gone, key=lambda o: (o.company_id, o.feature_id, o.id)))
+
+
 def expired(override: LiveOverride, now: datetime | None) -> bool:
     """Whether an override's expiration has passed."""
     expiration = override.value.expiration

@@ -52,6 +52,7 @@ class Plan:
     drift: tuple[Drift, ...] = ()  # owned overrides changed or deleted by hand, and what this run does
     adoptions: tuple[Adoption, ...] = ()  # unowned overrides crmsync could take over (`auto`: apply does)
     released: tuple[Conflict, ...] = ()  # overrides released by `crmsync release` where deals want one: not managed
+    expired: tuple[LiveOverride, ...] = ()  # owned overrides that expired since the last run: left, named once
     # What the customer can use before and after each change (reconcile/effective.py); empty when unknown
     effects: Mapping[EffectKey, ChangeEffect] = field(default_factory=dict)
 
@@ -67,6 +68,7 @@ class Plan:
         drift: tuple[Drift, ...] = (),
         adoptions: tuple[Adoption, ...] = (),
         released: tuple[Conflict, ...] = (),
+        expired: tuple[LiveOverride, ...] = (),
     ) -> Plan:
         """Order the diff's changes and attach the reports."""
         changes = tuple(sorted(result.changes, key=lambda c: (ORDER[c.action], c.company_id, c.feature_id)))
@@ -75,7 +77,9 @@ class Plan:
         drift = tuple(sorted(drift, key=lambda d: (d.company_id, d.feature_id, d.override_id)))
         adoptions = tuple(sorted(adoptions, key=lambda a: (a.key, a.live.id)))
         released = tuple(sorted(released, key=lambda c: (c.company_id, c.feature_id, c.live.id)))
-        return cls(changes, conflicts, pending, problems, warnings, dict(names or {}), drift, adoptions, released)
+        return cls(
+            changes, conflicts, pending, problems, warnings, dict(names or {}), drift, adoptions, released, expired
+        )
 
     def summary(self) -> dict[str, int]:
         """How many creates, updates and deletes."""
@@ -136,6 +140,7 @@ class Plan:
             "warnings": [w.to_json() for w in self.warnings],
             "drift": [self._drift_json(d) for d in self.drift],
             "adoptable": [self._adoption_json(a) for a in self.adoptions],
+            "expired": [self._expired_json(o) for o in self.expired],
             "checksum": _checksum(changes),
         }
 
@@ -191,6 +196,18 @@ class Plan:
             "policy": d.policy.value,
             "action": d.action.value,
             "reason": d.describe(),
+        }
+
+    def _expired_json(self, o: LiveOverride) -> dict[str, Any]:
+        ended = o.value.expiration
+        return {
+            "company_id": o.company_id,
+            "company": self.name(o.company_id),
+            "feature_id": o.feature_id,
+            "feature": self.name(o.feature_id),
+            "override_id": o.id,
+            "live": live_json(o),
+            "reason": f"expired {ended:%Y-%m-%d}" if ended else "expired",
         }
 
     def _adoption_json(self, a: Adoption) -> dict[str, Any]:

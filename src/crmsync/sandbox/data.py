@@ -51,6 +51,16 @@ class HubSpotCompany:
 
 
 @dataclass(frozen=True)
+class HubSpotProperty:
+    """A custom deal property defined before any deal holds it: type, label, options (value, label)."""
+
+    name: str
+    type: str
+    label: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class HubSpotDeal:
     """A seeded HubSpot deal: string properties, associated companies, the primary one."""
 
@@ -69,6 +79,7 @@ class HubSpotSeed:
     companies: tuple[HubSpotCompany, ...] = ()
     pipelines: tuple[Pipeline, ...] = ()
     deals: tuple[HubSpotDeal, ...] = ()
+    properties: tuple[HubSpotProperty, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,7 +262,13 @@ def _hubspot(r: _Reader, raw: dict[str, Any]) -> HubSpotSeed:
         deals.append(HubSpotDeal(r.get(d, "id", w, str, "", required=True), r.strings(d, "properties", w),
                                  tuple(company_ids), primary, r.get(d, "archived", w, bool, False)))
     token = r.get(raw, "access_token", "hubspot", str, DEFAULT_HUBSPOT_TOKEN)
-    return HubSpotSeed(token, companies, pipelines, tuple(deals))
+    properties = tuple(
+        HubSpotProperty(r.get(p, "name", w, str, "", required=True), r.get(p, "type", w, str, "string"),
+                        r.get(p, "label", w, str, ""),
+                        tuple((str(o.get("value")), str(o.get("label", o.get("value"))))
+                              for o in r.get(p, "options", w, list, []) if isinstance(o, dict)))
+        for w, p in r.items(raw.get("properties"), "hubspot.properties"))  # fmt: skip
+    return HubSpotSeed(token, companies, pipelines, tuple(deals), properties)
 
 
 def _fields(r: _Reader, raw: dict[str, Any], where: str, spec: Mapping[str, type | tuple[type, ...]],

@@ -64,6 +64,8 @@ class HubSpotState:
         self.companies: dict[str, str] = {}
         self.pipelines: dict[str, Pipeline] = {}
         self.property_types: dict[str, str] = {}  # custom deal property → HubSpot type (hubspot_meta.py)
+        self.property_labels: dict[str, str] = {}  # custom deal property → its label, when defined with one
+        self.property_options: dict[str, list[tuple[str, str]]] = {}  # enumeration → (value, label) options
         self.requests: list[RecordedRequest] = []
         self.exchanges: list[Exchange] | None = None  # a list: record the wire (recording.py)
         self.lock = threading.RLock()
@@ -83,6 +85,8 @@ class HubSpotState:
                 self.add_company(company.id, company.name)
             for pipeline in seed.pipelines:
                 self.add_pipeline(pipeline.id, pipeline.label, pipeline.stages)
+            for prop in seed.properties:
+                self.add_property(prop.name, prop.type, prop.label, prop.options)
             for deal in seed.deals:
                 self.add_deal(deal.id, properties=dict(deal.properties), company_ids=deal.company_ids,
                               primary_company_id=deal.primary_company_id, archived=deal.archived)
@@ -108,6 +112,15 @@ class HubSpotState:
             self.pipelines[pipeline_id] = Pipeline(pipeline_id, label, tuple(stages))
             for deal in self.deals.values():
                 self._derive(deal.properties)
+            self._changed()
+
+    def add_property(self, name: str, ptype: str, label: str = "", options: Sequence[tuple[str, str]] = ()) -> None:
+        """Define a custom deal property (an enumeration's options as (value, label): they may differ)."""
+        with self.lock:
+            self.property_types[name] = ptype
+            if label:
+                self.property_labels[name] = label
+            self.property_options[name] = list(options)
             self._changed()
 
     def add_deal(

@@ -70,7 +70,7 @@ def _options(state: HubSpotState, name: str) -> list[dict[str, Any]]:
     elif name == "dealtype":
         pairs = [("newbusiness", "New Business"), ("existingbusiness", "Existing Business")]
     else:
-        pairs = []
+        pairs = list(getattr(state, "property_options", {}).get(name, ()))
     return [
         {"label": label, "value": value, "displayOrder": n, "hidden": False} for n, (value, label) in enumerate(pairs)
     ]
@@ -113,7 +113,8 @@ def deal_properties(state: HubSpotState) -> list[dict[str, Any]]:
         if name in DEFAULTS:
             continue
         ptype = declared.get(name) or infer_type(values.get(name, ()))
-        out.append(_property(state, name, ptype, name.replace("_", " ").capitalize(), False))
+        label = getattr(state, "property_labels", {}).get(name) or name.replace("_", " ").capitalize()
+        out.append(_property(state, name, ptype, label, False))
     return out
 
 

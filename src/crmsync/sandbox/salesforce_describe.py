@@ -29,11 +29,19 @@ DEFAULT_STAGES = (
 )
 
 
-def _picklist(values: list[str]) -> list[dict[str, Any]]:
-    return [{"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v} for v in values]
+def _picklist(values: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"active": True, "defaultValue": False, "label": label, "validFor": None, "value": value}
+            for value, label in values]  # fmt: skip
 
 
-def _field(entity: str, name: str, ftype: FieldType, stages: list[str]) -> dict[str, Any]:
+def _values(state: SalesforceState, entity: str, name: str, stages: list[str]) -> list[tuple[str, str]]:
+    """A picklist's (value, label) pairs: StageName's, or a custom picklist's as declared."""
+    if entity != "Opportunity":
+        return []
+    return [(s, s) for s in stages] if name == "StageName" else state.picklists.get(name, [])
+
+
+def _field(state: SalesforceState, entity: str, name: str, ftype: FieldType, stages: list[str]) -> dict[str, Any]:
     rels = RELATIONSHIPS.values() if entity == "Opportunity" else ()
     relationship = next((r for r in rels if r.id_field == name), None)
     return {
@@ -42,7 +50,7 @@ def _field(entity: str, name: str, ftype: FieldType, stages: list[str]) -> dict[
         "type": ftype.value,
         "custom": name.endswith("__c"),
         "nillable": name not in ("Id", "Name", "StageName", "CloseDate", "IsDeleted"),
-        "picklistValues": _picklist(stages) if entity == "Opportunity" and name == "StageName" else [],
+        "picklistValues": _picklist(_values(state, entity, name, stages)),
         "relationshipName": relationship.name if relationship else None,
         "referenceTo": [relationship.target] if relationship else [],
     }
@@ -74,7 +82,7 @@ def describe_body(state: SalesforceState, entity: str, version: str) -> dict[str
         "label": name,
         "custom": False,
         "queryable": True,
-        "fields": [_field(name, f, t, stages) for f, t in fields.items()],
+        "fields": [_field(state, name, f, t, stages) for f, t in fields.items()],
         "recordTypeInfos": [_record_type_info(master, master=True), *(_record_type_info(rt) for rt in record_types)],
         "urls": {"describe": f"/services/data/v{version}/sobjects/{name}/describe"},
     }

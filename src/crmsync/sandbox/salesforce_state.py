@@ -6,6 +6,7 @@ tests and the sandbox runner change; `salesforce.py` serves it. Seed format (all
     {"credentials": {"username": "…", "password": "…", "security_token": "…", "consumer_key": "…"},
      "request_limit": null,
      "custom_fields": {"Seats__c": "double", "SSO_Addon__c": "boolean", "Contract_End_Date__c": "date"},
+     "picklists": {"Support_Tier__c": [{"value": "T1", "label": "Standard"}]},  # custom picklist fields
      "record_types": [{"Id": "012…", "DeveloperName": "New_Business", "Name": "New Business"}],
      "accounts": [{"Id": "001…", "Name": "Acme"}],
      "opportunities": [{"Name": "Acme 2026", "StageName": "Closed Won", "IsWon": true, "AccountId": "001…",
@@ -34,7 +35,7 @@ from crmsync.sandbox.salesforce_schema import RELATIONSHIPS, STANDARD_FIELDS, co
 from crmsync.sandbox.soql import parse
 from crmsync.sandbox.soql_eval import EntitySchema, FieldType, Row, run_query
 
-SEED_KEYS = ("credentials", "request_limit", "custom_fields", "record_types", "accounts", "opportunities")
+SEED_KEYS = ("credentials", "request_limit", "custom_fields", "picklists", "record_types", "accounts", "opportunities")
 
 
 class SeedError(ValueError):
@@ -88,6 +89,7 @@ class SalesforceState:
         self._lock = threading.RLock()
         self._rows: dict[str, dict[str, dict[str, Any]]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
         self._custom: dict[str, dict[str, FieldType]] = {"Opportunity": {}, "Account": {}, "RecordType": {}}
+        self.picklists: dict[str, list[tuple[str, str]]] = {}  # Opportunity picklist field → (value, label)
         self._counter = 0
         self._tokens: set[str] = set()
         self._failures: list[tuple[int, str]] = []  # (status, path part)
@@ -112,6 +114,9 @@ class SalesforceState:
         for name, ftype in custom.items():
             with _at(f"custom_fields.{name}"):
                 state.declare_field("Opportunity", name, FieldType(ftype))
+        for name, values in dict(seed.get("picklists") or {}).items():
+            with _at(f"picklists.{name}"):
+                state.declare_picklist(name, [(str(v["value"]), str(v.get("label", v["value"]))) for v in values])
         for i, rt in enumerate(seed.get("record_types") or ()):
             with _at(f"record_types[{i}]"):
                 state.add_record_type(rt["DeveloperName"], name=rt.get("Name"), record_type_id=rt.get("Id"))
@@ -134,6 +139,12 @@ class SalesforceState:
             raise ValueError(f"custom field names end in __c: {name}")
         with self._lock:
             self._custom[entity][name] = ftype
+
+    def declare_picklist(self, name: str, values: list[tuple[str, str]]) -> None:
+        """Add a custom Opportunity picklist field with its values (value, label: they may differ)."""
+        self.declare_field("Opportunity", name, FieldType.PICKLIST)
+        with self._lock:
+            self.picklists[name] = list(values)
 
     def _schema_fields(self, entity: str) -> dict[str, FieldType]:
         fields = {**STANDARD_FIELDS[entity], **self._custom[entity]}

@@ -60,6 +60,8 @@ def _numeric_mapping(text: str) -> str:
 def _property_case(seed: Seed) -> None:
     for deal in seed["hubspot"]["deals"]:
         deal["properties"] = {PROPERTY_CASE.get(k, k): v for k, v in deal["properties"].items()}
+    for defined in seed["hubspot"].get("properties", []):  # a property the seed defines keeps its type
+        defined["name"] = PROPERTY_CASE.get(defined["name"], defined["name"])
 
 
 def _property_mapping(text: str) -> str:

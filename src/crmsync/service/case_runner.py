@@ -7,7 +7,17 @@ offline feature and company resolution, and the comparison are in `mapping/case_
 
 from __future__ import annotations
 
-from crmsync.mapping.case_results import Case, CaseFile, CaseResult, compare, offline_companies, offline_features
+from dataclasses import replace
+
+from crmsync.mapping.case_results import (
+    Case,
+    CaseFile,
+    CaseResult,
+    compare,
+    filtered_notes,
+    offline_companies,
+    offline_features,
+)
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import translate
 from crmsync.reconcile.combine import combine
@@ -18,4 +28,5 @@ def run_case(case: Case, mappings: Mappings, cases: CaseFile) -> CaseResult:
     translation = translate(case.deals, mappings.files, offline_features(mappings, cases), case.now)
     companies = offline_companies({c.company for c in translation.contributions}, cases)
     desired, _ = combine(translation.contributions, companies)
-    return compare(case, cases, translation, {key: want.value for key, want in desired.items()})
+    result = compare(case, cases, translation, {key: want.value for key, want in desired.items()})
+    return replace(result, notes=filtered_notes(case.deals, mappings.files) + result.notes)

@@ -29,6 +29,7 @@ class Context:
     clock: Callable[[], datetime]
     guards: GuardPolicy = field(default_factory=GuardPolicy)
     lease_ttl: float = 60.0  # seconds a company's lease lasts unless renewed (a killed run blocks no longer)
+    actor: str = ""  # who starts its runs: CRMSYNC_ACTOR or the OS user, a console user, `serve`
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class PlanRun:
     released: tuple[Owned, ...] = ()  # the ledger's released rows when the plan was made
     baseline: Mapping[str, int] = field(default_factory=dict)  # deals per source at the last apply (the guard's)
     settled: Mapping[OverrideId, Mapping[str, object] | None] = field(default_factory=dict)  # lost updates: value/None
+    as_of: datetime | None = None  # the instant the deals were judged at (the next run's `since` for expiries)
 
     @property
     def owned_ids(self) -> set[OverrideId]:

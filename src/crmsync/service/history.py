@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from crmsync.domain import RunStatus
+from crmsync.domain import TIME_FORMAT, RunStatus
 from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
@@ -57,6 +57,9 @@ def finish_run(
         summary: dict[str, Any] = dict(extra or {})
         ctx.store.finish_run(run_id, status, summary, list(reasons))
         return
+    if run.companies:  # the console searches and names companies by what the last runs read
+        every = run.scope is None
+        ctx.store.save_companies([(c.id, c.name, c.keys) for c in run.companies], every=every)
     details = run_details(run, applied=report is not None and report.ok) if run.reads else None
     summary = {**run_summary(run, report, details=details), **(extra or {})}
     errors = bounded_errors(list(reasons) + run_errors(run, report))
@@ -91,6 +94,8 @@ def run_summary(
     computed plan (`run_details`), its conflicts, pending companies, deal errors and open drift,
     and the details; with an apply's report, the changes that failed or were not attempted."""
     summary: dict[str, Any] = {**run.plan.summary()}
+    if run.as_of is not None:  # the next plan names the overrides that expired after it (Store.last_judged)
+        summary["as_of"] = run.as_of.strftime(TIME_FORMAT)
     if details is not None:
         plan = run.plan
         summary |= {

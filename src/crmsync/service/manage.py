@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crmsync.domain import CompanyId, Feature, FeatureId, LedgerState
+from crmsync.domain import CompanyId, Feature, FeatureId, LedgerState, Trigger
 from crmsync.errors import CrmsyncError
 from crmsync.mapping.check import match_feature
 from crmsync.mapping.rules import Mappings
@@ -23,7 +23,7 @@ from crmsync.service.context import Context, PlanRun
 from crmsync.service.explain import company_id_of, plan_for_company
 from crmsync.service.ownership import adopt_into_ledger
 from crmsync.service.planning import build_plan
-from crmsync.store.repository import Owned
+from crmsync.store.repository import ChangeResult, Owned
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,21 @@ class Released:
     unnoted: dict[str, str]  # override id → why its note could not be written (the ledger has it released)
 
 
-def release(ctx: Context, override_ids: Sequence[str], company: str | None, feature: str | None) -> Released:
+def release(
+    ctx: Context,
+    override_ids: Sequence[str],
+    company: str | None,
+    feature: str | None,
+    trigger: Trigger = Trigger.MANUAL,
+) -> Released:
     """Mark ledger rows released (by override id, or by company and optional feature; all or nothing),
-    then append the release note to each override. An id already released gets its note written again
-    (how a failed note is retried)."""
+    recorded as a run of `ctx.actor` in the same transaction, then append the release note to each
+    override. An id already released gets its note written again (how a failed note is retried)."""
     chosen = _to_release(ctx, override_ids, company, feature)
-    ctx.store.release([o.override_id for o in chosen if o.override_id])
+    with ctx.store.audited("release", trigger, ctx.actor) as log:
+        ctx.store.release([o.override_id for o in chosen if o.override_id])
+        log.changes = [ChangeResult("release", o.company_id, o.feature_id, o.override_id, True) for o in chosen]
+        log.summary = {"released": len(chosen)}
     live = {o.id: o for o in ctx.schematic.list_overrides(sorted({o.company_id for o in chosen}))}
     noted, unnoted = 0, dict[str, str]()
     for row in chosen:
@@ -88,9 +97,12 @@ def _to_release(ctx: Context, override_ids: Sequence[str], company: str | None, 
     return chosen
 
 
-def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | None) -> Adopted:
+def adopt(
+    ctx: Context, mappings: Mappings, company: str | None, feature: str | None, trigger: Trigger = Trigger.MANUAL
+) -> Adopted:
     """Record the adoptable overrides (of one company and feature, when given) as crmsync's, and
-    resume the released pairs whose override is gone. The next apply updates any that differ."""
+    resume the released pairs whose override is gone, recorded as a run of `ctx.actor` in the same
+    transaction. The next apply updates any that differ."""
     if company:
         run, found = plan_for_company(ctx, mappings, company)
         company_id: CompanyId | None = found.id
@@ -104,11 +116,20 @@ def adopt(ctx: Context, mappings: Mappings, company: str | None, feature: str | 
     chosen = tuple(a for a in run.plan.adoptions if wanted(*a.key))
     live = {o.id for o in run.live}
     resumed = tuple(r for r in run.released if wanted(r.company_id, r.feature_id) and r.override_id not in live)
-    for adoption in chosen:
-        adopt_into_ledger(ctx.store, adoption)
-    for row in resumed:
-        if row.override_id:
-            ctx.store.record_delete(row.override_id)  # the release ends: the pair is no longer held
+    if not chosen and not resumed:
+        return Adopted(run, chosen, resumed)
+    with ctx.store.audited("adopt", trigger, ctx.actor) as log:
+        for adoption in chosen:
+            adopt_into_ledger(ctx.store, adoption)
+        for row in resumed:
+            if row.override_id:
+                ctx.store.record_delete(row.override_id)  # the release ends: the pair is no longer held
+        log.changes = [ChangeResult("adopt", *a.key, a.live.id, True) for a in chosen] + [
+            ChangeResult("resume", r.company_id, r.feature_id, r.override_id, True) for r in resumed
+        ]
+        touched = {k for a in chosen for k in a.key} | {k for r in resumed for k in (r.company_id, r.feature_id)}
+        names = {k: run.plan.name(k) for k in sorted(touched)}  # the run's page names what it touched
+        log.summary = {"adopted": len(chosen), "resumed": len(resumed), "names": names}
     return Adopted(run, chosen, resumed)
 
 

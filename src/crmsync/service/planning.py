@@ -30,7 +30,7 @@ from crmsync.domain import (
 from crmsync.mapping.rules import MappingFile, Mappings
 from crmsync.mapping.translate import Translation, Translator
 from crmsync.reconcile.combine import combine
-from crmsync.reconcile.diff import DiffResult
+from crmsync.reconcile.diff import DiffResult, newly_expired
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.effective import change_effects
 from crmsync.reconcile.entitlements import PlanEntitlements
@@ -172,6 +172,7 @@ def _plan_from(
         drift=drift,
         adoptions=adoptions,
         released=let_go,
+        expired=newly_expired(desired.keys(), live, ids, now, ctx.store.last_judged()),
     )
     plan = replace(plan, effects=change_effects(plan.changes, plans, now))
     return PlanRun(
@@ -187,6 +188,7 @@ def _plan_from(
         tuple(seen.released),
         seen.baseline,
         settled,
+        now,
     )
 
 

@@ -87,6 +87,7 @@ class Outcome:
     refusals: tuple[Refusal, ...] = ()  # why an apply was (or would be) refused
     replanned: tuple[CompanyId, ...] = ()  # companies planned again under their lease (changed meanwhile)
     applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
+    actor: str = ""  # who started the run (recorded with it)
     edit: EditPlan | None = None  # with a base: the edit's changes apart from the pending ones
 
     @property
@@ -130,7 +131,7 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
         raise ValueError("a plan or apply needs the mapping files")
     command = "plan" if request.mode is Mode.PLAN else "apply"
     ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
-    run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl)
+    run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl, actor=ctx.actor)
     with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
         return _plan_and_apply(ctx, mappings, request, review, run_id)
 
@@ -201,7 +202,9 @@ def _apply_saved(ctx: Context, request: Request, review: Review | None) -> Outco
 def _apply_loaded(
     ctx: Context, run: PlanRun, saved: SavedPlan, request: Request, review: Review | None, checksum: str
 ) -> Outcome:
-    run_id = ctx.store.start_run("apply", request.trigger, plan_checksum=checksum, lease_s=ctx.lease_ttl)
+    run_id = ctx.store.start_run(
+        "apply", request.trigger, plan_checksum=checksum, lease_s=ctx.lease_ttl, actor=ctx.actor
+    )
     with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
         return _apply_checked(ctx, run, saved, request, review, run_id)
 
@@ -253,15 +256,17 @@ def _finish(
     reasons = [str(r) for r in refusals] if status is RunStatus.REFUSED else []
     details = {"refusals": [r.to_json() for r in refusals]} if refusals else {}
     finish_run(ctx, run_id, status, run, report, reasons=reasons, extra={**details, **(extra or {})})
-    return Outcome(status, run, run_id, report, tuple(refusals), tuple(replanned))
+    return Outcome(status, run, run_id, report, tuple(refusals), tuple(replanned), actor=ctx.actor)
 
 
 def _record_saved_refusal(
     ctx: Context, checksum: str, refusal: Refusal, applied_by: dict[str, Any] | None = None
 ) -> Outcome:
-    run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum)
+    run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum, actor=ctx.actor)
     finish_run(ctx, run_id, RunStatus.REFUSED, None, reasons=[str(refusal)], extra={"plan_checksum": checksum})
-    return Outcome(RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {})
+    return Outcome(
+        RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {}, actor=ctx.actor
+    )
 
 
 def _close_unfinished(ctx: Context, run_id: int, run: PlanRun | None, exc: BaseException) -> None:

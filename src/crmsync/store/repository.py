@@ -23,6 +23,8 @@ from crmsync.domain import CompanyId, FeatureId, LedgerState, OverrideId
 from crmsync.errors import CrmsyncError, ServiceUnavailable
 from crmsync.reconcile.ledger_check import Marked
 from crmsync.store import schema
+from crmsync.store.audit import Audit
+from crmsync.store.browse import Browse
 from crmsync.store.engine import describe, open_engine
 from crmsync.store.engine import redact as redact  # the name callers import from here
 from crmsync.store.runs import ChangeResult as ChangeResult  # the name callers import from here
@@ -56,8 +58,9 @@ class LedgerConflict(CrmsyncError):
     the override first. Nothing was sent; the next plan sees the other process's override."""
 
 
-class Store(RunHistory):
-    """Ledger (here) and run history, poll cursors, guard baselines (store/runs.py) over one engine."""
+class Store(RunHistory, Audit, Browse):
+    """Ledger (here); run history, poll cursors, guard baselines (store/runs.py); recorded actions
+    (store/audit.py); the console's paged reads (store/browse.py); all over one engine."""
 
     def __init__(self, url: str, *, readonly: bool = False, migrate: bool = True) -> None:
         """Open the database at `url` and upgrade its schema to the newest migration (`migrate`).
@@ -93,6 +96,10 @@ class Store(RunHistory):
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
+        shared = self.shared_session()
+        if shared is not None:  # inside `audited()`: one transaction for the change and its record
+            yield shared
+            return
         try:
             with Session(self.engine) as session:
                 yield session

@@ -44,22 +44,28 @@ class RunHistory:
     # --- run history ------------------------------------------------------------------
 
     def start_run(
-        self, command: str, trigger: str, plan_checksum: str | None = None, lease_s: float | None = None
+        self,
+        command: str,
+        trigger: str,
+        plan_checksum: str | None = None,
+        lease_s: float | None = None,
+        actor: str | None = None,
     ) -> int:
-        """Open a run record (status `running`, a first heartbeat); returns its id (0, and nothing recorded,
-        on a read-only database). `lease_s`: how long it may go without a heartbeat before another process
-        closes it as interrupted (None: only a process of its own host, seeing it dead, does)."""
+        """Open a run record (status `running`, a first heartbeat) started by `actor`; returns its id (0, and
+        nothing recorded, on a read-only database). `lease_s`: how long it may go without a heartbeat before
+        another process closes it as interrupted (None: only a process of its own host, seeing it dead, does)."""
         if self.readonly:
             return 0
         with self._session() as s:
             run = RunRecord(
                 command=command,
                 trigger=trigger,
-                started_at=_now(),
+                started_at=utc_now(),
                 plan_checksum=plan_checksum,
-                holder=_holder(),
+                holder=holder(),
                 heartbeat_at=db_now(s.connection()),
                 lease_s=lease_s,
+                actor=(actor or None) and actor[:128],
             )
             s.add(run)
             s.flush()
@@ -80,11 +86,11 @@ class RunHistory:
         with self._session() as s:
             run = s.get(RunRecord, run_id)
             assert run is not None
-            run.finished_at, run.status = _now(), status
+            run.finished_at, run.status = utc_now(), status
             run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
             s.add(run)
             for c in changes:
-                s.add(_change_row(run_id, c))
+                s.add(change_row(run_id, c))
 
     def heartbeat(self, run_id: int) -> None:
         """The run is alive: its heartbeat is now, by the database's clock."""
@@ -105,7 +111,7 @@ class RunHistory:
         and on this host as soon as the process is seen dead. Returns how many."""
         if self.readonly:
             return 0
-        host = _holder().rsplit(":", 1)[0]
+        host = holder().rsplit(":", 1)[0]
         closed = 0
         with self._session() as s:
             now = db_now(s.connection())
@@ -139,6 +145,16 @@ class RunHistory:
             s.expunge_all()
             return row
 
+    def last_judged(self) -> datetime | None:
+        """The instant the newest finished plan or apply judged the deals at (its summary's `as_of`);
+        None before any. A plan names the overrides that expired after it (reconcile/diff.newly_expired)."""
+        with self._session() as s:
+            query = select(RunRecord).where(RunRecord.command.in_(("plan", "apply")), RunRecord.status != "running")  # type: ignore[attr-defined]
+            rows = s.exec(query.order_by(RunRecord.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+            stamps = [json.loads(r.summary_json or "{}").get("as_of") for r in rows]
+        found = next((t for t in stamps if isinstance(t, str)), None)
+        return datetime.fromisoformat(found.replace("Z", "+00:00")) if found else None
+
     def run_of_plan(self, checksum: str, statuses: Sequence[RunStatus]) -> RunRecord | None:
         """The newest run that applied the saved plan with this checksum and ended in one of `statuses`."""
         with self._session() as s:
@@ -167,8 +183,8 @@ class RunHistory:
     def save_cursor(self, name: str, value: str) -> None:
         """After the changes up to `value` are safely queued: the next poll starts there."""
         with self._session() as s:
-            row = s.get(Cursor, name) or Cursor(source=name, value=value, updated_at=_now())
-            row.value, row.updated_at = value, _now()
+            row = s.get(Cursor, name) or Cursor(source=name, value=value, updated_at=utc_now())
+            row.value, row.updated_at = value, utc_now()
             s.add(row)
 
     # --- guard baselines --------------------------------------------------------------
@@ -182,7 +198,7 @@ class RunHistory:
         """After a successful apply: remember how many deals each (trusted) source returned."""
         if self.readonly:
             return
-        now = _now()
+        now = utc_now()
         with self._session() as s:
             for source, deals in counts.items():
                 row = s.get(SourceCount, source) or SourceCount(source=source, deals=deals, updated_at=now)
@@ -190,7 +206,7 @@ class RunHistory:
                 s.add(row)
 
 
-def _change_row(run_id: int, c: ChangeResult) -> RunChange:
+def change_row(run_id: int, c: ChangeResult) -> RunChange:
     return RunChange(
         run_id=run_id,
         action=c.action,
@@ -222,7 +238,7 @@ def _made(s: Session, run_id: int) -> dict[str, int]:
     return {str(action): int(n) for action, n in s.exec(query.group_by(RunChange.action)).all()}
 
 
-def _holder() -> str:
+def holder() -> str:
     """Who runs a run: this host and process (to tell a killed run from a running one)."""
     return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
@@ -238,5 +254,5 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)

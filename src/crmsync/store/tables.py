@@ -66,6 +66,7 @@ class RunRecord(SQLModel, table=True):
     holder: str | None = Field(default=None, max_length=128)  # host:pid of the process running it
     heartbeat_at: datetime | None = None  # the database's clock at the run's last sign of life
     lease_s: float | None = None  # how long without a heartbeat before another process may close it
+    actor: str | None = Field(default=None, max_length=128)  # who started it: a person, `serve`; None before 0006
     summary_json: str = Field(default="{}")
     errors_json: str = Field(default="[]")
 
@@ -83,6 +84,18 @@ class RunChange(SQLModel, table=True):
     override_id: str | None = Field(default=None, max_length=64)
     ok: bool
     message: str = Field(default="")
+
+
+class KnownCompany(SQLModel, table=True):
+    """A Schematic company as the last run read it: what the console searches and names companies by
+    (kept by every run that read companies; a full run also forgets the ones gone from Schematic)."""
+
+    __tablename__ = "companies"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", index=True, max_length=256)
+    keys_json: str = Field(default="{}")  # {"hubspot_company_id": "5001", …}
+    updated_at: datetime
 
 
 class Cursor(SQLModel, table=True):

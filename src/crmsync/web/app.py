@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceError
@@ -38,8 +38,10 @@ def make_app(
     *,
     ready_max_age: float = READY_MAX_AGE,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+    extra: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The app; `tracker` says when an outside API last answered (for /readyz)."""
+    """The app; `tracker` says when an outside API last answered (for /readyz); `extra` routes are added
+    (the console's, under /ui, when it is configured)."""
     limit = ingress.settings.max_body
     routes = [
         Route("/webhooks/hubspot", make_hubspot(ingress), methods=["POST"], max_body_size=limit),
@@ -49,6 +51,7 @@ def make_app(
         Route("/readyz", readyz(ingress, tracker or SuccessTracker(), ready_max_age), methods=["GET"]),
         Route("/metrics", metrics_endpoint(ingress.store.depth), methods=["GET"]),
         Route("/reconcile", reconcile(ingress), methods=["POST"], max_body_size=limit),
+        *extra,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_deal_snapshot"
-down_revision = "0008_db_clock"
+down_revision = "0006_run_actor"  # the newest before it on this branch (the coordinator re-chains)
 branch_labels = None
 depends_on = None
 

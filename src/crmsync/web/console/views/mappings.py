@@ -1,0 +1,62 @@
+"""Mappings: the files in force with their validation status and test-case results, and an editor
+that checks a pasted or edited file in their place (problems inline at their line and column, test
+results) and offers it for download. The console never writes a mapping file: they stay in Git.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from crmsync.errors import Problem
+from crmsync.service.mapping_review import edit_name, review_edit, review_folder
+from crmsync.web.console.pages import actor_of, console_of, error_page, render
+from crmsync.web.console.permissions import Action, ensure
+
+log = logging.getLogger("crmsync.web.console")
+MAX_TEXT = 1024 * 1024  # a mapping file is a few kilobytes
+
+
+async def mappings(request: Request) -> Response:
+    """The files in force; `?edit=NAME` opens one in the editor."""
+    folder = Path(console_of(request).mappings)
+    review = await run_in_threadpool(review_folder, folder)
+    name = request.query_params.get("edit", "")
+    chosen = next((f for f in review.files if f.name == name), review.files[0] if review.files else None)
+    return render(request, "mappings.html", folder=str(folder), review=review, edited=None,
+                  name=chosen.name if chosen else "mapping.yaml", text=chosen.text if chosen else "")  # fmt: skip
+
+
+async def check(request: Request) -> Response:
+    """Check an edited file: its problems inline, the test cases with it in force (nothing is written)."""
+    actor = ensure(actor_of(request), Action.CHECK_MAPPING)
+    form = await request.form(max_files=0, max_fields=10)
+    text, name = str(form.get("text", "")), str(form.get("name", "edited.yaml"))[:128]
+    if len(text) > MAX_TEXT:
+        return error_page(request, 413, "Too large", "A mapping file is at most 1 MiB.")
+    folder = Path(console_of(request).mappings)
+    review = await run_in_threadpool(review_folder, folder)
+    edited = await run_in_threadpool(review_edit, folder, name, text)
+    log.info("mapping edit of %s checked by %s", name, actor.id)
+    mine = next(f for f in edited.files if f.name == edit_name(name))
+    problems_at: dict[int, list[Problem]] = {}
+    for problem in mine.problems:
+        problems_at.setdefault(problem.line, []).append(problem)
+    return render(request, "mappings.html", folder=str(folder), review=review, edited=edited, mine=mine,
+                  name=edit_name(name), text=text, lines=text.replace("\r\n", "\n").split("\n"),
+                  problems_at=problems_at)  # fmt: skip
+
+
+async def download(request: Request) -> Response:
+    """The edited file back as a download (to commit in Git); nothing is stored."""
+    ensure(actor_of(request), Action.CHECK_MAPPING)
+    form = await request.form(max_files=0, max_fields=10)
+    text = str(form.get("text", ""))[:MAX_TEXT]
+    name = Path(str(form.get("name", "mapping.yaml"))).name or "mapping.yaml"
+    safe = "".join(c for c in name if c.isalnum() or c in "._-")[:100] or "mapping.yaml"
+    return Response(text, media_type="application/yaml; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{safe}"'})  # fmt: skip
