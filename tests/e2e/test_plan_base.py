@@ -140,3 +140,15 @@ def test_removing_a_file_reads_its_crm_for_the_base(edited: Harness) -> None:
     assert deletes and deletes == {(c["company_id"], c["feature_id"]) for c in doc["changes"]
                                    if c["action"] == "delete"}  # fmt: skip
     assert ("update", "comp_initech", "feat_seats") in keys(doc["pending_changes"])
+
+
+def test_plan_base_markdown_shows_the_edit_with_effective_entitlements(edited: Harness) -> None:
+    """`--format markdown` renders the same split: the edit's API calls with what the customer can use
+    before → after, and Initech's seats only under pending CRM changes."""
+    result = invoke(edited, "plan", "--base", "main", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    edits, pending = result.stdout.split("### Pending CRM changes")
+    assert "against `main`" in edits and "Initech" not in edits
+    assert "effective entitlement: 500000 per current_month from override cmov_" in edits
+    assert "→ 500000 per current_week from override cmov_" in edits
+    assert "Initech" in pending
