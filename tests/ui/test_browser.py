@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the console served
 over the sample sandbox. Each flow checks what a person sees, runs axe-core on every page (no serious
 or critical violation), fails on anything the CSP refused, and writes a screenshot of each page to
-tests/ui/screenshots/ (the README shows them; scripts/console-screenshots regenerates them).
+.ci/screenshots/ (kept by CI, ignored by git); with UPDATE_SCREENSHOTS=1 to tests/ui/screenshots/,
+the ones the README shows (scripts/console-screenshots regenerates them).
 
 Without /usr/bin/chromium these tests skip (install it with `apt-get install -y chromium`), except
 under CI=true, where they fail.
@@ -26,7 +27,11 @@ from tests.ui.conftest import OPERATOR_TOKEN, PROXY, TOKENS, VIEW_TOKEN, World
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]  # fmt: skip
-SHOTS = Path(__file__).parent / "screenshots"
+SHOTS = (
+    Path(__file__).parent / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(__file__).parents[2] / ".ci" / "screenshots"
+)
 
 if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
     if os.environ.get("CI") == "true":
@@ -64,7 +69,7 @@ class Visit:
             results = Axe().run(self.page)
             bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
             assert not bad, results.generate_report()
-        SHOTS.mkdir(exist_ok=True)
+        SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
