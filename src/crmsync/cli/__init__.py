@@ -8,7 +8,6 @@ user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsa
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -82,11 +81,14 @@ def logging_options(
 ) -> None:
     """Keep Schematic company overrides equal to what closed CRM deals say."""
     _ = version  # handled eagerly by `_print_version`
-    from crmsync.logs import configure_logging, secret_values
+    from crmsync.cli import session
+    from crmsync.logs import configure_logging
+    from crmsync.settings import secret_values
 
+    session.reset()  # a new invocation (tests run many in one process): its own settings
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
-        configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))
+        configure_logging(log_format.lower(), level.lower(), secrets=secret_values())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -95,6 +97,7 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
     """Run a command body; turn crmsync errors into one-line messages and exit codes
     (every error exits `error_code` when given: `plan --detailed-exitcode` keeps 2 for changes)."""
     from crmsync.errors import CrmsyncError, MappingError
+    from crmsync.redaction import scrub
 
     try:
         code = action()
@@ -104,13 +107,13 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
         err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was written.", markup=False)
         code = error_code or exc.exit_code
     except CrmsyncError as exc:
-        err.print(f"crmsync: {exc}", markup=False)
+        err.print(f"crmsync: {scrub(str(exc))}", markup=False)
         code = error_code or exc.exit_code
     except (KeyboardInterrupt, typer.Abort):  # Ctrl-C anywhere, also at the `Apply …?` prompt
         err.print("crmsync: cancelled", markup=False)
         code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        detail = scrub(str(exc).splitlines()[0][:200]) if str(exc) else ""
         err.print(f"crmsync: unexpected {type(exc).__name__}: {detail} (a bug in crmsync; please report it)",
                   markup=False)
         code = 1
@@ -228,6 +231,7 @@ def apply(
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.outcome_json import outcome_exit, outcome_json
         from crmsync.cli.progress import working
         from crmsync.cli.render import render_plan
@@ -236,9 +240,8 @@ def apply(
         from crmsync.errors import ConfigError
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
-        from crmsync.settings import load_settings
 
-        settings = load_settings()
+        settings = session.settings()
         if plan_file is not None:
             if mappings is not None or companies:
                 raise ConfigError("a saved plan is applied as is: drop --mappings and --company, or plan again")
@@ -292,11 +295,11 @@ def validate(
     """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.outcome_json import validation_json
         from crmsync.errors import MappingError
-        from crmsync.settings import load_settings
 
-        settings = load_settings()
+        settings = session.settings()
         folder = mappings or settings.mappings
         try:
             if offline:
@@ -326,11 +329,11 @@ def validate(
 def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.runs import show_status
-        from crmsync.settings import load_settings
         from crmsync.store.repository import Store
 
-        store = Store(load_settings().database_url)
+        store = Store(session.settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)
             store.close_dead_runs()  # a run a killed process left `running` is shown as interrupted

@@ -58,8 +58,9 @@ def base_context(
 
 @contextmanager
 def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
-    """crmsync.app.mapped_context."""
+    """crmsync.app.mapped_context, with this command's settings unless given."""
     from crmsync.app import mapped_context as opened
+    from crmsync.cli import session
 
-    with opened(folder, settings) as pair:
+    with opened(folder, settings or session.settings()) as pair:
         yield pair

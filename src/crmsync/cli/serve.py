@@ -48,9 +48,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             guarded(_refuse("give --resync-interval or --resync-cron, not both"))
 
         def body() -> int:
-            from crmsync.settings import load_settings
+            from crmsync.cli import session
 
-            settings = load_settings()  # once per serve: the tuning below and every edge come from it
+            settings = session.settings()  # once per serve: the tuning below and every edge come from it
             tuning = settings.serve  # the flags win over [serve] of the config file
             cron = resync_cron if resync_interval is None else None
             options = ServeOptions(

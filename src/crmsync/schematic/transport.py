@@ -35,10 +35,10 @@ from crmsync.errors import (
     ServiceError,
     ServiceUnavailable,
     ServiceUnreachable,
-    redact_url,
 )
 from crmsync.logs import get_logger
 from crmsync.metrics import count_call
+from crmsync.redaction import redact_url
 
 log = get_logger(__name__)
 SERVICE = "Schematic API"
