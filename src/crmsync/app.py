@@ -8,7 +8,6 @@ state store, the Schematic write and HubSpot search rates are budgets shared thr
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -20,6 +19,7 @@ from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Feature, Source, Trigger
 from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.logs import get_logger
 from crmsync.mapping.base import load_base
 from crmsync.mapping.crm_schema import CrmSchema, Trait
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
@@ -212,7 +212,8 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             ctx.schematic.list_features()
             tracker.succeeded("schematic")
         except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
-            logging.getLogger("crmsync.serve").warning("schematic not reachable at start: %s", exc)
+            log = get_logger("crmsync.serve")
+            log.warning("serve.schematic_unreachable", error=type(exc).__name__, detail=str(exc))
         alerter = None
         if settings.slack_webhook_url:
             slack = SlackWebhook(settings.slack_webhook_url)

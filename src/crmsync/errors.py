@@ -66,8 +66,16 @@ class ServiceError(CrmsyncError):
         self.setting = setting
         self.status = status
         self.detail = message
-        where = f" (check {setting})" if setting else ""
-        super().__init__(f"{service}: {message}{where}")
+        super().__init__(f"{service}: {message}{likely_cause(service, setting, status)}")
+
+
+def likely_cause(service: str, setting: str, status: int | None) -> str:
+    """Where on-call should look: a 5xx is the service's own fault (its URL and credentials worked),
+    401/403 the credential variable, anything else (no answer at all: a connection error) the setting
+    named, usually the URL variable."""
+    if status is not None and status >= 500:
+        return f" ({service} failed on its side; crmsync retries, see the service's status page)"
+    return f" (check {setting})" if setting else ""
 
 
 class ServiceUnavailable(ServiceError):

@@ -39,7 +39,10 @@ if TYPE_CHECKING:
 LogFormat = Literal["console", "json"]
 FORMATS: tuple[LogFormat, ...] = ("console", "json")
 LEVELS = ("debug", "info", "warning", "error")
-NOISY = ("httpx", "httpcore", "hpack")  # one INFO line per request, URL and all: WARNING and up only
+# One INFO line per request, URL and all (httpx), per scheduler tick (apscheduler), seven per start
+# (alembic's "Context impl …", "Will assume …"): WARNING and up only.
+NOISY = ("httpx", "httpcore", "hpack", "apscheduler", "alembic")
+_RUN_LEVELS = {"ok": "info", "declined": "info", "refused": "warning", "busy": "warning", "failed": "error"}
 
 _handler_tag = "crmsync"
 _pending = False  # configure_logging ran before structlog was loaded: configure it on the first logger
@@ -243,7 +246,9 @@ def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMappin
         raise
     finally:
         ms = round((time.monotonic() - started) * 1000, 1)
-        log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
+        level = _RUN_LEVELS.get(str(end.get("status")), "warning")  # a failure must be seen at warning and up
+        log.log(logging.getLevelName(level.upper()), "run.finished", command=command, trigger=trigger,
+                duration_ms=ms, **{**fields, **end})  # fmt: skip
 
 
 def log_change(
