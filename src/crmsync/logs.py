@@ -1,6 +1,6 @@
 """Structured logs: structlog over the standard library, to stderr, with secrets scrubbed.
 
-`configure_logging` is called once by each entry point (the CLI callback; `serve` later). Edges and
+`configure_logging` is called once per process, by the CLI callback (`serve` included). Edges and
 the service take a logger from `get_logger` and emit the events named below; the pure core never
 logs. Library logs (urllib3, httpx, …) pass through the same formatter and the same scrubbing.
 

@@ -1,5 +1,6 @@
-"""The `crmsync` command: plan, apply, validate, status, demo, sandbox (and, registered from
-their own modules, test, explain, release, adopt).
+"""The `crmsync` command: plan, apply, validate, status, demo, sandbox here; registered from their
+own modules: test and explain (revops.py), release and adopt (release_adopt.py), owned (owned_cmd.py),
+doctor, serve, db and ledger.
 
 Entry point only: parse options, call the service, render. Every crmsync error becomes
 one line (or one line per mapping problem) on stderr and an exit code; no tracebacks for
