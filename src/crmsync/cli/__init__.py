@@ -84,12 +84,11 @@ def logging_options(
     _ = version  # handled eagerly by `_print_version`
     from crmsync.cli import session
     from crmsync.logs import configure_logging
-    from crmsync.settings import secret_values
 
-    session.reset()  # a new invocation (tests run many in one process): its own settings
+    session.reset()  # a new invocation (tests run many in one process): its own settings and secrets
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
-        configure_logging(log_format.lower(), level.lower(), secrets=secret_values())
+        configure_logging(log_format.lower(), level.lower())  # the secrets: when the settings are loaded
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

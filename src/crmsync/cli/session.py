@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crmsync import redaction
+
 if TYPE_CHECKING:
     from crmsync.settings import Settings
 
@@ -23,10 +25,12 @@ def reset() -> None:
 
 def settings() -> Settings:
     """The settings of this invocation, loaded from the environment at the first call (ConfigError
-    when the config file or a variable is bad; the command's `guarded` reports it)."""
+    when the config file or a variable is bad; the command's `guarded` reports it). Their secret
+    values are masked in every output from then on (nothing before it has read a secret)."""
     global _loaded
     if _loaded is None:
         from crmsync.settings import load_settings  # imported at use: `--help` must start fast
 
         _loaded = load_settings()
+        redaction.configure(_loaded.secrets)
     return _loaded
