@@ -113,7 +113,7 @@ def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.F
         else structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
     )
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder(), _drop_colors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
@@ -122,6 +122,12 @@ def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.F
             renderer,
         ],
     )
+
+
+def _drop_colors(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """uvicorn passes its message again with terminal colour codes (`color_message`): one copy is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def configure_logging(

@@ -53,11 +53,12 @@ def run_json_serve(sandbox: Sandbox, tmp_path: Path, level: str) -> tuple[str, l
 
 def test_json_serve_is_one_stream_of_json_lines(sandbox: Sandbox, tmp_path: Path) -> None:
     """At debug level stdout stays empty and every stderr line, from every logger, is a JSON object."""
-    stdout, lines, _raw = run_json_serve(sandbox, tmp_path, "debug")
+    stdout, lines, raw = run_json_serve(sandbox, tmp_path, "debug")
     assert stdout == ""
     assert all(isinstance(line, dict) and "event" in line and "level" in line for line in lines)
     loggers = {line.get("logger") for line in lines}
     assert "uvicorn.error" in loggers  # uvicorn's own lines went through the formatter
+    assert not [line for line in lines if "color_message" in line] and "\\u001b" not in raw  # no colour codes
     requests = [line for line in lines if line["event"] == "http.request"]
     assert any(r["path"] == "/readyz" and r["level"] == "debug" for r in requests)  # probes are quiet
     assert any(r["path"] == "/webhooks/hubspot" and r["method"] == "POST" for r in requests)
