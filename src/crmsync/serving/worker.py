@@ -148,8 +148,10 @@ class IntakeWorker:
                 why = {"error": type(exc).__name__, "detail": str(exc)[:300]}
         RUNS.labels(trigger=trigger.value, result="ok" if ok else "failed").inc()
         done = utcnow()
+        retried = 0  # companies queued again (the others are done, or given up)
         for w in work:
             give_up = not ok and w.attempts >= self.settings.max_attempts
+            retried += not ok and not give_up
             if ok and w.first_hint_at is not None:
                 LATENCY.observe(max(0.0, (done - w.first_hint_at).total_seconds()))
             self.intake.finish_company(
@@ -160,7 +162,7 @@ class IntakeWorker:
         if ok:
             log.info("reconcile.done", scope=_describe(scope), trigger=trigger.value)
         else:
-            log.warning("reconcile.failed", scope=_describe(scope), trigger=trigger.value, retry=True, **why)
+            log.warning("reconcile.failed", scope=_describe(scope), trigger=trigger.value, retried=retried, **why)
 
 
 class _Renewal:
