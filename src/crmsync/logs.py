@@ -240,19 +240,25 @@ def get_logger(name: str) -> Any:
 @contextmanager
 def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
     """`run.started`, then `run.finished` with status (ok, or failed and the error's type) and
-    duration_ms. The body may add fields to the yielded dict (counts, run_id, status) for the end."""
+    duration_ms, at warning or error when the status says the run did not do its job. The body may
+    add fields to the yielded dict (counts, run_id, status) for the end."""
     log = get_logger("crmsync.run")
     log.info("run.started", command=command, trigger=trigger, **fields)
     started = time.monotonic()
     end: dict[str, Any] = {"status": "ok"}
+    raised = False
     try:
         yield end
     except BaseException as exc:
         end.update(status="failed", error=type(exc).__name__)
+        raised = True
         raise
     finally:
         ms = round((time.monotonic() - started) * 1000, 1)
-        level = _RUN_LEVELS.get(str(end.get("status")), "warning")  # a failure must be seen at warning and up
+        # A run that ended not ok is a warning (refused, busy) or an error (failed). One ended by an
+        # exception stays info: whoever catches it reports it once (the CLI's one line, serve's
+        # `reconcile.failed` at warning), and the CLI's default level must not print it twice.
+        level = "info" if raised else _RUN_LEVELS.get(str(end.get("status")), "warning")
         log.log(logging.getLevelName(level.upper()), "run.finished", command=command, trigger=trigger,
                 duration_ms=ms, **{**fields, **end})  # fmt: skip
 

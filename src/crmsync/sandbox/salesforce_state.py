@@ -152,6 +152,12 @@ class SalesforceState:
             fields.pop("RecordTypeId")  # an org without Opportunity record types has no such field
         return fields
 
+    @property
+    def has_record_types(self) -> bool:
+        """Whether the org defines Opportunity record types (and so RecordTypeId and RecordType)."""
+        with self._lock:
+            return bool(self._rows["RecordType"])
+
     def describe(self, entity: str) -> tuple[dict[str, FieldType], list[dict[str, Any]], list[str]] | None:
         """An entity's fields, its record types and the StageName values in use (for describe)."""
         with self._lock:
