@@ -17,8 +17,8 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from crmsync.domain import RunStatus
-from crmsync.store.clock import db_now
 from crmsync.redaction import scrub
+from crmsync.store.clock import db_now
 from crmsync.store.tables import Cursor, RunChange, RunRecord, SourceCount
 
 
