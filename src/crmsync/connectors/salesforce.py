@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
+from tenacity import Retrying, retry_if_exception
 
 from crmsync import progress
 from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
@@ -60,6 +60,7 @@ from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.metrics import count_call
 from crmsync.retry_policy import salesforce_policy
+from crmsync.retrying import PolicyStop, PolicyWait
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
@@ -113,10 +114,9 @@ class SalesforceConnector:
         self._deadline_at = 0.0
         self._schema: CrmSchema | None = None
         self.policy = salesforce_policy(retries, settings.deadline, retry_wait)
-        policy = self.policy
         self._retrying = Retrying(  # the retry policy adapted to tenacity around requests' calls
-            stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.deadline),
-            wait=lambda state: policy.backoff_wait(state.attempt_number),
+            stop=PolicyStop(self.policy),
+            wait=PolicyWait(self.policy, lambda _exc: None),  # Salesforce names no Retry-After: back off
             retry=retry_if_exception(transient),
             before_sleep=log_retry,
             reraise=True,

@@ -1,5 +1,6 @@
-"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (each retry logged as
-`api.retry`), writes paced by a rate budget, and the one place where httpx errors become crmsync errors.
+"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (the one retry policy,
+retry_policy.py, through tenacity: retrying.py; each retry logged as `api.retry`), writes paced by a
+rate budget, and the one place where httpx errors become crmsync errors.
 
 Safe to share between threads (apply's pool of `max_in_flight` writers): httpx's client is, the
 counters take a lock, and a 429's Retry-After holds back every thread's next write, not only the
@@ -17,15 +18,12 @@ the server: its outcome is unknown, and the caller finds out by listing (no dupl
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_before_delay
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
+from tenacity import Retrying, retry_if_exception_type
 
 from crmsync import pacing
 from crmsync.errors import (
@@ -39,7 +37,8 @@ from crmsync.errors import (
 from crmsync.logs import get_logger
 from crmsync.metrics import count_call
 from crmsync.redaction import redact_url
-from crmsync.retry_policy import RetryPolicy, retry_after_seconds, schematic_policy
+from crmsync.retry_policy import retry_after_seconds, schematic_policy
+from crmsync.retrying import PolicyStop, PolicyWait
 
 log = get_logger(__name__)
 SERVICE = "Schematic API"
@@ -60,31 +59,14 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
-class _WaitRetryAfter(wait_base):
-    """tenacity's wait, from the policy: what the server asked for (Retry-After, capped), else backoff with jitter."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-
-    def __call__(self, retry_state: Any) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        asked = exc.retry_after if isinstance(exc, _Retry) else None
-        return self.policy.wait(retry_state.attempt_number, asked, random.random())
+def _asked(exc: BaseException | None) -> float | None:
+    """The Retry-After a failure carries (None: back off)."""
+    return exc.retry_after if isinstance(exc, _Retry) else None
 
 
-class _StopAfterFailures(stop_base):
-    """tenacity's stop, from the policy: the attempts used up by failures other than 429s (a 429
-    performed nothing: only the deadline ends those)."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.failures = 0
-
-    def __call__(self, retry_state: Any) -> bool:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if not (isinstance(exc, _Retry) and isinstance(exc.error, RateLimited)):
-            self.failures += 1
-        return self.policy.out_of_attempts(self.failures)
+def _uses_an_attempt(exc: BaseException | None) -> bool:
+    """Every failure but a 429: a 429 performed nothing, only the deadline ends those."""
+    return not (isinstance(exc, _Retry) and isinstance(exc.error, RateLimited))
 
 
 class Transport:
@@ -120,7 +102,7 @@ class Transport:
         self.max_in_flight = max(1, max_in_flight)
         self.policy = schematic_policy(attempts, deadline, retry_after_max, max_wait)
         self._timeout = timeout
-        self._wait = _WaitRetryAfter(self.policy)
+        self._wait = PolicyWait(self.policy, _asked)
         self._writes = budget or pacing.budget("schematic.writes", writes_per_second)
         self.calls = 0
         self.writes = 0
@@ -138,7 +120,7 @@ class Transport:
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
-            stop=_StopAfterFailures(self.policy) | stop_before_delay(self.policy.deadline),
+            stop=PolicyStop(self.policy, _uses_an_attempt),  # one per call: it counts the failures
             before_sleep=lambda state: _log_retry(method, path, state),
             reraise=True,
         )
