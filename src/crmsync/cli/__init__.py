@@ -9,6 +9,7 @@ user errors. Exit codes: 0 ok, 1 failure, 2 bad mapping or configuration, 3 unsa
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
