@@ -1,8 +1,8 @@
 """The one redaction of secrets: every output path (log lines, error messages, URLs, plan files, JSON
 on stdout, run records, tracebacks) masks secret VALUES here, never ordinary words.
 
-Masked: the configured secret values (settings.py lists them from the environment; `configure` is
-called once per process), passwords in URLs, values of secret-named query parameters, bearer/basic
+Masked: the configured secret values (`secret_values` lists them from the environment settings.py
+read; `configure` is called once per process), passwords in URLs, values of secret-named query parameters, bearer/basic
 credentials that look like credentials, and values of fields named like a secret. Not masked: the
 words themselves ("missing or wrong bearer token" stays readable).
 """
@@ -33,8 +33,41 @@ _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?=[\w\-.~+/=]*[\d\-.~+/=]
 _secrets: tuple[str, ...] = ()
 
 
+SECRET_VARIABLES = (  # values masked in every output, wherever they appear
+    "SCHEMATIC_API_KEY",
+    "SCHEMATIC_WEBHOOK_SECRET",
+    "HUBSPOT_ACCESS_TOKEN",
+    "HUBSPOT_CLIENT_SECRET",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_SECURITY_TOKEN",
+    "SALESFORCE_ACCESS_TOKEN",
+    "SALESFORCE_CONSUMER_SECRET",
+    "CRMSYNC_OPS_TOKEN",
+    "CRMSYNC_SLACK_WEBHOOK_URL",
+)
+_PREFIXES = {"CRMSYNC", "SCHEMATIC", "HUBSPOT", "SALESFORCE"}
+
+
+def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The secret values set in `env` (the environment settings.py read): every SECRET_VARIABLE, any
+    CRMSYNC_/SCHEMATIC_/HUBSPOT_/SALESFORCE_ variable whose name says it holds a key, token, secret or
+    password, each key of CRMSYNC_UI_SECRET, and the password of CRMSYNC_DATABASE_URL. Longest first."""
+    found = {env[n].strip() for n in SECRET_VARIABLES if env.get(n, "").strip()}
+    for name, value in env.items():
+        prefix, _, rest = name.partition("_")
+        # a length floor: a flag such as CRMSYNC_TOKEN_CHECK=1 must not scrub every "1"
+        if prefix in _PREFIXES and is_secret_name(rest) and len(value.strip()) >= 6:
+            found.add(value.strip())
+    found |= {key.strip() for key in env.get("CRMSYNC_UI_SECRET", "").split(",") if len(key.strip()) >= 6}  # a list
+    password = URL_PASSWORD.search(env.get("CRMSYNC_DATABASE_URL", ""))
+    if password:
+        found.add(env["CRMSYNC_DATABASE_URL"][password.end("head") : password.end() - 1])
+    found.discard("")
+    return tuple(sorted(found, key=len, reverse=True))  # longest first: a secret containing another
+
+
 def configure(secrets: Iterable[str]) -> None:
-    """The secret values to mask from now on in this process (settings.py's `secret_values`)."""
+    """The secret values to mask from now on in this process (`Settings.secrets`, from `secret_values`)."""
     global _secrets
     _secrets = ordered(secrets)
 

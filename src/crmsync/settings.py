@@ -24,7 +24,7 @@ from crmsync.config_check import check_config
 from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
-from crmsync.redaction import URL_PASSWORD, is_secret_name
+from crmsync.redaction import secret_values
 from crmsync.settings_groups import (
     CA_BUNDLE,
     DOMAIN,
@@ -228,40 +228,6 @@ def any_set(names: Iterable[str]) -> bool:
     """True when any of the variables `names` is set and not empty (FORCE_COLOR, TTY_COMPATIBLE: the
     terminal hints the consoles honour before the settings are loaded)."""
     return any(os.environ.get(name) for name in names)
-
-
-SECRET_VARIABLES = (  # values masked in every output, wherever they appear
-    "SCHEMATIC_API_KEY",
-    "SCHEMATIC_WEBHOOK_SECRET",
-    "HUBSPOT_ACCESS_TOKEN",
-    "HUBSPOT_CLIENT_SECRET",
-    "SALESFORCE_PASSWORD",
-    "SALESFORCE_SECURITY_TOKEN",
-    "SALESFORCE_ACCESS_TOKEN",
-    "SALESFORCE_CONSUMER_SECRET",
-    "CRMSYNC_OPS_TOKEN",
-    "CRMSYNC_SLACK_WEBHOOK_URL",
-)
-_PREFIXES = {"CRMSYNC", "SCHEMATIC", "HUBSPOT", "SALESFORCE"}
-
-
-def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The secret values set in `environ` (default: os.environ): every SECRET_VARIABLE, any CRMSYNC_/
-    SCHEMATIC_/HUBSPOT_/SALESFORCE_ variable whose name says it holds a key, token, secret or password,
-    and the password of CRMSYNC_DATABASE_URL. Longest first."""
-    env = os.environ if environ is None else environ
-    found = {env[n].strip() for n in SECRET_VARIABLES if env.get(n, "").strip()}
-    for name, value in env.items():
-        prefix, _, rest = name.partition("_")
-        # a length floor: a flag such as CRMSYNC_TOKEN_CHECK=1 must not scrub every "1"
-        if prefix in _PREFIXES and is_secret_name(rest) and len(value.strip()) >= 6:
-            found.add(value.strip())
-    found |= {key.strip() for key in env.get("CRMSYNC_UI_SECRET", "").split(",") if len(key.strip()) >= 6}  # a list
-    password = URL_PASSWORD.search(env.get("CRMSYNC_DATABASE_URL", ""))
-    if password:
-        found.add(env["CRMSYNC_DATABASE_URL"][password.end("head") : password.end() - 1])
-    found.discard("")
-    return tuple(sorted(found, key=len, reverse=True))  # longest first: a secret containing another
 
 
 def default_database_url(env: Mapping[str, str]) -> str:
