@@ -143,12 +143,9 @@ def mapped_context(folder: Path | None, settings: Settings) -> Iterator[tuple[Co
 
 
 @contextmanager
-def base_context(
-    folder: Path | None, base: str, settings: Settings | None = None
-) -> Iterator[tuple[Context, Mappings, Mappings]]:
+def base_context(folder: Path | None, base: str, settings: Settings) -> Iterator[tuple[Context, Mappings, Mappings]]:
     """`plan --base`: the mappings in force, the base mappings `base` names (a folder or a git ref,
     mapping/base.py), and every edge either set needs (a CRM only the base reads is read too)."""
-    settings = settings or load_settings()
     head_folder = Path(folder or settings.mappings)
     maps = load_mappings(head_folder)
     older = load_base(base, head_folder)

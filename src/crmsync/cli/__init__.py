@@ -162,6 +162,7 @@ def plan(
     as_markdown = output_format == "markdown"
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.edit_render import render_edit
         from crmsync.cli.progress import working
         from crmsync.cli.render import refusal_text, refusals_text, render_plan
@@ -170,10 +171,9 @@ def plan(
         from crmsync.reconcile.withheld import withheld_count
         from crmsync.service.reconcile import BaseMappings, Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
-        from crmsync.settings import load_settings
 
         machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
-        folder = mappings or load_settings().mappings
+        folder = mappings or session.settings().mappings
         opened = mapped_context(mappings) if base is None else base_context(mappings, base)
         with opened as (ctx, maps, *older), working(err, READING, quiet=machine):
             against = BaseMappings(older[0], base) if base is not None else None
