@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from crmsync.cli import app
 from crmsync.sandbox.serve import serve_app
+from crmsync.settings import load_settings
 from crmsync.store.intake import IntakeStore
 from crmsync.store.repository import Store
 from crmsync.web.app import make_app
-from crmsync.web.config import WebSettings
 from crmsync.web.webhooks import Ingress
 from tests.e2e.test_cli import free_port
 
@@ -67,7 +67,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
                 env[name] = value
             if line.startswith("crmsync plan --mappings"):
                 break
-        receiver = make_app(Ingress(intake, WebSettings.from_environ(env)))
+        receiver = make_app(Ingress(intake, load_settings(env).web))
         try:
             with serve_app(receiver, port=port):
                 yield Running(env, intake)

@@ -92,7 +92,7 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
     finally:
         err = stop(process)
     assert process.returncode == 0  # stopped cleanly: 0, not 143 (uvicorn re-raises the signal otherwise)
-    assert "stopped cleanly" in err
+    assert "serve.stopped" in err
     assert "Traceback" not in err
     assert "run.finished" in err and "deals read" not in err and "Writes applied" not in err  # logs, not progress
 
@@ -153,4 +153,4 @@ def test_ctrl_c_stops_serve_cleanly_with_exit_0(sandbox: Sandbox, tmp_path: Path
         process.send_signal(signal.SIGINT)
         output = finish(process)
     assert process.returncode == 0, output
-    assert "stopped cleanly" in output and "Traceback" not in output
+    assert "serve.stopped" in output and "Traceback" not in output

@@ -171,3 +171,18 @@ def test_withheld_changes_are_one_message_with_the_numbers_and_how_to_approve(
     assert len(received) == 2, received
     assert "withheld" in received[0] and "12 of 40" in received[0] and "/approve" in received[0]
     assert "nothing is withheld any more" in received[1]
+
+
+def test_a_secret_quoted_in_an_error_is_masked_in_the_slack_message(slack: tuple[str, list[str]]) -> None:
+    """Slack is an output path too: the configured secret values never reach the channel; plain words do."""
+    from crmsync import redaction
+
+    url, received = slack
+    webhook = SlackWebhook(url)
+    redaction.configure(["sch_live_s3cr3t"])
+    try:
+        assert webhook.send("Schematic rejected key sch_live_s3cr3t: missing or wrong bearer token")
+    finally:
+        redaction.configure(())
+        webhook.close()
+    assert received == ["Schematic rejected key ***: missing or wrong bearer token"]

@@ -22,7 +22,11 @@ FieldsArgument = Annotated[
 ]
 SandboxOption = Annotated[
     str | None,
-    typer.Option("--sandbox", help="The running sandbox's control URL (default: CRMSYNC_SANDBOX_URL, else :8004)."),
+    typer.Option(
+        "--sandbox",
+        envvar="CRMSYNC_SANDBOX_URL",  # exported by `crmsync sandbox` (typer reads it: settings holds crmsync's own)
+        help="The running sandbox's control URL (default: CRMSYNC_SANDBOX_URL, else :8004).",
+    ),
 ]
 
 
@@ -66,9 +70,8 @@ def _records(kind: str, noun: str, system: str, guarded: Guard, out: Console) ->
     def change(action: str, record_id: str, fields: list[str] | None, sandbox: str | None) -> None:
         def body() -> int:
             from crmsync.sandbox.control import ControlError, drive
-            from crmsync.settings import load_settings
 
-            url = sandbox or load_settings().environ.get("CRMSYNC_SANDBOX_URL") or DEFAULT_CONTROL
+            url = sandbox or DEFAULT_CONTROL
             try:
                 answer = drive(url, kind, record_id, action, _pairs(fields or []))
             except ControlError as exc:

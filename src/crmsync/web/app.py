@@ -13,11 +13,13 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crmsync.metrics import SuccessTracker
+from crmsync.web.access import AccessLog
 from crmsync.web.metrics import metrics_endpoint
 from crmsync.web.ops import READY_MAX_AGE, OpsHooks, approve, readyz, reconcile
 from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic
@@ -48,11 +50,10 @@ def make_app(
         Route("/approve", approve(ingress, hooks), methods=["POST"], max_body_size=limit),
         *extra,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # the access log: uvicorn's own is off (it printed to stdout in its own format)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])
 
 
 def healthz(_request: Request) -> Response:
     """Alive: the process answers (no I/O)."""
     return PlainTextResponse("ok")
-
-

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,11 +19,12 @@ from starlette.responses import JSONResponse, Response
 
 from crmsync.domain import Trigger
 from crmsync.errors import CrmsyncError, ServiceError
+from crmsync.logs import get_logger
 from crmsync.metrics import SERVICES, SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.webhooks import Ingress
 
-log = logging.getLogger("crmsync.web")
+log = get_logger("crmsync.web")
 READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
 MAX_COMPANIES = 1000  # ids in one POST /reconcile or /approve
 MAX_ACTOR = 120  # characters of the actor an approval records
@@ -50,7 +50,7 @@ def readyz(ingress: Ingress, tracker: SuccessTracker, max_age: float, hooks: Ops
         try:
             await run_in_threadpool(ingress.store.ping)
         except ServiceError as exc:
-            log.warning("readyz: %s", exc)
+            log.warning("readyz.database_unreachable", error=type(exc).__name__, detail=str(exc))
             failing["state database"] = {"reason": "state database unreachable", "since": _iso(None)}
         needed = set(hooks.needed()) | {"state database"}
         blocking = {k: v for k, v in failing.items() if k in needed and k in SERVICES}
@@ -84,20 +84,18 @@ def reconcile(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
             try:
                 unknown = await run_in_threadpool(hooks.unknown, companies)
             except ServiceError as exc:  # cannot ask Schematic now: queue them; the runs report unknown ids
-                log.warning("reconcile request: companies not checked: %s", exc)
+                log.warning("ops.companies_unchecked", error=type(exc).__name__, detail=str(exc))
                 unknown = []
             if unknown:
                 return _refused(404, f"no Schematic company with id {', '.join(unknown)}; nothing queued")
         try:
             await run_in_threadpool(ingress.store.enqueue_companies, companies, Trigger.OPS)
         except ServiceError as exc:
-            log.error("reconcile request not queued: %s", exc)
+            log.error("ops.reconcile_not_queued", error=type(exc).__name__, detail=str(exc))
             return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
         ingress.wake()
-        log.info(
-            "reconcile queued by ops: %s",
-            "full run" if companies == [ALL_COMPANIES] else f"{len(companies)} company(ies)",
-        )
+        full = companies == [ALL_COMPANIES]
+        log.info("ops.reconcile_queued", scope="all" if full else len(companies))
         return JSONResponse({"queued": companies}, status_code=202)
 
     return queue
@@ -120,9 +118,10 @@ def approve(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
         try:
             result = await run_in_threadpool(hooks.approve, companies, actor)
         except CrmsyncError as exc:
-            log.error("approval by %s failed: %s", actor, exc)
+            log.error("ops.approve_failed", actor=actor, error=type(exc).__name__, detail=str(exc))
             return JSONResponse({"error": str(exc)[:500]}, status_code=503)
-        log.info("changes approved by %s: %s", actor, "all" if companies is None else f"{len(companies)} company(ies)")
+        scope = "all" if companies is None else len(companies)
+        log.info("ops.approved", actor=actor, scope=scope, status=result.get("status"), run_id=result.get("run_id"))
         return JSONResponse(result, status_code=200 if result.get("status") == "ok" else 409)
 
     return approved
@@ -184,5 +183,5 @@ def _iso(since: float | None) -> str:
 
 
 def _refused(status: int, reason: str) -> Response:
-    log.warning("ops request refused (%d): %s", status, reason)
+    log.warning("ops.reconcile_refused", status=status, reason=reason)
     return JSONResponse({"error": reason}, status_code=status)
