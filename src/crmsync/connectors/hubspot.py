@@ -95,15 +95,20 @@ class HubSpotConnector:
         the deals are handed over as read, one association batch (1,000) at a time, and not kept."""
         kept: list[Deal] = []
         sink = on_page or kept.extend
-        batch: list[Deal] = []
-        for deal in self._search_all(query):
-            batch.append(deal)
+        batch: list[dict[str, Any]] = []
+        for record in self._search_all(query):
+            batch.append(record)
             if len(batch) == ASSOCIATION_BATCH:  # five search pages: one association read
-                sink(self._with_companies(batch))
+                sink(self._converted(batch))
                 batch = []
         if batch:
-            sink(self._with_companies(batch))
+            sink(self._converted(batch))
         return self._result(tuple(kept))
+
+    def _converted(self, records: Sequence[dict[str, Any]]) -> list[Deal]:
+        """Search results as deals, each built once with its primary company (read for all at once)."""
+        companies = self._primary_companies([DealId(str(r["id"])) for r in records])
+        return [convert.deal(r, companies.get(str(r["id"]))) for r in records]
 
     def _with_companies(self, found: Sequence[Deal]) -> list[Deal]:
         """The deals, each with its primary company (read for all of them at once)."""
@@ -151,7 +156,8 @@ class HubSpotConnector:
         made, self.requests = self.requests, 0
         return ReadResult(self.source, deals, requests=made)
 
-    def _search_all(self, query: DealQuery) -> Iterator[Deal]:
+    def _search_all(self, query: DealQuery) -> Iterator[dict[str, Any]]:
+        """Every search result of the query, raw (each becomes a deal once its company is known)."""
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
         after: str | None = None  # an opaque cursor: never parsed, only sent back
@@ -165,7 +171,7 @@ class HubSpotConnector:
             page = self._search(request)
             results = page["results"]
             progress.emit(progress.PageRead("hubspot", len(results)))
-            yield from (convert.deal(r) for r in results)
+            yield from results
             in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = convert.next_after(page)
             if nxt is None:

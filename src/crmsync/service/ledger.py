@@ -23,7 +23,7 @@ from crmsync.reconcile.note import note_sources, note_token, released_after
 from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import value_json
 from crmsync.service.context import Context, PlanRun
-from crmsync.store.repository import Owned, Store
+from crmsync.store.repository import Store
 
 SOURCES = tuple(s.value for s in Source)
 
@@ -52,16 +52,13 @@ def marked_overrides(live: Collection[LiveOverride]) -> list[Marked]:
     return found
 
 
-def unknown_markers(
-    store: Store, live: Collection[LiveOverride], owned: Collection[Owned], released: Collection[Owned]
-) -> UnknownMarkers | None:
-    """Marked overrides the ledger does not know (any row, whatever its status, knows its override)."""
+def unknown_markers(store: Store, live: Collection[LiveOverride]) -> UnknownMarkers | None:
+    """Marked overrides the ledger does not know (any row, whatever its status, knows its override).
+    `store.known()` reads only the tokens and ids of every row: the ledger is never parsed for this."""
     marked = marked_overrides(live)
     if not marked:
         return None
     tokens, ids = store.known()
-    tokens |= {o.token for o in (*owned, *released)}
-    ids |= {o.override_id for o in (*owned, *released) if o.override_id}
     return check_ledger(marked, tokens, {OverrideId(i) for i in ids})
 
 
@@ -104,7 +101,7 @@ def ledger_refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
     if ctx.store.readonly:
         message = f"the state database {ctx.store.name} is read-only; apply records ownership there before each write"
         return [Refusal(RefusalKind.READ_ONLY_STATE, message)]
-    unknown = unknown_markers(ctx.store, run.live, ctx.store.owned(), ctx.store.released())
+    unknown = unknown_markers(ctx.store, run.live)
     if unknown is None or not unknown.ledger_empty:
         return []
     return [Refusal(RefusalKind.LEDGER_UNKNOWN, ledger_message(ctx.store, unknown), affected=unknown.count)]

@@ -68,7 +68,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
-    unknown = unknown_markers(ctx.store, live, owned, released)  # a lost or wrong ledger is said loudly
+    unknown = unknown_markers(ctx.store, live)  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
