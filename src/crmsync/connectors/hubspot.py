@@ -27,7 +27,7 @@ from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
 from crmsync.connectors.hubspot_convert import PAGE, SERVICE, URL_SETTING
 from crmsync.connectors.hubspot_meta import read_deal_schema
-from crmsync.domain import Deal, DealId, Source
+from crmsync.domain import Deal, DealId, Source, gc_paused
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
@@ -278,10 +278,13 @@ class HubSpotConnector:
             self._searches.take()
         hubspot_retry.begin(self._deadline)
         for _ in range(UNREADABLE_ATTEMPTS):
-            page = self._send(send)
-            if not paged:
-                return page
-            parsed = convert.json_page(page)
+            # The SDK's answer objects form reference cycles: one a collection finds in use is promoted and
+            # its page waits for a full collection. With none during the call, a young collection frees it.
+            with gc_paused():
+                page = self._send(send)
+                if not paged:
+                    return page
+                parsed = convert.json_page(page)
             if parsed is not None:
                 return parsed
             # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again

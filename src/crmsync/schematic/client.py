@@ -24,6 +24,7 @@ from crmsync.domain import (
     OverrideId,
     OverrideValue,
     ValueType,
+    gc_paused,
 )
 from crmsync.errors import RequestRejected, ServiceUnavailable
 from crmsync.mapping.crm_schema import Trait
@@ -94,12 +95,14 @@ class SchematicClient:
 
     def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
         """Every override (or those of some companies), newest first as Schematic returns them."""
+        values: dict[tuple[Any, ...], OverrideValue] = {}  # equal values read once, shared (a few dozen in all)
         with _readable("GET", "/company-overrides"):
             if company_ids is None:
-                return [parse_override(item) for item in self._pages("/company-overrides", {})]
+                return [parse_override(item, values) for item in self._pages("/company-overrides", {})]
             found: list[LiveOverride] = []
             for chunk in _chunks(sorted(company_ids)):
-                found.extend(parse_override(i) for i in self._pages("/company-overrides", {"company_ids": chunk}))
+                pages = self._pages("/company-overrides", {"company_ids": chunk})
+                found.extend(parse_override(i, values) for i in pages)
             return found
 
     def create_override(
@@ -129,7 +132,12 @@ class SchematicClient:
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            body = self.transport.request("GET", path, params={**params, "limit": PAGE, "offset": offset})
+            # An httpx response is a reference cycle (it and its stream), freed only by the collector. One
+            # that a collection finds still in use (while its body is read and parsed) is promoted, and a
+            # 500 KB page then waits for a full collection: with none during the call, the next young
+            # collection frees it.
+            with gc_paused():
+                body = self.transport.request("GET", path, params={**params, "limit": PAGE, "offset": offset})
             items = body.get("data") or []
             yield from items
             if len(items) < PAGE:
@@ -163,13 +171,26 @@ def parse_time(raw: Any) -> datetime | None:
     return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
-def parse_override(item: dict[str, Any]) -> LiveOverride:
-    """A `CompanyOverrideResponseData` object → LiveOverride."""
+VALUE_FIELDS = (
+    *("value_type", "value_bool", "value_numeric", "value_trait_id"),
+    *("metric_period", "metric_period_month_reset", "expiration_date"),
+)
+
+
+def parse_override(item: dict[str, Any], values: dict[tuple[Any, ...], OverrideValue] | None = None) -> LiveOverride:
+    """A `CompanyOverrideResponseData` object → LiveOverride. `values`: the values parsed so far by their
+    fields, so that a list of 30,000 overrides holds each distinct value once (values are immutable)."""
+    if values is None:
+        value = parse_value(item)
+    else:
+        fields = tuple(item.get(name) for name in VALUE_FIELDS)
+        found = values.get(fields)
+        value = found if found is not None else values.setdefault(fields, parse_value(item))
     return LiveOverride(
         id=OverrideId(item["id"]),
         company_id=CompanyId(item["company_id"]),
         feature_id=FeatureId(item["feature_id"]),
-        value=parse_value(item),
+        value=value,
         notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
         created_at=parse_time(item.get("created_at")),
         updated_at=parse_time(item.get("updated_at")),

@@ -27,7 +27,7 @@ from crmsync.domain import (
 from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Translator, stage_counts
-from crmsync.reconcile.combine import combine
+from crmsync.reconcile.combine import Combiner, combine
 from crmsync.reconcile.diff import DiffResult, newly_expired
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.guards import shrunk_sources, withhold_deletes
@@ -52,18 +52,23 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
     mappings, resolved = checked.mappings, dict(checked.resolved)
     now = ctx.clock()
-    # Deals are translated page by page as they are read; only what the plan needs of them is kept.
-    translator = Translator(mappings.files, resolved, now)
+    key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
+    # Deals are translated page by page as they are read; only what the plan needs of them is kept. A
+    # full read is combined as it is translated (no contribution outlives its page); only a scoped run
+    # keeps its contributions, to be traced back deal by deal (`explain`).
+    combiner = Combiner(key_map) if scope is None else None
+    translator = Translator(mappings.files, resolved, now, sink=combiner.add if combiner else None)
     reads = tuple(
         _read(ctx, mappings, source, companies if scope is not None else None, translator)
         for source in mappings.sources()
     )
     translation = translator.result()
-    del translator  # it holds every contribution too
-    key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
-    desired, pending = combine(translation.contributions, key_map)
-    if scope is None:  # only a scoped run is traced back deal by deal (`explain`): let the rest go now
-        translation = replace(translation, contributions=(), skipped=(), deals={})
+    del translator  # it holds every contribution of a scoped run too
+    if combiner is not None:
+        desired, pending = combiner.result()
+        translation = replace(translation, skipped=(), deals={})  # a full run keeps only its problems
+    else:
+        desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
     owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
     owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?

@@ -32,7 +32,7 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owned:
     """A ledger row as the service sees it."""
 
