@@ -1,7 +1,8 @@
 """The measured client of bench/memory.py: one full reconcile (apply mode) in a process that imports
 crmsync and nothing of the benchmark, the sandbox or the test suite, as a user's `crmsync apply` would.
 
-Run by bench.memory as `python -m bench.client`, the client's environment as JSON on stdin; prints its
+Run by bench.memory and bench.rates as `python -m bench.client`, `{"env": …, "paced": bool}` as JSON
+on stdin (paced: the rates of the config file in `env`; else no client-side pacing); prints its
 figures as one JSON object: `baseline_rss_mb` (after imports and loading the mappings, before anything
 is read), `peak_rss_mb` (at the end), `client_cpu_s` and `wall_s` of the reconcile. Both RSS figures
 are the kernel's high-water mark of this process's own memory (`VmHWM`): `ru_maxrss` is not, since
@@ -15,6 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def high_water_mib() -> float:
@@ -26,14 +28,15 @@ def high_water_mib() -> float:
 
 
 def main() -> None:
-    env: dict[str, str] = json.loads(sys.stdin.read())
+    asked: dict[str, Any] = json.loads(sys.stdin.read())
+    env: dict[str, str] = asked["env"]
     from crmsync.app import open_context
     from crmsync.domain import Trigger
     from crmsync.mapping.loader import load_mappings
     from crmsync.service.reconcile import Mode, Request, reconcile
     from crmsync.settings import load_settings
 
-    settings = load_settings(env).unpaced()
+    settings = load_settings(env) if asked.get("paced") else load_settings(env).unpaced()
     maps = load_mappings(settings.mappings)
     baseline = high_water_mib()
     wall, cpu = time.perf_counter(), time.process_time()

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PATIENT = "[hubspot]\ndeadline = 300.0\n\n[schematic]\ntimeout = 120.0\ndeadline = 300.0\n"
 
 
-def _spawned_client(env: dict[str, str]) -> dict[str, Any]:
+def spawned_client(env: dict[str, str], *, paced: bool = False) -> dict[str, Any]:
     """bench/client.py in a new interpreter: it imports crmsync alone (a spawned multiprocessing child
     would import this benchmark's parent module, with the sandbox, as its `__main__`)."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.client"],
-        input=json.dumps(env),
+        input=json.dumps({"env": env, "paced": paced}),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -59,10 +59,10 @@ def measure_rss(deals: int, companies: int) -> dict[str, Any]:
             # deadlines, so a slow answer is waited for (memory is measured, not the emulator's speed).
             (Path(tmp) / "crmsync.toml").write_text(PATIENT)
             env = {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
-            cold = _spawned_client(env)  # creates every override: the state the measured run finds
+            cold = spawned_client(env)  # creates every override: the state the measured run finds
             if cold["failed"] or cold["status"] != "ok":
                 raise RuntimeError(f"the cold apply did not succeed: {cold}")
-            noop = _spawned_client(env)
+            noop = spawned_client(env)
     finally:
         parent.send("stop")
         sandbox.join(timeout=30)
