@@ -32,6 +32,7 @@ from typing import Any
 from bench import readme
 from bench.core import measure_core
 from bench.memory import measure_rss
+from bench.plot import draw
 from bench.rates import measure_rates
 from bench.results import PRIMARY, assemble, parse_latency, write
 from bench.size import in_fresh_process, measure_size
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     write(results, out)
     print(readme.render(results))
     print(f"\nwrote {out}")
+    if out == RESULTS:  # the README's picture follows the results it shows
+        draw(results, ROOT / "bench" / "scaling.png")
+        print(f"drew {ROOT / 'bench' / 'scaling.png'}")
     if args.readme:
         target = ROOT / "README.md"
         target.write_text(readme.replace_block(target.read_text(), readme.render(results)))
