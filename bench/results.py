@@ -111,6 +111,14 @@ def parse_latency(output: str) -> tuple[float, float]:
     return int(found[1]) / 1000, int(found[2]) / 1000
 
 
+def parse_sequential(output: str) -> int:
+    """The median change's API calls on its path, from tests/benchmarks/serve_latency.py's output."""
+    found = re.search(r"sequential calls (\d+)", output)
+    if found is None:
+        raise ValueError(f"no sequential call count in the latency benchmark's output: {output[-300:]!r}")
+    return int(found[1])
+
+
 def headline(sizes: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The size the headline keys come from: 50k deals / 2k companies when measured, else the first
     (a quick or custom run; `headline_size` says which, and the `_50k` keys stay unmeasured)."""

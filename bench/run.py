@@ -34,7 +34,7 @@ from bench.core import measure_core
 from bench.memory import measure_rss
 from bench.plot import draw
 from bench.rates import measure_rates
-from bench.results import PRIMARY, assemble, parse_latency, write
+from bench.results import PRIMARY, assemble, parse_latency, parse_sequential, write
 from bench.size import in_fresh_process, measure_size
 from bench.writes import measure_writes
 
@@ -89,6 +89,8 @@ def webhook(plan: dict[str, Any]) -> dict[str, float]:
         if done.returncode:
             raise RuntimeError(f"serve_latency failed ({done.returncode}): {done.stderr[-2000:]}")
         out[f"p50_{ms}ms"], out[f"p95_{ms}ms"] = parse_latency(done.stdout)
+        if ms == 50:
+            out["sequential_calls_50ms"] = parse_sequential(done.stdout)
     return out
 
 

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 from bench import readme
-from bench.results import NOT_MEASURED, REQUIRED, assemble, missing_keys, parse_latency, run_figures, write
+from bench.results import (
+    NOT_MEASURED,
+    REQUIRED,
+    assemble,
+    missing_keys,
+    parse_latency,
+    parse_sequential,
+    run_figures,
+    write,
+)
 
 FIGURES = {"wall_s": 1.5, "client_cpu_s": 1.25, "peak_rss_mb": 120.0}
 # 50,000 deals over 2,000 companies, 3 overrides each: calls as the emulators count them
@@ -148,6 +157,14 @@ def test_the_readme_block_is_rendered_between_its_markers_only() -> None:
     )
     with pytest.raises(ValueError, match="block"):
         readme.replace_block("### Performance\n", block)
+
+
+def test_the_sequential_calls_are_read_from_the_serve_latency_output() -> None:
+    """The median change's call count is taken from the latency benchmark's `sequential calls` line."""
+    output = "p50 602 ms, p95 877 ms, max 1188 ms\nsequential calls 11 (median calls per change, 12.0 …): hubspot …\n"
+    assert parse_sequential(output) == 11
+    with pytest.raises(ValueError, match="sequential"):
+        parse_sequential("p50 1 ms, p95 2 ms")
 
 
 def test_latency_is_read_from_the_serve_latency_output() -> None:
