@@ -95,7 +95,7 @@ class SchematicClient:
 
     def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
         """Every override (or those of some companies), newest first as Schematic returns them."""
-        values: dict[tuple[Any, ...], OverrideValue] = {}  # equal values read once, shared (a few dozen in all)
+        values: dict[Any, Any] = {}  # equal values, ids and timestamps read once and shared (parse_override)
         with _readable("GET", "/company-overrides"):
             if company_ids is None:
                 return [parse_override(item, values) for item in self._pages("/company-overrides", {})]
@@ -177,24 +177,38 @@ VALUE_FIELDS = (
 )
 
 
-def parse_override(item: dict[str, Any], values: dict[tuple[Any, ...], OverrideValue] | None = None) -> LiveOverride:
-    """A `CompanyOverrideResponseData` object → LiveOverride. `values`: the values parsed so far by their
-    fields, so that a list of 30,000 overrides holds each distinct value once (values are immutable)."""
-    if values is None:
+def parse_override(item: dict[str, Any], shared: dict[Any, Any] | None = None) -> LiveOverride:
+    """A `CompanyOverrideResponseData` object → LiveOverride. `shared`: what a list parsed so far (values
+    by their fields, company and feature ids, timestamps), so that a list of 30,000 overrides holds each
+    distinct one once: a company has several overrides, a bulk apply stamps many alike, and all of them
+    are immutable."""
+    if shared is None:
         value = parse_value(item)
+        company, feature = CompanyId(item["company_id"]), FeatureId(item["feature_id"])
+        created, updated = parse_time(item.get("created_at")), parse_time(item.get("updated_at"))
     else:
         fields = tuple(item.get(name) for name in VALUE_FIELDS)
-        found = values.get(fields)
-        value = found if found is not None else values.setdefault(fields, parse_value(item))
+        value = shared.get(fields) or shared.setdefault(fields, parse_value(item))
+        company = shared.setdefault(item["company_id"], CompanyId(item["company_id"]))
+        feature = shared.setdefault(item["feature_id"], FeatureId(item["feature_id"]))
+        created, updated = _time(shared, item.get("created_at")), _time(shared, item.get("updated_at"))
     return LiveOverride(
         id=OverrideId(item["id"]),
-        company_id=CompanyId(item["company_id"]),
-        feature_id=FeatureId(item["feature_id"]),
+        company_id=company,
+        feature_id=feature,
         value=value,
         notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
-        created_at=parse_time(item.get("created_at")),
-        updated_at=parse_time(item.get("updated_at")),
+        created_at=created,
+        updated_at=updated,
     )
+
+
+def _time(shared: dict[Any, Any], raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return parse_time(raw)
+    key = ("time", raw)  # apart from ids, which are strings too
+    found: datetime | None = shared.get(key)
+    return found if found is not None else shared.setdefault(key, parse_time(raw))
 
 
 def parse_value(item: dict[str, Any]) -> OverrideValue:

@@ -23,7 +23,7 @@ from crmsync.reconcile.note import note_sources, note_token, released_after
 from crmsync.reconcile.notices import PlanWarning, Refusal, RefusalKind, WarningKind
 from crmsync.reconcile.plan import value_json
 from crmsync.service.context import Context, PlanRun
-from crmsync.store.repository import Store
+from crmsync.store.repository import Owned, Store
 
 SOURCES = tuple(s.value for s in Source)
 
@@ -52,14 +52,20 @@ def marked_overrides(live: Collection[LiveOverride]) -> list[Marked]:
     return found
 
 
-def unknown_markers(store: Store, live: Collection[LiveOverride]) -> UnknownMarkers | None:
+def unknown_markers(
+    store: Store, live: Collection[LiveOverride], rows: Collection[Owned] = ()
+) -> UnknownMarkers | None:
     """Marked overrides the ledger does not know (any row, whatever its status, knows its override).
-    `store.known()` reads only the tokens and ids of every row: the ledger is never parsed for this."""
+    `rows`: ledger rows already in hand; when they know every marked override, the ledger is not read
+    again, else `store.known()` reads the tokens and ids of every row (never the whole ledger)."""
     marked = marked_overrides(live)
     if not marked:
         return None
-    tokens, ids = store.known()
-    return check_ledger(marked, tokens, {OverrideId(i) for i in ids})
+    tokens, ids = {o.token for o in rows}, {o.override_id for o in rows if o.override_id}
+    if check_ledger(marked, tokens, ids) is None:  # the rows in hand are part of the ledger: all known
+        return None
+    every_token, every_id = store.known()
+    return check_ledger(marked, every_token, {OverrideId(i) for i in every_id})
 
 
 def ledger_message(store: Store, unknown: UnknownMarkers) -> str:

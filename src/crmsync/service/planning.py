@@ -70,10 +70,12 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
     else:
         desired, pending = combine(translation.contributions, key_map)
     live = ctx.schematic.list_overrides(scope)
-    owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
+    # the notes crmsync wrote are `crmsync owned`'s; a plan compares values, ids and tokens only
+    owned, released = ctx.store.owned(notes=False), ctx.store.released(notes=False)
+    baseline = ctx.store.source_counts()
     owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
-    unknown = unknown_markers(ctx.store, live)  # a lost or wrong ledger is said loudly
+    unknown = unknown_markers(ctx.store, live, (*owned, *released))  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
@@ -138,7 +140,8 @@ def settle_updates(
     the update wrote (it went through: that is now the last applied value), or the value before it (it
     did not), else it stays pending (a hand edit since: drift is judged against the last applied
     value). Returns the rows as this run should see them and what settled: id → value, or None."""
-    values = {o.id: value_json(o.value) for o in live}
+    waiting = {row.override_id for row in owned if row.pending and row.override_id}  # rare: usually none
+    values = {o.id: value_json(o.value) for o in live if o.id in waiting}
     rows: list[Owned] = []
     settled: dict[OverrideId, Mapping[str, object] | None] = {}
     for row in owned:

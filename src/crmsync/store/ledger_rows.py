@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, literal, select
 from sqlalchemy.engine import Connection
 
 from crmsync.domain import CompanyId, FeatureId, LedgerState, OverrideId
@@ -47,14 +47,17 @@ class Owned:
     note: str = field(default="", compare=False)  # the note crmsync last wrote on it
 
 
-def read_owned(conn: Connection, *where: ColumnElement[bool]) -> list[Owned]:
+def read_owned(conn: Connection, *where: ColumnElement[bool], notes: bool = True) -> list[Owned]:
     """The ledger rows matching `where`, in one query. Values and source lists that repeat are shared:
-    read-only (`Mapping`) by every caller."""
+    read-only (`Mapping`) by every caller. `notes=False` leaves the notes in the database (`note` "")."""
     values: dict[str, Mapping[str, Any]] = {}
     sources: dict[str, tuple[str, ...]] = {}
     states = {s.value: s for s in LedgerState}
     found = []
-    query = select(*(TABLE.c[name] for name in COLUMNS)).where(*where)
+    columns = [TABLE.c[name] for name in COLUMNS]
+    if not notes:
+        columns[-1] = literal("").label("note")
+    query = select(*columns).where(*where)
     for token, ident, company, feature, srcs, status, value, pending, note in conn.execute(query):
         found.append(
             Owned(

@@ -107,18 +107,20 @@ class Store(RunHistory, Audit, Browse):
 
     # --- ownership ledger -------------------------------------------------------------
 
-    def owned(self) -> list[Owned]:
-        """Every override crmsync manages: active ones, unconfirmed create intents, and duplicates."""
-        return self.transact(lambda c: read_owned(c, TABLE.c.status.in_([s.value for s in MANAGED])))
+    def owned(self, *, notes: bool = True) -> list[Owned]:
+        """Every override crmsync manages: active ones, unconfirmed create intents, and duplicates.
+        `notes=False`: without the notes crmsync wrote (`note` empty), for a plan, which never reads them."""
+        managed = TABLE.c.status.in_([s.value for s in MANAGED])
+        return self.transact(lambda c: read_owned(c, managed, notes=notes))
 
     def owned_of(self, companies: Collection[str]) -> list[Owned]:
         """The managed rows of some companies (read again under their leases before writing)."""
         managed = TABLE.c.status.in_([s.value for s in MANAGED])
         return self.transact(lambda c: read_owned(c, managed, TABLE.c.company_id.in_(list(companies))))
 
-    def released(self) -> list[Owned]:
+    def released(self, *, notes: bool = True) -> list[Owned]:
         """The overrides crmsync was told to stop managing (`crmsync release`, or drift: keep)."""
-        return self.transact(lambda c: read_owned(c, TABLE.c.status == LedgerState.RELEASED.value))
+        return self.transact(lambda c: read_owned(c, TABLE.c.status == LedgerState.RELEASED.value, notes=notes))
 
     def release(self, override_ids: Collection[str]) -> None:
         """Stop managing these active overrides: nothing is deleted, the pairs are not re-created."""
