@@ -185,4 +185,5 @@ def generosity(value: OverrideValue) -> tuple[int, int]:
 
 
 def _with_expiration(value: OverrideValue, expiration: datetime | None) -> OverrideValue:
-    return replace(value, expiration=expiration)
+    # the same object when nothing changes: a value shared by many deals stays shared by their overrides
+    return value if value.expiration == expiration else replace(value, expiration=expiration)
