@@ -58,14 +58,26 @@ def unknown_markers(
     """Marked overrides the ledger does not know (any row, whatever its status, knows its override).
     `rows`: ledger rows already in hand; when they know every marked override, the ledger is not read
     again, else `store.known()` reads the tokens and ids of every row (never the whole ledger)."""
+    tokens, ids = {o.token for o in rows}, {o.override_id for o in rows if o.override_id}
+    if all(_known_here(o, tokens, ids) for o in live):  # the rows in hand are the ledger's: all known
+        return None
     marked = marked_overrides(live)
     if not marked:
         return None
-    tokens, ids = {o.token for o in rows}, {o.override_id for o in rows if o.override_id}
-    if check_ledger(marked, tokens, ids) is None:  # the rows in hand are part of the ledger: all known
-        return None
     every_token, every_id = store.known()
     return check_ledger(marked, every_token, {OverrideId(i) for i in every_id})
+
+
+def _known_here(override: LiveOverride, tokens: Collection[str], ids: Collection[OverrideId]) -> bool:
+    """Unmarked, or marked and known by its id or by the token of its newest marked note (as
+    `marked_overrides` and `check_ledger` judge it), without building a `Marked`."""
+    if override.id in ids:
+        return True
+    for note in reversed(override.notes):
+        token = note_token(note)
+        if token:
+            return token in tokens
+    return True
 
 
 def ledger_message(store: Store, unknown: UnknownMarkers) -> str:
