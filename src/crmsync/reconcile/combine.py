@@ -113,12 +113,17 @@ class _Group:
             raise ValueError(f"contributions to one override disagree on the policy ({self.policy}, {c.combine})")
         value, deal, policy = c.value, c.deal, self.policy
         self.keys.append(deal.key)
-        if not any(r is c.rule for r in self.rules):  # a rule object is shared by its contributions
+        if c.rule not in self.rules:  # `in` tries identity first: a rule object is shared by its contributions
             self.rules += (c.rule,)
         if policy is Combine.LATEST:
             self._choose(value, (deal.close_date or NEVER, deal.id), c, larger=True)  # no close date: oldest
             return
-        self._choose(value, generosity(value), c, larger=policy is not Combine.MIN)
+        best = self.best
+        if best is not None and value is best[0]:  # the chosen object again (a shared value): same rank
+            if _before(c, best[1]):
+                self.best = (value, _order(c))
+        else:
+            self._choose(value, generosity(value), c, larger=policy is not Combine.MIN)
         if policy is Combine.SUM:
             if self.first is None or _before(c, self.first[1]):
                 self.first = (value, _order(c))
