@@ -5,7 +5,6 @@ results) and offers it for download. The console never writes a mapping file: th
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -13,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmsync.errors import Problem
+from crmsync.logs import get_logger
 from crmsync.service.mapping_review import edit_name, review_edit, review_folder
 from crmsync.web.console.pages import actor_of, console_of, error_page, render
 from crmsync.web.console.permissions import Action, ensure
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 MAX_TEXT = 1024 * 1024  # a mapping file is a few kilobytes
 
 
@@ -41,7 +41,7 @@ async def check(request: Request) -> Response:
     folder = Path(console_of(request).mappings)
     review = await run_in_threadpool(review_folder, folder)
     edited = await run_in_threadpool(review_edit, folder, name, text)
-    log.info("mapping edit of %s checked by %s", name, actor.id)
+    log.info("console.mapping_checked", file=name, actor=actor.id)
     mine = next(f for f in edited.files if f.name == edit_name(name))
     problems_at: dict[int, list[Problem]] = {}
     for problem in mine.problems:
