@@ -70,10 +70,15 @@ def running(tmp_path: Path) -> Iterator[Running]:
         receiver = make_app(Ingress(intake, load_settings(env).web))
         try:
             with serve_app(receiver, port=port):
-                yield Running(env, intake)
+                try:
+                    yield Running(env, intake)
+                finally:  # the sandbox (and its pushes) stop before the receiver: no connection left open
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=30)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
             store.close()
 
 
