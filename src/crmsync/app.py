@@ -189,8 +189,10 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore
     from crmsync.web.app import make_app
+    from crmsync.web.config import checked as checked_web
     from crmsync.web.webhooks import Ingress
 
+    web_settings = checked_web(settings.web)  # a short CRMSYNC_OPS_TOKEN: exit 2 before anything opens
     try:
         cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
     except ValueError as exc:
@@ -233,10 +235,10 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
-        web = Ingress(intake, settings.web, wake=worker.wake)
+        web = Ingress(intake, web_settings, wake=worker.wake)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
         app = make_app(web, tracker, lifespan=lifespan, extra=console)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
