@@ -1,0 +1,78 @@
+"""The mass-change guard across runs: before an apply writes, its deletes and downgrades are added to
+the window's (every run of the last hour, any process or replica: store/guard_window.py); when the
+total trips the guard, this run's deletes and downgrades are withheld as a whole and the rest applies.
+
+Called by the reconcile use case (service/reconcile.py): `preview` for a plan, `reserve` before an
+apply writes, `settle` after it. A run a person allowed (`--allow-mass-change`, an approval) is
+neither judged nor counted: what was approved does not use up the budget of unattended runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from crmsync.domain import Action
+from crmsync.reconcile.guard_window import Spent, counts, window_refusals, withhold_affected
+from crmsync.reconcile.guards import affected
+from crmsync.reconcile.notices import WarningKind
+from crmsync.service.apply import ApplyReport
+from crmsync.service.context import Context, PlanRun
+from crmsync.service.safety import owned_count
+from crmsync.store.guard_window import GuardWindow
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """This run's row in the window, settled after the apply."""
+
+    entry: int
+    window: GuardWindow
+
+
+def _judged(ctx: Context) -> bool:
+    policy = ctx.guards
+    return not policy.allow_mass_change and policy.window_seconds > 0 and not ctx.store.readonly
+
+
+def held(run: PlanRun) -> bool:
+    """True when the window guard withheld something of this run's plan."""
+    return any(w.kind is WarningKind.GUARD_WINDOW for w in run.plan.warnings)
+
+
+def preview(ctx: Context, run: PlanRun) -> PlanRun:
+    """The plan as an apply now would make it: its deletes and downgrades withheld when, with the
+    window's, they trip the guard (reads only)."""
+    if not _judged(ctx) or not affected(run.plan):
+        return run
+    spent = GuardWindow(ctx.store.engine).spent(ctx.guards.window_seconds)
+    found = window_refusals(run.plan, spent, owned_count(run.owned), ctx.guards)
+    return replace(run, plan=withhold_affected(run.plan, found, spent, ctx.guards)) if found else run
+
+
+def reserve(ctx: Context, run: PlanRun, run_id: int) -> tuple[PlanRun, Reservation | None]:
+    """Add this run's deletes and downgrades to the window, or withhold them all when the total would
+    trip the guard (judged in the same transaction that adds them, so replicas cannot overspend)."""
+    if not _judged(ctx) or not affected(run.plan):
+        return run, None
+    book, policy, owned = GuardWindow(ctx.store.engine), ctx.guards, owned_count(run.owned)
+    want = counts(affected(run.plan))
+    entry, spent = book.reserve(
+        run_id, want, policy.window_seconds, lambda spent: not window_refusals(run.plan, spent, owned, policy)
+    )
+    if entry is not None:
+        return run, Reservation(entry, book)
+    found = window_refusals(run.plan, spent, owned, policy)
+    return replace(run, plan=withhold_affected(run.plan, found, spent, policy)), None
+
+
+def settle(reservation: Reservation | None, run: PlanRun, report: ApplyReport) -> None:
+    """The run's row holds what it made: the deletes that succeeded, and the planned downgrades written."""
+    if reservation is None:
+        return
+    downgrades = {(c.company_id, c.feature_id) for c in affected(run.plan) if c.action is Action.UPDATE}
+    ok = [r for r in report.results if r.ok]
+    made = Spent(
+        sum(1 for r in ok if r.action == Action.DELETE.value),
+        sum(1 for r in ok if r.action == Action.UPDATE.value and (r.company_id, r.feature_id) in downgrades),
+    )
+    reservation.window.settle(reservation.entry, made)
