@@ -22,7 +22,10 @@ from crmsync.reconcile.guards import judge
 from crmsync.reconcile.notices import WarningKind
 from crmsync.sandbox import Sandbox
 from crmsync.sandbox.serve import serve_app
+from crmsync.service.context import Context
+from crmsync.service.guard_window import judge_reload
 from crmsync.service.reconcile import Outcome
+from crmsync.serving.mapping_watch import LiveMappings
 from crmsync.serving.resolve import Resolver
 from crmsync.serving.runs import reconcile_scope
 from crmsync.serving.worker import IntakeWorker, ReconcileScope, WorkerSettings
@@ -51,6 +54,7 @@ class Served:
     mappings: list[Mappings]
     scope: ReconcileScope
     outcomes: list[Outcome]
+    ctx: Context
 
     def drain(self) -> None:
         """Worker passes until one finds nothing to do."""
@@ -91,7 +95,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             app = make_app(Ingress(intake, WebSettings(hubspot_client_secret=HUBSPOT_SECRET), wake=worker.wake))
             with serve_app(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
                 assert scope(None, Trigger.SCHEDULE).ok  # everything applied before the reload
-                yield Served(sb, server.url, client, worker, ctx.store, current, scope, outcomes)
+                yield Served(sb, server.url, client, worker, ctx.store, current, scope, outcomes, ctx)
 
 
 def close_deal(served: Served, deal: str, stage: str = "closedwon") -> None:
@@ -111,6 +115,15 @@ def seats_overrides(served: Served) -> int:
     mine = {c["id"] for c in served.sb.schematic.companies.values() if c["name"].startswith("Company 7")}
     return sum(1 for o in served.sb.schematic.overrides.values()
                if o["company_id"] in mine and o["feature_id"] == "feat_seats")  # fmt: skip
+
+
+def without_seats(source: Path, target: Path) -> Path:
+    """`target` (made if missing) holding `source`'s HubSpot mapping without its seats rule."""
+    target.mkdir(exist_ok=True)
+    text = (source / "hubspot.yaml").read_text()
+    start = text.index("  - feature: seats")
+    (target / "hubspot.yaml").write_text(text[:start] + text[text.index("  - feature: SSO") :])
+    return target
 
 
 def allowed_deletes(owned: int) -> int:
@@ -156,3 +169,21 @@ def test_the_window_spans_full_and_scoped_runs(served: Served) -> None:
     assert seats_overrides(served) == COMPANIES - budget
     last = served.outcomes[-1].run
     assert last is not None and any(w.kind is WarningKind.GUARD_WINDOW for w in last.plan.warnings)
+
+
+def test_a_reload_that_would_delete_too_much_is_held_until_approved(served: Served, tmp_path: Path) -> None:
+    """The seats rule removed from the watched folder: the reload is held (old mappings stay in force, the
+    reason kept for the alert), deals closing one by one delete nothing, and approval puts it in force."""
+    folder = tmp_path / "mappings"
+    live = LiveMappings(folder, interval=0, vet=lambda maps: judge_reload(served.ctx, maps))
+    before = live()
+    without_seats(folder, folder)  # the edit, in place
+    assert live() is before
+    assert live.held is not None and "would be deleted or downgraded" in live.held.reason
+    served.mappings[0] = live()
+    for n in range(28):
+        close_deal(served, f"9{7001 + n}")
+        served.mappings[0] = live()
+    assert seats_overrides(served) == COMPANIES  # nothing deleted while the reload waits
+    assert live.approve() and live.held is None
+    assert not any(r.feature == "seats" for f in live().files for r in f.overrides)

@@ -58,3 +58,17 @@ def test_no_change_means_no_reload(folder: Path) -> None:
     """Without an edit the same mappings object is served (a stat per look, no parse)."""
     live = LiveMappings(folder, interval=0)
     assert live() is live()
+
+
+def test_a_valid_edit_the_vet_refuses_is_held_until_approved(folder: Path) -> None:
+    """A valid edit `vet` judges too destructive stays out of force, with its reason, until `approve()`."""
+    live = LiveMappings(folder, interval=0, vet=lambda _maps: "30 of 37 owned overrides would be deleted")
+    before = live()
+    path = seats_source(folder)
+    path.write_text(path.read_text().replace("from: seats_purchased", "from: seats_bought"))
+    with capture_logs() as logs:
+        assert live() is before and live() is before
+    assert [e["event"] for e in logs] == ["mappings.held"]  # once, not on every look
+    assert live.held is not None and live.held.reason == "30 of 37 owned overrides would be deleted"
+    assert live.approve() and live.held is None
+    assert live() is not before and not live.approve()

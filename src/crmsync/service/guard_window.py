@@ -2,9 +2,9 @@
 the window's (every run of the last hour, any process or replica: store/guard_window.py); when the
 total trips the guard, this run's deletes and downgrades are withheld as a whole and the rest applies.
 
-Called by the reconcile use case (service/reconcile.py): `preview` for a plan, `reserve` before an
-apply writes, `settle` after it. A run a person allowed (`--allow-mass-change`, an approval) is
-neither judged nor counted: what was approved does not use up the budget of unattended runs.
+Called by the reconcile use case: `preview` for a plan, `reserve` before an apply writes, `settle`
+after it; `judge_reload` by serve's mapping watch before an edit takes effect. A run a person allowed
+(`--allow-mass-change`, an approval) is neither judged nor counted: it does not use up the budget.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crmsync.domain import Action
+from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.guard_window import Spent, counts, window_refusals, withhold_affected
-from crmsync.reconcile.guards import affected
+from crmsync.reconcile.guards import affected, check_guards
 from crmsync.reconcile.notices import WarningKind
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
+from crmsync.service.planning import build_plan
 from crmsync.service.safety import owned_count
 from crmsync.store.guard_window import GuardWindow
 
@@ -76,3 +78,15 @@ def settle(reservation: Reservation | None, run: PlanRun, report: ApplyReport) -
         sum(1 for r in ok if r.action == Action.UPDATE.value and (r.company_id, r.feature_id) in downgrades),
     )
     reservation.window.settle(reservation.entry, made)
+
+
+def judge_reload(ctx: Context, mappings: Mappings) -> str | None:
+    """Why putting `mappings` in force must wait for approval: a full plan with them (reads only)
+    deletes or downgrades more than the guards allow, alone or with the window's. None: it may."""
+    run = build_plan(ctx, mappings)
+    owned = owned_count(run.owned)
+    found = check_guards(run.plan, owned, ctx.guards)
+    if not found and _judged(ctx):
+        spent = GuardWindow(ctx.store.engine).spent(ctx.guards.window_seconds)
+        found = window_refusals(run.plan, spent, owned, ctx.guards)
+    return "; ".join(r.message for r in found) or None

@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest
     from crmsync.serving.schedule import PeriodicJob
     from crmsync.serving.worker import IntakeWorker
     from crmsync.store.intake import IntakeStore
-    from crmsync.web.config import WebSettings
 
 log = get_logger("crmsync.serve")
 
@@ -61,7 +60,7 @@ class Service:
     jobs: tuple[Scheduled, ...]
     options: ServeOptions
     resources: ExitStack
-    web: WebSettings | None = None  # the endpoints' settings and limits (uvicorn's caps come from them)
+    web: Any = None  # web.config.WebSettings (serving knows nothing of web): uvicorn's caps come from it
 
 
 @asynccontextmanager
