@@ -178,6 +178,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
 
     from crmsync.metrics import SuccessTracker
     from crmsync.notify.slack import SlackWebhook
+    from crmsync.service.guard_window import judge_reload
     from crmsync.serving.alerts import Alerter
     from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.polling import poll_action
@@ -205,6 +206,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
         ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
+        live.vet = lambda edited: judge_reload(ctx, edited)  # a reload deleting too much waits for approval
         intake = IntakeStore(ctx.store.engine, settings.database_url)
         tracker = SuccessTracker()
         try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
