@@ -122,3 +122,23 @@ def test_under_the_cap_a_signed_webhook_is_stored_beside_slow_bodies(tmp_path: P
         finally:
             for sock in sockets:
                 sock.close()
+
+
+def test_half_a_header_block_is_closed_at_the_deadline(tmp_path: Path) -> None:
+    """Clients that send part of their request line and headers, then nothing, are closed after the
+    deadline (uvicorn alone keeps them for ever); a kept-alive connection starting a second one too."""
+    with server(tmp_path) as (url, running, _intake):
+        host, port = url.removeprefix("http://").split(":")
+        sockets = [socket.create_connection((host, int(port))) for _ in range(SLOW)]
+        for sock in sockets:
+            sock.sendall(b"POST /webhooks/hubspot HTTP/1.1\r\nhost: x\r\ncontent-")
+        kept = socket.create_connection((host, int(port)))
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nho")  # half of a second request on the same connection
+        time.sleep(0.3)
+        assert held(running) == SLOW + 1
+        time.sleep(LIMITS.body_timeout + 0.5)
+        assert held(running) == 0
+        for sock in [*sockets, kept]:
+            sock.close()

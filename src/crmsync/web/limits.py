@@ -158,6 +158,46 @@ def server_config(app: Any, settings: WebSettings | None, *, host: str, port: in
     return config
 
 
+def header_deadline(seconds: float) -> type[Any]:
+    """uvicorn's h11 protocol with a deadline on a request's header block: a connection that has not
+    finished its request line and headers `seconds` after it opened (or after its last answer) is
+    closed. uvicorn has no such timeout: a client sending half a header and then nothing held its
+    socket for ever (the keep-alive timer stops at the first byte)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _waiting: object = None  # the request cycle in place when the deadline was set
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            between = self.cycle is None or self.cycle.response_complete
+            if between and (self._deadline is None or self._waiting is not self.cycle):
+                self._arm()  # the first bytes of a next request on a kept-alive connection
+            super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._waiting = self.cycle
+            self._deadline = self.loop.call_later(seconds, self._expired)
+
+        def _expired(self) -> None:
+            self._deadline = None
+            if self.cycle is self._waiting and not self.transport.is_closing():  # no new request began
+                self.transport.close()
+
+    return HeaderDeadline
+
+
 def uvicorn_limits(settings: WebSettings) -> dict[str, Any]:
     """uvicorn.Config keywords that cap connections below the open-file limit (past the cap uvicorn
     answers 503 at once), close idle keep-alive connections, and bound a request's header block.
@@ -177,4 +217,5 @@ def uvicorn_limits(settings: WebSettings) -> dict[str, Any]:
         "limit_concurrency": cap,
         "timeout_keep_alive": settings.keep_alive,
         "h11_max_incomplete_event_size": 64 * 1024,
+        "http": header_deadline(settings.body_timeout),
     }
