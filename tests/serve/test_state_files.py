@@ -87,9 +87,9 @@ def test_a_symlink_to_the_database_does_not_start_a_second_serve(tmp_path: Path)
     assert not (tmp_path / "link.db.serve.lock").exists()
 
 
-def serve_refusal(tmp_path: Path) -> tuple[int, str]:
+def serve_refusal(tmp_path: Path, **env: str) -> tuple[int, str]:
     """`crmsync serve` on tmp_path/state.db: its exit code and output (it must refuse before serving)."""
-    process = start({"CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db"}, free_port())
+    process = start({"CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db", **env}, free_port())
     output = finish(process, timeout=60)
     return process.returncode, output
 
@@ -118,3 +118,11 @@ def test_serve_refuses_an_unwritable_lock_file_in_one_line(tmp_path: Path) -> No
     [line] = output.strip().splitlines()
     assert line.startswith(f"crmsync: cannot open serve's lock file {os.path.realpath(lock)}")
     assert "bug" not in line
+
+
+def test_serve_refuses_a_short_ops_token_in_one_line(tmp_path: Path) -> None:
+    """A CRMSYNC_OPS_TOKEN under 24 characters stops serve at start (exit 2), naming the variable, not the value."""
+    code, output = serve_refusal(tmp_path, CRMSYNC_OPS_TOKEN="letmein")
+    assert code == 2, output
+    [line] = output.strip().splitlines()
+    assert line.startswith("crmsync: CRMSYNC_OPS_TOKEN is 7 characters; use at least 24") and "letmein" not in line
