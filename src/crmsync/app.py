@@ -240,7 +240,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         web = Ingress(intake, web_settings, wake=worker.wake)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
         app = make_app(web, tracker, lifespan=lifespan, extra=console)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings, live)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
