@@ -136,12 +136,13 @@ class Throttle(logging.Filter):
 
 
 def throttle_logs(names: Iterable[str], interval: float = 60.0) -> Throttle:
-    """Add one shared Throttle to each named logger (once: a logger that has one keeps it)."""
+    """Give each named logger one shared, fresh Throttle (in place of one a former server left)."""
     throttle = Throttle(interval)
     for name in names:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, Throttle) for f in logger.filters):
-            logger.addFilter(throttle)
+        for old in [f for f in logger.filters if isinstance(f, Throttle)]:
+            logger.removeFilter(old)
+        logger.addFilter(throttle)
     return throttle
 
 
