@@ -14,12 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from crmsync.errors import ConfigError
+from crmsync.errors import ConfigError, ServiceUnavailable
 from crmsync.store.instance import single_sqlite_instance
+from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.repository import Store
 from tests.serve.signing import hubspot_headers
 from tests.serve.test_serve_command import finish, free_port, start
+from tests.store.conftest import new_postgres_database
 from tests.web.conftest import HUBSPOT_SECRET, OPS_TOKEN, PORTAL, Served, serving
 
 
@@ -126,3 +129,35 @@ def test_serve_refuses_a_short_ops_token_in_one_line(tmp_path: Path) -> None:
     assert code == 2, output
     [line] = output.strip().splitlines()
     assert line.startswith("crmsync: CRMSYNC_OPS_TOKEN is 7 characters; use at least 24") and "letmein" not in line
+
+
+def test_a_read_only_postgresql_is_not_ready_and_stores_nothing() -> None:
+    """A PostgreSQL database turned read-only (a standby, `default_transaction_read_only`): the readiness
+    ping fails and an event is refused (503), never acknowledged."""
+    with new_postgres_database("crmsync_ro") as url:
+        store = Store(url)
+        try:
+            intake = IntakeStore(store.engine)
+            intake.ping()
+            name = url.rsplit("/", 1)[1]
+            with store.engine.connect() as conn:
+                conn.execute(text(f"alter database {name} set default_transaction_read_only = on"))
+                conn.commit()
+            store.engine.dispose()  # new sessions take the setting
+            with pytest.raises(ServiceUnavailable, match="is read-only"):
+                intake.ping()
+            with pytest.raises(ServiceUnavailable):
+                intake.add_events([NewEvent("hubspot", "deal.creation", "1", "k1")])
+        finally:
+            store.close()
+
+
+def test_serve_refuses_a_missing_state_folder_in_one_line(tmp_path: Path) -> None:
+    """A state database in a folder that does not exist is one line naming the folder, exit 2."""
+    code, output = serve_refusal(tmp_path / "gone")
+    assert code == 2, output
+    [line] = output.strip().splitlines()
+    assert line == (
+        f"crmsync: the state database's folder {os.path.realpath(tmp_path)}/gone does not exist; create it, "
+        "or set CRMSYNC_DATABASE_URL"
+    )

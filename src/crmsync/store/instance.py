@@ -3,7 +3,7 @@ database's real path, state that serve can write checked at start, and the file'
 intake can tell, before it acknowledges an event, that the file it writes is still the database.
 
 Called by the serve command before it starts (`single_sqlite_instance`) and by `IntakeStore`
-(`FileIdentity`). SQLite has a single writer and no `SKIP LOCKED`, so replicas need PostgreSQL.
+(`FileIdentity`, `refuses_writes`). SQLite has a single writer and no `SKIP LOCKED`, so replicas need PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from crmsync.errors import ConfigError
 
@@ -117,3 +118,14 @@ class FileIdentity:
         if not os.access(self.path, os.W_OK):
             return f"{self.path} became read-only since it was opened; make it writable again"
         return None
+
+
+def refuses_writes(conn: Connection) -> str | None:
+    """Why the database behind `conn` takes no writes now (None: it does). PostgreSQL: a standby, or
+    `default_transaction_read_only`; SQLite's file is checked by `FileIdentity` (here: it answers)."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(text("select 1"))
+        return None
+    if conn.execute(text("select current_setting('transaction_read_only')")).scalar_one() == "on":
+        return "is read-only: no event can be stored"
+    return None
