@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
-from crmsync.errors import CrmsyncError, MappingError
+from crmsync.errors import CrmsyncError, MappingError, ServiceError
 from crmsync.logs import get_logger
 from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import Mappings
@@ -109,7 +109,7 @@ class LiveMappings:
             return False
         try:
             reason = self.vet(fresh)
-        except CrmsyncError as exc:  # a CRM or Schematic down: keep the old mappings, judge again later
+        except ServiceError as exc:  # a CRM or Schematic down: keep the old mappings, judge again later
             self._checked = self.clock() + RETRY - self.interval
             log.warning(
                 "mappings.unjudged",
@@ -117,6 +117,13 @@ class LiveMappings:
                 error=str(exc)[:300],
                 detail=f"the previous mapping files stay in force; judged again in {RETRY:g} s",
             )
+            return True
+        except CrmsyncError as exc:  # the edit cannot run here (an unknown feature, a CRM not configured)
+            self.rejected = now
+            for problem in exc.problems if isinstance(exc, MappingError) else [exc]:
+                log.error("mappings.rejected", problem=str(problem)[:500])
+            log.error("mappings.kept", folder=str(self.folder),
+                      detail="the previous mapping files stay in force until these are fixed")  # fmt: skip
             return True
         if reason is None:
             return False
