@@ -17,14 +17,16 @@ import pytest
 from crmsync.app import build_service
 from crmsync.cli.demo import sample_mappings
 from crmsync.domain import CompanyId, LedgerState, RunStatus, Trigger
+from crmsync.reconcile.guard_window import Spent
 from crmsync.reconcile.guards import judge
 from crmsync.reconcile.notices import WarningKind
 from crmsync.sandbox import Sandbox
 from crmsync.sandbox.serve import serve_app
-from crmsync.service.reconcile import Outcome
+from crmsync.service.reconcile import Mode, Outcome, Request, reconcile
 from crmsync.serving.mapping_watch import LiveMappings
 from crmsync.serving.runtime import ServeOptions, Service
 from crmsync.settings import load_settings
+from crmsync.store.guard_window import GuardWindow
 from tests.e2e.conftest import crmsync_env, fast
 from tests.serve.conftest import HUBSPOT_SECRET
 from tests.serve.signing import hubspot_headers
@@ -180,3 +182,15 @@ def test_the_window_spans_full_and_scoped_runs(served: Served) -> None:
     close_deal(served, f"8{7001 + budget}", "closedlost")  # one more company, alone: past the window's budget
     assert seats_overrides(served) == COMPANIES - budget
     assert held_by_window(served.outcomes[-1])
+
+
+def test_a_declined_apply_books_nothing_in_the_window(served: Served) -> None:
+    """The window counts what runs write: an apply whose review declines leaves it as it was."""
+    served.sb.hubspot.update_deal("87001", dealstage="closedlost")
+    ctx = served.service.context
+    request = Request(Trigger.MANUAL, Mode.APPLY)
+    declined = reconcile(ctx, served.live(), request, review=lambda _run, _refusals: False)
+    assert declined.status is RunStatus.DECLINED
+    assert GuardWindow(ctx.store.engine).spent(3600) == Spent()
+    assert reconcile(ctx, served.live(), request).ok
+    assert GuardWindow(ctx.store.engine).spent(3600) == Spent(deletes=1)

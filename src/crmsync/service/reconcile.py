@@ -174,7 +174,7 @@ def _plan_and_apply(
         if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
             return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         run = settle_lost_answers(ctx, run)
-        run, reservation = guard_window.reserve(ctx, run, run_id)  # withheld as a whole past the window's budget
+        run = guard_window.preview(ctx, run)  # what review sees: withheld as a whole past the window's budget
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
             return _finish(ctx, run_id, RunStatus.OK, run)
@@ -182,6 +182,7 @@ def _plan_and_apply(
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
         # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
         # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
+        run, reservation = guard_window.reserve(ctx, run, run_id)  # judged again, and booked, just before writing
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
         guard_window.settle(reservation, run, report)
         status = _status(report)
