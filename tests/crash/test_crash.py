@@ -37,9 +37,10 @@ def alone(h: Harness) -> Harness:
     return Harness(h.sb, replace(h.settings, guards=replace(h.settings.guards, window_seconds=0.0)))
 
 
-# ALONE: these runs follow each other within seconds, and a killed apply's booking in the guard's window
-# stays (it cannot say what it made), so the redo and the hand edit's restore (a downgrade) would add up
-# past the window's budget and be withheld, by design. Convergence after a kill is what is tested here.
+# ALONE: these runs follow each other within seconds: the updating apply's deletes and downgrades (booked
+# in the guard's window, and kept when it is killed: it cannot say what it made) and then the hand edit's
+# restore (a downgrade) add up past the window's budget, and the restore would be withheld, by design.
+# Convergence after a kill is what is tested here.
 
 
 def kill_points(count: int) -> list[tuple[int, str]]:

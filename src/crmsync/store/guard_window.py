@@ -1,10 +1,11 @@
-"""The mass-change guard's window in the state database: what every run (any process, any replica)
-deleted or downgraded lately, and the reservation a run takes before it writes.
+"""The mass-change guard's window in the state database: which overrides every run (any process, any
+replica) deleted or downgraded lately, and the booking a run makes before it writes.
 
-Called by service/guard_window.py. A reservation is one transaction that sums the window and adds
-the run's row only if the caller's judgement of the total allows it: under a PostgreSQL advisory
-lock, or SQLite's `BEGIN IMMEDIATE`, so two replicas cannot both spend the last of the budget.
-Times come from the database server's clock on PostgreSQL (hosts need not agree), this host's on SQLite.
+Called by service/guard_window.py. Overrides are counted once however many runs took them away (a run
+killed mid-way and the run that redoes its work book the same pairs). A booking is one transaction that
+counts the window and adds the run's pairs only if the caller's judgement of the total allows it: under a
+PostgreSQL advisory lock, or SQLite's `BEGIN IMMEDIATE`, so two replicas cannot both spend the last of
+the budget. Times come from the database server's clock on PostgreSQL, this host's on SQLite.
 """
 
 from __future__ import annotations
@@ -12,56 +13,82 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from crmsync.reconcile.guard_window import Spent
 from crmsync.store.guard_tables import GuardWindowEntry
 
 TABLE = GuardWindowEntry.__table__  # type: ignore[attr-defined]
-LOCK_KEY = 0x67756172640  # "guard": the PostgreSQL advisory lock of a reservation
+LOCK_KEY = 0x67756172640  # "guard": the PostgreSQL advisory lock of a booking
 KEEP = 7 * 86400.0  # seconds rows are kept (a window longer than this is read as this long)
+Pair = tuple[str, str, str]  # (company id, feature id, "delete" | "downgrade")
+
+
+def spent_of(pairs: Collection[Pair]) -> Spent:
+    """The deletes and downgrades among `pairs` (an override counted once, as a delete if it was one)."""
+    deletes = {(c, f) for c, f, kind in pairs if kind == "delete"}
+    downgrades = {(c, f) for c, f, kind in pairs if kind != "delete"} - deletes
+    return Spent(len(deletes), len(downgrades))
 
 
 class GuardWindow:
-    """The window's spending over `engine` (the Store's)."""
+    """The window's bookings over `engine` (the Store's)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.holder = f"{socket.gethostname()}:{os.getpid()}"[:128]
 
-    def spent(self, window: float) -> Spent:
-        """Deletes and downgrades made or reserved in the last `window` seconds."""
+    def spent(self, window: float, excluding: Collection[Pair] = ()) -> Spent:
+        """Overrides deleted or downgraded (or booked by runs under way) in the last `window` seconds,
+        but for those of `excluding` (a plan's own pairs are not counted twice)."""
+        mine = {(c, f) for c, f, _ in excluding}
         with self.engine.connect() as conn:
-            return self._sum(conn, _now(conn) - window)
+            return spent_of([p for p in self._pairs(conn, _now(conn) - window) if (p[0], p[1]) not in mine])
 
-    def reserve(
-        self, run_id: int | None, want: Spent, window: float, allowed: Callable[[Spent], bool]
-    ) -> tuple[int | None, Spent]:
-        """Add this run's `want` to the window if `allowed(spent by the others)`: the row's id (None:
-        nothing reserved, the caller withholds) and what the others had spent."""
+    def book(
+        self, run_id: int | None, want: Collection[Pair], window: float, allowed: Callable[[Spent], bool]
+    ) -> tuple[str | None, Spent]:
+        """Add `want` to the window if `allowed(what the others took)` (pairs already in the window are
+        not counted again): the booking's id (None: nothing booked, the caller withholds), and that spent."""
         with self._exclusive() as conn:
             now = _now(conn)
-            conn.execute(TABLE.delete().where(TABLE.c.at < now - KEEP))
-            spent = self._sum(conn, now - window)
+            conn.execute(delete(TABLE).where(TABLE.c.at < now - KEEP))
+            mine = {(c, f) for c, f, _ in want}
+            spent = spent_of([p for p in self._pairs(conn, now - window) if (p[0], p[1]) not in mine])
             if not allowed(spent):
                 return None, spent
-            row = {"at": now, "run_id": run_id, "holder": self.holder, "deletes": want.deletes,
-                   "downgrades": want.downgrades}  # fmt: skip
-            return int(conn.execute(insert(TABLE).values(row).returning(TABLE.c.id)).scalar_one()), spent
+            booking = uuid.uuid4().hex
+            rows = [{"at": now, "booking": booking, "run_id": run_id, "holder": self.holder, "company_id": c[:64],
+                     "feature_id": f[:64], "kind": kind} for c, f, kind in want]  # fmt: skip
+            if rows:
+                conn.execute(insert(TABLE), rows)
+            return booking, spent
 
-    def settle(self, entry: int, made: Spent) -> None:
-        """The run is over: its row holds what it actually deleted and downgraded."""
+    def settle(self, booking: str, made: Collection[Pair]) -> None:
+        """The run is over: its booking holds the pairs it actually took away (those a re-plan under a
+        lease took away too), and only those."""
+        keep = {(c[:64], f[:64], kind) for c, f, kind in made}
+        columns = (TABLE.c.id, TABLE.c.company_id, TABLE.c.feature_id, TABLE.c.kind, TABLE.c.at, TABLE.c.run_id)
         with self.engine.begin() as conn:
-            values = {"deletes": made.deletes, "downgrades": made.downgrades}
-            conn.execute(update(TABLE).where(TABLE.c.id == entry).values(values))
+            rows = conn.execute(select(*columns).where(TABLE.c.booking == booking)).all()
+            if not rows:
+                return
+            booked = {(row[1], row[2], row[3]) for row in rows}
+            gone = [row[0] for row in rows if (row[1], row[2], row[3]) not in keep]
+            if gone:
+                conn.execute(delete(TABLE).where(TABLE.c.id.in_(gone)))
+            extra = [{"at": rows[0][4], "booking": booking, "run_id": rows[0][5], "holder": self.holder,
+                      "company_id": c, "feature_id": f, "kind": kind} for c, f, kind in keep - booked]  # fmt: skip
+            if extra:
+                conn.execute(insert(TABLE), extra)
 
-    def _sum(self, conn: Connection, since: float) -> Spent:
-        query = select(func.coalesce(func.sum(TABLE.c.deletes), 0), func.coalesce(func.sum(TABLE.c.downgrades), 0))
-        deletes, downgrades = conn.execute(query.where(TABLE.c.at > since)).one()
-        return Spent(int(deletes), int(downgrades))
+    def _pairs(self, conn: Connection, since: float) -> set[Pair]:
+        query = select(TABLE.c.company_id, TABLE.c.feature_id, TABLE.c.kind).where(TABLE.c.at > since).distinct()
+        return {(str(c), str(f), str(k)) for c, f, k in conn.execute(query)}
 
     @contextmanager
     def _exclusive(self) -> Iterator[Connection]:
