@@ -5,14 +5,13 @@ Called by service/guard_window.py. Overrides are counted once however many runs 
 killed mid-way and the run that redoes its work book the same pairs). A booking is one transaction that
 counts the window and adds the run's pairs only if the caller's judgement of the total allows it: under a
 PostgreSQL advisory lock, or SQLite's `BEGIN IMMEDIATE`, so two replicas cannot both spend the last of
-the budget. Times come from the database server's clock on PostgreSQL, this host's on SQLite.
+the budget. Times come from the state database's clock (store/clock.py), whatever the hosts' clocks say.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from crmsync.reconcile.guard_window import Spent
+from crmsync.store.clock import db_epoch
 from crmsync.store.guard_tables import GuardWindowEntry
 
 TABLE = GuardWindowEntry.__table__  # type: ignore[attr-defined]
@@ -47,7 +47,7 @@ class GuardWindow:
         but for those of `excluding` (a plan's own pairs are not counted twice)."""
         mine = {(c, f) for c, f, _ in excluding}
         with self.engine.connect() as conn:
-            return spent_of([p for p in self._pairs(conn, _now(conn) - window) if (p[0], p[1]) not in mine])
+            return spent_of([p for p in self._pairs(conn, db_epoch(conn) - window) if (p[0], p[1]) not in mine])
 
     def book(
         self, run_id: int | None, want: Collection[Pair], window: float, allowed: Callable[[Spent], bool]
@@ -55,7 +55,7 @@ class GuardWindow:
         """Add `want` to the window if `allowed(what the others took)` (pairs already in the window are
         not counted again): the booking's id (None: nothing booked, the caller withholds), and that spent."""
         with self._exclusive() as conn:
-            now = _now(conn)
+            now = db_epoch(conn)
             conn.execute(delete(TABLE).where(TABLE.c.at < now - KEEP))
             mine = {(c, f) for c, f, _ in want}
             spent = spent_of([p for p in self._pairs(conn, now - window) if (p[0], p[1]) not in mine])
@@ -97,9 +97,3 @@ class GuardWindow:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             yield conn
-
-
-def _now(conn: Connection) -> float:
-    if conn.dialect.name == "sqlite":
-        return time.time()  # SQLite is one host's file: its clock is everyone's
-    return float(conn.execute(text("SELECT extract(epoch from clock_timestamp())")).scalar_one())
