@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from crmsync.web.config import WebSettings
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string, escapes included
+_CONDITION = re.compile(r"""condition['"]?[=:]\s*['"]?([\w:.-]+)""")  # a rendered line's condition field
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
@@ -111,8 +112,17 @@ class Throttle(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """True for the first record of its kind in an interval (with the held-back count appended)."""
         event = record.msg if isinstance(record.msg, dict) else None  # a structlog event (crmsync's loggers)
-        condition = (event.get("condition") or event.get("event")) if event else getattr(record, "condition", None)
+        if event is not None:
+            condition = event.get("condition") or event.get("event")
+        else:  # already rendered (structlog before logging is configured): its condition=… field, if any
+            found = _CONDITION.search(str(record.msg))
+            condition = found.group(1) if found else getattr(record, "condition", None)
         condition = condition or record.msg
+        if event is not None and event.get("event") == "http.request":  # crmsync's access log (web/access.py)
+            status = event.get("status")
+            if not isinstance(status, int) or status < 400:  # answered requests pass; refused: a line per status
+                return True
+            condition = f"status {status}"
         if record.name == "uvicorn.access":  # answered requests pass; refused ones are one line per status
             status = record.args[-1] if isinstance(record.args, tuple) and record.args else 0
             if not isinstance(status, int) or status < 400:
@@ -146,7 +156,7 @@ def throttle_logs(names: Iterable[str], interval: float = 60.0) -> Throttle:
     return throttle
 
 
-THROTTLED_LOGGERS = ("crmsync.web", "uvicorn.error", "uvicorn.access", "asyncio")
+THROTTLED_LOGGERS = ("crmsync.web", "crmsync.http", "uvicorn.error", "uvicorn.access", "asyncio")
 
 
 def server_config(app: Any, settings: WebSettings | None, *, host: str, port: int, **extra: Any) -> Any:
