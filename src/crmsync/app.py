@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a pla
     from crmsync.metrics import SuccessTracker
     from crmsync.service.console_reads import ConsoleData
     from crmsync.serving.alerts import Alerter
-    from crmsync.serving.mapping_watch import ConnectorSet, LiveMappings
+    from crmsync.serving.connector_set import ConnectorSet
+    from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.runtime import ServeOptions, Service
     from crmsync.web.console.pages import Console
     from crmsync.web.ops import OpsHooks
@@ -183,9 +184,11 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
 
     from crmsync.metrics import SuccessTracker
     from crmsync.notify.slack import SlackWebhook
+    from crmsync.service.guard_window import judge_reload
     from crmsync.serving.alerts import Alerter
+    from crmsync.serving.connector_set import ConnectorSet
     from crmsync.serving.health import HealthCheck, report
-    from crmsync.serving.mapping_watch import ConnectorSet, LiveMappings
+    from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.polling import poll_action
     from crmsync.serving.resolve import Resolver
     from crmsync.serving.runs import reconcile_scope
@@ -195,8 +198,10 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore
     from crmsync.web.app import make_app
+    from crmsync.web.config import checked as checked_web
     from crmsync.web.webhooks import Ingress
 
+    web_settings = checked_web(settings.web)  # a short CRMSYNC_OPS_TOKEN: exit 2 before anything opens
     try:
         cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
     except ValueError as exc:
@@ -224,8 +229,11 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             report(tracker, exc)
             log = get_logger("crmsync.serve")
             log.warning("serve.schematic_unreachable", error=type(exc).__name__, detail=str(exc))
-        check = _reload_check(settings, ctx, connectors, resources)
-        live = LiveMappings(folder, check=check, tracker=tracker)  # an edit takes effect once it validates
+        staged: dict[Source, Connector] = {}  # the connectors of the edit being judged
+        check = _reload_check(settings, ctx, connectors, resources, staged)
+        live = LiveMappings(  # an edit takes effect once it validates online and no guard holds it
+            folder, check=check, vet=lambda fresh: judge_reload(replace(ctx, connectors=staged), fresh), tracker=tracker
+        )
         resolver = Resolver(connectors, ctx.schematic, intake, live, tracker)
         scope = reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.locks.wait_seconds)
         worker = IntakeWorker(intake, resolver, scope)
@@ -245,24 +253,24 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         )
         retry = alerter.retry if alerter else (lambda: None)
         health = HealthCheck(tracker, intake, ctx.schematic, connectors, live, retry, options.intake_max_age)
-        web = Ingress(intake, settings.web, wake=worker.wake)
+        web = Ingress(intake, web_settings, wake=worker.wake)
         hooks = _ops_hooks(ctx, live, tracker, alerter, settings.locks.wait_seconds)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
         app = make_app(web, tracker, lifespan=lifespan, extra=console, hooks=hooks)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, health, live)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings, live, health)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
 
 
 def _reload_check(
-    settings: Settings, ctx: Context, connectors: ConnectorSet, resources: ExitStack
-) -> Callable[[Mappings], None]:
+    settings: Settings, ctx: Context, connectors: ConnectorSet, resources: ExitStack, staged: dict[Source, Connector]
+) -> Callable[[Mappings], Callable[[], None]]:
     """serve's check of edited mappings: `validate`'s online checks against fresh CRM schemas, with a
     connector built for each source the edit adds; on success the set follows the edit (a dropped
     source's connector is closed when serve stops: a run in flight may still hold it)."""
 
-    def check(fresh: Mappings) -> None:
+    def check(fresh: Mappings) -> Callable[[], None]:
         wanted = set(fresh.sources())
         built: dict[Source, Connector] = {}
         try:
@@ -280,12 +288,18 @@ def _reload_check(
             for connector in built.values():
                 connector.close()
             raise
-        for source, connector in connectors.items():
-            if source not in wanted:
-                resources.callback(connector.close)
-        for connector in built.values():
+        for connector in built.values():  # closed when serve stops, whether the edit is taken or not
             resources.callback(connector.close)
-        connectors.replace(candidate)
+        staged.clear()
+        staged.update(candidate)  # what the guards' judgement of the edit reads with (`vet`)
+
+        def commit() -> None:
+            for source, connector in connectors.items():
+                if source not in wanted:
+                    resources.callback(connector.close)
+            connectors.replace(candidate)
+
+        return commit
 
     return check
 
@@ -304,9 +318,10 @@ def _ops_hooks(
         return sorted(set(ids) - found)
 
     def approved(companies: list[str] | None, actor: str) -> dict[str, Any]:
+        reload = companies is None and live.approve()  # a held mapping edit goes in force first
         outcome = approve(ctx, live(), actor, companies, lock_wait=lock_wait)
         observe_run(tracker, alerter, RunFacts.of(outcome, Trigger.APPROVE, full=companies is None))
-        return approval_json(outcome, actor)
+        return approval_json(outcome, actor) | ({"mappings": "the held edit is in force"} if reload else {})
 
     return OpsHooks(needed=lambda: {"schematic", *(s.value for s in live.current.sources())},
                     unknown=unknown, approve=approved)  # fmt: skip

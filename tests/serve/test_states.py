@@ -140,7 +140,7 @@ def test_a_crm_side_typo_is_rejected_while_the_previous_mappings_keep_syncing(li
     path.write_text(good)
     eventually(lambda: live.metric("crmsync_mappings_rejected ") == 0.0, what="the fix taken")
     eventually(lambda: len(live.slack.received) == 2, what="the recovery alert")
-    assert "valid again" in live.slack.received[1]
+    assert "mapping files are valid" in live.slack.received[1]
     assert "mappings" not in live.get("/readyz").json()["failing"]
 
 

@@ -19,6 +19,7 @@ from crmsync.logs import get_logger
 if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest is loaded when serving
     from crmsync.metrics import SuccessTracker
     from crmsync.service.context import Context
+    from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.schedule import PeriodicJob
     from crmsync.serving.worker import IntakeWorker
     from crmsync.store.intake import IntakeStore
@@ -62,8 +63,9 @@ class Service:
     jobs: tuple[Scheduled, ...]
     options: ServeOptions
     resources: ExitStack
+    web: Any = None  # web.config.WebSettings (serving knows nothing of web): uvicorn's caps come from it
+    mappings: LiveMappings | None = None  # the mappings in force; `.held` a reload waiting for approval
     health: Callable[[], None] | None = None  # the health job (serving/health.py), run by every replica
-    watch: Callable[[], object] | None = None  # a look at the mapping folder (an edit is checked at once)
 
 
 @asynccontextmanager
@@ -94,11 +96,11 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
         every = IntervalTrigger(seconds=options.health_interval)
         scheduler.add_job(_local("health", svc.health), every, id="health", replace_existing=True)
-    if svc.watch is not None:  # an edit is judged within seconds, even while no hint arrives
+    if svc.mappings is not None:  # an edit is judged within seconds, even while no hint arrives
         from apscheduler.triggers.interval import IntervalTrigger
 
         look = IntervalTrigger(seconds=WATCH_SECONDS)
-        scheduler.add_job(_local("mappings", svc.watch), look, id="mappings", replace_existing=True)
+        scheduler.add_job(_local("mappings", svc.mappings), look, id="mappings", replace_existing=True)
     scheduler.start()
     resync = options.resync_cron or f"every {options.resync_interval}s"
     log.info("serve.started", worker=worker.name, poll_interval_s=options.poll_interval, resync=resync)

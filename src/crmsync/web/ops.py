@@ -7,7 +7,6 @@ endpoints need the bearer CRMSYNC_OPS_TOKEN; what they ask of the service comes 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from crmsync.errors import CrmsyncError, ServiceError
 from crmsync.logs import get_logger
 from crmsync.metrics import SERVICES, SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
-from crmsync.web.webhooks import Ingress
+from crmsync.web.limits import BodyRefused, RateLimit
+from crmsync.web.payloads import parse_json
+from crmsync.web.webhooks import Ingress, refusal_headers
 
 log = get_logger("crmsync.web")
 READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
@@ -72,12 +73,16 @@ def reconcile(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
     """POST /reconcile (bearer CRMSYNC_OPS_TOKEN): `{"companies": [...]}` queues those (404 naming the ids
     Schematic has no company for, queuing none), no body a full run."""
 
+    failures = _failures(ingress)
+
     async def queue(request: Request) -> Response:
-        refused = _authorized(ingress, request, "/reconcile")
+        refused = _authorized(ingress, request, "/reconcile", failures)
         if refused is not None:
             return refused
         try:
-            companies = _companies(await request.body())
+            companies = _companies(await ingress.body(request))
+        except BodyRefused as exc:
+            return _refused(exc.status, exc.reason, close=True)
         except ValueError as exc:
             return _refused(400, str(exc))
         if companies != [ALL_COMPANIES] and hooks.unknown is not None:
@@ -105,14 +110,18 @@ def approve(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
     """POST /approve (bearer CRMSYNC_OPS_TOKEN): `{"scope": "all" | "companies", "companies": [...],
     "actor": "who"}` applies what a guard withheld, once, for that scope; the run records the actor."""
 
+    failures = _failures(ingress)
+
     async def approved(request: Request) -> Response:
-        refused = _authorized(ingress, request, "/approve")
+        refused = _authorized(ingress, request, "/approve", failures)
         if refused is not None:
             return refused
         if hooks.approve is None:
             return _refused(404, "POST /approve is off in this service")
         try:
-            companies, actor = _approval(await request.body())
+            companies, actor = _approval(await ingress.body(request))
+        except BodyRefused as exc:
+            return _refused(exc.status, exc.reason, close=True)
         except ValueError as exc:
             return _refused(400, str(exc))
         try:
@@ -127,21 +136,29 @@ def approve(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
     return approved
 
 
-def _authorized(ingress: Ingress, request: Request, path: str) -> Response | None:
+def _failures(ingress: Ingress) -> RateLimit:
+    """Wrong tokens allowed per client address (per endpoint)."""
+    per_minute = ingress.settings.failed_tokens_per_minute
+    return RateLimit(per_minute / 60, per_minute)
+
+
+def _authorized(ingress: Ingress, request: Request, path: str, failures: RateLimit) -> Response | None:
     token = ingress.settings.ops_token
     if not token:
         return _refused(404, f"POST {path} is off: CRMSYNC_OPS_TOKEN is not set")
+    client = request.client.host if request.client else "?"
+    per_minute = ingress.settings.failed_tokens_per_minute
+    if failures.left(client) < 1:  # guessing stops here: not even a right token is checked
+        return _refused(429, f"more than {per_minute:g} wrong tokens a minute from this address; wait")
     given = request.headers.get("authorization", "")
     if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+        failures.take(client)
         return _refused(401, "missing or wrong bearer token")
     return None
 
 
 def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body is not JSON ({exc})") from exc
+    data = parse_json(body)  # BadPayload is a ValueError: a 400
     if not isinstance(data, dict):
         raise ValueError('body must be a JSON object: {"companies": ["comp_…", …]}')
     return data
@@ -182,6 +199,6 @@ def _iso(since: float | None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _refused(status: int, reason: str) -> Response:
-    log.warning("ops.reconcile_refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+def _refused(status: int, reason: str, *, close: bool = False) -> Response:
+    log.warning("ops.reconcile_refused", status=status, reason=reason, condition=f"reconcile:{status}")
+    return JSONResponse({"error": reason}, status_code=status, headers=refusal_headers(status, close=close))
