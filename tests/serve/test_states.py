@@ -29,7 +29,7 @@ from crmsync.settings import load_settings
 from tests.e2e.conftest import crmsync_env, fast
 from tests.serve.test_serve_command import free_port
 
-OPS = "ops-token-for-tests"
+OPS = "ops-token-for-tests-0123456789abcdef"  # at least 24 characters: serve refuses shorter
 
 
 @dataclass
