@@ -35,6 +35,7 @@ from crmsync.service.ownership import sources_of
 from crmsync.service.sending import Step, send
 from crmsync.store.ledger_batch import LedgerBatch, tokens_of
 from crmsync.store.repository import ChangeResult
+from crmsync.threads import leave_signals_to_main
 
 SETTLE_WINDOW = 0.01  # seconds: outcomes arriving this close together are committed together
 AHEAD = 4  # changes prepared (intents committed) per worker: a queue that outlasts a slow moment of this thread
@@ -105,7 +106,9 @@ class _Writer:
         for change in changes:
             self.queues.setdefault(change.company_id, deque()).append(change)
         self.ready.extend(self.queues)
-        with ThreadPoolExecutor(self.width, thread_name_prefix="crmsync-write") as pool:
+        with ThreadPoolExecutor(
+            self.width, thread_name_prefix="crmsync-write", initializer=leave_signals_to_main
+        ) as pool:
             try:
                 self._loop(pool)
             except BaseException:

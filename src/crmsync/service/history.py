@@ -17,6 +17,7 @@ from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.reading import source_deal_counts
 from crmsync.store.repository import Store
+from crmsync.threads import leave_signals_to_main
 
 
 @contextlib.contextmanager
@@ -29,6 +30,7 @@ def heartbeat(store: Store, run_id: int, every: float) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
+        leave_signals_to_main()
         while not stop.wait(every):
             with contextlib.suppress(Exception):
                 store.heartbeat(run_id)

@@ -26,6 +26,7 @@ from crmsync.service.safety import refusals, unmanaged_refusal
 from crmsync.store.leases import LeaseBook
 from crmsync.store.ledger_batch import LedgerBatch
 from crmsync.store.repository import Owned
+from crmsync.threads import leave_signals_to_main
 
 CHUNK = 100  # companies leased, re-read (one Schematic call: 100 ids at most) and applied together
 
@@ -90,7 +91,7 @@ class LeasedApply:
         is leased and re-read (a reader thread), so the writers wait for no re-read."""
         done: set[CompanyId] = set()
         chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
-        with ThreadPoolExecutor(1, thread_name_prefix="crmsync-reread") as reader:
+        with ThreadPoolExecutor(1, thread_name_prefix="crmsync-reread", initializer=leave_signals_to_main) as reader:
             ahead = self._lease_and_read(reader, chunks, 0)
             for index in range(len(chunks)):
                 names, held, reading = ahead

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crmsync.logs import get_logger
+from crmsync.threads import leave_signals_to_main
 
 if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest is loaded when serving
     from crmsync.metrics import SuccessTracker
@@ -80,7 +81,12 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     svc: Service = app.state.service
     worker, options = svc.worker, svc.options
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), name="crmsync-intake", daemon=True)
+
+    def work() -> None:
+        leave_signals_to_main()
+        worker.run(stop)
+
+    thread = threading.Thread(target=work, name="crmsync-intake", daemon=True)
     thread.start()
     scheduler = AsyncIOScheduler(
         jobstores={"default": MemoryJobStore()},

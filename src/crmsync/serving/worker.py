@@ -27,6 +27,7 @@ from crmsync.service.reconcile import Outcome
 from crmsync.serving.health import check_of
 from crmsync.serving.resolve import Resolver
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
+from crmsync.threads import leave_signals_to_main
 
 log = get_logger("crmsync.intake")
 
@@ -188,6 +189,7 @@ class _Renewal:
         self._thread.join()
 
     def _loop(self) -> None:
+        leave_signals_to_main()
         while not self._stop.wait(self.lease / 3):
             try:
                 held = self.intake.renew(self.ids, self.worker, self.lease)
