@@ -20,6 +20,7 @@ from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Feature, Source, Trigger
 from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.mapping.base import load_base
 from crmsync.mapping.crm_schema import CrmSchema, Trait
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
 from crmsync.mapping.rules import Mappings
@@ -140,6 +141,20 @@ def mapped_context(folder: Path | None, settings: Settings | None = None) -> Ite
     maps = load_mappings(folder or settings.mappings)
     with open_context(settings, maps) as ctx:
         yield ctx, maps
+
+
+@contextmanager
+def base_context(
+    folder: Path | None, base: str, settings: Settings | None = None
+) -> Iterator[tuple[Context, Mappings, Mappings]]:
+    """`plan --base`: the mappings in force, the base mappings `base` names (a folder or a git ref,
+    mapping/base.py), and every edge either set needs (a CRM only the base reads is read too)."""
+    settings = settings or load_settings()
+    head_folder = Path(folder or settings.mappings)
+    maps = load_mappings(head_folder)
+    older = load_base(base, head_folder)
+    with open_context(settings, Mappings(maps.files + older.files)) as ctx:
+        yield ctx, maps, older
 
 
 def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[PlanWarning, ...]]:

@@ -16,7 +16,7 @@ from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import translate
 from crmsync.reconcile.combine import combine
-from crmsync.service.planning import uncounted_warnings
+from crmsync.service.reading import uncounted_warnings
 from crmsync.settings import load_settings
 from tests.core.builders import NOW, deal, mapping, numeric, rule
 

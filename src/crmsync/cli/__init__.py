@@ -22,7 +22,7 @@ from crmsync.cli.db import register as register_db
 from crmsync.cli.doctor import register as register_doctor
 from crmsync.cli.helptext import Group
 from crmsync.cli.jsonout import emit
-from crmsync.cli.lazy import check_offline, check_online, mapped_context
+from crmsync.cli.lazy import base_context, check_offline, check_online, mapped_context
 from crmsync.cli.ledger import register as register_ledger
 from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
@@ -141,6 +141,15 @@ def plan(
             help="text (default), json (same as --json), or markdown: a pull-request comment that fits GitHub's limit.",
         ),
     ] = "text",
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="DIR_OR_GIT_REF",
+            help="Also plan these mappings (a folder, or the mapping folder at a git ref, read without checkout) "
+            "from the same read, and show what the edit from them changes apart from pending CRM changes.",
+        ),
+    ] = None,
 ) -> None:
     """Show what apply would change, without writing anything."""
     if output_format not in ("text", "json", "markdown"):
@@ -149,17 +158,22 @@ def plan(
     as_markdown = output_format == "markdown"
 
     def body() -> int:
+        from crmsync.cli.edit_render import render_edit
         from crmsync.cli.progress import working
         from crmsync.cli.render import refusal_text, refusals_text, render_plan
         from crmsync.cli.runs import render_refusals, write_plan
         from crmsync.domain import Trigger
         from crmsync.reconcile.withheld import withheld_count
-        from crmsync.service.reconcile import Mode, Request, reconcile
+        from crmsync.service.reconcile import BaseMappings, Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
+        from crmsync.settings import load_settings
 
         machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
-        with mapped_context(mappings) as (ctx, maps), working(err, READING, quiet=machine):
-            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies))
+        folder = mappings or load_settings().mappings
+        opened = mapped_context(mappings) if base is None else base_context(mappings, base)
+        with opened as (ctx, maps, *older), working(err, READING, quiet=machine):
+            against = BaseMappings(older[0], base) if base is not None else None
+            request = Request(Trigger.MANUAL, Mode.PLAN, scope=resolve_scope(ctx, companies), base=against)
             outcome = reconcile(ctx, maps, request)
             run = outcome.run
             assert run is not None
@@ -167,13 +181,17 @@ def plan(
             if out_file is not None:
                 write_plan(ctx, run, out_file)
         refusals = [{**r.to_json(), "message": refusal_text(r)} for r in outcome.refusals]
-        document = {**run.plan.to_json(), "refusals": refusals, "withheld": withheld_count(run.plan)}
+        plan_doc = outcome.edit.to_json() if outcome.edit is not None else run.plan.to_json()  # --base: + the split
+        document = {**plan_doc, "refusals": refusals, "withheld": withheld_count(run.plan)}
         if as_json:
             emit({**document, "run_id": outcome.run_id, "actor": outcome.actor or None})
         elif as_markdown:
             from crmsync.cli.markdown import plan_markdown
 
             sys.stdout.write(plan_markdown(document, root=os.getcwd()))
+        elif outcome.edit is not None:
+            render_edit(out, outcome.edit, str(folder))
+            render_refusals(out, refusals_text(outcome.refusals))
         else:
             render_plan(out, run.plan)
             render_refusals(out, refusals_text(outcome.refusals))

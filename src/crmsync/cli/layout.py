@@ -58,8 +58,9 @@ def why_lines(reason: str, width: int) -> list[str]:
     ) or [head.rstrip()]
 
 
-def render_changes(console: Console, plan: Plan) -> None:
-    """One line per change and its provenance below it, in the plan's order."""
+def render_changes(console: Console, plan: Plan, *, use: bool = False) -> None:
+    """One line per change and its provenance below it, in the plan's order; a change that does not
+    change what the customer can use says so; `use`: every other change says what it changes there."""
     names = [(shown(plan.name(c.company_id)), shown(plan.name(c.feature_id))) for c in plan.changes]
     company_width = min(MAX_NAME, max((len(c) for c, _ in names), default=0))
     feature_width = min(MAX_NAME, max((len(f) for _, f in names), default=0))
@@ -67,6 +68,14 @@ def render_changes(console: Console, plan: Plan) -> None:
         console.print(change_line(plan, change, company_width, feature_width), highlight=False, crop=False)
         for line in why_lines(change.reason, console.width):
             console.print(Text(line, style="dim"), highlight=False, crop=False)
+        effect = plan.effect(change)
+        if effect is not None and not effect.changes_use:  # e.g. an override the plan outvotes
+            console.print(Text.assemble((f"{WHY_INDENT}= ", "bold yellow"), (
+                f"no effect on what the customer can use: {shown(effect.after.describe())}", "yellow")),
+                highlight=False, crop=False)  # fmt: skip
+        elif effect is not None and use:
+            line = f"{WHY_INDENT}can use: {shown(effect.before.describe())} → {shown(effect.after.describe())}"
+            console.print(Text(line, style="cyan"), highlight=False, crop=False)
 
 
 def note(console: Console, symbol: str, symbol_style: str, text: str, *, style: str = "") -> None:

@@ -46,6 +46,17 @@ def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[Plan
 
 
 @contextmanager
+def base_context(
+    folder: Path | None, base: str, settings: Settings | None = None
+) -> Iterator[tuple[Context, Mappings, Mappings]]:
+    """crmsync.app.base_context (`plan --base`)."""
+    from crmsync.app import base_context as opened
+
+    with opened(folder, base, settings) as triple:
+        yield triple
+
+
+@contextmanager
 def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
     """crmsync.app.mapped_context."""
     from crmsync.app import mapped_context as opened

@@ -115,12 +115,24 @@ def _change(change: Doc, rel: Callable[[str], str]) -> str:
     if before.get("id"):
         lines.append(f"override: `{before['id']}`")
     if "effective_before" in change or "effective_after" in change:
-        eff = f"{value_text(change.get('effective_before'))} → {value_text(change.get('effective_after'))}"
+        eff = f"{effective_text(change.get('effective_before'))} → {effective_text(change.get('effective_after'))}"
         lines.append(f"effective entitlement: {_esc(eff)}")
     if change.get("reason") and not after.get("deals"):  # a delete's why; a create's is its deals and rules
         lines.append(f"reason: {_esc(str(change['reason']))}")
     body = "\n".join(f"- {text}" for text in lines)
     return f"<details><summary>{line}</summary>\n\n{body}\n\n</details>"
+
+
+def effective_text(effective: Any) -> str:
+    """An effective entitlement (`Effective.to_json`) in words: `50 from override cmov_1`; other
+    shapes as `value_text` says them."""
+    if not (isinstance(effective, Mapping) and "granted_by" in effective):
+        return value_text(effective)
+    if effective.get("value") is None:
+        return "none"
+    kinds = [str(k).replace("_", "-") for k in effective.get("granted_by", [])]
+    who = ", ".join(f"{k} {n}".strip() for k, n in zip(kinds, effective.get("granted_by_names", []), strict=False))
+    return f"{value_text(effective['value'])} from {who}" if who else value_text(effective["value"])
 
 
 def value_text(value: Any) -> str:

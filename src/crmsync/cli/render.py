@@ -23,10 +23,15 @@ if TYPE_CHECKING:
     from crmsync.service.apply import ApplyReport
 
 
-def render_plan(console: Console, plan: Plan, reported: Mapping[str, int] | None = None) -> None:
+def render_plan(
+    console: Console, plan: Plan, reported: Mapping[str, int] | None = None, *, changes: bool = True
+) -> None:
     """The plan's changes (one line each, cli/layout.py), its reports and a summary line (`reported`:
-    the conflict/pending/error counts a saved plan recorded, which it does not carry itself)."""
-    if plan.changes:
+    the conflict/pending/error counts a saved plan recorded, which it does not carry itself).
+    `changes=False`: the reports and summary only (`plan --base` shows the changes in its own sections)."""
+    if not changes:
+        pass
+    elif plan.changes:
         render_changes(console, plan)
     elif plan.ledger_only():
         records = outside("; ".join(plan.ledger_only()))

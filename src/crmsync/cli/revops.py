@@ -122,6 +122,28 @@ def render_explanation(console: Console, story: Explanation) -> None:
         say(f"✗ error: {problem}")
     for warning in story.warnings:
         say(f"warning: {warning}")
+    _effective(say, story)
+
+
+def _effective(say: Callable[[str], None], story: Explanation) -> None:
+    """What the company can use of each feature: plan, add-ons and override side by side, the value
+    Schematic grants and which of them grants it, and when a winning override expires."""
+    if story.entitlements is None:
+        return
+    say("")
+    if not story.entitlements.features:
+        say("Effective entitlements: none (no plan, add-on or override names a feature)")
+    else:
+        say("Effective entitlements (Schematic grants the most generous; a boolean override always wins):")
+    for e in story.entitlements.features:
+        plan = e.plan.value.describe() if e.plan else "-"
+        add_ons = ", ".join(f"{g.name} {g.value.describe()}" for g in e.add_ons) or "-"
+        own = e.override.value.describe() if e.override else "-"
+        expired = " (expired)" if e.expired_override else ""
+        say(f"  {story.name(e.feature_id)}: plan {plan} · add-ons {add_ons} · override {own}{expired}")
+        say(f"    can use: {e.describe()}")
+    for line in story.entitlements.unread:
+        say(f"warning: {line}")
 
 
 def _printer(console: Console) -> Callable[[str], None]:
@@ -156,6 +178,12 @@ def _feature(say: Callable[[str], None], story: Explanation, feature: FeatureSto
         new = f" {change.after.value.describe()}" if change.after and change.action is Action.CREATE else ""
         gone = f" {change.before.id}" if change.before and change.action is Action.DELETE else ""
         say(f"  plan: {SYMBOL[change.action][0]} {change.action.value}{new}{gone}: {change.reason}")
+        effect = story.change_effects.get((change.action.value, change.company_id, change.feature_id))
+        if effect is not None and effect.changes_use:
+            say(f"    can use: {effect.before.describe()} → {effect.after.describe()}")
+        elif effect is not None:
+            say(f"    can use: unchanged, {effect.after.describe()}: this change does not change what "
+                "the customer can use")
     for conflict in feature.conflicts:
         wanted = conflict.desired.value.describe()
         say(f"  plan: ! conflict: {conflict.live.id} stands in the way of {wanted}; it is left untouched")

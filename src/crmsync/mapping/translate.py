@@ -149,12 +149,14 @@ class Translator:
             key = self._keys[(name, value)] = CompanyKey(name, value)
         return key
 
-    def result(self) -> Translation:
-        """Everything added so far, file by file."""
+    def result(self, files: Sequence[int] | None = None) -> Translation:
+        """Everything added so far, file by file; `files`: only these files (by index, in this order), as
+        a Translator of just them would give (two mapping sets sharing files translate them once)."""
+        order = range(len(self._files)) if files is None else files
         return Translation(
-            tuple(c for part in self._contributions for c in part),
-            tuple(p for part in self._problems for p in part),
-            tuple(s for part in self._skipped for s in part),
+            tuple(c for i in order for c in self._contributions[i]),
+            tuple(p for i in order for p in self._problems[i]),
+            tuple(s for i in order for s in self._skipped[i]),
             dict(self._deals),
         )
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmsync.domain import (
     TIME_FORMAT,
@@ -33,6 +33,9 @@ from crmsync.reconcile.diff import DiffResult
 from crmsync.reconcile.drift import LEDGER_ONLY, Drift
 from crmsync.reconcile.notices import PlanWarning
 
+if TYPE_CHECKING:  # effective.py builds on this module's JSON helpers
+    from crmsync.reconcile.effective import ChangeEffect, EffectKey
+
 ORDER = {Action.DELETE: 0, Action.CREATE: 1, Action.UPDATE: 2}
 
 
@@ -50,6 +53,8 @@ class Plan:
     adoptions: tuple[Adoption, ...] = ()  # unowned overrides crmsync could take over (`auto`: apply does)
     released: tuple[Conflict, ...] = ()  # overrides released by `crmsync release` where deals want one: not managed
     expired: tuple[LiveOverride, ...] = ()  # owned overrides that expired since the last run: left, named once
+    # What the customer can use before and after each change (reconcile/effective.py); empty when unknown
+    effects: Mapping[EffectKey, ChangeEffect] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -103,7 +108,7 @@ class Plan:
         """The plan as one JSON-ready object (`crmsync plan --json`)."""
         changes = [self._change_json(c) for c in self.changes]
         return {
-            "changes": changes,
+            "changes": [{**j, **self.effect_json(c)} for j, c in zip(changes, self.changes, strict=True)],
             "summary": self.summary(),
             "conflicts": [
                 self._conflict_json(c, "an override crmsync did not create is in the way; it is left untouched")
@@ -138,6 +143,18 @@ class Plan:
             "expired": [self._expired_json(o) for o in self.expired],
             "checksum": _checksum(changes),
         }
+
+    def effect(self, change: Change) -> ChangeEffect | None:
+        """What the customer can use before and after `change`, when the plan knows it."""
+        return self.effects.get((change.action.value, change.company_id, change.feature_id))
+
+    def effect_json(self, change: Change) -> dict[str, Any]:
+        """`effective_before` / `effective_after` of a change (None each when not known); not in the checksum:
+        it describes the plan, a saved plan is applied by its changes."""
+        effect = self.effect(change)
+        if effect is None:
+            return {"effective_before": None, "effective_after": None, "changes_effective": None}
+        return effect.to_json()
 
     def checksum(self) -> str:
         """A digest of the changes and of the live state they were computed from."""

@@ -9,7 +9,7 @@ overrides with their ownership, and the planned changes. Reads only; the CLI ren
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.domain import (
@@ -30,10 +30,13 @@ from crmsync.errors import CrmsyncError
 from crmsync.mapping.rules import Mappings
 from crmsync.mapping.translate import Skip
 from crmsync.reconcile.combine import combine
+from crmsync.reconcile.effective import ChangeEffect, Effective, EffectKey
 from crmsync.reconcile.notices import PlanWarning
 from crmsync.reconcile.plan import desired_json, live_json, value_json
 from crmsync.schematic.client import SchematicClient
 from crmsync.service.context import Context, PlanRun
+from crmsync.service.effective import CompanyEntitlements, judge_companies
+from crmsync.service.entitlements import read_plans
 from crmsync.service.planning import build_plan
 
 
@@ -59,6 +62,12 @@ class Explanation:
     problems: tuple[DealProblem, ...]
     warnings: tuple[PlanWarning, ...]
     names: Mapping[str, str]
+    change_effects: Mapping[EffectKey, ChangeEffect] = field(default_factory=dict)  # per planned change
+    entitlements: CompanyEntitlements | None = None  # what the company can use of each feature, now
+
+    def effective(self, feature_id: FeatureId) -> Effective | None:
+        """What the company can use of a feature now (plan, add-ons, override), when known."""
+        return self.entitlements.feature(feature_id) if self.entitlements is not None else None
 
     def name(self, ident: str) -> str:
         """A feature's or company's display name (the id when unknown)."""
@@ -79,7 +88,16 @@ class Explanation:
                 for p in self.problems
             ],
             "warnings": [w.to_json() for w in self.warnings],
+            "effective": self.entitlements.to_json()["features"] if self.entitlements is not None else [],
+            "effective_unread": list(self.entitlements.unread) if self.entitlements is not None else [],
         }
+
+    def plan_effects(self, change: Change) -> dict[str, Any]:
+        """The change's effective entitlement before and after, in the plan's JSON form."""
+        effect = self.change_effects.get((change.action.value, change.company_id, change.feature_id))
+        if effect is None:
+            return {"effective_before": None, "effective_after": None, "changes_effective": None}
+        return effect.to_json()
 
     def _feature_json(self, story: FeatureStory) -> dict[str, Any]:
         return {
@@ -92,8 +110,10 @@ class Explanation:
             ],
             "live": [{**live_json(o), "owned_by_crmsync": owned} for o, owned in story.live],
             "changes": [
-                {"action": ch.action.value, "reason": ch.reason, "after": _value(ch.after)} for ch in story.changes
+                {"action": ch.action.value, "reason": ch.reason, "after": _value(ch.after), **self.plan_effects(ch)}
+                for ch in story.changes
             ],
+            "effective": effect.to_json() if (effect := self.effective(story.feature_id)) is not None else None,
             "conflicts": [{"live_id": cf.live.id, "desired": value_json(cf.desired.value)} for cf in story.conflicts],
         }
 
@@ -145,10 +165,14 @@ def plan_for_company(ctx: Context, mappings: Mappings, text: str) -> tuple[PlanR
 def explain(ctx: Context, mappings: Mappings, company_text: str) -> Explanation:
     """Build a plan scoped to one company and trace it back to deals and rules."""
     run, company = plan_for_company(ctx, mappings, company_text)
-    return trace(run, mappings, company)
+    plans, unread = read_plans(ctx.schematic, [company])
+    (entitlements,) = judge_companies([company], plans, run.live, ctx.clock(), unread)
+    return trace(run, mappings, company, entitlements)
 
 
-def trace(run: PlanRun, mappings: Mappings, company: Company) -> Explanation:
+def trace(
+    run: PlanRun, mappings: Mappings, company: Company, entitlements: CompanyEntitlements | None = None
+) -> Explanation:
     """Regroup a scoped plan run by feature for one company (pure)."""
     keys = {CompanyKey(k, v) for k, v in company.keys.items()}
     deals = run.translation.deals  # the counted deals that gave a rule nothing or an error
@@ -186,4 +210,5 @@ def trace(run: PlanRun, mappings: Mappings, company: Company) -> Explanation:
         and CompanyKey(file.company_key, deal.company_ref or "") in keys
     )
     problems = tuple(p for p in run.translation.problems if ours(p.source, deals.get((p.source, p.deal_id))))
-    return Explanation(company, stories, skipped, problems, run.plan.warnings, run.plan.names)
+    effects = {k: e for k, e in run.plan.effects.items() if k[1] == company.id}
+    return Explanation(company, stories, skipped, problems, run.plan.warnings, run.plan.names, effects, entitlements)

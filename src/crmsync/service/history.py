@@ -15,7 +15,7 @@ from crmsync.domain import TIME_FORMAT, RunStatus
 from crmsync.reconcile.drift import DriftAction
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
-from crmsync.service.planning import source_deal_counts
+from crmsync.service.reading import source_deal_counts
 from crmsync.store.repository import Store
 
 

@@ -1,93 +1,168 @@
 """Orchestration of one reconcile: read deals → translate → combine → diff (with adoption and
 drift, service/ownership.py) → Plan.
 
-Called by the reconcile use case (service/reconcile.py) and `explain` with a `Context`
-of ready edges. It never writes: `apply.py` does. A reconcile can be scoped to some
-companies; the pure core never learns what triggered it.
+Called by the reconcile use case (service/reconcile.py), `explain`, `plan --base` and the mapping
+preview with a `Context` of ready edges. It never writes to Schematic: `apply.py` does. One read of
+the deals can feed the plans of two mapping sets (`build_plans`); each read from a CRM keeps the
+deal snapshot current (service/snapshot.py). A reconcile can be scoped to some companies; the pure
+core never learns what triggered it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from crmsync import progress
-from crmsync.connectors.base import DealQuery, ReadResult
+from crmsync.connectors.base import PageSink, ReadResult
 from crmsync.domain import (
     Company,
     CompanyId,
     CompanyKey,
     Conflict,
-    Deal,
+    Feature,
     LedgerState,
     LiveOverride,
     OverrideId,
     Source,
 )
-from crmsync.errors import ConfigError, MappingError, Problem, RequestRejected
-from crmsync.mapping.rules import Mappings
-from crmsync.mapping.translate import Translator, stage_counts
+from crmsync.mapping.rules import MappingFile, Mappings
+from crmsync.mapping.translate import Translation, Translator
 from crmsync.reconcile.combine import combine
 from crmsync.reconcile.diff import DiffResult, newly_expired
 from crmsync.reconcile.drift import settle
+from crmsync.reconcile.effective import change_effects
+from crmsync.reconcile.entitlements import PlanEntitlements
 from crmsync.reconcile.guards import shrunk_sources, withhold_deletes
 from crmsync.reconcile.note import note_token
-from crmsync.reconcile.notices import PlanWarning, WarningKind
 from crmsync.reconcile.plan import Plan, value_json
 from crmsync.service.context import Context, PlanRun, owned_ids_of
-from crmsync.service.entitlements import plan_warnings
+from crmsync.service.entitlements import plan_warnings, read_plans
 from crmsync.service.ledger import hide_marked, ledger_warnings, unknown_markers
 from crmsync.service.ownership import RulePolicies, held_keys, reconcile_ownership
-from crmsync.service.preflight import preflight
+from crmsync.service.preflight import Checked, preflight
+from crmsync.service.reading import read_source, source_deal_counts, uncounted_warnings
+from crmsync.service.snapshot import Keeper
 from crmsync.store.repository import Owned
+from crmsync.store.snapshot import SnapshotStore
+
+Reader = Callable[[Source, Sequence[PageSink]], ReadResult]  # reads one source's deals into the sinks
 
 
 def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId] | None = None) -> PlanRun:
     """Compute what an apply would do. Reads only."""
+    return build_plans(ctx, mappings, scope=scope).head
+
+
+@dataclass(frozen=True)
+class PlanRuns:
+    """The plan of the mappings in force (`head`) and, for `plan --base`, of the base mappings, computed
+    from the same deals and live overrides (read once)."""
+
+    head: PlanRun
+    base: PlanRun | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What one reconcile read of Schematic and the ledger, shared by the plans of every mapping set."""
+
+    companies: list[Company]
+    features: list[Feature]
+    live: list[LiveOverride]
+    owned: list[Owned]
+    released: list[Owned]
+    baseline: Mapping[str, int]
+    now: datetime
+
+
+def build_plans(
+    ctx: Context,
+    mappings: Mappings,
+    *,
+    scope: Collection[CompanyId] | None = None,
+    base: Mappings | None = None,
+    reader: Reader | None = None,
+) -> PlanRuns:
+    """The plan of `mappings` and, given `base`, the plan of the base mappings from the same read of the
+    deals and live overrides. Deals come from the CRMs (and keep the deal snapshot current), or from
+    `reader` (the preview's snapshot). Writes nothing to Schematic."""
     features = ctx.schematic.list_features()
     companies = ctx.schematic.list_companies(scope)
     progress.emit(progress.Planning("reading", len(companies)))
     # Every online check validate runs, before anything is read or written (preflight.py).
     every = companies if scope is None else None
-    checked = preflight(ctx.schematic, ctx.connectors, mappings, features=features, companies=every)
-    mappings, resolved = checked.mappings, dict(checked.resolved)
+    sets = [mappings] if base is None else [mappings, base]
+    checked = [preflight(ctx.schematic, ctx.connectors, m, features=features, companies=every) for m in sets]
     now = ctx.clock()
-    # Deals are translated page by page as they are read; only what the plan needs of them is kept.
-    translator = Translator(mappings.files, resolved, now)
+    # Deals are translated page by page as they are read; a file both mapping sets hold is translated once.
+    files: list[MappingFile] = []
+    picks = [[_index(files, f) for f in c.mappings.files] for c in checked]
+    translator = Translator(files, {k: v for c in checked for k, v in c.resolved.items()}, now)
+    joined = Mappings(tuple(files))
+    feed: list[PageSink] = [translator.add]
+    scoped = companies if scope is not None else None
+    keeper = None
+    if reader is None and not ctx.store.readonly:  # every read from a CRM keeps the snapshot current
+        keeper = Keeper(SnapshotStore(ctx.store.engine, ctx.store.url), joined, scoped, now)
+        feed.append(keeper.page)
     reads = tuple(
-        _read(ctx, mappings, source, companies if scope is not None else None, translator)
-        for source in mappings.sources()
+        reader(source, feed) if reader is not None else read_source(ctx.connectors, joined, source, scoped, feed)
+        for source in joined.sources()
     )
-    translation = translator.result()
-    del translator  # it holds every contribution too
+    if keeper is not None:
+        keeper.finish(reads)
+    translations = [translator.result(p) for p in picks]
+    del translator, feed, keeper  # they hold every contribution too
+    live = ctx.schematic.list_overrides(scope)
+    owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
+    seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
+    cache: dict[str, PlanEntitlements] = {}
+    runs = [_plan_from(ctx, c, t, reads, seen, scope, cache) for c, t in zip(checked, translations, strict=True)]
+    progress.emit(progress.Planning("planned", len(companies)))
+    return PlanRuns(runs[0], runs[1] if len(runs) > 1 else None)
+
+
+def _plan_from(
+    ctx: Context,
+    checked: Checked,
+    translation: Translation,
+    reads: tuple[ReadResult, ...],
+    seen: _Seen,
+    scope: Collection[CompanyId] | None,
+    cache: dict[str, PlanEntitlements],
+) -> PlanRun:
+    """One mapping set's plan from the deals it translated and what the run read of Schematic and the ledger."""
+    mappings, companies, features, live, now = checked.mappings, seen.companies, seen.features, seen.live, seen.now
     key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
     desired, pending = combine(translation.contributions, key_map)
     if scope is None:  # only a scoped run is traced back deal by deal (`explain`): let the rest go now
         translation = replace(translation, contributions=(), skipped=(), deals={})
-    live = ctx.schematic.list_overrides(scope)
-    owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
-    owned, settled = settle_updates(owned, live)  # updates whose answer was lost: did they happen?
+    owned, settled = settle_updates(seen.owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
-    unknown = unknown_markers(ctx.store, live, owned, released)  # a lost or wrong ledger is said loudly
+    unknown = unknown_markers(ctx.store, live, owned, seen.released)  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
-    held = held_keys(released, owned)
+    held = held_keys(seen.released, owned)
     ids = owned_ids_of(owned, found)
     own = reconcile_ownership(
         desired, live, owned, ids, held, RulePolicies.of(mappings), scope=scope, keep=keep, now=now
     )
     # A scoped read says nothing about how many deals a CRM holds: only full reads feed the guard.
     counts = source_deal_counts(reads) if scope is None else {}
-    shrunk = shrunk_sources(counts, baseline, ctx.guards)
+    shrunk = shrunk_sources(counts, seen.baseline, ctx.guards)
     sources = {o.override_id: o.sources for o in owned if o.override_id}
     result, withheld = withhold_deletes(own.result, sources, shrunk, partial=cut_short)
     result, drift = settle(result, own.drift, held)
     result, adoptions = hide_marked(result, own.adoptions, unknown)
-    result, let_go = split_released(result, released)
+    result, let_go = split_released(result, seen.released)
     warnings = ledger_warnings(ctx.store, unknown) + withheld + checked.warnings + uncounted_warnings(reads, mappings)
     names: dict[str, str] = {c.id: c.name for c in companies} | {f.id: f.name for f in features}
-    warnings += plan_warnings(ctx.schematic, result.changes, companies, names)
+    changed = {c.company_id for c in result.changes}
+    plans, unread = read_plans(ctx.schematic, [c for c in companies if c.id in changed], cache)
+    warnings += plan_warnings(result.changes, companies, names, plans, unread)
     plan = Plan.build(
         result,
         pending=pending,
@@ -99,7 +174,7 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         released=let_go,
         expired=newly_expired(desired.keys(), live, ids, now, ctx.store.last_judged()),
     )
-    progress.emit(progress.Planning("planned", len(companies)))
+    plan = replace(plan, effects=change_effects(plan.changes, plans, now))
     return PlanRun(
         plan,
         reads,
@@ -110,11 +185,20 @@ def build_plan(ctx: Context, mappings: Mappings, *, scope: Collection[CompanyId]
         tuple(companies),
         tuple(features),
         frozenset(scope) if scope is not None else None,
-        tuple(released),
-        baseline,
+        tuple(seen.released),
+        seen.baseline,
         settled,
         now,
     )
+
+
+def _index(files: list[MappingFile], mfile: MappingFile) -> int:
+    """The index of `mfile` in `files`, appended when no equal file is there yet."""
+    for i, held in enumerate(files):
+        if held == mfile:
+            return i
+    files.append(mfile)
+    return len(files) - 1
 
 
 def split_released(result: DiffResult, released: Collection[Owned]) -> tuple[DiffResult, tuple[Conflict, ...]]:
@@ -150,30 +234,6 @@ def settle_updates(
     return rows, settled
 
 
-def uncounted_warnings(reads: Collection[ReadResult], mappings: Mappings) -> tuple[PlanWarning, ...]:
-    """A CRM whose deals were read but none counted: most likely a stage name the mapping misspells."""
-    warnings = []
-    for read in reads:
-        files = mappings.for_source(read.source)
-        pairs = read.stage_pairs()
-        if pairs and not any(stage_counts(read.source, s, p, f.deals) for s, p in pairs for f in files):
-            stages = sorted({s for s, _ in pairs})[:5]
-            warnings.append(
-                PlanWarning(
-                    WarningKind.NOTHING_COUNTED,
-                    f"{read.source.value}: {read.count} deal(s) read but none is in the mapping's stages "
-                    f"(their stages: {', '.join(stages)}); check `stages:` (and pipelines / record types)",
-                    read.source.value,
-                )
-            )
-    return tuple(warnings)
-
-
-def source_deal_counts(reads: Collection[ReadResult]) -> dict[str, int]:
-    """Deals per source, for the reads that completed (a partial read says nothing)."""
-    return {r.source.value: r.count for r in reads if r.complete}
-
-
 def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) -> dict[str, OverrideId]:
     """Create intents whose override exists after all (its response was lost), by note token."""
     intents = {o.token for o in owned if o.status == LedgerState.INTENT}
@@ -184,57 +244,3 @@ def find_lost_creates(owned: Collection[Owned], live: Collection[LiveOverride]) 
             if token in intents:
                 found.setdefault(token, override.id)
     return found
-
-
-def _read(
-    ctx: Context, mappings: Mappings, source: Source, companies: Collection[Company] | None, translator: Translator
-) -> ReadResult:
-    """All deals of a source, or (scoped) those of the CRM companies behind `companies`' keys, each page
-    translated as it arrives and dropped; the result keeps how many deals and which stages were read."""
-    connector = ctx.connectors.get(source)
-    if connector is None:
-        raise ConfigError(f"mapping files read {source.value}, but no {source.value} connector is configured")
-    query = DealQuery(
-        filters=tuple(f.deals for f in mappings.for_source(source)),
-        properties=mappings.properties_for(source),
-    )
-    tally = _Tally(translator)
-    try:
-        if companies is None:
-            read = connector.read_deals(query, tally.page)
-        else:
-            keys = {f.company_key for f in mappings.for_source(source)}
-            refs = {c.keys[k] for c in companies for k in keys if k in c.keys}
-            read = connector.read_deals_of_companies(query, refs, tally.page) if refs else ReadResult(source, ())
-        return replace(read, streamed=read.streamed + tally.count, stages=read.stages | tally.stages)
-    except RequestRejected as exc:
-        unknown = getattr(exc, "field", None)  # a connector names the field the CRM refused, when it can
-        rules = mappings.rules_using(source, unknown) if unknown else ()
-        if not rules:
-            raise
-        raise MappingError(
-            [
-                Problem(
-                    r.position.path,
-                    r.position.line,
-                    r.position.col,
-                    f"{source.value} refused field {unknown!r} used by this rule: {exc.detail}",
-                    "check the field's API name (custom fields end in __c) and the integration user's access",
-                )
-                for r in rules
-            ]
-        ) from exc
-
-
-class _Tally:
-    """A read's page sink: translates each page and counts what the plan says of the read."""
-
-    def __init__(self, translator: Translator) -> None:
-        self._translator = translator
-        self.count = 0
-        self.stages: set[tuple[str, str | None]] = set()
-
-    def page(self, deals: Sequence[Deal]) -> None:
-        self._translator.add(deals)
-        self.count += len(deals)
-        self.stages.update((d.stage, d.pipeline) for d in deals)

@@ -30,9 +30,10 @@ from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
+from crmsync.service.edit import EditPlan, edit_plan
 from crmsync.service.history import finish_run, heartbeat
 from crmsync.service.leased_apply import LeasedApply, settle_lost_answers
-from crmsync.service.planning import build_plan
+from crmsync.service.planning import build_plan, build_plans
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
 from crmsync.service.saved import load_plan
 from crmsync.store.leases import LeaseBook
@@ -64,6 +65,15 @@ class Request:
     allow_mass_change: bool = False  # this run only: no guard refuses, no delete is withheld
     saved: SavedDocument | None = None  # with Mode.APPLY_SAVED
     lock_wait: float = 30.0  # seconds to wait for companies another process is reconciling
+    base: BaseMappings | None = None  # with Mode.PLAN: also plan these mappings and split out the edit
+
+
+@dataclass(frozen=True)
+class BaseMappings:
+    """The mappings an edit started from (`plan --base`), and how the user named them."""
+
+    mappings: Mappings
+    label: str
 
 
 @dataclass
@@ -78,6 +88,7 @@ class Outcome:
     replanned: tuple[CompanyId, ...] = ()  # companies planned again under their lease (changed meanwhile)
     applied_by: dict[str, Any] = field(default_factory=dict)  # a saved plan's earlier run: id, when
     actor: str = ""  # who started the run (recorded with it)
+    edit: EditPlan | None = None  # with a base: the edit's changes apart from the pending ones
 
     @property
     def ok(self) -> bool:
@@ -130,6 +141,13 @@ def _plan_and_apply(
 ) -> Outcome:
     run: PlanRun | None = None
     try:
+        if request.base is not None and request.mode is Mode.PLAN:
+            base = request.base
+            runs = build_plans(ctx, mappings, scope=request.scope, base=base.mappings)
+            run = runs.head
+            edit = edit_plan(ctx, runs, base.label)
+            found = tuple(refusals(ctx, run))
+            return replace(_finish(ctx, run_id, RunStatus.OK, run, refusals=found), edit=edit)
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:

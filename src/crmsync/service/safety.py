@@ -16,7 +16,7 @@ from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.ledger import ledger_refusals
 from crmsync.service.ownership import held_keys
-from crmsync.service.planning import source_deal_counts
+from crmsync.service.reading import source_deal_counts
 from crmsync.store.repository import Owned
 
 CLOSES_ROW = (DriftAction.RECREATE, DriftAction.FORGET)  # drift whose ledger row apply closes

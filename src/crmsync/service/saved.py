@@ -15,7 +15,7 @@ from crmsync.mapping.translate import Translation
 from crmsync.reconcile.guards import baseline_counts
 from crmsync.reconcile.planfile import SavedPlan, encode, stale, watched
 from crmsync.service.context import Context, PlanRun
-from crmsync.service.planning import source_deal_counts
+from crmsync.service.reading import source_deal_counts
 
 
 def save_plan(ctx: Context, run: PlanRun) -> dict[str, Any]:
