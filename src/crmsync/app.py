@@ -8,7 +8,6 @@ state store, the Schematic write and HubSpot search rates are budgets shared thr
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -20,6 +19,7 @@ from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from crmsync.domain import Feature, Source, Trigger
 from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.logs import get_logger
 from crmsync.mapping.base import load_base
 from crmsync.mapping.crm_schema import CrmSchema, Trait
 from crmsync.mapping.loader import load_mappings, load_mappings_leniently
@@ -29,7 +29,7 @@ from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
 from crmsync.service.context import Context
 from crmsync.service.preflight import preflight
-from crmsync.settings import Settings, load_settings
+from crmsync.settings import Settings
 from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
@@ -70,10 +70,10 @@ def connectors_for(settings: Settings, mappings: Mappings, store: Store | None =
 def connector_for(settings: Settings, source: Source, store: Store | None = None) -> Connector:
     """The connector of one CRM (its credentials are required here, naming the variable)."""
     if source is Source.SALESFORCE:
-        from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+        from crmsync.connectors.salesforce import SalesforceConnector
 
-        salesforce = replace(SalesforceSettings.from_env(settings.environ), deadline=settings.salesforce.deadline)
-        return SalesforceConnector(salesforce)
+        settings.salesforce.flow()  # the login variables are complete for one flow, or ConfigError naming them
+        return SalesforceConnector(settings.salesforce)
     token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
     return HubSpotConnector(
         HubSpotSettings(
@@ -134,22 +134,18 @@ def open_context(settings: Settings, mappings: Mappings) -> Iterator[Context]:
 
 
 @contextmanager
-def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
+def mapped_context(folder: Path | None, settings: Settings) -> Iterator[tuple[Context, Mappings]]:
     """The mapping files (`--mappings` FOLDER, else CRMSYNC_MAPPINGS) and every edge they need, from
-    `settings` (default: the environment's)."""
-    settings = settings or load_settings()
+    `settings` (the entry point's, loaded once)."""
     maps = load_mappings(folder or settings.mappings)
     with open_context(settings, maps) as ctx:
         yield ctx, maps
 
 
 @contextmanager
-def base_context(
-    folder: Path | None, base: str, settings: Settings | None = None
-) -> Iterator[tuple[Context, Mappings, Mappings]]:
+def base_context(folder: Path | None, base: str, settings: Settings) -> Iterator[tuple[Context, Mappings, Mappings]]:
     """`plan --base`: the mappings in force, the base mappings `base` names (a folder or a git ref,
     mapping/base.py), and every edge either set needs (a CRM only the base reads is read too)."""
-    settings = settings or load_settings()
     head_folder = Path(folder or settings.mappings)
     maps = load_mappings(head_folder)
     older = load_base(base, head_folder)
@@ -193,7 +189,6 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore
     from crmsync.web.app import make_app
-    from crmsync.web.config import WebSettings
     from crmsync.web.webhooks import Ingress
 
     try:
@@ -214,11 +209,11 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             ctx.schematic.list_features()
             tracker.succeeded("schematic")
         except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
-            logging.getLogger("crmsync.serve").warning("schematic not reachable at start: %s", exc)
+            log = get_logger("crmsync.serve")
+            log.warning("serve.schematic_unreachable", error=type(exc).__name__, detail=str(exc))
         alerter = None
-        slack_url = settings.environ.get("CRMSYNC_SLACK_WEBHOOK_URL")
-        if slack_url:
-            slack = SlackWebhook(slack_url)
+        if settings.slack_webhook_url:
+            slack = SlackWebhook(settings.slack_webhook_url)
             resources.callback(slack.close)
             alerter = Alerter(ctx.store, slack.send)
         resolver = Resolver(ctx.connectors, ctx.schematic, intake, live, tracker)
@@ -238,7 +233,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
-        web = Ingress(intake, WebSettings.from_environ(settings.environ), wake=worker.wake)
+        web = Ingress(intake, settings.web, wake=worker.wake)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
         app = make_app(web, tracker, lifespan=lifespan, extra=console)
         service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)

@@ -12,13 +12,13 @@
     └── UnsafePlanError          a guard refused to apply the plan
 
 Edge modules (connectors, schematic, store) are the only ones that catch foreign
-exceptions; they raise these with `raise … from exc`. Messages never contain secrets.
+exceptions; they raise these with `raise … from exc`. Messages never contain secrets (URLs in them
+go through `redaction.redact_url`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
 class CrmsyncError(Exception):
@@ -66,8 +66,16 @@ class ServiceError(CrmsyncError):
         self.setting = setting
         self.status = status
         self.detail = message
-        where = f" (check {setting})" if setting else ""
-        super().__init__(f"{service}: {message}{where}")
+        super().__init__(f"{service}: {message}{likely_cause(service, setting, status)}")
+
+
+def likely_cause(service: str, setting: str, status: int | None) -> str:
+    """Where on-call should look: a 5xx is the service's own fault (its URL and credentials worked),
+    401/403 the credential variable, anything else (no answer at all: a connection error) the setting
+    named, usually the URL variable."""
+    if status is not None and status >= 500:
+        return f" ({service} failed on its side; crmsync retries, see the service's status page)"
+    return f" (check {setting})" if setting else ""
 
 
 class ServiceUnavailable(ServiceError):
@@ -101,7 +109,6 @@ class UnsafePlanError(CrmsyncError):
 
 
 QUOTE_LIMIT = 200  # characters of an outside value an error message shows
-SENSITIVE_KEYS = ("password", "passwd", "pwd", "token", "key", "secret", "sig", "signature", "auth", "credential")
 
 
 def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
@@ -111,23 +118,3 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}… ({len(text):,} characters)"
-
-
-def redact_url(url: str) -> str:
-    """A URL safe to print: user info and the values of sensitive query keys (password, token,
-    key, secret, sig…) become `***`. Anything that does not parse is not shown at all."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"[{host}]" if ":" in host else host
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        if parts.username is not None or parts.password is not None:
-            netloc = f"***@{netloc}"
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        hidden = [(k, "***" if any(s in k.lower() for s in SENSITIVE_KEYS) else v) for k, v in pairs]
-    except ValueError:
-        return "<unparsable URL>"
-    slashes = "//" if url[len(parts.scheme) + 1 :].startswith("//") else ""
-    query = f"?{urlencode(hidden, safe='*/:')}" if hidden else ""
-    return f"{parts.scheme}:{slashes}{netloc}{parts.path}{query}" if parts.scheme else f"{netloc}{parts.path}{query}"

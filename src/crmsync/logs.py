@@ -1,6 +1,6 @@
 """Structured logs: structlog over the standard library, to stderr, with secrets scrubbed.
 
-`configure_logging` is called once by each entry point (the CLI callback; `serve` later). Edges and
+`configure_logging` is called once per process, by the CLI callback (`serve` included). Edges and
 the service take a logger from `get_logger` and emit the events named below; the pure core never
 logs. Library logs (urllib3, httpx, …) pass through the same formatter and the same scrubbing.
 
@@ -22,13 +22,13 @@ is already loaded).
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from crmsync import redaction
 from crmsync.safe_text import shown
 
 if TYPE_CHECKING:
@@ -39,28 +39,11 @@ if TYPE_CHECKING:
 LogFormat = Literal["console", "json"]
 FORMATS: tuple[LogFormat, ...] = ("console", "json")
 LEVELS = ("debug", "info", "warning", "error")
-SECRET_VARIABLES = (  # values scrubbed from every log line, wherever they appear
-    "SCHEMATIC_API_KEY",
-    "SCHEMATIC_WEBHOOK_SECRET",
-    "HUBSPOT_ACCESS_TOKEN",
-    "HUBSPOT_CLIENT_SECRET",
-    "SALESFORCE_PASSWORD",
-    "SALESFORCE_SECURITY_TOKEN",
-    "SALESFORCE_ACCESS_TOKEN",
-    "SALESFORCE_CONSUMER_SECRET",
-    "CRMSYNC_OPS_TOKEN",
-)
-REDACTED = "***"
-NOISY = ("httpx", "httpcore", "hpack")  # one INFO line per request, URL and all: WARNING and up only
+# One INFO line per request, URL and all (httpx), per scheduler tick (apscheduler), seven per start
+# (alembic's "Context impl …", "Will assume …"): WARNING and up only.
+NOISY = ("httpx", "httpcore", "hpack", "apscheduler", "alembic")
+_RUN_LEVELS = {"ok": "info", "declined": "info", "refused": "warning", "busy": "warning", "failed": "error"}
 
-_PREFIXES = {"CRMSYNC", "SCHEMATIC", "HUBSPOT", "SALESFORCE"}
-_SECRET_WORDS = {"token", "key", "apikey", "password", "passwd", "pwd", "authorization", "secret", "cookie"}
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^\s:/@]+:)[^\s@]+@")
-_QUERY_SECRET = re.compile(
-    r"(?P<head>[?&][^=&\s]*(?:token|key|secret|password|signature|sig|auth)[^=&\s]*=)[^&\s#]+", re.IGNORECASE
-)
-_BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[\w\-.~+/=]+", re.IGNORECASE)
-_secrets: tuple[str, ...] = ()
 _handler_tag = "crmsync"
 _pending = False  # configure_logging ran before structlog was loaded: configure it on the first logger
 
@@ -68,58 +51,12 @@ _pending = False  # configure_logging ran before structlog was loaded: configure
 # --- secrets ---------------------------------------------------------------------------------
 
 
-def secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The secret values set in `environ` (every SECRET_VARIABLE, and any CRMSYNC_/SCHEMATIC_/
-    HUBSPOT_/SALESFORCE_ variable whose name says it holds a key, token, secret or password), plus
-    the password of CRMSYNC_DATABASE_URL."""
-    found = {environ[n].strip() for n in SECRET_VARIABLES if environ.get(n, "").strip()}
-    for name, value in environ.items():
-        prefix, _, rest = name.partition("_")
-        # a length floor: a flag such as CRMSYNC_TOKEN_CHECK=1 must not scrub every "1"
-        if prefix in _PREFIXES and _is_secret_name(rest) and len(value.strip()) >= 6:
-            found.add(value.strip())
-    password = _URL_PASSWORD.search(environ.get("CRMSYNC_DATABASE_URL", ""))
-    if password:
-        found.add(environ["CRMSYNC_DATABASE_URL"][password.end("head") : password.end() - 1])
-    found.discard("")
-    return tuple(sorted(found, key=len, reverse=True))  # longest first: a secret containing another
-
-
-def _is_secret_name(name: str) -> bool:
-    words = {w for w in re.split(r"[_\-\s]+", name.lower()) if w}
-    return bool(words & _SECRET_WORDS) or "apikey" in name.lower().replace("_", "")
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` without passwords in URLs, secret-looking query parameters, bearer tokens, or any of
-    `secrets` (default: the ones configured)."""
-    for secret in secrets or _secrets:
-        text = text.replace(secret, REDACTED)
-    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
-    text = _QUERY_SECRET.sub(rf"\g<head>{REDACTED}", text)
-    return _BEARER.sub(rf"\g<head>{REDACTED}", text)
-
-
-def _clean(value: Any, key: str | None = None) -> Any:
-    if key is not None and _is_secret_name(key) and value not in (None, ""):
-        return REDACTED
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, Mapping):
-        return {k: _clean(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_clean(v) for v in value]
-    if isinstance(value, int | float | bool) or value is None:
-        return value
-    return scrub(repr(value))  # an object's repr may hold anything
-
-
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: secret-bearing keys masked, secret values and URL passwords scrubbed."""
     for key, value in list(event_dict.items()):
         if key.startswith("_"):  # structlog's own bookkeeping (the record, the logger)
             continue
-        event_dict[key] = _clean(value, None if key == "event" else key)
+        event_dict[key] = redaction.clean(value, None if key == "event" else key)
     return event_dict
 
 
@@ -176,7 +113,7 @@ def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.F
         else structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
     )
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder(), _drop_colors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,  # tracebacks become text, and are scrubbed like the rest
@@ -185,6 +122,12 @@ def _processor_formatter(log_format: LogFormat | str, colors: bool) -> logging.F
             renderer,
         ],
     )
+
+
+def _drop_colors(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """uvicorn passes its message again with terminal colour codes (`color_message`): one copy is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def configure_logging(
@@ -198,12 +141,12 @@ def configure_logging(
 
     console: `time level event key=value …`, coloured only when stderr is a terminal (or `colors`);
     json: one JSON object per line. `secrets` are scrubbed from every line, with URL passwords."""
-    global _secrets, _pending
+    global _pending
     if log_format not in FORMATS:  # the CLI hands over what the user typed
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {log_format!r}")
     if level.lower() not in LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LEVELS)}, not {level!r}")
-    _secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+    redaction.configure(secrets)
     use_colors = sys.stderr.isatty() if colors is None else colors
     handler = _Stderr()
     handler.set_name(_handler_tag)
@@ -241,12 +184,12 @@ def _configure_structlog() -> None:
 
 def reset_logging() -> None:
     """Undo `configure_logging` (tests): our handler removed, the root logger back to WARNING."""
-    global _secrets, _pending
+    global _pending
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _handler_tag]:
         root.removeHandler(old)
     root.setLevel(logging.WARNING)
-    _secrets = ()
+    redaction.configure(())
     _pending = False
     _unconfigured_default()
 
@@ -297,19 +240,27 @@ def get_logger(name: str) -> Any:
 @contextmanager
 def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
     """`run.started`, then `run.finished` with status (ok, or failed and the error's type) and
-    duration_ms. The body may add fields to the yielded dict (counts, run_id, status) for the end."""
+    duration_ms, at warning or error when the status says the run did not do its job. The body may
+    add fields to the yielded dict (counts, run_id, status) for the end."""
     log = get_logger("crmsync.run")
     log.info("run.started", command=command, trigger=trigger, **fields)
     started = time.monotonic()
     end: dict[str, Any] = {"status": "ok"}
+    raised = False
     try:
         yield end
     except BaseException as exc:
         end.update(status="failed", error=type(exc).__name__)
+        raised = True
         raise
     finally:
         ms = round((time.monotonic() - started) * 1000, 1)
-        log.info("run.finished", command=command, trigger=trigger, duration_ms=ms, **{**fields, **end})
+        # A run that ended not ok is a warning (refused, busy) or an error (failed). One ended by an
+        # exception stays info: whoever catches it reports it once (the CLI's one line, serve's
+        # `reconcile.failed` at warning), and the CLI's default level must not print it twice.
+        level = "info" if raised else _RUN_LEVELS.get(str(end.get("status")), "warning")
+        log.log(logging.getLevelName(level.upper()), "run.finished", command=command, trigger=trigger,
+                duration_ms=ms, **{**fields, **end})  # fmt: skip
 
 
 def log_change(

@@ -1,5 +1,7 @@
-"""Settings: environment variables (and an optional TOML file of non-secret tuning) →
-one frozen `Settings`, loaded once by the CLI and passed in. The only reader of os.environ.
+"""Settings: environment variables (and an optional TOML file of non-secret tuning) → one frozen
+`Settings`, loaded once per process by the entry point (the CLI's `session`, the demo, a test) and
+passed down. The ONLY reader of os.environ (tests/core/test_environment.py fails on another): the
+Salesforce login, the web endpoints' secrets, Slack and the list of secrets to mask come from here.
 
 Every setting has a default, so crmsync runs from any directory with no config file.
 Secrets (API keys, tokens, passwords) come from the environment only and are never printed:
@@ -12,7 +14,7 @@ import contextlib
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,77 +24,36 @@ from crmsync.config_check import check_config
 from crmsync.errors import ConfigError, quote
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
+from crmsync.redaction import secret_values
+from crmsync.settings_groups import (
+    CA_BUNDLE,
+    DOMAIN,
+    TIMEOUT,
+    HubSpotTuning,
+    LockSettings,
+    SalesforceSettings,
+    SchematicSettings,
+    ServeTuning,
+    UiSettings,
+    WebSettings,
+)
+
+__all__ = [  # the groups are defined in settings_groups.py and reach callers through here
+    "HubSpotTuning",
+    "LockSettings",
+    "SalesforceSettings",
+    "SchematicSettings",
+    "ServeTuning",
+    "Settings",
+    "UiSettings",
+    "WebSettings",
+    "load_settings",
+    "salesforce_settings",
+    "secret_values",
+    "web_settings",
+]
 
 DEFAULT_CONFIG = Path("config/crmsync.toml")
-
-
-@dataclass(frozen=True)
-class ServeTuning:
-    """[serve] of the TOML file: the periodic jobs of `crmsync serve` (its flags win)."""
-
-    poll_interval: float = 60.0  # seconds between polls of the CRMs
-    resync_interval: float = 6 * 3600.0  # seconds between full reconciles
-    resync_cron: str | None = None  # a crontab expression (UTC) instead of resync_interval
-
-
-@dataclass(frozen=True)
-class SchematicSettings:
-    """Schematic's API: where, the secret key, and how crmsync calls it (`[schematic]`)."""
-
-    url: str = "https://api.schematichq.com"  # SCHEMATIC_API_URL
-    key: str | None = field(default=None, repr=False)  # SCHEMATIC_API_KEY (secret)
-    writes_per_second: float = 20.0  # writes_per_second; Schematic documents 20/s (shared by every process)
-    timeout: float = 10.0  # timeout: seconds one attempt may take
-    attempts: int = 5  # attempts per request (429/5xx/connection errors)
-    deadline: float = 15.0  # deadline: seconds one call may take, retries included
-    retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
-    max_in_flight: int = 8  # max_in_flight: writes apply has under way at once (0 or 1: one at a time)
-
-
-@dataclass(frozen=True)
-class HubSpotTuning:
-    """HubSpot's API: where, the secret token, and how crmsync calls it (`[hubspot]`)."""
-
-    url: str = "https://api.hubapi.com"  # HUBSPOT_API_URL
-    token: str | None = field(default=None, repr=False)  # HUBSPOT_ACCESS_TOKEN (secret)
-    searches_per_second: float = 4.0  # searches_per_second; HubSpot allows 5/s (shared by every process)
-    backoff: float = 1.0  # backoff: urllib3 backoff factor on 429/5xx
-    deadline: float = 15.0  # deadline: seconds one call may take, retries included
-    retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
-
-
-@dataclass(frozen=True)
-class SalesforceTuning:
-    """Salesforce: how crmsync calls it (`[salesforce]`); the login variables (SALESFORCE_*) are read
-    from `Settings.environ` by connectors/salesforce_auth.py, which knows the three flows."""
-
-    deadline: float = 15.0  # deadline: seconds one call may take, retries included
-
-
-@dataclass(frozen=True)
-class LockSettings:
-    """Exclusion between processes sharing the state database (`[locks]`)."""
-
-    lease_seconds: float = 60.0  # a company's lease lasts this long unless its holder renews it
-    wait_seconds: float = 30.0  # how long apply waits for companies another run holds, then skips them
-
-
-@dataclass(frozen=True)
-class UiSettings:
-    """The console (`crmsync ui`, `/ui/` of serve): off unless a token or a proxy header is set."""
-
-    token: str | None = field(default=None, repr=False)  # CRMSYNC_UI_TOKEN (secret): viewers log in with it
-    operator_token: str | None = field(default=None, repr=False)  # CRMSYNC_UI_OPERATOR_TOKEN (secret): operators'
-    user_header: str | None = None  # CRMSYNC_UI_USER_HEADER: the SSO proxy's user header, e.g. X-Forwarded-User
-    trusted_proxies: tuple[str, ...] = ()  # CRMSYNC_UI_TRUSTED_PROXIES: addresses/networks the header is believed from
-    operators: frozenset[str] = frozenset()  # CRMSYNC_UI_OPERATORS: user names (from the header) who may act
-    secrets: tuple[str, ...] = field(default=(), repr=False)  # CRMSYNC_UI_SECRET: cookie keys, newest last
-    session_hours: float = 12.0  # CRMSYNC_UI_SESSION_HOURS: a login lasts this long
-
-    @property
-    def enabled(self) -> bool:
-        """Whether a way to log in is configured (without one only a loopback `crmsync ui` runs)."""
-        return bool(self.token or self.operator_token or self.user_header)
 
 
 @dataclass(frozen=True)
@@ -101,7 +62,7 @@ class Settings:
 
     schematic: SchematicSettings = field(default_factory=SchematicSettings)
     hubspot: HubSpotTuning = field(default_factory=HubSpotTuning)
-    salesforce: SalesforceTuning = field(default_factory=SalesforceTuning)
+    salesforce: SalesforceSettings = field(default_factory=SalesforceSettings)  # SALESFORCE_*, [salesforce]
     database_url: str = field(default="", repr=False)  # CRMSYNC_DATABASE_URL (may hold a password)
     locks: LockSettings = field(default_factory=LockSettings)
     mappings: Path = Path("mappings")  # CRMSYNC_MAPPINGS
@@ -110,7 +71,9 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)  # CRMSYNC_UI_*: the console
     actor: str = ""  # CRMSYNC_ACTOR, else the OS user: who the CLI's runs and actions are recorded as
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for connectors with their own variables
+    web: WebSettings = field(default_factory=WebSettings)  # serve's webhook secrets and ops token
+    slack_webhook_url: str | None = field(default=None, repr=False)  # CRMSYNC_SLACK_WEBHOOK_URL (secret)
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # every secret value set: masked in all output
 
     def unpaced(self) -> Settings:
         """The same settings with no client-side pacing (the sandbox has no rate limit unless asked)."""
@@ -156,7 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             deadline=_number(hubspot, "deadline", hd.deadline),
             retry_after_max=_number(hubspot, "retry_after_max", hd.retry_after_max),
         ),
-        salesforce=SalesforceTuning(deadline=_number(salesforce, "deadline", SalesforceTuning().deadline)),
+        salesforce=salesforce_settings(env, deadline=_number(salesforce, "deadline", SalesforceSettings().deadline)),
         database_url=env.get("CRMSYNC_DATABASE_URL") or default_database_url(env),
         locks=LockSettings(
             lease_seconds=_number(locks, "lease_seconds", ld.lease_seconds),
@@ -168,7 +131,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         now=_instant(env.get("CRMSYNC_NOW")),
         ui=_ui(env),
         actor=(env.get("CRMSYNC_ACTOR") or "").strip() or _os_user(env),
-        environ=env,
+        web=web_settings(env),
+        slack_webhook_url=env.get("CRMSYNC_SLACK_WEBHOOK_URL") or None,
+        secrets=secret_values(env),
     )
 
 
@@ -207,6 +172,62 @@ def _os_user(env: Mapping[str, str]) -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return "unknown"
+
+
+def salesforce_settings(environ: Mapping[str, str], *, deadline: float | None = None) -> SalesforceSettings:
+    """The Salesforce login from SALESFORCE_* variables, as set (which flow they allow is checked by
+    `SalesforceSettings.flow()` when a mapping reads Salesforce, not here: HubSpot-only users set none)."""
+
+    def get(name: str) -> str | None:
+        value = environ.get(name, "").strip()
+        return value or None
+
+    try:
+        timeout = float(get(TIMEOUT) or 30.0)
+    except ValueError as exc:
+        raise ConfigError(f"{TIMEOUT} must be a number of seconds") from exc
+    d = SalesforceSettings()
+    return SalesforceSettings(
+        instance_url=get("SALESFORCE_INSTANCE_URL"),
+        access_token=get("SALESFORCE_ACCESS_TOKEN"),
+        username=get("SALESFORCE_USERNAME"),
+        password=get("SALESFORCE_PASSWORD"),
+        security_token=get("SALESFORCE_SECURITY_TOKEN"),
+        consumer_key=get("SALESFORCE_CONSUMER_KEY"),
+        private_key_file=get("SALESFORCE_PRIVATE_KEY_FILE"),
+        domain=get(DOMAIN) or d.domain,
+        ca_bundle=get(CA_BUNDLE),
+        timeout=timeout,
+        deadline=d.deadline if deadline is None else deadline,
+    )
+
+
+def web_settings(environ: Mapping[str, str]) -> WebSettings:
+    """What serve's endpoints need: webhook secrets, ids to check, the public URL (empty = unset)."""
+
+    def get(name: str) -> str | None:
+        return environ.get(name) or None
+
+    public = get("CRMSYNC_PUBLIC_URL")
+    return WebSettings(
+        hubspot_client_secret=get("HUBSPOT_CLIENT_SECRET"),
+        hubspot_portal_id=get("HUBSPOT_PORTAL_ID"),
+        public_url=public.rstrip("/") if public else None,
+        salesforce_organization_id=get("SALESFORCE_ORGANIZATION_ID"),
+        schematic_webhook_secret=get("SCHEMATIC_WEBHOOK_SECRET"),
+        ops_token=get("CRMSYNC_OPS_TOKEN"),
+    )
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for a child process crmsync starts (the demo's serve)."""
+    return dict(os.environ)
+
+
+def any_set(names: Iterable[str]) -> bool:
+    """True when any of the variables `names` is set and not empty (FORCE_COLOR, TTY_COMPATIBLE: the
+    terminal hints the consoles honour before the settings are loaded)."""
+    return any(os.environ.get(name) for name in names)
 
 
 def default_database_url(env: Mapping[str, str]) -> str:

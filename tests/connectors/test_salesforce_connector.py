@@ -13,11 +13,12 @@ import certifi
 import pytest
 
 from crmsync.connectors.base import DealQuery
-from crmsync.connectors.salesforce import FieldRejected, SalesforceCursor, SalesforceSettings, walk_pages
+from crmsync.connectors.salesforce import FieldRejected, SalesforceCursor, walk_pages
 from crmsync.connectors.salesforce_soql import render
 from crmsync.domain import Source
 from crmsync.errors import AuthError, ConfigError, RequestRejected, ServiceUnavailable
 from crmsync.mapping.rules import DealFilter
+from crmsync.settings import salesforce_settings
 from tests.salesforce_fixtures import (
     ACME,
     GLOBEX,
@@ -66,16 +67,16 @@ def won(count: int, **fields: Any) -> list[dict[str, Any]]:
     ],
     ids=["token", "password", "jwt"],
 )
-def test_from_env_picks_the_complete_flow(names: tuple[str, ...], flow: str) -> None:
-    """from_env accepts the variables of any one flow and says which flow it is."""
-    settings = SalesforceSettings.from_env({n: FULL_ENV[n] for n in names} | {"SALESFORCE_DOMAIN": "test"})
+def test_the_settings_pick_the_complete_flow(names: tuple[str, ...], flow: str) -> None:
+    """The SALESFORCE_* variables of any one flow make complete settings, which say which flow it is."""
+    settings = salesforce_settings({n: FULL_ENV[n] for n in names} | {"SALESFORCE_DOMAIN": "test"})
     assert (settings.flow(), settings.login_domain) == (flow, "test")
 
 
 def test_missing_variables_are_named_for_every_flow() -> None:
     """Without a complete flow, ConfigError names the missing variables of each flow and no values."""
     with pytest.raises(ConfigError) as info:
-        SalesforceSettings.from_env({"SALESFORCE_USERNAME": "integration@example.com"})
+        salesforce_settings({"SALESFORCE_USERNAME": "integration@example.com"}).flow()
     message = str(info.value)
     for name in (
         "SALESFORCE_ACCESS_TOKEN",
@@ -91,12 +92,12 @@ def test_missing_variables_are_named_for_every_flow() -> None:
 
 def test_settings_prefer_a_flow_that_can_log_in_again() -> None:
     """With every variable set, JWT bearer wins over the password and access-token flows."""
-    assert SalesforceSettings.from_env(FULL_ENV).flow() == "JWT bearer"
+    assert salesforce_settings(FULL_ENV).flow() == "JWT bearer"
 
 
 def test_settings_repr_hides_secrets_and_domain_urls_are_accepted() -> None:
     """repr() shows no password, token or access token; a My Domain URL becomes simple-salesforce's domain."""
-    settings = SalesforceSettings.from_env(FULL_ENV | {"SALESFORCE_DOMAIN": "https://acme.my.salesforce.com/"})
+    settings = salesforce_settings(FULL_ENV | {"SALESFORCE_DOMAIN": "https://acme.my.salesforce.com/"})
     for secret in ("hunter2-password", "tok3n-secret", "00D!access-secret"):
         assert secret not in repr(settings)
     assert settings.login_domain == "acme.my"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from crmsync import logs
+from crmsync.settings import secret_values
 
 SECRET = "sch_live_5up3r5ecret"
 TOKEN = "pat-na1-0ff1ce-7oken"
@@ -79,7 +80,7 @@ def test_secret_values_come_from_the_secret_variables_and_the_database_url() -> 
         "CRMSYNC_DATABASE_URL": "postgresql+psycopg://crm:db-pass@db/state",
         "HUBSPOT_API_URL": "https://api.hubapi.com",
     }
-    assert set(logs.secret_values(env)) == {"a-key", "client-secret", "ops-token", "sf-new-secret", "db-pass"}
+    assert set(secret_values(env)) == {"a-key", "client-secret", "ops-token", "sf-new-secret", "db-pass"}
 
 
 def test_console_format_is_plain_text_without_colours_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,3 +100,33 @@ def test_an_unknown_format_or_level_is_refused() -> None:
         logs.configure_logging("xml")
     with pytest.raises(ValueError, match="debug, info"):
         logs.configure_logging("json", "loud")
+
+
+def test_ordinary_words_are_never_masked(json_logs: pytest.CaptureFixture[str]) -> None:
+    """'missing or wrong bearer token', 'token' and 'basic auth' stay readable; a real bearer credential goes."""
+    logs.get_logger("t").warning(
+        "missing or wrong bearer token", detail="the token expired; use basic auth", header="Bearer abc.DEF-123"
+    )
+    (line,) = lines(json_logs)
+    assert line["event"] == "missing or wrong bearer token"
+    assert line["detail"] == "the token expired; use basic auth"
+    assert line["header"] == "Bearer ***"
+
+
+def test_a_secret_set_to_a_plain_word_does_not_mask_that_word() -> None:
+    """A variable holding the word 'token' (a placeholder) must not turn every 'token' in every line into ***."""
+    from crmsync import redaction
+
+    assert redaction.scrub("the token was refused", ["token", "s3cr3t-value"]) == "the token was refused"
+    assert redaction.scrub("key s3cr3t-value", ["token", "s3cr3t-value"]) == "key ***"
+
+
+def test_every_output_path_shares_one_redaction() -> None:
+    """URLs, Salesforce login messages and log lines mask through crmsync.redaction, the one definition."""
+    from crmsync import redaction
+    from crmsync.store.engine import redact
+
+    assert redact("postgresql://crm:pw@db/state?sslpassword=x") == redaction.redact_url(
+        "postgresql://crm:pw@db/state?sslpassword=x"
+    )
+    assert redaction.scrub_line("INVALID_LOGIN:\n bad pw hunter2", ["hunter2"]) == "INVALID_LOGIN: bad pw ***"

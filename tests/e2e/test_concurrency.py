@@ -19,9 +19,9 @@ import pytest
 
 from crmsync.service.apply import AHEAD
 from crmsync.store.repository import Store
+from tests.databases import new_postgres_database
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import add_seat_deals, hubspot_only, overrides_per_pair
-from tests.store.conftest import new_postgres_database
 
 COMPANIES = 60
 

@@ -5,18 +5,17 @@ the same rows, and a plan against a new, empty ledger says so loudly; apply refu
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from crmsync.reconcile.note import note_token
 from crmsync.store.repository import Store
+from tests.databases import postgres_schema
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import add_seat_deals, invoke, the_override
-from tests.store.conftest import POSTGRES, postgres_available
 
 HOOLI = ("comp_hooli", "feat_seats")
 
@@ -126,15 +125,8 @@ def test_a_plan_on_an_empty_ledger_says_so_and_apply_refuses(applied: Harness, t
 
 def test_a_ledger_rebuilt_on_postgresql_equals_the_lost_one(harness: Harness) -> None:
     """The same on PostgreSQL: the ledger's schema is dropped and made again, rebuild restores every row."""
-    if not postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    schema = f"l_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    h = replace(harness, settings=replace(harness.settings, database_url=url))
-    try:
+    with postgres_schema("l") as (url, schema, admin):
+        h = replace(harness, settings=replace(harness.settings, database_url=url))
         assert invoke(h, "apply", "--yes").exit_code == 0
         before = rows(h)
         with admin.begin() as conn:
@@ -142,7 +134,3 @@ def test_a_ledger_rebuilt_on_postgresql_equals_the_lost_one(harness: Harness) ->
         assert rows(h) == set()
         assert invoke(h, "ledger", "rebuild").exit_code == 0
         assert rows(h) == before and h.plan().plan.is_empty
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"drop schema if exists {schema} cascade"))
-        admin.dispose()

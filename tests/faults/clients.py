@@ -3,14 +3,13 @@ with small deadlines so a fault test takes seconds."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from crmsync.connectors.base import DealQuery
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from crmsync.connectors.salesforce import SalesforceConnector
 from crmsync.mapping.rules import DealFilter
 from crmsync.schematic.client import SchematicClient
 from crmsync.schematic.transport import Transport
+from crmsync.settings import salesforce_settings
 from tests.e2e.conftest import Harness
 
 HUBSPOT_QUERY = DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchased",))
@@ -36,5 +35,5 @@ def hubspot(h: Harness, *, deadline: float = 2.0, retry_after_max: float = 30.0)
 
 def salesforce(h: Harness, *, deadline: float = 2.0) -> SalesforceConnector:
     """A Salesforce connector over simple-salesforce (TLS)."""
-    settings = replace(SalesforceSettings.from_env(h.sb.env()), deadline=deadline)
+    settings = salesforce_settings(h.sb.env(), deadline=deadline)
     return SalesforceConnector(settings, retry_wait=0.01)

@@ -11,10 +11,11 @@ import pytest
 from crmsync.connectors import hubspot_convert
 from crmsync.connectors.salesforce_soql import render
 from crmsync.domain import FeatureId
-from crmsync.errors import ConfigError, MappingError, quote, redact_url
+from crmsync.errors import ConfigError, MappingError, quote
 from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.translate import translate
 from crmsync.mapping.values import BadValue, parse_decimal, parse_instant, parse_whole
+from crmsync.redaction import redact_url
 from crmsync.settings import load_settings
 from crmsync.store.repository import redact
 from tests.core.builders import NOW, deal, mapping, rule

@@ -92,7 +92,7 @@ def test_serve_follows_a_deal_close_and_stops_cleanly_on_sigterm(sandbox: Sandbo
     finally:
         err = stop(process)
     assert process.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
-    assert "stopped cleanly" in err
+    assert "serve.stopped" in err
     assert "Traceback" not in err
     assert "run.finished" in err and "deals read" not in err and "Writes applied" not in err  # logs, not progress
 

@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 
 from crmsync.cli.demo import sample_mappings
 from crmsync.sandbox import Sandbox
+from tests.databases import new_postgres_database
 from tests.e2e.conftest import crmsync_env
 from tests.serve.signing import hubspot_headers
 from tests.serve.test_serve_command import free_port, start, stop, wait_for
-from tests.store.conftest import new_postgres_database
 
 SECRET = "hs-secret-for-replicas"
 COMPANIES = 40

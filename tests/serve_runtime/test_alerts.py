@@ -80,3 +80,18 @@ def test_an_unreachable_slack_never_fails_the_run_and_never_shows_the_url(tmp_pa
     webhook = SlackWebhook(url)
     assert webhook.send("hello") is False
     webhook.close()
+
+
+def test_a_secret_quoted_in_an_error_is_masked_in_the_slack_message(slack: tuple[str, list[str]]) -> None:
+    """Slack is an output path too: the configured secret values never reach the channel; plain words do."""
+    from crmsync import redaction
+
+    url, received = slack
+    webhook = SlackWebhook(url)
+    redaction.configure(["sch_live_s3cr3t"])
+    try:
+        assert webhook.send("Schematic rejected key sch_live_s3cr3t: missing or wrong bearer token")
+    finally:
+        redaction.configure(())
+        webhook.close()
+    assert received == ["Schematic rejected key ***: missing or wrong bearer token"]

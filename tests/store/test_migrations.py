@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from crmsync.store import schema
 from crmsync.store.metadata import METADATA
 from crmsync.store.migrations import BASELINE, HEAD, SCRIPT_LOCATION
 from crmsync.store.repository import Store
-from tests.store.conftest import POSTGRES, postgres_available
+from tests.databases import database_url
 from tests.store.legacy_schema import create_legacy_schema
 
 TABLES = {"owned_overrides", "runs", "run_changes", "cursors", "source_counts"}
@@ -32,19 +31,8 @@ TABLES = {"owned_overrides", "runs", "run_changes", "cursors", "source_counts"}
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database on each backend (PostgreSQL: a schema of its own)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/state.db"
-        return
-    if not postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {name}"))
-    yield f"{POSTGRES}?options=-csearch_path%3D{name}"
-    with admin.begin() as conn:
-        conn.execute(text(f"drop schema {name} cascade"))
-    admin.dispose()
+    with database_url(request.param, tmp_path) as empty:
+        yield empty
 
 
 def _tables(url: str) -> set[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from crmsync.sandbox.serve import serve_app
+from crmsync.settings import web_settings
 from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.app import make_app
 from crmsync.web.config import WebSettings
@@ -76,7 +77,7 @@ def test_reconcile_refuses_a_malformed_body(served: Served) -> None:
 
 def test_hubspot_signs_the_public_url_with_its_escapes_decoded(tmp_path: Path) -> None:
     """Behind a proxy the signed URI is CRMSYNC_PUBLIC_URL + path + query, with %3A etc. decoded."""
-    settings = WebSettings.from_environ(
+    settings = web_settings(
         {
             "HUBSPOT_CLIENT_SECRET": "s3cret",
             "HUBSPOT_PORTAL_ID": PORTAL,

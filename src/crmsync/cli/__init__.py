@@ -1,5 +1,6 @@
-"""The `crmsync` command: plan, apply, validate, status, demo, sandbox (and, registered from
-their own modules, test, explain, release, adopt).
+"""The `crmsync` command: plan, apply, validate, status, demo, sandbox here; registered from their
+own modules: test and explain (revops.py), release and adopt (release_adopt.py), owned (owned_cmd.py),
+doctor, serve, db and ledger.
 
 Entry point only: parse options, call the service, render. Every crmsync error becomes
 one line (or one line per mapping problem) on stderr and an exit code; no tracebacks for
@@ -82,11 +83,13 @@ def logging_options(
 ) -> None:
     """Keep Schematic company overrides equal to what closed CRM deals say."""
     _ = version  # handled eagerly by `_print_version`
-    from crmsync.logs import configure_logging, secret_values
+    from crmsync.cli import session
+    from crmsync.logs import configure_logging
 
+    session.reset()  # a new invocation (tests run many in one process): its own settings and secrets
     level = log_level or ("info" if ctx.invoked_subcommand == "serve" else "warning")
     try:  # logs go to stderr, so stdout stays clean for --json; secrets are scrubbed from every line
-        configure_logging(log_format.lower(), level.lower(), secrets=secret_values(os.environ))
+        configure_logging(log_format.lower(), level.lower())  # the secrets: when the settings are loaded
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -95,6 +98,7 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
     """Run a command body; turn crmsync errors into one-line messages and exit codes
     (every error exits `error_code` when given: `plan --detailed-exitcode` keeps 2 for changes)."""
     from crmsync.errors import CrmsyncError, MappingError
+    from crmsync.redaction import scrub
 
     try:
         code = action()
@@ -104,13 +108,13 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
         err.print(f"{len(exc.problems)} problem(s) in the mapping files; nothing was written.", markup=False)
         code = error_code or exc.exit_code
     except CrmsyncError as exc:
-        err.print(f"crmsync: {exc}", markup=False)
+        err.print(f"crmsync: {scrub(str(exc))}", markup=False)
         code = error_code or exc.exit_code
     except (KeyboardInterrupt, typer.Abort):  # Ctrl-C anywhere, also at the `Apply …?` prompt
         err.print("crmsync: cancelled", markup=False)
         code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        detail = scrub(str(exc).splitlines()[0][:200]) if str(exc) else ""
         err.print(f"crmsync: unexpected {type(exc).__name__}: {detail} (a bug in crmsync; please report it)",
                   markup=False)
         code = 1
@@ -158,6 +162,7 @@ def plan(
     as_markdown = output_format == "markdown"
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.edit_render import render_edit
         from crmsync.cli.progress import working
         from crmsync.cli.render import refusal_text, refusals_text, render_plan
@@ -166,10 +171,9 @@ def plan(
         from crmsync.reconcile.withheld import withheld_count
         from crmsync.service.reconcile import BaseMappings, Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
-        from crmsync.settings import load_settings
 
         machine = as_json or as_markdown  # stdout holds only the document; the rest goes to stderr
-        folder = mappings or load_settings().mappings
+        folder = mappings or session.settings().mappings
         opened = mapped_context(mappings) if base is None else base_context(mappings, base)
         with opened as (ctx, maps, *older), working(err, READING, quiet=machine):
             against = BaseMappings(older[0], base) if base is not None else None
@@ -228,6 +232,7 @@ def apply(
     """Show the plan, then apply it. Exit 0 only if every change succeeded; 3 if a guard refused."""
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.outcome_json import outcome_exit, outcome_json
         from crmsync.cli.progress import working
         from crmsync.cli.render import render_plan
@@ -236,9 +241,8 @@ def apply(
         from crmsync.errors import ConfigError
         from crmsync.service.reconcile import Mode, Request, reconcile
         from crmsync.service.scope import resolve_scope
-        from crmsync.settings import load_settings
 
-        settings = load_settings()
+        settings = session.settings()
         if plan_file is not None:
             if mappings is not None or companies:
                 raise ConfigError("a saved plan is applied as is: drop --mappings and --company, or plan again")
@@ -292,11 +296,11 @@ def validate(
     """Check every mapping file, and (online) against Schematic and the CRMs; never writes."""
 
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.outcome_json import validation_json
         from crmsync.errors import MappingError
-        from crmsync.settings import load_settings
 
-        settings = load_settings()
+        settings = session.settings()
         folder = mappings or settings.mappings
         try:
             if offline:
@@ -326,11 +330,11 @@ def validate(
 def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
     def body() -> int:
+        from crmsync.cli import session
         from crmsync.cli.runs import show_status
-        from crmsync.settings import load_settings
         from crmsync.store.repository import Store
 
-        store = Store(load_settings().database_url)
+        store = Store(session.settings().database_url)
         try:
             (err if as_json else out).print(database_line(store), markup=False)
             store.close_dead_runs()  # a run a killed process left `running` is shown as interrupted

@@ -8,7 +8,6 @@ rich would write it there: `validate --offline` in a script never imports rich.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,7 +41,9 @@ class LazyConsole:
         self.real().print(*objects, **options)
 
     def _terminal(self) -> bool:
-        if any(os.environ.get(name) for name in _TERMINAL_ENV):
+        from crmsync.settings import any_set  # at use: settings are not on `--help`'s import path
+
+        if any_set(_TERMINAL_ENV):
             return True  # rich would colour or treat the stream as a terminal
         stream = sys.stderr if self._stderr else sys.stdout
         isatty = getattr(stream, "isatty", None)

@@ -39,11 +39,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Upgrade the state database to the newest schema (crmsync also does this whenever it opens it)."""
 
         def body() -> int:
-            from crmsync.settings import load_settings
+            from crmsync.cli import session
             from crmsync.store.migrations import HEAD
             from crmsync.store.repository import Store
 
-            store = Store(load_settings().database_url, migrate=False)
+            store = Store(session.settings().database_url, migrate=False)
             try:
                 done = store.migrate()
             finally:
@@ -64,11 +64,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Show the state database in use and its schema revision, without changing anything."""
 
         def body() -> int:
-            from crmsync.settings import load_settings
+            from crmsync.cli import session
             from crmsync.store.migrations import HEAD
             from crmsync.store.repository import Store
 
-            store = Store(load_settings().database_url, migrate=False)
+            store = Store(session.settings().database_url, migrate=False)
             try:
                 revision = store.revision()
             finally:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from crmsync.app import mapped_context
+from crmsync.cli import session
 from crmsync.cli.demo_serve import show_serve
 from crmsync.cli.render import render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
@@ -41,16 +42,14 @@ def run_demo(console: Console) -> int:
     """plan → apply → plan on a fresh sandbox; 0 when the second plan is empty and the
     manual override is untouched. The sample is judged as of its own day (or CRMSYNC_NOW),
     so the demo shows the same thing whenever it runs."""
-    as_of = load_settings().now or SAMPLE_DAY
+    as_of = session.settings().now or SAMPLE_DAY
     with Sandbox() as sb, tempfile.TemporaryDirectory(prefix="crmsync-demo-") as tmp:
         env = {
             **sb.env(),
             "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
             "CRMSYNC_MAPPINGS": str(sample_mappings()),
         }
-        settings = replace(
-            load_settings(env).unpaced(), now=as_of
-        )
+        settings = replace(load_settings(env).unpaced(), now=as_of)  # the sandbox's own, not the user's
         console.print(
             f"Sandbox: HubSpot at {sb.hubspot_url}, Salesforce at {sb.salesforce_url} (TLS), "
             f"Schematic at {sb.schematic_url}"

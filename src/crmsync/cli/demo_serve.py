@@ -5,7 +5,6 @@ override takes to appear in Schematic, with nobody running a command.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from typing import IO
 from rich.console import Console
 
 from crmsync.sandbox import Sandbox
+from crmsync.settings import process_environment
 
 DEAL, COMPANY, SEATS = "1023", "comp_hooli", 300  # a sample deal that is not won yet, and what it will grant
 ENTRY = "from crmsync.cli import main; main()"
@@ -52,7 +52,7 @@ def _follow(
     """Run serve (output to `log`), close the deal; (seen, delay), seen None when serve never got ready."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    serve_env = {**os.environ, **env, **sb.subscribe(url), "CRMSYNC_NOW": as_of.isoformat(),
+    serve_env = {**process_environment(), **env, **sb.subscribe(url), "CRMSYNC_NOW": as_of.isoformat(),
                  "CRMSYNC_LOG_LEVEL": "warning"}  # fmt: skip
     command = [sys.executable, "-c", ENTRY, "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=serve_env, stdout=subprocess.DEVNULL, stderr=log, text=True)

@@ -54,13 +54,13 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 def run_checks(folder: Path | None) -> list[Probe]:
     """Schematic's checks, then each mapped CRM's (a mapping folder that does not load is one failed line)."""
     from crmsync.app import schematic_client
+    from crmsync.cli import session
     from crmsync.connectors.probe import Probe
     from crmsync.domain import Source
     from crmsync.errors import ConfigError, CrmsyncError
     from crmsync.mapping.loader import load_mappings
-    from crmsync.settings import load_settings
 
-    settings = load_settings()
+    settings = session.settings()
     probes: list[Probe] = []
     if not settings.schematic.key:
         probes.append(Probe("schematic", "credentials", False, "SCHEMATIC_API_KEY is not set"))
@@ -98,7 +98,7 @@ def _probe_source(source: Source, settings: Settings) -> list[Probe]:
 
         token = settings.require(settings.hubspot.token, "HUBSPOT_ACCESS_TOKEN", "a HubSpot private app access token")
         return probe_hubspot(HubSpotSettings(base_url=settings.hubspot.url, access_token=token))
-    from crmsync.connectors.salesforce_auth import SalesforceSettings
     from crmsync.connectors.salesforce_probe import probe_salesforce
 
-    return probe_salesforce(SalesforceSettings.from_env(settings.environ))
+    settings.salesforce.flow()  # ConfigError naming the variables missing for every flow
+    return probe_salesforce(settings.salesforce)

@@ -49,17 +49,19 @@ def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[Plan
 def base_context(
     folder: Path | None, base: str, settings: Settings | None = None
 ) -> Iterator[tuple[Context, Mappings, Mappings]]:
-    """crmsync.app.base_context (`plan --base`)."""
+    """crmsync.app.base_context (`plan --base`), with this command's settings unless given."""
     from crmsync.app import base_context as opened
+    from crmsync.cli import session
 
-    with opened(folder, base, settings) as triple:
+    with opened(folder, base, settings or session.settings()) as triple:
         yield triple
 
 
 @contextmanager
 def mapped_context(folder: Path | None, settings: Settings | None = None) -> Iterator[tuple[Context, Mappings]]:
-    """crmsync.app.mapped_context."""
+    """crmsync.app.mapped_context, with this command's settings unless given."""
     from crmsync.app import mapped_context as opened
+    from crmsync.cli import session
 
-    with opened(folder, settings) as pair:
+    with opened(folder, settings or session.settings()) as pair:
         yield pair

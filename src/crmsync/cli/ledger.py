@@ -36,10 +36,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
         def body() -> int:
             from crmsync.app import schematic_context
+            from crmsync.cli import session
             from crmsync.service.ledger import rebuild
-            from crmsync.settings import load_settings
 
-            with schematic_context(load_settings()) as ctx:
+            with schematic_context(session.settings()) as ctx:
                 done = rebuild(ctx)
             if as_json:
                 emit(rebuilt_json(done))

@@ -30,11 +30,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """List the overrides crmsync manages: last applied value and the deals behind each."""
         def body() -> int:
             from crmsync.app import schematic_context
+            from crmsync.cli import session
             from crmsync.service.owned_report import owned_entries
             from crmsync.service.scope import resolve_scope
-            from crmsync.settings import load_settings
 
-            with schematic_context(load_settings()) as ctx:
+            with schematic_context(session.settings()) as ctx:
                 entries = owned_entries(ctx, resolve_scope(ctx, companies))
             if as_json:
                 emit({"owned": [e.to_json() for e in entries]})

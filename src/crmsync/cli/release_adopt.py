@@ -45,12 +45,12 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
         def body() -> int:
             from crmsync.app import schematic_context
+            from crmsync.cli import session
             from crmsync.service.manage import release
-            from crmsync.settings import load_settings
 
             if bool(override_ids) == bool(company) or (feature and not company):
                 raise ConfigError("give either OVERRIDE_ID… or --company (with an optional --feature)")
-            with schematic_context(load_settings()) as ctx:
+            with schematic_context(session.settings()) as ctx:
                 released = release(ctx, override_ids or [], company, feature)
             for row in released.rows:
                 out.print(f"released {row.override_id} ({row.company_id} / {row.feature_id})", highlight=False)
@@ -83,9 +83,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
         def body() -> int:
             from crmsync.app import mapped_context
+            from crmsync.cli import session
             from crmsync.service.manage import adopt
 
-            with mapped_context(mappings) as (ctx, maps):
+            with mapped_context(mappings, session.settings()) as (ctx, maps):
                 done = adopt(ctx, maps, company, feature)
             if as_json:
                 emit(adopted_json(done))

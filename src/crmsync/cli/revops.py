@@ -39,12 +39,12 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Run the mapping test cases offline; exit 1 if any case fails, 2 if a file is malformed."""
 
         def body() -> int:
+            from crmsync.cli import session
             from crmsync.mapping.cases import load_cases
             from crmsync.mapping.loader import load_mappings
             from crmsync.service.case_runner import run_case
-            from crmsync.settings import load_settings
 
-            folder = Path(mappings or load_settings().mappings)
+            folder = Path(mappings or session.settings().mappings)
             maps = load_mappings(folder)
             sources = maps.sources()
             files = load_cases(cases or folder / "tests", sources[0] if len(sources) == 1 else None)
@@ -64,9 +64,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
         def body() -> int:
             from crmsync.app import mapped_context
+            from crmsync.cli import session
             from crmsync.service.explain import explain
 
-            with mapped_context(mappings) as (ctx, maps):
+            with mapped_context(mappings, session.settings()) as (ctx, maps):
                 story = explain(ctx, maps, company)
             if as_json:
                 emit(story.to_json())

@@ -122,20 +122,20 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
 def _catalog() -> tuple[list[Feature], list[Any]]:
     from crmsync.app import schematic_catalog
-    from crmsync.settings import load_settings
+    from crmsync.cli import session
 
-    return schematic_catalog(load_settings())
+    return schematic_catalog(session.settings())
 
 
 def _schemas(source: str | None, folder: Path | None) -> list[CrmSchema]:
     """The schema of `--source`, else of every CRM the mapping files read."""
     from crmsync.app import crm_schema
+    from crmsync.cli import session
     from crmsync.domain import Source
     from crmsync.errors import ConfigError, MappingError
     from crmsync.mapping.loader import load_mappings
-    from crmsync.settings import load_settings
 
-    settings = load_settings()
+    settings = session.settings()
     if source is not None:
         try:
             sources = [Source(source.strip().lower())]

@@ -48,9 +48,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             guarded(_refuse("give --resync-interval or --resync-cron, not both"))
 
         def body() -> int:
-            from crmsync.settings import load_settings
+            from crmsync.cli import session
 
-            settings = load_settings()  # once per serve: the tuning below and every edge come from it
+            settings = session.settings()  # once per serve: the tuning below and every edge come from it
             tuning = settings.serve  # the flags win over [serve] of the config file
             cron = resync_cron if resync_interval is None else None
             options = ServeOptions(
@@ -75,21 +75,19 @@ def _refuse(message: str) -> Callable[[], int]:
 
 
 def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) -> int:
-    """Build the service (app.py), then serve until a signal; its lifespan closes every resource."""
-    import logging
+    """Build the service (app.py), then serve until a signal; its lifespan closes every resource.
 
+    Logging was set up once by the CLI callback (logs.configure_logging): `log_config=None` keeps
+    uvicorn's loggers on it (one stream, one format, stderr), and its access log is off because the
+    app logs `http.request` itself (web/access.py)."""
     import uvicorn
 
     from crmsync.app import build_service
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "apscheduler"):  # one line per request / per scheduler tick is noise at INFO
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     service = build_service(settings, options, mappings)
     try:
-        config = uvicorn.Config(service.app, host=options.host, port=options.port, lifespan="on", log_level="info",
-                                timeout_graceful_shutdown=10)  # fmt: skip
+        config = uvicorn.Config(service.app, host=options.host, port=options.port, lifespan="on", log_config=None,
+                                access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
         uvicorn.Server(config).run()
     finally:
         service.resources.close()  # when uvicorn never started (the lifespan closes it otherwise)

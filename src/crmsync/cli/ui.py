@@ -32,9 +32,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         """Serve the console (runs, companies explained, problems, the ledger, mappings) until Ctrl-C."""
 
         def body() -> int:
-            from crmsync.settings import load_settings
+            from crmsync.cli import session
 
-            settings = load_settings()
+            settings = session.settings()
             return run_console(out, settings, mappings or settings.mappings, host, port)
 
         guarded(body)

@@ -33,6 +33,7 @@ from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.mapping.translate import deal_counts
 from crmsync.metrics import count_call
+from crmsync.retry_policy import hubspot_policy
 
 SEARCH_CAP = 10_000  # HubSpot answers 400 past this many results of one search
 ASSOCIATION_BATCH = 1_000
@@ -68,16 +69,8 @@ class HubSpotConnector:
     def __init__(self, settings: HubSpotSettings, budget: pacing.RateBudget | None = None) -> None:
         """`budget` paces searches (default: this process alone, at `settings.searches_per_second`)."""
         read_timeout = min(settings.read_timeout, settings.deadline / 2)
-        retry = hubspot_retry.LoggedRetry(
-            retry_after_cap=settings.retry_after_max,
-            attempt_time=read_timeout,
-            total=settings.retries,
-            backoff_factor=settings.backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=None,  # search and batch reads are POSTs: retry them too
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
+        policy = hubspot_policy(settings.retries, settings.deadline, settings.retry_after_max, settings.backoff)
+        retry = hubspot_retry.LoggedRetry.from_policy(policy, attempt_time=read_timeout)
         client = hubspot.Client.create(access_token=settings.access_token, host=settings.base_url, retry=retry)
         self._client = client
         self._schema: CrmSchema | None = None  # the deal schema (hubspot_meta.py), read once per run

@@ -1,5 +1,7 @@
-"""The urllib3 Retry the HubSpot SDK is configured with: Retry-After read as seconds (`0.5` too)
-and capped, and a total deadline per SDK call, attempts and waits included.
+"""The urllib3 Retry the HubSpot SDK is configured with: the retry policy (retry_policy.py) adapted
+to urllib3. Retry-After read as seconds (`0.5` too) and capped, and a total deadline per SDK call,
+attempts and waits included; urllib3 itself counts the attempts and computes the backoff curve
+from the policy's factor (its first retry does not wait).
 
 hubspot-api-client takes a Retry as configuration (`hubspot.Client.create(retry=…)`); this is that
 Retry, never a patch. urllib3 keeps one Retry per call chain but has no clock of its own, so the
@@ -20,6 +22,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from crmsync.logs import get_logger
+from crmsync.retry_policy import RetryPolicy, retry_after_seconds
 
 log = get_logger("crmsync.connectors.hubspot")
 
@@ -45,10 +48,29 @@ class DeadlineRetry(Retry):
         super().__init__(*args, **kwargs)
         self.retry_after_cap = retry_after_cap
         self.attempt_time = attempt_time
+        self.policy = RetryPolicy(retry_after_max=retry_after_cap)  # the decisions below; urllib3 counts
+
+    @classmethod
+    def from_policy(cls, policy: RetryPolicy, *, attempt_time: float) -> Self:
+        """The Retry for `policy`: its attempts, statuses, backoff factor and Retry-After cap; POSTs
+        retried too (HubSpot's searches and batch reads are POSTs that change nothing)."""
+        retry = cls(
+            retry_after_cap=policy.retry_after_max,
+            attempt_time=attempt_time,
+            total=policy.attempts - 1,
+            backoff_factor=policy.backoff,
+            backoff_max=policy.backoff_max,
+            status_forcelist=tuple(sorted(policy.statuses)),
+            allowed_methods=None,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        retry.policy = policy
+        return retry
 
     def new(self, **kw: Any) -> Self:
         retry = super().new(**kw)
-        retry.retry_after_cap, retry.attempt_time = self.retry_after_cap, self.attempt_time
+        retry.retry_after_cap, retry.attempt_time, retry.policy = self.retry_after_cap, self.attempt_time, self.policy
         return retry
 
     def get_retry_after(self, response: Any) -> float | None:
@@ -57,16 +79,15 @@ class DeadlineRetry(Retry):
         value = response.headers.get("Retry-After")
         if value is None:
             return None
-        try:
-            seconds = float(value)
-        except ValueError:
+        seconds = retry_after_seconds(value)
+        if seconds is None:
             try:
-                seconds = super().parse_retry_after(value)  # an HTTP date
+                seconds = super().parse_retry_after(value)  # an HTTP date (or nan/inf: refused below)
             except InvalidHeader:
                 return None
-        if not math.isfinite(seconds):
-            return None
-        return min(max(0.0, seconds), self.retry_after_cap)
+            if not math.isfinite(seconds):
+                return None
+        return self.policy.retry_after(seconds)
 
     def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Self:
         retry = super().increment(method, url, *args, **kwargs)
@@ -74,7 +95,7 @@ class DeadlineRetry(Retry):
         wait = retry.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
         if wait is None:
             wait = retry.get_backoff_time()
-        if wait + self.attempt_time > seconds_left():  # another attempt would end past the deadline
+        if not self.policy.fits(wait, seconds_left(), self.attempt_time):  # it would end past the deadline
             error = kwargs.get("error", args[1] if len(args) > 1 else None)
             pool: Any = kwargs.get("_pool")
             raise MaxRetryError(pool, url or "", error) from error

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception
 
 from crmsync import progress
 from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
@@ -59,6 +59,8 @@ from crmsync.errors import AuthError, RateLimited, ServiceUnavailable
 from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
 from crmsync.metrics import count_call
+from crmsync.retry_policy import salesforce_policy
+from crmsync.retrying import PolicyStop, PolicyWait
 
 __all__ = ["FieldRejected", "SalesforceConnector", "SalesforceCursor", "SalesforceSettings", "walk_pages"]
 
@@ -111,9 +113,10 @@ class SalesforceConnector:
         self._requests = 0
         self._deadline_at = 0.0
         self._schema: CrmSchema | None = None
-        self._retrying = Retrying(
-            stop=stop_after_attempt(retries + 1) | stop_before_delay(settings.deadline),
-            wait=wait_exponential(multiplier=retry_wait, max=10),
+        self.policy = salesforce_policy(retries, settings.deadline, retry_wait)
+        self._retrying = Retrying(  # the retry policy adapted to tenacity around requests' calls
+            stop=PolicyStop(self.policy),
+            wait=PolicyWait(self.policy, lambda _exc: None),  # Salesforce names no Retry-After: back off
             retry=retry_if_exception(transient),
             before_sleep=log_retry,
             reraise=True,

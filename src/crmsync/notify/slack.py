@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 
 from crmsync.logs import get_logger
+from crmsync.redaction import scrub
 
 log = get_logger("crmsync.alerts")
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -21,9 +22,9 @@ class SlackWebhook:
         self._url = url
 
     def send(self, text: str) -> bool:
-        """Post one message; True when Slack took it."""
+        """Post one message, its secret values masked (an error text may quote one); True when Slack took it."""
         try:
-            response = self._client.post(self._url, json={"text": text})
+            response = self._client.post(self._url, json={"text": scrub(text)})
         except httpx.HTTPError as exc:
             log.warning("alert.not_sent", error=type(exc).__name__)
             return False

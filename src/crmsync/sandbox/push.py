@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from crmsync.retry_policy import push_policy
+
 # (items of one batch, attempt number from 0) → (body, headers)
 Encoder = Callable[[list[Any], int], tuple[bytes, dict[str, str]]]
 
@@ -86,8 +88,9 @@ class Pusher:
                     self._queue.task_done()
 
     def _deliver(self, items: list[Any]) -> None:
-        for attempt in range(self.attempts):
-            if attempt and self._stop.wait(min(self.backoff * 2 ** (attempt - 1), 5.0)):
+        policy = push_policy(self.attempts, self.backoff)
+        for attempt in range(policy.attempts):
+            if attempt and self._stop.wait(policy.backoff_wait(attempt)):
                 return
             body, headers = self.encode(items, attempt)
             try:

@@ -1,5 +1,6 @@
-"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (each retry logged as
-`api.retry`), writes paced by a rate budget, and the one place where httpx errors become crmsync errors.
+"""HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (the one retry policy,
+retry_policy.py, through tenacity: retrying.py; each retry logged as `api.retry`), writes paced by a
+rate budget, and the one place where httpx errors become crmsync errors.
 
 Safe to share between threads (apply's pool of `max_in_flight` writers): httpx's client is, the
 counters take a lock, and a 429's Retry-After holds back every thread's next write, not only the
@@ -17,15 +18,12 @@ the server: its outcome is unknown, and the caller finds out by listing (no dupl
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_before_delay, wait_exponential_jitter
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
+from tenacity import Retrying, retry_if_exception_type
 
 from crmsync import pacing
 from crmsync.errors import (
@@ -35,10 +33,12 @@ from crmsync.errors import (
     ServiceError,
     ServiceUnavailable,
     ServiceUnreachable,
-    redact_url,
 )
 from crmsync.logs import get_logger
 from crmsync.metrics import count_call
+from crmsync.redaction import redact_url
+from crmsync.retry_policy import retry_after_seconds, schematic_policy
+from crmsync.retrying import PolicyStop, PolicyWait
 
 log = get_logger(__name__)
 SERVICE = "Schematic API"
@@ -59,32 +59,14 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
-class _WaitRetryAfter(wait_base):
-    """Wait what the server asked for (Retry-After), else exponential backoff with jitter."""
-
-    def __init__(self, fallback: wait_base, cap: float) -> None:
-        self.fallback = fallback
-        self.cap = cap
-
-    def __call__(self, retry_state: Any) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, self.cap)
-        return float(self.fallback(retry_state))
+def _asked(exc: BaseException | None) -> float | None:
+    """The Retry-After a failure carries (None: back off)."""
+    return exc.retry_after if isinstance(exc, _Retry) else None
 
 
-class _StopAfterFailures(stop_base):
-    """Stop after `attempts` failures other than 429s (a 429 performed nothing: only the deadline ends those)."""
-
-    def __init__(self, attempts: int) -> None:
-        self.attempts = attempts
-        self.failures = 0
-
-    def __call__(self, retry_state: Any) -> bool:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if not (isinstance(exc, _Retry) and isinstance(exc.error, RateLimited)):
-            self.failures += 1
-        return self.failures >= self.attempts
+def _uses_an_attempt(exc: BaseException | None) -> bool:
+    """Every failure but a 429: a 429 performed nothing, only the deadline ends those."""
+    return not (isinstance(exc, _Retry) and isinstance(exc.error, RateLimited))
 
 
 class Transport:
@@ -118,11 +100,9 @@ class Transport:
             ),
         )
         self.max_in_flight = max(1, max_in_flight)
-        self._attempts = attempts
+        self.policy = schematic_policy(attempts, deadline, retry_after_max, max_wait)
         self._timeout = timeout
-        self._deadline = deadline
-        cap = min(max_wait, retry_after_max)
-        self._wait = _WaitRetryAfter(wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2), cap=cap)
+        self._wait = PolicyWait(self.policy, _asked)
         self._writes = budget or pacing.budget("schematic.writes", writes_per_second)
         self.calls = 0
         self.writes = 0
@@ -136,11 +116,11 @@ class Transport:
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
         """Send with retries; raise a crmsync ServiceError subclass on failure."""
-        deadline_at = time.monotonic() + self._deadline
+        deadline_at = time.monotonic() + self.policy.deadline
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
-            stop=_StopAfterFailures(self._attempts) | stop_before_delay(self._deadline),
+            stop=PolicyStop(self.policy, _uses_an_attempt),  # one per call: it counts the failures
             before_sleep=lambda state: _log_retry(method, path, state),
             reraise=True,
         )
@@ -212,13 +192,17 @@ class Transport:
             with self._count:
                 self.rate_limited += 1
                 if retry_after is not None and method != "GET":
-                    self._hold_until = max(self._hold_until, time.monotonic() + min(retry_after, self._wait.cap))
+                    held = self.policy.retry_after(retry_after) or 0.0
+                    self._hold_until = max(self._hold_until, time.monotonic() + held)
             raise _Retry(RateLimited(SERVICE, f"rate limited ({message})", retry_after=retry_after), retry_after)
         if status >= 500:
             text = f"{method} {path} answered {status}: {message}"
             if method == "POST":
                 raise OutcomeUnknown(SERVICE, text, setting=URL_SETTING, status=status)
-            raise _Retry(ServiceUnavailable(SERVICE, text, setting=URL_SETTING, status=status))
+            error = ServiceUnavailable(SERVICE, text, setting=URL_SETTING, status=status)
+            if not self.policy.retries_status(status):
+                raise error
+            raise _Retry(error)
         raise RequestRejected(SERVICE, f"{method} {path} answered {status}: {message}", status=status)
 
 
@@ -255,10 +239,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     return retry_after_seconds(response.headers.get("Retry-After"))
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header as a number of seconds ≥ 0, or None (absent, a date, nan, inf)."""
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None

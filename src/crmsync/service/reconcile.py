@@ -100,6 +100,23 @@ class Outcome:
         """True when nothing was written because a guard or a stale saved plan refused."""
         return self.status is RunStatus.REFUSED
 
+    def reason(self, first: int = 3) -> dict[str, Any]:
+        """Why the run was not ok, as log fields (never an object dump): status, run id, refusal kinds
+        and the first refusal's words, counts of failed and skipped changes, and the first errors."""
+        fields: dict[str, Any] = {"status": self.status.value}
+        if self.run_id is not None:
+            fields["run_id"] = self.run_id
+        if self.refusals:
+            fields.update(refusals=[r.kind.value for r in self.refusals], refusal=self.refusals[0].message)
+        report = self.report
+        if report is not None:
+            fields.update(failed=len(report.failed), busy=len(report.busy), not_attempted=report.not_attempted)
+            if report.failed:
+                fields["errors"] = [f"{r.company_id}/{r.feature_id}: {r.message}"[:200] for r in report.failed[:first]]
+            if report.stopped:
+                fields["stopped"] = report.stopped
+        return fields
+
 
 Review = Callable[[PlanRun, Sequence[Refusal]], bool]  # shown the plan before any write; False declines
 

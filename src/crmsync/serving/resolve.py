@@ -9,19 +9,19 @@ company ids through the company keys the mapping files name.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crmsync.connectors.base import Connector
 from crmsync.domain import CompanyId, Source
+from crmsync.logs import get_logger
 from crmsync.mapping.rules import Mappings
 from crmsync.metrics import SuccessTracker
 from crmsync.reconcile.note import note_deals
 from crmsync.schematic.client import SchematicClient
 from crmsync.store.intake import ClaimedEvent, IntakeStore
 
-log = logging.getLogger("crmsync.intake")
+log = get_logger("crmsync.intake")
 
 # reconcile/note.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
 @dataclass
@@ -58,7 +58,7 @@ class Resolver:
         keys = sorted({f.company_key for f in maps.for_source(source)})
         connector = self.connectors.get(source)
         if not keys or connector is None:
-            log.info("%d %s hint(s) skipped: no mapping file reads %s", len(events), source.value, source.value)
+            log.info("hints.skipped", source=source.value, hints=len(events), reason="no mapping reads it")
             return set()
         refs = {e.company_key for e in events if e.company_key}
         live = [e.object_id for e in events if e.kind != "deal.deletion"]
@@ -77,7 +77,7 @@ class Resolver:
                 self._lookups[(key, ref)] = company.id if company is not None else None
             if (found := self._lookups[(key, ref)]) is not None:
                 return found
-        log.info("no Schematic company has %s = %s; nothing to reconcile for it yet", "/".join(keys), ref)
+        log.info("hints.no_company", keys="/".join(keys), ref=ref)  # nothing to reconcile for it yet
         return None
 
     def _succeeded(self, source: str) -> None:

@@ -8,13 +8,14 @@ the reconcile in flight, then every edge the service opened (`resources`) is clo
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from crmsync.logs import get_logger
 
 if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest is loaded when serving
     from crmsync.metrics import SuccessTracker
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest
     from crmsync.serving.worker import IntakeWorker
     from crmsync.store.intake import IntakeStore
 
-log = logging.getLogger("crmsync.serve")
+log = get_logger("crmsync.serve")
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,17 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         scheduler.add_job(fire, entry.trigger, id=entry.job.name, replace_existing=True, **extra)
     scheduler.start()
     resync = options.resync_cron or f"every {options.resync_interval}s"
-    log.info("serving as %s: poll every %ss, resync %s", worker.name, options.poll_interval, resync)
+    log.info("serve.started", worker=worker.name, poll_interval_s=options.poll_interval, resync=resync)
     try:
         yield
     finally:
-        log.info("stopping: no new work; finishing the reconcile in flight")
+        log.info("serve.stopping", detail="no new work; finishing the reconcile in flight")
         scheduler.shutdown(wait=False)
         stop.set()
         worker.wake()
         await asyncio.to_thread(thread.join)
         svc.resources.close()
-        log.info("stopped cleanly")
+        log.info("serve.stopped", detail="stopped cleanly")
 
 
 def _fire(job: PeriodicJob, intake: IntakeStore, runner: str) -> Callable[[], Any]:
@@ -108,6 +109,6 @@ def _fire(job: PeriodicJob, intake: IntakeStore, runner: str) -> Callable[[], An
         try:
             await asyncio.to_thread(job.fire, intake, runner)
         except Exception:
-            log.exception("%s: tick failed", job.name)
+            log.exception("job.failed", job=job.name)
 
     return fire

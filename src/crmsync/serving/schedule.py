@@ -8,15 +8,15 @@ The jobs queue their work through the intake, so they run under the same per-com
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crmsync.domain import Trigger
+from crmsync.logs import get_logger
 from crmsync.store.intake import ALL_COMPANIES, IntakeStore
 
-log = logging.getLogger("crmsync.schedule")
+log = get_logger("crmsync.schedule")
 
 
 def slot_start(now: datetime, seconds: float) -> datetime:
@@ -39,9 +39,9 @@ class PeriodicJob:
         """Run the action if this replica wins the current slot; True if it ran."""
         slot = slot_start(now or intake.now(), self.seconds)  # the database's clock: replicas agree on the slot
         if not intake.win_slot(self.name, slot, runner):
-            log.debug("%s: slot %s taken by another replica", self.name, slot.isoformat())
+            log.debug("job.slot_taken", job=self.name, slot=slot.isoformat())  # by another replica
             return False
-        log.info("%s: running for slot %s", self.name, slot.isoformat())
+        log.info("job.running", job=self.name, slot=slot.isoformat())
         self.action()
         return True
 
@@ -65,6 +65,6 @@ def prune_intake(intake: IntakeStore, keep: timedelta = KEEP) -> Callable[[], ob
 
     def action() -> None:
         removed = intake.prune(intake.now() - keep)
-        log.info("pruned %d finished intake row(s)", removed)
+        log.info("intake.pruned", rows=removed)
 
     return action

@@ -10,7 +10,6 @@ replica also polls the database every `poll` seconds (≤ 0.5 s), so work stored
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -18,15 +17,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from crmsync.domain import CompanyId, Source, Trigger
 from crmsync.errors import CrmsyncError
+from crmsync.logs import get_logger
 from crmsync.metrics import LATENCY, RUNS
 from crmsync.service.reconcile import Outcome
 from crmsync.serving.resolve import Resolver
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
 
-log = logging.getLogger("crmsync.intake")
+log = get_logger("crmsync.intake")
 
 # The one reconcile use case, scoped: (Schematic company ids, or None for every company; trigger) → outcome.
 # An exception, or an outcome whose `ok` is False, counts as a failed run (retried after a delay).
@@ -82,10 +83,10 @@ class IntakeWorker:
             try:
                 busy = self.run_once()
             except CrmsyncError as exc:  # the database is away: wait, then look again
-                log.error("intake worker: %s", exc)
+                log.error("worker.failed", error=type(exc).__name__, detail=str(exc))
                 busy = False
             except Exception:  # a bug must not stop the worker; claimed rows return after their lease
-                log.exception("intake worker pass failed")
+                log.exception("worker.crashed")
                 busy = False
             if not busy:
                 self.woken.wait(self.settings.poll)
@@ -108,13 +109,15 @@ class IntakeWorker:
             companies = self.resolver.companies(events)
         except Exception as exc:  # noqa: BLE001 - whatever failed (an API, a bug), the hints are tried again
             attempts = max(e.attempts for e in events)
-            log.warning("%d hint(s) not resolved (attempt %d): %s", len(events), attempts, exc)
+            detail = str(exc)[:300]
+            error = type(exc).__name__
+            log.warning("hints.unresolved", hints=len(events), attempt=attempts, error=error, detail=detail)
             self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
             return True
         if companies:
             self.intake.enqueue_companies(companies, _trigger(events), first_hint_at=min(e.received_at for e in events))
         self.intake.finish_events(ids, self.name)
-        log.info("%d hint(s) → %d company(ies) queued", len(events), len(companies))
+        log.info("hints.resolved", hints=len(events), companies=len(companies))
         return True
 
     def reconcile_batch(self) -> bool:
@@ -132,32 +135,34 @@ class IntakeWorker:
 
     def _run(self, work: Sequence[ClaimedWork], scope: frozenset[CompanyId] | None) -> None:
         trigger = work[0].trigger if len({w.trigger for w in work}) == 1 else Trigger.WEBHOOK
-        ok, why = False, ""
+        ok, why = False, dict[str, Any]()  # why it failed, as log fields
         with _Renewal(self.intake, [w.id for w in work], self.name, self.settings.lease):
             try:
                 outcome = self.reconcile(scope, trigger)
                 ok = outcome.ok
-                why = "" if ok else f"run ended not ok: {outcome!r}"[:300]
+                why = {} if ok else outcome.reason()
             except CrmsyncError as exc:
-                why = str(exc)
+                why = {"error": type(exc).__name__, "detail": str(exc)}
             except Exception as exc:
-                log.exception("reconcile of %s raised", _describe(scope))
-                why = f"{type(exc).__name__}: {exc}"
+                log.exception("reconcile.crashed", scope=_describe(scope))
+                why = {"error": type(exc).__name__, "detail": str(exc)[:300]}
         RUNS.labels(trigger=trigger.value, result="ok" if ok else "failed").inc()
         done = utcnow()
+        retried = 0  # companies queued again (the others are done, or given up)
         for w in work:
             give_up = not ok and w.attempts >= self.settings.max_attempts
+            retried += not ok and not give_up
             if ok and w.first_hint_at is not None:
                 LATENCY.observe(max(0.0, (done - w.first_hint_at).total_seconds()))
             self.intake.finish_company(
                 w.id, self.name, ok=ok or give_up, retry_delay=self.settings.retry_delay * w.attempts
             )
             if give_up:
-                log.error("giving up on %s after %d attempts: %s", w.company_id, w.attempts, why)
+                log.error("reconcile.given_up", company_id=w.company_id, attempts=w.attempts, **why)
         if ok:
-            log.info("reconciled %s (trigger %s)", _describe(scope), trigger)
+            log.info("reconcile.done", scope=_describe(scope), trigger=trigger.value)
         else:
-            log.warning("reconcile of %s failed, will retry: %s", _describe(scope), why)
+            log.warning("reconcile.failed", scope=_describe(scope), trigger=trigger.value, retried=retried, **why)
 
 
 class _Renewal:
@@ -181,10 +186,10 @@ class _Renewal:
             try:
                 held = self.intake.renew(self.ids, self.worker, self.lease)
             except CrmsyncError as exc:
-                log.warning("lease renewal failed: %s", exc)
+                log.warning("lease.renewal_failed", error=type(exc).__name__, detail=str(exc))
                 continue
             if held < len(self.ids):
-                log.error("lost %d lease(s) while reconciling: another worker may take them over", len(self.ids) - held)
+                log.error("lease.lost", leases=len(self.ids) - held)  # another worker may take them over
 
 
 def _trigger(events: Sequence[ClaimedEvent]) -> Trigger:

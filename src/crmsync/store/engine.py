@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
-from crmsync.errors import redact_url
+from crmsync.redaction import redact_url
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from crmsync.domain import RunStatus
+from crmsync.redaction import scrub
 from crmsync.store.clock import db_now
 from crmsync.store.tables import Cursor, RunChange, RunRecord, SourceCount
 
@@ -87,7 +88,8 @@ class RunHistory:
             run = s.get(RunRecord, run_id)
             assert run is not None
             run.finished_at, run.status = utc_now(), status
-            run.summary_json, run.errors_json = json.dumps(summary, sort_keys=True), json.dumps(list(errors))
+            run.summary_json = json.dumps(summary, sort_keys=True)
+            run.errors_json = json.dumps([scrub(e) for e in errors])  # a vendor's message may quote a secret
             s.add(run)
             for c in changes:
                 s.add(change_row(run_id, c))

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceError
+from crmsync.logs import get_logger
 from crmsync.metrics import SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
+from crmsync.web.access import AccessLog
 from crmsync.web.metrics import metrics_endpoint
 from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic
 
-log = logging.getLogger("crmsync.web")
+log = get_logger("crmsync.web")
 READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
 MAX_COMPANIES = 1000  # ids in one POST /reconcile
 
@@ -53,7 +55,8 @@ def make_app(
         Route("/reconcile", reconcile(ingress), methods=["POST"], max_body_size=limit),
         *extra,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # the access log: uvicorn's own is off (it printed to stdout in its own format)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])
 
 
 def healthz(_request: Request) -> Response:
@@ -68,7 +71,7 @@ def readyz(ingress: Ingress, tracker: SuccessTracker, max_age: float) -> Callabl
         try:
             await run_in_threadpool(ingress.store.ping)
         except ServiceError as exc:
-            log.warning("readyz: %s", exc)
+            log.warning("readyz.database_unreachable", error=type(exc).__name__, detail=str(exc))
             return JSONResponse({"ready": False, "reason": "state database unreachable"}, status_code=503)
         age = tracker.age()
         if age is None or age > max_age:
@@ -96,13 +99,11 @@ def reconcile(ingress: Ingress) -> Callable[[Request], Any]:
         try:
             await run_in_threadpool(ingress.store.enqueue_companies, companies, Trigger.OPS)
         except ServiceError as exc:
-            log.error("reconcile request not queued: %s", exc)
+            log.error("ops.reconcile_not_queued", error=type(exc).__name__, detail=str(exc))
             return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
         ingress.wake()
-        log.info(
-            "reconcile queued by ops: %s",
-            "full run" if companies == [ALL_COMPANIES] else f"{len(companies)} company(ies)",
-        )
+        full = companies == [ALL_COMPANIES]
+        log.info("ops.reconcile_queued", scope="all" if full else len(companies))
         return JSONResponse({"queued": companies}, status_code=202)
 
     return queue
@@ -129,5 +130,5 @@ def _companies(body: bytes) -> list[str]:
 
 
 def _refused(status: int, reason: str) -> Response:
-    log.warning("reconcile request refused (%d): %s", status, reason)
+    log.warning("ops.reconcile_refused", status=status, reason=reason)
     return JSONResponse({"error": reason}, status_code=status)

@@ -6,7 +6,6 @@ Every replica reports the same database values: aggregate them with `max`.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmsync.errors import ServiceError
+from crmsync.logs import get_logger
 from crmsync.store.intake import Depth
 
-log = logging.getLogger("crmsync.web")
+log = get_logger("crmsync.web")
 
 
 class IntakeCollector(Collector):
@@ -32,7 +32,7 @@ class IntakeCollector(Collector):
         try:
             depth = self._depth()
         except ServiceError as exc:
-            log.warning("metrics: intake depth unavailable: %s", exc)
+            log.warning("metrics.intake_unavailable", error=type(exc).__name__, detail=str(exc))
             return
         pending = GaugeMetricFamily("crmsync_intake_pending", "Hints and companies not yet processed", labels=["queue"])
         pending.add_metric(["events"], depth.events)

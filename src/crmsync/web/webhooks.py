@@ -7,7 +7,6 @@ so a crash after answering loses nothing. Every refusal is one log line on `crms
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crmsync.errors import ServiceError
+from crmsync.logs import get_logger
 from crmsync.metrics import WEBHOOKS
 from crmsync.store.intake import IntakeStore
 from crmsync.web import payloads
 from crmsync.web.config import WebSettings
 from crmsync.web.signatures import check_hubspot, check_schematic
 
-log = logging.getLogger("crmsync.web")
+log = get_logger("crmsync.web")
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Ingress:
 
 def refuse(source: str, status: int, reason: str) -> Response:
     """A 4xx/5xx answer with its log line; the body says why (never a secret)."""
-    log.warning("%s webhook refused (%d): %s", source, status, reason)
+    log.warning("webhook.refused", source=source, status=status, reason=reason)
     WEBHOOKS.labels(source=source, outcome="rejected").inc()
     return JSONResponse({"error": reason}, status_code=status)
 
@@ -57,7 +57,7 @@ async def store(ingress: Ingress, source: str, parsed: payloads.Parsed) -> int |
     try:
         added = await run_in_threadpool(ingress.store.add_events, parsed.events)
     except ServiceError as exc:
-        log.error("%s webhook not stored: %s", source, exc)
+        log.error("webhook.not_stored", source=source, error=type(exc).__name__, detail=str(exc))
         return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
     if added:
         ingress.wake()
@@ -65,7 +65,7 @@ async def store(ingress: Ingress, source: str, parsed: payloads.Parsed) -> int |
         if count:
             WEBHOOKS.labels(source=source, outcome=outcome).inc(count)
     if parsed.ignored:
-        log.info("%s webhook: %d event(s) ignored (not a handled type, or another account)", source, parsed.ignored)
+        log.info("webhook.ignored", source=source, events=parsed.ignored)  # not a handled type, or another account
     return added
 
 

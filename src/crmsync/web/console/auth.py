@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import logging
 import time
 from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 
+from crmsync.logs import get_logger
 from crmsync.settings import UiSettings
 from crmsync.web.console.permissions import Actor, Role
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 SESSION_COOKIE = "crmsync_ui_session"
 FLASH_COOKIE = "crmsync_ui_flash"
 LOGIN_DELAY_MAX = 8.0  # seconds a wrong login may be made to wait
@@ -108,7 +108,7 @@ class Identity:
                 role = Role.OPERATOR if name in self.ui.operators else Role.VIEWER
                 return Actor(name[:128], role, "proxy")
             peer = request.client.host if request.client else "?"
-            log.warning("ignored %s from %s: not among CRMSYNC_UI_TRUSTED_PROXIES", header, peer)
+            log.warning("console.header_ignored", header=header, peer=peer)  # not among CRMSYNC_UI_TRUSTED_PROXIES
         session = self.sessions.read(request.cookies.get(SESSION_COOKIE))
         if session is not None:
             return session

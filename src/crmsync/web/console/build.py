@@ -38,8 +38,8 @@ def assemble_console(
     sessions = Sessions(signing_keys(ui), ui.session_hours * 3600)
     identity = Identity(ui, sessions, local_actor=None if ui.enabled else settings.actor)
     links = {
-        "hubspot_portal": settings.environ.get("HUBSPOT_PORTAL_ID", ""),
-        "salesforce_instance": settings.environ.get("SALESFORCE_INSTANCE_URL", ""),
+        "hubspot_portal": settings.web.hubspot_portal_id or "",
+        "salesforce_instance": settings.salesforce.instance_url or "",
     }
     return Console(data, workspace, folder, identity, ui, links)
 

@@ -6,7 +6,6 @@ redirects (303) with a flash message. A viewer gets 403 on both.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -17,13 +16,14 @@ from starlette.responses import Response
 
 from crmsync.domain import CompanyId, Trigger
 from crmsync.errors import CrmsyncError
+from crmsync.logs import get_logger
 from crmsync.service.manage import adopt, release
 from crmsync.service.reconcile import Mode, reconcile
 from crmsync.service.reconcile import Request as Reconcile
 from crmsync.web.console.pages import actor_of, console_of, error_page, redirect, render
 from crmsync.web.console.permissions import Action, Actor, ensure
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 WHAT = {
     "adopt": (Action.ADOPT, "Adopt", "crmsync records the override standing there as its own (ledger only; nothing "
               "is written to Schematic now). The next apply updates it to what the deals say."),
@@ -58,9 +58,9 @@ async def act(request: Request) -> Response:
     try:
         message, where = await run_in_threadpool(_do, kind, target, actor, console.workspace)
     except CrmsyncError as exc:
-        log.warning("%s by %s refused: %s", kind, actor.id, exc)
+        log.warning("console.action_refused", action=kind, actor=actor.id, reason=str(exc))
         return error_page(request, 400, f"{WHAT[kind][1]}: not done", str(exc))
-    log.info("%s by %s (%s): %s", kind, actor.id, actor.via, message)
+    log.info("console.action", action=kind, actor=actor.id, via=actor.via, result=message)
     return redirect(request, where, message)
 
 

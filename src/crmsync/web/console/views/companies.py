@@ -6,7 +6,6 @@ add-ons and override side by side: what the customer can use, which grants it, u
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -15,11 +14,12 @@ from starlette.responses import Response
 
 from crmsync.domain import Change, DealRef, Source
 from crmsync.errors import CrmsyncError
+from crmsync.logs import get_logger
 from crmsync.reconcile.effective import EffectKey
 from crmsync.service.explain import Explanation, explain
 from crmsync.web.console.pages import console_of, error_page, render
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 HUBSPOT_DEAL = "https://app.hubspot.com/contacts/{portal}/record/0-3/{deal}"
 
 
@@ -47,7 +47,7 @@ async def company(request: Request) -> Response:
         story = await run_in_threadpool(explained)
     except CrmsyncError as exc:  # our own errors are written for people (and carry no secret)
         problem = str(exc)
-        log.warning("explain %s for the console failed: %s", company_id, exc)
+        log.warning("console.explain_failed", company_id=company_id, error=type(exc).__name__, detail=str(exc))
     if story is None and known is None:
         return error_page(request, 404, "No such company", problem or f"No company {company_id} is known.")
     owned = await run_in_threadpool(lambda: console.data.ledger(company=company_id).rows)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from collections.abc import AsyncIterator, Iterator
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from crmsync.logs import get_logger
 from crmsync.service.console_reads import LedgerRow
 from crmsync.web.console.pages import actor_of, console_of, render
 from crmsync.web.console.permissions import Action, ensure
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 MAX_CSV_ROWS = 1_000_000  # an export stops here (and says so in its last line)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting with these
 
@@ -39,7 +39,7 @@ async def owned_csv(request: Request) -> Response:
     actor = ensure(actor_of(request), Action.EXPORT)
     q = request.query_params
     company, feature = q.get("company", "").strip()[:128], q.get("feature", "").strip()[:128]
-    log.info("ledger exported as CSV by %s (company=%r, feature=%r)", actor.id, company, feature)
+    log.info("console.ledger_exported", actor=actor.id, company=company, feature=feature)
     rows = console_of(request).data.ledger_batches(company=company, feature=feature)
     headers = {"content-disposition": 'attachment; filename="crmsync-owned-overrides.csv"'}
     return StreamingResponse(_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)

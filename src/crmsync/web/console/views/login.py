@@ -4,16 +4,16 @@ a confirm page). Wrong tokens are answered more and more slowly, per client addr
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crmsync.logs import get_logger
 from crmsync.web.console.auth import SESSION_COOKIE, token_role
 from crmsync.web.console.pages import actor_of, console_of, redirect, render, root
 from crmsync.web.console.permissions import Actor
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 
 
 async def login_form(request: Request) -> Response:
@@ -27,7 +27,7 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else "?"
     delay = console.throttle.delay(client)
     if delay is None:
-        log.warning("login refused: too many wrong tokens from %s", client)
+        log.warning("console.login_throttled", client=client, reason="too many wrong tokens")
         return render(request, "login.html", status=429, next="",
                       error="Too many wrong tokens from this address; try again in 15 minutes.")  # fmt: skip
     form = await request.form(max_files=0, max_fields=5)
@@ -35,13 +35,13 @@ async def login(request: Request) -> Response:
     if role is None:
         console.throttle.failed(client)
         await asyncio.sleep(delay)
-        log.warning("wrong console token from %s", client)
+        log.warning("console.login_refused", client=client, reason="wrong token")
         return render(request, "login.html", status=401, error="That token is not right.",
                       next=_next(str(form.get("next", ""))))  # fmt: skip
     console.throttle.succeeded(client)
     name = "".join(c for c in str(form.get("name", "")).strip() if c.isprintable())[:64] or role.value
     actor = Actor(name, role, "token")
-    log.info("console login: %s as %s", name, role.value)
+    log.info("console.login", actor=name, role=role.value)
     response = redirect(request, _next(str(form.get("next", ""))), f"Logged in as {name} ({role.value}).")
     sessions = console.identity.sessions
     response.set_cookie(
@@ -64,7 +64,7 @@ async def logout_form(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session: the cookie is removed (and the login form shown)."""
     actor = actor_of(request)
-    log.info("console logout: %s", actor.id if actor else "?")
+    log.info("console.logout", actor=actor.id if actor else None)
     response = redirect(request, "/login", "Logged out.")
     response.delete_cookie(SESSION_COOKIE, path=root(request) or "/")
     return response

@@ -6,7 +6,6 @@ apart from what changes anyway) and offers it for download. Nothing is written: 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -14,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmsync.errors import CrmsyncError, Problem
+from crmsync.logs import get_logger
 from crmsync.service.mapping_review import edit_name, review_edit, review_folder
 from crmsync.service.preview import Preview, preview_mapping_edit
 from crmsync.web.console.pages import actor_of, console_of, error_page, render
 from crmsync.web.console.permissions import Action, ensure
 
-log = logging.getLogger("crmsync.web.console")
+log = get_logger("crmsync.web.console")
 MAX_TEXT = 1024 * 1024  # a mapping file is a few kilobytes
 
 
@@ -43,7 +43,7 @@ async def check(request: Request) -> Response:
     folder = Path(console_of(request).mappings)
     review = await run_in_threadpool(review_folder, folder)
     edited = await run_in_threadpool(review_edit, folder, name, text)
-    log.info("mapping edit of %s checked by %s", name, actor.id)
+    log.info("console.mapping_checked", file=name, actor=actor.id)
     mine = next(f for f in edited.files if f.name == edit_name(name))
     problems_at: dict[int, list[Problem]] = {}
     for problem in mine.problems:
@@ -66,7 +66,7 @@ async def _preview(request: Request, folder: Path, name: str, text: str) -> tupl
     try:
         return await run_in_threadpool(previewed), ""
     except CrmsyncError as exc:
-        log.warning("preview of the mapping edit %s failed: %s", name, exc)
+        log.warning("console.preview_failed", file=name, error=type(exc).__name__, detail=str(exc))
         return None, str(exc)
 
 
