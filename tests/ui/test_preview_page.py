@@ -73,3 +73,16 @@ def test_an_edit_with_a_typo_gets_no_preview(viewer: httpx.Client) -> None:
         "/mappings/check", data={"name": "hubspot.yaml", "text": hubspot().replace("type:", "typ:", 1)}
     ).text
     assert 'class="problem"' in page and 'id="preview"' not in page
+
+
+def test_an_edit_reading_a_property_the_snapshot_lacks_reads_the_crm_once_and_says_so(
+    viewer: httpx.Client, world: World
+) -> None:
+    """Seats from `amount`, a property no run fetched: the preview reads HubSpot once now, says why, and still
+    writes nothing to Schematic."""
+    before = writes(world)
+    text = hubspot().replace("from: seats_purchased", "from: amount")
+    page = viewer.post("/mappings/check", data={"name": "hubspot.yaml", "text": text}).text
+    age = re.search(r'<p class="age">(.*?)</p>', page, re.S)
+    assert age and "deals read from the CRMs just now" in age.group(1) and "amount" in age.group(1), page[-3000:]
+    assert writes(world) == before
