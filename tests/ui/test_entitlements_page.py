@@ -8,6 +8,8 @@ import re
 
 import httpx
 
+from tests.ui.conftest import World
+
 
 def row(page: str, feature: str) -> list[str]:
     """The cells of the effective-entitlement table's row for `feature`, as plain text."""
@@ -37,3 +39,13 @@ def test_an_expiring_override_says_until_when_and_what_is_left_then(viewer: http
 def test_without_an_override_the_plan_grants_what_the_customer_uses(viewer: httpx.Client) -> None:
     """Globex has no SSO override: its Starter plan's `off` is what it can use, granted by the plan."""
     assert row(viewer.get("/companies/comp_globex").text, "SSO") == ["off (Starter)", "—", "—", "off", "plan", "—"]
+
+
+def test_a_planned_change_says_what_the_customer_can_use_before_and_after(viewer: httpx.Client, world: World) -> None:
+    """Initech's deal now says 80 seats: the planned update of its 250-seat override shows that Initech
+    goes from 250 (override) to 100 — its Growth plan's, which is more generous than the new override."""
+    world.sb.hubspot.update_deal("1006", seats_purchased="80")
+    page = viewer.get("/companies/comp_initech").text
+    found = re.findall(r'<span class="effect(?: same)?">(.*?)</span>', page, re.S)
+    effects = [" ".join(re.sub(r"<[^>]+>", " ", e).split()) for e in found]
+    assert len(effects) == 1 and re.fullmatch(r"can use: 250 from override cmov_\w+ → 100 from plan Growth", effects[0])
