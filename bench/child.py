@@ -1,10 +1,12 @@
 """The sandbox child of a benchmark: seeds and serves the emulators in their own process, so the
 client process measures crmsync alone, and answers commands over a pipe.
 
-Commands: `"mark"` (remember how many requests each emulator has received; answers the overrides), `"since"` (the calls
-per endpoint made since the mark, and the Schematic companies written to), `("change", fraction,
-seed)` (re-price that fraction of the won deals, as a sales rep would), `"verify"` (whether the
-Schematic seat overrides of the re-priced companies hold the new values) and `"stop"`.
+Commands: `("limits", searches/s, calls per 10 s, writes/s, write burst)` (enforce the vendors'
+published rate limits from now on), `"mark"` (remember how many requests each emulator has
+received; answers the overrides), `"since"` (the calls per endpoint made since the mark, and the
+Schematic companies written to), `("change", fraction, seed)` (re-price that fraction of the won
+deals, as a sales rep would), `"verify"` (whether the Schematic seat overrides of the re-priced
+companies hold the new values) and `"stop"`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def serve(deals: int, companies: int, conn: Connection) -> None:
                     conn.send({"requests": mark, "overrides": len(sb.schematic.override_records())})
             elif command == "since":
                 conn.send(_since(sb, states, mark))
+            elif isinstance(command, tuple) and command[0] == "limits":  # the vendors' published limits
+                _, searches, calls_per_10s, writes, burst = command
+                sb.hubspot.publish_limits(searches, calls_per_10s)
+                sb.schematic.limit_writes(writes, burst)
+                conn.send({"limits": list(command[1:])})
             elif isinstance(command, tuple) and command[0] == "change":
                 deals_changed, changed = _change(sb, command[1], command[2])
                 conn.send({"deals": deals_changed, "companies": len(changed)})

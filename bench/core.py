@@ -1,4 +1,6 @@
-"""Throughput of the pure core: translate + combine + diff, in deals per second, no I/O.
+"""Throughput of the pure core: translate + combine + diff, in deals per second, no I/O. Deals are
+translated and combined page by page as a full read does (service/sync.py: `Translator` feeding a
+`Combiner`).
 
 Run (not part of the test suite):
     python3 -m uv run python -m bench.core [--deals 50000] [--companies 2000] [--profile]
@@ -30,11 +32,12 @@ from crmsync.connectors.hubspot_convert import with_company
 from crmsync.domain import CompanyId, CompanyKey, Deal, FeatureId, LiveOverride, OverrideId
 from crmsync.mapping.loader import load_mappings
 from crmsync.mapping.rules import Mappings
-from crmsync.mapping.translate import translate
-from crmsync.reconcile.combine import combine
+from crmsync.mapping.translate import Translator, translate
+from crmsync.reconcile.combine import Combiner, combine
 from crmsync.reconcile.diff import diff
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+PAGE = 1_000  # deals per page handed to translation (the HubSpot connector's association batch)
 FEATURES = {"seats": FeatureId("feat_seats"), "SSO": FeatureId("feat_sso"), "API calls": FeatureId("feat_api_calls")}
 
 
@@ -76,8 +79,12 @@ def core_run(maps: Mappings, companies: int) -> Callable[[list[Deal], list[LiveO
     key_map = {CompanyKey("hubspot_company_id", str(10_000 + c)): CompanyId(f"comp_{c}") for c in range(companies)}
 
     def run(deals: list[Deal], live: list[LiveOverride]) -> int:
-        translation = translate(deals, maps.files, FEATURES, NOW)
-        desired, _ = combine(translation.contributions, key_map)
+        # as build_plan does a full read: each page translated and combined as it comes (1,000 deals)
+        combiner = Combiner(key_map)
+        translator = Translator(maps.files, FEATURES, NOW, sink=combiner.add)
+        for start in range(0, len(deals), PAGE):
+            translator.add(deals[start : start + PAGE])
+        desired, _ = combiner.result()
         result = diff(desired, live, {o.id for o in live}, now=NOW)
         return len(result.changes)
 

@@ -3,12 +3,12 @@
 Run (not part of the test suite; a few minutes at 100k deals):
     python3 -m uv run python -m bench.memory --deals 50000 --companies 2000
 
-The sandbox is seeded and served by one spawned child. A first client process applies once
-(the cold reconcile creates every override); then a FRESH spawned client process runs the
-measured one: a full reconcile in apply mode whose plan is empty (no-op state). Its figures are
-that process's alone: `baseline_rss_mb` after imports and loading the mappings, before anything
-is read; `peak_rss_mb` its `ru_maxrss` at the end (Linux: KiB); `client_cpu_s` and `wall_s`
-of the reconcile itself.
+The sandbox is seeded and served by one spawned child. A first client process (bench/client.py, a
+plain subprocess importing crmsync alone) applies once (the cold reconcile creates every override);
+then a FRESH client process runs the measured one: a full reconcile in apply mode whose plan is
+empty (no-op state). Its figures are that process's alone: `baseline_rss_mb` after imports and
+loading the mappings, before anything is read; `peak_rss_mb` its `ru_maxrss` at the end (Linux:
+KiB); `client_cpu_s` and `wall_s` of the reconcile itself.
 """
 
 from __future__ import annotations
@@ -16,55 +16,32 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
+import subprocess
+import sys
 import tempfile
-import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from bench.child import client_env, serve
 
+ROOT = Path(__file__).resolve().parent.parent
 PATIENT = "[hubspot]\ndeadline = 300.0\n\n[schematic]\ntimeout = 120.0\ndeadline = 300.0\n"
 
 
-def _client(env: dict[str, str], conn: Connection) -> None:
-    """One client process: one full reconcile (apply), with its own figures."""
-    from crmsync.app import open_context
-    from crmsync.domain import Trigger
-    from crmsync.mapping.loader import load_mappings
-    from crmsync.service.reconcile import Mode, Request, reconcile
-    from crmsync.settings import load_settings
-
-    settings = load_settings(env).unpaced()
-    maps = load_mappings(settings.mappings)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    wall, cpu = time.perf_counter(), time.process_time()
-    with open_context(settings, maps) as ctx:
-        outcome = reconcile(ctx, maps, Request(Trigger.MANUAL, Mode.APPLY))
-    figures = {
-        "client_cpu_s": round(time.process_time() - cpu, 2),
-        "wall_s": round(time.perf_counter() - wall, 2),
-        "baseline_rss_mb": round(baseline, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "status": outcome.status.value,
-        "changes": len(outcome.run.plan.changes) if outcome.run else None,
-        "failed": len(outcome.report.failed) if outcome.report else 0,
-    }
-    conn.send(figures)
-
-
-def _spawned_client(env: dict[str, str]) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_client, args=(env, child))
-    proc.start()
-    try:
-        figures: dict[str, Any] = parent.recv()
-    finally:
-        proc.join(timeout=60)
-    if proc.exitcode != 0:
-        raise RuntimeError(f"client process exited with {proc.exitcode}")
+def spawned_client(env: dict[str, str], *, paced: bool = False) -> dict[str, Any]:
+    """bench/client.py in a new interpreter: it imports crmsync alone (a spawned multiprocessing child
+    would import this benchmark's parent module, with the sandbox, as its `__main__`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.client"],
+        input=json.dumps({"env": env, "paced": paced}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"client process exited with {done.returncode}: {done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
 
@@ -82,10 +59,10 @@ def measure_rss(deals: int, companies: int) -> dict[str, Any]:
             # deadlines, so a slow answer is waited for (memory is measured, not the emulator's speed).
             (Path(tmp) / "crmsync.toml").write_text(PATIENT)
             env = {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
-            cold = _spawned_client(env)  # creates every override: the state the measured run finds
+            cold = spawned_client(env)  # creates every override: the state the measured run finds
             if cold["failed"] or cold["status"] != "ok":
                 raise RuntimeError(f"the cold apply did not succeed: {cold}")
-            noop = _spawned_client(env)
+            noop = spawned_client(env)
     finally:
         parent.send("stop")
         sandbox.join(timeout=30)
@@ -100,6 +77,8 @@ def measure_rss(deals: int, companies: int) -> dict[str, Any]:
         "client_cpu_s": noop["client_cpu_s"],
         "wall_s": noop["wall_s"],
         "cold_apply": {k: cold[k] for k in ("peak_rss_mb", "client_cpu_s", "wall_s", "changes")},
+        "imported_unused": noop["modules"],  # packages of WATCHED (bench/client.py) the measured client imported
+        "load_average": noop["load_average"],
     }
 
 

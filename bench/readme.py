@@ -92,14 +92,16 @@ def size_lines(size: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """The README block (without its markers)."""
     head = results.get("headline_size")
+    dirty = " (with uncommitted changes)" if results.get("dirty") else ""
     lines = [
-        f"Measured with `{results['command']}` on {results['date']} "
+        f"Measured with `{results['command']}` on {results['date']} at commit "
+        f"`{str(results.get('commit', 'unknown'))[:12]}`{dirty} "
         f"({results['machine'].get('cpus')} CPUs, Python {results['machine'].get('python')}), one run (see "
         "`machine.load_average` in results.json for how busy the machine was). The emulators run in a "
         "child process; client CPU, wall "
         "time and peak RSS (so far in the process) are crmsync's alone, calls are counted by the emulators.",
         "",
-        "Targets (issue 13)"
+        "Targets (issue 23)"
         + (
             f", the reconcile figures at {_n(head['deals'])} deals / {_n(head['companies'])} companies"
             if isinstance(head, dict)
@@ -157,7 +159,8 @@ def _other(results: dict[str, Any]) -> list[str]:
             f"Deal close → override visible through `serve` ({_n(lat.get('webhooks'))} signed webhooks each, "
             "`tests/benchmarks/serve_latency.py`): "
             f"p50 {_n(lat['p50_0ms'])} s / p95 {_n(lat['p95_0ms'])} s at 0 ms per call, "
-            f"p50 {_n(lat['p50_50ms'])} s / p95 {_n(lat['p95_50ms'])} s at 50 ms per call."
+            f"p50 {_n(lat['p50_50ms'])} s / p95 {_n(lat['p95_50ms'])} s at 50 ms per call; "
+            f"{_n(results.get('webhook_sequential_calls_50ms'))} sequential API calls on one change's path."
         ]
     else:
         lines = ["Deal close → override visible through `serve`: not measured."]
@@ -178,7 +181,8 @@ def _other(results: dict[str, Any]) -> list[str]:
             "",
             "Peak RSS of a fresh client process (`bench/memory.py`): "
             + ", ".join(
-                f"{_n(m['peak_rss_mb'])} MiB at {_n(m['deals'])} deals (baseline {_n(m['baseline_rss_mb'])} MiB)"
+                f"{_n(m['peak_rss_mb'])} MiB at {_n(m['deals'])} deals / {_n(m.get('companies'))} companies "
+                f"(baseline {_n(m['baseline_rss_mb'])} MiB)"
                 for m in memory.values()
                 if isinstance(m, dict)
             )
@@ -186,12 +190,43 @@ def _other(results: dict[str, Any]) -> list[str]:
         ]
     else:
         lines += ["", "Peak RSS of a fresh client process at 50k and 100k deals: not measured."]
+    lines += ["", *_rates(runs.get("rates")), "", *_burst(results["burst"])]
     lines += [
         "",
         f"translate + combine + diff (`bench/core.py`): {_n(results['translate_diff_deals_per_s'])} deals/s"
         + (f" over {_n(core['deals'])} deals." if isinstance(core, dict) else "."),
     ]
     return lines
+
+
+def _rates(rates: Any) -> list[str]:
+    """The wall time under the vendors' published limits against its floor (bench/rates.py)."""
+    if not isinstance(rates, dict):
+        return ["Wall time under the vendors' published rate limits: not measured."]
+    limits = rates["limits"]
+    rows = [
+        (label, run.get("writes_needed"), run["floor_s"], run["wall_s"], run["ratio"], run.get("http_429"))
+        for label, run in rates["runs"].items()
+    ]
+    return [
+        f"Under the published rate limits (`bench/rates.py`, {_n(rates['deals'])} deals / "
+        f"{_n(rates['companies'])} companies; HubSpot {_n(limits['hubspot_searches_per_s'])} searches/s and "
+        f"{_n(limits['hubspot_calls_per_10s'])} calls per 10 s, Schematic {_n(limits['schematic_writes_per_s'])} "
+        f"writes/s, burst {_n(limits['schematic_write_burst'])}; the floor is the read lower bound and the "
+        "needed writes at those rates):",
+        "",
+        *table(("run", "writes needed", "floor s", "wall s", "wall / floor", "429s"), rows),
+    ]
+
+
+def _burst(burst: dict[str, Any]) -> list[str]:
+    if not isinstance(burst.get("acknowledged_share"), int | float):
+        return ["2,000 signed webhooks in 10 s at one `serve`: not measured."]
+    return [
+        f"2,000 signed webhooks in 10 s at one `serve` on PostgreSQL: {burst['acknowledged_share']:.0%} "
+        f"acknowledged (p95 {_n(burst['ack_p95_s'])} s), {_n(burst['lost'])} lost, "
+        f"{_n(burst['duplicates'])} duplicates, drained in {_n(burst['drain_s'])} s."
+    ]
 
 
 def replace_block(text: str, block: str) -> str:

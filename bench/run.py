@@ -5,10 +5,10 @@ Run (not part of the test suite; the default takes a while: run it on a quiet ma
     python3 -m uv run python -m bench.run --quick                  # one small size, to iterate
     python3 -m uv run python -m bench.run --only sizes --size 3000x300
 Parts (--only, comma-separated): sizes (cold, no-op and 1 % changed reconciles per size, and the
-per-deal resync at 50k deals), webhook, writes, memory, core. The default runs every part at
+per-deal resync at 50k deals), webhook, writes, memory, core, rates. The default runs every part at
 50,000 deals / 2,000 companies and 30,000 deals / 10,000 companies and writes bench/results.json
-(machine, date, command, each figure, the targets and whether each is met); a partial or quick run
-writes to a temporary file unless --out is given. --readme then regenerates the README's block.
+(machine, date, command, commit, dirty, each figure, the targets and whether each is met); a partial
+or quick run writes to a temporary file unless --out is given. --readme then regenerates the README's block.
 
 Each size runs in a fresh client process against a sandbox child (bench/size.py, bench/child.py),
 so client CPU (`time.process_time`) and peak RSS (`ru_maxrss`) are crmsync's alone; calls are
@@ -32,21 +32,25 @@ from typing import Any
 from bench import readme
 from bench.core import measure_core
 from bench.memory import measure_rss
-from bench.results import PRIMARY, assemble, parse_latency, write
+from bench.plot import draw
+from bench.rates import measure_rates
+from bench.results import PRIMARY, assemble, parse_latency, parse_sequential, write
 from bench.size import in_fresh_process, measure_size
 from bench.writes import measure_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-PARTS = ("sizes", "webhook", "writes", "memory", "core")
+PARTS = ("sizes", "webhook", "writes", "memory", "core", "rates")
 FULL = {
     "sizes": [PRIMARY, (30_000, 10_000)],
     "webhooks": 100,
     "creates": 1200,
-    "memory": [(50_000, 2_000), (100_000, 2_000)],
+    "memory": [(50_000, 2_000), (100_000, 2_000), (100_000, 10_000)],
     "core": 50_000,
+    "rates": (50_000, 2_000),
 }
-QUICK = {"sizes": [(3_000, 300)], "webhooks": 20, "creates": 240, "memory": [(5_000, 200)], "core": 5_000}
+QUICK = {"sizes": [(3_000, 300)], "webhooks": 20, "creates": 240, "memory": [(5_000, 200)], "core": 5_000,
+         "rates": (3_000, 300)}  # fmt: skip
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -85,6 +89,8 @@ def webhook(plan: dict[str, Any]) -> dict[str, float]:
         if done.returncode:
             raise RuntimeError(f"serve_latency failed ({done.returncode}): {done.stderr[-2000:]}")
         out[f"p50_{ms}ms"], out[f"p95_{ms}ms"] = parse_latency(done.stdout)
+        if ms == 50:
+            out["sequential_calls_50ms"] = parse_sequential(done.stdout)
     return out
 
 
@@ -98,8 +104,28 @@ def memory(plan: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for deals, companies in plan["memory"]:
         _say(f"memory: fresh client at {deals} deals / {companies} companies")
-        out[f"{deals // 1000}k"] = measure_rss(deals, companies)
+        name = f"{deals // 1000}k" + ("" if companies == 2_000 else f"_{companies // 1000}k")
+        out[name] = measure_rss(deals, companies)
     return out
+
+
+def rates(plan: dict[str, Any]) -> dict[str, Any]:
+    deals, companies = plan["rates"]
+    _say(f"rates: cold, no-op and 1 % change at {deals} deals under the vendors' published limits")
+    return measure_rates(deals, companies)
+
+
+def commit() -> tuple[str, bool]:
+    """The commit measured and whether the work tree differed from it (bench/results.json aside)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".", ":!bench/results.json", ":!README.md", ":!bench/scaling.png"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return (head.stdout.strip() or "unknown"), bool(status.stdout.strip())
 
 
 def core(plan: dict[str, Any]) -> dict[str, Any]:
@@ -144,15 +170,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.readme and out != RESULTS:  # said before the run, not after it
         parser.error("--readme regenerates the README from bench/results.json: run the full suite (or --out)")
     started, load_before = time.perf_counter(), os.getloadavg()[0]
+    measured_commit, dirty = commit()  # before the run: what was measured
     parts: dict[str, Any] = {}
     measured = sizes(plan, args) if "sizes" in only else []
-    for name, part in (("writes", writes), ("memory", memory), ("core", core), ("webhook", webhook)):
+    for name, part in (("writes", writes), ("memory", memory), ("core", core), ("rates", rates), ("webhook", webhook)):
         if name in only:
             parts[name] = part(plan)
     meta = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
+        },
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": measured_commit,
+        "dirty": dirty,
         "command": "python3 -m uv run python -m bench.run" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""),
         "wall_s_total": round(time.perf_counter() - started, 1),
     }
@@ -160,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     write(results, out)
     print(readme.render(results))
     print(f"\nwrote {out}")
+    if out == RESULTS:  # the README's picture follows the results it shows
+        draw(results, ROOT / "bench" / "scaling.png")
+        print(f"drew {ROOT / 'bench' / 'scaling.png'}")
     if args.readme:
         target = ROOT / "README.md"
         target.write_text(readme.replace_block(target.read_text(), readme.render(results)))

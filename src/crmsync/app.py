@@ -178,6 +178,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
 
     from crmsync.metrics import SuccessTracker
     from crmsync.notify.slack import SlackWebhook
+    from crmsync.service.guard_window import judge_reload
     from crmsync.serving.alerts import Alerter
     from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.polling import poll_action
@@ -189,8 +190,10 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.store.instance import single_sqlite_instance
     from crmsync.store.intake import IntakeStore
     from crmsync.web.app import make_app
+    from crmsync.web.config import checked as checked_web
     from crmsync.web.webhooks import Ingress
 
+    web_settings = checked_web(settings.web)  # a short CRMSYNC_OPS_TOKEN: exit 2 before anything opens
     try:
         cron = CronTrigger.from_crontab(options.resync_cron, timezone="UTC") if options.resync_cron else None
     except ValueError as exc:
@@ -203,6 +206,7 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
         ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
+        live.vet = lambda edited: judge_reload(ctx, edited)  # a reload deleting too much waits for approval
         intake = IntakeStore(ctx.store.engine, settings.database_url)
         tracker = SuccessTracker()
         try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
@@ -233,10 +237,10 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
-        web = Ingress(intake, settings.web, wake=worker.wake)
+        web = Ingress(intake, web_settings, wake=worker.wake)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
         app = make_app(web, tracker, lifespan=lifespan, extra=console)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings, live)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service

@@ -35,6 +35,7 @@ KNOWN: dict[str, dict[str, str]] = {
         "max_count": WHOLE,
         "min_source_percent": NUMBER,
         "min_existing": WHOLE,
+        "window_seconds": NUMBER,
     },
     "locks": {"lease_seconds": POSITIVE, "wait_seconds": NUMBER},
     "serve": {"poll_interval": POSITIVE, "resync_interval": POSITIVE, "resync_cron": TEXT},

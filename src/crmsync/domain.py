@@ -99,7 +99,7 @@ class DriftPolicy(StrEnum):
         return next((p for p in order if p in found), DriftPolicy.OVERWRITE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompanyKey:
     """A Schematic company key and its value, e.g. hubspot_company_id=5001."""
 
@@ -110,7 +110,7 @@ class CompanyKey:
         return f"{self.name}={self.value}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deal:
     """A CRM deal as a connector read it; every property value is the CRM's raw string."""
 
@@ -151,7 +151,7 @@ class DealRef(NamedTuple):
     key: tuple[Source, DealId]  # (source, id), built once: the provenance of each override shares it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverrideValue:
     """What an override grants: the fields Schematic compares and enforces."""
 
@@ -219,7 +219,7 @@ class DealProblem:
         return f"{self.source.value} {noun} {self.deal_id}: {self.message}{where}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Which deals and rules produced a desired override."""
 
@@ -227,7 +227,7 @@ class Provenance:
     rules: tuple[RuleRef, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredOverride:
     """The override a company should have for a feature, with where it comes from."""
 
@@ -237,7 +237,7 @@ class DesiredOverride:
     provenance: Provenance
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveOverride:
     """An override as Schematic returns it."""
 
@@ -318,7 +318,7 @@ class Action(StrEnum):
     UPDATE = "update"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One write to Schematic: `before` is the live override (none for a create), `after`
     the desired one (none for a delete)."""

@@ -13,8 +13,9 @@ It sits in its own layer below the edges and above the pure core, so every edge,
 the CLI may import it and `mapping`/`reconcile` may not: writing to stderr is I/O.
 
 structlog is imported on first use, not with this module: `import structlog` pulls its console
-renderer's rich tracebacks and pygments (~0.2 s), which commands that never log (`--help`,
-`validate --offline`) must not pay (bench/startup.py). `configure_logging` installs the stderr
+renderer's rich tracebacks and pygments (~0.2 s, ~13 MiB), which commands that never log (`--help`,
+`validate --offline`) and runs whose events are all below the level (a plan at `warning`) must not
+pay (bench/startup.py, bench/memory.py). `configure_logging` installs the stderr
 handler at once and configures structlog when the first logger is taken (or at once if structlog
 is already loaded).
 """
@@ -224,7 +225,11 @@ def _unconfigured_default() -> None:
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger named after the calling module."""
+    """A structlog logger named after the calling module, taken when its first event is kept."""
+    return _Logger(name)
+
+
+def _structlog_logger(name: str) -> Any:
     import structlog
 
     if _pending:
@@ -232,6 +237,41 @@ def get_logger(name: str) -> Any:
     elif not structlog.is_configured():
         _unconfigured_default()
     return structlog.stdlib.get_logger(name)
+
+
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+class _Logger:
+    """structlog's logger for `name`, taken at the first event the standard library would keep.
+    Until structlog is loaded, an event below the logger's level (which the standard library would
+    drop after structlog had built it) is dropped here: a plan at the default `warning` level never
+    imports structlog, its rich tracebacks or pygments (~13 MiB of a client's memory). Once loaded
+    (an event was kept, or a test captures events), every call goes to structlog as before."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._std = logging.getLogger(name)
+        self._real: Any = None
+
+    def __getattr__(self, method: str) -> Any:
+        level = _METHOD_LEVELS.get(method)
+        if level is not None and "structlog" not in sys.modules and not self._std.isEnabledFor(level):
+            return _dropped
+        if self._real is None:
+            self._real = _structlog_logger(self._name)
+        return getattr(self._real, method)
+
+
+def _dropped(*_args: Any, **_fields: Any) -> None:
+    """An event below the level, before structlog is loaded: nothing to build."""
 
 
 # --- events ----------------------------------------------------------------------------------

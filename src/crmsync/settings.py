@@ -287,6 +287,7 @@ def _guards(section: Mapping[str, Any]) -> GuardPolicy:
         max_count=_whole(section, "max_count", d.max_count),
         min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
         min_existing=_whole(section, "min_existing", d.min_existing),
+        window_seconds=_number(section, "window_seconds", d.window_seconds),
     )
 
 

@@ -148,6 +148,7 @@ class UiSettings:
 
 MAX_BODY = 1_000_000  # bytes; larger webhook bodies are answered 413
 WINDOW = 300  # seconds either side of now a signed timestamp may be (HubSpot and Schematic)
+MIN_OPS_TOKEN = 24  # characters; a shorter CRMSYNC_OPS_TOKEN is refused at start (guessable)
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,13 @@ class WebSettings:
     ops_token: str | None = field(default=None, repr=False)  # CRMSYNC_OPS_TOKEN (secret): bearer of POST /reconcile
     max_body: int = MAX_BODY
     window: int = WINDOW
+    # Hostile input (web/limits.py). HubSpot waits 5 s for an answer and Salesforce 60 s; a genuine
+    # sender has its whole body out well inside body_timeout, and a refused one is retried by the vendor.
+    body_timeout: float = 10.0  # seconds a request (headers, then body) may take to arrive; then 408, closed
+    max_slow_bodies: int = 64  # bodies being received at once; past it 503 at once (a slowloris holds no more)
+    max_connections: int = 1000  # uvicorn's limit_concurrency (kept below the open-file limit); past it 503
+    keep_alive: int = 5  # seconds an idle keep-alive connection stays open
+    max_json_depth: int = 32  # nesting of arrays/objects in a JSON body (vendors send 3 or 4); deeper is 400
+    max_notifications: int = 100  # per Outbound Message (Salesforce sends at most 100); more is 400
+    notifications_per_minute: float = 2000.0  # per Salesforce org id, burst included; past it 429 (retried)
+    failed_tokens_per_minute: float = 10.0  # wrong POST /reconcile tokens per client; past it 429, unchecked

@@ -4,6 +4,7 @@ a located mapping error, or a one-line configuration error."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,8 +27,7 @@ FEATURES = {"seats": FeatureId("feat_seats")}
 def test_latest_combines_deals_without_a_close_date() -> None:
     """`combine: latest` with a deal that has no close date picks the dated one, without a crash."""
     key = CompanyKey("hubspot_company_id", "5001")
-    undated = deal("1")
-    undated = type(undated)(**{**undated.__dict__, "close_date": None})
+    undated = replace(deal("1"), close_date=None)
     dated = deal("2", close=datetime(2026, 5, 1, tzinfo=UTC))
     rule_ref = RuleRef("m.yaml", 1, "seats")
     contributions = [

@@ -59,3 +59,22 @@ def test_a_spent_daily_budget_answers_429_daily_until_the_next_day(fresh: tuple[
     state.clock = lambda: now + timedelta(days=1)
     (answer,) = calls(served, state.access_token, 1)
     assert answer.status_code == 200 and limits(answer)["daily-remaining"] == 999
+
+
+def test_published_limits_refuse_the_call_past_the_10s_window_but_not_searches(
+    fresh: tuple[HubSpotState, ServedApp],
+) -> None:
+    """With HubSpot's published limits on (3 calls per 10 s here), the fourth call in the window answers
+    429 RATE_LIMIT policy TEN_SECONDLY_ROLLING without Retry-After; searches are exempt from that window
+    and limited per second instead (429 SECONDLY past it)."""
+    state, served = fresh
+    state.publish_limits(searches_per_second=1.0, calls_per_10s=3)
+    answers = calls(served, state.access_token, 4)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[3].json()
+    assert (refused["errorType"], refused["policyName"]) == ("RATE_LIMIT", "TEN_SECONDLY_ROLLING")
+    assert "retry-after" not in answers[3].headers
+    with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {state.access_token}"}) as http:
+        searches = [http.post(f"{DEALS}/search", json={"limit": 1}) for _ in range(2)]
+    assert [s.status_code for s in searches] == [200, 429]  # not the window's: the per-second limit's
+    assert searches[1].json()["policyName"] == "SECONDLY" and "retry-after" not in searches[1].headers

@@ -21,7 +21,7 @@ from crmsync.sandbox import Sandbox
 from crmsync.store.repository import Store
 from tests.e2e.conftest import crmsync_env
 
-OPS = "ops-token-for-tests"
+OPS = "ops-token-for-tests-0123456789"
 ENTRY = "from crmsync.cli import main; main()"
 LOGS: dict[int, Any] = {}  # pid → the temporary file a started serve writes to
 

@@ -80,3 +80,31 @@ def test_an_action_and_its_record_commit_together_or_not_at_all(store: Store) ->
         log.changes = [ChangeResult("release", "comp_1", "feat_1", "cmov_1", True)]
     assert store.owned() == [] and [(r.command, r.actor) for r in store.runs()] == [("release", "otto")]
     assert [c.override_id for c in store.run_changes(log.run_id)] == ["cmov_1"]
+
+
+def test_runs_saving_the_companies_at_once_never_collide(store: Store) -> None:
+    """Two full runs saving the same companies at the same moment both succeed (was an IntegrityError
+    on PostgreSQL: each deleted the table and inserted ids the other had just written)."""
+    import threading
+
+    companies = [(f"comp_{i}", f"Company {i:03}", {"hubspot_company_id": str(5000 + i)}) for i in range(300)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def save() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                store.save_companies(companies, every=True)
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len(walk(lambda c: companies_page(store, text="", after=c))) == 300
+    store.save_companies(companies[:10], every=True)
+    assert len(walk(lambda c: companies_page(store, text="", after=c))) == 10

@@ -36,6 +36,20 @@ def test_deleted_overrides_are_no_longer_owned(store: Store) -> None:
     assert store.owned() == []
 
 
+def test_the_ledger_is_read_whole_or_without_its_notes_and_equal_values_are_shared(store: Store) -> None:
+    """A plan reads the ledger without the notes (it never uses them; `crmsync owned` reads them), and
+    rows holding the same stored value share one parsed value, read-only."""
+    for n in (1, 2):
+        store.record_intent(f"tok{n}", f"comp_{n}", "feat_x", ["hubspot"], {"value_numeric": 5}, f"note {n}")
+        store.confirm(f"tok{n}", f"cmov_{n}")
+    whole, lean = store.owned(), store.owned(notes=False)
+    assert [o.note for o in whole] == ["note 1", "note 2"] and [o.note for o in lean] == ["", ""]
+    assert whole == lean  # the same rows otherwise
+    assert whole[0].last_applied == {"value_numeric": 5} and whole[0].last_applied is whole[1].last_applied
+    store.release(["cmov_2"])
+    assert [(o.override_id, o.note) for o in store.released(notes=False)] == [("cmov_2", "")]
+
+
 def test_runs_are_recorded_newest_first(store: Store) -> None:
     """Runs keep their command, status, counts and per-change results."""
     first = store.start_run("plan", "manual")

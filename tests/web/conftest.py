@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,19 +41,28 @@ class Served:
         return self.intake.depth().events
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """The app with every endpoint configured, on a fresh SQLite database."""
-    settings = WebSettings(
-        hubspot_client_secret=HUBSPOT_SECRET,
-        hubspot_portal_id=PORTAL,
-        salesforce_organization_id=ORG,
-        schematic_webhook_secret=SCHEMATIC_SECRET,
-        ops_token=OPS_TOKEN,
-    )
+SETTINGS = WebSettings(
+    hubspot_client_secret=HUBSPOT_SECRET,
+    hubspot_portal_id=PORTAL,
+    salesforce_organization_id=ORG,
+    schematic_webhook_secret=SCHEMATIC_SECRET,
+    ops_token=OPS_TOKEN,
+)
+
+
+@contextmanager
+def serving(tmp_path: Path, settings: WebSettings = SETTINGS) -> Iterator[Served]:
+    """The app with `settings` (default: every endpoint configured) on a fresh SQLite database."""
     woken = threading.Event()
     tracker = SuccessTracker()
     with intake_database("sqlite", tmp_path) as (_store, intake):
         app = make_app(Ingress(intake, settings, wake=woken.set), tracker)
         with serve_app(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
             yield Served(server.url, intake, tracker, woken, client)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """The app with every endpoint configured, on a fresh SQLite database."""
+    with serving(tmp_path) as running:
+        yield running

@@ -83,11 +83,13 @@ def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) 
     import uvicorn
 
     from crmsync.app import build_service
+    from crmsync.web.limits import server_config
 
     service = build_service(settings, options, mappings)
     try:
-        config = uvicorn.Config(service.app, host=options.host, port=options.port, lifespan="on", log_config=None,
-                                access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
+        # Connection caps, keep-alive and header deadlines, and throttled loggers: web/limits.py.
+        config = server_config(service.app, service.web, host=options.host, port=options.port, lifespan="on",
+                               log_config=None, access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
         uvicorn.Server(config).run()
     finally:
         service.resources.close()  # when uvicorn never started (the lifespan closes it otherwise)

@@ -27,7 +27,7 @@ from crmsync.connectors import hubspot_retry
 from crmsync.connectors.base import Changes, DealQuery, PageSink, ReadResult
 from crmsync.connectors.hubspot_convert import PAGE, SERVICE, URL_SETTING
 from crmsync.connectors.hubspot_meta import read_deal_schema
-from crmsync.domain import Deal, DealId, Source
+from crmsync.domain import Deal, DealId, Source, gc_paused
 from crmsync.errors import ServiceUnavailable, ServiceUnreachable
 from crmsync.logs import get_logger
 from crmsync.mapping.crm_schema import CrmSchema
@@ -88,15 +88,20 @@ class HubSpotConnector:
         the deals are handed over as read, one association batch (1,000) at a time, and not kept."""
         kept: list[Deal] = []
         sink = on_page or kept.extend
-        batch: list[Deal] = []
-        for deal in self._search_all(query):
-            batch.append(deal)
+        batch: list[dict[str, Any]] = []
+        for record in self._search_all(query):
+            batch.append(record)
             if len(batch) == ASSOCIATION_BATCH:  # five search pages: one association read
-                sink(self._with_companies(batch))
+                sink(self._converted(batch))
                 batch = []
         if batch:
-            sink(self._with_companies(batch))
+            sink(self._converted(batch))
         return self._result(tuple(kept))
+
+    def _converted(self, records: Sequence[dict[str, Any]]) -> list[Deal]:
+        """Search results as deals, each built once with its primary company (read for all at once)."""
+        companies = self._primary_companies([DealId(str(r["id"])) for r in records])
+        return [convert.deal(r, companies.get(str(r["id"]))) for r in records]
 
     def _with_companies(self, found: Sequence[Deal]) -> list[Deal]:
         """The deals, each with its primary company (read for all of them at once)."""
@@ -144,7 +149,8 @@ class HubSpotConnector:
         made, self.requests = self.requests, 0
         return ReadResult(self.source, deals, requests=made)
 
-    def _search_all(self, query: DealQuery) -> Iterator[Deal]:
+    def _search_all(self, query: DealQuery) -> Iterator[dict[str, Any]]:
+        """Every search result of the query, raw (each becomes a deal once its company is known)."""
         properties = sorted({*BASE_PROPERTIES, *query.properties})
         last_id: int | None = None
         after: str | None = None  # an opaque cursor: never parsed, only sent back
@@ -158,7 +164,7 @@ class HubSpotConnector:
             page = self._search(request)
             results = page["results"]
             progress.emit(progress.PageRead("hubspot", len(results)))
-            yield from (convert.deal(r) for r in results)
+            yield from results
             in_window += PAGE  # the cursor moves a page on even when a page comes back short
             nxt = convert.next_after(page)
             if nxt is None:
@@ -265,10 +271,13 @@ class HubSpotConnector:
             self._searches.take()
         hubspot_retry.begin(self._deadline)
         for _ in range(UNREADABLE_ATTEMPTS):
-            page = self._send(send)
-            if not paged:
-                return page
-            parsed = convert.json_page(page)
+            # The SDK's answer objects form reference cycles: one a collection finds in use is promoted and
+            # its page waits for a full collection. With none during the call, a young collection frees it.
+            with gc_paused():
+                page = self._send(send)
+                if not paged:
+                    return page
+                parsed = convert.json_page(page)
             if parsed is not None:
                 return parsed
             # a 200 whose body was not the JSON asked for (a proxy's page): a read, so sent again

@@ -67,13 +67,14 @@ def primary(targets: Sequence[dict[str, Any]]) -> str | None:
     return str(min(int(t["toObjectId"]) for t in targets))
 
 
-def deal(raw: dict[str, Any]) -> Deal:
-    """A deal from a search or batch-read result as HubSpot sends it (`id`, `properties`, `updatedAt`)."""
+def deal(raw: dict[str, Any], company: str | None = None) -> Deal:
+    """A deal from a search or batch-read result as HubSpot sends it (`id`, `properties`, `updatedAt`),
+    with its primary company when known."""
     props: dict[str, str | None] = dict(raw.get("properties") or {})
     return Deal(
         source=Source.HUBSPOT,
         id=DealId(str(raw["id"])),
-        company_ref=None,
+        company_ref=company,
         stage=props.get("dealstage") or "",
         pipeline=props.get("pipeline"),
         close_date=instant(props.get("closedate")),

@@ -7,7 +7,7 @@ everything else proceeds. Combining contributions per company happens in `reconc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -94,7 +94,16 @@ class Translator:
     arrives, then `result`. Keeps only what the plan needs of each deal (`Deal.ref`), and gives
     the same Translation, in the same order, as translating every deal at once would."""
 
-    def __init__(self, files: Sequence[MappingFile], features: Mapping[str, FeatureId], now: datetime) -> None:
+    def __init__(
+        self,
+        files: Sequence[MappingFile],
+        features: Mapping[str, FeatureId],
+        now: datetime,
+        sink: Callable[[Contribution], None] | None = None,
+    ) -> None:
+        """`sink`: each contribution is handed to it as made, and not kept (`result()` then has none):
+        a full read is combined page by page (reconcile/combine.py `Combiner`)."""
+        self._sink = sink
         self._files = [
             (f, [_Rule(r, features.get(r.feature), f.policy_for(r), now) for r in f.overrides]) for f in files
         ]
@@ -114,7 +123,7 @@ class Translator:
                 self._file(index, mfile, rules, page)
 
     def _file(self, index: int, mfile: MappingFile, rules: list[_Rule], page: Sequence[Deal]) -> None:
-        counts, contribute = self._counts[index], self._contributions[index].append
+        counts, contribute = self._counts[index], self._sink or self._contributions[index].append
         problems, skipped = self._problems[index], self._skipped[index]
         for deal in page:
             stage_key = (deal.source, deal.stage, deal.pipeline)

@@ -8,12 +8,10 @@ Keys with no Schematic company come back as `Pending`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import groupby
-from operator import attrgetter
-from typing import TypeVar
+from typing import Any
 
 from crmsync.domain import (
     Combine,
@@ -33,13 +31,9 @@ from crmsync.domain import (
 )
 
 Key = tuple[CompanyId, FeatureId]
-# The order contributions are combined in (Source is a StrEnum: it sorts as its value does), and a
-# contribution's deal; attrgetter runs in C, once per contribution.
-ORDER = attrgetter("deal.source", "deal.id", "rule.path", "rule.line")
-DEAL_ID = attrgetter("deal.id")
-DEAL_KEY = attrgetter("deal.key")  # (source, id), one tuple per deal
-VALUE, RULE = attrgetter("value"), attrgetter("rule")
-T = TypeVar("T")
+# ORDER, the order every choice is made in: a contribution's (source, deal id, rule file, rule line)
+# (Source is a StrEnum: it sorts as its value does); of two equal, the one that came first.
+Order = tuple[Source, DealId, str, int]
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -47,76 +41,142 @@ def combine(
     contributions: Iterable[Contribution], companies: Mapping[CompanyKey, CompanyId]
 ) -> tuple[dict[Key, DesiredOverride], tuple[Pending, ...]]:
     """Group contributions by Schematic company and feature and combine each group."""
+    combiner = Combiner(companies)
     with gc_paused():
-        return _combine(contributions, companies)
+        for c in contributions:
+            combiner.add(c)
+    return combiner.result()
 
 
-def _combine(
-    contributions: Iterable[Contribution], companies: Mapping[CompanyKey, CompanyId]
-) -> tuple[dict[Key, DesiredOverride], tuple[Pending, ...]]:
-    unresolved: dict[CompanyKey, set[tuple[Source, DealId]]] = defaultdict(set)
-    by_company: dict[CompanyId, dict[FeatureId, list[Contribution]]] = {}
-    # A company key's groups, looked up once per key object (translation shares one per company; the
-    # entry holds the object, so an id is never taken for another's).
-    seen: dict[int, tuple[CompanyKey, dict[FeatureId, list[Contribution]] | None]] = {}
-    for c in contributions:
-        entry = seen.get(id(c.company))
+class Combiner:
+    """`combine`, fed one contribution at a time: a full read is combined as it is translated, and
+    what a group keeps is each distinct value once, its deals' keys and its rules, never the
+    contributions (a contribution and its deal would otherwise live until every page is read).
+
+    The result does not depend on the order contributions come in: every choice is made as over
+    the contributions sorted by ORDER (see `Order`)."""
+
+    def __init__(self, companies: Mapping[CompanyKey, CompanyId]) -> None:
+        self._companies = companies
+        self._unresolved: dict[CompanyKey, set[tuple[Source, DealId]]] = defaultdict(set)
+        self._groups: dict[Key, _Group] = {}
+        # A company key's groups, looked up once per key object (translation shares one per company;
+        # the entry holds the object, so an id is never taken for another's).
+        self._seen: dict[int, tuple[CompanyKey, CompanyId | None]] = {}
+
+    def add(self, c: Contribution) -> None:
+        """One more contribution."""
+        entry = self._seen.get(id(c.company))
         if entry is None or entry[0] is not c.company:
-            company_id = companies.get(c.company)
-            features = None if company_id is None else by_company.setdefault(company_id, {})
-            entry = seen[id(c.company)] = (c.company, features)
-        features = entry[1]
-        if features is None:
-            unresolved[c.company].add((c.deal.source, c.deal.id))
-            continue
-        group = features.get(c.feature_id)
+            entry = self._seen[id(c.company)] = (c.company, self._companies.get(c.company))
+        company_id = entry[1]
+        if company_id is None:
+            self._unresolved[c.company].add(c.deal.key)
+            return
+        group = self._groups.get((company_id, c.feature_id))
         if group is None:
-            group = features[c.feature_id] = []
-        group.append(c)
-    groups = {(company_id, f): group for company_id, fs in by_company.items() for f, group in fs.items()}
-    desired = {key: _combine_group(key, group) for key, group in sorted(groups.items())}
-    pending = tuple(
-        Pending(key, tuple(sorted(deals)))
-        for key, deals in sorted(unresolved.items(), key=lambda kv: (kv[0].name, kv[0].value))
-    )
-    return desired, pending
+            group = self._groups[(company_id, c.feature_id)] = _Group(c)
+        group.add(c)
+
+    def result(self) -> tuple[dict[Key, DesiredOverride], tuple[Pending, ...]]:
+        """The desired overrides (by company and feature, sorted) and the pending company keys."""
+        desired = {key: self._groups[key].desired(key) for key in sorted(self._groups)}
+        pending = tuple(
+            Pending(key, tuple(sorted(deals)))
+            for key, deals in sorted(self._unresolved.items(), key=lambda kv: (kv[0].name, kv[0].value))
+        )
+        return desired, pending
 
 
-def _combine_group(key: Key, group: Sequence[Contribution]) -> DesiredOverride:
-    ordered = sorted(group, key=ORDER)
-    policy = ordered[0].combine
-    values = list(map(VALUE, ordered))
-    # Equal inputs share one value object (translation remembers them): max and min weigh each once,
-    # the first of its kind where it first comes (they keep the first of equals, as over all values).
-    distinct = _distinct(values)
-    if policy is Combine.LATEST:
-        latest = max(ordered, key=lambda c: (c.deal.close_date or NEVER, c.deal.id))  # no close date: oldest
-        value = latest.value
-    elif policy is Combine.SUM:
-        value = _with_expiration(_sum(values), _latest_expiration(distinct))
-    elif policy is Combine.MIN:
-        value = _with_expiration(min(distinct, key=generosity), _earliest_expiration(distinct))
-    else:
-        value = _with_expiration(max(distinct, key=generosity), _latest_expiration(distinct))
-    provenance = Provenance(deals=_deals(ordered), rules=_rules(ordered))
-    return DesiredOverride(key[0], key[1], value, provenance)
+class _Group:
+    """What one (company, feature) keeps of its contributions to combine them by its policy: the chosen
+    value so far (for `max`, `min`, `latest`; `sum` adds as it goes), the expirations' bound, its deals'
+    keys and its rules. Each choice is the one made over the contributions in ORDER: of equals, the
+    first. The policy is the group's first contribution's: the mapping checks make it one per feature."""
+
+    __slots__ = ("best", "expiry", "first", "keys", "policy", "rank", "rules", "total", "undated", "unlimited")
+
+    def __init__(self, c: Contribution) -> None:
+        self.policy = c.combine
+        self.first: tuple[OverrideValue, Order] | None = None  # `sum`: the first value in ORDER gives the shape
+        self.best: tuple[OverrideValue, Order] | None = None  # the chosen value and the first ORDER it came at
+        self.rank: tuple[Any, ...] = ()  # how the chosen value ranks: generosity, or (close date, deal id)
+        self.total = 0  # `sum`: every numeric value added
+        self.unlimited = False  # `sum`: any value unlimited
+        self.undated = False  # any value without an expiration (it never expires)
+        self.expiry: datetime | None = None  # the latest expiration (`min`: the earliest)
+        self.keys: list[tuple[Source, DealId]] = []
+        self.rules: tuple[RuleRef, ...] = ()  # each rule object once (a tuple: mostly one; 30,000 groups)
+
+    def add(self, c: Contribution) -> None:
+        if c.combine is not self.policy:
+            raise ValueError(f"contributions to one override disagree on the policy ({self.policy}, {c.combine})")
+        value, deal, policy = c.value, c.deal, self.policy
+        self.keys.append(deal.key)
+        if c.rule not in self.rules:  # `in` tries identity first: a rule object is shared by its contributions
+            self.rules += (c.rule,)
+        if policy is Combine.LATEST:
+            self._choose(value, (deal.close_date or NEVER, deal.id), c, larger=True)  # no close date: oldest
+            return
+        best = self.best
+        if best is not None and value is best[0]:  # the chosen object again (a shared value): same rank
+            if _before(c, best[1]):
+                self.best = (value, _order(c))
+        else:
+            self._choose(value, generosity(value), c, larger=policy is not Combine.MIN)
+        if policy is Combine.SUM:
+            if self.first is None or _before(c, self.first[1]):
+                self.first = (value, _order(c))
+            if value.value_type is ValueType.NUMERIC:
+                self.total += value.value_numeric or 0
+            elif value.value_type is ValueType.UNLIMITED:
+                self.unlimited = True
+        expiration = value.expiration
+        if expiration is None:
+            self.undated = True
+        elif self.expiry is None or (expiration < self.expiry if policy is Combine.MIN else expiration > self.expiry):
+            self.expiry = expiration
+
+    def _choose(self, value: OverrideValue, rank: tuple[Any, ...], c: Contribution, *, larger: bool) -> None:
+        """Keep `value` if it ranks above the chosen one (below, for `min`), or as high but earlier in ORDER."""
+        best = self.best
+        if best is None or (rank > self.rank if larger else rank < self.rank):
+            self.best, self.rank = (value, _order(c)), rank
+        elif rank == self.rank and _before(c, best[1]):
+            self.best = (value, _order(c))  # the same object or an equal one: the earlier wins, as in a sort
+
+    def desired(self, key: Key) -> DesiredOverride:
+        assert self.best is not None  # a group is made for its first contribution
+        value = self.best[0]
+        expiry = None if self.undated and self.policy is not Combine.MIN else self.expiry  # no date: never expires
+        if self.policy is Combine.SUM:
+            assert self.first is not None
+            value = _with_expiration(self._sum(self.first[0], value), expiry)
+        elif self.policy is not Combine.LATEST:
+            value = _with_expiration(value, expiry)
+        deals = tuple(sorted(set(self.keys)))  # each deal once, in (source, id) order
+        rules = tuple(sorted(set(self.rules), key=lambda r: (r.path, r.line)))
+        return DesiredOverride(key[0], key[1], value, Provenance(deals=deals, rules=rules))
+
+    def _sum(self, first: OverrideValue, most: OverrideValue) -> OverrideValue:
+        if self.unlimited:
+            return OverrideValue(ValueType.UNLIMITED, metric_period=first.metric_period, month_reset=first.month_reset)
+        if first.value_type is ValueType.NUMERIC:
+            return replace(first, value_numeric=self.total)
+        return most  # booleans and traits cannot be added: the most generous wins
 
 
-def _deals(ordered: Sequence[Contribution]) -> tuple[tuple[Source, DealId], ...]:
-    """Each deal once, in (source, id) order: `ordered` is sorted by them already."""
-    if ordered[-1].deal.source is ordered[0].deal.source:  # one CRM (sorted by source: first and last tell)
-        return tuple(dict(zip(map(DEAL_ID, ordered), map(DEAL_KEY, ordered), strict=True)).values())
-    return tuple(pair for pair, _ in groupby(map(DEAL_KEY, ordered)))
+def _order(c: Contribution) -> Order:
+    return (c.deal.source, c.deal.id, c.rule.path, c.rule.line)
 
 
-def _rules(ordered: Sequence[Contribution]) -> tuple[RuleRef, ...]:
-    """Each rule once, by file and line (the few distinct rule objects are compared, not every one)."""
-    return tuple(sorted(set(_distinct(list(map(RULE, ordered)))), key=lambda r: (r.path, r.line)))
-
-
-def _distinct(items: list[T]) -> list[T]:
-    """Each object once (by identity, not equality: no hashing), where it first comes."""
-    return list(dict(zip(map(id, items), items, strict=True)).values())
+def _before(c: Contribution, order: Order) -> bool:
+    """Whether `c` comes before `order` in ORDER. Deals mostly come in id order: a later id of the same
+    CRM is decided without building the tuple."""
+    deal = c.deal
+    if deal.id > order[1] and deal.source is order[0]:
+        return False
+    return _order(c) < order
 
 
 def generosity(value: OverrideValue) -> tuple[int, int]:
@@ -130,27 +190,6 @@ def generosity(value: OverrideValue) -> tuple[int, int]:
     return (0, 0)
 
 
-def _sum(values: Sequence[OverrideValue]) -> OverrideValue:
-    first = values[0]
-    if any(v.value_type is ValueType.UNLIMITED for v in values):
-        return OverrideValue(ValueType.UNLIMITED, metric_period=first.metric_period, month_reset=first.month_reset)
-    if first.value_type is ValueType.NUMERIC:
-        total = sum(v.value_numeric or 0 for v in values if v.value_type is ValueType.NUMERIC)
-        return replace(first, value_numeric=total)
-    return max(values, key=generosity)  # booleans and traits cannot be added: the most generous wins
-
-
 def _with_expiration(value: OverrideValue, expiration: datetime | None) -> OverrideValue:
-    return replace(value, expiration=expiration)
-
-
-def _latest_expiration(values: Sequence[OverrideValue]) -> datetime | None:
-    """The latest expiry wins; no expiry (never) beats any date."""
-    if any(v.expiration is None for v in values):
-        return None
-    return max(v.expiration for v in values if v.expiration is not None)
-
-
-def _earliest_expiration(values: Sequence[OverrideValue]) -> datetime | None:
-    dated = [v.expiration for v in values if v.expiration is not None]
-    return min(dated) if dated else None
+    # the same object when nothing changes: a value shared by many deals stays shared by their overrides
+    return value if value.expiration == expiration else replace(value, expiration=expiration)

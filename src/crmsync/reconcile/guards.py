@@ -41,6 +41,9 @@ class GuardPolicy:
     """The percentages (`max_percent`, `min_source_percent`) apply only from this many owned
     overrides, or deals at the last apply, up (octoDNS's floor): 2 of a small customer's 3 lost
     deals are a normal day, not a mass change."""
+    window_seconds: float = 3600.0
+    """The deletes and downgrades of every run (scoped or full, any process) in this many seconds
+    count together against `max_percent` and `max_count`: one company at a time adds up. 0: each run alone."""
     allow_mass_change: bool = False
     """This run only (the CLI's `--allow-mass-change`): nothing is refused and no delete is withheld."""
 
@@ -66,7 +69,11 @@ def check_guards(plan: Plan, owned_count: int, policy: GuardPolicy) -> list[Refu
     """Every guard the plan trips (none when `policy.allow_mass_change`)."""
     if policy.allow_mass_change:
         return []
-    count = len(affected(plan))
+    return judge(len(affected(plan)), owned_count, policy)
+
+
+def judge(count: int, owned_count: int, policy: GuardPolicy, per: str = "per run") -> list[Refusal]:
+    """The mass-change refusals for `count` deletes and downgrades of `owned_count` owned overrides."""
     refusals: list[Refusal] = []
     share = Fraction(count, owned_count) if owned_count else Fraction(count > 0)
     above_floor = owned_count >= policy.min_existing
@@ -86,7 +93,7 @@ def check_guards(plan: Plan, owned_count: int, policy: GuardPolicy) -> list[Refu
         refusals.append(
             Refusal(
                 RefusalKind.MASS_CHANGE_COUNT,
-                f"{count} owned overrides would be deleted or downgraded; the limit is {policy.max_count} per run",
+                f"{count} owned overrides would be deleted or downgraded; the limit is {policy.max_count} {per}",
                 count,
                 owned_count,
                 policy.max_count,

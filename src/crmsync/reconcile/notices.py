@@ -37,6 +37,7 @@ class WarningKind(StrEnum):
     ENTITLEMENTS_UNREAD = "entitlements-unread"  # a plan's entitlements could not be read
     ENTITLEMENTS_UNJUDGED = "entitlements-unjudged"  # a company on no plan (or no version): not compared
     UNKNOWN_MARKERS = "unknown-markers"  # overrides carry crmsync's marker the ledger does not know
+    GUARD_WINDOW = "guard-window"  # with the window's earlier deletes and downgrades, too many: withheld
     OTHER = "other"
 
 

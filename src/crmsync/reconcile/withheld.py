@@ -15,6 +15,7 @@ from crmsync.reconcile.plan import Plan
 GUARD_NAMES = {
     WarningKind.SOURCE_SHRUNK: "the shrink guard",
     WarningKind.PARTIAL_READ: "the partial-read guard",
+    WarningKind.GUARD_WINDOW: "the mass-change guard (its window)",
 }
 
 

@@ -211,6 +211,14 @@ class HubSpotState:
             if used_today is not None:
                 usage.day, usage.used_today = self.clock().date(), used_today
 
+    def publish_limits(self, searches_per_second: float = 5.0, calls_per_10s: int = 100) -> None:
+        """Enforce HubSpot's published limits (reference/hubspot.md §3, §8): search requests per second
+        (429 `SECONDLY`), and calls per rolling 10 s for everything but search (429 `TEN_SECONDLY_ROLLING`),
+        neither with a Retry-After. Defaults: 5 searches/s, the Free/Starter 100 calls per 10 s."""
+        with self.lock:
+            self.search_rate_per_second = searches_per_second
+            self.usage.interval_limit, self.usage.enforce_interval = calls_per_10s, True
+
     def metered(self, reply: Reply) -> Reply:
         """`reply` with the rate-limit headers HubSpot sends on every authenticated answer."""
         reply.headers.update(self.usage.headers())
@@ -231,6 +239,9 @@ class HubSpotState:
             today = self.clock().date()
             if self.usage.exhausted(today):
                 return self.metered(api.rate_limit_reply("DAILY", "You have reached your daily limit."))
+            if self.usage.interval_full(exempt=call.path == SEARCH_PATH):
+                message = "You have reached your ten_secondly_rolling limit."
+                return self.metered(api.rate_limit_reply("TEN_SECONDLY_ROLLING", message))
             self.usage.spend(today)
             if call.path == SEARCH_PATH and self._search_limit.take(self.search_rate_per_second) > 0:
                 return self.metered(api.rate_limit_reply("SECONDLY", "You have reached your secondly limit."))

@@ -7,8 +7,11 @@ carries what is left, as HubSpot sends it to private apps:
     X-HubSpot-RateLimit-Daily, X-HubSpot-RateLimit-Daily-Remaining,
     X-HubSpot-RateLimit-Interval-Milliseconds, X-HubSpot-RateLimit-Max, X-HubSpot-RateLimit-Remaining
 
-A spent daily budget answers 429 `DAILY` (no Retry-After), as HubSpot does. The 10 s window is only
-reported, never enforced here: tests that want 429s on bursts set `HubSpotState.search_rate_per_second`.
+A spent daily budget answers 429 `DAILY` (no Retry-After), as HubSpot does. The 10 s window is
+reported, and enforced only with `enforce_interval` (`HubSpotState.publish_limits`): a call past
+`interval_limit` in the rolling 10 s answers 429 `TEN_SECONDLY_ROLLING` (no Retry-After). Search is
+exempt from that window (the spec's `x-hubspot-rate-limit-exemptions: ["ten-secondly"]`): it has its
+own per-second limit, `HubSpotState.search_rate_per_second`.
 Defaults are the Free/Starter figures (250,000 a day, 100 per 10 s); a test shows a nearly spent
 budget with `HubSpotState.set_api_usage(daily_limit=…, used_today=…)`.
 """
@@ -33,7 +36,9 @@ class ApiUsage:
     used_today: int = 0
     day: date | None = None  # the UTC day `used_today` counts
     monotonic: Callable[[], float] = time.monotonic
+    enforce_interval: bool = False  # refuse a call (not a search) past `interval_limit` in the 10 s window
     _window: deque[float] = field(default_factory=deque)  # monotonic times of the calls in the last 10 s
+    _limited: deque[float] = field(default_factory=deque)  # the same, of the calls the window limits
 
     def exhausted(self, today: date) -> bool:
         """True when no call is left today (the call is then refused, and not counted)."""
@@ -45,6 +50,19 @@ class ApiUsage:
         self._roll(today)
         self.used_today += 1
         self._window.append(self.monotonic())
+
+    def interval_full(self, *, exempt: bool) -> bool:
+        """With `enforce_interval`, whether a call would pass `interval_limit` in the rolling 10 s (then it
+        is refused and not counted); else counts it. `exempt` calls (search) are neither."""
+        if not self.enforce_interval or exempt:
+            return False
+        now = self.monotonic()
+        while self._limited and now - self._limited[0] >= INTERVAL_MS / 1000:
+            self._limited.popleft()
+        if len(self._limited) >= self.interval_limit:
+            return True
+        self._limited.append(now)
+        return False
 
     def headers(self) -> dict[str, str]:
         """The rate-limit headers as they stand after the calls counted so far."""

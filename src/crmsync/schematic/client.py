@@ -24,6 +24,7 @@ from crmsync.domain import (
     OverrideId,
     OverrideValue,
     ValueType,
+    gc_paused,
 )
 from crmsync.errors import RequestRejected, ServiceUnavailable
 from crmsync.mapping.crm_schema import Trait
@@ -94,12 +95,14 @@ class SchematicClient:
 
     def list_overrides(self, company_ids: Collection[CompanyId] | None = None) -> list[LiveOverride]:
         """Every override (or those of some companies), newest first as Schematic returns them."""
+        values: dict[Any, Any] = {}  # equal values, ids and timestamps read once and shared (parse_override)
         with _readable("GET", "/company-overrides"):
             if company_ids is None:
-                return [parse_override(item) for item in self._pages("/company-overrides", {})]
+                return [parse_override(item, values) for item in self._pages("/company-overrides", {})]
             found: list[LiveOverride] = []
             for chunk in _chunks(sorted(company_ids)):
-                found.extend(parse_override(i) for i in self._pages("/company-overrides", {"company_ids": chunk}))
+                pages = self._pages("/company-overrides", {"company_ids": chunk})
+                found.extend(parse_override(i, values) for i in pages)
             return found
 
     def create_override(
@@ -129,7 +132,12 @@ class SchematicClient:
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            body = self.transport.request("GET", path, params={**params, "limit": PAGE, "offset": offset})
+            # An httpx response is a reference cycle (it and its stream), freed only by the collector. One
+            # that a collection finds still in use (while its body is read and parsed) is promoted, and a
+            # 500 KB page then waits for a full collection: with none during the call, the next young
+            # collection frees it.
+            with gc_paused():
+                body = self.transport.request("GET", path, params={**params, "limit": PAGE, "offset": offset})
             items = body.get("data") or []
             yield from items
             if len(items) < PAGE:
@@ -163,17 +171,44 @@ def parse_time(raw: Any) -> datetime | None:
     return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
-def parse_override(item: dict[str, Any]) -> LiveOverride:
-    """A `CompanyOverrideResponseData` object → LiveOverride."""
+VALUE_FIELDS = (
+    *("value_type", "value_bool", "value_numeric", "value_trait_id"),
+    *("metric_period", "metric_period_month_reset", "expiration_date"),
+)
+
+
+def parse_override(item: dict[str, Any], shared: dict[Any, Any] | None = None) -> LiveOverride:
+    """A `CompanyOverrideResponseData` object → LiveOverride. `shared`: what a list parsed so far (values
+    by their fields, company and feature ids, timestamps), so that a list of 30,000 overrides holds each
+    distinct one once: a company has several overrides, a bulk apply stamps many alike, and all of them
+    are immutable."""
+    if shared is None:
+        value = parse_value(item)
+        company, feature = CompanyId(item["company_id"]), FeatureId(item["feature_id"])
+        created, updated = parse_time(item.get("created_at")), parse_time(item.get("updated_at"))
+    else:
+        fields = tuple(item.get(name) for name in VALUE_FIELDS)
+        value = shared.get(fields) or shared.setdefault(fields, parse_value(item))
+        company = shared.setdefault(item["company_id"], CompanyId(item["company_id"]))
+        feature = shared.setdefault(item["feature_id"], FeatureId(item["feature_id"]))
+        created, updated = _time(shared, item.get("created_at")), _time(shared, item.get("updated_at"))
     return LiveOverride(
         id=OverrideId(item["id"]),
-        company_id=CompanyId(item["company_id"]),
-        feature_id=FeatureId(item["feature_id"]),
-        value=parse_value(item),
+        company_id=company,
+        feature_id=feature,
+        value=value,
         notes=tuple(str(n.get("note", "")) for n in item.get("notes") or [] if isinstance(n, dict)),
-        created_at=parse_time(item.get("created_at")),
-        updated_at=parse_time(item.get("updated_at")),
+        created_at=created,
+        updated_at=updated,
     )
+
+
+def _time(shared: dict[Any, Any], raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return parse_time(raw)
+    key = ("time", raw)  # apart from ids, which are strings too
+    found: datetime | None = shared.get(key)
+    return found if found is not None else shared.setdefault(key, parse_time(raw))
 
 
 def parse_value(item: dict[str, Any]) -> OverrideValue:

@@ -53,16 +53,31 @@ def marked_overrides(live: Collection[LiveOverride]) -> list[Marked]:
 
 
 def unknown_markers(
-    store: Store, live: Collection[LiveOverride], owned: Collection[Owned], released: Collection[Owned]
+    store: Store, live: Collection[LiveOverride], rows: Collection[Owned] = ()
 ) -> UnknownMarkers | None:
-    """Marked overrides the ledger does not know (any row, whatever its status, knows its override)."""
+    """Marked overrides the ledger does not know (any row, whatever its status, knows its override).
+    `rows`: ledger rows already in hand; when they know every marked override, the ledger is not read
+    again, else `store.known()` reads the tokens and ids of every row (never the whole ledger)."""
+    tokens, ids = {o.token for o in rows}, {o.override_id for o in rows if o.override_id}
+    if all(_known_here(o, tokens, ids) for o in live):  # the rows in hand are the ledger's: all known
+        return None
     marked = marked_overrides(live)
     if not marked:
         return None
-    tokens, ids = store.known()
-    tokens |= {o.token for o in (*owned, *released)}
-    ids |= {o.override_id for o in (*owned, *released) if o.override_id}
-    return check_ledger(marked, tokens, {OverrideId(i) for i in ids})
+    every_token, every_id = store.known()
+    return check_ledger(marked, every_token, {OverrideId(i) for i in every_id})
+
+
+def _known_here(override: LiveOverride, tokens: Collection[str], ids: Collection[OverrideId]) -> bool:
+    """Unmarked, or marked and known by its id or by the token of its newest marked note (as
+    `marked_overrides` and `check_ledger` judge it), without building a `Marked`."""
+    if override.id in ids:
+        return True
+    for note in reversed(override.notes):
+        token = note_token(note)
+        if token:
+            return token in tokens
+    return True
 
 
 def ledger_message(store: Store, unknown: UnknownMarkers) -> str:
@@ -104,7 +119,7 @@ def ledger_refusals(ctx: Context, run: PlanRun) -> list[Refusal]:
     if ctx.store.readonly:
         message = f"the state database {ctx.store.name} is read-only; apply records ownership there before each write"
         return [Refusal(RefusalKind.READ_ONLY_STATE, message)]
-    unknown = unknown_markers(ctx.store, run.live, ctx.store.owned(), ctx.store.released())
+    unknown = unknown_markers(ctx.store, run.live)
     if unknown is None or not unknown.ledger_empty:
         return []
     return [Refusal(RefusalKind.LEDGER_UNKNOWN, ledger_message(ctx.store, unknown), affected=unknown.count)]

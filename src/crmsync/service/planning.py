@@ -21,15 +21,18 @@ from crmsync.domain import (
     CompanyId,
     CompanyKey,
     Conflict,
+    DesiredOverride,
     Feature,
+    FeatureId,
     LedgerState,
     LiveOverride,
     OverrideId,
+    Pending,
     Source,
 )
 from crmsync.mapping.rules import MappingFile, Mappings
 from crmsync.mapping.translate import Translation, Translator
-from crmsync.reconcile.combine import combine
+from crmsync.reconcile.combine import Combiner, combine
 from crmsync.reconcile.diff import DiffResult, newly_expired
 from crmsync.reconcile.drift import settle
 from crmsync.reconcile.effective import change_effects
@@ -47,6 +50,7 @@ from crmsync.service.snapshot import Keeper
 from crmsync.store.repository import Owned
 from crmsync.store.snapshot import SnapshotStore
 
+Combined = tuple[dict[tuple[CompanyId, FeatureId], DesiredOverride], tuple[Pending, ...]]  # combine()'s answer
 Reader = Callable[[Source, Sequence[PageSink]], ReadResult]  # reads one source's deals into the sinks
 
 
@@ -99,7 +103,13 @@ def build_plans(
     # Deals are translated page by page as they are read; a file both mapping sets hold is translated once.
     files: list[MappingFile] = []
     picks = [[_index(files, f) for f in c.mappings.files] for c in checked]
-    translator = Translator(files, {k: v for c in checked for k, v in c.resolved.items()}, now)
+    # One mapping set's full read is combined as it is translated (no contribution outlives its page);
+    # a scoped run keeps its contributions, to be traced back deal by deal (`explain`), and two sets
+    # (`plan --base`) combine each its own.
+    key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
+    combiner = Combiner(key_map) if scope is None and base is None else None
+    resolved = {k: v for c in checked for k, v in c.resolved.items()}
+    translator = Translator(files, resolved, now, sink=combiner.add if combiner else None)
     joined = Mappings(tuple(files))
     feed: list[PageSink] = [translator.add]
     scoped = companies if scope is not None else None
@@ -114,12 +124,18 @@ def build_plans(
     if keeper is not None:
         keeper.finish(reads)
     translations = [translator.result(p) for p in picks]
-    del translator, feed, keeper  # they hold every contribution too
+    combined = combiner.result() if combiner is not None else None
+    del translator, feed, keeper, combiner  # they hold every contribution of a scoped run too
     live = ctx.schematic.list_overrides(scope)
-    owned, released, baseline = ctx.store.owned(), ctx.store.released(), ctx.store.source_counts()
+    # the notes crmsync wrote are `crmsync owned`'s; a plan compares values, ids and tokens only
+    owned, released = ctx.store.owned(notes=False), ctx.store.released(notes=False)
+    baseline = ctx.store.source_counts()
     seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
     cache: dict[str, PlanEntitlements] = {}
-    runs = [_plan_from(ctx, c, t, reads, seen, scope, cache) for c, t in zip(checked, translations, strict=True)]
+    runs = [
+        _plan_from(ctx, c, t, reads, seen, scope, cache, combined)
+        for c, t in zip(checked, translations, strict=True)
+    ]
     progress.emit(progress.Planning("planned", len(companies)))
     return PlanRuns(runs[0], runs[1] if len(runs) > 1 else None)
 
@@ -132,16 +148,21 @@ def _plan_from(
     seen: _Seen,
     scope: Collection[CompanyId] | None,
     cache: dict[str, PlanEntitlements],
+    combined: Combined | None = None,
 ) -> PlanRun:
-    """One mapping set's plan from the deals it translated and what the run read of Schematic and the ledger."""
+    """One mapping set's plan from the deals it translated and what the run read of Schematic and the
+    ledger; `combined`: its desired overrides, when the read combined them as it went (one set, full run)."""
     mappings, companies, features, live, now = checked.mappings, seen.companies, seen.features, seen.live, seen.now
-    key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
-    desired, pending = combine(translation.contributions, key_map)
+    if combined is not None:
+        desired, pending = combined
+    else:
+        key_map = {CompanyKey(k, v): c.id for c in companies for k, v in c.keys.items()}
+        desired, pending = combine(translation.contributions, key_map)
     if scope is None:  # only a scoped run is traced back deal by deal (`explain`): let the rest go now
         translation = replace(translation, contributions=(), skipped=(), deals={})
     owned, settled = settle_updates(seen.owned, live)  # updates whose answer was lost: did they happen?
     found = find_lost_creates(owned, live)
-    unknown = unknown_markers(ctx.store, live, owned, seen.released)  # a lost or wrong ledger is said loudly
+    unknown = unknown_markers(ctx.store, live, (*owned, *seen.released))  # a lost or wrong ledger is said loudly
     # A partial read (cut short) deletes and downgrades nothing its source drives.
     cut_short = {r.source.value: f"{r.source.value} read was partial ({r.problem})" for r in reads if not r.complete}
     keep = {o.override_id for o in owned if o.override_id and any(s in cut_short for s in o.sources)}
@@ -217,7 +238,8 @@ def settle_updates(
     the update wrote (it went through: that is now the last applied value), or the value before it (it
     did not), else it stays pending (a hand edit since: drift is judged against the last applied
     value). Returns the rows as this run should see them and what settled: id → value, or None."""
-    values = {o.id: value_json(o.value) for o in live}
+    waiting = {row.override_id for row in owned if row.pending and row.override_id}  # rare: usually none
+    values = {o.id: value_json(o.value) for o in live if o.id in waiting}
     rows: list[Owned] = []
     settled: dict[OverrideId, Mapping[str, object] | None] = {}
     for row in owned:

@@ -28,6 +28,7 @@ from crmsync.logs import log_run
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode
+from crmsync.service import guard_window
 from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.edit import EditPlan, edit_plan
@@ -168,10 +169,12 @@ def _plan_and_apply(
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
+            run = run if found else guard_window.preview(ctx, run)
             return _finish(ctx, run_id, RunStatus.OK, run, refusals=found)
         if found:  # an empty ledger facing crmsync's markers refuses even an empty plan
             return _finish(ctx, run_id, RunStatus.REFUSED, run, refusals=found)
         run = settle_lost_answers(ctx, run)
+        run = guard_window.preview(ctx, run)  # what review sees: withheld as a whole past the window's budget
         if run.plan.is_empty:
             remember_counts(ctx, run)  # an apply with nothing to do is a successful apply too
             return _finish(ctx, run_id, RunStatus.OK, run)
@@ -179,7 +182,9 @@ def _plan_and_apply(
             return _finish(ctx, run_id, RunStatus.DECLINED, run)
         # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
         # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
+        run, reservation = guard_window.reserve(ctx, run, run_id)  # judged again, and booked, just before writing
         report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
+        guard_window.settle(reservation, run, report)
         status = _status(report)
         if status is RunStatus.OK:
             remember_counts(ctx, run)

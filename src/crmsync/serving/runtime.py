@@ -20,6 +20,7 @@ from crmsync.logs import get_logger
 if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest is loaded when serving
     from crmsync.metrics import SuccessTracker
     from crmsync.service.context import Context
+    from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.schedule import PeriodicJob
     from crmsync.serving.worker import IntakeWorker
     from crmsync.store.intake import IntakeStore
@@ -60,6 +61,8 @@ class Service:
     jobs: tuple[Scheduled, ...]
     options: ServeOptions
     resources: ExitStack
+    web: Any = None  # web.config.WebSettings (serving knows nothing of web): uvicorn's caps come from it
+    mappings: LiveMappings | None = None  # the mappings in force; `.held` a reload waiting for approval
 
 
 @asynccontextmanager

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from crmsync.domain import RunStatus
 from crmsync.errors import ServiceUnavailable
@@ -75,21 +76,38 @@ class Audit:
 
     def save_companies(self, companies: Sequence[tuple[str, str, Mapping[str, str]]], *, every: bool) -> None:
         """Remember the companies a run read (id, name, keys); `every`: these are all of Schematic's,
-        so the ones not among them are gone and are forgotten."""
+        so the ones not among them are gone and are forgotten. Rows are upserted, never deleted and
+        re-inserted: two runs saving at once (concurrent applies, serve replicas) would otherwise both
+        insert the ids the other had just written and one would fail on the primary key."""
         if self.readonly or not companies:
             return
         stamp = now()
+        table: Any = KnownCompany.metadata.tables[KnownCompany.__tablename__]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        rows = [
+            {"id": i, "name": n[:256], "keys_json": json.dumps(dict(k), sort_keys=True), "updated_at": stamp}
+            for i, n, k in companies
+        ]
+        stmt = dialect.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "name": stmt.excluded.name,
+                "keys_json": stmt.excluded.keys_json,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
         try:
-            with Session(self.engine) as s:
+            with self.engine.begin() as conn:
+                for start in range(0, len(rows), 500):
+                    conn.execute(stmt, rows[start : start + 500])
                 if every:
-                    s.exec(delete(KnownCompany))
-                else:
-                    ids = [c[0] for c in companies]
-                    s.exec(delete(KnownCompany).where(col(KnownCompany.id).in_(ids)))
-                s.add_all(
-                    KnownCompany(id=i, name=n[:256], keys_json=json.dumps(dict(k), sort_keys=True), updated_at=stamp)
-                    for i, n, k in companies
-                )
-                s.commit()
+                    # Forget what this full read did not see (by id, not by time: a concurrent run's
+                    # stamp may be older or newer than this one's).
+                    seen = {r["id"] for r in rows}
+                    held = [r[0] for r in conn.execute(select(table.c.id))]
+                    gone = [i for i in held if i not in seen]
+                    for start in range(0, len(gone), 500):
+                        conn.execute(delete(table).where(table.c.id.in_(gone[start : start + 500])))
         except SQLAlchemyError as exc:
             raise ServiceUnavailable("state database", type(exc).__name__, setting="CRMSYNC_DATABASE_URL") from exc

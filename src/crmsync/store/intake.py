@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, text, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
 from crmsync.store.clock import db_now
+from crmsync.store.instance import FileIdentity, refuses_writes
 from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
 from crmsync.store.repository import SERVICE, SETTING, redact
 from crmsync.store.tables import OwnedOverride
@@ -100,6 +101,14 @@ class IntakeStore:
         self.url = url or engine.url.render_as_string(hide_password=True)
         with self._begin() as conn:
             SQLModel.metadata.create_all(conn, tables=[EVENTS, WORK, SLOTS])
+        self.identity = FileIdentity.of(engine)  # after create_all: the file exists now
+
+    def verify(self) -> None:
+        """ServiceUnavailable unless the SQLite file is still the one opened, and writable (an event
+        written into a deleted file would be acknowledged, then lost)."""
+        problem = self.identity.problem() if self.identity is not None else None
+        if problem:
+            raise ServiceUnavailable(SERVICE, problem, setting=SETTING)
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -120,14 +129,17 @@ class IntakeStore:
             return db_now(conn)
 
     def ping(self) -> None:
-        """Raise ServiceUnavailable unless the database answers."""
+        """ServiceUnavailable unless the database answers and takes writes (store/instance.py)."""
+        self.verify()
         with self._begin() as conn:
-            conn.execute(text("select 1"))
+            if why := refuses_writes(conn):
+                raise ServiceUnavailable(SERVICE, f"{redact(self.url)} {why}", setting=SETTING)
 
     # --- intake events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[NewEvent], now: datetime | None = None) -> int:
         """Store hints in one transaction; a dedupe key already present is skipped. Returns how many were new."""
         added = 0
+        self.verify()  # before the write: a 2xx follows it
         with self._begin() as conn:
             now = now or db_now(conn)
             for e in events:
@@ -192,6 +204,7 @@ class IntakeStore:
         now: datetime | None = None,
     ) -> None:  # fmt: skip
         """Queue a reconcile of each company: a pending row stays one row, a running one is marked dirty."""
+        self.verify()  # POST /reconcile answers 202 after this write
         with self._begin() as conn:
             now = now or db_now(conn)
             hint = first_hint_at or now

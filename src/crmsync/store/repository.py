@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, select
 
-from crmsync.domain import CompanyId, FeatureId, LedgerState, OverrideId
+from crmsync.domain import LedgerState
 from crmsync.errors import CrmsyncError, ServiceUnavailable
 from crmsync.reconcile.ledger_check import Marked
 from crmsync.store import schema
@@ -27,6 +26,8 @@ from crmsync.store.audit import Audit
 from crmsync.store.browse import Browse
 from crmsync.store.engine import describe, open_engine
 from crmsync.store.engine import redact as redact  # the name callers import from here
+from crmsync.store.ledger_rows import TABLE, read_owned
+from crmsync.store.ledger_rows import Owned as Owned  # the name callers import from here
 from crmsync.store.runs import ChangeResult as ChangeResult  # the name callers import from here
 from crmsync.store.runs import RunHistory
 from crmsync.store.tables import OwnedOverride
@@ -36,21 +37,6 @@ MANAGED = (LedgerState.ACTIVE, LedgerState.INTENT, LedgerState.DUPLICATE)  # the
 
 SERVICE = "state database"
 SETTING = "CRMSYNC_DATABASE_URL"
-
-
-@dataclass(frozen=True)
-class Owned:
-    """A ledger row as the service sees it."""
-
-    token: str
-    override_id: OverrideId | None
-    company_id: CompanyId
-    feature_id: FeatureId
-    sources: tuple[str, ...]
-    status: LedgerState
-    last_applied: Mapping[str, Any] = field(default_factory=dict, compare=False)  # value_json; {} unknown
-    pending: Mapping[str, Any] = field(default_factory=dict, compare=False)  # an update whose outcome is unknown
-    note: str = field(default="", compare=False)  # the note crmsync last wrote on it
 
 
 class LedgerConflict(CrmsyncError):
@@ -121,26 +107,20 @@ class Store(RunHistory, Audit, Browse):
 
     # --- ownership ledger -------------------------------------------------------------
 
-    def owned(self) -> list[Owned]:
-        """Every override crmsync manages: active ones, unconfirmed create intents, and duplicates."""
-        with self._session() as s:
-            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status.in_(MANAGED))).all()  # type: ignore[attr-defined]
-            return [_owned(r) for r in rows]
+    def owned(self, *, notes: bool = True) -> list[Owned]:
+        """Every override crmsync manages: active ones, unconfirmed create intents, and duplicates.
+        `notes=False`: without the notes crmsync wrote (`note` empty), for a plan, which never reads them."""
+        managed = TABLE.c.status.in_([s.value for s in MANAGED])
+        return self.transact(lambda c: read_owned(c, managed, notes=notes))
 
     def owned_of(self, companies: Collection[str]) -> list[Owned]:
         """The managed rows of some companies (read again under their leases before writing)."""
-        with self._session() as s:
-            query = select(OwnedOverride).where(
-                OwnedOverride.status.in_(MANAGED),  # type: ignore[attr-defined]
-                OwnedOverride.company_id.in_(list(companies)),  # type: ignore[attr-defined]
-            )
-            return [_owned(r) for r in s.exec(query).all()]
+        managed = TABLE.c.status.in_([s.value for s in MANAGED])
+        return self.transact(lambda c: read_owned(c, managed, TABLE.c.company_id.in_(list(companies))))
 
-    def released(self) -> list[Owned]:
+    def released(self, *, notes: bool = True) -> list[Owned]:
         """The overrides crmsync was told to stop managing (`crmsync release`, or drift: keep)."""
-        with self._session() as s:
-            rows = s.exec(select(OwnedOverride).where(OwnedOverride.status == LedgerState.RELEASED)).all()
-            return [_owned(r) for r in rows]
+        return self.transact(lambda c: read_owned(c, TABLE.c.status == LedgerState.RELEASED.value, notes=notes))
 
     def release(self, override_ids: Collection[str]) -> None:
         """Stop managing these active overrides: nothing is deleted, the pairs are not re-created."""
@@ -285,29 +265,6 @@ class Store(RunHistory, Audit, Browse):
             row.status = LedgerState.RELEASED if marked.released else LedgerState.ACTIVE
             row.updated_at = now
             s.add(row)
-
-
-def _owned(row: OwnedOverride) -> Owned:
-    return Owned(
-        token=row.token,
-        override_id=OverrideId(row.override_id) if row.override_id else None,
-        company_id=CompanyId(row.company_id),
-        feature_id=FeatureId(row.feature_id),
-        sources=tuple(s for s in row.sources.split(",") if s),
-        status=LedgerState(row.status),
-        last_applied=_json_object(row.value_json),
-        pending=_json_object(row.pending_json or "{}"),
-        note=row.note or "",
-    )
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    """A stored value (`{}` when unknown or unreadable: drift is then not judged)."""
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _now() -> datetime:

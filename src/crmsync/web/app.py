@@ -8,7 +8,6 @@ from Starlette's own limit, chunked bodies included.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -26,8 +25,10 @@ from crmsync.logs import get_logger
 from crmsync.metrics import SuccessTracker
 from crmsync.store.intake import ALL_COMPANIES
 from crmsync.web.access import AccessLog
+from crmsync.web.limits import BodyRefused, RateLimit
 from crmsync.web.metrics import metrics_endpoint
-from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic
+from crmsync.web.payloads import parse_json
+from crmsync.web.webhooks import Ingress, make_hubspot, make_salesforce, make_schematic, refusal_headers
 
 log = get_logger("crmsync.web")
 READY_MAX_AGE = 900.0  # seconds without any successful API call before /readyz says 503
@@ -85,15 +86,24 @@ def readyz(ingress: Ingress, tracker: SuccessTracker, max_age: float) -> Callabl
 def reconcile(ingress: Ingress) -> Callable[[Request], Any]:
     """POST /reconcile (bearer CRMSYNC_OPS_TOKEN): `{"companies": [...]}` queues those, no body a full run."""
 
+    per_minute = ingress.settings.failed_tokens_per_minute
+    failures = RateLimit(per_minute / 60, per_minute)  # wrong tokens per client address
+
     async def queue(request: Request) -> Response:
         token = ingress.settings.ops_token
         if not token:
             return _refused(404, "POST /reconcile is off: CRMSYNC_OPS_TOKEN is not set")
+        client = request.client.host if request.client else "?"
+        if failures.left(client) < 1:  # guessing stops here: not even a right token is checked
+            return _refused(429, f"more than {per_minute:g} wrong tokens a minute from this address; wait")
         given = request.headers.get("authorization", "")
         if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+            failures.take(client)
             return _refused(401, "missing or wrong bearer token")
         try:
-            companies = _companies(await request.body())
+            companies = _companies(await ingress.body(request))
+        except BodyRefused as exc:
+            return _refused(exc.status, exc.reason, close=True)
         except ValueError as exc:
             return _refused(400, str(exc))
         try:
@@ -113,10 +123,7 @@ def _companies(body: bytes) -> list[str]:
     """The company ids of a request body; an empty body (or no `companies`) means a full run."""
     if not body.strip():
         return [ALL_COMPANIES]
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body is not JSON ({exc})") from exc
+    data = parse_json(body)  # BadPayload is a ValueError: a 400
     if not isinstance(data, dict):
         raise ValueError('body must be a JSON object: {"companies": ["comp_…", …]}')
     companies = data.get("companies")
@@ -129,6 +136,6 @@ def _companies(body: bytes) -> list[str]:
     return sorted({c.strip()[:64] for c in companies} - {ALL_COMPANIES}) or [ALL_COMPANIES]
 
 
-def _refused(status: int, reason: str) -> Response:
-    log.warning("ops.reconcile_refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+def _refused(status: int, reason: str, *, close: bool = False) -> Response:
+    log.warning("ops.reconcile_refused", status=status, reason=reason, condition=f"reconcile:{status}")
+    return JSONResponse({"error": reason}, status_code=status, headers=refusal_headers(status, close=close))

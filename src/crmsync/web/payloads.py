@@ -19,11 +19,14 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from crmsync.store.intake import NewEvent
+from crmsync.web.limits import json_depth
 
 HUBSPOT_DEAL_EVENTS = frozenset(
     {"deal.propertyChange", "deal.creation", "deal.deletion", "deal.restore", "deal.merge", "deal.associationChange"}
 )
 MAX_HUBSPOT_BATCH = 100
+MAX_JSON_DEPTH = 32  # vendors nest 3 or 4 levels; the parser would recurse into 100,000
+MAX_NOTIFICATIONS = 100  # per Outbound Message: Salesforce sends at most 100
 OM_NS = "{http://soap.sforce.com/2005/09/outbound}"
 SOBJECT_NS = "{urn:sobject.enterprise.soap.sforce.com}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -41,13 +44,18 @@ class Parsed:
     events: list[NewEvent] = field(default_factory=list)
     ignored: int = 0
     organization_id: str = ""  # Salesforce only
+    notifications: int = 0  # Salesforce only: how many the message carried (rate-limited per org)
 
 
-def _json(body: bytes) -> Any:
+def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The JSON of a body, nested at most `max_depth` deep; anything else is BadPayload (a 400)."""
+    depth = json_depth(body)
+    if depth > max_depth:
+        raise BadPayload(f"JSON nested {depth} levels deep; at most {max_depth} are accepted")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload(f"body is not JSON ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadPayload(f"body is not JSON ({type(exc).__name__}: {str(exc)[:120]})") from exc
 
 
 def _ms(value: Any) -> datetime | None:
@@ -60,9 +68,9 @@ def _id(value: Any) -> str | None:
     return str(value)
 
 
-def hubspot_events(body: bytes, portal_id: str | None) -> Parsed:
+def hubspot_events(body: bytes, portal_id: str | None, max_depth: int = MAX_JSON_DEPTH) -> Parsed:
     """A HubSpot batch (a JSON array of ≤ 100 events): deal events of our portal become hints."""
-    batch = _json(body)
+    batch = parse_json(body, max_depth)
     if not isinstance(batch, list) or not all(isinstance(e, dict) for e in batch):
         raise BadPayload("a HubSpot webhook body is a JSON array of event objects")
     if len(batch) > MAX_HUBSPOT_BATCH:
@@ -110,8 +118,9 @@ def _hubspot_hints(event: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
         yield deal, None
 
 
-def salesforce_notifications(body: bytes) -> Parsed:
-    """An Outbound Message: Opportunity Id (+ AccountId) per notification. DTDs and entities are refused."""
+def salesforce_notifications(body: bytes, max_notifications: int = MAX_NOTIFICATIONS) -> Parsed:
+    """An Outbound Message: Opportunity Id (+ AccountId) per notification. DTDs and entities are refused,
+    and so is a message of more than `max_notifications` (whole: nothing of it is stored)."""
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException) as exc:
@@ -120,8 +129,12 @@ def salesforce_notifications(body: bytes) -> Parsed:
     notifications = soap_body.find(f"{OM_NS}notifications") if soap_body is not None else None
     if notifications is None:
         raise BadPayload("no soapenv:Body/notifications element (namespace http://soap.sforce.com/2005/09/outbound)")
-    parsed = Parsed(organization_id=(notifications.findtext(f"{OM_NS}OrganizationId") or "").strip())
-    for note in notifications.findall(f"{OM_NS}Notification"):
+    notes = notifications.findall(f"{OM_NS}Notification")
+    if len(notes) > max_notifications:
+        raise BadPayload(f"{len(notes)} notifications in one message; Salesforce sends at most {max_notifications}")
+    organization = (notifications.findtext(f"{OM_NS}OrganizationId") or "").strip()
+    parsed = Parsed(organization_id=organization, notifications=len(notes))
+    for note in notes:
         note_id = (note.findtext(f"{OM_NS}Id") or "").strip()
         sobject = note.find(f"{OM_NS}sObject")
         if not note_id or sobject is None or not _is_opportunity(sobject):
@@ -141,9 +154,9 @@ def _is_opportunity(sobject: Element) -> bool:
     return kind.rsplit(":", 1)[-1] == "Opportunity"
 
 
-def schematic_event(body: bytes) -> Parsed:
+def schematic_event(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Parsed:
     """A Schematic webhook: `company.override.*` names the company to reconcile."""
-    event = _json(body)
+    event = parse_json(body, max_depth)
     if not isinstance(event, dict) or not isinstance(event.get("action"), str):
         raise BadPayload("a Schematic webhook body is a JSON object with an `action`")
     action = event["action"]

@@ -21,6 +21,7 @@ from crmsync.metrics import WEBHOOKS
 from crmsync.store.intake import IntakeStore
 from crmsync.web import payloads
 from crmsync.web.config import WebSettings
+from crmsync.web.limits import BodyReader, BodyRefused, RateLimit
 from crmsync.web.signatures import check_hubspot, check_schematic
 
 log = get_logger("crmsync.web")
@@ -28,20 +29,48 @@ log = get_logger("crmsync.web")
 
 @dataclass
 class Ingress:
-    """The web side's way in: the intake store the endpoints write hints to, their settings, and the
-    worker they wake (the intake store is the queue, serving/worker.py the worker that empties it)."""
+    """The web side's way in: the ingress store the endpoints write hints to, their settings, and the
+    worker they wake (the ingress store is the queue, serving/worker.py the worker that empties it)."""
 
     store: IntakeStore
     settings: WebSettings
     wake: Callable[[], None] = field(default=lambda: None)  # the local worker reacts at once
     clock: Callable[[], float] = time.time  # seconds since the epoch (signature windows)
+    bodies: BodyReader = field(init=False)  # every endpoint's body is read through it (deadline, cap)
+    org_rate: RateLimit = field(init=False)  # Outbound Message notifications per org id
+
+    def __post_init__(self) -> None:
+        cfg = self.settings
+        self.bodies = BodyReader(cfg.body_timeout, cfg.max_slow_bodies)
+        per_second = cfg.notifications_per_minute / 60
+        self.org_rate = RateLimit(per_second, max(cfg.notifications_per_minute, cfg.max_notifications))
+
+    async def body(self, request: Request) -> bytes:
+        """The request's body under the deadline and the cap (BodyRefused otherwise)."""
+        return await self.bodies.read(request)
 
 
-def refuse(source: str, status: int, reason: str) -> Response:
-    """A 4xx/5xx answer with its log line; the body says why (never a secret)."""
-    log.warning("webhook.refused", source=source, status=status, reason=reason)
+def refuse(source: str, status: int, reason: str, *, close: bool = False) -> Response:
+    """A 4xx/5xx answer with its log line; the body says why (never a secret). Under serve the line
+    is throttled per source and status (a flood of forged requests is one line a minute, with a count).
+    `close`: the body was not read, so the connection is closed (its socket freed) with the answer."""
+    log.warning("webhook.refused", source=source, status=status, reason=reason, condition=f"{source}:{status}")
     WEBHOOKS.labels(source=source, outcome="rejected").inc()
-    return JSONResponse({"error": reason}, status_code=status)
+    return JSONResponse({"error": reason}, status_code=status, headers=refusal_headers(status, close=close))
+
+
+def refusal_headers(status: int, *, close: bool) -> dict[str, str]:
+    """Retry-After on 429/503; `connection: close` when the request's body was left unread."""
+    headers = {"retry-after": "5"} if status in (429, 503) else {}
+    return headers | ({"connection": "close"} if close else {})
+
+
+async def read_body(ingress: Ingress, source: str, request: Request) -> bytes | Response:
+    """The body, or the refusal to answer (slow, too many at once, client gone)."""
+    try:
+        return await ingress.body(request)
+    except BodyRefused as exc:
+        return refuse(source, exc.status, exc.reason, close=True)
 
 
 def signed_url(request: Request, public_url: str | None) -> str:
@@ -76,14 +105,16 @@ def make_hubspot(ingress: Ingress) -> Callable[[Request], object]:
         cfg = ingress.settings
         if not cfg.hubspot_client_secret:
             return refuse("hubspot", 404, "HubSpot webhooks are off: HUBSPOT_CLIENT_SECRET is not set")
-        body = await request.body()
+        body = await read_body(ingress, "hubspot", request)
+        if isinstance(body, Response):
+            return body
         url = signed_url(request, cfg.public_url)
         now_ms = int(ingress.clock() * 1000)
         reason = check_hubspot(body, request.headers, url, cfg.hubspot_client_secret, now_ms, cfg.window)
         if reason:
             return refuse("hubspot", 401, reason)
         try:
-            parsed = payloads.hubspot_events(body, cfg.hubspot_portal_id)
+            parsed = payloads.hubspot_events(body, cfg.hubspot_portal_id, cfg.max_json_depth)
         except payloads.BadPayload as exc:
             return refuse("hubspot", 400, str(exc))
         added = await store(ingress, "hubspot", parsed)
@@ -101,14 +132,22 @@ def make_salesforce(ingress: Ingress) -> Callable[[Request], object]:
         expected = ingress.settings.salesforce_organization_id
         if not expected:
             return refuse("salesforce", 404, "Outbound Messages are off: SALESFORCE_ORGANIZATION_ID is not set")
+        body = await read_body(ingress, "salesforce", request)
+        if isinstance(body, Response):
+            return body
         try:
-            parsed = payloads.salesforce_notifications(await request.body())
+            parsed = payloads.salesforce_notifications(body, ingress.settings.max_notifications)
         except payloads.BadPayload as exc:
             return refuse("salesforce", 400, str(exc))
         if not same_org(parsed.organization_id, expected):
             return refuse(
-                "salesforce", 403, f"OrganizationId {parsed.organization_id!r} is not SALESFORCE_ORGANIZATION_ID"
+                "salesforce", 403, f"OrganizationId {parsed.organization_id[:40]!r} is not SALESFORCE_ORGANIZATION_ID"
             )
+        # The org id is not a secret: a forger may know it. Past the budget Salesforce's own retries
+        # (for 24 h) deliver the genuine messages later; the forger's flood stores nothing more.
+        if not ingress.org_rate.take(expected[:15], max(1, parsed.notifications)):
+            per_minute = ingress.settings.notifications_per_minute
+            return refuse("salesforce", 429, f"more than {per_minute:g} notifications a minute for this org; retry")
         added = await store(ingress, "salesforce", parsed)
         if isinstance(added, Response):
             return added
@@ -131,12 +170,14 @@ def make_schematic(ingress: Ingress) -> Callable[[Request], object]:
         cfg = ingress.settings
         if not cfg.schematic_webhook_secret:
             return refuse("schematic", 404, "Schematic webhooks are off: SCHEMATIC_WEBHOOK_SECRET is not set")
-        body = await request.body()
+        body = await read_body(ingress, "schematic", request)
+        if isinstance(body, Response):
+            return body
         reason = check_schematic(body, request.headers, cfg.schematic_webhook_secret, int(ingress.clock()), cfg.window)
         if reason:
             return refuse("schematic", 401, reason)
         try:
-            parsed = payloads.schematic_event(body)
+            parsed = payloads.schematic_event(body, cfg.max_json_depth)
         except payloads.BadPayload as exc:
             return refuse("schematic", 400, str(exc))
         added = await store(ingress, "schematic", parsed)
