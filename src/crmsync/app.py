@@ -8,7 +8,7 @@ state store, the Schematic write and HubSpot search rates are budgets shared thr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import Connector
 from crmsync.connectors.hubspot import HubSpotConnector, HubSpotSettings
-from crmsync.domain import Feature, Source, Trigger
-from crmsync.errors import ConfigError, MappingError, ServiceError
+from crmsync.domain import CompanyId, Feature, Source, Trigger
+from crmsync.errors import ConfigError, MappingError, Problem, ServiceError
 from crmsync.logs import get_logger
 from crmsync.mapping.base import load_base
 from crmsync.mapping.crm_schema import CrmSchema, Trait
@@ -34,9 +34,14 @@ from crmsync.store.budget import rate_budget
 from crmsync.store.repository import Store
 
 if TYPE_CHECKING:  # what only `serve` needs is imported when it is built (a plan does without it)
+    from crmsync.metrics import SuccessTracker
     from crmsync.service.console_reads import ConsoleData
+    from crmsync.serving.alerts import Alerter
+    from crmsync.serving.connector_set import ConnectorSet
+    from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.runtime import ServeOptions, Service
     from crmsync.web.console.pages import Console
+    from crmsync.web.ops import OpsHooks
 
 
 def schematic_client(settings: Settings, store: Store | None = None) -> SchematicClient:
@@ -169,9 +174,10 @@ def check_online(settings: Settings, folder: Path) -> tuple[Mappings, tuple[Plan
 
 def build_service(settings: Settings, options: ServeOptions, mappings: Path | None = None) -> Service:
     """The whole of `crmsync serve` from settings and flags: the web app, the intake worker, the poll,
-    resync and prune jobs, the alerter (when CRMSYNC_SLACK_WEBHOOK_URL is set), the mapping watcher and
-    the /readyz tracker. The edges are opened now, so a bad mapping or a missing variable fails before a
-    port is bound; the app's lifespan runs the worker and the jobs and closes them all (or, when it
+    resync and prune jobs, the health job, the alerter (when CRMSYNC_SLACK_WEBHOOK_URL is set), the
+    mapping watcher (an edit takes effect once it passes `validate`'s online checks) and the health
+    tracker behind /readyz. The edges are opened now, so a bad mapping or a missing variable fails before
+    a port is bound; the app's lifespan runs the worker and the jobs and closes them all (or, when it
     never starts, `service.resources.close()` does)."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -180,6 +186,8 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
     from crmsync.notify.slack import SlackWebhook
     from crmsync.service.guard_window import judge_reload
     from crmsync.serving.alerts import Alerter
+    from crmsync.serving.connector_set import ConnectorSet
+    from crmsync.serving.health import HealthCheck, report
     from crmsync.serving.mapping_watch import LiveMappings
     from crmsync.serving.polling import poll_action
     from crmsync.serving.resolve import Resolver
@@ -200,30 +208,36 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
         raise ConfigError(f"--resync-cron {options.resync_cron!r}: {exc}") from exc
     folder = mappings or settings.mappings
     maps = load_mappings(folder)
-    live = LiveMappings(folder)  # an edited mapping file takes effect; an invalid edit is logged and refused
     resources = ExitStack()
     with ExitStack() as failing:  # everything opened so far is closed if the rest cannot be built
         failing.callback(resources.close)
         resources.enter_context(single_sqlite_instance(settings.database_url))
         ctx = replace(resources.enter_context(open_context(settings, maps)), actor="serve")  # its runs' actor
-        live.vet = lambda edited: judge_reload(ctx, edited)  # a reload deleting too much waits for approval
+        connectors = ConnectorSet(ctx.connectors)  # a reload that adds or drops a source swaps the set
+        ctx = replace(ctx, connectors=connectors)
         intake = IntakeStore(ctx.store.engine, settings.database_url)
-        tracker = SuccessTracker()
-        try:  # ready as soon as Schematic answers, even when the other replicas win every job slot
-            ctx.schematic.list_features()
-            tracker.succeeded("schematic")
-        except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
-            log = get_logger("crmsync.serve")
-            log.warning("serve.schematic_unreachable", error=type(exc).__name__, detail=str(exc))
         alerter = None
         if settings.slack_webhook_url:
             slack = SlackWebhook(settings.slack_webhook_url)
             resources.callback(slack.close)
             alerter = Alerter(ctx.store, slack.send)
-        resolver = Resolver(ctx.connectors, ctx.schematic, intake, live, tracker)
+        tracker = SuccessTracker(listener=alerter.listen if alerter else None)
+        try:  # Schematic's state is known from the start (not ready while it is down)
+            ctx.schematic.list_features()
+            tracker.succeeded("schematic")
+        except ServiceError as exc:  # down for now: serve anyway (not ready), the hints wait in the intake
+            report(tracker, exc)
+            log = get_logger("crmsync.serve")
+            log.warning("serve.schematic_unreachable", error=type(exc).__name__, detail=str(exc))
+        staged: dict[Source, Connector] = {}  # the connectors of the edit being judged
+        check = _reload_check(settings, ctx, connectors, resources, staged)
+        live = LiveMappings(  # an edit takes effect once it validates online and no guard holds it
+            folder, check=check, vet=lambda fresh: judge_reload(replace(ctx, connectors=staged), fresh), tracker=tracker
+        )
+        resolver = Resolver(connectors, ctx.schematic, intake, live, tracker)
         scope = reconcile_scope(ctx, live, tracker, alerter, lock_wait=settings.locks.wait_seconds)
         worker = IntakeWorker(intake, resolver, scope)
-        polled = poll_action(ctx.store, lambda: ctx.connectors, intake, worker.wake)  # changed deals since the cursor
+        polled = poll_action(ctx.store, lambda: connectors, intake, worker.wake, tracker=tracker)
         poll = PeriodicJob("poll", options.poll_interval, polled)
         resync = PeriodicJob(
             "resync", 60.0 if cron else options.resync_interval, queue_full_run(intake, Trigger.SCHEDULE, worker.wake)
@@ -237,13 +251,80 @@ def build_service(settings: Settings, options: ServeOptions, mappings: Path | No
             Scheduled(resync, cron or IntervalTrigger(seconds=options.resync_interval), now),
             Scheduled(prune, IntervalTrigger(seconds=prune.seconds), None),
         )
+        retry = alerter.retry if alerter else (lambda: None)
+        health = HealthCheck(tracker, intake, ctx.schematic, connectors, live, retry, options.intake_max_age)
         web = Ingress(intake, web_settings, wake=worker.wake)
+        hooks = _ops_hooks(ctx, live, tracker, alerter, settings.locks.wait_seconds)
         console = _console_routes(settings, folder, ctx.store, options.host)  # /ui, when a login is configured
-        app = make_app(web, tracker, lifespan=lifespan, extra=console)
-        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings, live)
+        app = make_app(web, tracker, lifespan=lifespan, extra=console, hooks=hooks)
+        service = Service(app, worker, intake, ctx, tracker, jobs, options, resources, web_settings, live, health)
         app.state.service = service  # the lifespan starts and stops what it holds
         failing.pop_all()
     return service
+
+
+def _reload_check(
+    settings: Settings, ctx: Context, connectors: ConnectorSet, resources: ExitStack, staged: dict[Source, Connector]
+) -> Callable[[Mappings], Callable[[], None]]:
+    """serve's check of edited mappings: `validate`'s online checks against fresh CRM schemas, with a
+    connector built for each source the edit adds; on success the set follows the edit (a dropped
+    source's connector is closed when serve stops: a run in flight may still hold it)."""
+
+    def check(fresh: Mappings) -> Callable[[], None]:
+        wanted = set(fresh.sources())
+        built: dict[Source, Connector] = {}
+        try:
+            for source in wanted - set(connectors):
+                try:
+                    built[source] = connector_for(settings, source, ctx.store)
+                except ConfigError as exc:  # a new source without its credentials: the edit is refused
+                    where = fresh.for_source(source)[0].path
+                    raise MappingError([Problem(where, 1, 1, f"{source.value} is read but {exc}")]) from exc
+            candidate = {s: c for s, c in connectors.items() if s in wanted} | built
+            for connector in candidate.values():
+                connector.refresh_schema()
+            preflight(ctx.schematic, candidate, fresh, companies=ctx.schematic.list_companies())
+        except BaseException:
+            for connector in built.values():
+                connector.close()
+            raise
+        for connector in built.values():  # closed when serve stops, whether the edit is taken or not
+            resources.callback(connector.close)
+        staged.clear()
+        staged.update(candidate)  # what the guards' judgement of the edit reads with (`vet`)
+
+        def commit() -> None:
+            for source, connector in connectors.items():
+                if source not in wanted:
+                    resources.callback(connector.close)
+            connectors.replace(candidate)
+
+        return commit
+
+    return check
+
+
+def _ops_hooks(
+    ctx: Context, live: LiveMappings, tracker: SuccessTracker, alerter: Alerter | None, lock_wait: float
+) -> OpsHooks:
+    """What serve's operators' endpoints ask: the services the mappings need, unknown companies, approval."""
+    from crmsync.service.approve import approval_json, approve
+    from crmsync.serving.alerts import RunFacts
+    from crmsync.serving.runs import observe_run
+    from crmsync.web.ops import OpsHooks
+
+    def unknown(ids: Sequence[str]) -> list[str]:
+        found = {c.id for c in ctx.schematic.list_companies([CompanyId(i) for i in ids])}
+        return sorted(set(ids) - found)
+
+    def approved(companies: list[str] | None, actor: str) -> dict[str, Any]:
+        reload = companies is None and live.approve()  # a held mapping edit goes in force first
+        outcome = approve(ctx, live(), actor, companies, lock_wait=lock_wait)
+        observe_run(tracker, alerter, RunFacts.of(outcome, Trigger.APPROVE, full=companies is None))
+        return approval_json(outcome, actor) | ({"mappings": "the held edit is in force"} if reload else {})
+
+    return OpsHooks(needed=lambda: {"schematic", *(s.value for s in live.current.sources())},
+                    unknown=unknown, approve=approved)  # fmt: skip
 
 
 def build_console(settings: Settings, folder: Path, data: ConsoleData, *, host: str = "127.0.0.1") -> Console:

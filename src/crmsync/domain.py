@@ -308,6 +308,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"  # the scheduled full resync (crmsync serve)
     OPS = "ops"  # POST /reconcile (crmsync serve)
     CONSOLE = "console"  # an operator's action in the console (crmsync ui, /ui/ of serve)
+    APPROVE = "approve"  # an operator approved what a guard withheld (POST /approve, the console)
 
 
 class Action(StrEnum):

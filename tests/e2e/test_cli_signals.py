@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -76,16 +77,16 @@ def test_sandbox_on_a_port_in_use_is_one_line_naming_the_port(harness: Harness) 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = invoke(harness, "sandbox", "--hubspot-port", "0", "--schematic-port", str(port))
+        result = invoke(harness, "sandbox", "--hubspot-port", "0", "--schematic-port", str(port), "--control-port", "0")
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1, result.output
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "bug" not in lines[0]
 
 
 def test_sigterm_stops_the_sandbox_and_removes_its_tls_folder() -> None:
-    """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its TLS temp folder; its
-    exports leave CRMSYNC_MAPPINGS alone (the user's mappings stay in force)."""
-    ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0"]
+    """`kill -TERM` of `crmsync sandbox` ends it cleanly (exit 0) and removes its temp folders; its exports
+    are shell-quoted, name a state database of its own, and leave CRMSYNC_MAPPINGS alone."""
+    ports = ["--hubspot-port", "0", "--schematic-port", "0", "--salesforce-port", "0", "--control-port", "0"]
     with subprocess.Popen([*CLI, "sandbox", *ports], stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         bundle = None
@@ -93,14 +94,23 @@ def test_sigterm_stops_the_sandbox_and_removes_its_tls_folder() -> None:
         for line in proc.stdout:
             exported.append(line)
             if line.startswith("export SALESFORCE_CA_BUNDLE="):
-                bundle = Path(line.strip().split("=", 1)[1])
+                bundle = Path(shlex.split(line)[1].split("=", 1)[1])
             if line.startswith("crmsync plan --mappings"):  # the last line it prints
                 break
         assert bundle is not None and bundle.exists()
         assert not any(line.startswith("export CRMSYNC_MAPPINGS") for line in exported)  # ./mappings stay in force
+        values = dict(shlex.split(line)[1].split("=", 1) for line in exported if line.startswith("export "))
+        for line in (line for line in exported if line.startswith("export ")):  # what bash would get, unchanged
+            name, raw = line.strip().removeprefix("export ").split("=", 1)
+            assert raw == shlex.quote(values[name]), line
+        token = values["SALESFORCE_ACCESS_TOKEN"]
+        assert "!" in token and f"={token}" not in "".join(exported)  # quoted: history expansion leaves it be
+        database = Path(values["CRMSYNC_DATABASE_URL"].removeprefix("sqlite:///"))
+        assert database.parent.name.startswith("crmsync-sandbox-") and database.parent.is_dir()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     assert not bundle.parent.exists()
+    assert not database.parent.exists()
 
 
 def test_a_mysql_url_says_it_is_not_supported(harness: Harness) -> None:

@@ -29,6 +29,7 @@ from crmsync.cli.options import CompaniesOption, MappingsOption
 from crmsync.cli.owned_cmd import register as register_owned
 from crmsync.cli.release_adopt import register as register_ownership
 from crmsync.cli.revops import register as register_revops
+from crmsync.cli.sandbox_cmd import register as register_sandbox
 from crmsync.cli.schema import register as register_schema
 from crmsync.cli.serve import register as register_serve
 from crmsync.cli.ui import register as register_ui
@@ -353,18 +354,6 @@ def demo() -> None:
     guarded(lambda: run_demo(out))
 
 
-@app.command()
-def sandbox(
-    hubspot_port: Annotated[int, typer.Option(help="Port of the HubSpot emulator (0: any free port).")] = 8001,
-    schematic_port: Annotated[int, typer.Option(help="Port of the Schematic emulator (0: any free port).")] = 8002,
-    salesforce_port: Annotated[int, typer.Option(help="Port of the Salesforce emulator (0: any free port).")] = 8003,
-) -> None:
-    """Serve the HubSpot, Salesforce and Schematic emulators with the sample data until Ctrl-C."""
-    from crmsync.cli.demo import serve_sandbox
-
-    guarded(lambda: serve_sandbox(out, hubspot_port, schematic_port, salesforce_port))
-
-
 register_revops(app, guarded, out)  # `test` and `explain`
 register_ownership(app, guarded, out)  # `release` and `adopt`
 register_db(app, guarded, out)  # `db upgrade` and `db current`
@@ -372,6 +361,7 @@ register_ledger(app, guarded, out)  # `ledger rebuild`
 register_owned(app, guarded, out)  # `owned`
 register_doctor(app, guarded, out)  # `doctor`
 register_serve(app, guarded, out)  # `serve`
+register_sandbox(app, guarded, out)  # `sandbox`, `sandbox deal …`, `sandbox opportunity …`
 register_schema(app, guarded, out)  # `schema features|traits|properties|stages`
 register_ui(app, guarded, out)  # `ui`
 

@@ -7,9 +7,11 @@ a temporary folder, and shows that the second plan is empty and that the manual 
 
 from __future__ import annotations
 
+import shlex
 import signal
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -25,6 +27,8 @@ from crmsync.cli.render import render_plan, render_report
 from crmsync.domain import RunStatus, Trigger
 from crmsync.errors import CrmsyncError
 from crmsync.sandbox import Sandbox
+from crmsync.sandbox.control import make_control_app
+from crmsync.sandbox.serve import serve_app
 from crmsync.service.apply import ApplyReport
 from crmsync.service.reconcile import Mode, Request, reconcile
 from crmsync.settings import load_settings
@@ -94,23 +98,49 @@ def run_demo(console: Console) -> int:
         return 0 if ok else 1
 
 
-def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, salesforce_port: int) -> int:
-    """Serve the emulators in the foreground and print the environment to use them, until Ctrl-C or
-    SIGTERM (either stops the servers and removes the TLS temp folder). A port in use is one line."""
+def serve_sandbox(
+    console: Console,
+    hubspot_port: int,
+    schematic_port: int,
+    salesforce_port: int,
+    control_port: int = 0,
+    *,
+    push_to: str | None = None,
+) -> int:
+    """Serve the emulators in the foreground and print the environment to use them (every value quoted
+    for the shell, and a state database of its own in the sandbox's temporary folder, so a rehearsal never
+    touches the user's real ledger), until Ctrl-C or SIGTERM (either stops the servers and removes the
+    temporary folders). A port in use is one line. The control endpoint on `control_port` lets
+    `crmsync sandbox deal|opportunity …` change records from another shell; with `push_to`, every change
+    is pushed as a signed webhook to the crmsync serve at that URL (its secrets are exported too)."""
     sb = Sandbox(hubspot_port=hubspot_port, schematic_port=schematic_port, salesforce_port=salesforce_port)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    state = tempfile.TemporaryDirectory(prefix="crmsync-sandbox-")
+    stack = ExitStack()
     try:
         try:
             sb.start()
+            control = serve_app(make_control_app(sb), port=control_port)
         except OSError as exc:
             raise CrmsyncError(
                 f"sandbox: {exc.strerror or exc}; pick other ports with --hubspot-port, "
-                "--schematic-port, --salesforce-port (0: any free port)"
+                "--schematic-port, --salesforce-port, --control-port (0: any free port)"
             ) from exc
+        stack.callback(control.stop)
         console.print("crmsync sandbox is running (Ctrl-C to stop). In another shell:\n")
-        for name, value in sb.env().items():
-            console.print(f"export {name}={value}", markup=False, highlight=False)
+        env = sb.env() | {
+            "CRMSYNC_DATABASE_URL": f"sqlite:///{state.name}/state.db",
+            "CRMSYNC_SANDBOX_URL": control.url,
+        }
+        if push_to:
+            env |= sb.subscribe(push_to.rstrip("/"))
+        for name, value in env.items():
+            console.print(f"export {name}={shlex.quote(value)}", markup=False, highlight=False, soft_wrap=True)
+        if push_to:
+            console.print(f"# every change below is pushed as a webhook to {push_to}", markup=False, highlight=False)
         console.print("crmsync plan                      # your mappings (./mappings or CRMSYNC_MAPPINGS)")
+        console.print("crmsync sandbox deal close 1023 seats_purchased=300   # a salesperson wins a deal",
+                      markup=False, highlight=False)  # fmt: skip
         console.print(f"crmsync plan --mappings {sample_mappings()}   # the sample's", markup=False, highlight=False)
         while True:
             time.sleep(3600)
@@ -118,7 +148,9 @@ def serve_sandbox(console: Console, hubspot_port: int, schematic_port: int, sale
         console.print("\nsandbox stopped")
         return 0
     finally:
+        stack.close()
         sb.stop()
+        state.cleanup()
         signal.signal(signal.SIGTERM, previous)
 
 

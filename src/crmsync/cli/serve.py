@@ -4,14 +4,16 @@ lifespan runs the intake worker and the scheduled jobs, serving/runtime.py) and 
 Everything is opened before uvicorn starts (so a bad mapping or a missing variable is one line and
 exit 2) and closed inside the lifespan: on SIGTERM uvicorn stops accepting, finishes the requests in
 flight, runs the lifespan's shutdown (scheduler stopped, the reconcile in flight finished, edges
-closed), then re-raises the signal, so nothing after `Server.run()` may be relied on.
+closed). Uvicorn would then re-raise the signal (exit 130 or 143); `_Server` keeps it from doing so,
+so a serve that stopped cleanly after SIGTERM or Ctrl-C exits 0, as documented.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -42,6 +44,9 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         resync_cron: Annotated[
             str | None, typer.Option(help="Crontab expression (UTC) for full reconciles, instead of an interval.")
         ] = None,
+        intake_max_age: Annotated[
+            float, typer.Option(help="Seconds a hint may wait before the `intake` state alerts.")
+        ] = 300.0,
     ) -> None:
         """Run the service: webhooks, polling, scheduled resync, /healthz, /readyz, /metrics, POST /reconcile."""
         if resync_interval is not None and resync_cron is not None:
@@ -59,9 +64,10 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
                 tuning.poll_interval if poll_interval is None else poll_interval,
                 tuning.resync_interval if resync_interval is None else resync_interval,
                 cron if cron is not None else (tuning.resync_cron if resync_interval is None else None),
+                intake_max_age=intake_max_age,
             )
-            if options.poll_interval <= 0 or options.resync_interval <= 0:
-                raise ConfigError("the poll and resync intervals must be more than 0 seconds")
+            if options.poll_interval <= 0 or options.resync_interval <= 0 or options.intake_max_age <= 0:
+                raise ConfigError("the poll and resync intervals and --intake-max-age must be more than 0 seconds")
             return run_serve(options, mappings, settings)
 
         guarded(body)
@@ -74,13 +80,37 @@ def _refuse(message: str) -> Callable[[], int]:
     return fail
 
 
+def _server(config: Any) -> Any:
+    """A uvicorn server that stops on SIGINT/SIGTERM as uvicorn does (a second Ctrl-C forces it), but does
+    not re-raise the signal once stopped: what follows `run()` runs, and the exit code is ours."""
+    import signal
+    import threading
+
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Generator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return _Server(config)
+
+
 def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) -> int:
     """Build the service (app.py), then serve until a signal; its lifespan closes every resource.
 
     Logging was set up once by the CLI callback (logs.configure_logging): `log_config=None` keeps
     uvicorn's loggers on it (one stream, one format, stderr), and its access log is off because the
     app logs `http.request` itself (web/access.py)."""
-    import uvicorn
 
     from crmsync.app import build_service
     from crmsync.web.limits import server_config
@@ -90,7 +120,7 @@ def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) 
         # Connection caps, keep-alive and header deadlines, and throttled loggers: web/limits.py.
         config = server_config(service.app, service.web, host=options.host, port=options.port, lifespan="on",
                                log_config=None, access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
-        uvicorn.Server(config).run()
+        _server(config).run()
     finally:
         service.resources.close()  # when uvicorn never started (the lifespan closes it otherwise)
     return 0

@@ -92,6 +92,11 @@ class Connector(Protocol):
         (fetched once per connector, so once per run)."""
         ...
 
+    def refresh_schema(self) -> None:
+        """Forget the deal schema fetched before: the next `deal_schema()` reads it again (a long-running
+        serve checks edited mappings against fields added in the CRM since it started)."""
+        ...
+
     def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
         """The ids of deals changed after `cursor` (looking `overlap` seconds further back, so a change
         committed late is not missed; duplicates are the caller's to drop). No cursor yet: none, and

@@ -249,6 +249,10 @@ class HubSpotConnector:
             self.requests = 0  # not part of a deal read's count
         return schema
 
+    def refresh_schema(self) -> None:
+        """The next `deal_schema()` reads the properties and pipelines again."""
+        self._schema = None
+
     def close(self) -> None:
         """Close the SDK's connection pools."""
         for api in (self._search_api, self._associations_api, self._batch_api):

@@ -187,6 +187,10 @@ class SalesforceConnector:
             self._requests = 0  # a describe is not part of a deal read's count
         return self._schema
 
+    def refresh_schema(self) -> None:
+        """The next `deal_schema()` describes Opportunity again."""
+        self._schema = None
+
     def changed_deals(self, cursor: str | None, *, overlap: float) -> Changes:
         """Opportunities changed after the (SystemModstamp, Id) cursor less `overlap`, won or not, deleted
         ones included (queryAll); the cursor is the last record read."""

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from crmsync.connectors.base import Changes, Connector
 from crmsync.domain import Source
 from crmsync.logs import get_logger
+from crmsync.metrics import SuccessTracker
+from crmsync.serving.health import report
 from crmsync.store.intake import IntakeStore, NewEvent
 from crmsync.store.repository import Store
 
@@ -33,10 +35,11 @@ def poll(
     *,
     overlap: float = DEFAULT_OVERLAP,
     sources: Sequence[Source] | None = None,
+    tracker: SuccessTracker | None = None,
 ) -> dict[Source, int]:
     """One poll of every source (or `sources`): changed deal ids → `queue`, then the cursor moves.
     Returns the number of deals queued per source. A source whose read fails keeps its cursor (the
-    next poll covers the same span) and does not stop the others."""
+    next poll covers the same span) and does not stop the others; `tracker` hears how each read went."""
     queued: dict[Source, int] = {}
     for source in sources or tuple(connectors):
         connector = connectors.get(source)
@@ -48,7 +51,10 @@ def poll(
             changes = connector.changed_deals(cursor, overlap=overlap)
         except Exception as exc:  # noqa: BLE001 - one source's failure must not stop the other's poll
             log.warning("poll.failed", source=source.value, error=type(exc).__name__, detail=str(exc)[:200])
+            report(tracker, exc)
             continue
+        if tracker is not None:
+            tracker.succeeded(source.value)
         if changes.deal_ids:
             queue(changes)
         if changes.cursor is not None and changes.cursor != cursor:
@@ -65,6 +71,7 @@ def poll_action(
     wake: Callable[[], None],
     *,
     overlap: float = DEFAULT_OVERLAP,
+    tracker: SuccessTracker | None = None,
 ) -> Callable[[], object]:
     """serve's poll job: changed deals become intake hints (kind `poll`), then the worker is woken."""
 
@@ -78,6 +85,6 @@ def poll_action(
         wake()
 
     def action() -> None:
-        poll(store, connectors(), queue, overlap=overlap)
+        poll(store, connectors(), queue, overlap=overlap, tracker=tracker)
 
     return action

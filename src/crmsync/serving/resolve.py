@@ -19,6 +19,7 @@ from crmsync.mapping.rules import Mappings
 from crmsync.metrics import SuccessTracker
 from crmsync.reconcile.note import note_deals
 from crmsync.schematic.client import SchematicClient
+from crmsync.serving.health import report
 from crmsync.store.intake import ClaimedEvent, IntakeStore
 
 log = get_logger("crmsync.intake")
@@ -36,7 +37,15 @@ class Resolver:
     _lookups: dict[tuple[str, str], CompanyId | None] = field(default_factory=dict, init=False)
 
     def companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
-        """Every company the hints touch: named by Schematic, owning the deal now, or driven by it before."""
+        """Every company the hints touch: named by Schematic, owning the deal now, or driven by it before.
+        An API outage met on the way is told to the tracker (its state) before the error goes on."""
+        try:
+            return self._companies(events)
+        except Exception as exc:
+            report(self.tracker, exc)
+            raise
+
+    def _companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
         self._lookups.clear()  # a company created since the last batch must be found
         found = {CompanyId(e.company_key) for e in events if e.source == "schematic" and e.company_key}
         crm = [e for e in events if e.source in (Source.HUBSPOT.value, Source.SALESFORCE.value)]

@@ -1,9 +1,8 @@
-"""The running part of `crmsync serve`: the intake worker's thread and the APScheduler 3 scheduler (in-memory
-job store) that fires the poll, resync and prune jobs, started and stopped by the web app's lifespan.
-
-app.py (`build_service`) builds a `Service` from settings and `ServeOptions`; this module only runs it.
-Stopping (SIGTERM through uvicorn, or a test's server stop): the scheduler stops, the worker finishes
-the reconcile in flight, then every edge the service opened (`resources`) is closed.
+"""The running part of `crmsync serve`: the intake worker's thread and the APScheduler 3 scheduler that fires
+the poll, resync and prune jobs (once per slot across replicas) and, on every replica, the health job and a
+look at the mapping folder every 2 s; app.py (`build_service`) builds the `Service`, this module runs it.
+Stopping (SIGTERM through uvicorn, or a test's server stop): the scheduler stops, the worker finishes the
+reconcile in flight, then every edge the service opened (`resources`) is closed.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ if TYPE_CHECKING:  # the CLI imports ServeOptions for `crmsync --help`: the rest
     from crmsync.store.intake import IntakeStore
 
 log = get_logger("crmsync.serve")
+WATCH_SECONDS = 2.0  # between looks at the mapping folder (a stat of each file; a parse only after an edit)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class ServeOptions:
     poll_interval: float = 60.0  # seconds
     resync_interval: float = 6 * 3600.0  # seconds; ignored when resync_cron is set
     resync_cron: str | None = None  # a crontab expression (UTC)
+    health_interval: float = 30.0  # seconds between the health job's checks (every replica runs it)
+    intake_max_age: float = 300.0  # seconds the oldest hint may wait before the `intake` state alerts
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Service:
     resources: ExitStack
     web: Any = None  # web.config.WebSettings (serving knows nothing of web): uvicorn's caps come from it
     mappings: LiveMappings | None = None  # the mappings in force; `.held` a reload waiting for approval
+    health: Callable[[], None] | None = None  # the health job (serving/health.py), run by every replica
 
 
 @asynccontextmanager
@@ -88,6 +91,16 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         extra = {"next_run_time": entry.first} if entry.first else {}
         fire = _fire(entry.job, svc.intake, worker.name)
         scheduler.add_job(fire, entry.trigger, id=entry.job.name, replace_existing=True, **extra)
+    if svc.health is not None:  # not slot-claimed: each replica checks what its own /readyz reports
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        every = IntervalTrigger(seconds=options.health_interval)
+        scheduler.add_job(_local("health", svc.health), every, id="health", replace_existing=True)
+    if svc.mappings is not None:  # an edit is judged within seconds, even while no hint arrives
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        look = IntervalTrigger(seconds=WATCH_SECONDS)
+        scheduler.add_job(_local("mappings", svc.mappings), look, id="mappings", replace_existing=True)
     scheduler.start()
     resync = options.resync_cron or f"every {options.resync_interval}s"
     log.info("serve.started", worker=worker.name, poll_interval_s=options.poll_interval, resync=resync)
@@ -101,6 +114,20 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         await asyncio.to_thread(thread.join)
         svc.resources.close()
         log.info("serve.stopped", detail="stopped cleanly")
+
+
+def _local(name: str, action: Callable[[], object]) -> Callable[[], Any]:
+    """The coroutine APScheduler awaits for a job every replica runs: the action runs off the event loop."""
+
+    async def fire() -> None:
+        import asyncio
+
+        try:
+            await asyncio.to_thread(action)
+        except Exception:
+            log.exception("job.failed", job=name)
+
+    return fire
 
 
 def _fire(job: PeriodicJob, intake: IntakeStore, runner: str) -> Callable[[], Any]:

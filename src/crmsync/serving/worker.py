@@ -24,6 +24,7 @@ from crmsync.errors import CrmsyncError
 from crmsync.logs import get_logger
 from crmsync.metrics import LATENCY, RUNS
 from crmsync.service.reconcile import Outcome
+from crmsync.serving.health import check_of
 from crmsync.serving.resolve import Resolver
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
 
@@ -52,8 +53,9 @@ class WorkerSettings:
     poll: float = 0.5  # seconds between looks at the database when nothing woke the worker
     event_batch: int = 100  # hints resolved together
     company_batch: int = 50  # companies reconciled in one call
-    max_attempts: int = 5  # a hint that cannot be resolved this often is given up (the resync catches it)
+    max_attempts: int = 5  # a hint that cannot be resolved this often is given up (an API outage does not count)
     retry_delay: float = 5.0  # seconds before a failed resolution or run is tried again (times the attempts)
+    outage_retry_max: float = 30.0  # while an API is down (no attempt limit), the longest wait between tries
 
 
 class IntakeWorker:
@@ -112,7 +114,11 @@ class IntakeWorker:
             detail = str(exc)[:300]
             error = type(exc).__name__
             log.warning("hints.unresolved", hints=len(events), attempt=attempts, error=error, detail=detail)
-            self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
+            if check_of(exc) is not None:  # an outage is waited out: no hint is given up because of it
+                delay = min(s.retry_delay * attempts, s.outage_retry_max)
+                self.intake.retry_events(ids, self.name, str(exc), delay, max_attempts=2**31 - 1)
+            else:
+                self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
             return True
         if companies:
             self.intake.enqueue_companies(companies, _trigger(events), first_hint_at=min(e.received_at for e in events))
@@ -135,28 +141,28 @@ class IntakeWorker:
 
     def _run(self, work: Sequence[ClaimedWork], scope: frozenset[CompanyId] | None) -> None:
         trigger = work[0].trigger if len({w.trigger for w in work}) == 1 else Trigger.WEBHOOK
-        ok, why = False, dict[str, Any]()  # why it failed, as log fields
+        ok, why, outage = False, dict[str, Any](), False  # why it failed, as log fields
         with _Renewal(self.intake, [w.id for w in work], self.name, self.settings.lease):
             try:
                 outcome = self.reconcile(scope, trigger)
                 ok = outcome.ok
                 why = {} if ok else outcome.reason()
             except CrmsyncError as exc:
-                why = {"error": type(exc).__name__, "detail": str(exc)}
+                why, outage = {"error": type(exc).__name__, "detail": str(exc)}, check_of(exc) is not None
             except Exception as exc:
                 log.exception("reconcile.crashed", scope=_describe(scope))
                 why = {"error": type(exc).__name__, "detail": str(exc)[:300]}
         RUNS.labels(trigger=trigger.value, result="ok" if ok else "failed").inc()
         done = utcnow()
+        s = self.settings
         retried = 0  # companies queued again (the others are done, or given up)
         for w in work:
-            give_up = not ok and w.attempts >= self.settings.max_attempts
+            give_up = not ok and not outage and w.attempts >= s.max_attempts  # an outage is waited out
             retried += not ok and not give_up
             if ok and w.first_hint_at is not None:
                 LATENCY.observe(max(0.0, (done - w.first_hint_at).total_seconds()))
-            self.intake.finish_company(
-                w.id, self.name, ok=ok or give_up, retry_delay=self.settings.retry_delay * w.attempts
-            )
+            delay = min(s.retry_delay * w.attempts, s.outage_retry_max) if outage else s.retry_delay * w.attempts
+            self.intake.finish_company(w.id, self.name, ok=ok or give_up, retry_delay=delay)
             if give_up:
                 log.error("reconcile.given_up", company_id=w.company_id, attempts=w.attempts, **why)
         if ok:
