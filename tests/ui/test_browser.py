@@ -237,3 +237,36 @@ def test_an_operator_acts_without_javascript_and_sees_their_name_on_the_run(brow
             a.page.goto(url)
             a.check(name)
         checked.close()
+
+
+def test_as_an_operator_approve_withheld_changes_and_see_the_actor_in_the_run(browser: Browser, tmp_path: Path) -> None:
+    """Every HubSpot deal lost: the apply's deletes are withheld; otto approves them from Problems (confirm,
+    then POST) and lands on the approve run, initiated by otto."""
+    from tests.e2e.conftest import Harness
+    from tests.ui.conftest import make_world
+
+    for world in make_world(tmp_path):
+        lost = {"closedwon": "closedlost", "ent_won": "ent_lost"}
+        for deal_id, deal in list(world.sb.hubspot.deals.items()):
+            if deal.properties.get("dealstage", "") in lost:
+                world.sb.hubspot.update_deal(deal_id, dealstage=lost[deal.properties["dealstage"]])
+        Harness(world.sb, world.settings()).apply()
+        base = world.serve(TOKENS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        v = Visit(context.new_page())
+        log_in(v, base, OPERATOR_TOKEN, "otto")
+        page = v.page
+        page.click("nav >> text=Problems")
+        assert "hubspot returned no deals" in page.inner_text("#withheld + ul")
+        v.check("problems-withheld")
+        page.click("text=Approve withheld changes…")
+        assert "Approve withheld changes?" in page.inner_text("h1") and "hubspot returned no deals" in page.inner_text(
+            "main"
+        )
+        v.check("confirm-approve")
+        page.click("button.act")
+        assert "/ui/runs/" in page.url and "Approved by otto" in page.inner_text("main")
+        facts = page.inner_text("main")
+        assert "otto" in facts and "approve" in facts
+        v.check("run-approve")
+        context.close()
