@@ -135,6 +135,23 @@ def test_find_a_company_and_follow_a_deal_to_its_rule_and_crm(visit: Visit, toke
     assert "hubspot.yaml:10" in row.inner_text() and "closedwon" in row.inner_text()
 
 
+def test_a_company_page_shows_what_the_customer_can_actually_use(visit: Visit, token_base: str) -> None:
+    """Acme's Starter plan gives 20 seats, its override 50: the override grants the 50 Acme can use; its
+    API-call override expires at the end of 2027, after which the plan's 10000 a month is left."""
+    log_in(visit, token_base, VIEW_TOKEN, "vera")
+    visit.page.goto(f"{token_base}/companies/comp_acme")
+    table = visit.page.locator("table.effective")
+    seats = [
+        c.strip()
+        for c in table.locator("tr", has=visit.page.locator("th", has_text="Seats")).locator("td").all_inner_texts()
+    ]
+    assert seats[0] == "20 (Starter)" and seats[3] == "50" and seats[4] == "override"
+    calls = table.locator("tr", has=visit.page.locator("th", has_text="API calls")).inner_text()
+    assert "2027-12-31 23:59Z, then 10000 /current_month" in calls
+    visit.page.locator("#effective").scroll_into_view_if_needed()
+    visit.check("company-effective")
+
+
 def test_paste_a_mapping_with_a_typo_and_see_it_located(visit: Visit, token_base: str) -> None:
     """The editor shows the misspelt key under its line, with file:line:col."""
     log_in(visit, token_base, VIEW_TOKEN, "vera")
@@ -147,6 +164,27 @@ def test_paste_a_mapping_with_a_typo_and_see_it_located(visit: Visit, token_base
     problem = page.locator(".problem").first
     assert "hubspot.yaml:" in problem.inner_text() and "typ" in problem.inner_text()
     visit.check("mappings-check")
+
+
+def test_paste_a_valid_edit_and_see_its_preview_with_effective_entitlements(visit: Visit, token_base: str) -> None:
+    """Dropping the SSO rule: the preview lists Umbrella's SSO delete, on from its override → off from the
+    Starter plan, says how old its deals are, and lists what changes anyway on its own."""
+    log_in(visit, token_base, VIEW_TOKEN, "vera")
+    page = visit.page
+    page.click("nav >> text=Mappings")
+    sso = '  - feature: SSO\n    type: boolean\n    value: true\n    when:\n      sso_addon: ["true", "yes"]\n'
+    text = page.input_value("#text")
+    assert sso in text
+    page.fill("#text", text.replace(sso, ""))
+    page.click("text=Check this file")
+    assert "deals from the deal snapshot, last read: hubspot" in page.inner_text("p.age")
+    edit = page.locator("table.changes.edit tbody tr", has_text="Umbrella")
+    cells = edit.locator("td").all_inner_texts()
+    assert cells[0] == "delete" and cells[2] == "SSO" and cells[3].strip() == "on → none"
+    assert cells[4].startswith("on from override cmov_") and cells[4].strip().endswith("→ off from plan Starter")
+    assert page.locator("table.changes.pending caption").inner_text().startswith("What would change anyway")
+    page.locator("#preview").scroll_into_view_if_needed()
+    visit.check("mappings-preview")
 
 
 def test_as_a_viewer_every_action_is_refused(visit: Visit, token_base: str) -> None:
@@ -199,3 +237,36 @@ def test_an_operator_acts_without_javascript_and_sees_their_name_on_the_run(brow
             a.page.goto(url)
             a.check(name)
         checked.close()
+
+
+def test_as_an_operator_approve_withheld_changes_and_see_the_actor_in_the_run(browser: Browser, tmp_path: Path) -> None:
+    """Every HubSpot deal lost: the apply's deletes are withheld; otto approves them from Problems (confirm,
+    then POST) and lands on the approve run, initiated by otto."""
+    from tests.e2e.conftest import Harness
+    from tests.ui.conftest import make_world
+
+    for world in make_world(tmp_path):
+        lost = {"closedwon": "closedlost", "ent_won": "ent_lost"}
+        for deal_id, deal in list(world.sb.hubspot.deals.items()):
+            if deal.properties.get("dealstage", "") in lost:
+                world.sb.hubspot.update_deal(deal_id, dealstage=lost[deal.properties["dealstage"]])
+        Harness(world.sb, world.settings()).apply()
+        base = world.serve(TOKENS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        v = Visit(context.new_page())
+        log_in(v, base, OPERATOR_TOKEN, "otto")
+        page = v.page
+        page.click("nav >> text=Problems")
+        assert "hubspot returned no deals" in page.inner_text("#withheld + ul")
+        v.check("problems-withheld")
+        page.click("text=Approve withheld changes…")
+        assert "Approve withheld changes?" in page.inner_text("h1") and "hubspot returned no deals" in page.inner_text(
+            "main"
+        )
+        v.check("confirm-approve")
+        page.click("button.act")
+        assert "/ui/runs/" in page.url and "Approved by otto" in page.inner_text("main")
+        facts = page.inner_text("main")
+        assert "otto" in facts and "approve" in facts
+        v.check("run-approve")
+        context.close()

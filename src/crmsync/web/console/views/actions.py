@@ -1,7 +1,7 @@
-"""Operators' actions: adopt a conflict, release an override, reconcile a company now. Each is a GET
-confirm page saying what will happen, then a POST that checks the permission again, acts through the
-service as the request's actor (recorded with the run, in the same transaction as the change), and
-redirects (303) with a flash message. A viewer gets 403 on both.
+"""Operators' actions: adopt a conflict, release an override, reconcile a company now, approve what a
+guard withheld. Each is a GET confirm page saying what will happen, then a POST that checks the
+permission again, acts through the service as the request's actor (recorded with the run, in the same
+transaction as the change), and redirects (303) with a flash message. A viewer gets 403 on both.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.responses import Response
 from crmsync.domain import CompanyId, Trigger
 from crmsync.errors import CrmsyncError
 from crmsync.logs import get_logger
+from crmsync.service.approve import approve
 from crmsync.service.manage import adopt, release
 from crmsync.service.reconcile import Mode, reconcile
 from crmsync.service.reconcile import Request as Reconcile
@@ -31,6 +32,9 @@ WHAT = {
                 "stays (a release note is added to it); the pair is not re-created until someone adopts it again."),
     "reconcile": (Action.RECONCILE, "Reconcile now", "crmsync plans this company from fresh reads and applies the "
                   "changes (the guards still apply)."),
+    "approve": (Action.APPROVE, "Approve withheld changes", "crmsync plans from fresh reads of the CRMs and applies "
+                "now, this once, the changes a guard withheld (the deletes and downgrades listed on Problems; the "
+                "guards allow the mass change for this run only). The run records you as who approved it."),
 }  # fmt: skip
 FIELDS = ("company", "feature", "override")
 
@@ -43,7 +47,9 @@ async def confirm(request: Request) -> Response:
     action, title, explanation = WHAT[kind]
     ensure(actor_of(request), action)
     target = {k: request.query_params.get(k, "")[:64] for k in FIELDS}
-    return render(request, "confirm.html", kind=kind, title=title, explanation=explanation, target=target)
+    withheld = (await run_in_threadpool(console_of(request).data.problems)).withheld if kind == "approve" else ()
+    return render(request, "confirm.html", kind=kind, title=title, explanation=explanation, target=target,
+                  withheld=withheld)  # fmt: skip
 
 
 async def act(request: Request) -> Response:
@@ -73,6 +79,11 @@ def _do(kind: str, target: dict[str, str], actor: Actor, workspace: Callable[[],
                 raise CrmsyncError("name the override to release")
             released = release(ctx, [target["override"]], None, None, trigger=Trigger.CONSOLE)
             return f"Released {len(released.rows)} override(s): crmsync no longer manages them.", "/runs"
+        if kind == "approve":  # every company, or the one named
+            outcome = approve(ctx, maps, actor.id, [target["company"]] if target["company"] else None)
+            if outcome.run_id is None:
+                raise CrmsyncError(f"nothing applied ({outcome.status.value}): another run holds the lock; try again")
+            return f"Approved by {actor.id}: run #{outcome.run_id} {outcome.status.value}.", f"/runs/{outcome.run_id}"
         if not target["company"]:
             raise CrmsyncError("name the company")
         if kind == "adopt":

@@ -1,6 +1,7 @@
 """Companies: search by name, id or key; a company's page is `crmsync explain` as a page — each
 feature's wanted value and how it was combined, each deal behind it linked to its CRM, the rule's
-file:line, the live override and who owns it, and the planned change.
+file:line, the live override and who owns it, the planned change, and the effective entitlement (plan,
+add-ons and override side by side: what the customer can use, which grants it, until when).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmsync.domain import DealRef, Source
+from crmsync.domain import Change, DealRef, Source
 from crmsync.errors import CrmsyncError
 from crmsync.logs import get_logger
+from crmsync.reconcile.effective import EffectKey
 from crmsync.service.explain import Explanation, explain
 from crmsync.web.console.pages import console_of, error_page, render
 
@@ -50,7 +52,8 @@ async def company(request: Request) -> Response:
         return error_page(request, 404, "No such company", problem or f"No company {company_id} is known.")
     owned = await run_in_threadpool(lambda: console.data.ledger(company=company_id).rows)
     return render(request, "company.html", company_id=company_id, known=known, story=story, problem=problem,
-                  owned=owned, deal_url=lambda d: deal_url(d, console.links))  # fmt: skip
+                  owned=owned, deal_url=lambda d: deal_url(d, console.links),
+                  effect_of=lambda ch: story.change_effects.get(effect_key(ch)) if story else None)  # fmt: skip
 
 
 def deal_url(deal: DealRef, links: dict[str, str]) -> str:
@@ -60,3 +63,8 @@ def deal_url(deal: DealRef, links: dict[str, str]) -> str:
     if deal.source is Source.SALESFORCE and links.get("salesforce_instance"):
         return f"{links['salesforce_instance'].rstrip('/')}/lightning/r/Opportunity/{quote(str(deal.id))}/view"
     return ""
+
+
+def effect_key(change: Change) -> EffectKey:
+    """Where a change's effective entitlement before → after is kept (its action, company and feature)."""
+    return (change.action.value, change.company_id, change.feature_id)

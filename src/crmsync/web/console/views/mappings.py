@@ -1,7 +1,8 @@
 """Mappings: the files in force with their validation status and test-case results, and an editor
 that checks a pasted or edited file in their place (problems inline at their line and column, test
-results) and offers it for download. The console never writes a mapping file: they stay in Git.
-"""
+results, and the plan preview: the edit's changes with what the customer can use before → after,
+apart from what changes anyway) and offers it for download. Nothing is written: not a mapping file
+(they stay in Git), not Schematic."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmsync.errors import Problem
+from crmsync.errors import CrmsyncError, Problem
 from crmsync.logs import get_logger
 from crmsync.service.mapping_review import edit_name, review_edit, review_folder
+from crmsync.service.preview import Preview, preview_mapping_edit
 from crmsync.web.console.pages import actor_of, console_of, error_page, render
 from crmsync.web.console.permissions import Action, ensure
 
@@ -46,9 +48,26 @@ async def check(request: Request) -> Response:
     problems_at: dict[int, list[Problem]] = {}
     for problem in mine.problems:
         problems_at.setdefault(problem.line, []).append(problem)
+    preview, trouble = await _preview(request, folder, edit_name(name), text) if mine.valid else (None, "")
     return render(request, "mappings.html", folder=str(folder), review=review, edited=edited, mine=mine,
                   name=edit_name(name), text=text, lines=text.replace("\r\n", "\n").split("\n"),
-                  problems_at=problems_at)  # fmt: skip
+                  problems_at=problems_at, preview=preview, preview_problem=trouble)  # fmt: skip
+
+
+async def _preview(request: Request, folder: Path, name: str, text: str) -> tuple[Preview | None, str]:
+    """The plan preview of a valid edit, or why there is none (an API down, the files in force broken):
+    our own errors are written for people and carry no secret; the rest of the page still shows."""
+    console = console_of(request)
+
+    def previewed() -> Preview:
+        with console.workspace() as (ctx, maps):
+            return preview_mapping_edit(ctx, maps, folder, name, text)
+
+    try:
+        return await run_in_threadpool(previewed), ""
+    except CrmsyncError as exc:
+        log.warning("console.preview_failed", file=name, error=type(exc).__name__, detail=str(exc))
+        return None, str(exc)
 
 
 async def download(request: Request) -> Response:
