@@ -11,24 +11,22 @@ claim. `now=` exists for tests that move time on purpose.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
 from crmsync.store.clock import db_now
+from crmsync.store.engine import SERVICE, SETTING, begin, dialect_insert, redact
 from crmsync.store.instance import FileIdentity, refuses_writes
 from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
-from crmsync.store.repository import SERVICE, SETTING, redact
 from crmsync.store.tables import OwnedOverride
 
 EVENTS = IntakeEvent.__table__  # type: ignore[attr-defined]
@@ -110,18 +108,11 @@ class IntakeStore:
         if problem:
             raise ServiceUnavailable(SERVICE, problem, setting=SETTING)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", "") or type(exc).__name__).strip().splitlines()[:1]
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {''.join(reason)[:200]}", setting=SETTING) from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return begin(self.engine, self.url)
 
     def _insert(self, table: Any) -> Any:
-        module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return module.insert(table)
+        return dialect_insert(self.engine, table)
 
     def now(self) -> datetime:
         """Now by the database's clock (store/clock.py): what every replica sharing it agrees on."""
