@@ -11,15 +11,22 @@ companies hold the new values) and `"stop"`.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import re
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 _ID = re.compile(r"/(comp|cmov|feat)_[A-Za-z0-9]+|/\d+(?=/|$)")
 BY_COMPANY = "?company_ids"  # suffix of a Schematic override list filtered by company (not a full read)
+# The emulator at 100k deals on a shared machine can answer slower than a real CRM: generous deadlines,
+# so a slow answer is waited for (the benchmarks measure crmsync, not the emulator's speed).
+PATIENT = "[hubspot]\ndeadline = 300.0\n\n[schematic]\ntimeout = 120.0\ndeadline = 300.0\n"
 NEW_SEATS = 100_000  # re-priced deals get NEW_SEATS + n seats: above every seeded value, so the max changes
 
 
@@ -37,6 +44,24 @@ def client_env(sandbox_env: dict[str, str], folder: str) -> dict[str, str]:
     (Path(folder) / "maps").mkdir(exist_ok=True)
     (Path(folder) / "maps" / "hubspot.yaml").write_text(MAPPING)
     return {**sandbox_env, "CRMSYNC_DATABASE_URL": f"sqlite:///{folder}/state.db", "CRMSYNC_MAPPINGS": f"{folder}/maps"}
+
+
+@contextmanager
+def patient_sandbox(deals: int, companies: int) -> Iterator[tuple[Connection, dict[str, str]]]:
+    """A sandbox child serving `deals` won deals over `companies` companies, and a client environment
+    for it (state and mappings in a temporary folder, the PATIENT config); stopped when the block ends."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
+    sandbox.start()
+    try:
+        sandbox_env: dict[str, str] = parent.recv()["env"]
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "crmsync.toml").write_text(PATIENT)
+            yield parent, {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
+    finally:
+        parent.send("stop")
+        sandbox.join(timeout=30)
 
 
 def serve(deals: int, companies: int, conn: Connection) -> None:

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.child import client_env, serve
+from bench.child import patient_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-PATIENT = "[hubspot]\ndeadline = 300.0\n\n[schematic]\ntimeout = 120.0\ndeadline = 300.0\n"
 
 
 def spawned_client(env: dict[str, str], *, paced: bool = False) -> dict[str, Any]:
@@ -48,24 +45,11 @@ def spawned_client(env: dict[str, str], *, paced: bool = False) -> dict[str, Any
 def measure_rss(deals: int, companies: int) -> dict[str, Any]:
     """Peak RSS (MiB) of a fresh crmsync process doing one no-op full reconcile (apply mode) of
     `deals` won HubSpot deals over `companies` companies, the sandbox in another process."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
-    sandbox.start()
-    try:
-        sandbox_env: dict[str, str] = parent.recv()["env"]
-        with tempfile.TemporaryDirectory() as tmp:
-            # The emulator at 100k deals on a shared machine can answer slower than a real CRM: generous
-            # deadlines, so a slow answer is waited for (memory is measured, not the emulator's speed).
-            (Path(tmp) / "crmsync.toml").write_text(PATIENT)
-            env = {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
-            cold = spawned_client(env)  # creates every override: the state the measured run finds
-            if cold["failed"] or cold["status"] != "ok":
-                raise RuntimeError(f"the cold apply did not succeed: {cold}")
-            noop = spawned_client(env)
-    finally:
-        parent.send("stop")
-        sandbox.join(timeout=30)
+    with patient_sandbox(deals, companies) as (_, env):
+        cold = spawned_client(env)  # creates every override: the state the measured run finds
+        if cold["failed"] or cold["status"] != "ok":
+            raise RuntimeError(f"the cold apply did not succeed: {cold}")
+        noop = spawned_client(env)
     if noop["changes"] != 0:
         raise RuntimeError(f"the measured reconcile was not a no-op: {noop}")
     return {

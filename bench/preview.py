@@ -18,14 +18,11 @@ import cProfile
 import json
 import multiprocessing
 import pstats
-import tempfile
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-from bench.child import client_env, serve
-from bench.memory import PATIENT
+from bench.child import patient_sandbox
 
 EDIT = ('when: {sso_addon: "true"}', 'when: {sso_addon: "false"}')
 
@@ -109,25 +106,14 @@ def _spawned(target: Any, env: dict[str, str], *extra: Any) -> dict[str, Any]:
 
 def measure_preview(deals: int, companies: int, *, profile: bool = False) -> dict[str, Any]:
     """Preview wall time at `deals` won HubSpot deals, and the snapshot upkeep's share of a no-op."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
-    sandbox.start()
-    try:
-        sandbox_env: dict[str, str] = parent.recv()["env"]
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "crmsync.toml").write_text(PATIENT)
-            env = {**client_env(sandbox_env, tmp), "CRMSYNC_CONFIG": f"{tmp}/crmsync.toml"}
-            cold = _spawned(_apply, env)
-            noop = _spawned(_apply, env)
-            parent.send("mark")
-            parent.recv()
-            preview = _spawned(_preview, env, profile)
-            parent.send("since")
-            calls = parent.recv()
-    finally:
-        parent.send("stop")
-        sandbox.join(timeout=30)
+    with patient_sandbox(deals, companies) as (sandbox, env):
+        cold = _spawned(_apply, env)
+        noop = _spawned(_apply, env)
+        sandbox.send("mark")
+        sandbox.recv()
+        preview = _spawned(_preview, env, profile)
+        sandbox.send("since")
+        calls = sandbox.recv()
     made: dict[str, int] = calls["calls"]
     hubspot = {k: v for k, v in made.items() if k.startswith("hubspot")}
     writes = sum(v for k, v in made.items() if k.split()[:2] in (["schematic", "POST"], ["schematic", "PUT"],

@@ -7,14 +7,17 @@ translates them into `Contribution`s, the reconciler combines those into
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple, NewType
+
+from crmsync.gc_pause import gc_paused as gc_paused  # the names callers import from here
+from crmsync.states import LedgerState as LedgerState
+from crmsync.states import RunStatus as RunStatus
+from crmsync.states import Trigger as Trigger
 
 CompanyId = NewType("CompanyId", str)  # Schematic "comp_…"
 FeatureId = NewType("FeatureId", str)  # Schematic "feat_…"
@@ -22,23 +25,6 @@ OverrideId = NewType("OverrideId", str)  # Schematic "cmov_…"
 DealId = NewType("DealId", str)  # HubSpot deal id or Salesforce Opportunity Id
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # a UTC instant to the second, as Schematic, plan files and case files write it
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Build many small objects without the cyclic garbage collector running between them.
-
-    Translating and combining a read builds hundreds of thousands of tuples and records that
-    form no cycles; each allocation batch would otherwise start a collection that walks every
-    object alive (the plan so far included), which took ~40% of translate + combine at 50k deals.
-    Reference counting still frees everything at once; the collector resumes on exit."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class Source(StrEnum):
@@ -270,45 +256,6 @@ class Feature:
     name: str
     feature_type: str  # boolean | event | trait | license
     flag_key: str | None = None
-
-
-class LedgerState(StrEnum):
-    """Where an override stands in crmsync's ownership ledger."""
-
-    INTENT = "intent"  # a create is about to be (or may have been) sent; its token is in the note
-    ACTIVE = "active"  # created (or adopted) by crmsync and managed
-    RELEASED = "released"  # no longer managed; the pair is not created again until adopted
-    DELETED = "deleted"  # deleted by crmsync (or found gone)
-    DUPLICATE = "duplicate"  # owned, beside another owned override of the same pair: the next apply deletes one
-
-
-class RunStatus(StrEnum):
-    """How a recorded run ended."""
-
-    RUNNING = "running"  # started, not finished (or the process died: see `crmsync status`)
-    OK = "ok"
-    FAILED = "failed"  # some change failed, or the run stopped on an error
-    REFUSED = "refused"  # a guard (or a stale saved plan) refused; nothing written
-    DECLINED = "declined"  # a person answered no at the prompt; nothing written
-    BUSY = "busy"  # some companies were being reconciled by another process and were skipped
-    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM) part way
-
-
-class Trigger(StrEnum):
-    """What started a run."""
-
-    MANUAL = "manual"  # crmsync plan / apply at a terminal or in CI
-    SAVED_PLAN = "saved-plan"  # crmsync apply FILE
-    DEMO = "demo"
-    WEBHOOK = "webhook"  # events from several sources at once (crmsync serve)
-    WEBHOOK_HUBSPOT = "webhook:hubspot"  # a HubSpot deal event
-    WEBHOOK_SALESFORCE = "webhook:salesforce"  # a Salesforce Outbound Message
-    WEBHOOK_SCHEMATIC = "webhook:schematic"  # a company.override.* event (a hand edit, or crmsync's own echo)
-    POLL = "poll"  # the polling fallback (crmsync serve)
-    SCHEDULE = "schedule"  # the scheduled full resync (crmsync serve)
-    OPS = "ops"  # POST /reconcile (crmsync serve)
-    CONSOLE = "console"  # an operator's action in the console (crmsync ui, /ui/ of serve)
-    APPROVE = "approve"  # an operator approved what a guard withheld (POST /approve, the console)
 
 
 class Action(StrEnum):

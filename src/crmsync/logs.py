@@ -4,7 +4,7 @@
 the service take a logger from `get_logger` and emit the events named below; the pure core never
 logs. Library logs (urllib3, httpx, …) pass through the same formatter and the same scrubbing.
 
-Events (the `event` field): `run.started` / `run.finished` (`log_run`), `change` (`log_change`),
+Events (the `event` field): `run.started` / `run.finished` and `change` (log_events.py),
 `api.retry` (a request retried: service, method, path, status, attempt, wait_s), `api.relogin`,
 `api.rate_limited`, `rate.wait` (a rate budget made a caller wait: budget, wait_s) and
 `rate.shared_unavailable` (pacing this process alone). The README's Logs section lists their fields.
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from collections.abc import Iterable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from crmsync import redaction
@@ -35,7 +33,6 @@ from crmsync.safe_text import shown
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
 
-    from crmsync.domain import Change
 
 LogFormat = Literal["console", "json"]
 FORMATS: tuple[LogFormat, ...] = ("console", "json")
@@ -43,7 +40,6 @@ LEVELS = ("debug", "info", "warning", "error")
 # One INFO line per request, URL and all (httpx), per scheduler tick (apscheduler), seven per start
 # (alembic's "Context impl …", "Will assume …"): WARNING and up only.
 NOISY = ("httpx", "httpcore", "hpack", "apscheduler", "alembic")
-_RUN_LEVELS = {"ok": "info", "declined": "info", "refused": "warning", "busy": "warning", "failed": "error"}
 
 _handler_tag = "crmsync"
 _pending = False  # configure_logging ran before structlog was loaded: configure it on the first logger
@@ -272,51 +268,3 @@ class _Logger:
 
 def _dropped(*_args: Any, **_fields: Any) -> None:
     """An event below the level, before structlog is loaded: nothing to build."""
-
-
-# --- events ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def log_run(command: str, trigger: str, **fields: Any) -> Iterator[MutableMapping[str, Any]]:
-    """`run.started`, then `run.finished` with status (ok, or failed and the error's type) and
-    duration_ms, at warning or error when the status says the run did not do its job. The body may
-    add fields to the yielded dict (counts, run_id, status) for the end."""
-    log = get_logger("crmsync.run")
-    log.info("run.started", command=command, trigger=trigger, **fields)
-    started = time.monotonic()
-    end: dict[str, Any] = {"status": "ok"}
-    raised = False
-    try:
-        yield end
-    except BaseException as exc:
-        end.update(status="failed", error=type(exc).__name__)
-        raised = True
-        raise
-    finally:
-        ms = round((time.monotonic() - started) * 1000, 1)
-        # A run that ended not ok is a warning (refused, busy) or an error (failed). One ended by an
-        # exception stays info: whoever catches it reports it once (the CLI's one line, serve's
-        # `reconcile.failed` at warning), and the CLI's default level must not print it twice.
-        level = "info" if raised else _RUN_LEVELS.get(str(end.get("status")), "warning")
-        log.log(logging.getLevelName(level.upper()), "run.finished", command=command, trigger=trigger,
-                duration_ms=ms, **{**fields, **end})  # fmt: skip
-
-
-def log_change(
-    change: Change, override_id: str | None, *, duration_ms: float, error: BaseException | None = None
-) -> None:
-    """The `change` event of one change: action, company_id, feature_id, override_id, result (ok or
-    failed, with the error) and duration_ms (emitted by apply's coordinating thread for each result)."""
-    fields: dict[str, Any] = {
-        "action": change.action.value,
-        "company_id": change.company_id,
-        "feature_id": change.feature_id,
-        "duration_ms": duration_ms,
-    }
-    log = get_logger("crmsync.apply")
-    if error is not None:
-        before = change.before.id if change.before else None
-        log.warning("change", **fields, override_id=override_id or before, result="failed", error=str(error))
-    else:
-        log.info("change", **fields, override_id=override_id, result="ok")

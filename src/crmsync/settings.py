@@ -11,17 +11,13 @@ Secrets (API keys, tokens, passwords) come from the environment only and are nev
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from crmsync.config_check import check_config
-from crmsync.errors import ConfigError, quote
+from crmsync.errors import ConfigError
 from crmsync.mapping.values import BadValue, parse_instant
 from crmsync.reconcile.guards import GuardPolicy
 from crmsync.redaction import secret_values
@@ -37,6 +33,7 @@ from crmsync.settings_groups import (
     UiSettings,
     WebSettings,
 )
+from crmsync.settings_toml import guards, number, read_toml, section, serve_tuning, whole
 
 __all__ = [  # the groups are defined in settings_groups.py and reach callers through here
     "HubSpotTuning",
@@ -93,41 +90,41 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the environment (default: os.environ) and the optional TOML file."""
     env = dict(os.environ if environ is None else environ)
-    tuning = _read_toml(
+    tuning = read_toml(
         Path(env["CRMSYNC_CONFIG"]) if env.get("CRMSYNC_CONFIG") else DEFAULT_CONFIG,
         explicit=bool(env.get("CRMSYNC_CONFIG")),
     )
-    hubspot, schematic = _section(tuning, "hubspot"), _section(tuning, "schematic")
-    salesforce, locks = _section(tuning, "salesforce"), _section(tuning, "locks")
+    hubspot, schematic = section(tuning, "hubspot"), section(tuning, "schematic")
+    salesforce, locks = section(tuning, "salesforce"), section(tuning, "locks")
     sd, hd, ld = SchematicSettings(), HubSpotTuning(), LockSettings()
     return Settings(
         schematic=SchematicSettings(
             url=env.get("SCHEMATIC_API_URL") or sd.url,
             key=env.get("SCHEMATIC_API_KEY") or None,
-            writes_per_second=_number(schematic, "writes_per_second", sd.writes_per_second),
-            timeout=_number(schematic, "timeout", sd.timeout),
-            attempts=_whole(schematic, "attempts", sd.attempts),
-            deadline=_number(schematic, "deadline", sd.deadline),
-            retry_after_max=_number(schematic, "retry_after_max", sd.retry_after_max),
-            max_in_flight=max(1, _whole(schematic, "max_in_flight", sd.max_in_flight)),
+            writes_per_second=number(schematic, "writes_per_second", sd.writes_per_second),
+            timeout=number(schematic, "timeout", sd.timeout),
+            attempts=whole(schematic, "attempts", sd.attempts),
+            deadline=number(schematic, "deadline", sd.deadline),
+            retry_after_max=number(schematic, "retry_after_max", sd.retry_after_max),
+            max_in_flight=max(1, whole(schematic, "max_in_flight", sd.max_in_flight)),
         ),
         hubspot=HubSpotTuning(
             url=env.get("HUBSPOT_API_URL") or hd.url,
             token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
-            searches_per_second=_number(hubspot, "searches_per_second", hd.searches_per_second),
-            backoff=_number(hubspot, "backoff", hd.backoff),
-            deadline=_number(hubspot, "deadline", hd.deadline),
-            retry_after_max=_number(hubspot, "retry_after_max", hd.retry_after_max),
+            searches_per_second=number(hubspot, "searches_per_second", hd.searches_per_second),
+            backoff=number(hubspot, "backoff", hd.backoff),
+            deadline=number(hubspot, "deadline", hd.deadline),
+            retry_after_max=number(hubspot, "retry_after_max", hd.retry_after_max),
         ),
-        salesforce=salesforce_settings(env, deadline=_number(salesforce, "deadline", SalesforceSettings().deadline)),
+        salesforce=salesforce_settings(env, deadline=number(salesforce, "deadline", SalesforceSettings().deadline)),
         database_url=env.get("CRMSYNC_DATABASE_URL") or default_database_url(env),
         locks=LockSettings(
-            lease_seconds=_number(locks, "lease_seconds", ld.lease_seconds),
-            wait_seconds=_number(locks, "wait_seconds", ld.wait_seconds),
+            lease_seconds=number(locks, "lease_seconds", ld.lease_seconds),
+            wait_seconds=number(locks, "wait_seconds", ld.wait_seconds),
         ),
         mappings=Path(env.get("CRMSYNC_MAPPINGS") or "mappings"),
-        guards=_guards(_section(tuning, "guards")),
-        serve=_serve(_section(tuning, "serve")),
+        guards=guards(section(tuning, "guards")),
+        serve=serve_tuning(section(tuning, "serve")),
         now=_instant(env.get("CRMSYNC_NOW")),
         ui=_ui(env),
         actor=(env.get("CRMSYNC_ACTOR") or "").strip() or _os_user(env),
@@ -242,22 +239,6 @@ def default_database_url(env: Mapping[str, str]) -> str:
     return f"sqlite:///{folder / 'crmsync.db'}"
 
 
-def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
-    if not path.is_file():
-        if explicit:
-            raise ConfigError(f"CRMSYNC_CONFIG names {path}, which does not exist")
-        return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path} ({exc.strerror or exc}); check that crmsync may read it") from exc
-    check_config(text, data, str(path))  # unknown sections and keys, bad values: all at once, located
-    return data
-
-
 def _instant(raw: str | None) -> datetime | None:
     """CRMSYNC_NOW as an aware UTC datetime (as `values.parse_instant` reads dates: ISO 8601, a date
     meaning its start, UTC)."""
@@ -269,62 +250,3 @@ def _instant(raw: str | None) -> datetime | None:
         raise ConfigError(
             f"CRMSYNC_NOW={raw!r} is not an ISO 8601 date or date-time, e.g. 2026-11-21T12:00:00Z"
         ) from exc
-
-
-def _section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """A `[name]` table of the TOML file ({} when absent)."""
-    section = tuning.get(name, {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"config: [{name}] must be a table of settings, not {_shown(section)}")
-    return section
-
-
-def _guards(section: Mapping[str, Any]) -> GuardPolicy:
-    d = GuardPolicy()
-    return GuardPolicy(
-        max_percent=_number(section, "max_percent", d.max_percent),
-        min_affected=_whole(section, "min_affected", d.min_affected),
-        max_count=_whole(section, "max_count", d.max_count),
-        min_source_percent=_number(section, "min_source_percent", d.min_source_percent),
-        min_existing=_whole(section, "min_existing", d.min_existing),
-        window_seconds=_number(section, "window_seconds", d.window_seconds),
-    )
-
-
-def _serve(section: Mapping[str, Any]) -> ServeTuning:
-    d = ServeTuning()
-    cron = section.get("resync_cron", d.resync_cron)
-    if cron is not None and not isinstance(cron, str):
-        raise ConfigError(f"config: resync_cron must be a crontab expression in quotes, not {cron!r}")
-    return ServeTuning(
-        poll_interval=_number(section, "poll_interval", d.poll_interval),
-        resync_interval=_number(section, "resync_interval", d.resync_interval),
-        resync_cron=cron or None,
-    )
-
-
-def _number(section: Mapping[str, Any], key: str, default: float) -> float:
-    """A finite number ≥ 0 (TOML's inf and nan are not)."""
-    value = section.get(key, default)
-    try:  # an integer past what a float holds (10**400) is no usable number either
-        usable = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    except OverflowError:
-        usable = False
-    if not usable or value < 0:
-        raise ConfigError(f"config: {key} must be a number ≥ 0, not {_shown(value)}")
-    return float(value)
-
-
-def _shown(value: object) -> str:
-    """A setting's value in a message: as written when short, else cut (a 400-digit number)."""
-    text = repr(value)
-    return text if len(text) <= 60 else quote(text, 40)
-
-
-def _whole(section: Mapping[str, Any], key: str, default: int) -> int:
-    """A whole number ≥ 0 (`5` or `5.0`; `2.5` is refused, not truncated)."""
-    _number(section, key, default)
-    value = section.get(key, default)
-    if isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {_shown(value)}")
-    return int(value)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crmsync import logs
+from crmsync import log_events, logs
 
 
 @pytest.fixture
@@ -30,13 +30,13 @@ def finished_level(capsys: pytest.CaptureFixture[str]) -> str:
 )
 def test_the_status_sets_the_level(status: str, level: str, json_logs: pytest.CaptureFixture[str]) -> None:
     """A run that did not do its job is seen at warning and up."""
-    with logs.log_run("apply", "webhook") as end:
+    with log_events.log_run("apply", "webhook") as end:
         end["status"] = status
     assert finished_level(json_logs) == level
 
 
 def test_a_run_ended_by_an_exception_is_left_to_its_catcher(json_logs: pytest.CaptureFixture[str]) -> None:
     """The exception's catcher (the CLI's one line, serve's reconcile.failed) reports it; run.finished stays info."""
-    with pytest.raises(RuntimeError), logs.log_run("apply", "manual"):
+    with pytest.raises(RuntimeError), log_events.log_run("apply", "manual"):
         raise RuntimeError("boom")
     assert finished_level(json_logs) == "info"

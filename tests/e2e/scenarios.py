@@ -14,6 +14,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from crmsync.cli import app
+from crmsync.cli.demo import sample_mappings
 from crmsync.domain import LedgerState
 from crmsync.store.repository import Store
 from tests.e2e.conftest import Harness
@@ -25,6 +26,18 @@ OWNED = 20  # the scenarios grow the sample to this many owned overrides, so 6 d
 def invoke(h: Harness, *args: str, env: dict[str, str] | None = None) -> Result:
     """Run `crmsync …` against the harness's sandbox, state database and mappings."""
     return runner.invoke(app, list(args), env={**h.env(), **(env or {})})
+
+
+def edited_sample(tmp_path: Path, file: str = "", old: str = "", new: str = "", *, count: int = -1) -> Path:
+    """A copy of the sample mappings (without their test cases) in `tmp_path`/maps, with `old` replaced
+    by `new` in `file` (the first `count` times; -1: every time); `old` must be there."""
+    maps = tmp_path / "maps"
+    shutil.copytree(sample_mappings(), maps, ignore=shutil.ignore_patterns("tests"))
+    if file:
+        path = maps / file
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, count))
+    return maps
 
 
 def hubspot_only(h: Harness, tmp_path: Path) -> Harness:

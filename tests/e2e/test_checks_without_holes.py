@@ -4,14 +4,12 @@ override's type is a located error unless the rule says `parse: text`. Against t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from crmsync.cli.demo import sample_mappings
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import invoke
+from tests.e2e.scenarios import edited_sample, invoke
 
 SSO_WHEN = '      sso_addon: ["true", "yes"]'
 # (edit of hubspot.yaml: text replaced, replacement; the located message; the answer)
@@ -42,12 +40,7 @@ HOLES = {
 
 def _maps(tmp_path: Path, old: str, new: str) -> Path:
     """The sample mappings with one edit of hubspot.yaml."""
-    maps = tmp_path / "maps"
-    shutil.copytree(sample_mappings(), maps, ignore=shutil.ignore_patterns("tests"))
-    path = maps / "hubspot.yaml"
-    assert old in path.read_text()
-    path.write_text(path.read_text().replace(old, new, 1))
-    return maps
+    return edited_sample(tmp_path, "hubspot.yaml", old, new, count=1)
 
 
 @pytest.mark.parametrize("name", list(HOLES))

@@ -3,15 +3,13 @@ pipelines, Salesforce describe, the Schematic company key and traits; every prob
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from crmsync.cli.demo import sample_mappings
 from crmsync.sandbox.schematic_traits import add_trait
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import invoke
+from tests.e2e.scenarios import edited_sample, invoke
 
 # (file, text replaced, replacement, the located message, the did-you-mean / answer)
 TYPOS = {
@@ -50,24 +48,13 @@ TYPOS = {
 }  # fmt: skip
 
 
-def _maps(tmp_path: Path, file: str = "", old: str = "", new: str = "") -> Path:
-    """A copy of the sample mappings with one edit."""
-    maps = tmp_path / "maps"
-    shutil.copytree(sample_mappings(), maps, ignore=shutil.ignore_patterns("tests"))
-    if file:
-        path = maps / file
-        assert old in path.read_text()
-        path.write_text(path.read_text().replace(old, new))
-    return maps
-
-
 @pytest.mark.parametrize("name", list(TYPOS))
 def test_a_crm_side_typo_is_a_located_error_in_validate_plan_and_apply(
     harness: Harness, tmp_path: Path, name: str
 ) -> None:
     """Each CRM-side typo: `file:line:col` with did-you-mean, exit 2, zero writes, in validate, plan and apply."""
     file, old, new, where, hint = TYPOS[name]
-    maps = _maps(tmp_path, file, old, new)
+    maps = edited_sample(tmp_path, file, old, new)
     for command in (["validate"], ["plan"], ["apply", "--yes"]):
         result = invoke(harness, *command, "--mappings", str(maps))
         assert result.exit_code == 2, (command, result.output)
@@ -84,7 +71,7 @@ def test_the_sample_mappings_pass_the_online_checks(harness: Harness) -> None:
 
 def test_offline_validate_does_not_ask_the_crms(harness: Harness, tmp_path: Path) -> None:
     """`validate --offline` checks the files only: a property typo passes, and no CRM is called."""
-    maps = _maps(tmp_path, *TYPOS["hubspot-property"][:3])
+    maps = edited_sample(tmp_path, *TYPOS["hubspot-property"][:3])
     before = len(harness.sb.hubspot.requests)
     result = invoke(harness, "validate", "--offline", "--mappings", str(maps))
     assert result.exit_code == 0, result.output
@@ -93,7 +80,7 @@ def test_offline_validate_does_not_ask_the_crms(harness: Harness, tmp_path: Path
 
 def test_structural_and_online_problems_are_reported_in_one_run(harness: Harness, tmp_path: Path) -> None:
     """A bad key (structural), an unknown feature and a property typo (online) all come out of one validate."""
-    maps = _maps(tmp_path, "hubspot.yaml", "combine: max", "combine: maxx")
+    maps = edited_sample(tmp_path, "hubspot.yaml", "combine: max", "combine: maxx")
     text = (maps / "hubspot.yaml").read_text()
     (maps / "hubspot.yaml").write_text(
         text.replace("feature: SSO", "feature: SSOO").replace("from: seats_purchased", "from: seats_purchase")
@@ -108,7 +95,7 @@ def test_structural_and_online_problems_are_reported_in_one_run(harness: Harness
 
 def test_a_company_key_no_company_carries_and_nothing_resembles_is_a_warning(harness: Harness, tmp_path: Path) -> None:
     """A key unlike any Schematic carries is a warning (companies may get it later), not an error."""
-    maps = _maps(tmp_path, "hubspot.yaml", "key: hubspot_company_id", "key: zendesk_org")
+    maps = edited_sample(tmp_path, "hubspot.yaml", "key: hubspot_company_id", "key: zendesk_org")
     result = invoke(harness, "validate", "--mappings", str(maps))
     assert result.exit_code == 0, result.output
     assert "warning:" in result.output and "no Schematic company carries the key 'zendesk_org'" in result.output
@@ -116,7 +103,8 @@ def test_a_company_key_no_company_carries_and_nothing_resembles_is_a_warning(har
 
 def test_record_types_in_an_org_without_them_is_a_located_error(harness: Harness, tmp_path: Path) -> None:
     """`record_types:` in an org without Opportunity record types: located, exit 2, before any query."""
-    maps = _maps(tmp_path, "salesforce.yaml", "stages: [Closed Won]", "stages: [Closed Won]\n  record_types: [Renewal]")
+    edit = ("stages: [Closed Won]", "stages: [Closed Won]\n  record_types: [Renewal]")
+    maps = edited_sample(tmp_path, "salesforce.yaml", *edit)
     result = invoke(harness, "validate", "--mappings", str(maps))
     assert result.exit_code == 2, result.output
     assert f"{maps / 'salesforce.yaml'}:7:17: this Salesforce org has no Opportunity record types" in result.output
@@ -128,12 +116,12 @@ def test_record_types_are_checked_and_filter_in_an_org_with_them(harness: Harnes
     assert sf is not None
     renewal = sf.add_record_type("Renewal")
     sf.update_opportunity("006000000000102AAA", RecordTypeId=renewal)  # Wayne's platform deal only
-    typo = _maps(
+    typo = edited_sample(
         tmp_path / "a", "salesforce.yaml", "stages: [Closed Won]", "stages: [Closed Won]\n  record_types: [Renewl]"
     )
     result = invoke(harness, "validate", "--mappings", str(typo))
     assert result.exit_code == 2 and "unknown record type 'Renewl'; did you mean 'Renewal'?" in result.output
-    good = _maps(
+    good = edited_sample(
         tmp_path / "b", "salesforce.yaml", "stages: [Closed Won]", "stages: [Closed Won]\n  record_types: [Renewal]"
     )
     (good / "hubspot.yaml").unlink()
@@ -148,15 +136,15 @@ def test_a_trait_given_by_name_resolves_and_a_wrong_one_is_a_did_you_mean(harnes
     """`trait: Seat count` becomes the trait's id; `trait: Seat cont` is a located did-you-mean."""
     trait_id = add_trait(harness.sb.schematic, "Seat count")
     rule = "  - {feature: seats, type: trait, trait: Seat count}\n"
-    maps = _maps(
+    maps = edited_sample(
         tmp_path / "a", "hubspot.yaml", "  - feature: seats\n    type: numeric\n    from: seats_purchased\n", rule
     )
     (maps / "salesforce.yaml").unlink()
     run = harness.plan(maps)
     traits = {c.after.value.value_trait_id for c in run.plan.changes if c.after and c.feature_id == "feat_seats"}
     assert traits == {trait_id}
-    wrong = _maps(tmp_path / "b", "hubspot.yaml", "  - feature: seats\n    type: numeric\n    from: seats_purchased\n",
-                  rule.replace("Seat count", "Seat cont"))  # fmt: skip
+    seats = "  - feature: seats\n    type: numeric\n    from: seats_purchased\n"
+    wrong = edited_sample(tmp_path / "b", "hubspot.yaml", seats, rule.replace("Seat count", "Seat cont"))
     result = invoke(harness, "validate", "--mappings", str(wrong))
     assert result.exit_code == 2 and "unknown trait 'Seat cont'; did you mean 'Seat count'?" in result.output
 

@@ -8,18 +8,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
-
-TRIAL = """source: hubspot
-deals:
-  stages: [closedwon]
-company:
-  key: hubspot_company_id
-overrides:
-  - feature: seats
-    type: numeric
-    value: 10
-    expires_after_days: 30
-"""
+from tests.mapping_texts import SEATS_TRIAL
 
 
 def _trial(harness: Harness, tmp_path: Path) -> Path:
@@ -30,7 +19,7 @@ def _trial(harness: Harness, tmp_path: Path) -> Path:
     harness.sb.hubspot.add_deal("7101", properties=fields, company_ids=["7001"])
     maps = tmp_path / "maps"
     maps.mkdir()
-    (maps / "hubspot.yaml").write_text(TRIAL)
+    (maps / "hubspot.yaml").write_text(SEATS_TRIAL)
     applied = invoke(harness, "apply", "--yes", "--mappings", str(maps), env={"CRMSYNC_NOW": "2026-10-15T12:00:00Z"})
     assert applied.exit_code == 0, applied.output
     return maps

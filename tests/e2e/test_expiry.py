@@ -11,18 +11,8 @@ from typer.testing import CliRunner
 from crmsync.cli import app
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
+from tests.mapping_texts import SEATS_TRIAL
 
-TRIAL = """source: hubspot
-deals:
-  stages: [closedwon]
-company:
-  key: hubspot_company_id
-overrides:
-  - feature: seats
-    type: numeric
-    value: 10
-    expires_after_days: 30
-"""
 CASE = """source: hubspot
 now: 2026-11-21T12:00:00Z
 cases:
@@ -37,7 +27,7 @@ cases:
 
 def test_a_trial_case_with_a_plain_date_expectation_passes(tmp_path: Path) -> None:
     """`expiration: 2026-12-10` (a plain date: its end, UTC) is what a 30-day trial closed on 11-10 at noon gives."""
-    (tmp_path / "hubspot.yaml").write_text(TRIAL)
+    (tmp_path / "hubspot.yaml").write_text(SEATS_TRIAL)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "trial.yaml").write_text(CASE)
     result = CliRunner().invoke(app, ["test", "--mappings", str(tmp_path)])
@@ -47,7 +37,7 @@ def test_a_trial_case_with_a_plain_date_expectation_passes(tmp_path: Path) -> No
 
 def test_plan_and_explain_show_the_end_of_the_trials_last_day(harness: Harness, tmp_path: Path) -> None:
     """The planned expiry and `explain` both say 23:59:59 UTC of the day 400 days after the close date."""
-    (tmp_path / "hubspot.yaml").write_text(TRIAL.replace("expires_after_days: 30", "expires_after_days: 400"))
+    (tmp_path / "hubspot.yaml").write_text(SEATS_TRIAL.replace("expires_after_days: 30", "expires_after_days: 400"))
     close = max(
         datetime.fromisoformat(harness.sb.hubspot.deals[d].properties["closedate"].replace("Z", "+00:00"))
         for d in ("1010", "1011")

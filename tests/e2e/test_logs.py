@@ -11,7 +11,7 @@ import pytest
 from click.testing import Result
 
 from crmsync import logs
-from crmsync.logs import log_run
+from crmsync.log_events import log_run
 from tests.e2e.conftest import Harness
 from tests.e2e.scenarios import invoke
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from crmsync.domain import CompanyId, OverrideValue
-from crmsync.mapping.case_results import ExpectedOverride
+from crmsync.mapping.case_results import CaseResult, ExpectedOverride
 from crmsync.mapping.cases import load_case_text
 from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.rules import Mappings
@@ -94,30 +94,32 @@ def test_test_and_plan_give_the_same_overrides_for_the_same_deals(harness: Harne
     assert result.passed, result.diff
 
 
+def _one_case(name: str, deals: str, expect: str) -> CaseResult:
+    """The result of a case file's one case (its deal lines and `expect:` as YAML) against MAPPING."""
+    head = "source: hubspot\nnow: 2026-11-21T12:00:00Z\ncases:\n"
+    text = f"{head}  - name: {name}\n    deals:\n{deals}    expect: {expect}\n"
+    cases = load_case_text(text, "cases.yaml")
+    return run_case(cases.cases[0], Mappings((load_mapping_text(MAPPING, "mappings/hubspot.yaml"),)), cases)
+
+
 def test_a_cases_pipeline_reaches_when_as_in_plan() -> None:
     """`when: {pipeline: enterprise}` holds for a case deal with `pipeline: enterprise` (it was ignored)."""
-    mapping = load_mapping_text(MAPPING, "mappings/hubspot.yaml")
-    cases = load_case_text(
-        "source: hubspot\nnow: 2026-11-21T12:00:00Z\ncases:\n  - name: enterprise deals get SSO\n    deals:\n"
-        "      - {id: '1', company: '9', pipeline: enterprise, stage: ent_won}\n"
-        "    expect: {overrides: [{company: hubspot_company_id=9, feature: SSO, type: boolean, value: true}]}\n",
-        "cases.yaml",
+    result = _one_case(
+        "enterprise deals get SSO",
+        "      - {id: '1', company: '9', pipeline: enterprise, stage: ent_won}\n",
+        "{overrides: [{company: hubspot_company_id=9, feature: SSO, type: boolean, value: true}]}",
     )
-    result = run_case(cases.cases[0], Mappings((mapping,)), cases)
     assert result.passed, result.diff
 
 
 def test_a_deal_the_filters_leave_out_gets_its_why_line() -> None:
     """A case deal in a stage (or pipeline) the file does not count says so under the failed case."""
-    mapping = load_mapping_text(MAPPING, "mappings/hubspot.yaml")
-    cases = load_case_text(
-        "source: hubspot\nnow: 2026-11-21T12:00:00Z\ncases:\n  - name: an open deal gives nothing\n    deals:\n"
+    result = _one_case(
+        "an open deal gives nothing",
         "      - {id: '1', company: '9', pipeline: default, stage: contractsent, properties: {seats_purchased: '5'}}\n"
-        "      - {id: '2', company: '9', pipeline: sandbox, stage: closedwon, properties: {seats_purchased: '5'}}\n"
-        "    expect: {overrides: [{company: hubspot_company_id=9, feature: seats, type: numeric, value: 5}]}\n",
-        "cases.yaml",
+        "      - {id: '2', company: '9', pipeline: sandbox, stage: closedwon, properties: {seats_purchased: '5'}}\n",
+        "{overrides: [{company: hubspot_company_id=9, feature: seats, type: numeric, value: 5}]}",
     )
-    result = run_case(cases.cases[0], Mappings((mapping,)), cases)
     assert not result.passed
     assert result.notes == (
         "deal 1 is not counted: stage 'contractsent' is not in stages: [closedwon, ent_won] (hubspot.yaml)",

@@ -3,25 +3,19 @@ feature's type or policy fail it (exit 2, both places named) without any API."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from crmsync.cli import app
-from crmsync.cli.demo import sample_mappings
+from tests.e2e.scenarios import edited_sample
 
 runner = CliRunner()
 
 
 def _maps(tmp_path: Path, old: str, new: str) -> Path:
-    """The sample mappings with one edit in salesforce.yaml."""
-    maps = tmp_path / "maps"
-    shutil.copytree(sample_mappings(), maps, ignore=shutil.ignore_patterns("tests"))
-    path = maps / "salesforce.yaml"
-    assert old in path.read_text()
-    path.write_text(path.read_text().replace(old, new, 1))
-    return maps
+    """The sample mappings with one edit of salesforce.yaml."""
+    return edited_sample(tmp_path, "salesforce.yaml", old, new, count=1)
 
 
 def test_offline_validate_catches_two_files_giving_one_feature_two_types(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from crmsync.mapping.crm_check import check_company_keys, check_crm, resolve_tra
 from crmsync.mapping.crm_schema import CrmField, CrmPipeline, CrmSchema, CrmStage, FieldKind, Trait
 from crmsync.mapping.loader import load_mapping_text
 from crmsync.mapping.rules import Mappings
+from tests.mapping_texts import hubspot_seats
 
 HUBSPOT = CrmSchema(
     Source.HUBSPOT,
@@ -17,17 +18,7 @@ HUBSPOT = CrmSchema(
     ),
     pipelines=(CrmPipeline("default", "Sales Pipeline", (CrmStage("closedwon", "Closed won"),)),),
 )
-FILE = """source: hubspot
-deals:
-  stages: [closedwon]
-company:
-  key: hubspot_company_id
-overrides:
-  - feature: seats
-    type: numeric
-    from: {prop}
-    expires_from: {expiry}
-"""
+FILE = hubspot_seats("type: numeric", "from: {prop}", "expires_from: {expiry}")
 
 
 def mappings(prop: str = "seats_purchased", expiry: str = "contract_end_date", text: str = FILE) -> Mappings:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from crmsync import progress
 from crmsync.domain import Action, Change, CompanyId, OverrideId
 from crmsync.errors import AuthError, RequestRejected, ServiceError, ServiceUnreachable
-from crmsync.logs import log_change
+from crmsync.log_events import log_change
 from crmsync.reconcile.note import make_note
 from crmsync.reconcile.plan import value_json
 from crmsync.schematic.transport import OutcomeUnknown

@@ -24,7 +24,7 @@ from typing import Any
 
 from crmsync.domain import CompanyId, RunStatus, Trigger
 from crmsync.errors import CrmsyncError, UnsafePlanError
-from crmsync.logs import log_run
+from crmsync.log_events import log_run
 from crmsync.mapping.rules import Mappings
 from crmsync.reconcile.notices import Refusal, RefusalKind
 from crmsync.reconcile.planfile import SavedPlan, decode

@@ -2,23 +2,31 @@
 
 Called by `Store` and `crmsync db`. A SQLite file (or its folder) crmsync may not write is opened
 read-only (`mode=ro`, or `immutable=1` when not even SQLite's shared-memory file can be made), so
-`status` and `plan` still read it; writers then fail naming it.
+`status` and `plan` still read it; writers then fail naming it. `begin` is the one transaction of the
+Core query classes (intake, snapshot): a database failure leaves it as ServiceUnavailable.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
+from crmsync.errors import ServiceUnavailable
 from crmsync.redaction import redact_url
+
+SERVICE = "state database"
+SETTING = "CRMSYNC_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,24 @@ class Opened:
 def redact(url: str) -> str:
     """The database URL without its user info or any secret query value (`?password=…`)."""
     return redact_url(url)
+
+
+@contextmanager
+def begin(engine: Engine, url: str) -> Iterator[Connection]:
+    """One transaction on `engine` (committed when the block ends); a database failure becomes
+    ServiceUnavailable naming the redacted `url` and the driver's first line, never the password."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", "") or type(exc).__name__).strip().splitlines()[:1]
+        raise ServiceUnavailable(SERVICE, f"{redact(url)}: {''.join(reason)[:200]}", setting=SETTING) from exc
+
+
+def dialect_insert(engine: Engine, table: Any) -> Any:
+    """An INSERT with the engine's dialect, so `on_conflict_do_*` is available (PostgreSQL or SQLite)."""
+    module = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -1,5 +1,5 @@
-"""Queries of the durable intake (`intake_tables.py`): store hints, claim them under a lease, queue and
-claim per-company work, win schedule slots, report the depth.
+"""Queries of the durable intake (`intake_tables.py`; the values in and out in `intake_rows.py`): store
+hints, claim them under a lease, queue and claim per-company work, win schedule slots, report the depth.
 
 Called by the webhook endpoints (insert before answering) and the intake worker. Every claim is one
 `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` statement: on PostgreSQL
@@ -11,88 +11,33 @@ claim. `now=` exists for tests that move time on purpose.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
 from crmsync.store.clock import db_now
+from crmsync.store.engine import SERVICE, SETTING, begin, dialect_insert, redact
 from crmsync.store.instance import FileIdentity, refuses_writes
+from crmsync.store.intake_rows import ALL_COMPANIES as ALL_COMPANIES  # the names callers import from here
+from crmsync.store.intake_rows import ClaimedEvent as ClaimedEvent
+from crmsync.store.intake_rows import ClaimedWork as ClaimedWork
+from crmsync.store.intake_rows import Depth as Depth
+from crmsync.store.intake_rows import NewEvent as NewEvent
+from crmsync.store.intake_rows import stored_trigger as stored_trigger
+from crmsync.store.intake_rows import utcnow as utcnow
 from crmsync.store.intake_tables import CompanyWork, IntakeEvent, ScheduleSlot
-from crmsync.store.repository import SERVICE, SETTING, redact
 from crmsync.store.tables import OwnedOverride
 
 EVENTS = IntakeEvent.__table__  # type: ignore[attr-defined]
 WORK = CompanyWork.__table__  # type: ignore[attr-defined]
 SLOTS = ScheduleSlot.__table__  # type: ignore[attr-defined]
-ALL_COMPANIES = "*"  # the company_work row of a full reconcile
-
-
-def utcnow() -> datetime:
-    """Now, as the intake tables store it (aware UTC)."""
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """A hint to store: what changed, where it came from, and the key that makes a redelivery a no-op."""
-
-    source: str
-    kind: str
-    object_id: str
-    dedupe_key: str
-    company_key: str | None = None
-    occurred_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ClaimedEvent:
-    """An intake row the caller now holds under a lease."""
-
-    id: int
-    source: str
-    kind: str
-    object_id: str
-    company_key: str | None
-    received_at: datetime
-    attempts: int
-
-
-def stored_trigger(value: str) -> Trigger:
-    """The trigger a queued row was stored with (its enum value); "resync" is what serve stored for the
-    scheduled full run before the enum's value was stored, in rows still queued from then."""
-    return Trigger.SCHEDULE if value == "resync" else Trigger(value)
-
-
-@dataclass(frozen=True)
-class ClaimedWork:
-    """A company the caller now reconciles, alone, under a lease."""
-
-    id: int
-    company_id: str
-    trigger: Trigger
-    first_hint_at: datetime | None
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Depth:
-    """How much is waiting: rows not yet done, and when the oldest of them arrived (None: nothing)."""
-
-    events: int
-    companies: int
-    oldest: datetime | None
-
-
 class IntakeStore:
     """The intake queries over an engine (the `Store`'s); creates its tables when missing."""
 
@@ -110,18 +55,11 @@ class IntakeStore:
         if problem:
             raise ServiceUnavailable(SERVICE, problem, setting=SETTING)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", "") or type(exc).__name__).strip().splitlines()[:1]
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {''.join(reason)[:200]}", setting=SETTING) from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return begin(self.engine, self.url)
 
     def _insert(self, table: Any) -> Any:
-        module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return module.insert(table)
+        return dialect_insert(self.engine, table)
 
     def now(self) -> datetime:
         """Now by the database's clock (store/clock.py): what every replica sharing it agrees on."""

@@ -24,6 +24,8 @@ from crmsync.reconcile.ledger_check import Marked
 from crmsync.store import schema
 from crmsync.store.audit import Audit
 from crmsync.store.browse import Browse
+from crmsync.store.engine import SERVICE as SERVICE  # the names callers import from here
+from crmsync.store.engine import SETTING as SETTING
 from crmsync.store.engine import describe, open_engine
 from crmsync.store.engine import redact as redact  # the name callers import from here
 from crmsync.store.ledger_rows import TABLE, read_owned
@@ -34,9 +36,6 @@ from crmsync.store.tables import OwnedOverride
 
 T = TypeVar("T")
 MANAGED = (LedgerState.ACTIVE, LedgerState.INTENT, LedgerState.DUPLICATE)  # the rows `owned()` lists
-
-SERVICE = "state database"
-SETTING = "CRMSYNC_DATABASE_URL"
 
 
 class LedgerConflict(CrmsyncError):

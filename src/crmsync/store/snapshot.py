@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from crmsync.domain import Deal, DealId, Source
-from crmsync.errors import ServiceUnavailable
-from crmsync.store.repository import SERVICE, SETTING, redact
+from crmsync.store.engine import begin, dialect_insert
 from crmsync.store.snapshot_tables import DealSnapshot, DealSnapshotSource
 
 DEALS = DealSnapshot.__table__  # type: ignore[attr-defined]
@@ -57,18 +54,11 @@ class SnapshotStore:
         self.engine = engine
         self.url = url or engine.url.render_as_string(hide_password=True)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", "") or type(exc).__name__).strip().splitlines()[:1]
-            raise ServiceUnavailable(SERVICE, f"{redact(self.url)}: {''.join(reason)[:200]}", setting=SETTING) from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return begin(self.engine, self.url)
 
     def _insert(self, table: Any) -> Any:
-        module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return module.insert(table)
+        return dialect_insert(self.engine, table)
 
     def digests(self, source: Source, company_refs: Collection[str] | None = None) -> dict[str, int]:
         """deal id → digest of the deals held for `source` (only those of `company_refs`, when given)."""
