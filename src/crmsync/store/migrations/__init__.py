@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEAD = "0009_guard_window"  # the newest revision in versions/ (move it with every new migration)
+HEAD = "0009"  # the newest revision in versions/ (move it with every new migration)
 BASELINE = "0001"  # the schema crmsync created with create_all before it had migrations
 SCRIPT_LOCATION = Path(__file__).parent

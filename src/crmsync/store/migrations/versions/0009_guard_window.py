@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_guard_window"
-down_revision = "0007_deal_snapshot"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

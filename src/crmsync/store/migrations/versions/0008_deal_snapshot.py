@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_deal_snapshot"
-down_revision = "0006_run_actor"  # the newest before it on this branch (the coordinator re-chains)
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_db_clock"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

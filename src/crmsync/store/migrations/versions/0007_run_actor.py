@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_run_actor"
-down_revision = "0008_db_clock"  # the newest before it on this branch (the coordinator re-chains)
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
