@@ -59,7 +59,8 @@ def schematic_client(settings: Settings, store: Store | None = None) -> Schemati
             deadline=settings.schematic.deadline,
             retry_after_max=settings.schematic.retry_after_max,
             max_in_flight=settings.schematic.max_in_flight,
-        )
+        ),
+        metadata_max_age=settings.schematic.metadata_max_age,
     )
 
 

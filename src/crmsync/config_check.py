@@ -27,6 +27,7 @@ KNOWN: dict[str, dict[str, str]] = {
         "deadline": POSITIVE,
         "retry_after_max": NUMBER,
         "max_in_flight": WHOLE,
+        "metadata_max_age": NUMBER,
     },
     "salesforce": {"deadline": POSITIVE},
     "guards": {

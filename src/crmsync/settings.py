@@ -107,6 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             deadline=number(schematic, "deadline", sd.deadline),
             retry_after_max=number(schematic, "retry_after_max", sd.retry_after_max),
             max_in_flight=max(1, whole(schematic, "max_in_flight", sd.max_in_flight)),
+            metadata_max_age=max(0.0, number(schematic, "metadata_max_age", sd.metadata_max_age)),
         ),
         hubspot=HubSpotTuning(
             url=env.get("HUBSPOT_API_URL") or hd.url,

@@ -106,6 +106,7 @@ class SchematicSettings:
     deadline: float = 15.0  # deadline: seconds one call may take, retries included
     retry_after_max: float = 30.0  # retry_after_max: the longest Retry-After waited
     max_in_flight: int = 8  # max_in_flight: writes apply has under way at once (0 or 1: one at a time)
+    metadata_max_age: float = 300.0  # metadata_max_age: seconds features and plan entitlements are kept (0: never)
 
 
 @dataclass(frozen=True)

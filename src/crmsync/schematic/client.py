@@ -30,6 +30,7 @@ from crmsync.errors import RequestRejected, ServiceUnavailable
 from crmsync.mapping.crm_schema import Trait
 from crmsync.reconcile.entitlements import PlanEntitlements
 from crmsync.reconcile.plan import value_json
+from crmsync.schematic.metadata import MetadataCache
 from crmsync.schematic.transport import SERVICE, URL_SETTING, OutcomeUnknown, Transport
 
 PAGE = 250
@@ -39,8 +40,10 @@ MAX_IDS = 100
 class SchematicClient:
     """Typed calls over a `Transport`; use as a context manager to close the pool."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, metadata_max_age: float = 0.0) -> None:
+        """`metadata_max_age`: seconds features and plan entitlements are kept (0: read every time)."""
         self.transport = transport
+        self.metadata = MetadataCache(metadata_max_age)
 
     def __enter__(self) -> SchematicClient:
         return self
@@ -54,7 +57,10 @@ class SchematicClient:
         return self.transport.max_in_flight
 
     def list_features(self) -> list[Feature]:
-        """Every feature, with the key of its flag."""
+        """Every feature, with the key of its flag (as held for up to `metadata_max_age`)."""
+        return self.metadata.features(self._read_features)
+
+    def _read_features(self) -> list[Feature]:
         with _readable("GET", "/features"):
             return [_feature(item) for item in self._pages("/features", {})]
 
@@ -65,7 +71,10 @@ class SchematicClient:
             return [Trait(str(i["id"]), str(i["display_name"]), str(i.get("trait_type") or "")) for i in items]
 
     def list_companies(self, ids: Collection[CompanyId] | None = None) -> list[Company]:
-        """Every company (or just `ids`), with keys as a name → value map."""
+        """Every company (or just `ids`), with keys as a name → value map. Companies a lookup answered
+        moments ago are not read again (serve resolves a deal's company, then reconciles it)."""
+        if ids is not None and (held := self.metadata.take_companies(ids)) is not None:
+            return held
         with _readable("GET", "/companies"):
             if ids is None:
                 return [_company(item) for item in self._pages("/companies", {})]
@@ -83,10 +92,15 @@ class SchematicClient:
                 return None
             raise
         with _readable("GET", "/companies/lookup"):
-            return _company(body["data"])
+            company = _company(body["data"])
+        self.metadata.looked_up(company)
+        return company
 
     def plan_entitlements(self, plan_version_id: str) -> PlanEntitlements:
-        """What one plan version grants, by feature (one paged call for all its features)."""
+        """What one plan version grants, by feature (one paged call; held for up to `metadata_max_age`)."""
+        return self.metadata.plan(plan_version_id, self._read_plan)
+
+    def _read_plan(self, plan_version_id: str) -> PlanEntitlements:
         with _readable("GET", "/plan-entitlements"):
             items = list(self._pages("/plan-entitlements", {"plan_version_id": plan_version_id}))
             plan = next((i["plan"] for i in items if isinstance(i.get("plan"), dict) and i["plan"].get("name")), None)
@@ -110,14 +124,14 @@ class SchematicClient:
     ) -> LiveOverride:
         """POST one override (201). Never retried after it may have been sent."""
         body = {"company_id": company_id, "feature_id": feature_id, **value_json(value), "note": note}
-        answer = self.transport.request("POST", "/company-overrides", json=body)
+        answer = self._write("POST", "/company-overrides", body)
         with _readable("POST", "/company-overrides"):
             return parse_override(answer["data"])
 
     def update_override(self, override_id: OverrideId, value: OverrideValue, note: str) -> LiveOverride:
         """PUT the full value (value_type is required; null clears a field)."""
         path = f"/company-overrides/{override_id}"
-        answer = self.transport.request("PUT", path, json={**value_json(value), "note": note})
+        answer = self._write("PUT", path, {**value_json(value), "note": note})
         with _readable("PUT", path):
             return parse_override(answer["data"])
 
@@ -128,6 +142,15 @@ class SchematicClient:
         except RequestRejected as exc:
             if exc.status != 404:
                 raise
+
+    def _write(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        """A create or update; one Schematic rejects (a feature or plan gone or changed since it was
+        read) forgets the metadata held, so that the next plan reads it afresh."""
+        try:
+            return self.transport.request(method, path, json=body)
+        except RequestRejected:
+            self.metadata.forget()
+            raise
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0

@@ -11,6 +11,7 @@ core never learns what triggered it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from crmsync.domain import (
     Pending,
     Source,
 )
+from crmsync.errors import MappingError
 from crmsync.mapping.rules import MappingFile, Mappings
 from crmsync.mapping.translate import Translation, Translator
 from crmsync.reconcile.combine import Combiner, combine
@@ -98,7 +100,13 @@ def build_plans(
     # Every online check validate runs, before anything is read or written (preflight.py).
     every = companies if scope is None else None
     sets = [mappings] if base is None else [mappings, base]
-    checked = [preflight(ctx.schematic, ctx.connectors, m, features=features, companies=every) for m in sets]
+    try:
+        checked = [preflight(ctx.schematic, ctx.connectors, m, features=features, companies=every) for m in sets]
+    except MappingError:
+        if not ctx.schematic.metadata.forget():  # the features were read just now: the mapping is wrong
+            raise
+        features = ctx.schematic.list_features()  # held ones may predate a feature the mapping names
+        checked = [preflight(ctx.schematic, ctx.connectors, m, features=features, companies=every) for m in sets]
     now = ctx.clock()
     # Deals are translated page by page as they are read; a file both mapping sets hold is translated once.
     files: list[MappingFile] = []
@@ -117,16 +125,21 @@ def build_plans(
     if reader is None and not ctx.store.readonly:  # every read from a CRM keeps the snapshot current
         keeper = Keeper(SnapshotStore(ctx.store.engine, ctx.store.url), joined, scoped, now)
         feed.append(keeper.page)
-    reads = tuple(
-        reader(source, feed) if reader is not None else read_source(ctx.connectors, joined, source, scoped, feed)
-        for source in joined.sources()
-    )
+    # A scoped run (serve's, for a few companies) reads their live overrides beside the deals: on the
+    # path of one webhook that is a round trip less. A full run reads them after, not holding both.
+    with ThreadPoolExecutor(1, thread_name_prefix="crmsync-live") as side:
+        live_read = side.submit(ctx.schematic.list_overrides, scope) if scope is not None else None
+        reads = tuple(
+            reader(source, feed) if reader is not None else read_source(ctx.connectors, joined, source, scoped, feed)
+            for source in joined.sources()
+        )
+        early = live_read.result() if live_read is not None else None
     if keeper is not None:
         keeper.finish(reads)
     translations = [translator.result(p) for p in picks]
     combined = combiner.result() if combiner is not None else None
     del translator, feed, keeper, combiner  # they hold every contribution of a scoped run too
-    live = ctx.schematic.list_overrides(scope)
+    live = early if early is not None else ctx.schematic.list_overrides(scope)
     # the notes crmsync wrote are `crmsync owned`'s; a plan compares values, ids and tokens only
     owned, released = ctx.store.owned(notes=False), ctx.store.released(notes=False)
     baseline = ctx.store.source_counts()
