@@ -11,7 +11,7 @@ Called only by the reconcile use case (service/reconcile.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -58,10 +58,19 @@ class LeasedApply:
     """Applies a plan company by company, each under its lease, re-reading each company first."""
 
     def __init__(
-        self, ctx: Context, run: PlanRun, mappings: Mappings | None, lock_wait: float, run_id: int = 0
+        self,
+        ctx: Context,
+        run: PlanRun,
+        mappings: Mappings | None,
+        lock_wait: float,
+        run_id: int = 0,
+        early: EarlyLeases | None = None,
     ) -> None:
+        """`early`: leases taken before the plan read Schematic (serve's scoped runs); their companies'
+        live overrides are not read again while the lease has held throughout."""
         self.ctx, self.run, self.mappings, self.lock_wait = ctx, run, mappings, lock_wait
-        self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
+        self.book = early.book if early is not None else LeaseBook(ctx.store, ttl=ctx.lease_ttl)
+        self.early = early
         self.ledger = LedgerBatch(ctx.store, run_id)  # the apply's ledger writes, committed in batches
         self.report = ApplyReport(recorder=self.ledger.record_change)
         self.replanned: list[CompanyId] = []
@@ -115,9 +124,17 @@ class LeasedApply:
         """Take the leases of a chunk's companies (those free), then start reading their overrides."""
         if index >= len(chunks):
             return [], [], None
+        kept = self.early.unbroken(chunks[index]) if self.early is not None else set()
         names = self.book.try_acquire([lease_name(c) for c in chunks[index]])
         held = [c for c in chunks[index] if lease_name(c) in names]
-        return names, held, reader.submit(self.ctx.schematic.list_overrides, held) if held else None
+        return names, held, reader.submit(self._live_now, held, kept) if held else None
+
+    def _live_now(self, held: Sequence[CompanyId], kept: Collection[CompanyId]) -> list[LiveOverride]:
+        """The live overrides of `held` now: read again, but for the companies leased before the plan
+        read them (`kept`): no other crmsync process has written them since, so the plan's read stands."""
+        again = [c for c in held if c not in kept]
+        planned = [o for o in self.run.live if o.company_id in kept and o.company_id in held]
+        return [*planned, *(self.ctx.schematic.list_overrides(again) if again else [])]
 
     def _apply_held(self, companies: Sequence[CompanyId], live_now: Sequence[LiveOverride]) -> None:
         """Under the leases, read again: apply the plan where nothing changed, re-plan where it did."""
@@ -172,6 +189,27 @@ class LeasedApply:
         return [c for c in self.run.plan.changes if c.company_id == company]
 
 
+class EarlyLeases:
+    """Company leases taken before a scoped plan reads Schematic, so that the apply that follows need
+    not read the companies' live overrides again (on serve's path of one webhook: a round trip less)."""
+
+    def __init__(self, ctx: Context, companies: Collection[CompanyId]) -> None:
+        self.book = LeaseBook(ctx.store, ttl=ctx.lease_ttl)
+        names = self.book.try_acquire([lease_name(c) for c in sorted(companies)])
+        self.taken = {CompanyId(n.removeprefix("company:")) for n in names}
+
+    def unbroken(self, companies: Iterable[CompanyId]) -> set[CompanyId]:
+        """Those of `companies` leased early whose lease cannot have lapsed since: taken or renewed
+        less than half its time ago (a slower plan reads them again under the lease, as any run)."""
+        now = self.book.elapsed()
+        fresh = {n for n, at in self.book.held.items() if now - at < self.book.ttl / 2}
+        return {c for c in companies if c in self.taken and lease_name(c) in fresh}
+
+    def release(self) -> None:
+        """Give the leases up (the apply releases them itself; this is for a run that writes nothing)."""
+        self.book.release()
+
+
 def lease_name(company: CompanyId) -> str:
     """The lease that guards one company's writes."""
     return f"company:{company}"
@@ -190,9 +228,7 @@ def companies_of(run: PlanRun) -> list[CompanyId]:
     return list(order)
 
 
-def unchanged(
-    company: CompanyId, run: PlanRun, live_now: Iterable[LiveOverride], owned_now: Iterable[Owned]
-) -> bool:
+def unchanged(company: CompanyId, run: PlanRun, live_now: Iterable[LiveOverride], owned_now: Iterable[Owned]) -> bool:
     """True when a company's live overrides and ledger rows are what the plan was computed from."""
     then_live = {o for o in run.live if o.company_id == company}
     now_live = {o for o in live_now if o.company_id == company}

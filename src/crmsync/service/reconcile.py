@@ -33,7 +33,7 @@ from crmsync.service.apply import ApplyReport
 from crmsync.service.context import Context, PlanRun
 from crmsync.service.edit import EditPlan, edit_plan
 from crmsync.service.history import finish_run, heartbeat
-from crmsync.service.leased_apply import LeasedApply, settle_lost_answers
+from crmsync.service.leased_apply import CHUNK, EarlyLeases, LeasedApply, settle_lost_answers
 from crmsync.service.planning import build_plan, build_plans
 from crmsync.service.safety import refusals, remember_counts, unmanaged_refusal
 from crmsync.service.saved import load_plan
@@ -150,12 +150,21 @@ def _reconcile(ctx: Context, mappings: Mappings | None, request: Request, review
     command = "plan" if request.mode is Mode.PLAN else "apply"
     ctx.store.close_dead_runs()  # runs a killed process left `running` show as interrupted
     run_id = ctx.store.start_run(command, request.trigger, lease_s=ctx.lease_ttl, actor=ctx.actor)
-    with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
-        return _plan_and_apply(ctx, mappings, request, review, run_id)
+    # A scoped apply (serve's, a few companies) leases them before it plans: what the plan reads of
+    # Schematic then stands until the write, which need not read it again (leased_apply.py).
+    early = None
+    if request.mode is Mode.APPLY and request.scope is not None and 0 < len(request.scope) <= CHUNK:
+        early = EarlyLeases(ctx, request.scope)
+    try:
+        with heartbeat(ctx.store, run_id, ctx.lease_ttl / 3):
+            return _plan_and_apply(ctx, mappings, request, review, run_id, early)
+    finally:
+        if early is not None:
+            early.release()
 
 
 def _plan_and_apply(
-    ctx: Context, mappings: Mappings, request: Request, review: Review | None, run_id: int
+    ctx: Context, mappings: Mappings, request: Request, review: Review | None, run_id: int, early: EarlyLeases | None
 ) -> Outcome:
     run: PlanRun | None = None
     try:
@@ -183,7 +192,7 @@ def _plan_and_apply(
         # No whole-plan "no longer manages" refusal here: a company another run (or a release) moved
         # since the plan is seen under its lease and planned again (LeasedApply); only a saved plan refuses.
         run, reservation = guard_window.reserve(ctx, run, run_id)  # judged again, and booked, just before writing
-        report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id).apply()
+        report, replanned = LeasedApply(ctx, run, mappings, request.lock_wait, run_id, early).apply()
         guard_window.settle(reservation, run, report)
         status = _status(report)
         if status is RunStatus.OK:
@@ -286,9 +295,7 @@ def _record_saved_refusal(
 ) -> Outcome:
     run_id = ctx.store.start_run("apply", Trigger.SAVED_PLAN, plan_checksum=checksum, actor=ctx.actor)
     finish_run(ctx, run_id, RunStatus.REFUSED, None, reasons=[str(refusal)], extra={"plan_checksum": checksum})
-    return Outcome(
-        RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {}, actor=ctx.actor
-    )
+    return Outcome(RunStatus.REFUSED, None, run_id, refusals=(refusal,), applied_by=applied_by or {}, actor=ctx.actor)
 
 
 def _close_unfinished(ctx: Context, run_id: int, run: PlanRun | None, exc: BaseException) -> None:
