@@ -68,6 +68,8 @@ class RecordedRequest(_HasQuery):
     query: Query
     json: Any
     status: int
+    # when it arrived (monotonic): the latency benchmark tells calls made side by side from sequential ones
+    at: float = field(default_factory=time.monotonic, compare=False)
 
 
 @dataclass
