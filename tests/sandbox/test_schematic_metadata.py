@@ -33,28 +33,28 @@ def _calls(sb: Sandbox, path: str) -> int:
 def test_features_and_plan_entitlements_are_read_once_within_the_bound(sb: Sandbox) -> None:
     """With a bound, a second list of features and of a plan's entitlements makes no call."""
     with _client(sb, 300) as client:
-        first, plan = client.list_features(), client.plan_entitlements("plvr_starter")
-        assert client.list_features() == first and client.plan_entitlements("plvr_starter") == plan
+        first, plan = client.features(), client.plan_entitlements("plvr_starter")
+        assert client.features() == first and client.plan_entitlements("plvr_starter") == plan
     assert _calls(sb, "/features") == 1 and _calls(sb, "/plan-entitlements") == 1
 
 
 def test_without_a_bound_every_list_reads_schematic(sb: Sandbox) -> None:
     """metadata_max_age 0 (a bare client's default) keeps nothing: a feature added is seen at once."""
     with _client(sb, 0) as client:
-        before = len(client.list_features())
+        before = len(client.features())
         sb.schematic.add_feature("Audit log", "boolean", "audit-log")
-        assert len(client.list_features()) == before + 1
+        assert len(client.features()) == before + 1
     assert _calls(sb, "/features") == 2
 
 
 def test_a_rejected_write_forgets_the_metadata_held(sb: Sandbox) -> None:
     """A write Schematic rejects (here: a feature it does not know) makes the next list read afresh."""
     with _client(sb, 300) as client:
-        client.list_features()
+        client.features()
         value = OverrideValue(ValueType.BOOLEAN, value_bool=True)
         with pytest.raises(RequestRejected):
             client.create_override(CompanyId("comp_hooli"), FeatureId("feat_gone"), value, "note")
-        client.list_features()
+        client.features()
     assert _calls(sb, "/features") == 2
 
 
@@ -102,3 +102,11 @@ def test_a_lookup_answer_stands_in_only_while_young_and_for_every_id() -> None:
     assert cache.take_companies({CompanyId("comp_hooli"), CompanyId("comp_other")}) is None
     clock.now = LOOKUP_AGE + 1
     assert cache.take_companies({CompanyId("comp_hooli")}) is None
+
+
+def test_list_features_always_asks_schematic(sb: Sandbox) -> None:
+    """A health probe's list_features reads Schematic even while features are held for plans."""
+    with _client(sb, 300) as client:
+        client.features()
+        client.list_features()
+    assert _calls(sb, "/features") == 2

@@ -57,12 +57,13 @@ class SchematicClient:
         return self.transport.max_in_flight
 
     def list_features(self) -> list[Feature]:
-        """Every feature, with the key of its flag (as held for up to `metadata_max_age`)."""
-        return self.metadata.features(self._read_features)
-
-    def _read_features(self) -> list[Feature]:
+        """Every feature, with the key of its flag, read now (a health probe, `doctor`, the console)."""
         with _readable("GET", "/features"):
             return [_feature(item) for item in self._pages("/features", {})]
+
+    def features(self) -> list[Feature]:
+        """Every feature as a plan needs them: held for up to `metadata_max_age`, else read now."""
+        return self.metadata.features(self.list_features)
 
     def list_traits(self) -> list[Trait]:
         """Every company trait definition (`/entity-trait-definitions`), for `trait:` by name."""

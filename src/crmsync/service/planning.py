@@ -94,7 +94,7 @@ def build_plans(
     """The plan of `mappings` and, given `base`, the plan of the base mappings from the same read of the
     deals and live overrides. Deals come from the CRMs (and keep the deal snapshot current), or from
     `reader` (the preview's snapshot). Writes nothing to Schematic."""
-    features = ctx.schematic.list_features()
+    features = ctx.schematic.features()  # held for [schematic] metadata_max_age
     companies = ctx.schematic.list_companies(scope)
     progress.emit(progress.Planning("reading", len(companies)))
     # Every online check validate runs, before anything is read or written (preflight.py).
