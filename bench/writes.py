@@ -58,9 +58,7 @@ def _sandbox(companies: int, latency_s: float, limit: float, conn: Connection) -
                         "429": statuses.count(429),
                         "overrides": len(sb.schematic.overrides),
                         "override_reads": sum(
-                            1
-                            for r in sb.schematic.requests
-                            if r.method == "GET" and r.path == "/company-overrides"
+                            1 for r in sb.schematic.requests if r.method == "GET" and r.path == "/company-overrides"
                         ),
                     }
                 )

@@ -344,4 +344,3 @@ def _console_routes(settings: Settings, folder: Path, store: Store, host: str) -
     from crmsync.web.console.build import mount
 
     return list(mount(build_console(settings, folder, ConsoleData(store), host=host)))
-

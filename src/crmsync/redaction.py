@@ -23,9 +23,7 @@ FIELD_WORDS = frozenset({"token", "key", "apikey", "password", "passwd", "pwd", 
 _PLAIN_WORDS = FIELD_WORDS | {"bearer", "basic", "auth", "sig", "signature", "credential", "credentials"}
 
 URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^\s:/@]+:)[^\s@]+@")
-_QUERY_SECRET = re.compile(
-    r"(?P<head>[?&][^=&\s]*(?:" + "|".join(QUERY_WORDS) + r")[^=&\s]*=)[^&\s#]+", re.IGNORECASE
-)
+_QUERY_SECRET = re.compile(r"(?P<head>[?&][^=&\s]*(?:" + "|".join(QUERY_WORDS) + r")[^=&\s]*=)[^&\s#]+", re.IGNORECASE)
 # A credential after Bearer/Basic has a digit or token punctuation in it; a plain word ("bearer token",
 # "basic auth") is prose, and stays.
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?=[\w\-.~+/=]*[\d\-.~+/=])[\w\-.~+/=]+", re.IGNORECASE)

@@ -50,8 +50,10 @@ def test_every_round_converges_under_faults(harness: Harness, seed: int) -> None
         problems = disagreements(world)
         assert not problems, f"seed {seed} round {round_}: " + "; ".join(problems[:10])
     injected = harness.sb.faults.injected()
-    print(f"chaos seed {seed}: {len(world.companies)} companies, {ROUNDS} rounds, {sum(injected.values())} faults"
-          f" {dict(injected)}, ledger lag {len(ledger_lag(harness))}")
+    print(
+        f"chaos seed {seed}: {len(world.companies)} companies, {ROUNDS} rounds, {sum(injected.values())} faults"
+        f" {dict(injected)}, ledger lag {len(ledger_lag(harness))}"
+    )
     assert sum(injected.values()) > 0
 
 

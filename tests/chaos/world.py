@@ -57,8 +57,12 @@ class World:
                 ref = str(70_000 + n)
                 sb.hubspot.add_company(ref, f"Chaos {ref}")
                 company = sb.schematic.add_company(f"Chaos {ref}", {"hubspot_company_id": ref})
-                props = {"dealstage": "closedwon", "pipeline": "default", "seats_purchased": str(seats),
-                         "closedate": "2026-05-01T12:00:00Z"}
+                props = {
+                    "dealstage": "closedwon",
+                    "pipeline": "default",
+                    "seats_purchased": str(seats),
+                    "closedate": "2026-05-01T12:00:00Z",
+                }
                 deal = sb.hubspot.add_deal(properties=props, company_ids=[ref])
                 self.companies.append(Company(company, "hubspot", deal, seats))
 
@@ -88,8 +92,9 @@ class World:
 
     def remember_unowned(self) -> None:
         """A copy of every override crmsync did not create, to prove it is never touched."""
-        self.unowned = {i: copy.deepcopy(r) for i, r in self.h.sb.schematic.overrides.items()
-                        if not carries_crmsync_note(r)}
+        self.unowned = {
+            i: copy.deepcopy(r) for i, r in self.h.sb.schematic.overrides.items() if not carries_crmsync_note(r)
+        }
 
 
 def chaos(h: Harness, seed: int) -> None:

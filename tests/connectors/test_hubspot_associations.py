@@ -33,16 +33,22 @@ def sb() -> Iterator[Sandbox]:
 @pytest.fixture
 def connector(sb: Sandbox) -> Iterator[HubSpotConnector]:
     """The real connector pointed at the sandbox (settings as the e2e resilience tests use)."""
-    hub = HubSpotConnector(HubSpotSettings(sb.hubspot_url, sb.hubspot.access_token, searches_per_second=0,
-                                           backoff=0.01))
+    hub = HubSpotConnector(
+        HubSpotSettings(sb.hubspot_url, sb.hubspot.access_token, searches_per_second=0, backoff=0.01)
+    )
     yield hub
     hub.close()
 
 
 def continued(sb: Sandbox, path: str) -> list[tuple[str, str]]:
     """The (id, after) inputs of the association reads at `path` that continued an id's paging."""
-    return [(str(i["id"]), i["after"]) for r in sb.hubspot.requests if r.path == path
-            for i in r.json["inputs"] if i.get("after")]
+    return [
+        (str(i["id"]), i["after"])
+        for r in sb.hubspot.requests
+        if r.path == path
+        for i in r.json["inputs"]
+        if i.get("after")
+    ]
 
 
 def test_the_primary_company_is_found_when_companies_come_one_per_page(
@@ -67,7 +73,12 @@ def test_a_scoped_read_pages_through_a_company_s_deals(sb: Sandbox, connector: H
     assert sorted(d.id for d in result.deals) == ["1001", "1002", "1014"]
     assert all(d.company_ref == "5001" for d in result.deals)
     assert [after for company, after in continued(sb, COMPANIES_TO_DEALS) if company == "5001"] == [
-        "1", "2", "3", "4", "5"]
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
     other = connector.read_deals_of_companies(WON, ["5002"])
     assert [d.id for d in other.deals] == ["1004"]  # 1014 belongs to its primary company, 5001
 

@@ -41,9 +41,7 @@ def read_logs(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[dict[str, A
     return err, [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
-def test_a_server_error_retry_is_logged(
-    org: RunningOrg, json_logs: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_server_error_retry_is_logged(org: RunningOrg, json_logs: None, capsys: pytest.CaptureFixture[str]) -> None:
     """A 503 answered once: an `api.retry` event with service, status, attempt and wait."""
     org.state.fail_next(503)
     assert len(org.connector().read_deals(QUERY).deals) == 2

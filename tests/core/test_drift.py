@@ -169,9 +169,8 @@ values = st.builds(
     value_trait_id=st.none() | st.text(min_size=1, max_size=20),
     metric_period=st.none() | st.sampled_from(MetricPeriod),
     month_reset=st.none() | st.sampled_from(MonthReset),
-    expiration=st.none() | st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1)).map(
-        lambda d: d.replace(microsecond=0, tzinfo=UTC)
-    ),
+    expiration=st.none()
+    | st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=UTC)),
 )
 
 

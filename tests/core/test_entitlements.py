@@ -137,11 +137,17 @@ def test_companies_without_a_plan_version_say_why_they_are_not_compared() -> Non
     """A company on no plan, and one on a plan without version, each get one line saying so;
     a company with a plan version, or with only deletes, gets none."""
     old, none = CompanyId("comp_old"), CompanyId("comp_none")
-    companies = [Company(ACME, "Acme Corp", plan_version_id="plvr_starter", plan_name="Starter"),
-                 Company(old, "Old Co", plan_name="Legacy"), Company(none, "No Plan Inc")]
-    changes = [create(SEATS, n(5)), replace(create(SEATS, n(5)), company_id=old),
-               replace(create(SEATS, n(5)), company_id=none),
-               Change(Action.DELETE, none, SSO, None, None, "gone")]
+    companies = [
+        Company(ACME, "Acme Corp", plan_version_id="plvr_starter", plan_name="Starter"),
+        Company(old, "Old Co", plan_name="Legacy"),
+        Company(none, "No Plan Inc"),
+    ]
+    changes = [
+        create(SEATS, n(5)),
+        replace(create(SEATS, n(5)), company_id=old),
+        replace(create(SEATS, n(5)), company_id=none),
+        Change(Action.DELETE, none, SSO, None, None, "gone"),
+    ]
     assert unjudged(changes, companies) == (
         "Old Co: overrides not compared with plan Legacy: the plan has no version in Schematic, "
         "so its entitlements cannot be read",

@@ -119,7 +119,8 @@ def dump_state(h: Harness) -> list[tuple[object, ...]]:
     try:
         with engine.connect() as conn:
             tables = [
-                r[0] for r in conn.execute(text("select name from sqlite_master where type='table' order by name"))
+                r[0]
+                for r in conn.execute(text("select name from sqlite_master where type='table' order by name"))
                 if r[0] != "rate_buckets"
             ]
             return [(t, *row) for t in tables for row in conn.execute(text(f"select * from {t}"))]

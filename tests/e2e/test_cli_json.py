@@ -72,4 +72,3 @@ def test_every_json_output_has_a_format_version(harness: Harness, args: list[str
     result = invoke(harness, *args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["format_version"] == 1
-

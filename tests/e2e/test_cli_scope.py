@@ -46,4 +46,3 @@ def test_guards_judge_the_scoped_plan(harness: Harness) -> None:
     assert harness.sb.schematic.write_count == writes
     standing = invoke(harness, "apply", "--yes", "--company", "comp_acme", "--company", "hubspot_company_id=6010")
     assert standing.exit_code == 0, standing.output
-

@@ -108,8 +108,10 @@ def test_concurrent_applies_create_each_override_exactly_once(many: Harness, tmp
     assert len(ledger_rows(many)) == wanted == len(set(ledger_rows(many)))
     replanned = sum(int(o.split(" company(ies) had changed")[0].split()[-1]) for _, o in results if "had changed" in o)
     busy = sum(1 for _, o in results if "busy" in o)
-    print(f"\n{processes} processes: {wanted} creates wanted, {many.sb.schematic.write_count} made, 0 duplicates, "
-          f"{replanned} companies re-planned under their lease, {busy} process(es) reported busy")
+    print(
+        f"\n{processes} processes: {wanted} creates wanted, {many.sb.schematic.write_count} made, 0 duplicates, "
+        f"{replanned} companies re-planned under their lease, {busy} process(es) reported busy"
+    )
 
 
 def test_a_saved_plan_applied_twice_at_once_is_applied_once(many: Harness, tmp_path: Path) -> None:
@@ -172,7 +174,7 @@ def test_a_killed_process_holding_leases_blocks_the_next_run_only_until_they_exp
     assert_each_pair_once(many)
     assert len(ledger_rows(many)) == desired_pairs_now(many)
     code, output = finish(start(many, config(tmp_path), "status", "--json"))
-    runs = json.loads(output[output.index("{"):])["runs"]
+    runs = json.loads(output[output.index("{") :])["runs"]
     killed = [r for r in runs if r["status"] == "interrupted" and r["command"] == "apply"]
     assert len(killed) == 1, runs  # the killed run is in the history, not left `running`
     store = Store(many.settings.database_url)

@@ -103,8 +103,9 @@ def test_apply_replans_an_override_released_between_its_plan_and_the_yes(hub: Ha
 
     writes = hub.sb.schematic.write_count
     with open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx:
-        outcome = reconcile(ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY),
-                            release_then_say_yes)
+        outcome = reconcile(
+            ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY), release_then_say_yes
+        )
     assert outcome.status is RunStatus.OK and not outcome.refusals, outcome.refusals
     assert len(outcome.replanned) == 1
     assert hub.sb.schematic.write_count == writes + 1  # the release's own note, and nothing of the apply
@@ -131,8 +132,9 @@ def test_apply_replans_a_company_whose_override_another_run_deleted_meanwhile(hu
         return True
 
     with open_context(hub.settings, load_mappings(hub.settings.mappings)) as ctx:
-        outcome = reconcile(ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY),
-                            another_run_deletes_it_first)
+        outcome = reconcile(
+            ctx, load_mappings(hub.settings.mappings), Request(Trigger.MANUAL, Mode.APPLY), another_run_deletes_it_first
+        )
     assert outcome.status is RunStatus.OK and not outcome.refusals, outcome.refusals
     assert deleted and len(outcome.replanned) == 1
     assert outcome.report is not None and [r.action for r in outcome.report.results] == ["create"]

@@ -53,8 +53,16 @@ def variant(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
 
 def written(h: Harness) -> dict[tuple[str, str], tuple[Any, ...]]:
     """crmsync's overrides in the sandbox as comparable values."""
-    return {key: (r["value_type"], r.get("value_numeric"), r.get("value_bool"), r.get("metric_period"),
-                  r.get("expiration_date")) for key, r in owned_by_crmsync(h).items()}
+    return {
+        key: (
+            r["value_type"],
+            r.get("value_numeric"),
+            r.get("value_bool"),
+            r.get("metric_period"),
+            r.get("expiration_date"),
+        )
+        for key, r in owned_by_crmsync(h).items()
+    }
 
 
 def test_each_variant_writes_the_sample_overrides_then_plans_nothing(variant: Harness) -> None:
@@ -82,11 +90,19 @@ def test_plan_warnings_count_add_ons_and_say_why_companies_are_not_compared(tmp_
     Hooli (no plan) and Umbrella (a plan without version) each get a line saying why they were not compared."""
     for h in varied("plans", tmp_path):
         warnings = [str(w) for w in h.plan().plan.warnings]
-        assert any(w.startswith("Acme Corp / Seats: the new override (50) is less generous than plan "
-                                "Starter + Seats pack's 60") for w in warnings), warnings
-        assert ("Umbrella: overrides not compared with plan Legacy: the plan has no version in Schematic, "
-                "so its entitlements cannot be read") in warnings
+        assert any(
+            w.startswith(
+                "Acme Corp / Seats: the new override (50) is less generous than plan Starter + Seats pack's 60"
+            )
+            for w in warnings
+        ), warnings
+        assert (
+            "Umbrella: overrides not compared with plan Legacy: the plan has no version in Schematic, "
+            "so its entitlements cannot be read"
+        ) in warnings
         # The add-on grants SSO, which Starter alone does not: Acme's SSO override is now a no-op.
-        assert any(w.startswith("Acme Corp / SSO: the new override (on) grants the same as plan "
-                                "Starter + Seats pack's on") for w in warnings), warnings
+        assert any(
+            w.startswith("Acme Corp / SSO: the new override (on) grants the same as plan Starter + Seats pack's on")
+            for w in warnings
+        ), warnings
         assert "Hooli: overrides not compared with a plan: the company is on no plan in Schematic" in warnings

@@ -16,21 +16,35 @@ HUBSPOT_QUERY = DealQuery((DealFilter(stages=("closedwon",)),), ("seats_purchase
 SALESFORCE_QUERY = DealQuery((DealFilter(stages=("Closed Won",)),), ("Amount",))
 
 
-def schematic(h: Harness, *, deadline: float = 2.0, timeout: float = 1.0, attempts: int = 5,
-              retry_after_max: float = 30.0) -> SchematicClient:
+def schematic(
+    h: Harness, *, deadline: float = 2.0, timeout: float = 1.0, attempts: int = 5, retry_after_max: float = 30.0
+) -> SchematicClient:
     """A Schematic client over httpx."""
-    return SchematicClient(Transport(
-        h.sb.schematic_url, h.sb.schematic.api_key, timeout=timeout, attempts=attempts, deadline=deadline,
-        writes_per_second=0, retry_after_max=retry_after_max,
-    ))
+    return SchematicClient(
+        Transport(
+            h.sb.schematic_url,
+            h.sb.schematic.api_key,
+            timeout=timeout,
+            attempts=attempts,
+            deadline=deadline,
+            writes_per_second=0,
+            retry_after_max=retry_after_max,
+        )
+    )
 
 
 def hubspot(h: Harness, *, deadline: float = 2.0, retry_after_max: float = 30.0) -> HubSpotConnector:
     """A HubSpot connector over hubspot-api-client."""
-    return HubSpotConnector(HubSpotSettings(
-        h.sb.hubspot_url, h.sb.hubspot.access_token, searches_per_second=0, backoff=0.01,
-        deadline=deadline, retry_after_max=retry_after_max,
-    ))
+    return HubSpotConnector(
+        HubSpotSettings(
+            h.sb.hubspot_url,
+            h.sb.hubspot.access_token,
+            searches_per_second=0,
+            backoff=0.01,
+            deadline=deadline,
+            retry_after_max=retry_after_max,
+        )
+    )
 
 
 def salesforce(h: Harness, *, deadline: float = 2.0) -> SalesforceConnector:

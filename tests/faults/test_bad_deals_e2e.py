@@ -24,8 +24,14 @@ def test_one_absurd_deal_value_leaves_every_other_company_applied(harness: Harne
     harness.sb.hubspot.add_company("5999", "Absurd Inc")
     harness.sb.hubspot.add_deal(
         "1999",
-        properties={"dealstage": "closedwon", "pipeline": "default", "seats_purchased": "3",
-                    "api_call_limit": "100", "contract_end_date": "2027-06-30", **props},
+        properties={
+            "dealstage": "closedwon",
+            "pipeline": "default",
+            "seats_purchased": "3",
+            "api_call_limit": "100",
+            "contract_end_date": "2027-06-30",
+            **props,
+        },
         company_ids=["5999"],
     )
     run, report = harness.apply()

@@ -33,6 +33,7 @@ def create(h: Harness, **kwargs: float) -> None:
 
 def test_draws_are_seeded_and_respect_probability_and_times() -> None:
     """The same seed fires the same requests; `times` bounds the fires; probability 0 never fires."""
+
     def fired(seed: int) -> list[int]:
         faults = Faults("schematic", seed)
         faults.add(Mode.ERROR_BEFORE, probability=0.3)

@@ -76,9 +76,11 @@ def fidelity(validator: Validator, tmp_path_factory: pytest.TempPathFactory) -> 
         f"(HubSpot {sum(1 for s, _ in served if s == 'hubspot')}, "
         f"Schematic {sum(1 for s, _ in served if s == 'schematic')}), plus unserved routes",
         f"pairs validated: {checked.pairs} (statuses: "
-        + "; ".join(f"{s} {sorted(v)}" for s, v in sorted(checked.statuses.items())) + ")",
+        + "; ".join(f"{s} {sorted(v)}" for s, v in sorted(checked.statuses.items()))
+        + ")",
         f"deviations allowed: {len(ALLOWED)} entries, {sum(checked.allowed.values())} mismatches accepted ("
-        + ", ".join(f"{name} {n}" for name, n in sorted(checked.allowed.items())) + ")",
+        + ", ".join(f"{name} {n}" for name, n in sorted(checked.allowed.items()))
+        + ")",
         f"new mismatches: {len(checked.unexpected)}",
     ]
     return checked

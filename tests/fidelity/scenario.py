@@ -146,9 +146,18 @@ def _emulator_only(sb: Sandbox) -> None:
     client.crm.associations.v4.batch_api.get_page("companies", "deals", body)
     headers = {"X-Schematic-Api-Key": sb.schematic.api_key}
     with httpx.Client(base_url=sb.schematic_url, headers=headers) as http:
-        for path in ("/companies/count", "/companies/comp_acme", "/companies/comp_hooli", "/companies/comp_umbrella",
-                     "/companies/comp_keyless", "/companies/comp_none", "/flags",
-                     "/features/feat_seats", "/features/feat_none", "/company-overrides/count"):
+        for path in (
+            "/companies/count",
+            "/companies/comp_acme",
+            "/companies/comp_hooli",
+            "/companies/comp_umbrella",
+            "/companies/comp_keyless",
+            "/companies/comp_none",
+            "/flags",
+            "/features/feat_seats",
+            "/features/feat_none",
+            "/company-overrides/count",
+        ):
             http.get(path)
         first = http.get("/company-overrides", params={"limit": 1}).json()["data"][0]["id"]
         http.get(f"/company-overrides/{first}")

@@ -85,8 +85,11 @@ class Validator:
 
     def template(self, service: str, path: str) -> str | None:
         """The spec's path template for `path` (a literal segment beats a parameter), or None."""
-        templates = self.schematic_paths if service == "schematic" else [
-            t for paths in self.hubspot_paths.values() for t in paths]
+        templates = (
+            self.schematic_paths
+            if service == "schematic"
+            else [t for paths in self.hubspot_paths.values() for t in paths]
+        )
         fitting = [t for t in templates if _fits(t, path)]
         return min(fitting, key=lambda t: t.count("{")) if fitting else None
 
@@ -96,7 +99,7 @@ class Validator:
         if service == "hubspot":
             for alias, canonical in HUBSPOT_ALIASES.items():
                 if path.startswith(alias):
-                    path = canonical + path[len(alias):]
+                    path = canonical + path[len(alias) :]
         operation = f"{exchange.method} {self.template(service, path) or path}"
         server = "https://api.hubapi.com" if service == "hubspot" else "https://api.schematichq.com"
         request = _request(server, path, exchange)
@@ -109,14 +112,29 @@ class Validator:
             request_errors = [] if api is None else list(api.iter_request_errors(request))
         if api is None or any(isinstance(e, (PathNotFound, OperationNotFound)) for e in request_errors):
             # A route the vendor does not have: the emulator must answer 404/405 in the error JSON.
-            found = [] if exchange.status in (404, 405) else [
-                Mismatch(service, operation, "response", exchange.status, "", "an unserved route must answer 404/405")]
+            found = (
+                []
+                if exchange.status in (404, 405)
+                else [
+                    Mismatch(
+                        service, operation, "response", exchange.status, "", "an unserved route must answer 404/405"
+                    )
+                ]
+            )
             return f"(unserved) {exchange.method}", found + self._error_body(service, operation, exchange)
         found = [m for e in request_errors for m in _mismatch(service, operation, "request", exchange.status, e)]
         response_errors = list(api.iter_response_errors(request, response))
         if any(isinstance(e, ResponseNotFound) for e in response_errors):
-            found.append(Mismatch(service, operation, "response", exchange.status, "",
-                                  f"status {exchange.status} is not documented for this operation"))
+            found.append(
+                Mismatch(
+                    service,
+                    operation,
+                    "response",
+                    exchange.status,
+                    "",
+                    f"status {exchange.status} is not documented for this operation",
+                )
+            )
             return operation, found + self._error_body(service, operation, exchange)
         found += [m for e in response_errors for m in _mismatch(service, operation, "response", exchange.status, e)]
         return operation, found
@@ -124,17 +142,25 @@ class Validator:
     def _error_body(self, service: str, operation: str, exchange: Exchange) -> list[Mismatch]:
         """The body of an answer no operation documents, against the vendor's generic error schema."""
         request = _request("https://errors.invalid", "/__error__", replace(exchange, method="GET", query_string=""))
-        return [m for e in self.error_specs[service].iter_response_errors(request, _response(exchange))
-                for m in _mismatch(service, operation, "response", exchange.status, e)]
+        return [
+            m
+            for e in self.error_specs[service].iter_response_errors(request, _response(exchange))
+            for m in _mismatch(service, operation, "response", exchange.status, e)
+        ]
 
 
 def _error_spec(raw: dict[str, Any], schema: str, config: Config) -> OpenAPI:
     content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-    return OpenAPI.from_dict({
-        "openapi": "3.0.1", "info": {"title": f"{schema} of {raw['info']['title']}", "version": "1"},
-        "servers": [{"url": "https://errors.invalid"}], "components": raw["components"],
-        "paths": {"/__error__": {"get": {"responses": {"default": {"description": "error", "content": content}}}}},
-    }, config=config)
+    return OpenAPI.from_dict(
+        {
+            "openapi": "3.0.1",
+            "info": {"title": f"{schema} of {raw['info']['title']}", "version": "1"},
+            "servers": [{"url": "https://errors.invalid"}],
+            "components": raw["components"],
+            "paths": {"/__error__": {"get": {"responses": {"default": {"description": "error", "content": content}}}}},
+        },
+        config=config,
+    )
 
 
 def _fits(template: str, path: str) -> bool:
@@ -144,9 +170,14 @@ def _fits(template: str, path: str) -> bool:
 
 def _request(server: str, path: str, exchange: Exchange) -> WerkzeugOpenAPIRequest:
     headers = {k: v for k, v in exchange.request_headers.items() if k not in ("host", "content-length")}
-    builder = EnvironBuilder(method=exchange.method, base_url=server, path=path,
-                             query_string=exchange.query_string, headers=headers,
-                             data=exchange.request_body or None)
+    builder = EnvironBuilder(
+        method=exchange.method,
+        base_url=server,
+        path=path,
+        query_string=exchange.query_string,
+        headers=headers,
+        data=exchange.request_body or None,
+    )
     return WerkzeugOpenAPIRequest(Request(builder.get_environ()))
 
 
@@ -160,8 +191,10 @@ def _mismatch(service: str, operation: str, side: str, status: int, error: Excep
     details = list(_schema_errors(error))
     if not details:
         return [Mismatch(service, operation, side, status, "", _describe(error))]
-    return [Mismatch(service, operation, side, status, "/".join(str(p) for p in e.absolute_path), e.message)
-            for e in details]
+    return [
+        Mismatch(service, operation, side, status, "/".join(str(p) for p in e.absolute_path), e.message)
+        for e in details
+    ]
 
 
 def _schema_errors(error: BaseException | None) -> Iterator[object]:
@@ -191,5 +224,3 @@ def _describe(error: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text += f" ({type(cause).__name__}: {cause})"
     return text.replace("\n", " ")[:300]
-
-

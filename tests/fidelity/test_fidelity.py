@@ -44,8 +44,9 @@ def test_a_response_missing_a_required_field_is_caught(fidelity: Checked, valida
 
 def test_a_numeric_association_target_is_caught(fidelity: Checked, validator: Validator) -> None:
     """The check can fail: `toObjectId` as a number (the old emulator's answer) is a mismatch."""
-    read = next(e for e in fidelity.recording.hubspot
-                if e.path.endswith("/deals/companies/batch/read") and e.status == 200)
+    read = next(
+        e for e in fidelity.recording.hubspot if e.path.endswith("/deals/companies/batch/read") and e.status == 200
+    )
     body = json.loads(read.response_body)
     body["results"][0]["to"][0]["toObjectId"] = int(body["results"][0]["to"][0]["toObjectId"])
     _, mismatches = validator.check("hubspot", replace(read, response_body=json.dumps(body).encode()))
@@ -55,8 +56,12 @@ def test_a_numeric_association_target_is_caught(fidelity: Checked, validator: Va
 def test_the_varied_company_shapes_were_validated(fidelity: Checked) -> None:
     """The validated company lists held a company on no plan, one on a plan without version, one
     with an add-on, one with several keys and one with none."""
-    listed = [c for e in fidelity.recording.schematic if e.method == "GET" and e.path == "/companies"
-              and e.status == 200 for c in json.loads(e.response_body)["data"]]
+    listed = [
+        c
+        for e in fidelity.recording.schematic
+        if e.method == "GET" and e.path == "/companies" and e.status == 200
+        for c in json.loads(e.response_body)["data"]
+    ]
     shapes = {c["id"]: c for c in listed}
     assert "plan" not in shapes["comp_hooli"]
     assert shapes["comp_umbrella"]["plan"]["plan_version_id"] is None

@@ -56,10 +56,18 @@ HUBSPOT_PROPS = ("seats_purchased", "sso_addon", "api_call_limit", "contract_end
 
 def hubspot_deal(deal_id: str, company: str, props: dict[str, str]) -> Any:
     """A HubSpot deal converted from its JSON shape, as the connector converts it."""
-    raw = {"id": deal_id, "properties": {
-        "dealstage": "closedwon", "pipeline": "default", "seats_purchased": "10", "api_call_limit": "1000",
-        "contract_end_date": "2027-06-30", "closedate": "2026-05-01T12:00:00Z", **props,
-    }}
+    raw = {
+        "id": deal_id,
+        "properties": {
+            "dealstage": "closedwon",
+            "pipeline": "default",
+            "seats_purchased": "10",
+            "api_call_limit": "1000",
+            "contract_end_date": "2027-06-30",
+            "closedate": "2026-05-01T12:00:00Z",
+            **props,
+        },
+    }
     return hubspot_convert.with_company(hubspot_convert.deal(raw), company)
 
 
@@ -91,15 +99,28 @@ salesforce_values = st.one_of(
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["Seats__c", "SSO_Addon__c", "API_Call_Limit__c", "Contract_End_Date__c"]),
-                       salesforce_values, min_size=1))
+@given(
+    st.dictionaries(
+        st.sampled_from(["Seats__c", "SSO_Addon__c", "API_Call_Limit__c", "Contract_End_Date__c"]),
+        salesforce_values,
+        min_size=1,
+    )
+)
 def test_a_fuzzed_salesforce_opportunity_affects_that_deal_only(fields: dict[str, Any]) -> None:
     """Whatever an Opportunity's fields hold, the other account's deal contributes and nothing raises."""
     props = ("Seats__c", "SSO_Addon__c", "API_Call_Limit__c", "Contract_End_Date__c")
 
     def record(opp: str, account: str, values: dict[str, Any]) -> Any:
-        base = {"Id": opp, "AccountId": account, "StageName": "Closed Won", "IsWon": True, "CloseDate": "2026-05-01",
-                "Seats__c": Decimal(10), "API_Call_Limit__c": 1000, "Contract_End_Date__c": "2027-06-30"}
+        base = {
+            "Id": opp,
+            "AccountId": account,
+            "StageName": "Closed Won",
+            "IsWon": True,
+            "CloseDate": "2026-05-01",
+            "Seats__c": Decimal(10),
+            "API_Call_Limit__c": 1000,
+            "Contract_End_Date__c": "2027-06-30",
+        }
         return to_deal({**base, **values}, props)
 
     contributed, reported = outcome([record("006A", "001A", fields), record("006B", "001B", {})])

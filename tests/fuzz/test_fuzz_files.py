@@ -34,12 +34,20 @@ TEMPLATE = [
     "    type: boolean",
     "    value: true",
     "    when:",
-    "      sso_addon: {\">=\": 1}",
+    '      sso_addon: {">=": 1}',
     "combine: max",
 ]
 VALUE_LINES = {  # line number (1-based) → the key whose value is fuzzed there
-    3: "  stages: ", 5: "  key: ", 8: "    type: ", 9: "    from: ", 10: "    default: ", 11: "    multiply: ",
-    12: "    expires_after_days: ", 15: "    value: ", 17: "      sso_addon: ", 18: "combine: ",
+    3: "  stages: ",
+    5: "  key: ",
+    8: "    type: ",
+    9: "    from: ",
+    10: "    default: ",
+    11: "    multiply: ",
+    12: "    expires_after_days: ",
+    15: "    value: ",
+    17: "      sso_addon: ",
+    18: "combine: ",
 }
 
 digits = st.text(alphabet=st.characters(categories=["Nd"]), min_size=1, max_size=12)
@@ -48,9 +56,42 @@ values = st.one_of(
     st.text(max_size=40),
     digits,
     huge,
-    st.sampled_from(["1e999999999", "-1", "1.5", "0x10", "inf", ".nan", "~", "null", "[]", "{}", "&a x", "*a",
-                     "!!binary x", "|", ">", "'open", '"open', "[1, 2", "{a: 1", "@x", "`x", "%x", "- x", "a: b: c",
-                     "#", "9" * 5000, "١٢٣", "５０", "\t1", "yes", "on", "2026-13-45"]),
+    st.sampled_from(
+        [
+            "1e999999999",
+            "-1",
+            "1.5",
+            "0x10",
+            "inf",
+            ".nan",
+            "~",
+            "null",
+            "[]",
+            "{}",
+            "&a x",
+            "*a",
+            "!!binary x",
+            "|",
+            ">",
+            "'open",
+            '"open',
+            "[1, 2",
+            "{a: 1",
+            "@x",
+            "`x",
+            "%x",
+            "- x",
+            "a: b: c",
+            "#",
+            "9" * 5000,
+            "١٢٣",
+            "５０",
+            "\t1",
+            "yes",
+            "on",
+            "2026-13-45",
+        ]
+    ),
 )
 
 
@@ -133,11 +174,22 @@ toml_values = st.one_of(
     st.sampled_from(["true", "[]", "{}", "[1, 2]", "1979-05-27", "{a = 1}", "'x'", "nan", "-inf", "1_000", "0x10"]),
     st.text(max_size=20),
 )
-toml_keys = st.sampled_from([
-    "[schematic]\ndeadline", "[schematic]\ntimeout", "[schematic]\nattempts", "[schematic]\nretry_after_max",
-    "[hubspot]\ndeadline", "[hubspot]\nsearches_per_second", "[salesforce]\ndeadline", "[guards]\nmax_count",
-    "[guards]\nmax_percent", "[guards]\nmin_affected", "schematic", "guards",
-])
+toml_keys = st.sampled_from(
+    [
+        "[schematic]\ndeadline",
+        "[schematic]\ntimeout",
+        "[schematic]\nattempts",
+        "[schematic]\nretry_after_max",
+        "[hubspot]\ndeadline",
+        "[hubspot]\nsearches_per_second",
+        "[salesforce]\ndeadline",
+        "[guards]\nmax_count",
+        "[guards]\nmax_percent",
+        "[guards]\nmin_affected",
+        "schematic",
+        "guards",
+    ]
+)
 
 
 @FUZZ

@@ -112,8 +112,14 @@ def test_hs_object_id_windowing_returns_every_deal(big: Sandbox) -> None:
     token, found, last_id, after, in_window = big.hubspot.access_token, [], "0", None, 0
     sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
     while True:
-        result = search(big.hubspot_url, token, limit=200, after=after, sorts=sorts,
-                        filter_groups=[{"filters": [eq("hs_object_id", "GT", last_id)]}])
+        result = search(
+            big.hubspot_url,
+            token,
+            limit=200,
+            after=after,
+            sorts=sorts,
+            filter_groups=[{"filters": [eq("hs_object_id", "GT", last_id)]}],
+        )
         found += [r.id for r in result.results]
         in_window += len(result.results)
         if result.paging is None:
@@ -128,8 +134,12 @@ def test_hs_object_id_windowing_returns_every_deal(big: Sandbox) -> None:
 
 def test_in_filter_matches_any_value(sb: Sandbox) -> None:
     """IN matches deals whose property equals one of the values."""
-    found = ids_of(sb.hubspot_url, sb.hubspot.access_token,
-                   eq("dealstage", "IN", values=["closedwon", "ent_won"]), eq("seats_purchased", "HAS_PROPERTY"))
+    found = ids_of(
+        sb.hubspot_url,
+        sb.hubspot.access_token,
+        eq("dealstage", "IN", values=["closedwon", "ent_won"]),
+        eq("seats_purchased", "HAS_PROPERTY"),
+    )
     assert found == ["1001", "1002", "1004", "1006", "1008", "1010", "1011", "1012", "1013"]
 
 
@@ -165,9 +175,15 @@ def test_an_unserved_route_answers_hubspot_error_json(sb: Sandbox) -> None:
 def test_eq_filters_in_one_group_are_anded_and_groups_are_ored(sb: Sandbox) -> None:
     """Filters in a group AND together; groups OR."""
     token = sb.hubspot.access_token
-    result = search(sb.hubspot_url, token, limit=50, filter_groups=[
-        {"filters": [eq("pipeline", "EQ", "enterprise"), eq("dealstage", "EQ", "ent_won")]},
-        {"filters": [eq("hs_object_id", "EQ", "1013")]}])
+    result = search(
+        sb.hubspot_url,
+        token,
+        limit=50,
+        filter_groups=[
+            {"filters": [eq("pipeline", "EQ", "enterprise"), eq("dealstage", "EQ", "ent_won")]},
+            {"filters": [eq("hs_object_id", "EQ", "1013")]},
+        ],
+    )
     assert [r.id for r in result.results] == ["1006", "1013"]
 
 
@@ -190,8 +206,9 @@ def test_date_filters_accept_epoch_ms_and_iso(sb: Sandbox) -> None:
 
 def test_sorts_descending_by_a_property(sb: Sandbox) -> None:
     """A DESCENDING sort orders results by that property, numbers as numbers."""
-    result = search(sb.hubspot_url, sb.hubspot.access_token, limit=3,
-                    sorts=[{"propertyName": "amount", "direction": "DESCENDING"}])
+    result = search(
+        sb.hubspot_url, sb.hubspot.access_token, limit=3, sorts=[{"propertyName": "amount", "direction": "DESCENDING"}]
+    )
     assert [r.properties["amount"] for r in result.results] == ["400000", "250000", "180000"]
 
 
@@ -207,8 +224,11 @@ def test_filter_and_limit_bounds_are_400(sb: Sandbox) -> None:
     """6 groups, 11 filters in a group, 26 filters, or limit 201 are rejected with 400."""
     token, f = sb.hubspot.access_token, eq("dealstage", "EQ", "closedwon")
     bad: list[dict[str, Any]] = [
-        {"filter_groups": [{"filters": [f]}] * 6}, {"filter_groups": [{"filters": [f] * 11}]},
-        {"filter_groups": [{"filters": [f] * 9}] * 3}, {"limit": 201}]
+        {"filter_groups": [{"filters": [f]}] * 6},
+        {"filter_groups": [{"filters": [f] * 11}]},
+        {"filter_groups": [{"filters": [f] * 9}] * 3},
+        {"limit": 201},
+    ]
     for request in bad:
         with pytest.raises(ApiException) as caught:
             search(sb.hubspot_url, token, **request)
@@ -248,20 +268,29 @@ def test_association_batch_read_labels_the_primary_company(sb: Sandbox) -> None:
     """Deal 1014's primary company carries typeId 5 "Primary"; the other only typeId 341."""
     api = client(sb.hubspot_url, sb.hubspot.access_token).crm.associations.v4.batch_api
     request = BatchInputPublicFetchAssociationsBatchRequest(
-        inputs=[PublicFetchAssociationsBatchRequest(id="1014"), PublicFetchAssociationsBatchRequest(id="1001")])
-    result = api.get_page(from_object_type="deals", to_object_type="companies",
-                          batch_input_public_fetch_associations_batch_request=request, _request_timeout=TIMEOUT)
-    by_deal = {r._from.id: {t.to_object_id: {(a.type_id, a.label) for a in t.association_types} for t in r.to}
-               for r in result.results}
+        inputs=[PublicFetchAssociationsBatchRequest(id="1014"), PublicFetchAssociationsBatchRequest(id="1001")]
+    )
+    result = api.get_page(
+        from_object_type="deals",
+        to_object_type="companies",
+        batch_input_public_fetch_associations_batch_request=request,
+        _request_timeout=TIMEOUT,
+    )
+    by_deal = {
+        r._from.id: {t.to_object_id: {(a.type_id, a.label) for a in t.association_types} for t in r.to}
+        for r in result.results
+    }
     assert by_deal["1014"] == {"5001": {(5, "Primary"), (341, None)}, "5002": {(341, None)}}
     assert by_deal["1001"] == {"5001": {(5, "Primary"), (341, None)}}
 
 
 def test_association_batch_read_reports_deals_without_companies(sb: Sandbox) -> None:
     """A deal with no company comes back as an error in a 207."""
-    response = httpx.post(f"{sb.hubspot_url}/crm/v4/associations/deals/companies/batch/read",
-                          json={"inputs": [{"id": "1013"}, {"id": "1002"}]},
-                          headers={"Authorization": f"Bearer {sb.hubspot.access_token}"})
+    response = httpx.post(
+        f"{sb.hubspot_url}/crm/v4/associations/deals/companies/batch/read",
+        json={"inputs": [{"id": "1013"}, {"id": "1002"}]},
+        headers={"Authorization": f"Bearer {sb.hubspot.access_token}"},
+    )
     assert response.status_code == 207
     assert [r["from"]["id"] for r in response.json()["results"]] == ["1002"]
     assert response.json()["errors"][0]["context"]["fromObjectId"] == ["1013"]
@@ -269,9 +298,11 @@ def test_association_batch_read_reports_deals_without_companies(sb: Sandbox) -> 
 
 def test_association_batch_read_over_1000_inputs_is_400(sb: Sandbox) -> None:
     """More than 1,000 ids in one association batch read is a 400."""
-    response = httpx.post(f"{sb.hubspot_url}/crm/v4/associations/deals/companies/batch/read",
-                          json={"inputs": [{"id": str(n)} for n in range(1001)]},
-                          headers={"Authorization": f"Bearer {sb.hubspot.access_token}"})
+    response = httpx.post(
+        f"{sb.hubspot_url}/crm/v4/associations/deals/companies/batch/read",
+        json={"inputs": [{"id": str(n)} for n in range(1001)]},
+        headers={"Authorization": f"Bearer {sb.hubspot.access_token}"},
+    )
     assert response.status_code == 400
 
 
@@ -279,8 +310,10 @@ def test_batch_read_returns_known_deals_and_207_errors_for_unknown(sb: Sandbox) 
     """Batch read returns the known deals; unknown ids make it a 207 with errors."""
     api = client(sb.hubspot_url, sb.hubspot.access_token).crm.deals.batch_api
     request = BatchReadInputSimplePublicObjectId(
-        inputs=[SimplePublicObjectId(id="1001"), SimplePublicObjectId(id="999999")], properties=["dealname"],
-        properties_with_history=[])
+        inputs=[SimplePublicObjectId(id="1001"), SimplePublicObjectId(id="999999")],
+        properties=["dealname"],
+        properties_with_history=[],
+    )
     result = api.read(batch_read_input_simple_public_object_id=request, _request_timeout=TIMEOUT)
     assert [r.id for r in result.results] == ["1001"]
     assert result.errors[0].context["ids"] == ["999999"]
@@ -288,8 +321,9 @@ def test_batch_read_returns_known_deals_and_207_errors_for_unknown(sb: Sandbox) 
 
 def test_pipelines_list_stages_with_closed_and_probability(sb: Sandbox) -> None:
     """GET /crm/v3/pipelines/deals lists both pipelines with isClosed and probability."""
-    response = httpx.get(f"{sb.hubspot_url}/crm/v3/pipelines/deals",
-                         headers={"Authorization": f"Bearer {sb.hubspot.access_token}"})
+    response = httpx.get(
+        f"{sb.hubspot_url}/crm/v3/pipelines/deals", headers={"Authorization": f"Bearer {sb.hubspot.access_token}"}
+    )
     pipelines = {p["id"]: {s["id"]: s["metadata"] for s in p["stages"]} for p in response.json()["results"]}
     assert set(pipelines) == {"default", "enterprise"}
     assert pipelines["enterprise"]["ent_won"] == {"isClosed": "true", "probability": "1.0"}

@@ -51,8 +51,16 @@ def env(schematic_server: tuple[Switch, ServedApp]) -> Iterator[Env]:
 
 def create(api: httpx.Client, **body: Any) -> httpx.Response:
     """POST an override with sensible defaults."""
-    return api.post("/company-overrides", json={"company_id": "comp_acme", "feature_id": "feat_seats",
-                                               "value_type": "numeric", "value_numeric": 50, **body})
+    return api.post(
+        "/company-overrides",
+        json={
+            "company_id": "comp_acme",
+            "feature_id": "feat_seats",
+            "value_type": "numeric",
+            "value_numeric": 50,
+            **body,
+        },
+    )
 
 
 def test_success_is_wrapped_in_data_and_params(env: Env) -> None:
@@ -67,7 +75,8 @@ def test_company_keys_are_an_array_and_plan_has_a_version(env: Env) -> None:
     """A company's keys are an array of key objects; plan carries plan_version_id."""
     company = env.api.get("/companies/comp_initech").json()["data"]
     assert [(k["key"], k["value"], k["entity_id"]) for k in company["keys"]] == [
-        ("hubspot_company_id", "5003", "comp_initech")]
+        ("hubspot_company_id", "5003", "comp_initech")
+    ]
     assert company["plan"]["plan_version_id"] == "plvr_growth" and company["add_ons"] == []
 
 
@@ -77,8 +86,9 @@ def test_lookup_finds_a_company_by_keys_in_the_sdk_form(env: Env) -> None:
     assert response.status_code == 200 and response.json()["data"]["id"] == "comp_globex"
 
 
-@pytest.mark.parametrize("params", [{"keys": '{"hubspot_company_id": "5002"}'}, {"hubspot_company_id": "5002"}],
-                         ids=["json", "plain"])
+@pytest.mark.parametrize(
+    "params", [{"keys": '{"hubspot_company_id": "5002"}'}, {"hubspot_company_id": "5002"}], ids=["json", "plain"]
+)
 def test_lookup_refuses_any_other_spelling_of_the_keys(env: Env, params: dict[str, str]) -> None:
     """`?keys={...}` and `?k=v` are refused with Schematic's 400 JSON: a client that changed its form fails here."""
     response = env.api.get("/companies/lookup", params=params)
@@ -104,19 +114,35 @@ def test_create_answers_201_with_the_full_override(env: Env) -> None:
     assert response.status_code == 201
     data = response.json()["data"]
     assert data["id"].startswith("cmov_") and data["environment_id"] == "env_sandbox"
-    assert (data["value_type"], data["value_numeric"], data["expiration_date"]) == ("numeric", 50,
-                                                                                     "2027-12-31T00:00:00Z")
+    assert (data["value_type"], data["value_numeric"], data["expiration_date"]) == (
+        "numeric",
+        50,
+        "2027-12-31T00:00:00Z",
+    )
     assert [n["note"] for n in data["notes"]] == ["crmsync 1001"]
     assert data["company"]["id"] == "comp_acme" and data["feature"]["flags"][0]["key"] == "seats"
     assert env.state.overrides_for("comp_acme", "feat_seats")[0]["id"] == data["id"]
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"value_type": None}, 400), ({"value_numeric": 12.5}, 400), ({"value_type": "bogus"}, 400),
-    ({"company_id": "comp_nope"}, 404), ({"feature_id": "feat_nope"}, 404),
-    ({"expiration_date": "2027-12-31T00:00:00"}, 400),
-], ids=["no-value-type", "fractional-numeric", "bad-value-type", "unknown-company", "unknown-feature",
-        "naive-expiration"])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"value_type": None}, 400),
+        ({"value_numeric": 12.5}, 400),
+        ({"value_type": "bogus"}, 400),
+        ({"company_id": "comp_nope"}, 404),
+        ({"feature_id": "feat_nope"}, 404),
+        ({"expiration_date": "2027-12-31T00:00:00"}, 400),
+    ],
+    ids=[
+        "no-value-type",
+        "fractional-numeric",
+        "bad-value-type",
+        "unknown-company",
+        "unknown-feature",
+        "naive-expiration",
+    ],
+)
 def test_create_rejects_invalid_bodies(env: Env, body: dict[str, Any], status: int) -> None:
     """Invalid creates are refused with 400 (bad fields) or 404 (unknown company or feature)."""
     response = create(env.api, **body)
@@ -134,10 +160,13 @@ def test_put_without_value_type_is_400(env: Env) -> None:
 
 def test_put_sets_present_fields_keeps_omitted_clears_null_and_appends_notes(env: Env) -> None:
     """PUT sets fields present, keeps omitted ones, clears explicit nulls, appends the note."""
-    oid = create(env.api, expiration_date="2027-01-31T00:00:00Z", metric_period="current_month",
-                 note="first").json()["data"]["id"]
-    data = env.api.put(f"/company-overrides/{oid}", json={"value_type": "numeric", "value_numeric": 75,
-                                                          "expiration_date": None, "note": "second"}).json()["data"]
+    oid = create(env.api, expiration_date="2027-01-31T00:00:00Z", metric_period="current_month", note="first").json()[
+        "data"
+    ]["id"]
+    data = env.api.put(
+        f"/company-overrides/{oid}",
+        json={"value_type": "numeric", "value_numeric": 75, "expiration_date": None, "note": "second"},
+    ).json()["data"]
     assert (data["value_numeric"], data["expiration_date"], data["metric_period"]) == (75, None, "current_month")
     assert [n["note"] for n in data["notes"]] == ["first", "second"]
 
@@ -163,8 +192,9 @@ def test_list_is_newest_first_with_limit_and_offset(env: Env) -> None:
 def test_list_filters_take_repeated_keys(env: Env) -> None:
     """company_ids, feature_ids and ids filter with repeated query keys; over 100 values is a 400."""
     acme = create(env.api).json()["data"]["id"]
-    hooli = create(env.api, company_id="comp_hooli", feature_id="feat_sso", value_type="boolean",
-                   value_bool=True).json()["data"]["id"]
+    hooli = create(
+        env.api, company_id="comp_hooli", feature_id="feat_sso", value_type="boolean", value_bool=True
+    ).json()["data"]["id"]
     listed = env.api.get("/company-overrides", params={"company_ids": ["comp_acme", "comp_hooli"]}).json()
     assert [o["id"] for o in listed["data"]] == [hooli, acme]
     assert listed["params"]["company_ids"] == ["comp_acme", "comp_hooli"]
@@ -223,8 +253,11 @@ def test_hang_after_commit_creates_the_override_but_the_client_times_out(env: En
     """A create whose response is withheld past the client's timeout was still committed."""
     env.state.hang_after_commit("POST", "/company-overrides", seconds=0.6)
     with pytest.raises(httpx.ReadTimeout):
-        env.api.post("/company-overrides", json={"company_id": "comp_acme", "feature_id": "feat_sso",
-                                                 "value_type": "boolean", "value_bool": True}, timeout=0.15)
+        env.api.post(
+            "/company-overrides",
+            json={"company_id": "comp_acme", "feature_id": "feat_sso", "value_type": "boolean", "value_bool": True},
+            timeout=0.15,
+        )
     deadline = time.monotonic() + 5  # the client may give up before the server has even handled it
     while not any(r.method == "POST" for r in env.state.requests) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -235,8 +268,10 @@ def test_hang_after_commit_creates_the_override_but_the_client_times_out(env: En
 def test_garble_after_commit_creates_the_override_but_answers_a_body_that_is_not_json(env: Env) -> None:
     """A create answered 2xx with an HTML body was still committed; the rule is then used up."""
     env.state.garble_after_commit("POST", "/company-overrides")
-    response = env.api.post("/company-overrides", json={"company_id": "comp_acme", "feature_id": "feat_sso",
-                                                        "value_type": "boolean", "value_bool": True})
+    response = env.api.post(
+        "/company-overrides",
+        json={"company_id": "comp_acme", "feature_id": "feat_sso", "value_type": "boolean", "value_bool": True},
+    )
     assert response.status_code == 201 and response.text.startswith("<html>")
     assert len(env.state.overrides_for("comp_acme", "feat_sso")) == 1
     assert create(env.api).json()["data"]["id"].startswith("cmov_")
@@ -266,8 +301,9 @@ def test_features_flags_and_entitlements_resolve_keys_and_plans(env: Env) -> Non
     assert features["feat_api_calls"]["flags"][0]["key"] == "api-calls"
     flags = env.api.get("/flags", params={"q": "audit-log"}).json()["data"]
     assert [(f["key"], f["feature_id"]) for f in flags] == [("audit-log", "feat_audit_log")]
-    entitlements = env.api.get("/plan-entitlements", params={"plan_version_id": "plvr_starter",
-                                                             "feature_id": "feat_api_calls"}).json()["data"]
+    entitlements = env.api.get(
+        "/plan-entitlements", params={"plan_version_id": "plvr_starter", "feature_id": "feat_api_calls"}
+    ).json()["data"]
     assert [(e["value_numeric"], e["metric_period"]) for e in entitlements] == [(10000, "current_month")]
     assert entitlements[0]["id"].startswith("pltl_")
 
@@ -287,8 +323,14 @@ def test_companies_without_plan_without_version_with_add_ons_and_without_keys(en
     addon = env.state.add_plan("SSO add-on", "plvr_sso", plan_type="add_on")
     env.state.add_company("Nobody", {}, company_id="comp_keyless")
     env.state.add_company("Old", {"k": "1"}, company_id="comp_old", plan_id=legacy)
-    env.state.add_company("Big", {"k": "2", "j": "3"}, company_id="comp_big", plan_version_id="plvr_starter",
-                          add_ons=[addon], traits={"region": "eu", "seats": 3})
+    env.state.add_company(
+        "Big",
+        {"k": "2", "j": "3"},
+        company_id="comp_big",
+        plan_version_id="plvr_starter",
+        add_ons=[addon],
+        traits={"region": "eu", "seats": 3},
+    )
     keyless = env.api.get("/companies/comp_keyless").json()["data"]
     old = env.api.get("/companies/comp_old").json()["data"]
     big = env.api.get("/companies/comp_big").json()["data"]

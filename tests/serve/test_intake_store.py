@@ -75,7 +75,7 @@ def test_a_queued_company_comes_back_with_its_trigger(intake: IntakeStore) -> No
 
 
 def test_a_row_queued_by_an_older_serve_reads_as_its_trigger() -> None:
-    """"resync", what serve stored for its scheduled full run before, reads as the schedule trigger."""
+    """ "resync", what serve stored for its scheduled full run before, reads as the schedule trigger."""
     assert stored_trigger("resync") is Trigger.SCHEDULE
     assert stored_trigger("webhook:hubspot") is Trigger.WEBHOOK_HUBSPOT
     with pytest.raises(ValueError):

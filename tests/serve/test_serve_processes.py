@@ -91,6 +91,7 @@ def test_two_replicas_on_postgresql_share_200_webhooks_without_a_duplicate(
                                 "propertyName": "seats_purchased", "attemptNumber": 0}]).encode()  # fmt: skip
             answer = httpx.post(url, content=body, headers=hubspot_headers(SECRET, url, body), timeout=30)
             assert answer.status_code == 200, answer.text
+
         def done() -> bool:
             return all(seats(sandbox, companies[ref]) == [v] for ref, v in want.items())
 

@@ -86,8 +86,10 @@ def test_the_previous_schema_is_stamped_and_upgraded_keeping_rows(url: str) -> N
             {"now": now},
         )
         conn.execute(
-            text("insert into runs (command, \"trigger\", started_at, status, summary_json, errors_json) "
-                 "values ('apply', 'manual', :now, 'ok', '{}', '[]')"),
+            text(
+                'insert into runs (command, "trigger", started_at, status, summary_json, errors_json) '
+                "values ('apply', 'manual', :now, 'ok', '{}', '[]')"
+            ),
             {"now": now},
         )
     assert schema.is_legacy(engine)
@@ -98,7 +100,10 @@ def test_the_previous_schema_is_stamped_and_upgraded_keeping_rows(url: str) -> N
         assert schema.current(store.engine) == HEAD and not schema.is_legacy(store.engine)
         [row] = store.owned()
         assert (row.token, row.override_id, row.company_id, row.last_applied) == (
-            "t1", "cmov_1", "comp_1", {"type": "boolean", "value": True}
+            "t1",
+            "cmov_1",
+            "comp_1",
+            {"type": "boolean", "value": True},
         )
         assert [r.command for r in store.runs()] == ["apply"]
         store.start_run("plan", "manual")  # the upgraded tables take new rows

@@ -48,7 +48,6 @@ err = lazy_console(stderr=True)
 T = TypeVar("T")
 
 
-
 def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -62,13 +61,21 @@ def logging_options(
     ctx: typer.Context,
     log_format: Annotated[
         str,
-        typer.Option("--log-format", envvar="CRMSYNC_LOG_FORMAT", metavar="console|json",
-                     help="Log events on stderr as text (coloured on a terminal) or as JSON lines."),
+        typer.Option(
+            "--log-format",
+            envvar="CRMSYNC_LOG_FORMAT",
+            metavar="console|json",
+            help="Log events on stderr as text (coloured on a terminal) or as JSON lines.",
+        ),
     ] = "console",
     log_level: Annotated[
         str | None,
-        typer.Option("--log-level", envvar="CRMSYNC_LOG_LEVEL", metavar="debug|info|warning|error",
-                     help="Least severe log event shown (default: warning; info for serve)."),
+        typer.Option(
+            "--log-level",
+            envvar="CRMSYNC_LOG_LEVEL",
+            metavar="debug|info|warning|error",
+            help="Least severe log event shown (default: warning; info for serve).",
+        ),
     ] = None,
     version: Annotated[
         bool,
@@ -109,8 +116,9 @@ def guarded(action: Callable[[], int], *, error_code: int | None = None) -> None
         code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: a bug still ends in one line, not a traceback
         detail = scrub(str(exc).splitlines()[0][:200]) if str(exc) else ""
-        err.print(f"crmsync: unexpected {type(exc).__name__}: {detail} (a bug in crmsync; please report it)",
-                  markup=False)
+        err.print(
+            f"crmsync: unexpected {type(exc).__name__}: {detail} (a bug in crmsync; please report it)", markup=False
+        )
         code = 1
     raise typer.Exit(code)
 
@@ -159,6 +167,7 @@ def validate(
 @app.command()
 def status(as_json: JsonOption = False) -> None:
     """Recent runs, open conflicts and pending companies, and the last apply's per-change results."""
+
     def body() -> int:
         from crmsync.cli import session
         from crmsync.cli.runs import show_status

@@ -28,6 +28,7 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
         as_json: JsonLinesOption = False,
     ) -> None:
         """List the overrides crmsync manages: last applied value and the deals behind each."""
+
         def body() -> int:
             from crmsync.app import schematic_context
             from crmsync.cli import session

@@ -25,9 +25,7 @@ CompanyOption = Annotated[
     str | None,
     typer.Option("--company", help="A Schematic company id (comp_…) or a key, e.g. hubspot_company_id=5001."),
 ]
-FeatureOption = Annotated[
-    str | None, typer.Option("--feature", help="Only this feature (id, flag key or exact name).")
-]
+FeatureOption = Annotated[str | None, typer.Option("--feature", help="Only this feature (id, flag key or exact name).")]
 
 
 def register(app: typer.Typer, guarded: Guard, out: Console) -> None:

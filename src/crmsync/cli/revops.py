@@ -183,8 +183,10 @@ def _feature(say: Callable[[str], None], story: Explanation, feature: FeatureSto
         if effect is not None and effect.changes_use:
             say(f"    can use: {effect.before.describe()} → {effect.after.describe()}")
         elif effect is not None:
-            say(f"    can use: unchanged, {effect.after.describe()}: this change does not change what "
-                "the customer can use")
+            say(
+                f"    can use: unchanged, {effect.after.describe()}: this change does not change what "
+                "the customer can use"
+            )
     for conflict in feature.conflicts:
         wanted = conflict.desired.value.describe()
         say(f"  plan: ! conflict: {conflict.live.id} stands in the way of {wanted}; it is left untouched")

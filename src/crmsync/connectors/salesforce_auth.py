@@ -33,6 +33,7 @@ from crmsync.settings_groups import (
 
 __all__ = ["ACCESS_TOKEN", "FLOW_VARIABLES", "SERVICE", "AuthFlow", "SalesforceSettings", "make_session", "open_client"]
 
+
 class _PinnedAdapter(HTTPAdapter):
     """Applies the timeout to calls that set none and, with a CA bundle, verifies against it.
 

@@ -135,8 +135,11 @@ def _grants_more(a: OverrideValue, b: OverrideValue) -> bool:
     return a.value_type in LIMITS and b.value_type in LIMITS and is_more_generous(a, b)
 
 
-def unjudged(changes: Iterable[Change], companies: Iterable[Company], names: Mapping[str, str] | None = None,
-             ) -> tuple[str, ...]:
+def unjudged(
+    changes: Iterable[Change],
+    companies: Iterable[Company],
+    names: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
     """One line per company with a planned create or update that no plan can be compared with:
     on no plan, or on a plan without version (whose entitlements cannot be read)."""
     writing = {c.company_id for c in changes if c.action is not Action.DELETE}
@@ -148,6 +151,8 @@ def unjudged(changes: Iterable[Change], companies: Iterable[Company], names: Map
         if company.plan_name is None:
             lines.append(f"{who}: overrides not compared with a plan: the company is on no plan in Schematic")
         else:
-            lines.append(f"{who}: overrides not compared with plan {company.plan_name}: the plan has no version in "
-                         "Schematic, so its entitlements cannot be read")
+            lines.append(
+                f"{who}: overrides not compared with plan {company.plan_name}: the plan has no version in "
+                "Schematic, so its entitlements cannot be read"
+            )
     return tuple(lines)

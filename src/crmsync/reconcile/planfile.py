@@ -86,7 +86,7 @@ def decode(doc: Any, where: str) -> SavedPlan:
     """A plan file's object → SavedPlan; refuses one edited since it was written."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigError(
-            f"{where} is not a crmsync plan file (no \"format\": \"{FORMAT}\"); write one with crmsync plan --out"
+            f'{where} is not a crmsync plan file (no "format": "{FORMAT}"); write one with crmsync plan --out'
         )
     body = {k: v for k, v in doc.items() if k != "digest"}
     if doc.get("digest") != digest(body):

@@ -9,5 +9,4 @@ from crmsync.sandbox.hubspot import HubSpotState
 from crmsync.sandbox.runner import Sandbox
 from crmsync.sandbox.schematic import SchematicState
 
-__all__ = ["HubSpotState", "Sandbox", "SandboxData", "SchematicState", "load_data", "parse_data",
-           "sample_data_path"]
+__all__ = ["HubSpotState", "Sandbox", "SandboxData", "SchematicState", "load_data", "parse_data", "sample_data_path"]

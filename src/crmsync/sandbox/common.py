@@ -112,8 +112,13 @@ class DroppedResponse(Response):
     """Half an answer, then the connection closes: the server did the work, the client never learns."""
 
     async def __call__(self, scope: Any, receive: Any, send: Callable[[Any], Awaitable[None]]) -> None:
-        await send({"type": "http.response.start", "status": 201,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"data": {', "more_body": True})
         raise ConnectionResetError("sandbox: connection dropped after the write was committed")
 
@@ -151,8 +156,7 @@ def take_rule(rules: list[FaultRule], method: str, path: str) -> FaultRule | Non
     return None
 
 
-def fault_reply(rule: FaultRule, error: Callable[[int], Reply],
-                rate_limited: Callable[[float | None], Reply]) -> Reply:
+def fault_reply(rule: FaultRule, error: Callable[[int], Reply], rate_limited: Callable[[float | None], Reply]) -> Reply:
     """The reply to an injected fault, in a service's words: its 429 body (`rate_limited`, given
     the rule's Retry-After) or its error body for `rule.status` plus any Retry-After."""
     if rule.status == 429:
@@ -301,6 +305,8 @@ def make_app(
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return error(status, f"Unable to route {request.method} {request.url.path}").response()
 
-    return Starlette(routes=[Route(path, endpoint(handler), methods=[method]) for method, path, handler in routes],
-                     middleware=[Middleware(RecordingMiddleware, state=state)],
-                     exception_handlers={404: unserved, 405: unserved})
+    return Starlette(
+        routes=[Route(path, endpoint(handler), methods=[method]) for method, path, handler in routes],
+        middleware=[Middleware(RecordingMiddleware, state=state)],
+        exception_handlers={404: unserved, 405: unserved},
+    )

@@ -219,8 +219,16 @@ class _Reader:
             return []
         return [(f"{where}[{i}]", self.obj(item, f"{where}[{i}]")) for i, item in enumerate(value)]
 
-    def get(self, raw: Mapping[str, Any], key: str, where: str, kind: type[T] | tuple[type, ...],
-            default: Any = None, *, required: bool = False) -> Any:
+    def get(
+        self,
+        raw: Mapping[str, Any],
+        key: str,
+        where: str,
+        kind: type[T] | tuple[type, ...],
+        default: Any = None,
+        *,
+        required: bool = False,
+    ) -> Any:
         if key not in raw or raw[key] is None:
             if required:
                 self.problems.append(f"{where}.{key}: required")
@@ -243,15 +251,26 @@ class _Reader:
 
 
 def _hubspot(r: _Reader, raw: dict[str, Any]) -> HubSpotSeed:
-    companies = tuple(HubSpotCompany(r.get(c, "id", w, str, "", required=True), r.get(c, "name", w, str, ""))
-                      for w, c in r.items(raw.get("companies"), "hubspot.companies"))
+    companies = tuple(
+        HubSpotCompany(r.get(c, "id", w, str, "", required=True), r.get(c, "name", w, str, ""))
+        for w, c in r.items(raw.get("companies"), "hubspot.companies")
+    )
     pipelines = tuple(
-        Pipeline(r.get(p, "id", w, str, "", required=True), r.get(p, "label", w, str, ""), tuple(
-            Stage(r.get(s, "id", ws, str, "", required=True), r.get(s, "label", ws, str, ""),
-                  r.get(s, "is_closed", ws, bool, False),
-                  float(r.get(s, "probability", ws, (int, float), 0.0)))
-            for ws, s in r.items(p.get("stages"), f"{w}.stages")))
-        for w, p in r.items(raw.get("pipelines"), "hubspot.pipelines"))
+        Pipeline(
+            r.get(p, "id", w, str, "", required=True),
+            r.get(p, "label", w, str, ""),
+            tuple(
+                Stage(
+                    r.get(s, "id", ws, str, "", required=True),
+                    r.get(s, "label", ws, str, ""),
+                    r.get(s, "is_closed", ws, bool, False),
+                    float(r.get(s, "probability", ws, (int, float), 0.0)),
+                )
+                for ws, s in r.items(p.get("stages"), f"{w}.stages")
+            ),
+        )
+        for w, p in r.items(raw.get("pipelines"), "hubspot.pipelines")
+    )
     deals = []
     for w, d in r.items(raw.get("deals"), "hubspot.deals"):
         company_ids = r.get(d, "companies", w, list, [])
@@ -259,8 +278,15 @@ def _hubspot(r: _Reader, raw: dict[str, Any]) -> HubSpotSeed:
             r.problems.append(f"{w}.companies: expected a list of company id strings")
             company_ids = []
         primary = r.get(d, "primary_company", w, str, company_ids[0] if company_ids else None)
-        deals.append(HubSpotDeal(r.get(d, "id", w, str, "", required=True), r.strings(d, "properties", w),
-                                 tuple(company_ids), primary, r.get(d, "archived", w, bool, False)))
+        deals.append(
+            HubSpotDeal(
+                r.get(d, "id", w, str, "", required=True),
+                r.strings(d, "properties", w),
+                tuple(company_ids),
+                primary,
+                r.get(d, "archived", w, bool, False),
+            )
+        )
     token = r.get(raw, "access_token", "hubspot", str, DEFAULT_HUBSPOT_TOKEN)
     properties = tuple(
         HubSpotProperty(r.get(p, "name", w, str, "", required=True), r.get(p, "type", w, str, "string"),
@@ -271,39 +297,62 @@ def _hubspot(r: _Reader, raw: dict[str, Any]) -> HubSpotSeed:
     return HubSpotSeed(token, companies, pipelines, tuple(deals), properties)
 
 
-def _fields(r: _Reader, raw: dict[str, Any], where: str, spec: Mapping[str, type | tuple[type, ...]],
-            required: tuple[str, ...]) -> dict[str, Any]:
+def _fields(
+    r: _Reader, raw: dict[str, Any], where: str, spec: Mapping[str, type | tuple[type, ...]], required: tuple[str, ...]
+) -> dict[str, Any]:
     return {name: r.get(raw, name, where, kind, required=name in required) for name, kind in spec.items()}
 
 
-_VALUE = {"value_type": str, "value_bool": bool, "value_numeric": int, "metric_period": str,
-          "metric_period_month_reset": str}
-_OVERRIDE = {"company_id": str, "feature_id": str, **_VALUE, "value_trait_id": str,
-             "expiration_date": str, "note": str}
+_VALUE = {
+    "value_type": str,
+    "value_bool": bool,
+    "value_numeric": int,
+    "metric_period": str,
+    "metric_period_month_reset": str,
+}
+_OVERRIDE = {"company_id": str, "feature_id": str, **_VALUE, "value_trait_id": str, "expiration_date": str, "note": str}
 _PLAN = {"id": str, "name": str, "version_id": str, "plan_type": str}
 _ENTITLEMENT = {"feature_id": str, **_VALUE}
 
 
 def _schematic(r: _Reader, raw: dict[str, Any]) -> SchematicSeed:
     feature_spec = {"id": str, "name": str, "feature_type": str, "flag_key": str}
-    features = tuple(SchematicFeature(**_fields(r, f, w, feature_spec, ("id", "name", "feature_type")))
-                     for w, f in r.items(raw.get("features"), "schematic.features"))
+    features = tuple(
+        SchematicFeature(**_fields(r, f, w, feature_spec, ("id", "name", "feature_type")))
+        for w, f in r.items(raw.get("features"), "schematic.features")
+    )
     plans = tuple(
-        SchematicPlan(**{**_fields(r, p, w, _PLAN, ("id", "name")), "plan_type": p.get("plan_type") or "plan"},
-                      entitlements=tuple(
-            Entitlement(**_fields(r, e, we, _ENTITLEMENT, ("feature_id", "value_type")))
-            for we, e in r.items(p.get("entitlements"), f"{w}.entitlements")))
-        for w, p in r.items(raw.get("plans"), "schematic.plans"))
+        SchematicPlan(
+            **{**_fields(r, p, w, _PLAN, ("id", "name")), "plan_type": p.get("plan_type") or "plan"},
+            entitlements=tuple(
+                Entitlement(**_fields(r, e, we, _ENTITLEMENT, ("feature_id", "value_type")))
+                for we, e in r.items(p.get("entitlements"), f"{w}.entitlements")
+            ),
+        )
+        for w, p in r.items(raw.get("plans"), "schematic.plans")
+    )
     company_spec = {"id": str, "name": str, "plan_version_id": str, "plan_id": str}
     companies = tuple(
-        SchematicCompany(**_fields(r, c, w, company_spec, ("id", "name")), keys=r.strings(c, "keys", w),
-                         add_ons=tuple(_add_ons(r, c, w)), traits=r.obj(c.get("traits"), f"{w}.traits"))
-        for w, c in r.items(raw.get("companies"), "schematic.companies"))
-    overrides = tuple(SeedOverride(**_fields(r, o, w, _OVERRIDE, ("company_id", "feature_id", "value_type")))
-                      for w, o in r.items(raw.get("overrides"), "schematic.overrides"))
-    return SchematicSeed(r.get(raw, "api_key", "schematic", str, DEFAULT_SCHEMATIC_KEY),
-                         r.get(raw, "environment_id", "schematic", str, DEFAULT_ENVIRONMENT),
-                         features, plans, companies, overrides)
+        SchematicCompany(
+            **_fields(r, c, w, company_spec, ("id", "name")),
+            keys=r.strings(c, "keys", w),
+            add_ons=tuple(_add_ons(r, c, w)),
+            traits=r.obj(c.get("traits"), f"{w}.traits"),
+        )
+        for w, c in r.items(raw.get("companies"), "schematic.companies")
+    )
+    overrides = tuple(
+        SeedOverride(**_fields(r, o, w, _OVERRIDE, ("company_id", "feature_id", "value_type")))
+        for w, o in r.items(raw.get("overrides"), "schematic.overrides")
+    )
+    return SchematicSeed(
+        r.get(raw, "api_key", "schematic", str, DEFAULT_SCHEMATIC_KEY),
+        r.get(raw, "environment_id", "schematic", str, DEFAULT_ENVIRONMENT),
+        features,
+        plans,
+        companies,
+        overrides,
+    )
 
 
 def _add_ons(r: _Reader, raw: Mapping[str, Any], where: str) -> list[str]:
@@ -326,8 +375,11 @@ def _plan_references(r: _Reader, seed: SchematicSeed) -> None:
     for i, c in enumerate(seed.companies):
         if c.plan_id is not None and c.plan_id not in plan_ids:
             r.problems.append(f"schematic.companies[{i}].plan_id: unknown plan {c.plan_id!r}")
-        r.problems.extend(f"schematic.companies[{i}].add_ons: {v!r} is not the version of an add-on plan"
-                          for v in c.add_ons if v not in versions or versions[v].plan_type != "add_on")
+        r.problems.extend(
+            f"schematic.companies[{i}].add_ons: {v!r} is not the version of an add-on plan"
+            for v in c.add_ons
+            if v not in versions or versions[v].plan_type != "add_on"
+        )
 
 
 def _references(r: _Reader, seed: SchematicSeed) -> None:
@@ -336,14 +388,21 @@ def _references(r: _Reader, seed: SchematicSeed) -> None:
     versions = {p.version_id for p in seed.plans}
     for i, f in enumerate(seed.features):
         if f.feature_type and f.feature_type not in FEATURE_TYPES:
-            r.problems.append(f"schematic.features[{i}].feature_type: expected one of {', '.join(FEATURE_TYPES)}, "
-                              f"got {f.feature_type!r}")
+            r.problems.append(
+                f"schematic.features[{i}].feature_type: expected one of {', '.join(FEATURE_TYPES)}, "
+                f"got {f.feature_type!r}"
+            )
     for i, p in enumerate(seed.plans):
-        r.problems.extend(f"schematic.plans[{i}].entitlements[{j}].feature_id: unknown feature {e.feature_id!r}"
-                          for j, e in enumerate(p.entitlements) if e.feature_id and e.feature_id not in features)
-    r.problems.extend(f"schematic.companies[{i}].plan_version_id: unknown plan version {c.plan_version_id!r}"
-                      for i, c in enumerate(seed.companies)
-                      if c.plan_version_id is not None and c.plan_version_id not in versions)
+        r.problems.extend(
+            f"schematic.plans[{i}].entitlements[{j}].feature_id: unknown feature {e.feature_id!r}"
+            for j, e in enumerate(p.entitlements)
+            if e.feature_id and e.feature_id not in features
+        )
+    r.problems.extend(
+        f"schematic.companies[{i}].plan_version_id: unknown plan version {c.plan_version_id!r}"
+        for i, c in enumerate(seed.companies)
+        if c.plan_version_id is not None and c.plan_version_id not in versions
+    )
     for i, o in enumerate(seed.overrides):
         where = f"schematic.overrides[{i}]"
         if o.company_id and o.company_id not in companies:
@@ -376,11 +435,13 @@ def parse_data(raw: object, source: str = "<memory>") -> SandboxData:
     r = _Reader()
     top = r.obj(raw, "$")
     unknown = sorted(set(top) - {"hubspot", "schematic", "salesforce"})
-    r.problems.extend(f"$.{key}: unknown section (expected hubspot, schematic or salesforce)"
-                      for key in unknown)
-    data = SandboxData(_hubspot(r, r.obj(top.get("hubspot"), "hubspot")),
-                       _schematic(r, r.obj(top.get("schematic"), "schematic")),
-                       _salesforce(r, top.get("salesforce")), source)
+    r.problems.extend(f"$.{key}: unknown section (expected hubspot, schematic or salesforce)" for key in unknown)
+    data = SandboxData(
+        _hubspot(r, r.obj(top.get("hubspot"), "hubspot")),
+        _schematic(r, r.obj(top.get("schematic"), "schematic")),
+        _salesforce(r, top.get("salesforce")),
+        source,
+    )
     _references(r, data.schematic)
     _plan_references(r, data.schematic)
     if r.problems:

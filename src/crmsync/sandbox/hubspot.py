@@ -88,8 +88,13 @@ class HubSpotState:
             for prop in seed.properties:
                 self.add_property(prop.name, prop.type, prop.label, prop.options)
             for deal in seed.deals:
-                self.add_deal(deal.id, properties=dict(deal.properties), company_ids=deal.company_ids,
-                              primary_company_id=deal.primary_company_id, archived=deal.archived)
+                self.add_deal(
+                    deal.id,
+                    properties=dict(deal.properties),
+                    company_ids=deal.company_ids,
+                    primary_company_id=deal.primary_company_id,
+                    archived=deal.archived,
+                )
             self._fix_property_types()
 
     def _fix_property_types(self) -> None:
@@ -148,8 +153,9 @@ class HubSpotState:
             self._derive(props)
             primary = primary_company_id if primary_company_id is not None else next(iter(company_ids), None)
             created, updated = _parse(props["createdate"], now), _parse(props["hs_lastmodifieddate"], now)
-            self.deals[key] = StoredDeal(number, props, list(company_ids), primary, archived,
-                                         created, updated, now if archived else None)
+            self.deals[key] = StoredDeal(
+                number, props, list(company_ids), primary, archived, created, updated, now if archived else None
+            )
             self._next_id = max(self._next_id, number + 1)
             self._changed()
             self._emit("deal.creation", objectId=number)
@@ -172,9 +178,7 @@ class HubSpotState:
             for name, value in properties.items():
                 self._emit("deal.propertyChange", objectId=deal.id, propertyName=name, propertyValue=value or "")
 
-    def set_associations(
-        self, deal_id: str, company_ids: Sequence[str], primary_company_id: str | None = None
-    ) -> None:
+    def set_associations(self, deal_id: str, company_ids: Sequence[str], primary_company_id: str | None = None) -> None:
         """Replace a deal's company associations (does not bump hs_lastmodifieddate, as HubSpot)."""
         with self.lock:
             deal = self.deals[str(deal_id)]
@@ -183,9 +187,15 @@ class HubSpotState:
             deal.primary_company_id = primary_company_id or next(iter(company_ids), None)
             self._changed()
             for company in sorted(before ^ set(company_ids)):
-                self._emit("deal.associationChange", objectId=deal.id, associationType="DEAL_TO_COMPANY",
-                           fromObjectId=deal.id, toObjectId=int(company), associationRemoved=company in before,
-                           isPrimaryAssociation=company == deal.primary_company_id)
+                self._emit(
+                    "deal.associationChange",
+                    objectId=deal.id,
+                    associationType="DEAL_TO_COMPANY",
+                    fromObjectId=deal.id,
+                    toObjectId=int(company),
+                    associationRemoved=company in before,
+                    isPrimaryAssociation=company == deal.primary_company_id,
+                )
 
     def archive_deal(self, deal_id: str) -> None:
         """Move a deal to the recycle bin: search stops returning it; hs_lastmodifieddate stays."""
@@ -195,14 +205,16 @@ class HubSpotState:
             self._changed()
             self._emit("deal.deletion", objectId=deal.id)
 
-    def fail_next(self, status: int, times: int = 1, path_prefix: str = "", *,
-                  retry_after: float | None = None) -> None:
+    def fail_next(
+        self, status: int, times: int = 1, path_prefix: str = "", *, retry_after: float | None = None
+    ) -> None:
         """Answer the next `times` requests under `path_prefix` with a HubSpot-shaped `status` error."""
         with self.lock:
             self._faults.append(FaultRule("*", path_prefix, times, status, retry_after))
 
-    def set_api_usage(self, *, daily_limit: int | None = None, used_today: int | None = None,
-                      interval_limit: int | None = None) -> None:
+    def set_api_usage(
+        self, *, daily_limit: int | None = None, used_today: int | None = None, interval_limit: int | None = None
+    ) -> None:
         """Set the portal's daily (and 10 s) call limits and how many calls today already spent."""
         with self.lock:
             usage = self.usage
@@ -231,9 +243,12 @@ class HubSpotState:
             if rule is not None:
                 return fault_reply(rule)
             if authorization is None or not authorization.startswith("Bearer "):
-                return error_reply(401, "Authentication credentials not found. This API supports OAuth 2.0 "
-                                   "authentication and you can find more details at "
-                                   "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+                return error_reply(
+                    401,
+                    "Authentication credentials not found. This API supports OAuth 2.0 "
+                    "authentication and you can find more details at "
+                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                )
             if authorization.removeprefix("Bearer ") != self.access_token:
                 return error_reply(401, "The access token provided is invalid or has been revoked.")
             today = self.clock().date()
@@ -281,18 +296,35 @@ def _parse(text: str, default: datetime) -> datetime:
 
 def make_hubspot_app(state: HubSpotState) -> Starlette:
     """The Starlette app serving `state` at HubSpot's paths; every answer past the guard is metered."""
-    return make_app(state, [(method, path, _metered(handler)) for method, path, handler in [
-        ("POST", SEARCH_PATH, api.search_deals),
-        ("POST", "/crm/v3/objects/deals/batch/read", api.batch_read_deals),
-        ("GET", "/crm/v3/objects/deals", api.list_deals),
-        ("GET", "/crm/v3/objects/deals/{deal_id}", api.get_deal),
-        ("POST", "/crm/v4/associations/deals/companies/batch/read", api.read_associations(api.DEAL_TO_COMPANIES)),
-        ("GET", "/crm/v4/associations/deals/companies/labels", api.association_labels),
-        ("POST", "/crm/v4/associations/companies/deals/batch/read", api.read_associations(api.COMPANY_TO_DEALS)),
-        ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
-        ("GET", "/crm/v3/properties/deals", meta.list_properties),
-        ("GET", "/crm/v3/properties/deals/{property_name}", meta.get_property),
-    ]], credential_header="authorization", error=error_reply, bad_json="Invalid input JSON: {}")
+    return make_app(
+        state,
+        [
+            (method, path, _metered(handler))
+            for method, path, handler in [
+                ("POST", SEARCH_PATH, api.search_deals),
+                ("POST", "/crm/v3/objects/deals/batch/read", api.batch_read_deals),
+                ("GET", "/crm/v3/objects/deals", api.list_deals),
+                ("GET", "/crm/v3/objects/deals/{deal_id}", api.get_deal),
+                (
+                    "POST",
+                    "/crm/v4/associations/deals/companies/batch/read",
+                    api.read_associations(api.DEAL_TO_COMPANIES),
+                ),
+                ("GET", "/crm/v4/associations/deals/companies/labels", api.association_labels),
+                (
+                    "POST",
+                    "/crm/v4/associations/companies/deals/batch/read",
+                    api.read_associations(api.COMPANY_TO_DEALS),
+                ),
+                ("GET", "/crm/v3/pipelines/deals", api.list_pipelines),
+                ("GET", "/crm/v3/properties/deals", meta.list_properties),
+                ("GET", "/crm/v3/properties/deals/{property_name}", meta.get_property),
+            ]
+        ],
+        credential_header="authorization",
+        error=error_reply,
+        bad_json="Invalid input JSON: {}",
+    )
 
 
 def _metered(handler: Callable[[HubSpotState, Call], Reply]) -> Callable[[HubSpotState, Call], Reply]:

@@ -17,10 +17,24 @@ from crmsync.sandbox.hubspot_search import SearchError, encode_cursor, parse_sea
 if TYPE_CHECKING:
     from crmsync.sandbox.hubspot import HubSpotState, StoredDeal
 
-_CATEGORIES = {400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISSING_SCOPES",
-               404: "OBJECT_NOT_FOUND", 409: "CONFLICT", 429: "RATE_LIMITS"}
-DEFAULT_PROPERTIES = ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-                      "hs_object_id", "pipeline")
+_CATEGORIES = {
+    400: "VALIDATION_ERROR",
+    401: "INVALID_AUTHENTICATION",
+    403: "MISSING_SCOPES",
+    404: "OBJECT_NOT_FOUND",
+    409: "CONFLICT",
+    429: "RATE_LIMITS",
+}
+DEFAULT_PROPERTIES = (
+    "amount",
+    "closedate",
+    "createdate",
+    "dealname",
+    "dealstage",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+    "pipeline",
+)
 ALWAYS = ("hs_object_id", "createdate", "hs_lastmodifieddate")
 PRIMARY = {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"}
 UNLABELED = {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}
@@ -35,17 +49,26 @@ _CACHE_SIZE = 32
 def error_reply(status: int, message: str, **extra: object) -> Reply:
     """HubSpot's standard error body: status, message, correlationId, category."""
     category = _CATEGORIES.get(status, "INTERNAL_ERROR" if status >= 500 else "ERROR")
-    body: dict[str, object] = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-                               "category": category}
+    body: dict[str, object] = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+    }
     body.update(extra)
     return Reply(status, body)
 
 
 def rate_limit_reply(policy: str, message: str, retry_after: float | None = None) -> Reply:
     """HubSpot's 429 RATE_LIMIT body; `Retry-After` only when given (search never sends it)."""
-    body = {"status": "error", "message": message, "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()), "policyName": policy,
-            "groupName": f"publicapi:private-app-api-calls-{policy.lower()}:62515"}
+    body = {
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy,
+        "groupName": f"publicapi:private-app-api-calls-{policy.lower()}:62515",
+    }
     headers = {} if retry_after is None else {"Retry-After": seconds_header(retry_after)}
     return Reply(429, body, headers)
 
@@ -55,8 +78,10 @@ def fault_reply(rule: FaultRule) -> Reply:
     return common.fault_reply(
         rule,
         lambda status: error_reply(status, "Injected failure" if status < 500 else "internal error"),
-        lambda retry_after: rate_limit_reply("TEN_SECONDLY_ROLLING",
-                                             "You have reached your ten_secondly_rolling limit.", retry_after))
+        lambda retry_after: rate_limit_reply(
+            "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.", retry_after
+        ),
+    )
 
 
 def next_page(after: object) -> dict[str, Any]:
@@ -68,8 +93,10 @@ def render_deal(deal: StoredDeal, requested: Iterable[str] | None) -> dict[str, 
     """A SimplePublicObject: requested properties (null when unset) plus the three always sent."""
     names = dict.fromkeys([*(DEFAULT_PROPERTIES if requested is None else requested), *ALWAYS])
     body: dict[str, Any] = {
-        "id": str(deal.id), "properties": {name: deal.properties.get(name) for name in names},
-        "createdAt": iso_z(deal.created, millis=True), "updatedAt": iso_z(deal.updated, millis=True),
+        "id": str(deal.id),
+        "properties": {name: deal.properties.get(name) for name in names},
+        "createdAt": iso_z(deal.created, millis=True),
+        "updatedAt": iso_z(deal.updated, millis=True),
         "archived": deal.archived,
     }
     if deal.archived_at is not None:
@@ -100,9 +127,11 @@ def search_deals(state: HubSpotState, call: Call) -> Reply:
         if len(state.search_cache) >= _CACHE_SIZE:
             state.search_cache.clear()
         state.search_cache[key] = ids
-    page = ids[request.after:request.after + request.limit]
-    body: dict[str, Any] = {"total": len(ids),
-                            "results": [render_deal(state.deals[str(i)], request.properties) for i in page]}
+    page = ids[request.after : request.after + request.limit]
+    body: dict[str, Any] = {
+        "total": len(ids),
+        "results": [render_deal(state.deals[str(i)], request.properties) for i in page],
+    }
     following = request.after + len(page)
     if page and following < len(ids):
         body["paging"] = next_page(encode_cursor(following))
@@ -112,10 +141,11 @@ def search_deals(state: HubSpotState, call: Call) -> Reply:
 def _batch(call: Call, limit: int) -> tuple[list[dict[str, Any]], Reply | None]:
     inputs = call.body.get("inputs") if isinstance(call.body, dict) else None
     if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
-        return [], error_reply(400, "inputs must be a list of {\"id\": ...} objects")
+        return [], error_reply(400, 'inputs must be a list of {"id": ...} objects')
     if len(inputs) > limit:
-        return [], error_reply(400, f"Too many inputs: {len(inputs)}; the maximum is {limit}",
-                               context={"limit": [str(limit)]})
+        return [], error_reply(
+            400, f"Too many inputs: {len(inputs)}; the maximum is {limit}", context={"limit": [str(limit)]}
+        )
     return inputs, None
 
 
@@ -134,15 +164,28 @@ def batch_read_deals(state: HubSpotState, call: Call) -> Reply:
     ids = [str(i["id"]) for i in inputs]
     body = call.body if isinstance(call.body, dict) else {}
     id_property = body.get("idProperty") or "hs_object_id"
-    by_key = _index(state, f"by:{id_property}",
-                    lambda: {deal.properties.get(id_property): deal for deal in state.deals.values()})
+    by_key = _index(
+        state, f"by:{id_property}", lambda: {deal.properties.get(id_property): deal for deal in state.deals.values()}
+    )
     archived = _archived(call)
     found = [by_key.get(i) for i in ids]
     results = [render_deal(d, body.get("properties") or None) for d in found if d and d.archived == archived]
     missing = [i for i, d in zip(ids, found, strict=True) if d is None or d.archived != archived]
-    errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": missing}, "errors": [],
-               "links": {}, "message": "Could not get some DEAL objects, they may be deleted or not exist. "
-                          "Check that ids are valid."}] if missing else []
+    errors = (
+        [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "context": {"ids": missing},
+                "errors": [],
+                "links": {},
+                "message": "Could not get some DEAL objects, they may be deleted or not exist. "
+                "Check that ids are valid.",
+            }
+        ]
+        if missing
+        else []
+    )
     return _batch_body(results, errors, iso_z(state.clock(), millis=True))
 
 
@@ -152,9 +195,8 @@ def list_deals(state: HubSpotState, call: Call) -> Reply:
     if not raw_limit.isdigit() or int(raw_limit) > MAX_LIST_LIMIT or not raw_after.isdigit():
         return error_reply(400, f"limit must be 1..{MAX_LIST_LIMIT} and after a paging cursor")
     archived, after = _archived(call), int(raw_after)
-    live = sorted((d for d in state.deals.values() if d.archived == archived and d.id >= after),
-                  key=lambda d: d.id)
-    page = live[:int(raw_limit)]
+    live = sorted((d for d in state.deals.values() if d.archived == archived and d.id >= after), key=lambda d: d.id)
+    page = live[: int(raw_limit)]
     body: dict[str, Any] = {"results": [render_deal(d, _properties(call)) for d in page]}
     if len(live) > len(page):
         body["paging"] = next_page(live[len(page)].id)
@@ -182,9 +224,10 @@ def _companies_of_deal(state: HubSpotState, deal_id: str) -> list[dict[str, Any]
     deal = state.deals.get(deal_id)
     if deal is None or deal.archived or not deal.company_ids:
         return None
-    return [{"toObjectId": c,
-             "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
-            for c in sorted(deal.company_ids, key=lambda c: (len(c), c))]
+    return [
+        {"toObjectId": c, "associationTypes": [PRIMARY, UNLABELED] if c == deal.primary_company_id else [UNLABELED]}
+        for c in sorted(deal.company_ids, key=lambda c: (len(c), c))
+    ]
 
 
 def _company_deals(state: HubSpotState) -> dict[str, list[StoredDeal]]:
@@ -206,10 +249,15 @@ def _index(state: HubSpotState, name: str, build: Callable[[], Any]) -> Any:
 
 def _deals_of_company(state: HubSpotState, company_id: str) -> list[dict[str, Any]] | None:
     deals = _index(state, "company_deals", lambda: _company_deals(state)).get(company_id, [])
-    return [{"toObjectId": str(d.id),
-             "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
-             if d.primary_company_id == company_id else [COMPANY_TO_DEAL]}
-            for d in deals] or None
+    return [
+        {
+            "toObjectId": str(d.id),
+            "associationTypes": [DEAL_WITH_PRIMARY_COMPANY, COMPANY_TO_DEAL]
+            if d.primary_company_id == company_id
+            else [COMPANY_TO_DEAL],
+        }
+        for d in deals
+    ] or None
 
 
 DEAL_TO_COMPANIES = Direction("deal", "companies", _companies_of_deal)
@@ -228,24 +276,33 @@ def read_associations(direction: Direction) -> Callable[[HubSpotState, Call], Re
         for item in inputs:
             from_id, after = str(item["id"]), item.get("after") or "0"
             if not isinstance(after, str) or not after.isdigit():
-                return error_reply(400, f"Invalid after {after!r} for {direction.source} {from_id}: "
-                                        "expected a paging cursor")
+                return error_reply(
+                    400, f"Invalid after {after!r} for {direction.source} {from_id}: expected a paging cursor"
+                )
             to = direction.targets(state, from_id)
             if to is None:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "context": {"fromObjectId": [from_id], "toObjectType": [direction.target]},
-                               "errors": [], "links": {},
-                               "message": f"No {direction.target} is associated with {direction.source} {from_id}."})
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "context": {"fromObjectId": [from_id], "toObjectType": [direction.target]},
+                        "errors": [],
+                        "links": {},
+                        "message": f"No {direction.target} is associated with {direction.source} {from_id}.",
+                    }
+                )
                 continue
             start = int(after)
-            result: dict[str, Any] = {"from": {"id": from_id}, "to": to[start:start + size]}
+            result: dict[str, Any] = {"from": {"id": from_id}, "to": to[start : start + size]}
             if start + size < len(to):
                 result["paging"] = next_page(start + size)
             results.append(result)
         return _batch_body(results, errors, iso_z(state.clock(), millis=True))
 
-    handler.__doc__ = (f"POST /crm/v4/associations/…/batch/read, {direction.source} → {direction.target}: "
-                       f"≤{MAX_ASSOCIATION_READ} ids, each paged by its own `after`; none found → 207 errors.")
+    handler.__doc__ = (
+        f"POST /crm/v4/associations/…/batch/read, {direction.source} → {direction.target}: "
+        f"≤{MAX_ASSOCIATION_READ} ids, each paged by its own `after`; none found → 207 errors."
+    )
     return handler
 
 
@@ -257,12 +314,31 @@ def association_labels(state: HubSpotState, call: Call) -> Reply:
 def list_pipelines(state: HubSpotState, call: Call) -> Reply:
     """GET /crm/v3/pipelines/deals: pipelines with stage metadata isClosed / probability."""
     stamp = "2024-01-01T00:00:00.000Z"
-    results = [{"id": p.id, "label": p.label, "displayOrder": n, "archived": False,
-                "createdAt": stamp, "updatedAt": stamp,
-                "stages": [{"id": s.id, "label": s.label, "displayOrder": k, "archived": False,
-                            "createdAt": stamp, "updatedAt": stamp, "writePermissions": "CRUD_ALLOWED",
-                            "metadata": {"isClosed": "true" if s.is_closed else "false",
-                                         "probability": str(float(s.probability))}}
-                           for k, s in enumerate(p.stages)]}
-               for n, p in enumerate(state.pipelines.values())]
+    results = [
+        {
+            "id": p.id,
+            "label": p.label,
+            "displayOrder": n,
+            "archived": False,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "stages": [
+                {
+                    "id": s.id,
+                    "label": s.label,
+                    "displayOrder": k,
+                    "archived": False,
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    "writePermissions": "CRUD_ALLOWED",
+                    "metadata": {
+                        "isClosed": "true" if s.is_closed else "false",
+                        "probability": str(float(s.probability)),
+                    },
+                }
+                for k, s in enumerate(p.stages)
+            ],
+        }
+        for n, p in enumerate(state.pipelines.values())
+    ]
     return Reply(200, {"results": results})

@@ -120,8 +120,14 @@ class Filter:
         order = [mine.compare(value) for value in self.values]
         if op == "BETWEEN":
             return order[0] >= 0 and order[1] <= 0
-        return {"EQ": order[0] == 0, "NEQ": order[0] != 0, "LT": order[0] < 0,
-                "LTE": order[0] <= 0, "GT": order[0] > 0, "GTE": order[0] >= 0}[op]
+        return {
+            "EQ": order[0] == 0,
+            "NEQ": order[0] != 0,
+            "LT": order[0] < 0,
+            "LTE": order[0] <= 0,
+            "GT": order[0] > 0,
+            "GTE": order[0] >= 0,
+        }[op]
 
 
 @dataclass(frozen=True)
@@ -226,12 +232,11 @@ def parse_search(body: object, date_props: frozenset[str] = DATE_PROPERTIES) -> 
         if not isinstance(filters, list):
             raise SearchError(f"filterGroups[{g}] needs a filters list")
         if len(filters) > MAX_FILTERS_PER_GROUP:
-            raise SearchError(
-                f"filterGroups[{g}] has {len(filters)} filters; the maximum is {MAX_FILTERS_PER_GROUP}"
-            )
+            raise SearchError(f"filterGroups[{g}] has {len(filters)} filters; the maximum is {MAX_FILTERS_PER_GROUP}")
         total += len(filters)
-        groups.append(tuple(_parse_filter(f, f"filterGroups[{g}].filters[{i}]", date_props)
-                            for i, f in enumerate(filters)))
+        groups.append(
+            tuple(_parse_filter(f, f"filterGroups[{g}].filters[{i}]", date_props) for i, f in enumerate(filters))
+        )
     if total > MAX_FILTERS:
         raise SearchError(f"Too many filters: {total}; the maximum is {MAX_FILTERS} across all groups")
     props = body.get("properties")
@@ -239,9 +244,14 @@ def parse_search(body: object, date_props: frozenset[str] = DATE_PROPERTIES) -> 
         raise SearchError("properties must be a list of property names")
     limit, after = _parse_page(body)
     query = body.get("query")
-    return SearchRequest(tuple(groups), _parse_sorts(body.get("sorts")),
-                         None if props is None else tuple(props), limit, after,
-                         query if isinstance(query, str) and query else None)
+    return SearchRequest(
+        tuple(groups),
+        _parse_sorts(body.get("sorts")),
+        None if props is None else tuple(props),
+        limit,
+        after,
+        query if isinstance(query, str) and query else None,
+    )
 
 
 def _sort_value(raw: str | None, is_date: bool) -> tuple[int, Any]:
@@ -265,8 +275,7 @@ def run_search(
     for deal_id, props in deals:
         if request.query and request.query.casefold() not in (props.get("dealname") or "").casefold():
             continue
-        if not request.groups or any(all(f.matches(props, date_props) for f in group)
-                                     for group in request.groups):
+        if not request.groups or any(all(f.matches(props, date_props) for f in group) for group in request.groups):
             hits.append((deal_id, props))
     hits.sort(key=lambda hit: hit[0])
     for prop, descending in reversed(request.sorts):

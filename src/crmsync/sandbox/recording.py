@@ -66,5 +66,15 @@ class RecordingMiddleware:
             await self.app(scope, receive_and_keep, send_and_keep)
         finally:
             request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            sink.append(Exchange(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
-                                 request_headers, bytes(request_body), status, headers, bytes(body)))
+            sink.append(
+                Exchange(
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    request_headers,
+                    bytes(request_body),
+                    status,
+                    headers,
+                    bytes(body),
+                )
+            )

@@ -50,8 +50,9 @@ OVERRIDES_PATH = "/company-overrides"
 class SchematicState:
     """What the Schematic emulator serves; mutate it from tests through these methods."""
 
-    def __init__(self, api_key: str = DEFAULT_SCHEMATIC_KEY, environment_id: str = DEFAULT_ENVIRONMENT,
-                 *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, api_key: str = DEFAULT_SCHEMATIC_KEY, environment_id: str = DEFAULT_ENVIRONMENT, *, clock: Clock = utc_now
+    ) -> None:
         self.api_key = api_key
         self.environment_id = environment_id
         self.clock = clock  # settable: a callable returning an aware UTC datetime
@@ -89,23 +90,48 @@ class SchematicState:
             for f in seed.features:
                 self.add_feature(f.name, f.feature_type, f.flag_key, feature_id=f.id)
             for p in seed.plans:
-                self.add_plan(p.name, p.version_id, plan_id=p.id, plan_type=p.plan_type,
-                              versioned=p.version_id is not None)
+                self.add_plan(
+                    p.name, p.version_id, plan_id=p.id, plan_type=p.plan_type, versioned=p.version_id is not None
+                )
                 for e in p.entitlements:
                     assert p.version_id is not None  # parse_data refuses entitlements of a plan without version
-                    self.add_entitlement(p.version_id, e.feature_id, e.value_type, value_bool=e.value_bool,
-                                         value_numeric=e.value_numeric, metric_period=e.metric_period,
-                                         metric_period_month_reset=e.metric_period_month_reset)
+                    self.add_entitlement(
+                        p.version_id,
+                        e.feature_id,
+                        e.value_type,
+                        value_bool=e.value_bool,
+                        value_numeric=e.value_numeric,
+                        metric_period=e.metric_period,
+                        metric_period_month_reset=e.metric_period_month_reset,
+                    )
             for c in seed.companies:
-                self.add_company(c.name, dict(c.keys), company_id=c.id, plan_version_id=c.plan_version_id,
-                                 plan_id=c.plan_id, add_ons=c.add_ons, traits=dict(c.traits))
+                self.add_company(
+                    c.name,
+                    dict(c.keys),
+                    company_id=c.id,
+                    plan_version_id=c.plan_version_id,
+                    plan_id=c.plan_id,
+                    add_ons=c.add_ons,
+                    traits=dict(c.traits),
+                )
             for o in seed.overrides:
-                self.add_override(o.company_id, o.feature_id,
-                                  **{k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")})
+                self.add_override(
+                    o.company_id,
+                    o.feature_id,
+                    **{k: v for k, v in vars(o).items() if k not in ("company_id", "feature_id")},
+                )
 
-    def add_company(self, name: str, keys: dict[str, str], *, company_id: str | None = None,
-                    plan_version_id: str | None = None, plan_id: str | None = None,
-                    add_ons: Sequence[str] = (), traits: Mapping[str, Any] | None = None) -> str:
+    def add_company(
+        self,
+        name: str,
+        keys: dict[str, str],
+        *,
+        company_id: str | None = None,
+        plan_version_id: str | None = None,
+        plan_id: str | None = None,
+        add_ons: Sequence[str] = (),
+        traits: Mapping[str, Any] | None = None,
+    ) -> str:
         """Add a company with its keys (unique across companies, possibly none) on a base plan, given by
         its version or, for a plan without version, by `plan_id` (neither: no plan); `add_ons` are
         version ids of add-on plans; `traits` a name → value object."""
@@ -122,11 +148,17 @@ class SchematicState:
             if clash:
                 raise ValueError(f"company keys already in use: {', '.join(clash)}")
             cid, now = company_id or new_id("comp"), self.now()
-            self.companies[cid] = {"id": cid, "name": name, "plan_version_id": plan_version_id,
-                                   "plan_id": base["id"] if base is not None else plan_id, "add_ons": list(add_ons),
-                                   "traits": dict(traits or {}),
-                                   "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
-                                   "created_at": now, "updated_at": now}
+            self.companies[cid] = {
+                "id": cid,
+                "name": name,
+                "plan_version_id": plan_version_id,
+                "plan_id": base["id"] if base is not None else plan_id,
+                "add_ons": list(add_ons),
+                "traits": dict(traits or {}),
+                "keys": {k: (new_id("ckey"), str(v)) for k, v in keys.items()},
+                "created_at": now,
+                "updated_at": now,
+            }
             self._company_keys.update({(k, str(v)): cid for k, v in keys.items()})
             return cid
 
@@ -136,20 +168,34 @@ class SchematicState:
         with self.lock:
             return self.companies.get(self._company_keys.get((key, value), ""))
 
-    def add_feature(self, name: str, feature_type: str, flag_key: str | None = None, *,
-                    feature_id: str | None = None) -> str:
+    def add_feature(
+        self, name: str, feature_type: str, flag_key: str | None = None, *, feature_id: str | None = None
+    ) -> str:
         """Add a feature (boolean, event, trait or license) and its flag when `flag_key` is given."""
         if feature_type not in FEATURE_TYPES:
             raise ValueError(f"feature_type must be one of {FEATURE_TYPES}, not {feature_type!r}")
         with self.lock:
             fid, now = feature_id or new_id("feat"), self.now()
             flag = None if flag_key is None else {"id": new_id("flag"), "key": flag_key}
-            self.features[fid] = {"id": fid, "name": name, "feature_type": feature_type, "flag": flag,
-                                  "created_at": now, "updated_at": now}
+            self.features[fid] = {
+                "id": fid,
+                "name": name,
+                "feature_type": feature_type,
+                "flag": flag,
+                "created_at": now,
+                "updated_at": now,
+            }
             return fid
 
-    def add_plan(self, name: str, version_id: str | None = None, *, plan_id: str | None = None,
-                 plan_type: str = "plan", versioned: bool = True) -> str:
+    def add_plan(
+        self,
+        name: str,
+        version_id: str | None = None,
+        *,
+        plan_id: str | None = None,
+        plan_type: str = "plan",
+        versioned: bool = True,
+    ) -> str:
         """Add a plan (`plan_type` plan or add_on) with one version; returns the version id (`plvr_…`),
         or the plan id when not `versioned` (a plan without version: companies on it have
         `plan.plan_version_id` null)."""
@@ -158,8 +204,14 @@ class SchematicState:
         with self.lock:
             pid, now = plan_id or new_id("plan"), self.now()
             vid = (version_id or new_id("plvr")) if versioned else None
-            self.plans[pid] = {"id": pid, "name": name, "version_id": vid, "plan_type": plan_type,
-                               "created_at": now, "updated_at": now}
+            self.plans[pid] = {
+                "id": pid,
+                "name": name,
+                "version_id": vid,
+                "plan_type": plan_type,
+                "created_at": now,
+                "updated_at": now,
+            }
             return vid if vid is not None else pid
 
     def plan_of_version(self, version_id: str | None) -> Record | None:
@@ -167,9 +219,17 @@ class SchematicState:
         with self.lock:
             return next((p for p in self.plans.values() if version_id and p["version_id"] == version_id), None)
 
-    def add_entitlement(self, plan_version_id: str, feature_id: str, value_type: str, *,
-                        value_bool: bool | None = None, value_numeric: int | None = None,
-                        metric_period: str | None = None, metric_period_month_reset: str | None = None) -> str:
+    def add_entitlement(
+        self,
+        plan_version_id: str,
+        feature_id: str,
+        value_type: str,
+        *,
+        value_bool: bool | None = None,
+        value_numeric: int | None = None,
+        metric_period: str | None = None,
+        metric_period_month_reset: str | None = None,
+    ) -> str:
         """Entitle a plan version to a feature; returns the `pltl_…` id."""
         with self.lock:
             plan, now = self.plan_of_version(plan_version_id), self.now()
@@ -179,22 +239,50 @@ class SchematicState:
                 raise ValueError(f"unknown feature {feature_id!r}")
             eid = new_id("pltl")
             self.entitlements[eid] = {
-                "id": eid, "plan_id": plan["id"], "rule_id": new_id("rule"), "plan_version_id": plan_version_id,
+                "id": eid,
+                "plan_id": plan["id"],
+                "rule_id": new_id("rule"),
+                "plan_version_id": plan_version_id,
                 "feature_id": feature_id,
-                "environment_id": self.environment_id, "value_type": value_type, "value_bool": value_bool,
-                "value_numeric": value_numeric, "value_trait_id": None, "metric_period": metric_period,
-                "metric_period_month_reset": metric_period_month_reset, "created_at": now, "updated_at": now}
+                "environment_id": self.environment_id,
+                "value_type": value_type,
+                "value_bool": value_bool,
+                "value_numeric": value_numeric,
+                "value_trait_id": None,
+                "metric_period": metric_period,
+                "metric_period_month_reset": metric_period_month_reset,
+                "created_at": now,
+                "updated_at": now,
+            }
             return eid
 
-    def add_override(self, company_id: str, feature_id: str, value_type: str, *, value_bool: bool | None = None,
-                     value_numeric: int | None = None, value_trait_id: str | None = None,
-                     metric_period: str | None = None, metric_period_month_reset: str | None = None,
-                     expiration_date: str | None = None, note: str | None = None) -> str:
+    def add_override(
+        self,
+        company_id: str,
+        feature_id: str,
+        value_type: str,
+        *,
+        value_bool: bool | None = None,
+        value_numeric: int | None = None,
+        value_trait_id: str | None = None,
+        metric_period: str | None = None,
+        metric_period_month_reset: str | None = None,
+        expiration_date: str | None = None,
+        note: str | None = None,
+    ) -> str:
         """Seed an override as if someone made it by hand; returns its `cmov_…` id."""
-        fields = override_fields({"value_type": value_type, "value_bool": value_bool, "value_numeric": value_numeric,
-                                  "value_trait_id": value_trait_id, "metric_period": metric_period,
-                                  "metric_period_month_reset": metric_period_month_reset,
-                                  "expiration_date": expiration_date, "note": note})
+        fields = override_fields(
+            {
+                "value_type": value_type,
+                "value_bool": value_bool,
+                "value_numeric": value_numeric,
+                "value_trait_id": value_trait_id,
+                "metric_period": metric_period,
+                "metric_period_month_reset": metric_period_month_reset,
+                "expiration_date": expiration_date,
+                "note": note,
+            }
+        )
         with self.lock:
             if company_id not in self.companies or feature_id not in self.features:
                 raise ValueError(f"unknown company {company_id!r} or feature {feature_id!r}")
@@ -264,11 +352,15 @@ class SchematicState:
     def overrides_for(self, company_id: str, feature_id: str | None = None) -> list[Record]:
         """Copies of a company's overrides (of one feature when given), newest first."""
         with self.lock:
-            return [copy.deepcopy(r) for r in self.override_records_of({company_id})
-                    if feature_id in (None, r["feature_id"])]
+            return [
+                copy.deepcopy(r)
+                for r in self.override_records_of({company_id})
+                if feature_id in (None, r["feature_id"])
+            ]
 
-    def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1,
-                  retry_after: float | None = None) -> None:
+    def fail_next(
+        self, method: str, path_prefix: str, status: int, times: int = 1, retry_after: float | None = None
+    ) -> None:
         """Answer the next `times` matching requests with `status` and `{"error": ...}` ("*": any method)."""
         with self.lock:
             self._faults.append(FaultRule(method, path_prefix, times, status, retry_after))
@@ -307,8 +399,10 @@ class SchematicState:
             rule = take_rule(self._faults, call.method, call.path)
             if rule is not None:
                 return fault_reply(
-                    rule, lambda status: api.error(status, f"injected failure ({status})"),
-                    lambda retry_after: api.rate_limited(call.method, 1.0 if retry_after is None else retry_after))
+                    rule,
+                    lambda status: api.error(status, f"injected failure ({status})"),
+                    lambda retry_after: api.rate_limited(call.method, 1.0 if retry_after is None else retry_after),
+                )
             if api_key != self.api_key:
                 return api.error(401, "Invalid or missing API key (X-Schematic-Api-Key)")
             wait = self._limit.take(self.rate_limit_per_second)
@@ -332,22 +426,29 @@ class SchematicState:
 
 def make_schematic_app(state: SchematicState) -> Starlette:
     """The Starlette app serving `state` at Schematic's paths."""
-    return make_app(state, [
-        ("GET", "/companies", catalog.list_companies),
-        ("GET", "/companies/count", catalog.count_companies),
-        ("GET", "/companies/lookup", catalog.lookup_company),
-        ("GET", "/companies/{company_id}", catalog.get_company),
-        ("GET", "/features", catalog.list_features),
-        ("GET", "/features/{feature_id}", catalog.get_feature),
-        ("GET", "/flags", catalog.list_flags),
-        ("GET", "/plan-entitlements", catalog.list_entitlements),
-        ("GET", "/entity-trait-definitions", traits.list_traits),
-        ("GET", "/entity-trait-definitions/count", traits.count_traits),
-        ("GET", OVERRIDES_PATH, api.list_overrides),
-        ("POST", OVERRIDES_PATH, api.create_override),
-        ("GET", f"{OVERRIDES_PATH}/count", api.count_overrides),
-        ("GET", OVERRIDES_PATH + "/{override_id}", api.get_override),
-        ("PUT", OVERRIDES_PATH + "/{override_id}", api.update_override),
-        ("DELETE", OVERRIDES_PATH + "/{override_id}", api.delete_override),
-    ], credential_header="x-schematic-api-key", error=api.error, after_commit=state.after_commit,
-       latency=lambda: state.latency_seconds, decorate=state.rate_headers)
+    return make_app(
+        state,
+        [
+            ("GET", "/companies", catalog.list_companies),
+            ("GET", "/companies/count", catalog.count_companies),
+            ("GET", "/companies/lookup", catalog.lookup_company),
+            ("GET", "/companies/{company_id}", catalog.get_company),
+            ("GET", "/features", catalog.list_features),
+            ("GET", "/features/{feature_id}", catalog.get_feature),
+            ("GET", "/flags", catalog.list_flags),
+            ("GET", "/plan-entitlements", catalog.list_entitlements),
+            ("GET", "/entity-trait-definitions", traits.list_traits),
+            ("GET", "/entity-trait-definitions/count", traits.count_traits),
+            ("GET", OVERRIDES_PATH, api.list_overrides),
+            ("POST", OVERRIDES_PATH, api.create_override),
+            ("GET", f"{OVERRIDES_PATH}/count", api.count_overrides),
+            ("GET", OVERRIDES_PATH + "/{override_id}", api.get_override),
+            ("PUT", OVERRIDES_PATH + "/{override_id}", api.update_override),
+            ("DELETE", OVERRIDES_PATH + "/{override_id}", api.delete_override),
+        ],
+        credential_header="x-schematic-api-key",
+        error=api.error,
+        after_commit=state.after_commit,
+        latency=lambda: state.latency_seconds,
+        decorate=state.rate_headers,
+    )

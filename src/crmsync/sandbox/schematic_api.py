@@ -41,8 +41,12 @@ def rate_limited(method: str, retry_after: float) -> Reply:
     """Schematic's 429: `{"bucket", "error"}`, `Retry-After` and `X-RateLimit-*` (Reset relative;
     none remaining, or there would be no 429)."""
     bucket = "mutation" if method.upper() in WRITE_METHODS else "global"
-    headers = {"Retry-After": seconds_header(retry_after), "X-RateLimit-Limit": str(_BURST[bucket]),
-               "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(max(1, round(retry_after)))}
+    headers = {
+        "Retry-After": seconds_header(retry_after),
+        "X-RateLimit-Limit": str(_BURST[bucket]),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(max(1, round(retry_after))),
+    }
     return Reply(429, {"bucket": bucket, "error": "Rate limit exceeded"}, headers)
 
 
@@ -51,8 +55,12 @@ def mutation_limited(retry_after: float, burst: float) -> Reply:
     `Retry-After` in whole seconds (at least 1) and `X-RateLimit-Limit` (the burst), `-Remaining` 0
     and `-Reset` (relative seconds)."""
     seconds = str(max(1, math.ceil(retry_after)))
-    headers = {"Retry-After": seconds, "X-RateLimit-Limit": str(int(burst)), "X-RateLimit-Remaining": "0",
-               "X-RateLimit-Reset": seconds}
+    headers = {
+        "Retry-After": seconds,
+        "X-RateLimit-Limit": str(int(burst)),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": seconds,
+    }
     return Reply(429, {"bucket": "mutation", "error": "Rate limit exceeded"}, headers)
 
 
@@ -97,29 +105,31 @@ def id_filter(call: Call, params: dict[str, Any], plural: str, singular: str | N
     return values or None
 
 
-def page(call: Call, records: Iterable[Record], params: dict[str, Any],
-         render: Callable[[Record], Record]) -> Reply:
+def page(call: Call, records: Iterable[Record], params: dict[str, Any], render: Callable[[Record], Record]) -> Reply:
     """One page of `records` by limit/offset, rendered, with the paging echoed in params."""
     limit, offset = int_param(call, "limit", DEFAULT_LIMIT), int_param(call, "offset", 0)
     if limit > MAX_LIMIT:
         raise Rejected(400, f"invalid limit {limit}: the maximum is {MAX_LIMIT}")
     params.update(limit=limit, offset=offset)
-    return ok([render(r) for r in list(records)[offset:offset + limit]], params)
+    return ok([render(r) for r in list(records)[offset : offset + limit]], params)
 
 
 def handles(fn: Handler) -> Handler:
     """Turn a `Rejected` raised by an endpoint into its reply."""
+
     def wrapped(state: SchematicState, call: Call) -> Reply:
         try:
             return fn(state, call)
         except Rejected as exc:
             return exc.reply
+
     wrapped.__doc__ = fn.__doc__
     return wrapped
 
 
-def listing(select: Select, render: Callable[[SchematicState], Callable[[Record], Record]],
-            path: str) -> tuple[Handler, Handler]:
+def listing(
+    select: Select, render: Callable[[SchematicState], Callable[[Record], Record]], path: str
+) -> tuple[Handler, Handler]:
     """The list and count endpoints of one collection: `select` filters (echoing into params),
     the list pages and renders, the count answers `data.count` with the same filters."""
 
@@ -140,10 +150,14 @@ def listing(select: Select, render: Callable[[SchematicState], Callable[[Record]
 
 # --- company overrides -------------------------------------------------------------------
 
+
 def _override(state: SchematicState) -> Callable[[Record], Record]:
-    return lambda r: {**r, "notes": [dict(n) for n in r["notes"]],
-                      "company": render_company(state.companies[r["company_id"]], state.plans, state.environment_id),
-                      "feature": render_feature(state.features[r["feature_id"]])}
+    return lambda r: {
+        **r,
+        "notes": [dict(n) for n in r["notes"]],
+        "company": render_company(state.companies[r["company_id"]], state.plans, state.environment_id),
+        "feature": render_feature(state.features[r["feature_id"]]),
+    }
 
 
 def _overrides(state: SchematicState, call: Call, params: dict[str, Any]) -> list[Record]:
@@ -158,10 +172,13 @@ def _overrides(state: SchematicState, call: Call, params: dict[str, Any]) -> lis
 
     def keep(r: Record) -> bool:
         names = state.companies[r["company_id"]]["name"] + " " + state.features[r["feature_id"]]["name"]
-        return ((companies is None or r["company_id"] in companies)
-                and (features is None or r["feature_id"] in features) and (ids is None or r["id"] in ids)
-                and (not q or q in names.casefold())
-                and not (without_expired and r["expiration_date"] and parse_time(r["expiration_date"]) <= now))
+        return (
+            (companies is None or r["company_id"] in companies)
+            and (features is None or r["feature_id"] in features)
+            and (ids is None or r["id"] in ids)
+            and (not q or q in names.casefold())
+            and not (without_expired and r["expiration_date"] and parse_time(r["expiration_date"]) <= now)
+        )
 
     if companies is None and features is None and ids is None and not q and not without_expired:
         return state.override_records()  # the common full listing: no per-record filter

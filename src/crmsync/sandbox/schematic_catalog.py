@@ -25,6 +25,7 @@ from crmsync.sandbox.schematic_model import (
 if TYPE_CHECKING:
     from crmsync.sandbox.schematic import SchematicState
 
+
 def _company(state: SchematicState) -> Callable[[Record], Record]:
     return lambda c: render_company(c, state.plans, state.environment_id)
 
@@ -36,9 +37,13 @@ def _companies(state: SchematicState, call: Call, params: dict[str, Any]) -> lis
         params["q"] = q
     if plan:
         params["plan_version_id"] = plan
-    return [c for c in newest(state.companies.values())
-            if (ids is None or c["id"] in ids) and (not plan or c["plan_version_id"] == plan)
-            and (not q or q in c["name"].casefold() or any(q in v.casefold() for _, v in c["keys"].values()))]
+    return [
+        c
+        for c in newest(state.companies.values())
+        if (ids is None or c["id"] in ids)
+        and (not plan or c["plan_version_id"] == plan)
+        and (not q or q in c["name"].casefold() or any(q in v.casefold() for _, v in c["keys"].values()))
+    ]
 
 
 list_companies, count_companies = listing(_companies, _company, "/companies")
@@ -82,8 +87,9 @@ def list_features(state: SchematicState, call: Call) -> Reply:
     params: dict[str, Any] = {}
     ids = id_filter(call, params, "ids")
     q = (call.first("q") or "").casefold()
-    records = [f for f in newest(state.features.values())
-               if (ids is None or f["id"] in ids) and q in f["name"].casefold()]
+    records = [
+        f for f in newest(state.features.values()) if (ids is None or f["id"] in ids) and q in f["name"].casefold()
+    ]
     return page(call, records, params, render_feature)
 
 
@@ -104,9 +110,13 @@ def list_flags(state: SchematicState, call: Call) -> Reply:
     if q:
         params["q"] = q
     ids = id_filter(call, params, "ids")
-    flags = [flag for f in newest(state.features.values()) if (flag := render_flag(f)) is not None
-             and (not q or q in flag["key"].casefold() or q in flag["name"].casefold())
-             and (ids is None or flag["id"] in ids)]
+    flags = [
+        flag
+        for f in newest(state.features.values())
+        if (flag := render_flag(f)) is not None
+        and (not q or q in flag["key"].casefold() or q in flag["name"].casefold())
+        and (ids is None or flag["id"] in ids)
+    ]
     return page(call, flags, params, lambda flag: flag)
 
 
@@ -118,12 +128,22 @@ def list_entitlements(state: SchematicState, call: Call) -> Reply:
     plans = id_filter(call, params, "plan_ids", "plan_id")
     features = id_filter(call, params, "feature_ids", "feature_id")
     ids = id_filter(call, params, "ids")
-    records = [e for e in newest(state.entitlements.values())
-               if (versions is None or e["plan_version_id"] in versions) and (plans is None or e["plan_id"] in plans)
-               and (features is None or e["feature_id"] in features) and (ids is None or e["id"] in ids)]
+    records = [
+        e
+        for e in newest(state.entitlements.values())
+        if (versions is None or e["plan_version_id"] in versions)
+        and (plans is None or e["plan_id"] in plans)
+        and (features is None or e["feature_id"] in features)
+        and (ids is None or e["id"] in ids)
+    ]
 
     def render(e: Record) -> Record:
-        return {**e, "feature": render_feature(state.features[e["feature_id"]]),
-                "plan": render_plan(state.plans[e["plan_id"]]), "currency_prices": [], "warning_tiers": []}
+        return {
+            **e,
+            "feature": render_feature(state.features[e["feature_id"]]),
+            "plan": render_plan(state.plans[e["plan_id"]]),
+            "currency_prices": [],
+            "warning_tiers": [],
+        }
 
     return page(call, records, params, render)

@@ -20,8 +20,16 @@ VALUE_TYPES = ("boolean", "credit", "numeric", "trait", "unknown", "unlimited")
 METRIC_PERIODS = ("all_time", "current_day", "current_week", "current_month")
 MONTH_RESETS = ("first_of_month", "billing_cycle")
 FEATURE_TYPES = ("boolean", "event", "trait", "license")
-VALUE_FIELDS = ("value_bool", "value_numeric", "value_trait_id", "value_credit_id", "consumption_rate",
-                "metric_period", "metric_period_month_reset", "expiration_date")
+VALUE_FIELDS = (
+    "value_bool",
+    "value_numeric",
+    "value_trait_id",
+    "value_credit_id",
+    "consumption_rate",
+    "metric_period",
+    "metric_period_month_reset",
+    "expiration_date",
+)
 _ALPHABET = string.ascii_letters + string.digits
 
 Record = dict[str, Any]
@@ -59,6 +67,7 @@ def _enum(allowed: tuple[str, ...], nullable: bool = True) -> Callable[[str, obj
         if (value is None and nullable) or value in allowed:
             return value
         raise InvalidField(f"invalid {name} {value!r}: expected one of {', '.join(allowed)}")
+
     return check
 
 
@@ -67,6 +76,7 @@ def _typed(kind: type, label: str) -> Callable[[str, object], object]:
         if value is None or (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))):
             return value
         raise InvalidField(f"invalid {name} {value!r}: expected {label}")
+
     return check
 
 
@@ -108,14 +118,27 @@ def override_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plan_view(plan: Record) -> Record:
     """A `CompanyPlanWithBillingSubView`: `plan_version_id` is null for a plan without version."""
-    return {"id": plan["id"], "name": plan["name"], "plan_version_id": plan["version_id"],
-            "description": None, "image_url": None, "included_credit_grants": []}
+    return {
+        "id": plan["id"],
+        "name": plan["name"],
+        "plan_version_id": plan["version_id"],
+        "description": None,
+        "image_url": None,
+        "included_credit_grants": [],
+    }
 
 
 def render_plan(plan: Record) -> Record:
     """A `PlanResponseData` (as embedded in plan entitlements)."""
-    return {"id": plan["id"], "name": plan["name"], "description": "", "icon": "blue",
-            "plan_type": plan["plan_type"], "created_at": plan["created_at"], "updated_at": plan["updated_at"]}
+    return {
+        "id": plan["id"],
+        "name": plan["name"],
+        "description": "",
+        "icon": "blue",
+        "plan_type": plan["plan_type"],
+        "created_at": plan["created_at"],
+        "updated_at": plan["updated_at"],
+    }
 
 
 def render_company(company: Record, plans: Mapping[str, Record], environment_id: str) -> Record:
@@ -124,18 +147,42 @@ def render_company(company: Record, plans: Mapping[str, Record], environment_id:
     by_version = {p["version_id"]: p for p in plans.values() if p["version_id"]}
     plan = plans.get(company["plan_id"] or "")
     add_ons = [by_version[v] for v in company["add_ons"] if v in by_version]
-    keys = [{"id": key_id, "key": key, "value": value, "definition_id": f"ekdf_{key}", "entity_type": "company",
-             "entity_id": company["id"], "environment_id": environment_id,
-             "created_at": company["created_at"], "updated_at": company["updated_at"]}
-            for key, (key_id, value) in company["keys"].items()]
+    keys = [
+        {
+            "id": key_id,
+            "key": key,
+            "value": value,
+            "definition_id": f"ekdf_{key}",
+            "entity_type": "company",
+            "entity_id": company["id"],
+            "environment_id": environment_id,
+            "created_at": company["created_at"],
+            "updated_at": company["updated_at"],
+        }
+        for key, (key_id, value) in company["keys"].items()
+    ]
     body: Record = {
-        "id": company["id"], "name": company["name"], "environment_id": environment_id, "keys": keys,
-        "add_ons": [_plan_view(a) for a in add_ons], "traits": dict(company["traits"]),
-        "plans": [{"id": p["id"], "name": p["name"], "description": None, "image_url": None}
-                  for p in ([plan] if plan is not None else []) + add_ons],
-        "entitlements": [], "entity_traits": [], "metrics": [], "rules": [], "user_count": 0,
-        "billing_subscriptions": [], "custom_plan_billings": [], "payment_methods": [],
-        "created_at": company["created_at"], "updated_at": company["updated_at"]}
+        "id": company["id"],
+        "name": company["name"],
+        "environment_id": environment_id,
+        "keys": keys,
+        "add_ons": [_plan_view(a) for a in add_ons],
+        "traits": dict(company["traits"]),
+        "plans": [
+            {"id": p["id"], "name": p["name"], "description": None, "image_url": None}
+            for p in ([plan] if plan is not None else []) + add_ons
+        ],
+        "entitlements": [],
+        "entity_traits": [],
+        "metrics": [],
+        "rules": [],
+        "user_count": 0,
+        "billing_subscriptions": [],
+        "custom_plan_billings": [],
+        "payment_methods": [],
+        "created_at": company["created_at"],
+        "updated_at": company["updated_at"],
+    }
     if plan is not None:  # optional in the spec: a company on no plan has none
         body["plan"] = _plan_view(plan)
     return body
@@ -146,24 +193,46 @@ def render_flag(feature: Record) -> Record | None:
     flag = feature["flag"]
     if flag is None:
         return None
-    return {"id": flag["id"], "key": flag["key"], "name": feature["name"], "description": "",
-            "feature_id": feature["id"], "flag_type": "boolean", "default_value": False, "rules": [],
-            "created_at": feature["created_at"], "updated_at": feature["updated_at"]}
+    return {
+        "id": flag["id"],
+        "key": flag["key"],
+        "name": feature["name"],
+        "description": "",
+        "feature_id": feature["id"],
+        "flag_type": "boolean",
+        "default_value": False,
+        "rules": [],
+        "created_at": feature["created_at"],
+        "updated_at": feature["updated_at"],
+    }
 
 
 def render_feature(feature: Record) -> Record:
     """A feature with its flags (the key lives on the flag, not the feature) and the required
     `icon` and `plans` (plans are not tracked per feature: empty)."""
     flag = render_flag(feature)
-    return {"id": feature["id"], "name": feature["name"], "description": "", "icon": "",
-            "feature_type": feature["feature_type"], "flags": [] if flag is None else [flag], "plans": [],
-            "created_at": feature["created_at"], "updated_at": feature["updated_at"]}
+    return {
+        "id": feature["id"],
+        "name": feature["name"],
+        "description": "",
+        "icon": "",
+        "feature_type": feature["feature_type"],
+        "flags": [] if flag is None else [flag],
+        "plans": [],
+        "created_at": feature["created_at"],
+        "updated_at": feature["updated_at"],
+    }
 
 
 def empty_override(override_id: str, company_id: str, feature_id: str, environment_id: str, now: str) -> Record:
     """A new override record with every value field null and no notes."""
-    record: Record = {"id": override_id, "company_id": company_id, "feature_id": feature_id,
-                      "environment_id": environment_id, "value_type": "unknown"}
+    record: Record = {
+        "id": override_id,
+        "company_id": company_id,
+        "feature_id": feature_id,
+        "environment_id": environment_id,
+        "value_type": "unknown",
+    }
     record.update(dict.fromkeys(VALUE_FIELDS))
     record.update(notes=[], created_at=now, updated_at=now)
     return record
@@ -172,5 +241,11 @@ def empty_override(override_id: str, company_id: str, feature_id: str, environme
 def note_record(text: str, now: str) -> Record:
     """One entry of an override's `notes[]`. The author fields are required strings in the spec;
     an API-key write has no user, so they are empty, never null."""
-    return {"id": new_id("cmnt"), "note": text, "external_user_id": "", "external_user_name": "",
-            "created_at": now, "updated_at": now}
+    return {
+        "id": new_id("cmnt"),
+        "note": text,
+        "external_user_id": "",
+        "external_user_name": "",
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -21,7 +21,11 @@ ENTITY_TYPES = ("company", "user")
 
 
 def add_trait(
-    state: SchematicState, display_name: str, *, trait_type: str = "number", entity_type: str = "company",
+    state: SchematicState,
+    display_name: str,
+    *,
+    trait_type: str = "number",
+    entity_type: str = "company",
     trait_id: str | None = None,
 ) -> str:
     """Define a trait (e.g. a company's `seats_purchased` number); returns its id (`etdef_…`)."""

@@ -22,11 +22,19 @@ from crmsync.sandbox.data import SandboxData, parse_data, sample_data_path
 Seed = dict[str, Any]
 
 # A custom pipeline as HubSpot numbers it: pipeline and stage ids are numeric strings.
-NUMERIC_IDS = {"enterprise": "75843121", "ent_negotiation": "168735001", "ent_won": "168735002",
-               "ent_lost": "168735003"}
+NUMERIC_IDS = {
+    "enterprise": "75843121",
+    "ent_negotiation": "168735001",
+    "ent_won": "168735002",
+    "ent_lost": "168735003",
+}
 # Custom properties created through an integration keep the case they were given.
-PROPERTY_CASE = {"seats_purchased": "Seats_Purchased", "sso_addon": "SSO_Addon", "api_call_limit": "API_Call_Limit",
-                 "contract_end_date": "Contract_End_Date"}
+PROPERTY_CASE = {
+    "seats_purchased": "Seats_Purchased",
+    "sso_addon": "SSO_Addon",
+    "api_call_limit": "API_Call_Limit",
+    "contract_end_date": "Contract_End_Date",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,9 @@ def _numeric_ids(seed: Seed) -> None:
 
 
 def _numeric_mapping(text: str) -> str:
-    return (text.replace("pipelines: [default, enterprise]", f'pipelines: [default, "{NUMERIC_IDS["enterprise"]}"]')
-            .replace("stages: [closedwon, ent_won]", f'stages: [closedwon, "{NUMERIC_IDS["ent_won"]}"]'))
+    return text.replace(
+        "pipelines: [default, enterprise]", f'pipelines: [default, "{NUMERIC_IDS["enterprise"]}"]'
+    ).replace("stages: [closedwon, ent_won]", f'stages: [closedwon, "{NUMERIC_IDS["ent_won"]}"]')
 
 
 def _property_case(seed: Seed) -> None:
@@ -71,24 +80,35 @@ def _property_mapping(text: str) -> str:
 
 
 def _mixed_case_mapping(text: str) -> str:
-    return (text.replace("stages: [closedwon, ent_won]", "stages: [ClosedWon, ENT_WON]")
-            .replace("pipelines: [default, enterprise]", "pipelines: [Default, Enterprise]"))
+    return text.replace("stages: [closedwon, ent_won]", "stages: [ClosedWon, ENT_WON]").replace(
+        "pipelines: [default, enterprise]", "pipelines: [Default, Enterprise]"
+    )
 
 
 def _keys(seed: Seed) -> None:
     companies = seed["schematic"]["companies"]
     for n, company in enumerate(companies):
-        company["keys"] = {**company["keys"], "domain": f"{company['id'][5:]}.example",
-                           "stripe_customer_id": f"cus_{n}"}
+        company["keys"] = {
+            **company["keys"],
+            "domain": f"{company['id'][5:]}.example",
+            "stripe_customer_id": f"cus_{n}",
+        }
     companies.append({"id": "comp_keyless", "name": "Keyless Ltd", "keys": {}, "plan_version_id": "plvr_starter"})
 
 
 def _plans(seed: Seed) -> None:
     schematic = seed["schematic"]
     schematic["plans"] += [
-        {"id": "plan_seats_pack", "name": "Seats pack", "version_id": "plvr_seats_pack", "plan_type": "add_on",
-         "entitlements": [{"feature_id": "feat_seats", "value_type": "numeric", "value_numeric": 60},
-                          {"feature_id": "feat_sso", "value_type": "boolean", "value_bool": True}]},
+        {
+            "id": "plan_seats_pack",
+            "name": "Seats pack",
+            "version_id": "plvr_seats_pack",
+            "plan_type": "add_on",
+            "entitlements": [
+                {"feature_id": "feat_seats", "value_type": "numeric", "value_numeric": 60},
+                {"feature_id": "feat_sso", "value_type": "boolean", "value_bool": True},
+            ],
+        },
         {"id": "plan_legacy", "name": "Legacy", "version_id": None},
     ]
     by_id = {c["id"]: c for c in schematic["companies"]}
@@ -99,15 +119,26 @@ def _plans(seed: Seed) -> None:
     by_id["comp_hooli"]["traits"] = {"region": "eu", "employees": 1200, "beta": True}
 
 
-VARIANTS = {v.name: v for v in (
-    Variant("numeric-stage-ids", "a custom pipeline whose pipeline and stage ids are numeric strings",
-            _numeric_ids, _numeric_mapping),
-    Variant("property-case", "custom deal properties named in unexpected case", _property_case, _property_mapping),
-    Variant("mixed-case-stages", "the mapping writes stages and pipelines in mixed case", lambda seed: None,
-            _mixed_case_mapping),
-    Variant("company-keys", "Schematic companies with several keys, and one with none", _keys),
-    Variant("plans", "an add-on plan, a company on no plan, one on a plan without version, traits", _plans),
-)}
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant(
+            "numeric-stage-ids",
+            "a custom pipeline whose pipeline and stage ids are numeric strings",
+            _numeric_ids,
+            _numeric_mapping,
+        ),
+        Variant("property-case", "custom deal properties named in unexpected case", _property_case, _property_mapping),
+        Variant(
+            "mixed-case-stages",
+            "the mapping writes stages and pipelines in mixed case",
+            lambda seed: None,
+            _mixed_case_mapping,
+        ),
+        Variant("company-keys", "Schematic companies with several keys, and one with none", _keys),
+        Variant("plans", "an add-on plan, a company on no plan, one on a plan without version, traits", _plans),
+    )
+}
 
 
 def varied_seed(name: str, base: Seed | None = None) -> Seed:

@@ -237,5 +237,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     """Retry-After as seconds (`2`, `0.5`); None when absent or not a finite number (an HTTP date
     is not sent by Schematic). Capped by the caller."""
     return retry_after_seconds(response.headers.get("Retry-After"))
-
-

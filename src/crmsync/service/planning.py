@@ -146,8 +146,7 @@ def build_plans(
     seen = _Seen(list(companies), list(features), list(live), list(owned), list(released), baseline, now)
     cache: dict[str, PlanEntitlements] = {}
     runs = [
-        _plan_from(ctx, c, t, reads, seen, scope, cache, combined)
-        for c, t in zip(checked, translations, strict=True)
+        _plan_from(ctx, c, t, reads, seen, scope, cache, combined) for c, t in zip(checked, translations, strict=True)
     ]
     progress.emit(progress.Planning("planned", len(companies)))
     return PlanRuns(runs[0], runs[1] if len(runs) > 1 else None)

@@ -24,6 +24,7 @@ from crmsync.store.intake import ClaimedEvent, IntakeStore
 
 log = get_logger("crmsync.intake")
 
+
 # reconcile/note.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
 @dataclass
 class Resolver:

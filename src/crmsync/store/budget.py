@@ -75,8 +75,12 @@ class SharedBudget:
             try:
                 wait = self._reserve(ask)
             except SQLAlchemyError as exc:
-                log.warning("rate.shared_unavailable", budget=self.name, error=type(exc).__name__,
-                            detail="pacing this process alone")
+                log.warning(
+                    "rate.shared_unavailable",
+                    budget=self.name,
+                    error=type(exc).__name__,
+                    detail="pacing this process alone",
+                )
                 self._fallback = LocalBudget(self.name, self.rate, burst=self.burst, sleep=self._sleep)
                 self._held = 0
                 self._fallback.take(n)
@@ -95,8 +99,10 @@ class SharedBudget:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the UPDATE
             now = self._now(conn)
             conn.execute(
-                text(f"INSERT INTO {TABLE} (name, tokens, updated_at) VALUES (:name, :tokens, :now) "
-                     "ON CONFLICT (name) DO NOTHING"),
+                text(
+                    f"INSERT INTO {TABLE} (name, tokens, updated_at) VALUES (:name, :tokens, :now) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
                 {"name": self.name, "tokens": self.burst, "now": now},
             )
             lock = "" if self._sqlite else " FOR UPDATE"

@@ -38,6 +38,8 @@ from crmsync.store.tables import OwnedOverride
 EVENTS = IntakeEvent.__table__  # type: ignore[attr-defined]
 WORK = CompanyWork.__table__  # type: ignore[attr-defined]
 SLOTS = ScheduleSlot.__table__  # type: ignore[attr-defined]
+
+
 class IntakeStore:
     """The intake queries over an engine (the `Store`'s); creates its tables when missing."""
 

@@ -114,9 +114,7 @@ class LeaseBook:
     def _take(self, conn: Connection, name: str, now: float) -> bool:
         values = {"name": name, "holder": self.holder, "expires_at": now + self.ttl, "acquired_at": now}
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        inserted = conn.execute(
-            dialect.insert(Lease).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        )
+        inserted = conn.execute(dialect.insert(Lease).values(**values).on_conflict_do_nothing(index_elements=["name"]))
         if inserted.rowcount == 1:
             return True
         taken_over = conn.execute(

@@ -23,6 +23,7 @@ from crmsync.web.console.permissions import Actor
 NAV = (("", "Overview"), ("/runs", "Runs"), ("/companies", "Companies"), ("/problems", "Problems"),
        ("/owned", "Owned overrides"), ("/mappings", "Mappings"))  # fmt: skip
 
+
 def _finalize(value: object) -> object:
     """Every plain text a page prints goes through safe_text.shown (controls and bidi overrides escaped,
     which HTML escaping does not do); markup (macros, `|e`: the editor's raw text) passes as it is."""
