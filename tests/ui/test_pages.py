@@ -169,3 +169,12 @@ def test_no_page_shows_a_secret(viewer: httpx.Client, world: World) -> None:
     for path in PAGES:
         page = viewer.get(path).text
         assert not [s for s in [*secrets, VIEW_TOKEN, OPERATOR_TOKEN] if s in page], path
+
+
+@pytest.mark.parametrize(
+    "path", ["/runs?before=²", "/runs?before=" + "9" * 5000, "/owned?after=²", "/runs/" + "9" * 40]
+)
+def test_a_malformed_page_cursor_or_run_id_is_a_page_not_a_server_error(viewer: httpx.Client, path: str) -> None:
+    """A cursor '²' (a digit to isdigit(), not to int()), a 5,000-digit cursor or a run id past the
+    database's integer answers a page (the first page, or 'no such run'), never a 500."""
+    assert viewer.get(path).status_code in (200, 404)

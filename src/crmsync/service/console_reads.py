@@ -192,7 +192,10 @@ def overview(store: Store, intake_store: IntakeStore) -> Overview:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.strip().isdigit() else None
+    """A page cursor from a query string: ASCII digits that fit the database's integer, else none
+    (`isdigit()` alone admits '²', which int() refuses, and a 5,000-digit value overflows)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 class ConsoleData:

@@ -28,7 +28,8 @@ async def runs(request: Request) -> Response:
 async def run(request: Request) -> Response:
     """One run: each change with its result, refusals, warnings, who started it."""
     run_id = request.path_params["run_id"]
-    detail = await run_in_threadpool(console_of(request).data.run, run_id)
+    # Starlette's int converter takes any number of digits; past the database's integer it would fail.
+    detail = await run_in_threadpool(console_of(request).data.run, run_id) if run_id < 2**63 else None
     if detail is None:
         return error_page(request, 404, "No such run", f"There is no run #{run_id}.")
     return render(request, "run.html", detail=detail)
