@@ -40,7 +40,7 @@ def check_hubspot(
     signature = headers.get("x-hubspot-signature-v3", "")
     if not signature or not timestamp:
         return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 20:
         return "X-HubSpot-Request-Timestamp is not epoch milliseconds"
     if abs(now_ms - int(timestamp)) > window * 1000:
         return f"timestamp {timestamp} is more than {window} s from now"
@@ -61,7 +61,7 @@ def check_schematic(body: bytes, headers: Mapping[str, str], secret: str, now_s:
     signature = headers.get("x-schematic-webhook-signature", "")
     if not signature or not timestamp:
         return "missing X-Schematic-Webhook-Signature or X-Schematic-Webhook-Timestamp"
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 20:
         return "X-Schematic-Webhook-Timestamp is not epoch seconds"
     if abs(now_s - int(timestamp)) > window:
         return f"timestamp {timestamp} is more than {window} s from now"
