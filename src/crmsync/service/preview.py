@@ -106,7 +106,7 @@ def preview_mapping_edit(ctx: Context, mappings: Mappings, folder: Path, name: s
         runs = build_plans(ctx, head, base=mappings, reader=from_snapshot if coverage.ok else None)
     except MappingError as exc:
         return Preview(name, tuple(sorted({*exc.problems, *case_problems})), cases, None, None)
-    data = _age(coverage.ok, coverage, store, joined, now)
+    data = _age(coverage.ok, coverage, joined, now)
     return Preview(name, tuple(case_problems), cases, edit_plan(ctx, runs, IN_FORCE), data)
 
 
@@ -132,13 +132,14 @@ def _cases(head: Mappings, folder: Path) -> tuple[tuple[CaseResult, ...], list[P
     return tuple(run_case(case, head, f) for f in files for case in f.cases), []
 
 
-def _age(from_snapshot: bool, coverage: Coverage, store: SnapshotStore, joined: Mappings, now: datetime) -> DataAge:
-    """How old the preview's deals are, in a sentence."""
+def _age(from_snapshot: bool, coverage: Coverage, joined: Mappings, now: datetime) -> DataAge:
+    """How old the preview's deals are, in a sentence (from what `covers` read of the snapshot: no
+    second query)."""
     if not from_snapshot:
         why = "; ".join(coverage.reasons)
         note = f"deals read from the CRMs just now ({why}); the next preview uses the deal snapshot"
         return DataAge(False, dict.fromkeys(joined.sources(), now), note)
-    held = store.sources()
+    held = coverage.sources
     as_of = {s: held[s].updated_at for s in joined.sources() if s in held}
     parts = [f"{s.value} {_ago(now - t.astimezone(now.tzinfo))}" for s, t in sorted(as_of.items())]
     return DataAge(True, as_of, "deals from the deal snapshot, last read: " + ", ".join(parts))

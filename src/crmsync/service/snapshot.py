@@ -109,7 +109,7 @@ class Keeper:
         try:
             if self._broken:
                 return
-            known = self._store_sources()
+            known = self._store.sources()
             for read in reads:
                 self._finish(read, known.get(read.source), self._now)
         except CrmsyncError as exc:
@@ -117,9 +117,6 @@ class Keeper:
         finally:
             self._held.clear()
             self._changed.clear()
-
-    def _store_sources(self) -> dict[Source, SnapshotSource]:
-        return self._store.sources()
 
     def _finish(self, read: ReadResult, known: SnapshotSource | None, now: datetime) -> None:
         source = read.source
