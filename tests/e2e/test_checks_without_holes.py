@@ -66,3 +66,5 @@ def test_an_option_value_in_when_passes(harness: Harness, tmp_path: Path) -> Non
     """Internal values of an enumeration (any case) pass, and plan runs."""
     maps = _maps(tmp_path, SSO_WHEN, "      support_tier: [TIER_2, tier_3]\n      dealstage: ent_won")
     assert invoke(harness, "validate", "--mappings", str(maps)).exit_code == 0
+    result = invoke(harness, "plan", "--mappings", str(maps))
+    assert result.exit_code == 0, result.output

@@ -50,6 +50,17 @@ def intents(url: str) -> int:
         store.close()
 
 
+def test_the_skewed_child_clock_runs_ahead() -> None:
+    """The harness is not vacuous: without the skew taking effect every test below would pass anyway."""
+    code = (
+        "import time, datetime\nprint(round(time.time() - time.monotonic()), "
+        "round(datetime.datetime.now().timestamp() - time.time()))"
+    )
+    child_offset, child_now_lag = (int(x) for x in skewed(code, "").split())
+    assert abs(child_offset - round(time.time() - time.monotonic()) - SKEW) < 5
+    assert abs(child_now_lag) < 5  # datetime.now() moves with time.time()
+
+
 def test_a_process_whose_clock_runs_ahead_takes_no_live_lease(state_url: str) -> None:
     """A company lease held for 60 s is not free to a process 90 s ahead: the database's clock judges."""
     store = Store(state_url)
