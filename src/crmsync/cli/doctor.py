@@ -37,13 +37,15 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
             if as_json:
                 emit({"ok": all(p.ok for p in probes), "checks": [vars(p) for p in probes]})
             else:
+                from crmsync.redaction import scrub  # as emit() does for --json: a detail may quote a vendor
+
                 for p in probes:
                     mark = "[green]✓[/]" if p.ok else "[bold red]✗[/]"
                     out.print(f"{mark} {p.service} {p.check}: ", end="", highlight=False)
-                    out.print(p.detail, markup=False, highlight=False)
+                    out.print(scrub(p.detail), markup=False, highlight=False)
                     if p.warning:
                         out.print("  [yellow]warning:[/] ", end="", highlight=False)
-                        out.print(p.warning, markup=False, highlight=False)
+                        out.print(scrub(p.warning), markup=False, highlight=False)
                 failed = sum(1 for p in probes if not p.ok)
                 out.print(f"{len(probes) - failed} of {len(probes)} checks passed.", highlight=False)
             return 0 if all(p.ok for p in probes) else 1
