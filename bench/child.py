@@ -3,10 +3,13 @@ client process measures crmsync alone, and answers commands over a pipe.
 
 Commands: `("limits", searches/s, calls per 10 s, writes/s, write burst)` (enforce the vendors'
 published rate limits from now on), `"mark"` (remember how many requests each emulator has
-received; answers the overrides), `"since"` (the calls per endpoint made since the mark, and the
-Schematic companies written to), `("change", fraction, seed)` (re-price that fraction of the won
-deals, as a sales rep would), `"verify"` (whether the Schematic seat overrides of the re-priced
-companies hold the new values) and `"stop"`.
+received and start watching the override writes; answers the overrides), `"since"` (the calls per
+endpoint made since the mark, and the Schematic companies written to), `("change", fraction, seed)`
+(re-price that fraction of the won deals, as a sales rep would), `("pick", n, seed)` (choose n won
+deals and the seats each will get, without changing them: bench/burst.py changes them through the
+control endpoint, whose URL the first message gives), `"verify"` (whether the Schematic seat
+overrides of the re-priced or picked companies hold the new values), `"writes"` (the override writes
+seen since the mark: redundant ones, extra overrides, writes to companies not re-priced) and `"stop"`.
 """
 
 from __future__ import annotations
@@ -69,19 +72,24 @@ def serve(deals: int, companies: int, conn: Connection) -> None:
     from tests.benchmarks.reconcile import data
 
     from crmsync.sandbox import Sandbox
+    from crmsync.sandbox.control import make_control_app
+    from crmsync.sandbox.serve import serve_app
 
-    with Sandbox(data(deals, companies)) as sb:
+    with Sandbox(data(deals, companies)) as sb, serve_app(make_control_app(sb)) as control:
         states = {"hubspot": sb.hubspot, "schematic": sb.schematic}
         conn.send(
             {
                 "env": sb.env(),
                 "hubspot_url": sb.hubspot_url,
+                "control_url": control.url,
                 "token": sb.hubspot.access_token,
                 "overrides": len(sb.schematic.override_records()),
             }
         )
         mark = {name: 0 for name in states}
         changed: dict[str, int] = {}  # Schematic company id → the seats its re-priced deals now give
+        watch = WriteWatch()
+        sb.schematic.listeners.append(watch.seen)
         while True:
             command = conn.recv()
             if command == "stop":
@@ -89,7 +97,14 @@ def serve(deals: int, companies: int, conn: Connection) -> None:
             if command == "mark":
                 mark = {name: len(state.requests) for name, state in states.items()}
                 with sb.schematic.lock:
+                    watch.start(sb.schematic.override_records())
                     conn.send({"requests": mark, "overrides": len(sb.schematic.override_records())})
+            elif command == "writes":
+                with sb.schematic.lock:
+                    conn.send(watch.report(set(changed), sb.schematic.override_records()))
+            elif isinstance(command, tuple) and command[0] == "pick":
+                picked, changed = _pick(sb, command[1], command[2])
+                conn.send({"deals": picked, "companies": len(changed)})
             elif command == "since":
                 conn.send(_since(sb, states, mark))
             elif isinstance(command, tuple) and command[0] == "limits":  # the vendors' published limits
@@ -148,16 +163,65 @@ def _since(sb: Any, states: dict[str, Any], mark: dict[str, int]) -> dict[str, A
 def _change(sb: Any, fraction: float, seed: int) -> tuple[int, dict[str, int]]:
     """Re-price `fraction` of the won deals (a seeded random choice) to unique seat counts above every
     other; returns how many, and per Schematic company of those deals the seats its override must hold."""
+    with sb.hubspot.lock:
+        won = sum(1 for d in sb.hubspot.deals.values() if d.properties.get("dealstage") == "closedwon")
+    picked, changed = _pick(sb, max(1, round(won * fraction)), seed)
+    for deal_id, seats in picked:
+        sb.hubspot.update_deal(deal_id, seats_purchased=str(seats))
+    return len(picked), changed
+
+
+def _pick(sb: Any, n: int, seed: int) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """`n` won deals (a seeded random choice), each with a unique seat count above every other
+    (NEW_SEATS + its rank), and per Schematic company of those deals the seats its override must hold
+    once every one is changed (the mapping combines by max)."""
     hubspot, schematic = sb.hubspot, sb.schematic
     with hubspot.lock:
         won = sorted((d for d in hubspot.deals if hubspot.deals[d].properties.get("dealstage") == "closedwon"), key=int)
-    chosen = random.Random(seed).sample(won, max(1, round(len(won) * fraction)))
+        chosen = random.Random(seed).sample(won, n)
+        companies = {deal_id: list(hubspot.deals[deal_id].company_ids) for deal_id in chosen}
+    picked = [(deal_id, NEW_SEATS + rank) for rank, deal_id in enumerate(chosen)]
     changed: dict[str, int] = {}
-    for n, deal_id in enumerate(chosen):
-        seats = NEW_SEATS + n
-        hubspot.update_deal(deal_id, seats_purchased=str(seats))
-        for company in hubspot.deals[deal_id].company_ids:
+    for deal_id, seats in picked:
+        for company in companies[deal_id]:
             record = schematic.company_with_key("hubspot_company_id", company)
             if record is not None:
                 changed[record["id"]] = max(seats, changed.get(record["id"], 0))
-    return len(chosen), changed
+    return picked, changed
+
+
+VALUE = ("value_type", "value_bool", "value_numeric", "value_trait_id", "metric_period",
+         "metric_period_month_reset", "expiration_date")  # fmt: skip
+
+
+class WriteWatch:
+    """The Schematic override changes since `start`, told by the emulator as they happen: a write that
+    left the value as it was is redundant; so is a second override of one company and feature."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[Any, ...]] = {}  # override id → its value now
+        self.redundant = 0
+        self.companies: Counter[str] = Counter()  # company id → its writes since the start
+        self.on = False
+
+    def start(self, records: list[dict[str, Any]]) -> None:
+        self.values = {r["id"]: tuple(r.get(k) for k in VALUE) for r in records}
+        self.redundant, self.companies, self.on = 0, Counter(), True
+
+    def seen(self, action: str, record: dict[str, Any]) -> None:
+        if not self.on:
+            return
+        value = tuple(record.get(k) for k in VALUE)
+        self.redundant += action.endswith("updated") and self.values.get(record["id"]) == value
+        self.values[record["id"]] = value
+        self.companies[record["company_id"]] += 1
+
+    def report(self, changed: set[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+        per_feature = Counter((r["company_id"], r["feature_id"]) for r in records if r["company_id"] in changed)
+        return {
+            "writes": sum(self.companies.values()),
+            "redundant": self.redundant,
+            "extra_overrides": sum(n - 1 for n in per_feature.values() if n > 1),
+            "unexpected_companies": sorted(set(self.companies) - changed)[:20],
+            "unexpected_writes": sum(n for c, n in self.companies.items() if c not in changed),
+        }

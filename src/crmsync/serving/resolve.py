@@ -4,11 +4,15 @@ A payload is only a hint: the CRM is asked again which company each deal belongs
 association batch reads, one SOQL `Id IN (…)` for Salesforce). The companies a deal used to drive
 come from the ownership ledger (the note of every override crmsync writes names its deals), so a
 deleted or moved deal still reconciles the company it left. CRM company refs become Schematic
-company ids through the company keys the mapping files name.
+company ids through the company keys the mapping files name; a company found is remembered for
+`FOUND_MAX_AGE` seconds (a burst of hints for one company asks Schematic once), one not found is asked
+again at the next batch (it may have been created since).
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +27,8 @@ from crmsync.serving.health import report
 from crmsync.store.intake import ClaimedEvent, IntakeStore
 
 log = get_logger("crmsync.intake")
+FOUND_MAX_AGE = 60.0  # seconds a company found by its key is used without asking Schematic again
+FOUND_MAX = 20_000  # companies remembered at most (the oldest are forgotten first)
 
 
 # reconcile/note.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
@@ -35,7 +41,10 @@ class Resolver:
     intake: IntakeStore
     mappings: Callable[[], Mappings]  # called per batch: a reloaded mapping takes effect at once
     tracker: SuccessTracker | None = None
-    _lookups: dict[tuple[str, str], CompanyId | None] = field(default_factory=dict, init=False)
+    clock: Callable[[], float] = time.monotonic
+    # (key, ref) → (when found, the company); not-found answers live for one batch only
+    _found: OrderedDict[tuple[str, str], tuple[float, CompanyId]] = field(default_factory=OrderedDict, init=False)
+    _missing: set[tuple[str, str]] = field(default_factory=set, init=False)
 
     def companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
         """Every company the hints touch: named by Schematic, owning the deal now, or driven by it before.
@@ -47,7 +56,7 @@ class Resolver:
             raise
 
     def _companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
-        self._lookups.clear()  # a company created since the last batch must be found
+        self._missing.clear()  # a company created since the last batch must be found
         found = {CompanyId(e.company_key) for e in events if e.source == "schematic" and e.company_key}
         crm = [e for e in events if e.source in (Source.HUBSPOT.value, Source.SALESFORCE.value)]
         if not crm:
@@ -62,7 +71,8 @@ class Resolver:
 
     def _from_ledger(self, events: Collection[ClaimedEvent]) -> set[CompanyId]:
         wanted = {(e.source, e.object_id) for e in events}
-        return {CompanyId(c) for c, note in self.intake.ledger_notes() if wanted.intersection(note_deals(note))}
+        notes = self.intake.ledger_notes(mentioning={e.object_id for e in events})
+        return {CompanyId(c) for c, note in notes if wanted.intersection(note_deals(note))}
 
     def _from_crm(self, source: Source, events: Sequence[ClaimedEvent], maps: Mappings) -> set[CompanyId]:
         keys = sorted({f.company_key for f in maps.for_source(source)})
@@ -81,14 +91,31 @@ class Resolver:
         """The Schematic company carrying `ref` under one of the mapping's company keys (None: no such
         company yet, which a plan reports as pending)."""
         for key in keys:
-            if (key, ref) not in self._lookups:
-                company = self.schematic.lookup_company({key: ref})
-                self._succeeded("schematic")
-                self._lookups[(key, ref)] = company.id if company is not None else None
-            if (found := self._lookups[(key, ref)]) is not None:
+            if (found := self._known(key, ref)) is not None:
                 return found
+            if (key, ref) in self._missing:
+                continue
+            company = self.schematic.lookup_company({key: ref})
+            self._succeeded("schematic")
+            if company is None:
+                self._missing.add((key, ref))
+                continue
+            self._found[(key, ref)] = (self.clock(), company.id)
+            while len(self._found) > FOUND_MAX:
+                self._found.popitem(last=False)
+            return company.id
         log.info("hints.no_company", keys="/".join(keys), ref=ref)  # nothing to reconcile for it yet
         return None
+
+    def _known(self, key: str, ref: str) -> CompanyId | None:
+        """The company found for (key, ref) less than FOUND_MAX_AGE seconds ago."""
+        held = self._found.get((key, ref))
+        if held is None:
+            return None
+        if self.clock() - held[0] >= FOUND_MAX_AGE:
+            del self._found[(key, ref)]
+            return None
+        return held[1]
 
     def _succeeded(self, source: str) -> None:
         if self.tracker is not None:

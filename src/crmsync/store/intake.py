@@ -148,11 +148,13 @@ class IntakeStore:
         with self._begin() as conn:
             now = now or db_now(conn)
             hint = first_hint_at or now
-            for company in sorted(set(company_ids)):
-                stmt = self._insert(WORK).values(
-                    company_id=company, state="pending", dirty=False, trigger=trigger.value, first_hint_at=hint,
-                    attempts=0, not_before=now, updated_at=now,
-                )  # fmt: skip
+            companies = sorted(set(company_ids))
+            for n in range(0, len(companies), 500):  # one statement per 500 companies, not one per company
+                stmt = self._insert(WORK).values([
+                    {"company_id": company, "state": "pending", "dirty": False, "trigger": trigger.value,
+                     "first_hint_at": hint, "attempts": 0, "not_before": now, "updated_at": now}
+                    for company in companies[n : n + 500]
+                ])  # fmt: skip
                 running, done = WORK.c.state == "running", WORK.c.state == "done"
                 new = stmt.excluded
                 stmt = stmt.on_conflict_do_update(
@@ -254,9 +256,21 @@ class IntakeStore:
         oldest = min((t for t in (oldest_event, oldest_work) if t is not None), default=None)
         return Depth(int(events), int(work), oldest)
 
-    def ledger_notes(self) -> list[tuple[str, str]]:
-        """(company id, note) of every override crmsync manages: how a deleted deal's companies are found."""
+    def ledger_notes(self, mentioning: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """(company id, note) of the overrides crmsync manages: how a deleted deal's companies are found.
+        `mentioning`: only notes containing one of these deal ids (a cheap filter in the database, the
+        caller reads the notes exactly), so a batch of hints costs its deals, not the whole ledger."""
         table = OwnedOverride.__table__  # type: ignore[attr-defined]
-        query = select(table.c.company_id, table.c.note).where(table.c.status.in_(("active", "intent")))
+        managed = table.c.status.in_(("active", "intent"))
+        if mentioning is None:
+            queries = [select(table.c.company_id, table.c.note).where(managed)]
+        else:
+            ids = sorted({i for i in mentioning if i})
+            queries = [
+                select(table.c.company_id, table.c.note).where(
+                    managed, or_(*(table.c.note.contains(i, autoescape=True) for i in ids[n : n + 100]))
+                )
+                for n in range(0, len(ids), 100)
+            ]
         with self._begin() as conn:
-            return [(str(c), str(n or "")) for c, n in conn.execute(query).all()]
+            return [(str(c), str(n or "")) for query in queries for c, n in conn.execute(query).all()]

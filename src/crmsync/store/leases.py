@@ -59,9 +59,9 @@ class LeaseBook:
 
         def work(conn: Connection) -> None:
             now = db_epoch(conn)
-            for name in names:
-                if self._take(conn, name, now):
-                    taken.append(name)
+            wanted = sorted(set(names))  # one order for every process: two takers never wait on each other in a ring
+            for n in range(0, len(wanted), 500):
+                taken.extend(self._take(conn, wanted[n : n + 500], now))
 
         self.store.transact(work)
         self.held.update(dict.fromkeys(taken, began))
@@ -111,15 +111,23 @@ class LeaseBook:
         for name in chosen:
             self.held.pop(name, None)
 
-    def _take(self, conn: Connection, name: str, now: float) -> bool:
-        values = {"name": name, "holder": self.holder, "expires_at": now + self.ttl, "acquired_at": now}
+    def _take(self, conn: Connection, names: list[str], now: float) -> list[str]:
+        """Take the free, expired or already-ours leases of `names` (sorted): new rows in one insert, the
+        rest in one conditional update; the names taken."""
+        values = [{"name": n, "holder": self.holder, "expires_at": now + self.ttl, "acquired_at": now} for n in names]
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        inserted = conn.execute(dialect.insert(Lease).values(**values).on_conflict_do_nothing(index_elements=["name"]))
-        if inserted.rowcount == 1:
-            return True
-        taken_over = conn.execute(
-            update(Lease)
-            .where(Lease.name == name, or_(Lease.expires_at <= now, Lease.holder == self.holder))  # type: ignore[arg-type]
-            .values(holder=self.holder, expires_at=now + self.ttl, acquired_at=now)
-        )
-        return taken_over.rowcount == 1
+        table = Lease.__table__  # type: ignore[attr-defined]
+        insert = dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=["name"])
+        inserted = {str(n) for (n,) in conn.execute(insert.returning(table.c.name))}
+        rest = [n for n in names if n not in inserted]
+        taken_over: set[str] = set()
+        if rest:
+            mine_or_expired = or_(table.c.expires_at <= now, table.c.holder == self.holder)
+            query = (
+                update(table)
+                .where(table.c.name.in_(rest), mine_or_expired)
+                .values(holder=self.holder, expires_at=now + self.ttl, acquired_at=now)
+                .returning(table.c.name)
+            )
+            taken_over = {str(n) for (n,) in conn.execute(query)}
+        return [n for n in names if n in inserted or n in taken_over]

@@ -1,0 +1,321 @@
+"""`crmsync serve` under a burst: 2,000 signed HubSpot webhooks in 10 s against one serve on PostgreSQL.
+
+Run (not part of the test suite; about 2 minutes; needs PostgreSQL on 127.0.0.1:5432, trust auth):
+    python3 -m uv run python -m bench.burst [--webhooks 2000] [--seconds 10] [--deals 10000] [--companies 2000]
+
+Three processes, as in production. The sandbox child (bench/child.py) serves the emulators and the
+sandbox's control endpoint. `crmsync serve` runs as users run it: the installed console script with
+its defaults (pacing, poll and resync scheduler, mapping watcher), no emulated latency, its state in
+a PostgreSQL database made for the run and dropped after; a first `apply` (bench/client.py) creates
+the overrides, so serve starts in steady state. This process is the sender: for webhook n, at its slot
+(evenly spread over the seconds), it re-prices one won deal through the control endpoint, as a sales
+rep's edit would, then posts HubSpot's v3-signed `deal.propertyChange` event for it, one event per
+request (the ingress's hardest case: HubSpot batches up to 100), and times the answer.
+
+Figures: `acknowledged_share` (answered 200 with the event stored), `ack_p50_s` / `ack_p95_s` /
+`ack_max_s` (send → answer); `lost` (re-priced companies whose seat override does not hold the new
+seats once drained, or at the deadline); `duplicates` (writes that left a value as it was, second
+overrides of one company and feature, writes to companies not re-priced); `hints`, `company_reconciles`,
+`runs` and `coalesced` (= hints minus company reconciles: hints answered by another hint's reconcile) from
+serve's /metrics; `drain_s` (last acknowledgement → every change visible and the intake empty);
+`rss_idle_mb` / `peak_rss_mb` / `rss_growth_mb` (serve's VmRSS sampled every 50 ms: the 2 s before the
+burst, then the burst and the drain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.child import client_env, serve
+from bench.memory import spawned_client
+from crmsync.sandbox.webhook_push import APP_ID, PORTAL_ID, hubspot_encoder
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+DRAIN_DEADLINE_S = 120.0
+_METRIC = re.compile(r"^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
+
+
+def measure_burst(
+    webhooks: int = 2_000, seconds: float = 10.0, deals: int = 10_000, companies: int = 2_000, seed: int = 13
+) -> dict[str, Any]:
+    """Start the three processes, send the burst, wait for the drain, return the figures."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
+    sandbox.start()
+
+    def ask(command: Any) -> dict[str, Any]:
+        parent.send(command)
+        answer: dict[str, Any] = parent.recv()
+        return answer
+
+    try:
+        first = parent.recv()
+        with postgres_database() as url, tempfile.TemporaryDirectory() as tmp:
+            secret = secrets.token_hex(16)
+            env = {**client_env(first["env"], tmp), "CRMSYNC_DATABASE_URL": url,
+                   "HUBSPOT_CLIENT_SECRET": secret, "HUBSPOT_PORTAL_ID": str(PORTAL_ID)}  # fmt: skip
+            cold = spawned_client(env)  # every override created: serve starts in steady state
+            if cold.get("failed") or cold.get("status") != "ok":
+                raise RuntimeError(f"the first apply did not succeed: {cold}")
+            with running_serve(env, Path(tmp) / "serve.log") as (base, pid):
+                picked = [tuple(p) for p in ask(("pick", webhooks, seed))["deals"]]
+                ask("mark")
+                before = scrape(base)
+                with RssSampler(pid) as rss:
+                    time.sleep(2.0)
+                    idle = rss.peak()
+                    rss.reset()
+                    started = time.perf_counter()
+                    acks = asyncio.run(send(picked, first["control_url"], base, secret, seconds))
+                    sent = time.perf_counter()
+                    drained, wrong = wait_drained(base, lambda: ask("verify")["wrong"])
+                    peak = rss.peak()
+                after = scrape(base)
+                writes = ask("writes")
+    finally:
+        parent.send("stop")
+        sandbox.join(timeout=30)
+    return figures(acks, before, after, writes, wrong, drained, started, sent, idle, peak) | {
+        "webhooks": webhooks,
+        "seconds": seconds,
+        "deals": deals,
+        "companies": companies,
+        "database": "postgresql",
+    }
+
+
+def figures(
+    acks: list[tuple[bool, float]],
+    before: dict[str, float],
+    after: dict[str, float],
+    writes: dict[str, Any],
+    wrong: int,
+    drained: float | None,
+    started: float,
+    sent: float,
+    idle: float,
+    peak: float,
+) -> dict[str, Any]:
+    """The burst's figures from what was measured (pure)."""
+    latencies = sorted(seconds for _, seconds in acks)
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    hints = int(delta.get("hints", 0))
+    reconciles = int(delta.get("company_reconciles", 0))
+    return {
+        "acknowledged_share": round(sum(ok for ok, _ in acks) / max(1, len(acks)), 4),
+        "ack_p50_s": round(statistics.median(latencies), 4),
+        "ack_p95_s": round(latencies[max(0, round(0.95 * len(latencies)) - 1)], 4),
+        "ack_max_s": round(latencies[-1], 4),
+        "sent_in_s": round(sent - started, 2),
+        "lost": wrong,
+        "duplicates": writes["redundant"] + writes["extra_overrides"] + writes["unexpected_writes"],
+        "writes": writes["writes"],
+        "duplicate_detail": {k: writes[k] for k in ("redundant", "extra_overrides", "unexpected_writes")},
+        "hints": hints,
+        "company_reconciles": reconciles,
+        "runs": int(delta.get("runs", 0)),
+        "coalesced": hints - reconciles,
+        "drain_s": round(drained - sent, 2) if drained is not None else None,
+        "applied_after_start_s": round(drained - started, 2) if drained is not None else None,
+        "rss_idle_mb": round(idle, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_growth_mb": round(peak - idle, 1),
+    }
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for serve's state (SQLAlchemy URL), dropped afterwards."""
+    name = f"crmsync_burst_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_serve(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`crmsync serve` as a user starts it (the console script beside this interpreter), ready and idle:
+    (its base URL, its pid); stopped with SIGTERM when the block ends. Its log goes to `log`."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "crmsync"), "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(base, proc, log)
+            yield base, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
+    """Until /readyz answers 200 and the start-up resync is done (a run counted, nothing pending)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"crmsync serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                seen = scrape(base)
+                if seen.get("runs", 0) >= 1 and seen.get("pending", 1) == 0:
+                    return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"crmsync serve not ready and idle after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def scrape(base: str) -> dict[str, float]:
+    """The counters the burst is judged by, from serve's /metrics."""
+    found = {"hints": 0.0, "company_reconciles": 0.0, "runs": 0.0, "pending": 0.0}
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        match = _METRIC.match(line)
+        if not match:
+            continue
+        name, labels, value = match.group(1), match.group(2) or "", float(match.group(3))
+        if name == "crmsync_webhooks_total" and 'outcome="stored"' in labels:
+            found["hints"] += value
+        elif name == "crmsync_webhook_to_applied_seconds_count":
+            found["company_reconciles"] += value
+        elif name == "crmsync_runs_total":
+            found["runs"] += value
+        elif name == "crmsync_intake_pending":
+            found["pending"] += value
+    return found
+
+
+async def send(picked: list[tuple[Any, ...]], control_url: str, base: str, secret: str, seconds: float) -> list[
+    tuple[bool, float]
+]:  # fmt: skip
+    """Each deal re-priced then its webhook posted at its slot; (acknowledged, seconds to the answer) each."""
+    url = f"{base}/webhooks/hubspot"
+    encode = hubspot_encoder(url, secret)
+    limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(timeout=30, limits=limits) as control, httpx.AsyncClient(
+        timeout=30, limits=limits
+    ) as hook:  # fmt: skip
+        start = loop.time() + 0.2
+
+        async def one(n: int, deal_id: str, seats: int) -> tuple[bool, float]:
+            await asyncio.sleep(max(0.0, start + n * seconds / len(picked) - loop.time()))
+            edit = {"action": "update", "fields": {"seats_purchased": str(seats)}}
+            (await control.post(f"{control_url}/deals/{deal_id}", json=edit)).raise_for_status()
+            event = {"eventId": 10_000_000 + n, "subscriptionId": 1, "portalId": PORTAL_ID, "appId": APP_ID,
+                     "occurredAt": int(time.time() * 1000), "subscriptionType": "deal.propertyChange",
+                     "objectId": int(deal_id), "propertyName": "seats_purchased", "propertyValue": str(seats),
+                     "changeSource": "CRM_UI"}  # fmt: skip
+            body, headers = encode([event], 1)
+            began = time.perf_counter()
+            try:
+                answer = await hook.post(url, content=body, headers=headers)
+                ok = answer.status_code == 200 and answer.json().get("stored") == 1
+            except httpx.HTTPError:
+                ok = False
+            return ok, time.perf_counter() - began
+
+        return list(await asyncio.gather(*(one(n, d, s) for n, (d, s) in enumerate(picked))))
+
+
+def wait_drained(base: str, wrong: Callable[[], int]) -> tuple[float | None, int]:
+    """(when every change was visible and the intake empty, or None at the deadline; companies still wrong)."""
+    end = time.perf_counter() + DRAIN_DEADLINE_S
+    left = wrong()
+    while time.perf_counter() < end:
+        left = wrong()
+        if left == 0 and scrape(base)["pending"] == 0:
+            return time.perf_counter(), 0
+        time.sleep(0.1)
+    return None, left
+
+
+class RssSampler:
+    """A process's resident memory (VmRSS) every 50 ms in a thread; `peak()` since the last `reset()`."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{pid}/status")
+        self._peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self.read())
+            self._stop.wait(0.05)
+
+    def read(self) -> float:
+        try:
+            text = self.path.read_text()
+        except OSError:  # the process is gone
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def peak(self) -> float:
+        return max(self._peak, self.read())
+
+    def reset(self) -> None:
+        self._peak = 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--webhooks", type=int, default=2_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--deals", type=int, default=10_000)
+    parser.add_argument("--companies", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    print(json.dumps(measure_burst(args.webhooks, args.seconds, args.deals, args.companies, args.seed), indent=2))
+
+
+if __name__ == "__main__":
+    main()
