@@ -268,37 +268,43 @@ def _reload_check(
     settings: Settings, ctx: Context, connectors: ConnectorSet, resources: ExitStack, staged: dict[Source, Connector]
 ) -> Callable[[Mappings], Callable[[], None]]:
     """serve's check of edited mappings: `validate`'s online checks against fresh CRM schemas, with a
-    connector built for each source the edit adds; on success the set follows the edit (a dropped
-    source's connector is closed when serve stops: a run in flight may still hold it)."""
+    connector for each source the edit adds; on success the set follows the edit. A connector not in
+    force (built for an edit that was held or refused, or dropped by one: a run in flight may still hold
+    it) is kept as the spare of its source and reused by the next edit adding it, so months of edits
+    keep at most one per source open; each is closed once, when serve stops."""
+    spare: dict[Source, Connector] = {}  # never a source in force
 
     def check(fresh: Mappings) -> Callable[[], None]:
         wanted = set(fresh.sources())
         built: dict[Source, Connector] = {}
         try:
-            for source in wanted - set(connectors):
+            for source in wanted - set(connectors) - set(spare):
                 try:
                     built[source] = connector_for(settings, source, ctx.store)
                 except ConfigError as exc:  # a new source without its credentials: the edit is refused
                     where = fresh.for_source(source)[0].path
                     raise MappingError([Problem(where, 1, 1, f"{source.value} is read but {exc}")]) from exc
-            candidate = {s: c for s, c in connectors.items() if s in wanted} | built
+            spare.update(built)
+            candidate = {s: connectors[s] if s in connectors else spare[s] for s in wanted}
             for connector in candidate.values():
                 connector.refresh_schema()
             preflight(ctx.schematic, candidate, fresh, companies=ctx.schematic.list_companies())
         except BaseException:
-            for connector in built.values():
+            for source, connector in built.items():  # built for this edit only: nothing else holds them
+                spare.pop(source, None)
                 connector.close()
             raise
-        for connector in built.values():  # closed when serve stops, whether the edit is taken or not
+        for connector in built.values():  # kept (in force or spare) until serve stops
             resources.callback(connector.close)
         staged.clear()
         staged.update(candidate)  # what the guards' judgement of the edit reads with (`vet`)
 
         def commit() -> None:
-            for source, connector in connectors.items():
-                if source not in wanted:
-                    resources.callback(connector.close)
+            before = dict(connectors.items())
             connectors.replace(candidate)
+            for source in candidate:
+                spare.pop(source, None)
+            spare.update({s: c for s, c in before.items() if s not in candidate})
 
         return commit
 

@@ -11,7 +11,7 @@ from crmsync.domain import Company, CompanyId, Feature, FeatureId, OverrideValue
 from crmsync.errors import RequestRejected
 from crmsync.sandbox import Sandbox
 from crmsync.schematic.client import SchematicClient
-from crmsync.schematic.metadata import LOOKUP_AGE, MetadataCache
+from crmsync.schematic.metadata import LOOKUP_AGE, LOOKUPS_HELD, MetadataCache
 from crmsync.schematic.transport import Transport
 
 
@@ -110,3 +110,35 @@ def test_list_features_always_asks_schematic(sb: Sandbox) -> None:
         client.features()
         client.list_features()
     assert _calls(sb, "/features") == 2
+
+
+def test_lookups_never_read_after_do_not_pile_up() -> None:
+    """Months of lookups whose company no read takes keep at most LOOKUPS_HELD companies, the newest."""
+    clock = _Clock()
+    cache = MetadataCache(300, clock)
+    for n in range(LOOKUPS_HELD * 4):
+        cache.looked_up(Company(CompanyId(f"comp_{n}"), f"C{n}", {"hubspot_id": str(n)}))
+    assert cache.lookups_held == LOOKUPS_HELD
+    assert cache.take_companies({CompanyId("comp_0")}) is None  # the oldest went first
+    newest = CompanyId(f"comp_{LOOKUPS_HELD * 4 - 1}")
+    assert [c.id for c in cache.take_companies({newest}) or []] == [newest]
+
+
+def test_lookups_too_old_to_stand_in_are_dropped() -> None:
+    """A lookup older than LOOKUP_AGE is let go at the next lookup, not held until its company is read."""
+    clock = _Clock()
+    cache = MetadataCache(300, clock)
+    for n in range(10):
+        cache.looked_up(Company(CompanyId(f"comp_{n}"), f"C{n}", {}))
+    clock.now = LOOKUP_AGE + 1
+    cache.looked_up(Company(CompanyId("comp_new"), "New", {}))
+    assert cache.lookups_held == 1
+
+
+def test_an_id_asked_twice_is_one_company() -> None:
+    """A request naming the same company twice is answered from the lookup, once, without an error."""
+    cache = MetadataCache(300, _Clock())
+    hooli = Company(CompanyId("comp_hooli"), "Hooli", {"hubspot_id": "1"})
+    cache.looked_up(hooli)
+    assert cache.take_companies([CompanyId("comp_hooli"), CompanyId("comp_hooli")]) == [hooli]
+    assert cache.take_companies([CompanyId("comp_hooli")]) is None  # handed out once

@@ -4,6 +4,7 @@ that gets in force all the same deletes no more than one full run would be allow
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -16,7 +17,8 @@ import pytest
 
 from crmsync.app import build_service
 from crmsync.cli.demo import sample_mappings
-from crmsync.domain import CompanyId, LedgerState, RunStatus, Trigger
+from crmsync.connectors.salesforce import SalesforceConnector
+from crmsync.domain import CompanyId, LedgerState, RunStatus, Source, Trigger
 from crmsync.reconcile.guard_window import Spent
 from crmsync.reconcile.guards import judge
 from crmsync.reconcile.notices import WarningKind
@@ -194,3 +196,29 @@ def test_a_declined_apply_books_nothing_in_the_window(served: Served) -> None:
     assert GuardWindow(ctx.store.engine).spent(3600) == Spent()
     assert reconcile(ctx, served.live(), request).ok
     assert GuardWindow(ctx.store.engine).spent(3600) == Spent(deletes=1)
+
+
+def test_held_edits_adding_a_source_keep_one_connector_of_it_open(served: Served) -> None:
+    """Five edits adding Salesforce, each held by the guards, leave one Salesforce connector open (was one
+    more per edit, until serve stopped); approving the last puts that one in force, and it answers."""
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, SalesforceConnector))
+
+    before, stamps = alive(), set()
+    remove_seats_rule(served.folder)
+    text = (sample_mappings() / "salesforce.yaml").read_text()
+    for n in range(5):
+        (served.folder / "salesforce.yaml").write_text(text + "#" * (n + 1) + "\n")  # a new stamp each time
+        served.live()
+        held = served.live.held
+        assert held is not None and "would be deleted or downgraded" in held.reason
+        stamps.add(held.stamp)
+    assert len(stamps) == 5
+    assert Source.SALESFORCE not in served.service.context.connectors  # held: not in force
+    assert alive() - before == 1
+    assert served.live.approve()
+    connector = served.service.context.connectors[Source.SALESFORCE]
+    assert connector.deal_schema().stages  # the kept connector is open and reads
+    assert alive() - before == 1

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from crmsync.domain import Trigger
-from crmsync.store.intake import IntakeStore, NewEvent, stored_trigger, utcnow
+from crmsync.store.intake import Finished, IntakeStore, NewEvent, stored_trigger, utcnow
 from tests.serve.databases import intake_database
 
 
@@ -114,6 +115,35 @@ def test_a_failed_run_is_retried_after_its_delay(intake: IntakeStore) -> None:
     intake.finish_company(work.id, "w", ok=False, retry_delay=10, now=now)
     assert intake.claim_companies("w", 10, 30, now=now + timedelta(seconds=5)) == []
     assert [w.attempts for w in intake.claim_companies("w", 10, 30, now=now + timedelta(seconds=11))] == [2]
+
+
+def test_many_runs_finish_in_one_transaction_each_as_it_would_alone(intake: IntakeStore) -> None:
+    """finish_companies ends a batch in one transaction: done, dirtied (pending again), given up, and
+    failed runs pending again after each its own delay, only the rows this worker holds."""
+    intake.enqueue_companies(["comp_ok", "comp_dirty", "comp_gone", "comp_slow", "comp_fast"], Trigger.WEBHOOK)
+    now = utcnow()
+    works = {w.company_id: w for w in intake.claim_companies("w", 10, 30, now=now)}
+    intake.enqueue_companies(["comp_dirty"], Trigger.WEBHOOK, now=now)  # a hint during its run
+    commits: list[object] = []
+    counted = commits.append  # one object: what `event.remove` is given must be what was listened
+    event.listen(intake.engine, "commit", counted)
+    try:
+        intake.finish_companies(
+            [Finished(works["comp_ok"].id, True), Finished(works["comp_dirty"].id, True),
+             Finished(works["comp_gone"].id, True, 10.0),  # given up: done, its delay unused
+             Finished(works["comp_slow"].id, False, 20.0), Finished(works["comp_fast"].id, False, 10.0)],
+            "w", now=now,
+        )  # fmt: skip
+        intake.finish_companies([Finished(works["comp_ok"].id, False, 1.0)], "other", now=now)  # not its row
+        intake.finish_companies([], "w", now=now)
+    finally:
+        event.remove(intake.engine, "commit", counted)
+    assert len(commits) == 2  # one per call that had rows, whatever their number
+    assert [w.company_id for w in intake.claim_companies("w", 10, 30, now=now)] == ["comp_dirty"]
+    assert [w.company_id for w in intake.claim_companies("w", 10, 30, now=now + timedelta(seconds=11))] == ["comp_fast"]
+    later = intake.claim_companies("w", 10, 30, now=now + timedelta(seconds=21))
+    assert [(w.company_id, w.attempts) for w in later] == [("comp_slow", 2)]
+    assert intake.depth().companies == 3  # dirty, fast and slow are running again; ok and gone are done
 
 
 def test_each_schedule_slot_has_one_winner(intake: IntakeStore) -> None:

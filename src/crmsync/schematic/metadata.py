@@ -3,7 +3,8 @@
 Features and plan entitlements change rarely but were read on every reconcile: on serve's path of one
 deal change they were two of eleven sequential calls. The client (schematic/client.py) keeps them
 here; an entry older than the bound is read again, and a rejected write forgets them all. A company
-answer of a lookup is handed once to the next read of that company, while young (it repeats it).
+answer of a lookup is handed once to the next read of that company, while young (it repeats it); the
+lookups held are few and young (`LOOKUPS_HELD`, `LOOKUP_AGE`): serve runs for months, its memory stays flat.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crmsync.reconcile.entitlements import PlanEntitlements
 
 T = TypeVar("T")
 LOOKUP_AGE = 5.0  # seconds a lookup's company answer may stand in for the read of it that follows
+LOOKUPS_HELD = 512  # lookups' companies held at most (a resolve batch looks up fewer; the oldest go first)
 
 
 class MetadataCache:
@@ -29,7 +31,7 @@ class MetadataCache:
         self._lock = threading.Lock()  # serve's worker and its side-by-side reads share one client
         self._features: tuple[float, list[Feature]] | None = None
         self._plans: dict[str, tuple[float, PlanEntitlements]] = {}
-        self._looked_up: dict[CompanyId, tuple[float, Company]] = {}
+        self._looked_up: dict[CompanyId, tuple[float, Company]] = {}  # oldest first (insertion order)
 
     def features(self, read: Callable[[], list[Feature]]) -> list[Feature]:
         """The features, read again when none are held or they are older than the bound."""
@@ -58,20 +60,35 @@ class MetadataCache:
         return found
 
     def looked_up(self, company: Company) -> None:
-        """A lookup's answer, for the read of the same company that usually follows at once."""
-        if self.max_age > 0:
-            with self._lock:
-                self._looked_up[company.id] = (self._clock(), company)
+        """A lookup's answer, for the read of the same company that usually follows at once. Lookups too
+        old to stand in are dropped, and the oldest beyond `LOOKUPS_HELD` (a lookup never read after)."""
+        if self.max_age <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            self._looked_up.pop(company.id, None)  # re-inserted last: the dict stays oldest first
+            self._looked_up[company.id] = (now, company)
+            held = self._looked_up
+            while held and (len(held) > LOOKUPS_HELD or now - next(iter(held.values()))[0] >= LOOKUP_AGE):
+                del held[next(iter(held))]
 
     def take_companies(self, ids: Collection[CompanyId]) -> list[Company] | None:
-        """Every one of `ids` as a lookup answered it moments ago (each handed out once), else None."""
+        """Every one of `ids` as a lookup answered it moments ago (each handed out once; an id named twice
+        is one company), else None."""
+        wanted = list(dict.fromkeys(ids))
         with self._lock:
-            held = [self._looked_up.get(i) for i in ids]
-            if not ids or any(h is None or not self._young(h[0], LOOKUP_AGE) for h in held):
+            held = [self._looked_up.get(i) for i in wanted]
+            if not wanted or any(h is None or not self._young(h[0], LOOKUP_AGE) for h in held):
                 return None
-            for i in ids:
-                del self._looked_up[i]
+            for i in wanted:
+                self._looked_up.pop(i, None)
         return [h[1] for h in held if h is not None]
+
+    @property
+    def lookups_held(self) -> int:
+        """How many lookups' companies are held now (never more than `LOOKUPS_HELD`)."""
+        with self._lock:
+            return len(self._looked_up)
 
     def forget(self) -> bool:
         """Drop everything held (a write named a feature or plan the cache may hold wrong); True when

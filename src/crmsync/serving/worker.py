@@ -23,13 +23,15 @@ from crmsync.domain import CompanyId, Source, Trigger
 from crmsync.errors import CrmsyncError
 from crmsync.logs import get_logger
 from crmsync.metrics import LATENCY, RUNS
+from crmsync.redaction import scrub_line
 from crmsync.service.reconcile import Outcome
 from crmsync.serving.health import check_of
 from crmsync.serving.resolve import Resolver
-from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, IntakeStore, utcnow
+from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, Finished, IntakeStore, utcnow
 from crmsync.threads import leave_signals_to_main
 
 log = get_logger("crmsync.intake")
+DETAIL = 300  # characters of an exception's text kept in a log field or the intake's error column
 
 # The one reconcile use case, scoped: (Schematic company ids, or None for every company; trigger) → outcome.
 # An exception, or an outcome whose `ok` is False, counts as a failed run (retried after a delay).
@@ -112,14 +114,13 @@ class IntakeWorker:
             companies = self.resolver.companies(events)
         except Exception as exc:  # noqa: BLE001 - whatever failed (an API, a bug), the hints are tried again
             attempts = max(e.attempts for e in events)
-            detail = str(exc)[:300]
-            error = type(exc).__name__
+            detail, error = _detail(exc), type(exc).__name__  # stored too: masked, on one line, bounded
             log.warning("hints.unresolved", hints=len(events), attempt=attempts, error=error, detail=detail)
             if check_of(exc) is not None:  # an outage is waited out: no hint is given up because of it
                 delay = min(s.retry_delay * attempts, s.outage_retry_max)
-                self.intake.retry_events(ids, self.name, str(exc), delay, max_attempts=2**31 - 1)
+                self.intake.retry_events(ids, self.name, detail, delay, max_attempts=2**31 - 1)
             else:
-                self.intake.retry_events(ids, self.name, str(exc), s.retry_delay * attempts, s.max_attempts)
+                self.intake.retry_events(ids, self.name, detail, s.retry_delay * attempts, s.max_attempts)
             return True
         if companies:
             self.intake.enqueue_companies(companies, _trigger(events), first_hint_at=min(e.received_at for e in events))
@@ -149,23 +150,26 @@ class IntakeWorker:
                 ok = outcome.ok
                 why = {} if ok else outcome.reason()
             except CrmsyncError as exc:
-                why, outage = {"error": type(exc).__name__, "detail": str(exc)}, check_of(exc) is not None
+                why, outage = {"error": type(exc).__name__, "detail": _detail(exc)}, check_of(exc) is not None
             except Exception as exc:
                 log.exception("reconcile.crashed", scope=_describe(scope))
-                why = {"error": type(exc).__name__, "detail": str(exc)[:300]}
+                why = {"error": type(exc).__name__, "detail": _detail(exc)}
         RUNS.labels(trigger=trigger.value, result="ok" if ok else "failed").inc()
         done = utcnow()
         s = self.settings
-        retried = 0  # companies queued again (the others are done, or given up)
+        finished, given_up = list[Finished](), list[ClaimedWork]()  # the others are queued again
         for w in work:
             give_up = not ok and not outage and w.attempts >= s.max_attempts  # an outage is waited out
-            retried += not ok and not give_up
+            if give_up:
+                given_up.append(w)
             if ok and w.first_hint_at is not None:
                 LATENCY.observe(max(0.0, (done - w.first_hint_at).total_seconds()))
             delay = min(s.retry_delay * w.attempts, s.outage_retry_max) if outage else s.retry_delay * w.attempts
-            self.intake.finish_company(w.id, self.name, ok=ok or give_up, retry_delay=delay)
-            if give_up:
-                log.error("reconcile.given_up", company_id=w.company_id, attempts=w.attempts, **why)
+            finished.append(Finished(w.id, ok or give_up, delay))
+        self.intake.finish_companies(finished, self.name)  # one transaction for the batch
+        for w in given_up:
+            log.error("reconcile.given_up", company_id=w.company_id, attempts=w.attempts, **why)
+        retried = 0 if ok else len(work) - len(given_up)
         if ok:
             log.info("reconcile.done", scope=_describe(scope), trigger=trigger.value)
         else:
@@ -205,6 +209,12 @@ def _trigger(events: Sequence[ClaimedEvent]) -> Trigger:
         return Trigger.POLL
     sources = {e.source for e in events}
     return WEBHOOK_OF[sources.pop()] if len(sources) == 1 else Trigger.WEBHOOK
+
+
+def _detail(exc: BaseException) -> str:
+    """An exception's text as a log field or the intake's error column may hold it: secrets masked
+    (a URL with a token, a vendor's body), on one line, at most DETAIL characters."""
+    return scrub_line(str(exc))[:DETAIL]
 
 
 def _describe(scope: frozenset[CompanyId] | None) -> str:

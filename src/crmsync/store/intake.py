@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 
 from crmsync.domain import Trigger
 from crmsync.errors import ServiceUnavailable
+from crmsync.redaction import scrub_line
 from crmsync.store.clock import db_now
 from crmsync.store.engine import SERVICE, SETTING, begin, dialect_insert, redact
 from crmsync.store.instance import FileIdentity, refuses_writes
@@ -29,6 +30,7 @@ from crmsync.store.intake_rows import ALL_COMPANIES as ALL_COMPANIES  # the name
 from crmsync.store.intake_rows import ClaimedEvent as ClaimedEvent
 from crmsync.store.intake_rows import ClaimedWork as ClaimedWork
 from crmsync.store.intake_rows import Depth as Depth
+from crmsync.store.intake_rows import Finished as Finished
 from crmsync.store.intake_rows import NewEvent as NewEvent
 from crmsync.store.intake_rows import stored_trigger as stored_trigger
 from crmsync.store.intake_rows import utcnow as utcnow
@@ -130,12 +132,13 @@ class IntakeStore:
         max_attempts: int,
         now: datetime | None = None,
     ) -> None:
-        """Resolution failed: pending again after `delay` seconds, or failed after `max_attempts`."""
+        """Resolution failed: pending again after `delay` seconds, or failed after `max_attempts`; `error`
+        is stored on one line, secrets masked (it may quote a vendor or a URL)."""
         state = case((EVENTS.c.attempts >= max_attempts, "failed"), else_="pending")
         stmt = update(EVENTS).where(EVENTS.c.id.in_(list(ids)), EVENTS.c.claimed_by == worker)
         with self._begin() as conn:
             now = now or db_now(conn)
-            conn.execute(stmt.values(state=state, claimed_until=None, error=error[:500],
+            conn.execute(stmt.values(state=state, claimed_until=None, error=scrub_line(error)[:500],
                                      not_before=now + timedelta(seconds=delay)))  # fmt: skip
 
     # --- company work ----------------------------------------------------------------------------
@@ -207,11 +210,23 @@ class IntakeStore:
         self, work_id: int, worker: str, *, ok: bool, retry_delay: float = 0.0, now: datetime | None = None
     ) -> None:
         """End a run: done (or pending again when dirtied meanwhile); a failed run is pending after a delay."""
-        with self._begin() as conn:
-            conn.execute(self._finish(work_id, worker, ok, retry_delay, now or db_now(conn)))
+        self.finish_companies([Finished(work_id, ok, retry_delay)], worker, now=now)
 
-    def _finish(self, work_id: int, worker: str, ok: bool, retry_delay: float, now: datetime) -> Any:
-        mine = update(WORK).where(WORK.c.id == work_id, WORK.c.claimed_by == worker, WORK.c.state == "running")
+    def finish_companies(self, finished: Sequence[Finished], worker: str, now: datetime | None = None) -> None:
+        """End many runs in one transaction, each as `finish_company` would: one UPDATE per outcome and
+        delay, not one transaction per company (a burst of webhooks finishes thousands)."""
+        groups: dict[tuple[bool, float], list[int]] = {}
+        for f in finished:
+            groups.setdefault((f.ok, 0.0 if f.ok else f.retry_delay), []).append(f.work_id)
+        if not groups:
+            return
+        with self._begin() as conn:
+            now = now or db_now(conn)
+            for (ok, delay), ids in groups.items():
+                conn.execute(self._finish(ids, worker, ok, delay, now))
+
+    def _finish(self, work_ids: list[int], worker: str, ok: bool, retry_delay: float, now: datetime) -> Any:
+        mine = update(WORK).where(WORK.c.id.in_(work_ids), WORK.c.claimed_by == worker, WORK.c.state == "running")
         if ok:
             values: dict[str, Any] = {
                 "state": case((WORK.c.dirty, "pending"), else_="done"),

@@ -1,6 +1,6 @@
 """The values the intake's queries (store/intake.py) take and return: a hint to store, a claimed hint,
-a claimed company, the queue's depth. Plain frozen dataclasses, so the webhook endpoints, the poller
-and the worker hand them around without knowing the tables (intake_tables.py).
+a claimed company, a finished run, the queue's depth. Plain frozen dataclasses, so the webhook
+endpoints, the poller and the worker hand them around without knowing the tables (intake_tables.py).
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ class ClaimedWork:
     trigger: Trigger
     first_hint_at: datetime | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A claimed company's run ended: `ok` (or given up) is done, else pending after `retry_delay` seconds."""
+
+    work_id: int
+    ok: bool
+    retry_delay: float = 0.0
 
 
 @dataclass(frozen=True)
