@@ -33,7 +33,7 @@ from crmsync.settings_groups import (
     UiSettings,
     WebSettings,
 )
-from crmsync.settings_toml import guards, number, read_toml, section, serve_tuning, whole
+from crmsync.settings_toml import guards, number, read_toml, section, serve_tuning, web_limits, whole
 
 __all__ = [  # the groups are defined in settings_groups.py and reach callers through here
     "HubSpotTuning",
@@ -68,7 +68,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)  # CRMSYNC_UI_*: the console
     actor: str = ""  # CRMSYNC_ACTOR, else the OS user: who the CLI's runs and actions are recorded as
     now: datetime | None = None  # CRMSYNC_NOW: judge deals as of this instant (rehearsals, tests); None: the clock
-    web: WebSettings = field(default_factory=WebSettings)  # serve's webhook secrets and ops token
+    web: WebSettings = field(default_factory=WebSettings)  # serve's webhook secrets and ops token; [web]: its limits
     slack_webhook_url: str | None = field(default=None, repr=False)  # CRMSYNC_SLACK_WEBHOOK_URL (secret)
     secrets: tuple[str, ...] = field(default=(), repr=False)  # every secret value set: masked in all output
 
@@ -107,7 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             deadline=number(schematic, "deadline", sd.deadline),
             retry_after_max=number(schematic, "retry_after_max", sd.retry_after_max),
             max_in_flight=max(1, whole(schematic, "max_in_flight", sd.max_in_flight)),
-            metadata_max_age=max(0.0, number(schematic, "metadata_max_age", sd.metadata_max_age)),
+            metadata_max_age=number(schematic, "metadata_max_age", sd.metadata_max_age),
         ),
         hubspot=HubSpotTuning(
             url=env.get("HUBSPOT_API_URL") or hd.url,
@@ -129,7 +129,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         now=_instant(env.get("CRMSYNC_NOW")),
         ui=_ui(env),
         actor=(env.get("CRMSYNC_ACTOR") or "").strip() or _os_user(env),
-        web=web_settings(env),
+        web=web_limits(section(tuning, "web"), web_settings(env)),
         slack_webhook_url=env.get("CRMSYNC_SLACK_WEBHOOK_URL") or None,
         secrets=secret_values(env),
     )

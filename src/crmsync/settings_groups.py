@@ -154,7 +154,8 @@ MIN_OPS_TOKEN = 24  # characters; a shorter CRMSYNC_OPS_TOKEN is refused at star
 
 @dataclass(frozen=True)
 class WebSettings:
-    """Webhook verification settings; each field names its environment variable."""
+    """What serve's endpoints are given: the webhook and ops secrets and ids, each naming its environment
+    variable, and the limits on hostile input, each the key of its name in `[web]` of the TOML file."""
 
     hubspot_client_secret: str | None = field(default=None, repr=False)  # HUBSPOT_CLIENT_SECRET (secret)
     hubspot_portal_id: str | None = None  # HUBSPOT_PORTAL_ID: other portals' events are ignored
@@ -162,8 +163,8 @@ class WebSettings:
     salesforce_organization_id: str | None = None  # SALESFORCE_ORGANIZATION_ID: required for Outbound Messages
     schematic_webhook_secret: str | None = field(default=None, repr=False)  # SCHEMATIC_WEBHOOK_SECRET (secret)
     ops_token: str | None = field(default=None, repr=False)  # CRMSYNC_OPS_TOKEN (secret): bearer of POST /reconcile
-    max_body: int = MAX_BODY
-    window: int = WINDOW
+    max_body: int = MAX_BODY  # bytes a request body may have; larger is 413
+    window: int = WINDOW  # seconds a signed timestamp may be from now; further is 401
     # Hostile input (web/limits.py). HubSpot waits 5 s for an answer and Salesforce 60 s; a genuine
     # sender has its whole body out well inside body_timeout, and a refused one is retried by the vendor.
     body_timeout: float = 10.0  # seconds a request (headers, then body) may take to arrive; then 408, closed

@@ -1,25 +1,29 @@
-"""The optional TOML file of non-secret tuning (`CRMSYNC_CONFIG`, config/crmsync.toml): read and checked
-as a whole, then its sections and numbers read one by one, each bad value a ConfigError naming the key.
+"""The optional TOML file of non-secret tuning (`CRMSYNC_CONFIG`, config/crmsync.toml): read, then
+checked as a whole by config_check.py (the one home of what each key must hold: every bad value a
+located `file:line:col` error, exit 2), then its sections read as typed values over the defaults.
 
 Called by settings.py's `load_settings` only; no environment variable is read here.
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from crmsync.config_check import check_config
-from crmsync.errors import ConfigError, quote
+from crmsync.config_check import KNOWN, check_config, typed
+from crmsync.errors import ConfigError
 from crmsync.reconcile.guards import GuardPolicy
-from crmsync.settings_groups import ServeTuning
+from crmsync.settings_groups import ServeTuning, WebSettings
+
+Section = Mapping[str, Any]  # one `[table]` of a file check_config passed
 
 
 def read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
-    """The TOML file at `path` ({} when absent and not named by CRMSYNC_CONFIG), checked as a whole."""
+    """The TOML file at `path` ({} when absent and not named by CRMSYNC_CONFIG), checked as a whole:
+    every section and value the readers below take has passed `check_config`."""
     if not path.is_file():
         if explicit:
             raise ConfigError(f"CRMSYNC_CONFIG names {path}, which does not exist")
@@ -35,62 +39,47 @@ def read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
     return data
 
 
-def section(tuning: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """A `[name]` table of the TOML file ({} when absent)."""
-    section = tuning.get(name, {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"config: [{name}] must be a table of settings, not {shown_value(section)}")
-    return section
+def section(tuning: Mapping[str, Any], name: str) -> Section:
+    """The `[name]` table of a checked file ({} when absent)."""
+    table: Section = tuning.get(name, {})
+    return table
 
 
-def guards(section: Mapping[str, Any]) -> GuardPolicy:
+def number(table: Section, key: str, default: float) -> float:
+    """A checked number setting (`default` when absent)."""
+    return float(table.get(key, default))
+
+
+def whole(table: Section, key: str, default: int) -> int:
+    """A checked whole-number setting (`5.0` is 5; `default` when absent)."""
+    return int(table.get(key, default))
+
+
+def guards(table: Section) -> GuardPolicy:
     """`[guards]`: the blast-radius guards (defaults where a key is absent)."""
     d = GuardPolicy()
     return GuardPolicy(
-        max_percent=number(section, "max_percent", d.max_percent),
-        min_affected=whole(section, "min_affected", d.min_affected),
-        max_count=whole(section, "max_count", d.max_count),
-        min_source_percent=number(section, "min_source_percent", d.min_source_percent),
-        min_existing=whole(section, "min_existing", d.min_existing),
-        window_seconds=number(section, "window_seconds", d.window_seconds),
+        max_percent=number(table, "max_percent", d.max_percent),
+        min_affected=whole(table, "min_affected", d.min_affected),
+        max_count=whole(table, "max_count", d.max_count),
+        min_source_percent=number(table, "min_source_percent", d.min_source_percent),
+        min_existing=whole(table, "min_existing", d.min_existing),
+        window_seconds=number(table, "window_seconds", d.window_seconds),
     )
 
 
-def serve_tuning(section: Mapping[str, Any]) -> ServeTuning:
+def serve_tuning(table: Section) -> ServeTuning:
     """`[serve]`: polling and the scheduled resync (defaults where a key is absent)."""
     d = ServeTuning()
-    cron = section.get("resync_cron", d.resync_cron)
-    if cron is not None and not isinstance(cron, str):
-        raise ConfigError(f"config: resync_cron must be a crontab expression in quotes, not {cron!r}")
     return ServeTuning(
-        poll_interval=number(section, "poll_interval", d.poll_interval),
-        resync_interval=number(section, "resync_interval", d.resync_interval),
-        resync_cron=cron or None,
+        poll_interval=number(table, "poll_interval", d.poll_interval),
+        resync_interval=number(table, "resync_interval", d.resync_interval),
+        resync_cron=table.get("resync_cron", d.resync_cron) or None,
     )
 
 
-def number(section: Mapping[str, Any], key: str, default: float) -> float:
-    """A finite number ≥ 0 (TOML's inf and nan are not)."""
-    value = section.get(key, default)
-    try:  # an integer past what a float holds (10**400) is no usable number either
-        usable = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    except OverflowError:
-        usable = False
-    if not usable or value < 0:
-        raise ConfigError(f"config: {key} must be a number ≥ 0, not {shown_value(value)}")
-    return float(value)
-
-
-def shown_value(value: object) -> str:
-    """A setting's value in a message: as written when short, else cut (a 400-digit number)."""
-    text = repr(value)
-    return text if len(text) <= 60 else quote(text, 40)
-
-
-def whole(section: Mapping[str, Any], key: str, default: int) -> int:
-    """A whole number ≥ 0 (`5` or `5.0`; `2.5` is refused, not truncated)."""
-    number(section, key, default)
-    value = section.get(key, default)
-    if isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"config: {key} must be a whole number ≥ 0, not {shown_value(value)}")
-    return int(value)
+def web_limits(table: Section, web: WebSettings) -> WebSettings:
+    """`[web]`: serve's limits on what it is sent (body deadline and caps, JSON depth, rates), over
+    `web`'s defaults; each key is the WebSettings field of its name (config_check.KNOWN["web"])."""
+    kinds = KNOWN["web"]
+    return replace(web, **{key: typed(value, kinds[key]) for key, value in table.items()})

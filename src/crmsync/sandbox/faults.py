@@ -21,7 +21,8 @@ The first matching rule that fires decides the request. Modes:
     reset_after    perform it, then drop the connection mid-answer (a lost answer)
     garble         perform it, then answer 200 with a body that is not JSON (a proxy's page)
 
-Error bodies take each service's shape (`style`). `injected` counts what fired, by mode.
+Error bodies take each service's shape (`style`), saying the rule's `message` when it has one.
+`injected` counts what fired, by mode.
 The older `fail_next`/`hang_after_commit` helpers of each emulator keep working beside this.
 """
 
@@ -80,6 +81,7 @@ class Fault:
     burst: int = 1  # once it fires, it also takes the next burst - 1 matching requests (429 bursts)
     after: int = 0  # let this many matching requests through first (strike the n-th write)
     streak: int = 0  # of the current burst, how many requests are still to take
+    message: str | None = None  # the error body's message (None: the service's usual words)
 
     def matches(self, method: str, path: str) -> bool:
         """Whether the rule covers a request (a used-up rule covers none)."""
@@ -191,24 +193,26 @@ class FaultInjector:
         elif mode is Mode.RESET_BEFORE:
             await _drop(send)
         elif mode is Mode.ERROR_BEFORE:
-            await _answer(send, *error_body(self.faults.style, fault.status))
+            await _answer(send, *error_body(self.faults.style, fault.status, fault.message))
         elif mode is Mode.RATE_LIMIT:
-            status, body, headers = error_body(self.faults.style, 429)
+            status, body, headers = error_body(self.faults.style, 429, fault.message)
             retry = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after is not None else []
             await _answer(send, status, body, headers + retry)
         else:  # after the commit: perform the request, then spoil its answer
             await self.app(scope, receive, _discard)
             if mode is Mode.ERROR_AFTER:
-                await _answer(send, *error_body(self.faults.style, fault.status))
+                await _answer(send, *error_body(self.faults.style, fault.status, fault.message))
             elif mode is Mode.RESET_AFTER:
                 await _drop(send)
             else:
                 await _answer(send, 200, GARBLED, [(b"content-type", b"text/html")])
 
 
-def error_body(style: str, status: int) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    """An injected error in the service's own shape: status, JSON body, headers."""
-    message = "Rate limit exceeded" if status == 429 else f"injected failure ({status})"
+def error_body(style: str, status: int, message: str | None = None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """An injected error in the service's own shape: status, JSON body, headers. `message`: what the
+    body says (a vendor echoing a credential back, say); by default the service's usual words."""
+    if message is None:
+        message = "Rate limit exceeded" if status == 429 else f"injected failure ({status})"
     body: Any
     if style == "hubspot":
         category = "RATE_LIMITS" if status == 429 else "INTERNAL_ERROR" if status >= 500 else "ERROR"

@@ -1,6 +1,7 @@
 """HTTP to Schematic: timeouts, retry with backoff honouring Retry-After (the one retry policy,
 retry_policy.py, through tenacity: retrying.py; each retry logged as `api.retry`), writes paced by a
-rate budget, and the one place where httpx errors become crmsync errors.
+rate budget, and the one place where httpx errors become crmsync errors (a vendor's error text masked
+of secrets as the error is made).
 
 Safe to share between threads (apply's pool of `max_in_flight` writers): httpx's client is, the
 counters take a lock, and a 429's Retry-After holds back every thread's next write, not only the
@@ -36,7 +37,7 @@ from crmsync.errors import (
 )
 from crmsync.logs import get_logger
 from crmsync.metrics import count_call
-from crmsync.redaction import redact_url
+from crmsync.redaction import configured, redact_url, scrub_line
 from crmsync.retry_policy import retry_after_seconds, schematic_policy
 from crmsync.retrying import PolicyStop, PolicyWait
 
@@ -90,6 +91,7 @@ class Transport:
         """`budget` paces writes (default: this process alone, at `writes_per_second`); `max_in_flight`
         is how many calls apply may have under way at once (the connection pool keeps that many)."""
         self._base_url = base_url.rstrip("/")
+        self._key = api_key  # masked in every error message (the configured secrets are too)
         self._http = httpx.Client(
             base_url=self._base_url,
             headers={"X-Schematic-Api-Key": api_key, "Accept": "application/json"},
@@ -184,7 +186,9 @@ class Transport:
                 if method == "GET":
                     raise _Retry(error) from exc
                 raise error from exc
-        message = _error_message(response)
+        # Masked here, where the error is made: the raw body must not sit in the exception, whatever
+        # path (a log, a run record, the intake's error column) it takes next.
+        message = scrub_line(_error_message(response), (self._key, *configured()))
         if status in (401, 403):
             raise AuthError(SERVICE, f"rejected the API key ({status}: {message})", setting=KEY_SETTING, status=status)
         if status == 429:

@@ -10,11 +10,8 @@ replica also polls the database every `poll` seconds (≤ 0.5 s), so work stored
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +24,7 @@ from crmsync.redaction import scrub_line
 from crmsync.service.reconcile import Outcome
 from crmsync.serving.health import check_of
 from crmsync.serving.resolve import Resolver
+from crmsync.store.holders import holder
 from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, Finished, IntakeStore, utcnow
 from crmsync.threads import leave_signals_to_main
 
@@ -45,7 +43,7 @@ WEBHOOK_OF = {  # the trigger of hints from one source (web/ stores these); hint
 
 def worker_name() -> str:
     """host:pid:random, unique per worker (it is what a lease is held by)."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return holder(unique=True, limit=64)  # the intake's claimed_by column
 
 
 @dataclass(frozen=True)

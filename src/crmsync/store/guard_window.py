@@ -10,8 +10,6 @@ the budget. Times come from the state database's clock (store/clock.py), whateve
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from crmsync.reconcile.guard_window import Spent
 from crmsync.store.clock import db_epoch
 from crmsync.store.guard_tables import GuardWindowEntry
+from crmsync.store.holders import holder
 
 TABLE = GuardWindowEntry.__table__  # type: ignore[attr-defined]
 LOCK_KEY = 0x67756172640  # "guard": the PostgreSQL advisory lock of a booking
@@ -40,7 +39,7 @@ class GuardWindow:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"[:128]
+        self.holder = holder()
 
     def spent(self, window: float, excluding: Collection[Pair] = ()) -> Spent:
         """Overrides deleted or downgraded (or booked by runs under way) in the last `window` seconds,

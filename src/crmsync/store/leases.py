@@ -11,10 +11,7 @@ by the reconcile use case (service/reconcile.py) around each company's writes.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy import delete, or_, update
@@ -22,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from crmsync.store.clock import db_epoch
+from crmsync.store.holders import holder
 from crmsync.store.repository import Store
 from crmsync.store.tables import Lease
 
@@ -30,7 +28,7 @@ DEFAULT_TTL = 60.0
 
 def holder_name() -> str:
     """Who holds a lease: host, process id and a random part (a pid can be reused after a crash)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return holder(unique=True)
 
 
 class LeaseBook:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from sqlmodel import Session, select
 
 from crmsync.domain import RunStatus
 from crmsync.redaction import scrub
-from crmsync.store.clock import db_now
+from crmsync.store import holders
+from crmsync.store.clock import as_utc, db_now
 from crmsync.store.tables import Cursor, RunChange, RunRecord, SourceCount
 
 
@@ -113,7 +113,7 @@ class RunHistory:
         and on this host as soon as the process is seen dead. Returns how many."""
         if self.readonly:
             return 0
-        host = holder().rsplit(":", 1)[0]
+        host = holders.host()
         closed = 0
         with self._session() as s:
             now = db_now(s.connection())
@@ -224,8 +224,7 @@ def _silent(run: RunRecord, now: datetime) -> bool:
     """Whether a run has gone longer than its lease without a heartbeat (both by the database's clock)."""
     if run.heartbeat_at is None or run.lease_s is None:
         return False
-    beat = run.heartbeat_at if run.heartbeat_at.tzinfo else run.heartbeat_at.replace(tzinfo=UTC)  # SQLite: naive UTC
-    return (now - beat).total_seconds() > run.lease_s
+    return (now - as_utc(run.heartbeat_at)).total_seconds() > run.lease_s
 
 
 def _dead_here(run: RunRecord, host: str) -> bool:
@@ -242,7 +241,7 @@ def _made(s: Session, run_id: int) -> dict[str, int]:
 
 def holder() -> str:
     """Who runs a run: this host and process (to tell a killed run from a running one)."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+    return holders.holder()
 
 
 def _alive(pid: int) -> bool:

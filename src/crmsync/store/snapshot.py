@@ -12,13 +12,14 @@ import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.engine import Engine
 
 from crmsync.domain import Deal, DealId, Source
+from crmsync.store.clock import as_utc
 from crmsync.store.engine import begin, dialect_insert
 from crmsync.store.snapshot_tables import DealSnapshot, DealSnapshotSource
 
@@ -154,8 +155,8 @@ class SnapshotStore:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back: they were written as UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    """A stored datetime, or None, as an aware UTC one."""
+    return None if value is None else as_utc(value)
 
 
 def encode(deal: Deal) -> str:

@@ -1,4 +1,5 @@
-"""What the web endpoints need from the environment: webhook secrets, ids to check, the public URL.
+"""What the web endpoints need from the environment (webhook secrets, ids to check, the public URL)
+and from `[web]` of the TOML file (their limits on hostile input: web/limits.py).
 
 `WebSettings` is a settings group (settings_groups.py), filled once by settings.py (the only reader of
 os.environ) and handed to `Ingress`. Secrets are kept out of `repr`; an unset secret disables its

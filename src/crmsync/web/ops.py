@@ -80,7 +80,7 @@ def reconcile(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
         if refused is not None:
             return refused
         try:
-            companies = _companies(await ingress.body(request))
+            companies = _companies(await ingress.body(request), ingress.settings.max_json_depth)
         except BodyRefused as exc:
             return _refused(exc.status, exc.reason, close=True)
         except ValueError as exc:
@@ -119,7 +119,7 @@ def approve(ingress: Ingress, hooks: OpsHooks) -> Callable[[Request], Any]:
         if hooks.approve is None:
             return _refused(404, "POST /approve is off in this service")
         try:
-            companies, actor = _approval(await ingress.body(request))
+            companies, actor = _approval(await ingress.body(request), ingress.settings.max_json_depth)
         except BodyRefused as exc:
             return _refused(exc.status, exc.reason, close=True)
         except ValueError as exc:
@@ -157,8 +157,8 @@ def _authorized(ingress: Ingress, request: Request, path: str, failures: RateLim
     return None
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    data = parse_json(body)  # BadPayload is a ValueError: a 400
+def _object(body: bytes, max_depth: int) -> dict[str, Any]:
+    data = parse_json(body, max_depth)  # BadPayload is a ValueError: a 400; nested past [web] max_json_depth too
     if not isinstance(data, dict):
         raise ValueError('body must be a JSON object: {"companies": ["comp_…", …]}')
     return data
@@ -172,17 +172,17 @@ def _ids(companies: object) -> list[str]:
     return sorted({c.strip()[:64] for c in companies} - {ALL_COMPANIES})
 
 
-def _companies(body: bytes) -> list[str]:
+def _companies(body: bytes, max_depth: int) -> list[str]:
     """The company ids of a request body; an empty body (or no `companies`) means a full run."""
     if not body.strip():
         return [ALL_COMPANIES]
-    companies = _object(body).get("companies")
+    companies = _object(body, max_depth).get("companies")
     return [ALL_COMPANIES] if companies is None else (_ids(companies) or [ALL_COMPANIES])
 
 
-def _approval(body: bytes) -> tuple[list[str] | None, str]:
+def _approval(body: bytes, max_depth: int) -> tuple[list[str] | None, str]:
     """(companies, None: all; actor) of an approval body."""
-    data = _object(body)
+    data = _object(body, max_depth)
     actor = data.get("actor")
     if not isinstance(actor, str) or not actor.strip():
         raise ValueError('actor is required: who approves, e.g. {"scope": "all", "actor": "ana@example.com"}')
