@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import PurePath
 from typing import NamedTuple, NewType
 
 from crmsync.gc_pause import gc_paused as gc_paused  # the names callers import from here
@@ -177,6 +178,15 @@ class RuleRef:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
 
+    def shown(self, root: str | None = None) -> str:
+        """`file:line` for people, never the install path: a path given relative (to the current
+        directory) or a `REF:path` as it is; an absolute one relative to `root` (the current directory)
+        when under it, else to the mappings folder (the file's name). `str()` keeps the full path (--json)."""
+        path = PurePath(self.path)
+        if path.is_absolute() or ".." in path.parts:
+            path = path.relative_to(root) if root and path.is_relative_to(root) else PurePath(path.name)
+        return f"{path.as_posix()}:{self.line}"
+
 
 class Contribution(NamedTuple):
     """One deal's share in one override, before deals for a company are combined (a named tuple, as
@@ -200,7 +210,11 @@ class DealProblem:
     rule: RuleRef | None = None
 
     def __str__(self) -> str:
-        where = f" (rule {self.rule}, feature {self.rule.feature!r})" if self.rule else ""
+        return self.describe()
+
+    def describe(self, root: str | None = None) -> str:
+        """One line for people; the rule's file as `RuleRef.shown(root)` says (relative, never absolute)."""
+        where = f" (rule {self.rule.shown(root)}, feature {self.rule.feature!r})" if self.rule else ""
         noun = "opportunity" if self.source is Source.SALESFORCE else "deal"
         return f"{self.source.value} {noun} {self.deal_id}: {self.message}{where}"
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from crmsync.cli import app
@@ -32,6 +34,23 @@ def test_plan_prints_the_table_and_summary(harness: Harness) -> None:
     assert (
         "Plan: 10 to create, 0 to update, 0 to delete; 1 conflict, 2 pending companies, 3 deal errors." in result.output
     )
+
+
+def test_plan_names_a_deal_errors_rule_file_relative_never_absolute(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deal error's rule: relative to the mappings folder when it is elsewhere (the sample's, in the
+    installed package), relative to the current directory when under it; --json keeps the full path."""
+    monkeypatch.chdir(tmp_path)  # the sample's folder is not under it
+    result = invoke(harness, "plan")
+    assert "(rule hubspot.yaml:10, feature 'seats')" in result.output, result.output
+    assert str(harness.settings.mappings) not in result.output
+    shutil.copytree(harness.settings.mappings, tmp_path / "repo" / "mappings")
+    monkeypatch.chdir(tmp_path / "repo")
+    result = invoke(harness, "plan", "--mappings", str(tmp_path / "repo" / "mappings"))
+    assert "(rule mappings/hubspot.yaml:10, feature 'seats')" in result.output, result.output
+    doc = json.loads(invoke(harness, "plan", "--json").stdout)
+    assert {e["rule"] for e in doc["errors"] if e["rule"]} >= {f"{harness.settings.mappings}/hubspot.yaml:10"}
 
 
 def test_plan_json_is_one_object(harness: Harness) -> None:

@@ -124,3 +124,31 @@ def test_a_mysql_url_says_it_is_not_supported(harness: Harness) -> None:
     assert result.exit_code == 1 and len(lines) == 1
     assert "mysql is not a supported state database" in lines[0] and "postgresql://" in lines[0]
     assert "ModuleNotFoundError" not in lines[0]
+
+
+def test_ctrl_c_stops_the_console_cleanly_with_exit_0(tmp_path: Path) -> None:
+    """`crmsync ui` stops on SIGINT (Ctrl-C) as `serve` does: exit 0, no "cancelled", no traceback."""
+    from crmsync.cli.demo import sample_mappings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CRMSYNC_DATABASE_URL": f"sqlite:///{tmp_path}/state.db",
+           "CRMSYNC_MAPPINGS": str(sample_mappings()), "NO_COLOR": "1"}  # fmt: skip
+    args = ["ui", "--port", str(port)]
+    with subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed once the console is built, just before uvicorn starts
+        assert "crmsync console at" in first, first
+        deadline = time.monotonic() + 60
+        while True:  # wait until it listens: a SIGINT before uvicorn's handlers would be a plain Ctrl-C
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the console never listened"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        code = proc.wait(timeout=30)
+    assert code == 0, first + rest
+    assert "cancelled" not in rest and "Traceback" not in rest

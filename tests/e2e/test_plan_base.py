@@ -152,3 +152,34 @@ def test_plan_base_markdown_shows_the_edit_with_effective_entitlements(edited: H
     assert "effective entitlement: 500000 per current_month from override cmov_" in edits
     assert "→ 500000 per current_week from override cmov_" in edits
     assert "Initech" in pending
+
+
+def test_plan_base_previews_the_guard_window_as_plain_plan_does(edited: Harness, tmp_path: Path) -> None:
+    """With the last hour's deletes, the edit's deletes would trip the guard: `plan --base` withholds
+    them and says so, in text and JSON, exactly as a plain `plan` does."""
+    hubspot = edited.settings.mappings / "hubspot.yaml"
+    text = hubspot.read_text()
+    hubspot.write_text(text[: text.index("  - feature: SSO")] + text[text.index("  - feature: API calls") :])
+    edited.sb.hubspot.update_deal("1006", dealstage="closedlost")  # Initech's seats go: a delete in the window
+    _, report = Harness(edited.sb, replace(edited.settings, mappings=sample_mappings())).apply()
+    assert report.ok
+    alone = tmp_path / "alone.toml"  # each run judged alone: the edit's deletes are within the guard
+    alone.write_text("[guards]\nwindow_seconds = 0\nmax_percent = 100.0\n")
+    doc = json.loads(invoke(edited, "plan", "--json", env={"CRMSYNC_CONFIG": str(alone)}).stdout)
+    deletes = sum(1 for c in doc["changes"] if c["action"] == "delete")
+    assert deletes and not doc["withheld"]
+    windowed = tmp_path / "windowed.toml"  # the edit's deletes alone are allowed; with the window's one, not
+    windowed.write_text(f"[guards]\nmax_count = {deletes}\nmax_percent = 100.0\n")
+    env = {"CRMSYNC_CONFIG": str(windowed)}
+    plain = json.loads(invoke(edited, "plan", "--json", env=env).stdout)
+    based = json.loads(invoke(edited, "plan", "--json", "--base", "main", env=env).stdout)
+    held = [w for w in plain["warnings"] if w["kind"] == "guard-window"]
+    assert plain["withheld"] == deletes and len(held) == 1
+    assert based["withheld"] == plain["withheld"]
+    assert [w for w in based["warnings"] if w["kind"] == "guard-window"] == held
+    assert keys(based["changes"]) == keys(plain["changes"])
+    assert "delete" not in {action for action, _, _ in keys(based["changes"])}
+    assert {a for a, _, _ in keys(based["edit_changes"])} == {"update", "delete"}  # what the edit changes, still
+    line = f"{deletes} change(s) withheld by the mass-change guard (its window)"
+    shown = invoke(edited, "plan", env=env).output
+    assert line in shown and line in invoke(edited, "plan", "--base", "main", env=env).output

@@ -9,6 +9,7 @@ import io
 import httpx
 import pytest
 
+from crmsync.cli.demo import sample_mappings
 from crmsync.web.console.auth import SESSION_COOKIE
 from tests.ui.conftest import OPERATOR_TOKEN, PROXY, VIEW_TOKEN, World, login
 
@@ -143,6 +144,14 @@ def test_problems_show_the_conflict_and_the_pending_company(viewer: httpx.Client
     page = viewer.get("/problems").text
     assert "Globex" in page and "hubspot_company_id=5006" in page
     assert "operators may adopt" in page  # a viewer sees no Adopt link
+
+
+def test_problems_name_a_deal_errors_rule_file_relative_not_by_its_install_path(viewer: httpx.Client) -> None:
+    """A deal error's rule is `hubspot.yaml:10` (relative to the mappings folder): the sample's folder,
+    an absolute path inside the installed package, is not shown."""
+    page = viewer.get("/problems").text
+    assert "(rule hubspot.yaml:10, feature &#39;seats&#39;)" in page
+    assert str(sample_mappings()) not in page
 
 
 def test_the_ledger_csv_has_every_owned_override(viewer: httpx.Client) -> None:

@@ -6,6 +6,7 @@ companies, deal errors and warnings; then one summary line. JSON output is `Plan
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -73,8 +74,9 @@ def render_plan(
         deals = ", ".join(f"{s.value} {d}" for s, d in pending.deals)
         waiting = f"no Schematic company has key {pending.company} yet (deal {deals}); retried next run"
         note(console, "…", "cyan", f"pending: {waiting}")
+    here = os.getcwd()  # a rule's file is named relative to where the person runs crmsync, when under it
     for problem in plan.problems:
-        note(console, "✗", "bold red", f"error: {problem}")
+        note(console, "✗", "bold red", f"error: {problem.describe(here)}")
     for warning in plan.warnings:
         note(console, "warning:", "yellow", warning_text(warning))
     console.print(summary_line(plan, reported), highlight=False)

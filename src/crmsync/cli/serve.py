@@ -4,16 +4,15 @@ lifespan runs the intake worker and the scheduled jobs, serving/runtime.py) and 
 Everything is opened before uvicorn starts (so a bad mapping or a missing variable is one line and
 exit 2) and closed inside the lifespan: on SIGTERM uvicorn stops accepting, finishes the requests in
 flight, runs the lifespan's shutdown (scheduler stopped, the reconcile in flight finished, edges
-closed). Uvicorn would then re-raise the signal (exit 130 or 143); `_Server` keeps it from doing so,
-so a serve that stopped cleanly after SIGTERM or Ctrl-C exits 0, as documented.
+closed). Uvicorn would then re-raise the signal (exit 130 or 143); `cli/uvicorn_server.py` keeps it from
+doing so, so a serve that stopped cleanly after SIGTERM or Ctrl-C exits 0, as documented.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -80,31 +79,6 @@ def _refuse(message: str) -> Callable[[], int]:
     return fail
 
 
-def _server(config: Any) -> Any:
-    """A uvicorn server that stops on SIGINT/SIGTERM as uvicorn does (a second Ctrl-C forces it), but does
-    not re-raise the signal once stopped: what follows `run()` runs, and the exit code is ours."""
-    import signal
-    import threading
-
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        @contextmanager
-        def capture_signals(self) -> Generator[None]:
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return _Server(config)
-
-
 def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) -> int:
     """Build the service (app.py), then serve until a signal; its lifespan closes every resource.
 
@@ -113,6 +87,7 @@ def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) 
     app logs `http.request` itself (web/access.py)."""
 
     from crmsync.app import build_service
+    from crmsync.cli.uvicorn_server import clean_server
     from crmsync.web.limits import server_config
 
     service = build_service(settings, options, mappings)
@@ -120,7 +95,7 @@ def run_serve(options: ServeOptions, mappings: Path | None, settings: Settings) 
         # Connection caps, keep-alive and header deadlines, and throttled loggers: web/limits.py.
         config = server_config(service.app, service.web, host=options.host, port=options.port, lifespan="on",
                                log_config=None, access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
-        _server(config).run()
+        clean_server(config).run()
     finally:
         service.resources.close()  # when uvicorn never started (the lifespan closes it otherwise)
     return 0

@@ -41,10 +41,11 @@ def register(app: typer.Typer, guarded: Guard, out: Console) -> None:
 
 
 def run_console(out: Console, settings: Settings, folder: Path, host: str, port: int) -> int:
-    """Build the console and serve it with uvicorn until a signal."""
+    """Build the console and serve it with uvicorn until SIGINT or SIGTERM, then exit 0 (as serve)."""
     import uvicorn
 
     from crmsync.app import build_console
+    from crmsync.cli.uvicorn_server import clean_server
     from crmsync.service.console_reads import open_console_data
     from crmsync.web.console.build import refuse_unsafe, standalone
 
@@ -64,7 +65,7 @@ def run_console(out: Console, settings: Settings, folder: Path, host: str, port:
                   highlight=False)  # fmt: skip
         # proxy_headers off: the peer address is what CRMSYNC_UI_TRUSTED_PROXIES is checked against.
         config = uvicorn.Config(standalone(console), host=host, port=port, proxy_headers=False, log_level="warning")
-        uvicorn.Server(config).run()
+        clean_server(config).run()  # Ctrl-C or SIGTERM: a clean stop, exit 0 as serve
     finally:
         data.store.close()
     return 0

@@ -171,10 +171,10 @@ def _plan_and_apply(
         if request.base is not None and request.mode is Mode.PLAN:
             base = request.base
             runs = build_plans(ctx, mappings, scope=request.scope, base=base.mappings)
-            run = runs.head
-            edit = edit_plan(ctx, runs, base.label)
-            found = tuple(refusals(ctx, run))
-            return replace(_finish(ctx, run_id, RunStatus.OK, run, refusals=found), edit=edit)
+            edit = edit_plan(ctx, runs, base.label)  # split before the window withholds: what the edit changes
+            found = tuple(refusals(ctx, runs.head))
+            run = runs.head if found else guard_window.preview(ctx, runs.head)  # as a plain plan: what is withheld
+            return replace(_finish(ctx, run_id, RunStatus.OK, run, refusals=found), edit=replace(edit, head=run))
         run = build_plan(ctx, mappings, scope=request.scope)
         found = tuple(refusals(ctx, run))
         if request.mode is Mode.PLAN:
