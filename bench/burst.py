@@ -3,21 +3,22 @@
 Run (not part of the test suite; about 2 minutes; needs PostgreSQL on 127.0.0.1:5432, trust auth):
     python3 -m uv run python -m bench.burst [--webhooks 2000] [--seconds 10] [--deals 10000] [--companies 2000]
 
-Three processes, as in production. The sandbox child (bench/child.py) serves the emulators and the
-sandbox's control endpoint. `crmsync serve` runs as users run it: the installed console script with
+Three processes, as in production. The sandbox child (bench/child.py) serves the emulators and makes the
+deals' edits. `crmsync serve` runs as users run it: the installed console script with
 its defaults (pacing, poll and resync scheduler, mapping watcher), no emulated latency, its state in
 a PostgreSQL database made for the run and dropped after; a first `apply` (bench/client.py) creates
 the overrides, so serve starts in steady state. This process is the sender: for webhook n, at its slot
-(evenly spread over the seconds), it re-prices one won deal through the control endpoint, as a sales
-rep's edit would, then posts HubSpot's v3-signed `deal.propertyChange` event for it, one event per
-request (the ingress's hardest case: HubSpot batches up to 100), and times the answer.
+(evenly spread over the seconds), once the child has re-priced its deal (as a sales rep's edit would),
+it posts HubSpot's v3-signed `deal.propertyChange` event for it, one event per request (the ingress's
+hardest case: HubSpot batches up to 100), and times the answer.
 
 Figures: `acknowledged_share` (answered 200 with the event stored), `ack_p50_s` / `ack_p95_s` /
 `ack_max_s` (send → answer); `lost` (re-priced companies whose seat override does not hold the new
 seats once drained, or at the deadline); `duplicates` (writes that left a value as it was, second
 overrides of one company and feature, writes to companies not re-priced); `hints`, `company_reconciles`,
 `runs` and `coalesced` (= hints minus company reconciles: hints answered by another hint's reconcile) from
-serve's /metrics; `drain_s` (last acknowledgement → every change visible and the intake empty);
+serve's /metrics; `drain_s` (last acknowledgement → every change visible and the intake empty) beside
+`drain_floor_s` (the changed companies' writes at serve's default 20 writes/s, less the burst's seconds);
 `rss_idle_mb` / `peak_rss_mb` / `rss_growth_mb` (serve's VmRSS sampled every 50 ms: the 2 s before the
 burst, then the burst and the drain).
 """
@@ -50,20 +51,31 @@ import psycopg
 from bench.child import client_env, serve
 from bench.memory import spawned_client
 from crmsync.sandbox.webhook_push import APP_ID, PORTAL_ID, hubspot_encoder
+from crmsync.settings_groups import SchematicSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DRAIN_DEADLINE_S = 120.0
+WRITES_PER_S = SchematicSettings().writes_per_second  # serve's default pacing
+CONNECTIONS = 128  # kept-alive connections the sender posts over (HubSpot opens several at once)
+LOG = Path(tempfile.gettempdir()) / "crmsync-burst-serve.log"
 _METRIC = re.compile(r"^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
 
 
 def measure_burst(
-    webhooks: int = 2_000, seconds: float = 10.0, deals: int = 10_000, companies: int = 2_000, seed: int = 13
+    webhooks: int = 2_000,
+    seconds: float = 10.0,
+    deals: int = 10_000,
+    companies: int = 2_000,
+    seed: int = 13,
+    log: Path = LOG,
 ) -> dict[str, Any]:
-    """Start the three processes, send the burst, wait for the drain, return the figures."""
+    """Start the three processes, send the burst, wait for the drain, return the figures (serve's log
+    is left in `log`)."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    sandbox = ctx.Process(target=serve, args=(deals, companies, child), daemon=True)
+    progress = ctx.Value("i", 0, lock=False)  # the deals the child has edited so far
+    sandbox = ctx.Process(target=serve, args=(deals, companies, child, progress, True), daemon=True)
     sandbox.start()
 
     def ask(command: Any) -> dict[str, Any]:
@@ -80,27 +92,38 @@ def measure_burst(
             cold = spawned_client(env)  # every override created: serve starts in steady state
             if cold.get("failed") or cold.get("status") != "ok":
                 raise RuntimeError(f"the first apply did not succeed: {cold}")
-            with running_serve(env, Path(tmp) / "serve.log") as (base, pid):
-                picked = [tuple(p) for p in ask(("pick", webhooks, seed))["deals"]]
+            with running_serve(env, log) as (base, pid):
+                chosen = ask(("pick", webhooks, seed))
+                picked, changed = [tuple(p) for p in chosen["deals"]], chosen["companies"]
                 ask("mark")
                 before = scrape(base)
                 with RssSampler(pid) as rss:
                     time.sleep(2.0)
                     idle = rss.peak()
                     rss.reset()
-                    started = time.perf_counter()
-                    acks = asyncio.run(send(picked, first["control_url"], base, secret, seconds))
+                    t0 = time.time() + 0.5
+                    ask(("edit", picked, t0, seconds))
+                    started = time.perf_counter() + (t0 - time.time())
+                    cpu = serve_cpu(pid)
+                    acks = asyncio.run(send(picked, base, secret, t0, seconds, progress))
                     sent = time.perf_counter()
                     drained, wrong = wait_drained(base, lambda: ask("verify")["wrong"])
                     peak = rss.peak()
+                    cpu = serve_cpu(pid) - cpu
                 after = scrape(base)
                 writes = ask("writes")
     finally:
         parent.send("stop")
         sandbox.join(timeout=30)
     return figures(acks, before, after, writes, wrong, drained, started, sent, idle, peak) | {
+        "serve_cpu_s": round(cpu, 2),
         "webhooks": webhooks,
         "seconds": seconds,
+        "companies_changed": changed,
+        # every changed company needs a write at serve's default pacing (Schematic documents 20 writes/s):
+        # the soonest the last can land, counted from the end of the burst
+        "drain_floor_s": round(max(0.0, changed / WRITES_PER_S - seconds), 1),
+        "writes_per_s": WRITES_PER_S,
         "deals": deals,
         "companies": companies,
         "database": "postgresql",
@@ -157,6 +180,12 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f"drop database if exists {name} with (force)")
+
+
+def serve_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -222,37 +251,59 @@ def scrape(base: str) -> dict[str, float]:
     return found
 
 
-async def send(picked: list[tuple[Any, ...]], control_url: str, base: str, secret: str, seconds: float) -> list[
+async def send(picked: list[tuple[Any, ...]], base: str, secret: str, t0: float, seconds: float, done: Any) -> list[
     tuple[bool, float]
 ]:  # fmt: skip
-    """Each deal re-priced then its webhook posted at its slot; (acknowledged, seconds to the answer) each."""
+    """Webhook n posted at its slot (epoch `t0` + n * seconds / count), once the child has made its edit
+    (`done`: the edits made so far); (acknowledged, seconds from ready to send to the answer, a wait for
+    a free connection included) each. A lean HTTP/1.1 client on kept-alive connections: httpx's async
+    client costs the shared CPU more than serve's own ingress does, and would slow what it measures."""
     url = f"{base}/webhooks/hubspot"
     encode = hubspot_encoder(url, secret)
-    limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
-    loop = asyncio.get_running_loop()
-    async with httpx.AsyncClient(timeout=30, limits=limits) as control, httpx.AsyncClient(
-        timeout=30, limits=limits
-    ) as hook:  # fmt: skip
-        start = loop.time() + 0.2
+    host, port = base.removeprefix("http://").split(":")
+    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        pool.put_nowait(await asyncio.open_connection(host, int(port)))
 
-        async def one(n: int, deal_id: str, seats: int) -> tuple[bool, float]:
-            await asyncio.sleep(max(0.0, start + n * seconds / len(picked) - loop.time()))
-            edit = {"action": "update", "fields": {"seats_purchased": str(seats)}}
-            (await control.post(f"{control_url}/deals/{deal_id}", json=edit)).raise_for_status()
-            event = {"eventId": 10_000_000 + n, "subscriptionId": 1, "portalId": PORTAL_ID, "appId": APP_ID,
-                     "occurredAt": int(time.time() * 1000), "subscriptionType": "deal.propertyChange",
-                     "objectId": int(deal_id), "propertyName": "seats_purchased", "propertyValue": str(seats),
-                     "changeSource": "CRM_UI"}  # fmt: skip
-            body, headers = encode([event], 1)
-            began = time.perf_counter()
-            try:
-                answer = await hook.post(url, content=body, headers=headers)
-                ok = answer.status_code == 200 and answer.json().get("stored") == 1
-            except httpx.HTTPError:
-                ok = False
-            return ok, time.perf_counter() - began
+    async def one(n: int, deal_id: str, seats: int) -> tuple[bool, float]:
+        await asyncio.sleep(max(0.0, t0 + n * seconds / len(picked) - time.time()))
+        while done.value <= n:  # the edit first, as HubSpot sends a change after it is made
+            await asyncio.sleep(0.001)
+        event = {"eventId": 10_000_000 + n, "subscriptionId": 1, "portalId": PORTAL_ID, "appId": APP_ID,
+                 "occurredAt": int(time.time() * 1000), "subscriptionType": "deal.propertyChange",
+                 "objectId": int(deal_id), "propertyName": "seats_purchased", "propertyValue": str(seats),
+                 "changeSource": "CRM_UI"}  # fmt: skip
+        body, headers = encode([event], 1)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (f"POST /webhooks/hubspot HTTP/1.1\r\nhost: {host}:{port}\r\n{head}"
+                   f"content-length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
+        began = time.perf_counter()
+        reader, writer = await pool.get()
+        try:
+            writer.write(request)
+            status, answer = await _answer(reader)
+            ok = status == 200 and json.loads(answer).get("stored") == 1
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            ok = False
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, int(port))
+        took = time.perf_counter() - began
+        pool.put_nowait((reader, writer))
+        return ok, took
 
-        return list(await asyncio.gather(*(one(n, d, s) for n, (d, s) in enumerate(picked))))
+    results = list(await asyncio.gather(*(one(n, d, s) for n, (d, s) in enumerate(picked))))
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return results
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response: its status and body (Content-Length framed, as uvicorn answers JSON)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next((int(v) for k, _, v in (h.partition(":") for h in lines[1:]) if k.lower() == "content-length"), 0)
+    return status, await reader.readexactly(length)
 
 
 def wait_drained(base: str, wrong: Callable[[], int]) -> tuple[float | None, int]:
@@ -313,8 +364,10 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=10_000)
     parser.add_argument("--companies", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--log", type=Path, default=LOG, help=f"serve's log (default {LOG})")
     args = parser.parse_args()
-    print(json.dumps(measure_burst(args.webhooks, args.seconds, args.deals, args.companies, args.seed), indent=2))
+    figures = measure_burst(args.webhooks, args.seconds, args.deals, args.companies, args.seed, args.log)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

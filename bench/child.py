@@ -6,8 +6,10 @@ published rate limits from now on), `"mark"` (remember how many requests each em
 received and start watching the override writes; answers the overrides), `"since"` (the calls per
 endpoint made since the mark, and the Schematic companies written to), `("change", fraction, seed)`
 (re-price that fraction of the won deals, as a sales rep would), `("pick", n, seed)` (choose n won
-deals and the seats each will get, without changing them: bench/burst.py changes them through the
-control endpoint, whose URL the first message gives), `"verify"` (whether the Schematic seat
+deals and the seats each will get, without changing them), `("edit", picked, t0, seconds)` (re-price
+the picked deals one by one from `t0`, epoch seconds, spread evenly over `seconds`, in a thread,
+counting those done in the `progress` value the child was started with: bench/burst.py posts each
+deal's webhook once its edit is done), `"verify"` (whether the Schematic seat
 overrides of the re-priced or picked companies hold the new values), `"writes"` (the override writes
 seen since the mark: redundant ones, extra overrides, writes to companies not re-priced) and `"stop"`.
 """
@@ -18,9 +20,12 @@ import multiprocessing
 import random
 import re
 import tempfile
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -67,21 +72,20 @@ def patient_sandbox(deals: int, companies: int) -> Iterator[tuple[Connection, di
         sandbox.join(timeout=30)
 
 
-def serve(deals: int, companies: int, conn: Connection) -> None:
-    """The child process: seed, serve, answer commands until `stop`."""
+def serve(deals: int, companies: int, conn: Connection, progress: Any = None, dated: bool = False) -> None:
+    """The child process: seed, serve, answer commands until `stop` (`progress`: a shared integer, the
+    deals `edit` has changed so far; `dated`: the deals last modified before today, a minute apart)."""
     from tests.benchmarks.reconcile import data
 
     from crmsync.sandbox import Sandbox
-    from crmsync.sandbox.control import make_control_app
-    from crmsync.sandbox.serve import serve_app
 
-    with Sandbox(data(deals, companies)) as sb, serve_app(make_control_app(sb)) as control:
+    history = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) if dated else None
+    with Sandbox(data(deals, companies, history)) as sb:
         states = {"hubspot": sb.hubspot, "schematic": sb.schematic}
         conn.send(
             {
                 "env": sb.env(),
                 "hubspot_url": sb.hubspot_url,
-                "control_url": control.url,
                 "token": sb.hubspot.access_token,
                 "overrides": len(sb.schematic.override_records()),
             }
@@ -102,6 +106,10 @@ def serve(deals: int, companies: int, conn: Connection) -> None:
             elif command == "writes":
                 with sb.schematic.lock:
                     conn.send(watch.report(set(changed), sb.schematic.override_records()))
+            elif isinstance(command, tuple) and command[0] == "edit":
+                _, picked, t0, seconds = command
+                threading.Thread(target=_edit, args=(sb, picked, t0, seconds, progress), daemon=True).start()
+                conn.send({"editing": len(picked)})
             elif isinstance(command, tuple) and command[0] == "pick":
                 picked, changed = _pick(sb, command[1], command[2])
                 conn.send({"deals": picked, "companies": len(changed)})
@@ -188,6 +196,14 @@ def _pick(sb: Any, n: int, seed: int) -> tuple[list[tuple[str, int]], dict[str, 
             if record is not None:
                 changed[record["id"]] = max(seats, changed.get(record["id"], 0))
     return picked, changed
+
+
+def _edit(sb: Any, picked: list[tuple[str, int]], t0: float, seconds: float, progress: Any) -> None:
+    """Re-price each picked deal at its slot, as a sales rep's edit would, and count it done."""
+    for n, (deal_id, seats) in enumerate(picked):
+        time.sleep(max(0.0, t0 + n * seconds / len(picked) - time.time()))
+        sb.hubspot.update_deal(deal_id, seats_purchased=str(seats))
+        progress.value = n + 1
 
 
 VALUE = ("value_type", "value_bool", "value_numeric", "value_trait_id", "metric_period",

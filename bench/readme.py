@@ -190,7 +190,7 @@ def _other(results: dict[str, Any]) -> list[str]:
         ]
     else:
         lines += ["", "Peak RSS of a fresh client process at 50k and 100k deals: not measured."]
-    lines += ["", *_rates(runs.get("rates")), "", *_burst(results["burst"])]
+    lines += ["", *_rates(runs.get("rates")), "", *_burst(results["burst"], runs.get("burst"))]
     lines += [
         "",
         f"translate + combine + diff (`bench/core.py`): {_n(results['translate_diff_deals_per_s'])} deals/s"
@@ -219,14 +219,28 @@ def _rates(rates: Any) -> list[str]:
     ]
 
 
-def _burst(burst: dict[str, Any]) -> list[str]:
+def _burst(burst: dict[str, Any], full: Any) -> list[str]:
+    full = full if isinstance(full, dict) else {}
     if not isinstance(burst.get("acknowledged_share"), int | float):
         return ["2,000 signed webhooks in 10 s at one `serve`: not measured."]
-    return [
-        f"2,000 signed webhooks in 10 s at one `serve` on PostgreSQL: {burst['acknowledged_share']:.0%} "
-        f"acknowledged (p95 {_n(burst['ack_p95_s'])} s), {_n(burst['lost'])} lost, "
-        f"{_n(burst['duplicates'])} duplicates, drained in {_n(burst['drain_s'])} s."
+    drained = "not drained in 120 s" if burst["drain_s"] is None else f"drained {_n(burst['drain_s'])} s after the last"
+    lines = [
+        f"{_n(full.get('webhooks', 2000))} signed webhooks in {_n(full.get('seconds', 10))} s at one "
+        f"`crmsync serve` on PostgreSQL ({_n(full.get('deals'))} deals / {_n(full.get('companies'))} companies, "
+        "one deal edit each): "
+        f"{burst['acknowledged_share']:.0%} acknowledged (ack p50 {_n(full.get('ack_p50_s'))} s, p95 "
+        f"{_n(burst['ack_p95_s'])} s), {_n(burst['lost'])} lost, {_n(burst['duplicates'])} duplicate writes, {drained}"
     ]
+    if "companies_changed" in full:
+        lines[0] += (
+            f" (floor {_n(full['drain_floor_s'])} s: {_n(full['companies_changed'])} companies changed at "
+            f"{_n(full['writes_per_s'])} writes/s); {_n(full['hints'])} hints → {_n(full['company_reconciles'])} "
+            f"company reconciles in {_n(full['runs'])} runs; serve's RSS {_n(full['rss_idle_mb'])} → "
+            f"{_n(full['peak_rss_mb'])} MiB at peak."
+        )
+    else:
+        lines[0] += "."
+    return lines
 
 
 def replace_block(text: str, block: str) -> str:

@@ -217,11 +217,12 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
             and burst["ack_p95_s"] <= 0.05
             and burst["lost"] == 0
             and burst["duplicates"] == 0
+            and burst["drain_s"] is not None
             and burst["drain_s"] <= 60
         )
         burst_seen = (
             f"{burst['acknowledged_share']:.0%} acknowledged, ack p95 {burst['ack_p95_s']} s, {burst['lost']} lost, "
-            f"{burst['duplicates']} duplicates, drained in {burst['drain_s']} s"
+            f"{burst['duplicates']} duplicates, drained in {burst['drain_s']} s (not drained: None)"
         )
     return {
         "noop_reconcile": {"target": "0 writes, reads <= 1.01 x lower bound", "measured": noop_seen, "met": noop_met},

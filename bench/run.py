@@ -5,7 +5,8 @@ Run (not part of the test suite; the default takes a while: run it on a quiet ma
     python3 -m uv run python -m bench.run --quick                  # one small size, to iterate
     python3 -m uv run python -m bench.run --only sizes --size 3000x300
 Parts (--only, comma-separated): sizes (cold, no-op and 1 % changed reconciles per size, and the
-per-deal resync at 50k deals), webhook, writes, memory, core, rates. The default runs every part at
+per-deal resync at 50k deals), webhook, writes, memory, core, rates, burst (bench/burst.py: needs
+PostgreSQL on 127.0.0.1:5432). The default runs every part at
 50,000 deals / 2,000 companies and 30,000 deals / 10,000 companies and writes bench/results.json
 (machine, date, command, commit, dirty, each figure, the targets and whether each is met); a partial
 or quick run writes to a temporary file unless --out is given. --readme then regenerates the README's block.
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import readme
+from bench.burst import measure_burst
 from bench.core import measure_core
 from bench.memory import measure_rss
 from bench.plot import draw
@@ -40,7 +42,7 @@ from bench.writes import measure_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-PARTS = ("sizes", "webhook", "writes", "memory", "core", "rates")
+PARTS = ("sizes", "webhook", "writes", "memory", "core", "rates", "burst")
 FULL = {
     "sizes": [PRIMARY, (30_000, 10_000)],
     "webhooks": 100,
@@ -48,9 +50,11 @@ FULL = {
     "memory": [(50_000, 2_000), (100_000, 2_000), (100_000, 10_000)],
     "core": 50_000,
     "rates": (50_000, 2_000),
+    "burst": {"webhooks": 2_000, "seconds": 10.0, "deals": 10_000, "companies": 2_000},
 }
 QUICK = {"sizes": [(3_000, 300)], "webhooks": 20, "creates": 240, "memory": [(5_000, 200)], "core": 5_000,
-         "rates": (3_000, 300)}  # fmt: skip
+         "rates": (3_000, 300),
+         "burst": {"webhooks": 200, "seconds": 2.0, "deals": 3_000, "companies": 300}}  # fmt: skip
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -115,6 +119,12 @@ def rates(plan: dict[str, Any]) -> dict[str, Any]:
     return measure_rates(deals, companies)
 
 
+def burst(plan: dict[str, Any]) -> dict[str, Any]:
+    b = plan["burst"]
+    _say(f"burst: {b['webhooks']} signed webhooks in {b['seconds']:g} s at one crmsync serve on PostgreSQL")
+    return measure_burst(b["webhooks"], b["seconds"], b["deals"], b["companies"])
+
+
 def commit() -> tuple[str, bool]:
     """The commit measured and whether the work tree differed from it (bench/results.json aside)."""
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -173,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     measured_commit, dirty = commit()  # before the run: what was measured
     parts: dict[str, Any] = {}
     measured = sizes(plan, args) if "sizes" in only else []
-    for name, part in (("writes", writes), ("memory", memory), ("core", core), ("rates", rates), ("webhook", webhook)):
+    steps = (("writes", writes), ("memory", memory), ("core", core), ("rates", rates), ("webhook", webhook),
+             ("burst", burst))  # fmt: skip
+    for name, part in steps:
         if name in only:
             parts[name] = part(plan)
     meta = {

@@ -168,6 +168,7 @@ def _configure_structlog() -> None:
     _pending = False
     structlog.configure(  # scrubbed before any handler (ours, a test's, an error tracker's) sees the event
         processors=[
+            structlog.stdlib.filter_by_level,  # a debug event under serve's info level costs nothing more
             *_shared(),
             structlog.processors.format_exc_info,
             redact_secrets,

@@ -13,6 +13,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,8 +53,17 @@ def measure(label: str, action: Callable[[], T]) -> T:
     return result
 
 
-def data(deals: int, companies: int) -> SandboxData:
-    """A sandbox with `companies` Schematic companies and `deals` won deals spread over them."""
+def data(deals: int, companies: int, modified_before: datetime | None = None) -> SandboxData:
+    """A sandbox with `companies` Schematic companies and `deals` won deals spread over them, each created
+    and last modified when the sandbox starts, or, given `modified_before`, a minute apart up to then
+    (an account's history: a poll after the start sees only the edits made since)."""
+
+    def dated(d: int) -> dict[str, str]:
+        if modified_before is None:
+            return {}
+        stamp = (modified_before - timedelta(minutes=deals - d)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return {"createdate": stamp, "hs_lastmodifieddate": stamp}
+
     features = [
         {"id": "feat_seats", "name": "Seats", "feature_type": "trait", "flag_key": "seats"},
         {"id": "feat_sso", "name": "SSO", "feature_type": "boolean", "flag_key": "sso"},
@@ -79,7 +89,8 @@ def data(deals: int, companies: int) -> SandboxData:
                         "seats_purchased": str(5 + d % 50),
                         "sso_addon": "true",
                         "api_call_limit": str(1000 * (1 + d % 9)),
-                    },
+                    }
+                    | dated(d),
                 }
                 for d in range(deals)
             ],

@@ -177,3 +177,44 @@ def test_prune_removes_only_finished_old_rows(intake: IntakeStore) -> None:
     assert intake.prune(utcnow() - timedelta(days=3)) == 2
     assert intake.depth().events == 1
     assert intake.add_events([hint(2)]) == 0  # the unfinished hint still dedupes
+
+
+def test_the_hints_of_many_requests_are_stored_in_one_transaction_each_counted_once(intake: IntakeStore) -> None:
+    """Group commit (web/commit.py): per request, how many of its hints were new; a key two requests
+    name counts for the first, a key already stored for none; one commit for them all."""
+    intake.add_events([hint(9)])
+    commits: list[object] = []
+
+    def counted(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(intake.engine, "commit", counted)
+    try:
+        counts = intake.add_event_groups([[hint(1), hint(2)], [hint(2), hint(3)], [hint(9)], [], [hint(4), hint(4)]])
+    finally:
+        event.remove(intake.engine, "commit", counted)
+    assert counts == [2, 1, 0, 0, 1]
+    assert len(commits) == 1
+    assert intake.depth().events == 5  # 9, 1, 2, 3, 4
+
+
+def test_a_deleted_deals_companies_are_found_among_the_notes_that_name_it(intake: IntakeStore) -> None:
+    """`ledger_notes(mentioning=…)` returns the notes containing one of the ids (the caller reads them
+    exactly); ids with LIKE's wildcards match literally."""
+    from crmsync.store.tables import OwnedOverride
+
+    table = OwnedOverride.__table__  # type: ignore[attr-defined]
+    rows = [("comp_a", "Managed by crmsync from hubspot deals 1001, 1002; rule r (seats)"),
+            ("comp_b", "Managed by crmsync from hubspot deal 2001; rule r (seats)"),
+            ("comp_c", "Managed by crmsync from salesforce deal 006_%x; rule r (seats)")]  # fmt: skip
+    with intake.engine.begin() as conn:
+        for n, (company, note) in enumerate(rows):
+            conn.execute(table.insert().values(token=f"t{n}", override_id=f"cmov_{n}", company_id=company,
+                                               feature_id="feat_seats", sources="hubspot", status="active",
+                                               note=note, created_at=utcnow(), updated_at=utcnow()))  # fmt: skip
+    assert sorted(intake.ledger_notes(mentioning={"1002"})) == [rows[0]]
+    assert sorted(c for c, _ in intake.ledger_notes(mentioning={"2001", "1001"})) == ["comp_a", "comp_b"]
+    assert intake.ledger_notes(mentioning={"006_%x"}) == [rows[2]]
+    assert intake.ledger_notes(mentioning={"006_"}) == [rows[2]]  # a substring: read exactly by the caller
+    assert intake.ledger_notes(mentioning={"0062"}) == []  # `_` is not a wildcard
+    assert len(intake.ledger_notes()) == 3

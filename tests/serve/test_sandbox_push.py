@@ -59,7 +59,9 @@ def test_crmsyncs_own_writes_echo_back_and_end_in_no_write(pushed: Stack) -> Non
     runs = [r for r in reversed(pushed.store.runs()) if r.trigger != "schedule"]
     assert [r.trigger for r in runs][:1] == ["webhook:hubspot"]
     assert json.loads(runs[0].summary_json)["create"] >= 1
-    echoes = [json.loads(r.summary_json) for r in runs if r.trigger == "webhook:schematic"]
+    # The echo is resolved beside the run (serving/worker.py): when it comes while the company still
+    # runs, the company runs once more under the run's own trigger; else under webhook:schematic.
+    echoes = [json.loads(r.summary_json) for r in runs[1:] if r.trigger in ("webhook:schematic", "webhook:hubspot")]
     assert echoes, "the Schematic webhooks of crmsync's writes reconciled the company again"
     assert all(e["create"] == e["update"] == e["delete"] == 0 for e in echoes)
 

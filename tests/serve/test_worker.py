@@ -102,3 +102,32 @@ def test_a_manual_edit_is_healed_by_its_webhook(running: Stack) -> None:
     assert answer.status_code == 200
     assert wait_idle(running.intake, timeout=30)
     assert seats(running, "comp_hooli") == 75
+
+
+def test_a_company_found_is_not_looked_up_again_for_a_minute_one_not_found_is(stack: Stack) -> None:
+    """Under a burst many hints name one company: Schematic is asked once which company carries its
+    key; a key no company carries is asked again next batch (the company may have been created since)."""
+
+    def lookups() -> int:
+        return sum(1 for r in stack.sb.schematic.requests if r.path == "/companies/lookup")
+
+    before = lookups()
+    stack.intake.add_events([NewEvent("hubspot", "deal.propertyChange", "1001", "a1")])
+    stack.drain()
+    asked = lookups() - before
+    assert asked >= 1
+    stack.intake.add_events([NewEvent("hubspot", "deal.propertyChange", "1002", "a2")])  # Acme's again
+    stack.drain()
+    assert lookups() - before == asked  # remembered
+    resolver = stack.worker.resolver
+    resolver.clock = lambda: time.monotonic() + 61  # a minute later it is asked again
+    stack.intake.add_events([NewEvent("hubspot", "deal.propertyChange", "1001", "a3")])
+    stack.drain()
+    assert lookups() - before > asked
+    assert resolver._schematic_company(["hubspot_company_id"], "no-such-company") is None
+    assert resolver._schematic_company(["hubspot_company_id"], "no-such-company") is None
+    misses = sum(1 for r in stack.sb.schematic.requests if r.path == "/companies/lookup" and r.status == 404)
+    assert misses == 1  # within one batch a miss is remembered ...
+    resolver._missing.clear()  # ... and forgotten at the next (as `_companies` does)
+    assert resolver._schematic_company(["hubspot_company_id"], "no-such-company") is None
+    assert sum(1 for r in stack.sb.schematic.requests if r.path == "/companies/lookup" and r.status == 404) == 2

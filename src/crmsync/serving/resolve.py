@@ -11,9 +11,11 @@ again at the next batch (it may have been created since).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crmsync.connectors.base import Connector
@@ -29,6 +31,7 @@ from crmsync.store.intake import ClaimedEvent, IntakeStore
 log = get_logger("crmsync.intake")
 FOUND_MAX_AGE = 60.0  # seconds a company found by its key is used without asking Schematic again
 FOUND_MAX = 20_000  # companies remembered at most (the oldest are forgotten first)
+LOOKUPS_AT_ONCE = 4  # company lookups a batch of hints has under way together
 
 
 # reconcile/note.py `make_note`: "Managed by crmsync from hubspot deals 1, 2; salesforce deal 006…; rule …"
@@ -45,6 +48,7 @@ class Resolver:
     # (key, ref) → (when found, the company); not-found answers live for one batch only
     _found: OrderedDict[tuple[str, str], tuple[float, CompanyId]] = field(default_factory=OrderedDict, init=False)
     _missing: set[tuple[str, str]] = field(default_factory=set, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)  # the lookups run side by side
 
     def companies(self, events: Sequence[ClaimedEvent]) -> set[CompanyId]:
         """Every company the hints touch: named by Schematic, owning the deal now, or driven by it before.
@@ -85,24 +89,32 @@ class Resolver:
         if live:
             refs |= set(connector.companies_of_deals(live).values())
             self._succeeded(source.value)
-        return {c for ref in sorted(refs) if (c := self._schematic_company(keys, ref)) is not None}
+        ordered = sorted(refs)
+        if len(ordered) <= 1:
+            return {c for ref in ordered if (c := self._schematic_company(keys, ref)) is not None}
+        # Schematic has no lookup of many keys at once: the ones not remembered are asked side by side
+        with ThreadPoolExecutor(LOOKUPS_AT_ONCE, thread_name_prefix="crmsync-lookup") as pool:
+            found = list(pool.map(lambda ref: self._schematic_company(keys, ref), ordered))
+        return {c for c in found if c is not None}
 
     def _schematic_company(self, keys: Sequence[str], ref: str) -> CompanyId | None:
         """The Schematic company carrying `ref` under one of the mapping's company keys (None: no such
         company yet, which a plan reports as pending)."""
         for key in keys:
-            if (found := self._known(key, ref)) is not None:
-                return found
-            if (key, ref) in self._missing:
-                continue
+            with self._lock:
+                if (found := self._known(key, ref)) is not None:
+                    return found
+                if (key, ref) in self._missing:
+                    continue
             company = self.schematic.lookup_company({key: ref})
             self._succeeded("schematic")
-            if company is None:
-                self._missing.add((key, ref))
-                continue
-            self._found[(key, ref)] = (self.clock(), company.id)
-            while len(self._found) > FOUND_MAX:
-                self._found.popitem(last=False)
+            with self._lock:
+                if company is None:
+                    self._missing.add((key, ref))
+                    continue
+                self._found[(key, ref)] = (self.clock(), company.id)
+                while len(self._found) > FOUND_MAX:
+                    self._found.popitem(last=False)
             return company.id
         log.info("hints.no_company", keys="/".join(keys), ref=ref)  # nothing to reconcile for it yet
         return None

@@ -29,6 +29,7 @@ from crmsync.store.intake import ALL_COMPANIES, ClaimedEvent, ClaimedWork, Finis
 from crmsync.threads import leave_signals_to_main
 
 log = get_logger("crmsync.intake")
+BURST = 10  # hints in one batch that mean a burst is under way (the next batch gathers first)
 DETAIL = 300  # characters of an exception's text kept in a log field or the intake's error column
 
 # The one reconcile use case, scoped: (Schematic company ids, or None for every company; trigger) → outcome.
@@ -55,6 +56,7 @@ class WorkerSettings:
     event_batch: int = 100  # hints resolved together
     company_batch: int = 50  # companies reconciled in one call
     max_attempts: int = 5  # a hint that cannot be resolved this often is given up (an API outage does not count)
+    gather: float = 0.2  # seconds hints are let arrive before a batch, under a burst
     retry_delay: float = 5.0  # seconds before a failed resolution or run is tried again (times the attempts)
     outage_retry_max: float = 30.0  # while an API is down (no attempt limit), the longest wait between tries
 
@@ -74,17 +76,36 @@ class IntakeWorker:
         self.intake, self.resolver, self.reconcile = intake, resolver, reconcile
         self.settings = settings or WorkerSettings()
         self.name = name or worker_name()
-        self.woken = threading.Event()
+        self.woken = threading.Event()  # hints were stored
+        self.queued = threading.Event()  # companies were queued
+        self._last_batch = 0  # hints the last resolve batch claimed
 
     def wake(self) -> None:
-        """Something was stored: look now instead of at the next poll."""
+        """Something was stored (hints, or companies by POST /reconcile): look now, not at the next poll."""
         self.woken.set()
+        self.queued.set()
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set; the pass in progress is finished first."""
+        """Work until `stop` is set; the pass in progress is finished first. Hints are resolved in a
+        thread of their own beside the reconciles: under a burst, the hints that keep coming become
+        queued companies while the companies before them are being written (each loop claims its own
+        rows; a company queued while it runs is marked dirty and runs again)."""
+
+        def resolve() -> None:
+            leave_signals_to_main()
+            self._loop(stop, self.resolve_batch, self.woken)
+
+        resolving = threading.Thread(target=resolve, name="crmsync-resolve", daemon=True)
+        resolving.start()
+        try:
+            self._loop(stop, self.reconcile_batch, self.queued)
+        finally:
+            resolving.join()
+
+    def _loop(self, stop: threading.Event, step: Callable[[], bool], woken: threading.Event) -> None:
         while not stop.is_set():
             try:
-                busy = self.run_once()
+                busy = step()
             except CrmsyncError as exc:  # the database is away: wait, then look again
                 log.error("worker.failed", error=type(exc).__name__, detail=str(exc))
                 busy = False
@@ -92,8 +113,8 @@ class IntakeWorker:
                 log.exception("worker.crashed")
                 busy = False
             if not busy:
-                self.woken.wait(self.settings.poll)
-                self.woken.clear()
+                woken.wait(self.settings.poll)
+                woken.clear()
 
     def run_once(self) -> bool:
         """One pass: resolve a batch of hints, then reconcile a batch of companies. True if it did anything."""
@@ -102,9 +123,14 @@ class IntakeWorker:
         return resolved or ran
 
     def resolve_batch(self) -> bool:
-        """Claim hints, queue their companies, mark them done (or retry them later)."""
+        """Claim hints, queue their companies, mark them done (or retry them later). Under a burst (the
+        last batch held `BURST` hints or more) it first lets `gather` seconds of hints arrive, so they
+        are resolved in a few large batches instead of one per request (a lone hint waits for nothing)."""
         s = self.settings
+        if self._last_batch >= BURST:
+            time.sleep(s.gather)
         events = self.intake.claim_events(self.name, s.event_batch, s.lease)
+        self._last_batch = len(events)
         if not events:
             return False
         ids = [e.id for e in events]
@@ -122,6 +148,7 @@ class IntakeWorker:
             return True
         if companies:
             self.intake.enqueue_companies(companies, _trigger(events), first_hint_at=min(e.received_at for e in events))
+            self.queued.set()
         self.intake.finish_events(ids, self.name)
         log.info("hints.resolved", hints=len(events), companies=len(companies))
         return True

@@ -80,19 +80,33 @@ class IntakeStore:
     # --- intake events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[NewEvent], now: datetime | None = None) -> int:
         """Store hints in one transaction; a dedupe key already present is skipped. Returns how many were new."""
-        added = 0
+        return self.add_event_groups([events], now)[0]
+
+    def add_event_groups(self, groups: Sequence[Sequence[NewEvent]], now: datetime | None = None) -> list[int]:
+        """Store the hints of several requests in one transaction (group commit: web/commit.py); per
+        group, how many were new (a dedupe key already stored, or met earlier in the call, is skipped)."""
         self.verify()  # before the write: a 2xx follows it
+        keys = [[e.dedupe_key[:200] for e in events] for events in groups]
         with self._begin() as conn:
             now = now or db_now(conn)
-            for e in events:
-                row = {
-                    "source": e.source, "kind": e.kind[:48], "object_id": e.object_id[:64],
-                    "company_key": e.company_key[:64] if e.company_key else None, "occurred_at": e.occurred_at,
-                    "received_at": now, "dedupe_key": e.dedupe_key[:200], "state": "pending", "attempts": 0,
-                    "not_before": now, "error": "",
-                }  # fmt: skip
-                stmt = self._insert(EVENTS).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                added += len(conn.execute(stmt.returning(EVENTS.c.id)).all())  # rowcount is -1 on psycopg
+            rows: dict[str, dict[str, Any]] = {}  # one row per key: the first group naming it gets it
+            for events, named in zip(groups, keys, strict=True):
+                for e, key in zip(events, named, strict=True):
+                    rows.setdefault(key, {
+                        "source": e.source, "kind": e.kind[:48], "object_id": e.object_id[:64],
+                        "company_key": e.company_key[:64] if e.company_key else None, "occurred_at": e.occurred_at,
+                        "received_at": now, "dedupe_key": key, "state": "pending", "attempts": 0,
+                        "not_before": now, "error": "",
+                    })  # fmt: skip
+            # one compiled statement, its rows sent in batches ("insertmanyvalues"); rowcount is -1 on psycopg
+            stmt = self._insert(EVENTS).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            inserted = conn.execute(stmt.returning(EVENTS.c.dedupe_key), list(rows.values())) if rows else ()
+            new = {str(k) for (k,) in inserted}
+        added = []
+        for named in keys:
+            mine = [k for k in dict.fromkeys(named) if k in new]
+            new.difference_update(mine)  # a key two groups name counts for the first
+            added.append(len(mine))
         return added
 
     def claim_events(self, worker: str, limit: int, lease: float, now: datetime | None = None) -> list[ClaimedEvent]:

@@ -1,8 +1,9 @@
 """The three webhook endpoints: verify, turn the body into hints, store them, then answer.
 
 Called by Starlette (routes in `web/app.py`). Nothing is stored unless the request is genuine and
-well formed; a 2xx (or the Salesforce acknowledgement) is sent only after the hints are committed,
-so a crash after answering loses nothing. Every refusal is one log line on `crmsync.web`.
+well formed; a 2xx (or the Salesforce acknowledgement) is sent only after the hints are committed
+(with those of the requests that came meanwhile: web/commit.py), so a crash after answering loses
+nothing. Every refusal is one log line on `crmsync.web`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,6 +20,7 @@ from crmsync.logs import get_logger
 from crmsync.metrics import WEBHOOKS
 from crmsync.store.intake import IntakeStore
 from crmsync.web import payloads
+from crmsync.web.commit import GroupCommit
 from crmsync.web.config import WebSettings
 from crmsync.web.limits import BodyReader, BodyRefused, RateLimit
 from crmsync.web.signatures import check_hubspot, check_schematic
@@ -38,9 +39,11 @@ class Ingress:
     clock: Callable[[], float] = time.time  # seconds since the epoch (signature windows)
     bodies: BodyReader = field(init=False)  # every endpoint's body is read through it (deadline, cap)
     org_rate: RateLimit = field(init=False)  # Outbound Message notifications per org id
+    commits: GroupCommit = field(init=False)  # the hints of concurrent requests, stored together
 
     def __post_init__(self) -> None:
         cfg = self.settings
+        self.commits = GroupCommit(self.store)
         self.bodies = BodyReader(cfg.body_timeout, cfg.max_slow_bodies)
         per_second = cfg.notifications_per_minute / 60
         self.org_rate = RateLimit(per_second, max(cfg.notifications_per_minute, cfg.max_notifications))
@@ -84,7 +87,7 @@ def signed_url(request: Request, public_url: str | None) -> str:
 async def store(ingress: Ingress, source: str, parsed: payloads.Parsed) -> int | Response:
     """Commit the hints; returns how many were new, or a 503 the sender will retry."""
     try:
-        added = await run_in_threadpool(ingress.store.add_events, parsed.events)
+        added = await ingress.commits.add(parsed.events)
     except ServiceError as exc:
         log.error("webhook.not_stored", source=source, error=type(exc).__name__, detail=str(exc))
         return JSONResponse({"error": "state database unavailable; retry"}, status_code=503)
