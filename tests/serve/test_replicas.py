@@ -50,7 +50,10 @@ class Ledger:
             for c in scope:
                 self.last_start[c] = time.monotonic()
                 self.runs[c] += 1
-        time.sleep(0.02)  # a reconcile takes a while: hints keep arriving meanwhile
+        # A reconcile takes a while: hints keep arriving meanwhile. (Hints are resolved beside the runs,
+        # serving/worker.py, so a run much shorter than the gap between one company's hints has none to
+        # collapse: each hint would simply get its own run.)
+        time.sleep(0.1)
         with self.lock:
             self.running -= scope
         return Outcome(RunStatus.OK, None)
