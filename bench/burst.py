@@ -105,8 +105,10 @@ def measure_burst(
                     ask(("edit", picked, t0, seconds))
                     started = time.perf_counter() + (t0 - time.time())
                     cpu = serve_cpu(pid)
+                    window = (serve_cpu(pid), serve_cpu(sandbox.pid or 0), time.process_time(), machine_cpu())
                     acks = asyncio.run(send(picked, base, secret, t0, seconds, progress))
                     sent = time.perf_counter()
+                    during = during_burst(window, pid, sandbox.pid or 0)
                     drained, wrong = wait_drained(base, lambda: ask("verify")["wrong"])
                     peak = rss.peak()
                     cpu = serve_cpu(pid) - cpu
@@ -117,6 +119,7 @@ def measure_burst(
         sandbox.join(timeout=30)
     return figures(acks, before, after, writes, wrong, drained, started, sent, idle, peak) | {
         "serve_cpu_s": round(cpu, 2),
+        "during_burst": during,
         "webhooks": webhooks,
         "seconds": seconds,
         "companies_changed": changed,
@@ -186,6 +189,30 @@ def serve_cpu(pid: int) -> float:
     """CPU seconds (user + system) the process has used so far (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat; iowait counts as idle)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def during_burst(
+    window: tuple[float, float, float, tuple[float, float]], serve_pid: int, sandbox_pid: int
+) -> dict[str, float]:
+    """CPU seconds serve, the sandbox child and this sender used while the webhooks were sent, and how
+    busy the machine's cores were meanwhile (1.0: every core all the time): a slow acknowledgement on a
+    saturated machine is the machine's as much as serve's."""
+    serve0, sandbox0, sender0, (busy0, total0) = window
+    busy, total = machine_cpu()
+    return {
+        "serve_cpu_s": round(serve_cpu(serve_pid) - serve0, 2),
+        "sandbox_cpu_s": round(serve_cpu(sandbox_pid) - sandbox0, 2),
+        "sender_cpu_s": round(time.process_time() - sender0, 2),
+        "machine_busy": round((busy - busy0) / max(1e-9, total - total0), 3),
+    }
 
 
 def free_port() -> int:

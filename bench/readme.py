@@ -223,7 +223,8 @@ def _burst(burst: dict[str, Any], full: Any) -> list[str]:
     full = full if isinstance(full, dict) else {}
     if not isinstance(burst.get("acknowledged_share"), int | float):
         return ["2,000 signed webhooks in 10 s at one `serve`: not measured."]
-    drained = "not drained in 120 s" if burst["drain_s"] is None else f"drained {_n(burst['drain_s'])} s after the last"
+    drain = burst["drain_s"]
+    drained = "not drained in 120 s" if drain is None else f"drained {_n(drain)} s after the last acknowledgement"
     lines = [
         f"{_n(full.get('webhooks', 2000))} signed webhooks in {_n(full.get('seconds', 10))} s at one "
         f"`crmsync serve` on PostgreSQL ({_n(full.get('deals'))} deals / {_n(full.get('companies'))} companies, "

@@ -222,7 +222,8 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         )
         burst_seen = (
             f"{burst['acknowledged_share']:.0%} acknowledged, ack p95 {burst['ack_p95_s']} s, {burst['lost']} lost, "
-            f"{burst['duplicates']} duplicates, drained in {burst['drain_s']} s (not drained: None)"
+            f"{burst['duplicates']} duplicates, "
+            + ("not drained in 120 s" if burst["drain_s"] is None else f"drained in {burst['drain_s']} s")
         )
     return {
         "noop_reconcile": {"target": "0 writes, reads <= 1.01 x lower bound", "measured": noop_seen, "met": noop_met},

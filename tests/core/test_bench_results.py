@@ -172,3 +172,19 @@ def test_latency_is_read_from_the_serve_latency_output() -> None:
     assert parse_latency(output) == (0.412, 1.38)
     with pytest.raises(ValueError, match="p50"):
         parse_latency("Traceback …")
+
+
+def test_a_burst_not_drained_is_said_so_and_misses_its_target() -> None:
+    """A burst whose changes were not all visible at the deadline (`drain_s` None) misses the target
+    and says so, in results.json's targets and in the README's burst line."""
+    full = {"webhooks": 2000, "seconds": 10.0, "deals": 10_000, "companies": 2_000, "acknowledged_share": 1.0,
+            "ack_p50_s": 0.01, "ack_p95_s": 0.03, "lost": 3, "duplicates": 0, "drain_s": None,
+            "companies_changed": 1339, "drain_floor_s": 57.0, "writes_per_s": 20.0, "hints": 2000,
+            "company_reconciles": 1500, "runs": 40, "rss_idle_mb": 116.0, "peak_rss_mb": 130.0}  # fmt: skip
+    results = assemble(META, [fake_size()], {**PARTS, "burst": full})
+    burst = results["targets"]["burst_2000_webhooks"]
+    assert burst["met"] is False
+    assert "3 lost" in burst["measured"] and "not drained in 120 s" in burst["measured"]
+    text = " ".join(readme.render(results).split())
+    assert "not drained in 120 s (floor 57.0 s: 1,339 companies changed at 20.0 writes/s)" in text
+    assert "2,000 hints → 1,500 company reconciles in 40 runs" in text
