@@ -92,6 +92,13 @@ def serve_app(
         try:
             loop.run_until_complete(server.serve(sockets=[sock]))
         finally:
+            # A connection a client opened as the server was stopping (after `stop` aborted the open
+            # ones) would outlive the loop and surface later as an unclosed-transport ResourceWarning.
+            for connection in list(server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            loop.run_until_complete(asyncio.sleep(0))  # let the aborts' callbacks run
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
