@@ -4,7 +4,7 @@ Not part of the test suite (timings do not belong in tests). Run:
     python3 -m uv run python -m tests.benchmarks.serve_latency [--changes 100] [--latency-ms 50]
 The sandbox pushes its real, signed webhooks on loopback to the service `crmsync serve` runs, built by
 the same function (app.py `build_service`: default pacing, scheduler, alerter, mapping watcher), its
-lifespan started; the intake worker resolves and reconciles (one company a change, sequentially). All in
+lifespan started; the intake worker resolves (one thread) and reconciles (another) each change. All in
 one process, no emulated latency unless asked. The start-up resync finishes before the first change.
 
 It also counts the API calls the emulators received while each change went from the push to the

@@ -35,13 +35,19 @@ max_count = 20
 """
 
 
-def test_every_problem_is_reported_at_its_line_with_a_did_you_mean(tmp_path: Path) -> None:
-    """An unknown section, an unknown key and a bad value: three located lines, in file order."""
+def problems(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
+    """The config file written with `text`, and the located lines loading it refuses it with."""
     path = tmp_path / "crmsync.toml"
-    path.write_text(BAD)
+    path.write_text(text)
     with pytest.raises(ConfigProblems) as caught:
         load_settings({"CRMSYNC_CONFIG": str(path)})
-    assert caught.value.lines == [
+    return path, caught.value.lines
+
+
+def test_every_problem_is_reported_at_its_line_with_a_did_you_mean(tmp_path: Path) -> None:
+    """An unknown section, an unknown key and a bad value: three located lines, in file order."""
+    path, lines = problems(tmp_path, BAD)
+    assert lines == [
         f"{path}:1:1: unknown section [hubspt]; did you mean 'hubspot'?",
         f"{path}:5:1: unknown key 'max_pct' in [guards]; did you mean 'max_percent'?",
         f"{path}:6:1: [guards] min_existing must be a number ≥ 0, not -1; e.g. min_existing = 10",
@@ -84,11 +90,8 @@ keep_alive = 0
 
 def test_bad_web_limits_are_located_and_say_what_to_write(tmp_path: Path) -> None:
     """[web]: a zero deadline, a fractional or below-one count, a typo: each at its line:col, with the default."""
-    path = tmp_path / "crmsync.toml"
-    path.write_text(BAD_WEB)
-    with pytest.raises(ConfigProblems) as caught:
-        load_settings({"CRMSYNC_CONFIG": str(path)})
-    assert caught.value.lines == [
+    path, lines = problems(tmp_path, BAD_WEB)
+    assert lines == [
         f"{path}:2:1: [web] body_timeout must be a number > 0, not 0; e.g. body_timeout = 10",
         f"{path}:3:3: [web] max_slow_bodies must be a whole number ≥ 1, not 2.5; e.g. max_slow_bodies = 64",
         f"{path}:4:1: unknown key 'max_json_deep' in [web]; did you mean 'max_json_depth'?",

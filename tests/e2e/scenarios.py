@@ -128,6 +128,15 @@ def owned_by_crmsync(h: Harness) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["company_id"], r["feature_id"]): r for r in crmsync_overrides(h).values()}
 
 
+def written_values(h: Harness) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """crmsync's overrides in the sandbox as comparable values, by (company, feature)."""
+    return {
+        key: (r["value_type"], r.get("value_numeric"), r.get("value_bool"), r.get("metric_period"),
+              r.get("expiration_date"))
+        for key, r in owned_by_crmsync(h).items()
+    }  # fmt: skip
+
+
 def owned_count(h: Harness) -> int:
     """Overrides in the sandbox carrying crmsync's note."""
     return len(crmsync_overrides(h))

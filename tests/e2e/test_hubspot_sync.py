@@ -9,7 +9,7 @@ from crmsync.app import mapped_context
 from crmsync.domain import Action, CompanyId
 from crmsync.service.planning import build_plan
 from tests.e2e.conftest import Harness
-from tests.e2e.scenarios import hubspot_only, owned_by_crmsync
+from tests.e2e.scenarios import hubspot_only, owned_by_crmsync, written_values
 
 MANUAL_NOTE = "Granted by hand by support (ticket 4411)"
 
@@ -23,16 +23,7 @@ def test_first_apply_creates_exactly_the_expected_overrides(harness: Harness) ->
     """The first apply creates one override per company and feature the counted deals grant."""
     _, report = harness.apply()
     assert report.ok
-    got = {
-        key: (
-            r["value_type"],
-            r.get("value_numeric"),
-            r.get("value_bool"),
-            r.get("metric_period"),
-            r.get("expiration_date"),
-        )
-        for key, r in owned_by_crmsync(harness).items()
-    }
+    got = written_values(harness)
     assert got == {
         ("comp_acme", "feat_seats"): ("numeric", 50, None, None, None),
         ("comp_acme", "feat_sso"): ("boolean", None, True, None, None),

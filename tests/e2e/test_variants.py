@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,7 @@ from crmsync.sandbox import Sandbox
 from crmsync.sandbox.variants import VARIANTS, varied_data, varied_mappings
 from crmsync.settings import load_settings
 from tests.e2e.conftest import Harness, crmsync_env, fast
-from tests.e2e.scenarios import owned_by_crmsync
+from tests.e2e.scenarios import written_values as written
 
 MANUAL_NOTE = "Granted by hand by support (ticket 4411)"
 # What the sample's deals grant (tests/e2e/test_hubspot_sync.py states the same): the variants keep it.
@@ -49,20 +48,6 @@ def varied(name: str, tmp_path: Path) -> Iterator[Harness]:
 def variant(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """Each variant in turn, by name."""
     yield from varied(request.param, tmp_path)
-
-
-def written(h: Harness) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """crmsync's overrides in the sandbox as comparable values."""
-    return {
-        key: (
-            r["value_type"],
-            r.get("value_numeric"),
-            r.get("value_bool"),
-            r.get("metric_period"),
-            r.get("expiration_date"),
-        )
-        for key, r in owned_by_crmsync(h).items()
-    }
 
 
 def test_each_variant_writes_the_sample_overrides_then_plans_nothing(variant: Harness) -> None:
